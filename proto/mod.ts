@@ -1,0 +1,21 @@
+/**
+ * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the four
+ * service descriptors (`WorkflowService`, `WorkerService`,
+ * `WorkflowScheduleService`, `AdminService`).
+ *
+ * @example Build a request message
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { StartWorkflowRequestSchema } from "@kagzi/proto";
+ *
+ * const req = create(StartWorkflowRequestSchema, { workflowType: "process-order" });
+ * console.log(req.workflowType);
+ * ```
+ *
+ * @module
+ */
+export * from "./gen/kagzi/v1/common_pb.ts";
+export * from "./gen/kagzi/v1/workflow_pb.ts";
+export * from "./gen/kagzi/v1/worker_pb.ts";
+export * from "./gen/kagzi/v1/workflow_schedule_pb.ts";
+export * from "./gen/kagzi/v1/admin_pb.ts";

@@ -1,0 +1,379 @@
+/**
+ * One execution of a run: replays stored steps, runs new ones, and ends with
+ * exactly one of CompleteWorkflow, FailWorkflow or Sleep (suspend) — or
+ * nothing when the run was taken away (cancelled, lease lost, released).
+ *
+ * Suspension is not an exception: a sleep or a scheduled retry returns a
+ * promise that never settles in this execution. When the workflow function is
+ * left waiting on such promises alone (no step in flight), the run is
+ * suspended until the earliest of their times and the function is abandoned.
+ */
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Payload, StepKind, type StepRecord, StepStatus, type Task } from "@kagzi/proto";
+import type { Context, StepBuilder, StepFn, WorkflowFn } from "./context.ts";
+import { type Duration, parseDuration } from "./duration.ts";
+import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
+import { toErrorDetail } from "./_errors_wire.ts";
+import { decodeJson, encodeJson } from "./_payload.ts";
+import { type Retry, retryToProto } from "./retry.ts";
+import type { WorkerRpc } from "./_rpc.ts";
+
+/** How an execution ended. */
+export type Outcome = "completed" | "failed" | "suspended" | "abandoned";
+
+const never = new Promise<never>(() => {});
+
+/** Runs one claimed task to its outcome. */
+export class Execution {
+  readonly abort = new AbortController();
+  readonly #records = new Map<string, StepRecord>();
+  readonly #counters = new Map<string, number>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #sleeps: { name: string; occurrence: number; wakeUpAt: Date }[] = [];
+  #resumeAt: Date | undefined;
+  #released = false;
+  #stopping = false;
+  #wakeIdle?: () => void;
+  #idle = new Promise<void>((r) => (this.#wakeIdle = r));
+  #releasedSignal?: () => void;
+  readonly #releasedP = new Promise<void>((r) => (this.#releasedSignal = r));
+
+  constructor(
+    private readonly rpc: WorkerRpc,
+    private readonly task: Task,
+    private readonly fn: WorkflowFn,
+  ) {
+    for (const r of task.steps) {
+      if (r.step) this.#records.set(key(r.step.kind, r.step.name, r.step.occurrence), r);
+    }
+  }
+
+  /** The lease this execution holds. */
+  get lease(): { runId: string; fence: bigint } {
+    return { runId: this.task.runId, fence: this.task.fence };
+  }
+
+  /** Steps executing now. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /**
+   * Winds the execution down for a shutdown: aborts its signals and starts no new
+   * step, but still stores the outputs of steps that complete while it holds the
+   * lease (so a step that finishes during shutdown is not run again elsewhere).
+   */
+  stop(reason: string): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.abort.abort(new KagziError("UNAVAILABLE", reason));
+  }
+
+  /** Stops the execution without reporting anything more (cancelled, lease lost, released). */
+  release(reason: string): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.abort.abort(new KagziError("PRECONDITION_FAILED", reason));
+    this.#releasedSignal!();
+  }
+
+  /** Resolves once no step is executing. */
+  async settled(): Promise<void> {
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+  }
+
+  async execute(): Promise<Outcome> {
+    let input: unknown;
+    try {
+      input = decodeJson(this.task.input, "input");
+    } catch (err) {
+      return await this.#finish({
+        error: new NonRetryableError(
+          `Cannot run workflow "${this.task.workflowType}": ${(err as Error).message}`,
+        ),
+      });
+    }
+    const ctx = this.#context();
+    const result = Promise.resolve().then(() => this.fn(ctx, input)).then(
+      (value) => ({ value }),
+      (error) => ({ error }),
+    );
+    const ended = await Promise.race([
+      result,
+      this.#idle.then(() => "suspend" as const),
+      this.#releasedP.then(() => "released" as const),
+    ]);
+    await this.settled();
+    if (this.#released || ended === "released") return "abandoned";
+    // Shutting down: a function that failed because its signal was aborted did not fail.
+    if (this.#stopping && ended !== "suspend" && "error" in ended) return "abandoned";
+    if (ended === "suspend") return await this.#suspend();
+    return await this.#finish(ended);
+  }
+
+  async #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
+    const { runId, fence } = this.lease;
+    if ("error" in ended && ended.error !== undefined) {
+      const ok = await this.rpc.call("failWorkflow", {
+        lease: { runId, fence },
+        error: toErrorDetail(ended.error),
+      });
+      return ok ? "failed" : "abandoned";
+    }
+    let output: Payload;
+    try {
+      output = encodeJson(ended.value, "workflow output");
+    } catch (err) {
+      return await this.#finish({ error: new NonRetryableError((err as Error).message) });
+    }
+    const ok = await this.rpc.call("completeWorkflow", { lease: { runId, fence }, output });
+    return ok ? "completed" : "abandoned";
+  }
+
+  async #suspend(): Promise<Outcome> {
+    const ok = await this.rpc.call("sleep", {
+      lease: this.lease,
+      sleeps: this.#sleeps.map((s) => ({
+        step: { kind: StepKind.SLEEP, name: s.name, occurrence: s.occurrence },
+        wakeUpAt: timestampFromDate(s.wakeUpAt),
+      })),
+      resumeAt: timestampFromDate(this.#resumeAt ?? new Date()),
+    });
+    return ok ? "suspended" : "abandoned";
+  }
+
+  /** Registers a wait; the run suspends when nothing else can make progress. */
+  #waitUntil(at: Date): Promise<never> {
+    if (!this.#resumeAt || at < this.#resumeAt) this.#resumeAt = at;
+    this.#checkIdle();
+    return never;
+  }
+
+  #checkIdle(): void {
+    // Let pending microtasks (other branches starting steps) run before deciding.
+    setTimeout(() => {
+      if (this.#resumeAt && this.#inflight.size === 0) this.#wakeIdle!();
+    }, 0);
+  }
+
+  #next(kind: StepKind, name: string): number {
+    const k = `${kind}:${name}`;
+    const n = (this.#counters.get(k) ?? 0) + 1;
+    this.#counters.set(k, n);
+    return n;
+  }
+
+  #context(): Context {
+    const t = this.task;
+    return {
+      runId: t.runId,
+      workflowId: t.workflowId,
+      workflowType: t.workflowType,
+      namespace: this.rpc.namespace,
+      attempt: t.attempt,
+      signal: this.abort.signal,
+      step: (name: string): StepBuilder => {
+        checkName(name, "step");
+        let retry: Retry | undefined;
+        let timeoutMs: number | undefined;
+        const builder: StepBuilder = {
+          retry(policy) {
+            retry = policy;
+            return builder;
+          },
+          timeout(d) {
+            timeoutMs = parseDuration(d, "timeout");
+            return builder;
+          },
+          run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn),
+        };
+        return builder;
+      },
+      sleep: (name: string, duration: Duration): Promise<void> => {
+        checkName(name, "sleep");
+        return this.#sleep(name, () => new Date(Date.now() + parseDuration(duration, "duration")));
+      },
+      sleepUntil: (name: string, date: Date): Promise<void> => {
+        checkName(name, "sleep");
+        if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+          return Promise.reject(
+            new KagziError(
+              "INVALID_ARGUMENT",
+              `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
+              { subject: "date" },
+            ),
+          );
+        }
+        return this.#sleep(name, () => date);
+      },
+    };
+  }
+
+  #sleep(name: string, wakeAt: () => Date): Promise<void> {
+    if (this.#released || this.#stopping) return never;
+    const occurrence = this.#next(StepKind.SLEEP, name);
+    const rec = this.#records.get(key(StepKind.SLEEP, name, occurrence));
+    if (rec) {
+      if (rec.due || rec.status === StepStatus.COMPLETED) return Promise.resolve();
+      return this.#waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
+    }
+    let at: Date;
+    try {
+      at = wakeAt();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (at.getTime() <= Date.now()) return Promise.resolve();
+    this.#sleeps.push({ name, occurrence, wakeUpAt: at });
+    return this.#waitUntil(at);
+  }
+
+  #step<T>(
+    name: string,
+    retry: Retry | undefined,
+    timeoutMs: number | undefined,
+    fn: StepFn<T>,
+  ): Promise<T> {
+    if (this.#released || this.#stopping) return never;
+    const occurrence = this.#next(StepKind.FUNCTION, name);
+    const rec = this.#records.get(key(StepKind.FUNCTION, name, occurrence));
+    if (rec?.status === StepStatus.COMPLETED) {
+      return Promise.resolve().then(() => decodeJson(rec.output, `output of step "${name}"`) as T);
+    }
+    if (rec?.status === StepStatus.FAILED) {
+      if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
+      if (!rec.due) return this.#waitUntil(timestampDate(rec.retryAt));
+    }
+    const p = this.#attempt(name, occurrence, retry, timeoutMs, fn);
+    this.#inflight.add(p);
+    const done = () => {
+      this.#inflight.delete(p);
+      this.#checkIdle();
+    };
+    p.then(done, done);
+    return p.then((r): T | Promise<T> => {
+      switch (r.kind) {
+        case "value":
+          return r.value;
+        case "error":
+          throw r.error;
+        case "wait":
+          return this.#waitUntil(r.at);
+        case "gone":
+          return never;
+      }
+    });
+  }
+
+  /**
+   * Sends a step's outcome. When the server cannot be reached (or refuses it), the
+   * execution is abandoned rather than failing user code: the lease then expires
+   * and the run resumes elsewhere from what was stored.
+   */
+  async #report<R>(send: () => Promise<R | undefined>): Promise<R | undefined> {
+    try {
+      const res = await send();
+      if (res === undefined) this.release("lease lost");
+      return res;
+    } catch (err) {
+      this.release(`could not report to the server: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  async #attempt<T>(
+    name: string,
+    occurrence: number,
+    retry: Retry | undefined,
+    timeoutMs: number | undefined,
+    fn: StepFn<T>,
+  ): Promise<AttemptResult<T>> {
+    const step = { kind: StepKind.FUNCTION, name, occurrence };
+    const startedAt = timestampFromDate(new Date());
+    const ctrl = new AbortController();
+    const onAbort = () => ctrl.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener("abort", onAbort);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let outcome: { value: T } | { error: unknown };
+    try {
+      const timedOut = new Promise<never>((_, reject) => {
+        if (timeoutMs === undefined) return;
+        timer = setTimeout(() => {
+          const err = new KagziError("TIMEOUT", `Step "${name}" timed out after ${timeoutMs} ms`);
+          err.name = "TimeoutError";
+          ctrl.abort(err);
+          reject(err);
+        }, timeoutMs);
+      });
+      const value = await Promise.race([Promise.resolve().then(() => fn(ctrl.signal)), timedOut]);
+      outcome = { value };
+    } catch (error) {
+      outcome = { error };
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener("abort", onAbort);
+    }
+    if (this.#released) return { kind: "gone" };
+    // A step aborted by a shutdown did not fail: it runs again after the release.
+    if (this.#stopping && "error" in outcome) return { kind: "gone" };
+    if ("value" in outcome) {
+      let output: Payload;
+      try {
+        output = encodeJson(outcome.value, `output of step "${name}"`);
+      } catch (err) {
+        outcome = { error: new NonRetryableError((err as Error).message) };
+      }
+      if ("value" in outcome) {
+        const res = await this.#report(() =>
+          this.rpc.call("completeStep", { lease: this.lease, step, output: output!, startedAt })
+        );
+        if (!res) return { kind: "gone" };
+        // Return what is stored (the first stored output wins), exactly as a replay would.
+        try {
+          return {
+            kind: "value",
+            value: decodeJson(res.record?.output ?? output!, `output of step "${name}"`) as T,
+          };
+        } catch (error) {
+          return { kind: "error", error };
+        }
+      }
+    }
+    const error = toErrorDetail(outcome.error);
+    const res = await this.#report(() =>
+      this.rpc.call("failStep", {
+        lease: this.lease,
+        step,
+        error,
+        retryPolicy: retry && retryToProto(retry),
+        startedAt,
+      })
+    );
+    if (!res) return { kind: "gone" };
+    if (res.scheduledRetry && res.retryAt) return { kind: "wait", at: timestampDate(res.retryAt) };
+    return { kind: "error", error: new StepFailedError(name, error) };
+  }
+}
+
+type AttemptResult<T> =
+  | { kind: "value"; value: T }
+  | { kind: "error"; error: unknown }
+  | { kind: "wait"; at: Date }
+  | { kind: "gone" };
+
+function key(kind: StepKind, name: string, occurrence: number): string {
+  return `${kind}:${name}#${occurrence}`;
+}
+
+function checkName(name: string, what: string): void {
+  if (typeof name !== "string" || name === "" || name.length > 256) {
+    throw new KagziError(
+      "INVALID_ARGUMENT",
+      `Invalid ${what} name ${JSON.stringify(name)}: use 1-256 characters`,
+      {
+        subject: "name",
+        nonRetryable: true,
+      },
+    );
+  }
+}

@@ -1,0 +1,137 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
+import type { ReportItem, ReportResult, WorkerService } from "@kagzi/proto";
+import { KagziError } from "./errors.ts";
+
+type Rpc = Client<typeof WorkerService>;
+type RunMethod = "completeStep" | "failStep" | "sleep" | "completeWorkflow" | "failWorkflow";
+type Req<M extends RunMethod> = Omit<NonNullable<Parameters<Rpc[M]>[0]>, "namespace" | "workerId">;
+type Res<M extends RunMethod> = Awaited<ReturnType<Rpc[M]>>;
+
+/** Calls sent together in one Report: the hot path of every run. */
+type Reported = "completeStep" | "completeWorkflow";
+const reported = new Set<RunMethod>(["completeStep", "completeWorkflow"]);
+
+/** The largest Report the server accepts. */
+const maxReportItems = 1000;
+/** Reports in flight at once: one is sent while the server commits the previous one. */
+const maxReportsInFlight = 2;
+
+interface Pending {
+  method: Reported;
+  req: Req<Reported>;
+  resolve: (res: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The calls a worker makes about a run it holds, with retries while the server is away. */
+export class WorkerRpc {
+  /** Network calls made, by method, for tests and benchmarks. */
+  readonly counts: Record<string, number> = {};
+  #queue: Pending[] = [];
+  #reportsInFlight = 0;
+  #scheduled = false;
+  /** False once the server answered that it has no Report (an older server). */
+  #reportSupported = true;
+
+  constructor(
+    readonly client: Rpc,
+    readonly namespace: string,
+    public workerId: string,
+    private readonly maxRetryMs: number,
+  ) {}
+
+  /**
+   * Calls `method` for a held run. Resolves undefined when the server refused
+   * it because the lease is gone (cancelled, taken over or finished); retries
+   * UNAVAILABLE with backoff for up to `maxRetryMs`. Step and workflow
+   * completions of all runs made at the same moment travel in one Report.
+   */
+  async call<M extends RunMethod>(method: M, req: Req<M>): Promise<Res<M> | undefined> {
+    const until = Date.now() + this.maxRetryMs;
+    for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        if (reported.has(method) && this.#reportSupported) {
+          return await this.#enqueue(method as Reported, req as Req<Reported>) as Res<M>;
+        }
+        return await this.#single(method, req);
+      } catch (err) {
+        const e = KagziError.from(err);
+        if (e.code === "PRECONDITION_FAILED" || e.code === "NOT_FOUND") return undefined;
+        if (e.code !== "UNAVAILABLE" || Date.now() + delay > until) throw e;
+        await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+      }
+    }
+  }
+
+  #single<M extends RunMethod>(method: M, req: Req<M>): Promise<Res<M>> {
+    this.#count(method);
+    const fn = this.client[method] as (r: unknown) => Promise<Res<M>>;
+    return fn.call(this.client, { ...req, namespace: this.namespace, workerId: this.workerId });
+  }
+
+  #enqueue(method: Reported, req: Req<Reported>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ method, req, resolve, reject });
+      if (!this.#scheduled) {
+        // Calls made in the same tick join the same Report.
+        this.#scheduled = true;
+        queueMicrotask(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
+      }
+    });
+  }
+
+  #pump(): void {
+    while (this.#reportsInFlight < maxReportsInFlight && this.#queue.length) {
+      const batch = this.#queue.splice(0, maxReportItems);
+      this.#reportsInFlight++;
+      this.#send(batch).finally(() => {
+        this.#reportsInFlight--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #send(batch: Pending[]): Promise<void> {
+    if (batch.length === 1 || !this.#reportSupported) {
+      // Alone, the single call is the same round trip with a smaller message.
+      await Promise.all(
+        batch.map((p) => this.#single(p.method, p.req).then(p.resolve, p.reject)),
+      );
+      return;
+    }
+    let results: ReportResult[];
+    try {
+      this.#count("report");
+      results = (await this.client.report({
+        namespace: this.namespace,
+        workerId: this.workerId,
+        items: batch.map((p): Omit<ReportItem, "$typeName"> => ({
+          item: { case: p.method, value: p.req } as ReportItem["item"],
+        })),
+      })).results;
+    } catch (err) {
+      if (err instanceof ConnectError && err.code === Code.Unimplemented) {
+        this.#reportSupported = false;
+        return this.#send(batch);
+      }
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const r = results[i]?.result;
+      if (r?.case === "error") p.reject(KagziError.fromDetail(r.value));
+      else if (r?.case === p.method) p.resolve(r.value);
+      else {p.reject(
+          new KagziError("INTERNAL", `The server answered item ${i} of a report wrongly`),
+        );}
+    });
+  }
+
+  #count(name: string): void {
+    this.counts[name] = (this.counts[name] ?? 0) + 1;
+  }
+}

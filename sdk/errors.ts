@@ -1,0 +1,205 @@
+/**
+ * Errors of the Kagzi SDK: one type, {@linkcode KagziError}, with subclasses
+ * for the outcomes a program handles on purpose.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorCode, type ErrorDetail, ErrorDetailSchema } from "@kagzi/proto";
+import { parseDuration } from "./duration.ts";
+
+/** What went wrong, in the server's words. */
+export type KagziErrorCode =
+  | "NOT_FOUND"
+  | "INVALID_ARGUMENT"
+  | "PRECONDITION_FAILED"
+  | "CONFLICT"
+  | "UNAUTHORIZED"
+  | "UNAVAILABLE"
+  | "INTERNAL"
+  | "TIMEOUT"
+  | "APPLICATION";
+
+/** Fields of a {@linkcode KagziError} besides its message. */
+export interface KagziErrorOptions {
+  /** True when trying again cannot help. @default false */
+  nonRetryable?: boolean;
+  /** Milliseconds to wait before trying again, when the error asks for it. */
+  retryAfter?: number;
+  /** What the error is about, e.g. the request field `"workflow_type"`. @default "" */
+  subject?: string;
+  /** The id of the subject, when it has one. @default "" */
+  subjectId?: string;
+  /** Extra key/value details. @default {} */
+  metadata?: Record<string, string>;
+  /** The underlying error, kept as `Error#cause`. */
+  cause?: unknown;
+}
+
+const codeNames: Record<ErrorCode, KagziErrorCode> = {
+  [ErrorCode.UNSPECIFIED]: "INTERNAL",
+  [ErrorCode.NOT_FOUND]: "NOT_FOUND",
+  [ErrorCode.INVALID_ARGUMENT]: "INVALID_ARGUMENT",
+  [ErrorCode.PRECONDITION_FAILED]: "PRECONDITION_FAILED",
+  [ErrorCode.CONFLICT]: "CONFLICT",
+  [ErrorCode.UNAUTHORIZED]: "UNAUTHORIZED",
+  [ErrorCode.UNAVAILABLE]: "UNAVAILABLE",
+  [ErrorCode.INTERNAL]: "INTERNAL",
+  [ErrorCode.TIMEOUT]: "TIMEOUT",
+  [ErrorCode.APPLICATION]: "APPLICATION",
+};
+
+const connectCodes: Partial<Record<Code, KagziErrorCode>> = {
+  [Code.NotFound]: "NOT_FOUND",
+  [Code.InvalidArgument]: "INVALID_ARGUMENT",
+  [Code.FailedPrecondition]: "PRECONDITION_FAILED",
+  [Code.AlreadyExists]: "CONFLICT",
+  [Code.Aborted]: "CONFLICT",
+  [Code.Unauthenticated]: "UNAUTHORIZED",
+  [Code.PermissionDenied]: "UNAUTHORIZED",
+  [Code.Unavailable]: "UNAVAILABLE",
+  [Code.DeadlineExceeded]: "TIMEOUT",
+  [Code.Canceled]: "UNAVAILABLE",
+};
+
+/** Every error the SDK raises. */
+export class KagziError extends Error {
+  /** The kind of failure. */
+  readonly code: KagziErrorCode;
+  /** True when trying again cannot help. */
+  readonly nonRetryable: boolean;
+  /** Milliseconds to wait before trying again, when known. */
+  readonly retryAfter: number | undefined;
+  /** What the error is about (a field name, "run", "schedule" …). */
+  readonly subject: string;
+  /** The id of the subject, when it has one. */
+  readonly subjectId: string;
+  /** Extra key/value details. */
+  readonly metadata: Record<string, string>;
+
+  /** Creates an error with a code, a message and optional details. */
+  constructor(code: KagziErrorCode, message: string, options: KagziErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "KagziError";
+    this.code = code;
+    this.nonRetryable = options.nonRetryable ?? false;
+    this.retryAfter = options.retryAfter;
+    this.subject = options.subject ?? "";
+    this.subjectId = options.subjectId ?? "";
+    this.metadata = options.metadata ?? {};
+  }
+
+  /** Turns anything thrown (a ConnectError, a network failure …) into a KagziError. */
+  static from(reason: unknown): KagziError {
+    if (reason instanceof KagziError) return reason;
+    if (reason instanceof ConnectError) {
+      const [detail] = reason.findDetails(ErrorDetailSchema);
+      if (detail) return KagziError.fromDetail(detail, reason);
+      // A fetch that never reached the server (refused, reset, DNS) is UNAVAILABLE.
+      const network = reason.code === Code.Unknown && reason.cause instanceof TypeError;
+      const code = network ? "UNAVAILABLE" : (connectCodes[reason.code] ?? "INTERNAL");
+      return new KagziError(code, reason.rawMessage || reason.message, { cause: reason });
+    }
+    if (reason instanceof Error) {
+      return new KagziError("INTERNAL", reason.message, { cause: reason });
+    }
+    return new KagziError("INTERNAL", String(reason));
+  }
+
+  /** A KagziError from a wire ErrorDetail. */
+  static fromDetail(detail: ErrorDetail, cause?: unknown): KagziError {
+    return new KagziError(codeNames[detail.code] ?? "INTERNAL", detail.message, {
+      nonRetryable: detail.nonRetryable,
+      retryAfter: detail.retryAfter
+        ? Number(detail.retryAfter.seconds) * 1000 + Math.floor(detail.retryAfter.nanos / 1e6)
+        : undefined,
+      subject: detail.subject,
+      subjectId: detail.subjectId,
+      metadata: { ...detail.metadata, ...(detail.name ? { name: detail.name } : {}) },
+      cause,
+    });
+  }
+}
+
+/** The wire form of the failures behind step and workflow errors (read by the worker). */
+const details = new WeakMap<KagziError, ErrorDetail>();
+
+/** The stored failure behind a StepFailedError or WorkflowFailedError (not exported from the package). */
+export function errorDetailOf(e: KagziError): ErrorDetail | undefined {
+  return details.get(e);
+}
+
+/** A run ended FAILED; `code`, `message` and `metadata.name` describe the stored failure. */
+export class WorkflowFailedError extends KagziError {
+  /** Creates the error of run `runId` from its stored failure. */
+  constructor(runId: string, detail: ErrorDetail) {
+    const base = KagziError.fromDetail(detail);
+    super(base.code, `Workflow run ${runId} failed: ${detail.message}`, {
+      nonRetryable: true,
+      subject: "run",
+      subjectId: runId,
+      metadata: base.metadata,
+    });
+    this.name = "WorkflowFailedError";
+    details.set(this, detail);
+  }
+}
+
+/** A run ended CANCELLED. */
+export class WorkflowCancelledError extends KagziError {
+  /** Creates the error of run `runId`, cancelled for `reason` ("" when none was given). */
+  constructor(runId: string, reason: string) {
+    super(
+      "PRECONDITION_FAILED",
+      `Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ""}`,
+      {
+        nonRetryable: true,
+        subject: "run",
+        subjectId: runId,
+      },
+    );
+    this.name = "WorkflowCancelledError";
+  }
+}
+
+/** Throw inside a step to fail it at once, without retries. */
+export class NonRetryableError extends KagziError {
+  /** Creates an APPLICATION error that is never retried. */
+  constructor(message: string, options: Omit<KagziErrorOptions, "nonRetryable"> = {}) {
+    super("APPLICATION", message, { ...options, nonRetryable: true });
+    this.name = "NonRetryableError";
+  }
+}
+
+/** Throw inside a step to ask for the next attempt after `retryAfter` (text or ms). */
+export class RetryAfterError extends KagziError {
+  /** Creates an APPLICATION error retried after `retryAfter` (e.g. "30s", or ms). */
+  constructor(
+    message: string,
+    retryAfter: string | number,
+    options: Omit<KagziErrorOptions, "retryAfter"> = {},
+  ) {
+    super("APPLICATION", message, {
+      ...options,
+      retryAfter: parseDuration(retryAfter, "retryAfter"),
+    });
+    this.name = "RetryAfterError";
+  }
+}
+
+/** A step failed for good (retries exhausted or not retryable); the workflow may catch it. */
+export class StepFailedError extends KagziError {
+  /** The step's name. */
+  readonly step: string;
+  /** Creates the error of step `step` from its last attempt's stored error. */
+  constructor(step: string, detail: ErrorDetail) {
+    const base = KagziError.fromDetail(detail);
+    super(base.code, `Step "${step}" failed: ${detail.message}`, {
+      nonRetryable: true,
+      subject: "step",
+      subjectId: step,
+      metadata: base.metadata,
+    });
+    this.name = "StepFailedError";
+    this.step = step;
+    details.set(this, detail);
+  }
+}

@@ -1,0 +1,156 @@
+/** Cron schedules from the client: create (or replace), read, list, update, delete. */
+import type { Client } from "@connectrpc/connect";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { WorkflowSchedule, WorkflowScheduleService } from "@kagzi/proto";
+import { Call } from "./_call.ts";
+import { decodeJson, encodeJson } from "./_payload.ts";
+
+/** A cron schedule as stored. */
+export interface Schedule {
+  /** The schedule's id within its namespace. */
+  id: string;
+  /** The namespace of the schedule and of the runs it starts. */
+  namespace: string;
+  /** The workflow type each fire starts. */
+  workflowType: string;
+  /** 5 fields, 6 with leading seconds, or a macro such as "@hourly". */
+  cron: string;
+  /** IANA time zone; "" is UTC. */
+  timezone: string;
+  /** The input of each run it starts. */
+  input: unknown;
+  /** The version each run is pinned to ("" for the type's default). */
+  version: string;
+  /** Whether it fires. */
+  enabled: boolean;
+  /** Missed fires started after downtime (most recent, oldest first); 0 skips them. */
+  maxCatchup: number;
+  /** The next fire time; absent while disabled. */
+  nextFireAt: Date | undefined;
+  /** The last fire time a run was started for. */
+  lastFiredAt: Date | undefined;
+  /** When the schedule was created. */
+  createdAt: Date | undefined;
+  /** When it last changed. */
+  updatedAt: Date | undefined;
+}
+
+/** The fields `updateSchedule` may change; absent ones are kept. */
+export interface SchedulePatch {
+  /** A new workflow type. */
+  workflow?: string;
+  /** A new cron expression; fires from now on. */
+  cron?: string;
+  /** A new IANA time zone; fires from now on. */
+  timezone?: string;
+  /** A new input for the runs it starts. */
+  input?: unknown;
+  /** A new version for the runs it starts. */
+  version?: string;
+  /** Disable, or enable (firing from now on, without a burst of missed fires). */
+  enabled?: boolean;
+  /** Missed fires to start after downtime. */
+  catchup?: number;
+}
+
+/** One page of schedules. */
+export interface SchedulePage {
+  /** The schedules of this page, in id order. */
+  schedules: Schedule[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** The schedule client of a connection. @internal */
+export type ScheduleRpc = Client<typeof WorkflowScheduleService>;
+
+/** A wire schedule as a {@linkcode Schedule}. */
+export function scheduleFromWire(s: WorkflowSchedule): Schedule {
+  const d = (t: WorkflowSchedule["nextFireAt"]) => (t ? timestampDate(t) : undefined);
+  let input: { v: unknown } | undefined;
+  return {
+    id: s.scheduleId,
+    namespace: s.namespace,
+    workflowType: s.workflowType,
+    cron: s.cron,
+    timezone: s.timezone,
+    get input() {
+      input ??= { v: s.input ? decodeJson(s.input, "input") : undefined };
+      return input.v;
+    },
+    version: s.version,
+    enabled: s.enabled,
+    maxCatchup: s.maxCatchup,
+    nextFireAt: d(s.nextFireAt),
+    lastFiredAt: d(s.lastFiredAt),
+    createdAt: d(s.createdAt),
+    updatedAt: d(s.updatedAt),
+  };
+}
+
+/** Builder of a CreateSchedule request (creates, or replaces the schedule with this id). */
+export class ScheduleCall extends Call<Schedule> {
+  #workflow = "";
+  #cron = "";
+  #timezone = "";
+  #input: unknown;
+  #version = "";
+  #enabled = true;
+  #catchup = 0;
+
+  /** @internal */
+  constructor(private readonly rpc: ScheduleRpc, private readonly id: string, namespace: string) {
+    super(namespace);
+  }
+  /** The workflow type each fire starts. */
+  workflow(type: string): this {
+    this.#workflow = type;
+    return this;
+  }
+  /** The cron expression: 5 fields, 6 with seconds, or "@hourly"-style macros. */
+  cron(expression: string): this {
+    this.#cron = expression;
+    return this;
+  }
+  /** The IANA time zone the expression is read in. @default "UTC" */
+  timezone(tz: string): this {
+    this.#timezone = tz;
+    return this;
+  }
+  /** The input of each run (JSON-serializable). */
+  input(value: unknown): this {
+    this.#input = value;
+    return this;
+  }
+  /** The workflow version each run is pinned to. */
+  version(v: string): this {
+    this.#version = v;
+    return this;
+  }
+  /** Missed fires to start after downtime. @default 0 */
+  catchup(n: number): this {
+    this.#catchup = n;
+    return this;
+  }
+  /** Whether it fires. @default true */
+  enabled(on: boolean): this {
+    this.#enabled = on;
+    return this;
+  }
+
+  /** Sends the CreateSchedule request. */
+  protected async execute(): Promise<Schedule> {
+    const res = await this.rpc.createSchedule({
+      namespace: this.ns,
+      scheduleId: this.id,
+      workflowType: this.#workflow,
+      cron: this.#cron,
+      timezone: this.#timezone,
+      input: this.#input === undefined ? undefined : encodeJson(this.#input, "input"),
+      version: this.#version,
+      enabled: this.#enabled,
+      maxCatchup: this.#catchup,
+    });
+    return scheduleFromWire(res.schedule!);
+  }
+}

@@ -1,0 +1,153 @@
+/** Shapes the client returns. */
+import type { KagziError } from "./errors.ts";
+
+/** Where a run is in its life. */
+export type WorkflowStatus =
+  | "PENDING"
+  | "RUNNING"
+  | "SLEEPING"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLED";
+
+/** A workflow run as stored by the server. */
+export interface Workflow {
+  /** The run id. */
+  id: string;
+  /** The idempotency key it was started with. */
+  workflowId: string;
+  /** The namespace it runs in. */
+  namespace: string;
+  /** The workflow type. */
+  type: string;
+  /** The version of the workflow type it runs. */
+  version: string;
+  /** Where the run is in its life. */
+  status: WorkflowStatus;
+  /** The input (not included in list results). */
+  input: unknown;
+  /** The output, once COMPLETED. */
+  output: unknown;
+  /** Why it FAILED or was CANCELLED. */
+  error: KagziError | undefined;
+  /** Executions of the run so far (grows when a lost worker's run is picked up again). */
+  attempts: number;
+  /** When it was started. */
+  createdAt: Date;
+  /** When it last changed. */
+  updatedAt: Date;
+  /** When a worker first picked it up. */
+  startedAt: Date | undefined;
+  /** When it ended. */
+  finishedAt: Date | undefined;
+  /** When a SLEEPING run is due to resume. */
+  wakeUpAt: Date | undefined;
+  /** When it fails with TIMEOUT if it has not ended. */
+  deadlineAt: Date | undefined;
+  /** The schedule that started it, if any. */
+  scheduleId: string | undefined;
+  /** The worker running it now, if any. */
+  workerId: string | undefined;
+}
+
+/** One page of a workflow listing. */
+export interface WorkflowPage {
+  /** The runs on this page. */
+  workflows: Workflow[];
+  /** Pass to `.pageToken()` for the next page; empty on the last one. */
+  nextPageToken: string;
+  /** Only when asked for with `.withTotal()`. */
+  totalCount: number | undefined;
+}
+
+/** The server's health. */
+export interface Health {
+  /** True when the server can serve requests. */
+  healthy: boolean;
+  /** True when the database answers. */
+  databaseOk: boolean;
+  /** What is wrong, when something is. */
+  message: string;
+}
+
+/** What the server is. */
+export interface ServerInfo {
+  /** The server's version. */
+  version: string;
+  /** The version of the `kagzi.v1` API it serves. */
+  apiVersion: string;
+  /** Optional features it supports. */
+  features: string[];
+  /** "postgres" or "embedded". */
+  database: string;
+  /** The version new runs of each workflow type get when they name none. */
+  defaultVersions: Record<string, string>;
+}
+
+/** A worker as the server sees it. */
+export interface WorkerSummary {
+  /** The worker id. */
+  id: string;
+  /** The namespace it polls. */
+  namespace: string;
+  /** The workflow types (and versions) it serves. */
+  workflowTypes: { type: string; versions: string[] }[];
+  /** The host it runs on. */
+  hostname: string;
+  /** Its process id. */
+  pid: number;
+  /** The version of the SDK it uses. */
+  sdkVersion: string;
+  /** The application's version, as the worker reported it. */
+  version: string;
+  /** Free-form labels it registered with. */
+  labels: Record<string, string>;
+  /** How many runs it executes at once. */
+  maxConcurrent: number;
+  /** ONLINE, DRAINING while shutting down, or OFFLINE once gone. */
+  status: "ONLINE" | "DRAINING" | "OFFLINE";
+  /** From heartbeat age: a missed heartbeat is DEGRADED, several UNHEALTHY. */
+  health: "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "OFFLINE";
+  /** Runs it is executing now. */
+  activeCount: number;
+  /** Runs it has completed. */
+  completedCount: number;
+  /** Runs it has failed. */
+  failedCount: number;
+  /** When it registered. */
+  registeredAt: Date | undefined;
+  /** When it last heartbeat. */
+  lastHeartbeatAt: Date | undefined;
+}
+
+/** One attempt of one step of a run. */
+export interface StepAttemptInfo {
+  /** The run the step belongs to. */
+  runId: string;
+  /** A function step or a durable sleep. */
+  kind: "function" | "sleep";
+  /** The step's name. */
+  name: string;
+  /** Which use of the name in the run (from 1). */
+  occurrence: number;
+  /** Which attempt this is (from 1). */
+  attempt: number;
+  /** Where the attempt is. */
+  status: "RUNNING" | "COMPLETED" | "FAILED" | "SLEEPING";
+  /** The output, once COMPLETED. */
+  output: unknown;
+  /** The size of the stored output, in bytes. */
+  outputSize: number;
+  /** Why it FAILED. */
+  error: KagziError | undefined;
+  /** The worker that ran the attempt. */
+  workerId: string;
+  /** When the attempt started. */
+  startedAt: Date | undefined;
+  /** When the attempt ended. */
+  finishedAt: Date | undefined;
+  /** When the next attempt is due, after a failed one. */
+  retryAt: Date | undefined;
+  /** When a sleep step is due to end. */
+  wakeUpAt: Date | undefined;
+}

@@ -1,0 +1,140 @@
+/** Server configuration: one defaults object, loaded from flags and environment and validated. */
+import { parseArgs } from "node:util";
+import { type LogLevel, logLevels } from "./log.ts";
+
+/** Everything the server can be told. */
+export interface ServerConfig {
+  /** Interface to bind. @default "127.0.0.1" */
+  host: string;
+  /** Connect / gRPC-Web port (HTTP/1.1 and h2c). @default 50051 */
+  port: number;
+  /** Native gRPC port on node:http2; 0 turns it off. @default 50052 */
+  grpcPort: number;
+  /** Postgres URL; empty uses the embedded database. @default "" */
+  databaseUrl: string;
+  /** Where the embedded database keeps its files. @default "./.kagzi" */
+  dataDir: string;
+  /** The least severe events logged. @default "info" */
+  logLevel: LogLevel;
+  /** Origins allowed by CORS; "*" allows any. @default ["*"] */
+  corsOrigins: string[];
+  /** How long PollTask waits for work before answering empty, in ms. @default 30000 */
+  pollTimeoutMs: number;
+  /** How long a claim lasts without a heartbeat, in ms. @default 30000 */
+  leaseMs: number;
+  /** How often workers heartbeat, in ms. @default 5000 */
+  heartbeatIntervalMs: number;
+  /** How often the ticker looks for due work, in ms. @default 1000 */
+  tickIntervalMs: number;
+  /** Postgres pool size. @default 10 */
+  poolSize: number;
+}
+
+/** The defaults every setting falls back to. */
+export const defaults: ServerConfig = {
+  host: "127.0.0.1",
+  port: 50051,
+  grpcPort: 50052,
+  databaseUrl: "",
+  dataDir: "./.kagzi",
+  logLevel: "info",
+  corsOrigins: ["*"],
+  pollTimeoutMs: 30_000,
+  leaseMs: 30_000,
+  heartbeatIntervalMs: 5_000,
+  tickIntervalMs: 1_000,
+  poolSize: 10,
+};
+
+/** A setting that could not be used, named by its flag and environment variable. */
+export class ConfigError extends Error {
+  /** Creates the error; `message` names the flag, the variable and the value. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Key = keyof ServerConfig;
+const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | "list" }[] = [
+  { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
+  { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
+  { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
+  { key: "databaseUrl", flag: "database-url", env: "DATABASE_URL", kind: "string" },
+  { key: "dataDir", flag: "data-dir", env: "KAGZI_DATA_DIR", kind: "string" },
+  { key: "logLevel", flag: "log-level", env: "KAGZI_LOG_LEVEL", kind: "string" },
+  { key: "corsOrigins", flag: "cors-origins", env: "KAGZI_CORS_ORIGINS", kind: "list" },
+  { key: "pollTimeoutMs", flag: "poll-timeout-ms", env: "KAGZI_POLL_TIMEOUT_MS", kind: "int" },
+  { key: "leaseMs", flag: "lease-ms", env: "KAGZI_LEASE_MS", kind: "int" },
+  {
+    key: "heartbeatIntervalMs",
+    flag: "heartbeat-interval-ms",
+    env: "KAGZI_HEARTBEAT_INTERVAL_MS",
+    kind: "int",
+  },
+  { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
+  { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
+];
+
+const ranges: Partial<Record<Key, [number, number]>> = {
+  port: [0, 65535],
+  grpcPort: [0, 65535],
+  pollTimeoutMs: [100, 300_000],
+  leaseMs: [1_000, 3_600_000],
+  heartbeatIntervalMs: [100, 600_000],
+  tickIntervalMs: [50, 60_000],
+  poolSize: [1, 1000],
+};
+
+/** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  base: ServerConfig = defaults,
+): ServerConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(settings.map((s) => [s.flag, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, string | undefined>;
+  } catch (err) {
+    throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
+  }
+  const config: ServerConfig = { ...base };
+  for (const s of settings) {
+    const raw = parsed[s.flag] ?? env[s.env];
+    if (raw === undefined) continue;
+    const name = `--${s.flag} / ${s.env}`;
+    if (s.kind === "int") {
+      const n = Number(raw);
+      const [lo, hi] = ranges[s.key] ?? [0, Number.MAX_SAFE_INTEGER];
+      if (!/^\d+$/.test(raw.trim()) || n < lo || n > hi) {
+        throw new ConfigError(
+          `Invalid ${name}: "${raw}" is not a whole number from ${lo} to ${hi}`,
+        );
+      }
+      (config[s.key] as number) = n;
+    } else if (s.kind === "list") {
+      (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
+    } else {
+      (config[s.key] as string) = raw;
+    }
+  }
+  if (!logLevels.includes(config.logLevel)) {
+    throw new ConfigError(
+      `Invalid --log-level / KAGZI_LOG_LEVEL: "${config.logLevel}" is not one of ${
+        logLevels.join(", ")
+      }`,
+    );
+  }
+  if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
+  if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    throw new ConfigError(
+      'Invalid --database-url / DATABASE_URL: expected a "postgres://" URL',
+    );
+  }
+  return config;
+}

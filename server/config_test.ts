@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { type ConfigError, defaults, loadConfig } from "./config.ts";
+
+Deno.test("loadConfig() uses the defaults when nothing is set", () => {
+  assert.deepEqual(loadConfig({}, []), defaults);
+});
+
+Deno.test("loadConfig() lets flags win over the environment", () => {
+  const c = loadConfig({ KAGZI_PORT: "6000", KAGZI_HOST: "0.0.0.0" }, ["--port", "7000"]);
+  assert.equal(c.port, 7000);
+  assert.equal(c.host, "0.0.0.0");
+});
+
+Deno.test("loadConfig() reads every setting from flags and environment", () => {
+  const c = loadConfig({ DATABASE_URL: "postgres://x@h/db", KAGZI_LOG_LEVEL: "debug" }, [
+    "--grpc-port=0",
+    "--data-dir",
+    "/tmp/k",
+    "--cors-origins",
+    "https://a.example, https://b.example",
+  ]);
+  assert.equal(c.grpcPort, 0);
+  assert.equal(c.databaseUrl, "postgres://x@h/db");
+  assert.equal(c.dataDir, "/tmp/k");
+  assert.equal(c.logLevel, "debug");
+  assert.deepEqual(c.corsOrigins, ["https://a.example", "https://b.example"]);
+});
+
+Deno.test("loadConfig() names the setting and value it rejects", () => {
+  assert.throws(
+    () => loadConfig({ KAGZI_PORT: "http" }),
+    (e: ConfigError) => /--port \/ KAGZI_PORT: "http"/.test(e.message),
+  );
+  assert.throws(() => loadConfig({}, ["--port", "70000"]), /0 to 65535/);
+  assert.throws(() => loadConfig({ KAGZI_LOG_LEVEL: "loud" }), /KAGZI_LOG_LEVEL: "loud"/);
+  assert.throws(() => loadConfig({ DATABASE_URL: "mysql://x" }), /DATABASE_URL/);
+  assert.throws(() => loadConfig({}, ["--bogus", "1"]), /Invalid command line/);
+});

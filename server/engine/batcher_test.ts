@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { Batcher } from "./batcher.ts";
+
+Deno.test("Batcher writes calls that arrive during a flush together, each getting its own result", async () => {
+  const batches: number[][] = [];
+  const b = new Batcher<number, number>(async (items) => {
+    batches.push(items);
+    await new Promise((r) => setTimeout(r, 20));
+    return items.map((i) => i * 10);
+  });
+  const first = b.add(1);
+  await new Promise((r) => setTimeout(r, 5));
+  const rest = [b.add(2), b.add(3), b.add(4)];
+  assert.deepEqual(await Promise.all([first, ...rest]), [10, 20, 30, 40]);
+  assert.deepEqual(batches, [[1], [2, 3, 4]]);
+});
+
+Deno.test("Batcher rejects every call of a failed batch and keeps going", async () => {
+  let fail = true;
+  const b = new Batcher<string, string>((items) => {
+    if (fail) {
+      fail = false;
+      return Promise.reject(new Error("db down"));
+    }
+    return Promise.resolve(items.map((s) => s.toUpperCase()));
+  });
+  await assert.rejects(b.add("a"), /db down/);
+  assert.equal(await b.add("b"), "B");
+});

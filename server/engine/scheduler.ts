@@ -1,0 +1,104 @@
+/**
+ * The scheduler fires cron schedules. Each pass locks due schedules with
+ * `FOR UPDATE SKIP LOCKED`, starts one run per due fire time (workflow id
+ * `<schedule>@<fire time>`) and advances `next_fire_at` in the same
+ * transaction, so each fire time starts exactly one run even with several
+ * servers and across restarts. Fire times older than `graceMs` count as missed:
+ * at most `max_catchup` of the most recent are started, oldest first.
+ */
+import type { Logger } from "../log.ts";
+import type { Db } from "../store/db.ts";
+import * as runs from "../store/runs.ts";
+import * as schedules from "../store/schedules.ts";
+import { dueTimes, parseCron } from "./cron.ts";
+import { type Notifier, workTopic } from "./notify.ts";
+
+/** Topic that wakes the scheduler when a schedule changes. */
+export const schedulesTopic = "schedules";
+
+/** Options of {@linkcode startScheduler}. */
+export interface SchedulerOptions {
+  /** A fire time later than this by less counts as on time, not missed. */
+  graceMs: number;
+  /** The longest the scheduler sleeps between passes. */
+  maxIdleMs: number;
+}
+
+/** Starts the scheduler loop; the returned function stops it. */
+export function startScheduler(
+  db: Db,
+  notifier: Notifier,
+  log: Logger,
+  options: SchedulerOptions,
+): () => Promise<void> {
+  const abort = new AbortController();
+  const loop = async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const fired = await firePass(db, options.graceMs);
+        for (const ns of fired) notifier.publish(workTopic(ns));
+        if (fired.size) continue;
+        const next = await schedules.nextScheduleFire(db);
+        const wait = next
+          ? Math.min(Math.max(0, next.getTime() - Date.now()), options.maxIdleMs)
+          : options.maxIdleMs;
+        await notifier.wait(schedulesTopic, wait, abort.signal);
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        log.warn("scheduler pass failed", err);
+        await notifier.wait(schedulesTopic, options.maxIdleMs, abort.signal);
+      }
+    }
+  };
+  const running = loop();
+  return async () => {
+    abort.abort();
+    await running;
+  };
+}
+
+/** Fires what is due; returns the namespaces that got new runs. */
+async function firePass(db: Db, graceMs: number): Promise<Set<string>> {
+  return await db.transaction(async (tx) => {
+    const namespaces = new Set<string>();
+    const now = new Date();
+    for (const s of await schedules.lockDueSchedules(tx, 100)) {
+      let next: Date | undefined;
+      let fire: Date[] = [];
+      try {
+        const cron = parseCron(s.cron, s.timezone);
+        const all = dueTimes(cron, s.next_fire_at!, now, 100_000);
+        const onTime = all.due.filter((t) => now.getTime() - t.getTime() <= graceMs);
+        const missed = all.due.filter((t) => now.getTime() - t.getTime() > graceMs);
+        fire = [...(s.max_catchup > 0 ? missed.slice(-s.max_catchup) : []), ...onTime];
+        next = all.next;
+      } catch {
+        // An expression that no longer parses (e.g. a time zone removed from the system): stop.
+        next = undefined;
+      }
+      for (const at of fire) {
+        await runs.insertRun(tx, {
+          namespaceId: s.namespace_id,
+          runId: crypto.randomUUID(),
+          workflowId: `${s.schedule_id}@${at.toISOString()}`,
+          workflowType: s.workflow_type,
+          version: s.version,
+          deadlineAt: null,
+          retryPolicy: null,
+          input: { data: s.input ?? new Uint8Array(), metadata: s.input_metadata ?? {} },
+          context: null,
+          scheduleId: s.schedule_id,
+        });
+      }
+      await schedules.advanceSchedule(
+        tx,
+        s.namespace_id,
+        s.schedule_id,
+        next ?? null,
+        fire.at(-1) ?? null,
+      );
+      if (fire.length) namespaces.add(s.namespace_id);
+    }
+    return namespaces;
+  });
+}

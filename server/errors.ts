@@ -1,0 +1,119 @@
+/**
+ * Typed errors thrown by the store and services, and the single mapping from
+ * them to the wire (`ConnectError` carrying a `kagzi.v1.ErrorDetail`).
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorCode, type ErrorDetail, ErrorDetailSchema } from "@kagzi/proto";
+
+/** Base of every error the server reports on purpose. */
+export class KagziServerError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly subject = "",
+    readonly subjectId = "",
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A request field is missing or malformed; `subject` is the field's name. */
+export class InvalidArgumentError extends KagziServerError {
+  constructor(readonly field: string, message: string) {
+    super(ErrorCode.INVALID_ARGUMENT, message, field);
+  }
+}
+
+/** The named thing does not exist in the namespace. */
+export class NotFoundError extends KagziServerError {
+  constructor(subject: string, id: string, message?: string) {
+    super(ErrorCode.NOT_FOUND, message ?? `${subject} "${id}" was not found`, subject, id);
+  }
+}
+
+/** The request conflicts with what is stored. */
+export class ConflictError extends KagziServerError {
+  constructor(subject: string, id: string, message: string) {
+    super(ErrorCode.CONFLICT, message, subject, id);
+  }
+}
+
+/** The stored state does not allow the operation. */
+export class PreconditionError extends KagziServerError {
+  constructor(subject: string, id: string, message: string) {
+    super(ErrorCode.PRECONDITION_FAILED, message, subject, id);
+  }
+}
+
+/** The worker's lease on a run was taken over or ended: its writes are refused. */
+export class LeaseLostError extends PreconditionError {
+  constructor(runId: string, fence: bigint | number) {
+    super(
+      "run",
+      runId,
+      `Lease lost: run "${runId}" is no longer held with fence ${fence} (taken over, finished or cancelled)`,
+    );
+  }
+}
+
+const connectCodes: Record<ErrorCode, Code> = {
+  [ErrorCode.UNSPECIFIED]: Code.Unknown,
+  [ErrorCode.NOT_FOUND]: Code.NotFound,
+  [ErrorCode.INVALID_ARGUMENT]: Code.InvalidArgument,
+  [ErrorCode.PRECONDITION_FAILED]: Code.FailedPrecondition,
+  [ErrorCode.CONFLICT]: Code.AlreadyExists,
+  [ErrorCode.UNAUTHORIZED]: Code.Unauthenticated,
+  [ErrorCode.UNAVAILABLE]: Code.Unavailable,
+  [ErrorCode.INTERNAL]: Code.Internal,
+  [ErrorCode.TIMEOUT]: Code.DeadlineExceeded,
+  [ErrorCode.APPLICATION]: Code.Unknown,
+};
+
+/** Whether an error means the database cannot be reached (as opposed to a bad statement). */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" &&
+    (code.startsWith("CONNECT") || code === "ECONNREFUSED" || code === "ECONNRESET" ||
+      code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" ||
+      code === "CONNECTION_DESTROYED" || code === "57P01" || code === "57P03");
+}
+
+/** Maps anything thrown by a handler to the `ErrorDetail` its caller receives. */
+export function toErrorDetail(
+  err: unknown,
+  log: (msg: string, err: unknown) => void,
+): ErrorDetail {
+  if (err instanceof KagziServerError) {
+    return create(ErrorDetailSchema, {
+      code: err.code,
+      message: err.message,
+      subject: err.subject,
+      subjectId: err.subjectId,
+      name: err.name,
+    });
+  }
+  if (isConnectionError(err)) {
+    log("database unavailable", err);
+    return create(ErrorDetailSchema, {
+      code: ErrorCode.UNAVAILABLE,
+      message: "The database is unavailable; try again",
+      subject: "database",
+    });
+  }
+  log("internal error", err);
+  return create(ErrorDetailSchema, { code: ErrorCode.INTERNAL, message: "Internal server error" });
+}
+
+/** Maps anything thrown by a handler to the ConnectError sent on the wire. */
+export function toConnectError(
+  err: unknown,
+  log: (msg: string, err: unknown) => void,
+): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const detail = toErrorDetail(err, log);
+  return new ConnectError(detail.message, connectCodes[detail.code], undefined, [
+    { desc: ErrorDetailSchema, value: detail },
+  ]);
+}

@@ -1,0 +1,93 @@
+/**
+ * The Kagzi server entry point: `deno run -A server/main.ts` (or `deno task start`)
+ * serves `kagzi.v1` with Connect and gRPC-Web on `--port` (HTTP/1.1 and h2c) and
+ * native gRPC on `--grpc-port` (node:http2). `deno serve server/main.ts` and Deno
+ * Deploy use the default export's `fetch` instead.
+ *
+ * @example Start with the embedded database
+ * ```sh
+ * deno run -A server/main.ts --port 50051
+ * ```
+ *
+ * @module
+ */
+import * as http2 from "node:http2";
+import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
+import { SERVER_VERSION } from "./version.ts";
+
+function fail(message: string): never {
+  console.error(`kagzi: ${message}`);
+  Deno.exit(1);
+}
+
+/** Whether `deno serve` (or Deno Deploy) runs this module and serves `fetch` itself. */
+function servedByDeno(): boolean {
+  if (Deno.env.get("DENO_DEPLOYMENT_ID")) return true;
+  try {
+    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+    return argv[1] === "serve";
+  } catch {
+    return false;
+  }
+}
+
+let config;
+try {
+  config = loadConfig(Deno.env.toObject(), Deno.args);
+} catch (err) {
+  fail(err instanceof ConfigError ? err.message : String(err));
+}
+
+let server: KagziServer;
+try {
+  server = await createServer(config);
+} catch (err) {
+  fail(`cannot start: ${(err as Error).message}`);
+}
+
+/** The `fetch` handler for `deno serve` and Deno Deploy. */
+export default { fetch: (req: Request): Promise<Response> => server.fetch(req) };
+
+if (import.meta.main && !servedByDeno()) {
+  const abort = new AbortController();
+  const http = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    signal: abort.signal,
+    onListen: () => {},
+    onError: (err) => {
+      server.log.error("request failed", err);
+      return new Response("internal error", { status: 500 });
+    },
+  }, server.fetch);
+  let grpc: http2.Http2Server | undefined;
+  let grpcPort = 0;
+  if (config.grpcPort !== 0) {
+    grpc = http2.createServer(server.http2Handler);
+    await new Promise<void>((resolve, reject) => {
+      grpc!.once("error", reject);
+      grpc!.listen(config.grpcPort, config.host, () => resolve());
+    }).catch((err) =>
+      fail(`cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${err.message}`)
+    );
+    grpcPort = (grpc.address() as { port: number }).port;
+  }
+  const where = config.databaseUrl ? "postgres" : `embedded, ${config.dataDir}`;
+  console.log(
+    `kagzi ${SERVER_VERSION} ready: connect+grpc-web http://${config.host}:${http.addr.port}` +
+      (grpc ? `, grpc http://${config.host}:${grpcPort}` : "") + ` (database: ${where})`,
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info("shutting down");
+    abort.abort();
+    grpc?.close();
+    await Promise.race([http.finished, new Promise((r) => setTimeout(r, 5_000))]);
+    await server.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}

@@ -1,0 +1,211 @@
+/**
+ * The Kagzi server as a library: `createServer(config)` opens the database
+ * (a Postgres URL, or the embedded one), applies migrations, starts the
+ * engine and returns a `fetch` handler serving `kagzi.v1` over Connect and
+ * gRPC-Web, plus the router for a native gRPC (node:http2) listener.
+ *
+ * @example Serve with Deno.serve
+ * ```ts ignore
+ * import { createServer, loadConfig } from "@kagzi/server/mod";
+ *
+ * const server = await createServer(loadConfig({ DATABASE_URL: "postgres://localhost/kagzi" }));
+ * Deno.serve({ port: 50051 }, server.fetch);
+ * ```
+ *
+ * @module
+ */
+import type * as http2 from "node:http2";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { cors, createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { decodeErrorInterceptor, guardDecoding } from "./decode_guard.ts";
+import {
+  AdminService,
+  WorkerService,
+  WorkflowScheduleService,
+  WorkflowService,
+} from "@kagzi/proto";
+import type { ServerConfig } from "./config.ts";
+import { Notifier } from "./engine/notify.ts";
+import { toConnectError } from "./errors.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { connectPostgres, type Db } from "./store/db.ts";
+import { migrate } from "./store/migrate.ts";
+import type { ServiceContext } from "./services/_context.ts";
+import { adminService } from "./services/admin_service.ts";
+import { workflowService } from "./services/workflow_service.ts";
+import { workerService } from "./services/worker_service.ts";
+import { startTicker } from "./engine/ticker.ts";
+import { startScheduler } from "./engine/scheduler.ts";
+import { scheduleService } from "./services/schedule_service.ts";
+
+export { ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
+export type { Logger, LogLevel } from "./log.ts";
+
+/** The largest request body accepted, in bytes. */
+export const maxRequestBytes = 8 * 1024 * 1024;
+
+/** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
+export interface KagziServer {
+  /** Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2. */
+  fetch(req: Request): Promise<Response>;
+  /** Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`). */
+  http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
+  /** "postgres" or "embedded". */
+  readonly database: string;
+  /** The logger the server writes to. */
+  readonly log: Logger;
+  /** Stops the engine and closes the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates it and starts the engine. */
+export async function createServer(config: ServerConfig): Promise<KagziServer> {
+  const log = createLogger(config.logLevel);
+  let db: Db;
+  let closeEmbedded = async () => {};
+  let database: string;
+  if (config.databaseUrl) {
+    db = connectPostgres(config.databaseUrl, { max: config.poolSize });
+    database = "postgres";
+  } else {
+    // Loaded only when used: PGlite is large.
+    const { startEmbedded } = await import("./engine/embedded.ts");
+    const embedded = await startEmbedded({ dataDir: config.dataDir });
+    closeEmbedded = () => embedded.close();
+    // pglite-socket serves one connection; LISTEN does not cross it, so wake-ups stay in-process.
+    db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
+    database = "embedded";
+  }
+  try {
+    const applied = await migrate(db);
+    if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
+  } catch (err) {
+    await db.close().catch(() => {});
+    await closeEmbedded();
+    throw err;
+  }
+  const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
+  await notifier.start();
+  const ctx: ServiceContext = { db, notifier, config, log, database };
+
+  const interceptors: Interceptor[] = [
+    (next) => async (req) => {
+      try {
+        return await next(req);
+      } catch (err) {
+        throw toConnectError(err, (msg, e) => log.error(`${req.method.name}: ${msg}`, e));
+      }
+    },
+    decodeErrorInterceptor,
+  ];
+  // One instance: it caches registered workers.
+  const worker = workerService(ctx);
+  const routes = (router: ConnectRouter) => {
+    router.service(WorkflowService, workflowService(ctx));
+    router.service(AdminService, adminService(ctx));
+    router.service(WorkerService, worker);
+    router.service(WorkflowScheduleService, scheduleService(ctx));
+  };
+  const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
+    const router = createConnectRouter({
+      interceptors,
+      grpc,
+      readMaxBytes: maxRequestBytes,
+      acceptCompression: grpc ? [compressionGzip] : [],
+    });
+    routes(router);
+    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, maxRequestBytes)]));
+  };
+  // gRPC needs HTTP trailers, which fetch responses cannot carry: it is served on node:http2.
+  const fetchHandlers = new Map(
+    [...handlers(false)].map(([path, h]) => [path, createFetchHandler(h)]),
+  );
+  const fetch = async (req: Request): Promise<Response> => {
+    const headers = corsHeaders(req, config.corsOrigins);
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
+    const path = new URL(req.url).pathname;
+    const handler = fetchHandlers.get(path);
+    const contentType = req.headers.get("content-type") ?? "";
+    let res: Response;
+    if (!handler) {
+      res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
+        status: 404,
+      });
+    } else if (req.method === "POST" && !supportedContentType.test(contentType)) {
+      res = Response.json({
+        code: "invalid_argument",
+        message: `Unsupported "content-type" ${JSON.stringify(contentType)}: use ` +
+          "application/proto or application/json (Connect), application/grpc-web+proto " +
+          "(gRPC-Web), or application/grpc on the gRPC port",
+      }, { status: 415 });
+    } else {
+      res = await handler(req);
+    }
+    for (const [k, v] of headers) res.headers.set(k, v);
+    return res;
+  };
+  const nodeHandlers = handlers(true);
+  const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    const handler = nodeHandlers.get(req.url?.split("?", 2)[0] ?? "");
+    if (!handler) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
+  };
+  const stopTicker = startTicker(db, notifier, log, {
+    intervalMs: config.tickIntervalMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+  });
+  const stopScheduler = startScheduler(db, notifier, log, {
+    graceMs: Math.max(2_000, config.tickIntervalMs * 2),
+    maxIdleMs: config.tickIntervalMs,
+  });
+  let closed = false;
+  return {
+    fetch,
+    http2Handler,
+    database,
+    log,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await stopTicker();
+      await stopScheduler();
+      await notifier.close();
+      await db.close().catch((err) => log.warn("closing the database failed", err));
+      await closeEmbedded();
+    },
+  };
+}
+
+const supportedContentType =
+  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?|grpc-web-text(\+proto)?)\s*(;|$)/i;
+
+function corsHeaders(req: Request, origins: string[]): Headers {
+  const headers = new Headers();
+  const origin = req.headers.get("origin");
+  if (!origin || !(origins.includes("*") || origins.includes(origin))) return headers;
+  headers.set("access-control-allow-origin", origins.includes("*") ? "*" : origin);
+  headers.set("vary", "origin");
+  if (req.method === "OPTIONS") {
+    headers.set("access-control-allow-methods", cors.allowedMethods.join(", "));
+    headers.set(
+      "access-control-allow-headers",
+      [...cors.allowedHeaders, "authorization"].join(", "),
+    );
+    headers.set("access-control-max-age", "7200");
+  } else {
+    headers.set("access-control-expose-headers", cors.exposedHeaders.join(", "));
+  }
+  return headers;
+}

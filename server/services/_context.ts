@@ -1,0 +1,14 @@
+import type { ServerConfig } from "../config.ts";
+import type { Notifier } from "../engine/notify.ts";
+import type { Logger } from "../log.ts";
+import type { Db } from "../store/db.ts";
+
+/** What every service handler needs. */
+export interface ServiceContext {
+  db: Db;
+  notifier: Notifier;
+  config: ServerConfig;
+  log: Logger;
+  /** "postgres" or "embedded". */
+  database: string;
+}

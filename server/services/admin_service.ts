@@ -1,0 +1,221 @@
+/** AdminService: health, server information and discovery. */
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  type AdminService,
+  DefaultVersionSchema,
+  DrainWorkerResponseSchema,
+  GetServerInfoResponseSchema,
+  GetStepResponseSchema,
+  GetWorkerResponseSchema,
+  HealthCheckResponseSchema,
+  ListStepsResponseSchema,
+  ListWorkersResponseSchema,
+  SetDefaultVersionResponseSchema,
+  StepKind,
+  WorkerHealth,
+  type WorkerInfo,
+  WorkerInfoSchema,
+  WorkerStatus,
+} from "@kagzi/proto";
+import { InvalidArgumentError, NotFoundError } from "../errors.ts";
+import * as steps from "../store/steps.ts";
+import * as versions from "../store/versions.ts";
+import * as workers from "../store/workers.ts";
+import { ts } from "./_convert.ts";
+import { stepAttemptToProto } from "./_steps.ts";
+import { API_VERSION, SERVER_VERSION } from "../version.ts";
+import type { ServiceContext } from "./_context.ts";
+import * as v from "./_validate.ts";
+
+/** What GetServerInfo lists as supported. */
+export const features = [
+  "connect",
+  "grpc-web",
+  "grpc",
+  "idempotent-start",
+  "cancellation",
+  "long-poll-result",
+  "namespaces",
+  "versioning",
+  "schedules",
+  "durable-retries",
+];
+
+/** The AdminService handlers. */
+export function adminService(ctx: ServiceContext): ServiceImpl<typeof AdminService> {
+  const { db, config } = ctx;
+  const workerToProto = (w: workers.WorkerRow): WorkerInfo =>
+    create(WorkerInfoSchema, {
+      workerId: w.worker_id,
+      namespace: w.namespace_id,
+      workflowTypes: w.workflow_types.map((t) => ({
+        workflowType: t.workflow_type,
+        versions: t.versions,
+      })),
+      hostname: w.hostname,
+      pid: w.pid,
+      sdkVersion: w.sdk_version,
+      version: w.version,
+      labels: w.labels,
+      maxConcurrent: w.max_concurrent,
+      status: WorkerStatus[w.status],
+      health: health(w, config.heartbeatIntervalMs),
+      activeCount: w.active_count,
+      completedCount: BigInt(w.completed_count),
+      failedCount: BigInt(w.failed_count),
+      registeredAt: ts(w.registered_at),
+      lastHeartbeatAt: ts(w.last_heartbeat_at),
+    });
+  const requireWorker = async (namespaceId: string, id: string) => {
+    const row = await workers.getWorker(db, namespaceId, id);
+    if (!row) {
+      throw new NotFoundError(
+        "worker",
+        id,
+        `Worker "${id}" was not found in namespace "${namespaceId}"`,
+      );
+    }
+    return row;
+  };
+  return {
+    async listWorkers(req) {
+      const op = "list workers";
+      const namespaceId = v.namespace(op, req.namespace);
+      let status: string | null = null;
+      if (req.status !== undefined) {
+        status = WorkerStatus[req.status] ?? null;
+        if (!status || req.status === WorkerStatus.UNSPECIFIED) {
+          throw new InvalidArgumentError(
+            "status",
+            `Cannot ${op}: "status" ${req.status} is not a worker status (1-3)`,
+          );
+        }
+      }
+      const size = v.pageSize(op, req.page?.pageSize ?? 0);
+      const after = v.cursorKey(op, req.page?.pageToken ?? "", uuidPattern);
+      const rows = await workers.listWorkers(
+        db,
+        namespaceId,
+        status,
+        v.name(op, "workflow_type", req.workflowType, false),
+        after,
+        size + 1,
+      );
+      const { items, page } = v.pageOf(rows, size, (w) => w.worker_id);
+      return create(ListWorkersResponseSchema, { workers: items.map(workerToProto), page });
+    },
+
+    async getWorker(req) {
+      const op = "get worker";
+      const namespaceId = v.namespace(op, req.namespace);
+      const id = v.runId(op, req.workerId, "worker_id");
+      const row = await requireWorker(namespaceId, id);
+      return create(GetWorkerResponseSchema, { worker: workerToProto(row) });
+    },
+
+    async drainWorker(req) {
+      const op = "drain worker";
+      const namespaceId = v.namespace(op, req.namespace);
+      const id = v.runId(op, req.workerId, "worker_id");
+      const row = await requireWorker(namespaceId, id);
+      if (row.status === "ONLINE") await workers.setWorkerStatus(db, namespaceId, id, "DRAINING");
+      const after = await workers.getWorker(db, namespaceId, id);
+      return create(DrainWorkerResponseSchema, { worker: workerToProto(after ?? row) });
+    },
+
+    async getStep(req) {
+      const op = "get step";
+      const namespaceId = v.namespace(op, req.namespace);
+      const runId = v.runId(op, req.runId);
+      if (!req.step) throw new InvalidArgumentError("step", `Cannot ${op}: "step" is required`);
+      const name = v.name(op, "step.name", req.step.name);
+      const kind = req.step.kind === StepKind.SLEEP ? "SLEEP" : "FUNCTION";
+      const rows = await steps.stepAttempts(
+        db,
+        namespaceId,
+        runId,
+        kind,
+        name,
+        Math.max(1, req.step.occurrence),
+      );
+      if (rows.length === 0) {
+        throw new NotFoundError(
+          "step",
+          name,
+          `Step "${name}" #${Math.max(1, req.step.occurrence)} of run "${runId}" was not found`,
+        );
+      }
+      return create(GetStepResponseSchema, { attempts: rows.map(stepAttemptToProto) });
+    },
+
+    async listSteps(req) {
+      const op = "list steps";
+      const namespaceId = v.namespace(op, req.namespace);
+      const runId = v.runId(op, req.runId);
+      const size = v.pageSize(op, req.page?.pageSize ?? 0, 1000, 1000);
+      const offset = Number(v.numericCursor(op, req.page?.pageToken ?? "") ?? 0n);
+      const rows = await steps.listStepAttempts(db, namespaceId, runId, offset, size + 1);
+      const { items, page } = v.pageOf(rows, size, () => String(offset + size));
+      return create(ListStepsResponseSchema, { attempts: items.map(stepAttemptToProto), page });
+    },
+
+    async healthCheck() {
+      let databaseOk = false;
+      let message = "ok";
+      try {
+        const timeout = new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("no answer within 5s")), 5_000)
+        );
+        await Promise.race([db.query("select 1"), timeout]);
+        databaseOk = true;
+      } catch (err) {
+        message = `database unreachable: ${(err as Error).message}`;
+      }
+      return create(HealthCheckResponseSchema, {
+        healthy: databaseOk,
+        databaseOk,
+        message,
+        checkedAt: timestampNow(),
+      });
+    },
+
+    async getServerInfo(req) {
+      const namespaceId = v.namespace("get server info", req.namespace);
+      const defaults = await versions.listDefaultVersions(db, namespaceId);
+      return create(GetServerInfoResponseSchema, {
+        version: SERVER_VERSION,
+        apiVersion: API_VERSION,
+        features,
+        database: ctx.database,
+        defaultVersions: defaults.map((d) =>
+          create(DefaultVersionSchema, { workflowType: d.workflow_type, version: d.version })
+        ),
+      });
+    },
+
+    async setDefaultVersion(req) {
+      const op = "set default version";
+      const namespaceId = v.namespace(op, req.namespace);
+      const workflowType = v.name(op, "workflow_type", req.workflowType);
+      const version = v.name(op, "version", req.version);
+      await versions.setDefaultVersion(db, namespaceId, workflowType, version);
+      return create(SetDefaultVersionResponseSchema, {});
+    },
+  };
+}
+
+/**
+ * Health from heartbeat age: a heartbeat missed is DEGRADED, several UNHEALTHY;
+ * the ticker marks the worker OFFLINE after `offlineAfterBeats` intervals (engine/ticker.ts).
+ */
+function health(w: workers.WorkerRow, intervalMs: number): WorkerHealth {
+  if (w.status === "OFFLINE") return WorkerHealth.OFFLINE;
+  const beats = w.heartbeat_age_ms / intervalMs;
+  if (beats <= 1.5) return WorkerHealth.HEALTHY;
+  if (beats <= 3) return WorkerHealth.DEGRADED;
+  return WorkerHealth.UNHEALTHY;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

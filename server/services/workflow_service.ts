@@ -1,0 +1,210 @@
+/** WorkflowService: start, get, list and cancel runs. Validate → store → convert. */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  CancelWorkflowResponseSchema,
+  ErrorCode,
+  ErrorDetailSchema,
+  GetWorkflowResponseSchema,
+  ListWorkflowsResponseSchema,
+  StartWorkflowResponseSchema,
+  type WorkflowService,
+} from "@kagzi/proto";
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  PreconditionError,
+} from "../errors.ts";
+import { doneTopic, workTopic } from "../engine/notify.ts";
+import { Batcher } from "../engine/batcher.ts";
+import * as runs from "../store/runs.ts";
+import type { ServiceContext } from "./_context.ts";
+import {
+  errorToJson,
+  isTerminal,
+  retryToJson,
+  runToProto,
+  statusFromProto,
+  statusToProto,
+} from "./_convert.ts";
+import { checkRetryPolicy } from "./_retry.ts";
+import { dateOf, durationMs } from "./_time.ts";
+import * as v from "./_validate.ts";
+
+const maxWaitMs = 60_000;
+
+/** The WorkflowService handlers. */
+export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
+  const { db, notifier } = ctx;
+  // Starts arriving together are committed together (group commit).
+  const starts = new Batcher((items: runs.NewRun[]) => runs.insertRuns(db, items));
+  return {
+    async startWorkflow(req) {
+      const op = "start workflow";
+      const namespaceId = v.namespace(op, req.namespace);
+      const workflowType = v.name(op, "workflow_type", req.workflowType);
+      const workflowId = v.name(op, "workflow_id", req.workflowId, false) || crypto.randomUUID();
+      const version = v.name(op, "version", req.version, false);
+      const input = v.payload(op, "input", req.input);
+      const context = req.context ? v.payload(op, "context", req.context) : null;
+      const deadlineAt = dateOf(op, "deadline_at", req.deadlineAt) ?? null;
+      if (deadlineAt && deadlineAt.getTime() <= Date.now()) {
+        throw new InvalidArgumentError(
+          "deadline_at",
+          `Cannot ${op}: "deadline_at" ${deadlineAt.toISOString()} is in the past`,
+        );
+      }
+      const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
+      // Insert, or find the live run holding the key; loop when that run ends in between.
+      for (let i = 0; i < 5; i++) {
+        const inserted = await starts.add({
+          namespaceId,
+          runId: crypto.randomUUID(),
+          workflowId,
+          workflowType,
+          version,
+          deadlineAt,
+          retryPolicy,
+          input,
+          context,
+          scheduleId: null,
+        });
+        if (inserted) {
+          notifier.publish(workTopic(namespaceId));
+          return create(StartWorkflowResponseSchema, {
+            runId: inserted.run_id,
+            workflowId,
+            alreadyExists: false,
+            status: statusToProto(inserted.status),
+          });
+        }
+        const existing = await runs.findActiveRun(db, namespaceId, workflowId);
+        if (!existing) continue;
+        if (existing.workflow_type !== workflowType) {
+          throw new ConflictError(
+            "workflow_id",
+            workflowId,
+            `Cannot ${op}: "workflow_id" ${
+              v.show(workflowId)
+            } is held by a running workflow of type ${v.show(existing.workflow_type)}, not ${
+              v.show(workflowType)
+            }`,
+          );
+        }
+        return create(StartWorkflowResponseSchema, {
+          runId: existing.run_id,
+          workflowId,
+          alreadyExists: true,
+          status: statusToProto(existing.status),
+        });
+      }
+      throw new ConflictError(
+        "workflow_id",
+        workflowId,
+        `Cannot ${op}: "workflow_id" ${v.show(workflowId)} kept changing hands; try again`,
+      );
+    },
+
+    async getWorkflow(req, call) {
+      const op = "get workflow";
+      const namespaceId = v.namespace(op, req.namespace);
+      const runId = v.runId(op, req.runId);
+      const waitMs = Math.min(
+        durationMs(op, "wait_for_terminal", req.waitForTerminal) ?? 0,
+        maxWaitMs,
+      );
+      const until = Date.now() + waitMs;
+      for (;;) {
+        // Subscribe before reading so a finish in between is not missed. Re-read every few
+        // seconds too: a replica that started a moment ago is not yet notified by its peers.
+        const remaining = Math.min(until - Date.now(), 5_000);
+        const woken = remaining > 0
+          ? notifier.wait(doneTopic(namespaceId, runId), remaining, call.signal)
+          : undefined;
+        const row = await runs.getRun(db, namespaceId, runId);
+        if (!row) {
+          throw new NotFoundError(
+            "run",
+            runId,
+            `Run "${runId}" was not found in namespace "${namespaceId}"`,
+          );
+        }
+        if (!woken || isTerminal(row.status) || call.signal.aborted) {
+          return create(GetWorkflowResponseSchema, { workflow: runToProto(row) });
+        }
+        await woken;
+      }
+    },
+
+    async listWorkflows(req) {
+      const op = "list workflows";
+      const namespaceId = v.namespace(op, req.namespace);
+      let status: runs.RunStatus | null = null;
+      if (req.status !== undefined) {
+        status = statusFromProto(req.status) ?? null;
+        if (!status) {
+          throw new InvalidArgumentError(
+            "status",
+            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-6)`,
+          );
+        }
+      }
+      const filter: runs.RunFilter = {
+        namespaceId,
+        status,
+        workflowType: v.name(op, "workflow_type", req.workflowType, false),
+        workflowId: v.name(op, "workflow_id", req.workflowId, false),
+        scheduleId: v.name(op, "schedule_id", req.scheduleId, false),
+        version: req.version === "" ? null : v.name(op, "version", req.version),
+      };
+      const size = v.pageSize(op, req.page?.pageSize ?? 0);
+      const before = v.numericCursor(op, req.page?.pageToken ?? "");
+      const rows = await runs.listRuns(db, filter, before, size + 1);
+      const total = req.page?.includeTotalCount
+        ? BigInt(await runs.countRuns(db, filter))
+        : undefined;
+      const { items, page } = v.pageOf(rows, size, (r) => r.seq, total);
+      return create(ListWorkflowsResponseSchema, { workflows: items.map(runToProto), page });
+    },
+
+    async cancelWorkflow(req) {
+      const op = "cancel workflow";
+      const namespaceId = v.namespace(op, req.namespace);
+      const runId = v.runId(op, req.runId);
+      const reason = req.reason.slice(0, 1024);
+      const error = errorToJson(create(ErrorDetailSchema, {
+        code: ErrorCode.PRECONDITION_FAILED,
+        message: reason ? `Cancelled: ${reason}` : "Cancelled",
+        nonRetryable: true,
+        name: "CancelledError",
+        subject: "run",
+        subjectId: runId,
+      }));
+      const cancelled = await runs.cancelRun(db, namespaceId, runId, error);
+      if (cancelled) {
+        notifier.publish(doneTopic(namespaceId, runId));
+        return create(CancelWorkflowResponseSchema, { workflow: runToProto(cancelled) });
+      }
+      const row = await runs.getRun(db, namespaceId, runId);
+      if (!row) {
+        throw new NotFoundError(
+          "run",
+          runId,
+          `Run "${runId}" was not found in namespace "${namespaceId}"`,
+        );
+      }
+      if (row.status === "CANCELLED") {
+        return create(CancelWorkflowResponseSchema, {
+          workflow: runToProto(row),
+          alreadyCancelled: true,
+        });
+      }
+      throw new PreconditionError(
+        "run",
+        runId,
+        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING or SLEEPING runs can be cancelled`,
+      );
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The one narrow database interface all store code uses. postgres.js sits
+ * behind it, talking either to a real Postgres or to the embedded PGlite
+ * (through pglite-socket), so every store function runs unchanged on both.
+ */
+import postgres from "postgres";
+
+/** Something that runs one SQL statement with `$n` parameters. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a script of several statements (no parameters), e.g. a migration. */
+  execute(script: string): Promise<void>;
+}
+
+/** The database: statements, transactions and notifications. */
+export interface Db extends Queryable {
+  /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Subscribes to a notification channel. Resolves once listening. */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Sends a notification to every listener of the channel (on every server). */
+  notify(channel: string, payload: string): Promise<void>;
+  /** Whether `listen` reaches other connections (false for the embedded database). */
+  readonly crossProcessNotify: boolean;
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode connectPostgres}. */
+export interface PostgresOptions {
+  /** Pool size. @default 10 */
+  max?: number;
+  /** Whether LISTEN/NOTIFY crosses connections. @default true */
+  crossProcessNotify?: boolean;
+  /** Use named prepared statements. @default true */
+  prepare?: boolean;
+}
+
+/** Opens a {@linkcode Db} on a Postgres URL with postgres.js. */
+export function connectPostgres(url: string, options: PostgresOptions = {}): Db {
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    prepare: options.prepare ?? true,
+    onnotice: () => {},
+    connection: { application_name: "kagzi" },
+    // bytea comes back as Uint8Array, int8 as string (bigint-safe), timestamps as Date.
+  });
+  const run = <T>(
+    s: postgres.Sql | postgres.TransactionSql,
+    text: string,
+    params?: readonly unknown[],
+  ) =>
+    s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[], {
+      prepare: options.prepare ?? true,
+    }) as unknown as Promise<T[]>;
+  const execute = async (s: postgres.Sql | postgres.TransactionSql, script: string) => {
+    await s.unsafe(script).simple();
+  };
+  return {
+    crossProcessNotify: options.crossProcessNotify ?? true,
+    query: (text, params) => run(sql, text, params),
+    execute: (script) => execute(sql, script),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      sql.begin((tx) =>
+        fn({
+          query: (text, params) => run(tx, text, params),
+          execute: (script) => execute(tx, script),
+        })
+      ) as Promise<T>,
+    async listen(channel, onMessage) {
+      const sub = await sql.listen(channel, onMessage);
+      return () => sub.unlisten();
+    },
+    async notify(channel, payload) {
+      await sql.notify(channel, payload);
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}

@@ -1,0 +1,291 @@
+/** SQL for the run queue: claims, leases, suspension and the ends of runs. */
+import type { Queryable } from "./db.ts";
+import { base64, type RunStatus } from "./runs.ts";
+
+/** A claimed run, with what a worker needs to execute it. */
+export interface ClaimedRow {
+  run_id: string;
+  workflow_id: string;
+  workflow_type: string;
+  version: string;
+  fence: string;
+  attempt: number;
+  locked_until: Date;
+  retry_policy: unknown;
+  /** Claimed before: it may have stored steps. */
+  resumed: boolean;
+  input_data: Uint8Array | null;
+  input_metadata: Record<string, string> | null;
+  context_data: Uint8Array | null;
+  context_metadata: Record<string, string> | null;
+}
+
+/**
+ * Claims up to `limit` due runs of the given (type, version) pairs, oldest first,
+ * skipping rows other claimers hold. Each claim bumps the run's fencing number.
+ */
+export async function claimRuns(
+  db: Queryable,
+  namespaceId: string,
+  types: string[],
+  versions: string[],
+  workerId: string,
+  leaseMs: number,
+  limit: number,
+): Promise<ClaimedRow[]> {
+  return await db.query<ClaimedRow>(
+    `with due as (
+       select r.namespace_id, r.run_id, r.started_at is not null as resumed from kagzi_runs r
+       where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
+         and r.available_at <= now()
+         and (r.workflow_type, r.version) in (select * from unnest($2::text[], $3::text[]))
+       order by r.available_at
+       limit $6
+       for update skip locked)
+     update kagzi_runs r
+     set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
+         fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
+         wake_up_at = null
+     from due
+     left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
+                               and i.kind = 'input'
+     left join kagzi_payloads c on c.namespace_id = due.namespace_id and c.run_id = due.run_id
+                               and c.kind = 'context'
+     where r.namespace_id = due.namespace_id and r.run_id = due.run_id
+     returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text, r.attempt,
+               r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
+               i.metadata as input_metadata, c.data as context_data,
+               c.metadata as context_metadata`,
+    [namespaceId, types, versions, workerId, leaseMs, limit],
+  );
+}
+
+/** Sets the leases a worker still holds to now + lease (never further); returns the runs extended. */
+export async function extendLeases(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+  runIds: string[],
+  fences: string[],
+  leaseMs: number,
+): Promise<string[]> {
+  const rows = await db.query<{ run_id: string }>(
+    `update kagzi_runs r set locked_until = now() + $5 * interval '1 millisecond'
+     from unnest($3::uuid[], $4::bigint[]) as l(run_id, fence)
+     where r.namespace_id = $1 and r.run_id = l.run_id and r.fence = l.fence
+       and r.worker_id = $2 and r.status = 'RUNNING'
+     returning r.run_id::text`,
+    [namespaceId, workerId, runIds, fences, leaseMs],
+  );
+  return rows.map((r) => r.run_id);
+}
+
+/** Current status of runs (to tell a worker which of its runs were cancelled). */
+export async function runStatuses(
+  db: Queryable,
+  namespaceId: string,
+  runIds: string[],
+): Promise<{ run_id: string; status: RunStatus }[]> {
+  return await db.query(
+    `select run_id::text, status from kagzi_runs where namespace_id = $1 and run_id = any($2::uuid[])`,
+    [namespaceId, runIds],
+  );
+}
+
+/** Makes a worker's running runs available again at once (graceful release). */
+export async function releaseWorkerRuns(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+): Promise<number> {
+  const rows = await db.query(
+    `update kagzi_runs set status = 'PENDING', worker_id = null, locked_until = null,
+                           available_at = now(), updated_at = now()
+     where namespace_id = $1 and worker_id = $2 and status = 'RUNNING'
+     returning 1`,
+    [namespaceId, workerId],
+  );
+  return rows.length;
+}
+
+/** A durable sleep to record when suspending. */
+export interface SleepEntry {
+  name: string;
+  occurrence: number;
+  wakeUpAt: Date;
+}
+
+/**
+ * Suspends a held run until `resumeAt`, recording its new sleeps; SLEEPING when
+ * it sleeps, PENDING when it only waits for a retry. False when the lease is lost.
+ */
+export async function suspendRun(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+  fence: string,
+  workerId: string,
+  sleeps: SleepEntry[],
+  resumeAt: Date,
+): Promise<boolean> {
+  const rows = await db.query<{ held: boolean }>(
+    `with run as (
+       update kagzi_runs
+       set status = case when cardinality($6::text[]) > 0 then 'SLEEPING' else 'PENDING' end,
+           available_at = $5, wake_up_at = $5, worker_id = null, locked_until = null,
+           updated_at = now()
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
+       returning run_id),
+     sleeps as (
+       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
+                                worker_id, wake_up_at)
+       select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
+       from run, unnest($6::text[], $7::int[], $8::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
+       on conflict do nothing)
+     select exists (select 1 from run) as held`,
+    [
+      namespaceId,
+      runId,
+      fence,
+      workerId,
+      resumeAt,
+      sleeps.map((s) => s.name),
+      sleeps.map((s) => s.occurrence),
+      sleeps.map((s) => s.wakeUpAt.toISOString()),
+    ],
+  );
+  return rows[0].held;
+}
+
+/** A run to complete, for {@linkcode completeRuns}. */
+export interface RunOutput {
+  namespaceId: string;
+  runId: string;
+  fence: string;
+  output: { data: Uint8Array; metadata: Record<string, string> };
+}
+
+/**
+ * Completes held runs with their outputs in one statement; per item false when
+ * the lease is lost (or an earlier item of the batch completed the same run).
+ */
+export async function completeRuns(db: Queryable, items: RunOutput[]): Promise<boolean[]> {
+  const rows = await db.query<{ idx: number }>(
+    `with input as (
+       select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[])
+         with ordinality as i(namespace_id, run_id, fence, output, metadata, idx)),
+     -- Of several completions of one run in a batch, the first is the one offered.
+     first as (
+       select distinct on (namespace_id, run_id) * from input order by namespace_id, run_id, idx),
+     run as (
+       update kagzi_runs r
+       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
+       from first i
+       where r.namespace_id = i.namespace_id and r.run_id = i.run_id and r.fence = i.fence
+         and r.status = 'RUNNING'
+       returning r.namespace_id, r.run_id, i.idx),
+     output as (
+       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
+       select run.namespace_id, run.run_id, 'output', decode(i.output, 'base64'), i.metadata::jsonb
+       from run join input i on i.idx = run.idx
+       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
+                                                             metadata = excluded.metadata)
+     select idx::int from run`,
+    [
+      items.map((i) => i.namespaceId),
+      items.map((i) => i.runId),
+      items.map((i) => i.fence),
+      items.map((i) => base64(i.output.data)),
+      items.map((i) => JSON.stringify(i.output.metadata)),
+    ],
+  );
+  const done = new Set(rows.map((r) => r.idx));
+  return items.map((_, i) => done.has(i + 1));
+}
+
+/** Fails a held run with an error; false when the lease is lost. */
+export async function failRun(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+  fence: string,
+  error: unknown,
+): Promise<boolean> {
+  const rows = await db.query(
+    `update kagzi_runs
+     set status = 'FAILED', error = $4::jsonb, finished_at = now(), updated_at = now(),
+         locked_until = null
+     where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
+     returning 1`,
+    [namespaceId, runId, fence, error],
+  );
+  return rows.length > 0;
+}
+
+/** Runs whose lease expired go back to PENDING with one more attempt; returns their namespaces. */
+export async function recoverExpiredLeases(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ namespace_id: string }>(
+    `with expired as (
+       select namespace_id, run_id from kagzi_runs
+       where status = 'RUNNING' and locked_until < now()
+       limit 1000
+       for update skip locked)
+     update kagzi_runs r
+     set status = 'PENDING', worker_id = null, locked_until = null, available_at = now(),
+         attempt = r.attempt + 1, updated_at = now()
+     from expired where r.namespace_id = expired.namespace_id and r.run_id = expired.run_id
+     returning r.namespace_id`,
+  );
+  return [...new Set(rows.map((r) => r.namespace_id))];
+}
+
+/** Due sleepers become PENDING; returns the namespaces that have due work. */
+export async function wakeDueRuns(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ namespace_id: string }>(
+    `with woken as (
+       update kagzi_runs set status = 'PENDING', updated_at = now()
+       where status = 'SLEEPING' and available_at <= now()
+       returning namespace_id)
+     select distinct namespace_id from woken
+     union
+     select distinct namespace_id from kagzi_runs
+     where status = 'PENDING' and available_at <= now()`,
+  );
+  return rows.map((r) => r.namespace_id);
+}
+
+/** The next time a waiting run becomes due, within `horizonMs`, per namespace. */
+export async function nextDue(
+  db: Queryable,
+  horizonMs: number,
+): Promise<{ namespace_id: string; at: Date }[]> {
+  return await db.query(
+    `select namespace_id, min(available_at) as at from kagzi_runs
+     where status in ('PENDING', 'SLEEPING') and available_at > now()
+       and available_at <= now() + $1 * interval '1 millisecond'
+     group by namespace_id`,
+    [horizonMs],
+  );
+}
+
+/** Fails non-terminal runs past their deadline with a TIMEOUT error; returns them. */
+export async function failOverdueRuns(
+  db: Queryable,
+): Promise<{ namespace_id: string; run_id: string }[]> {
+  return await db.query(
+    `with overdue as (
+       select namespace_id, run_id from kagzi_runs
+       where deadline_at < now() and status in ('PENDING', 'RUNNING', 'SLEEPING')
+       limit 1000
+       for update skip locked)
+     update kagzi_runs r
+     set status = 'FAILED', finished_at = now(), updated_at = now(), locked_until = null,
+         error = jsonb_build_object(
+           'code', 'ERROR_CODE_TIMEOUT', 'name', 'DeadlineExceededError', 'nonRetryable', true,
+           'subject', 'run', 'subjectId', r.run_id::text,
+           'message', 'Run passed its deadline ' ||
+                      to_char(r.deadline_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+     from overdue where r.namespace_id = overdue.namespace_id and r.run_id = overdue.run_id
+     returning r.namespace_id, r.run_id::text`,
+  );
+}

@@ -1,0 +1,145 @@
+/** SQL for workers: register, heartbeat, deregister, list. */
+import type { Queryable } from "./db.ts";
+
+/** A row of kagzi_workers. */
+export interface WorkerRow {
+  namespace_id: string;
+  worker_id: string;
+  workflow_types: { workflow_type: string; versions: string[] }[];
+  hostname: string;
+  pid: number;
+  sdk_version: string;
+  version: string;
+  labels: Record<string, string>;
+  max_concurrent: number;
+  default_retry_policy: unknown;
+  status: "ONLINE" | "DRAINING" | "OFFLINE";
+  active_count: number;
+  completed_count: string;
+  failed_count: string;
+  registered_at: Date;
+  last_heartbeat_at: Date;
+  heartbeat_age_ms: number;
+}
+
+const columns = `namespace_id, worker_id::text, workflow_types, hostname, pid, sdk_version, version,
+  labels, max_concurrent, default_retry_policy, status, active_count, completed_count::text,
+  failed_count::text, registered_at, last_heartbeat_at,
+  (extract(epoch from (now() - last_heartbeat_at)) * 1000)::float8 as heartbeat_age_ms`;
+
+/** What Register stores. */
+export interface NewWorker {
+  namespaceId: string;
+  workerId: string;
+  workflowTypes: { workflow_type: string; versions: string[] }[];
+  hostname: string;
+  pid: number;
+  sdkVersion: string;
+  version: string;
+  labels: Record<string, string>;
+  maxConcurrent: number;
+  defaultRetryPolicy: unknown;
+}
+
+/** Inserts an ONLINE worker. */
+export async function insertWorker(db: Queryable, w: NewWorker): Promise<WorkerRow> {
+  const rows = await db.query<WorkerRow>(
+    `insert into kagzi_workers (namespace_id, worker_id, workflow_types, hostname, pid, sdk_version,
+                                version, labels, max_concurrent, default_retry_policy, status)
+     values ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, 'ONLINE')
+     returning ${columns}`,
+    [
+      w.namespaceId,
+      w.workerId,
+      w.workflowTypes,
+      w.hostname,
+      w.pid,
+      w.sdkVersion,
+      w.version,
+      w.labels,
+      w.maxConcurrent,
+      w.defaultRetryPolicy ?? null,
+    ],
+  );
+  return rows[0];
+}
+
+/** Records a heartbeat; a worker marked OFFLINE while silent comes back ONLINE. */
+export async function heartbeatWorker(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+  activeCount: number,
+  completedDelta: bigint,
+  failedDelta: bigint,
+): Promise<WorkerRow | undefined> {
+  const rows = await db.query<WorkerRow>(
+    `update kagzi_workers
+     set last_heartbeat_at = now(), active_count = $3,
+         completed_count = completed_count + $4, failed_count = failed_count + $5,
+         status = case when status = 'OFFLINE' then 'ONLINE' else status end
+     where namespace_id = $1 and worker_id = $2
+     returning ${columns}`,
+    [namespaceId, workerId, activeCount, completedDelta.toString(), failedDelta.toString()],
+  );
+  return rows[0];
+}
+
+/** One worker. */
+export async function getWorker(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+): Promise<WorkerRow | undefined> {
+  const rows = await db.query<WorkerRow>(
+    `select ${columns} from kagzi_workers where namespace_id = $1 and worker_id = $2`,
+    [namespaceId, workerId],
+  );
+  return rows[0];
+}
+
+/** Sets a worker's status (DRAINING or OFFLINE). */
+export async function setWorkerStatus(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+  status: "DRAINING" | "OFFLINE",
+): Promise<boolean> {
+  const rows = await db.query(
+    `update kagzi_workers set status = $3, active_count = case when $3 = 'OFFLINE' then 0 else active_count end
+     where namespace_id = $1 and worker_id = $2 returning 1`,
+    [namespaceId, workerId, status],
+  );
+  return rows.length > 0;
+}
+
+/** Marks workers OFFLINE whose last heartbeat is older than `silentMs`; returns how many. */
+export async function markSilentWorkersOffline(db: Queryable, silentMs: number): Promise<number> {
+  const rows = await db.query(
+    `update kagzi_workers set status = 'OFFLINE', active_count = 0
+     where status <> 'OFFLINE' and last_heartbeat_at < now() - $1 * interval '1 millisecond'
+     returning 1`,
+    [silentMs],
+  );
+  return rows.length;
+}
+
+/** A page of workers in id order, after the cursor. */
+export async function listWorkers(
+  db: Queryable,
+  namespaceId: string,
+  status: string | null,
+  workflowType: string,
+  afterWorkerId: string | null,
+  limit: number,
+): Promise<WorkerRow[]> {
+  return await db.query<WorkerRow>(
+    `select ${columns} from kagzi_workers
+     where namespace_id = $1 and ($2::text is null or status = $2)
+       and ($3 = '' or workflow_types @> jsonb_build_array(jsonb_build_object('workflow_type', $3::text)))
+       and ($4::uuid is null or worker_id > $4::uuid)
+     order by worker_id
+     limit $5`,
+    [namespaceId, status, workflowType, afterWorkerId, limit],
+  );
+}

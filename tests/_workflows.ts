@@ -1,0 +1,97 @@
+/** Workflows used by the integration tests, shared by in-process and subprocess workers. */
+import { type Context, Retry, type WorkflowFn } from "@kagzi/sdk";
+
+/** Where step executions are appended, one JSON line each (set by the test). */
+const journal = Deno.env.get("KAGZI_TEST_JOURNAL");
+
+/** Records that a step's function really ran (not replayed), in the journal file. */
+export function record(ctx: Context, step: string): void {
+  if (!journal) return;
+  const line = JSON.stringify({ run: ctx.runId, step, pid: Deno.pid, at: Date.now() }) + "\n";
+  Deno.writeTextFileSync(journal, line, { append: true });
+}
+
+const delay = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    });
+  });
+
+/** Three sequential steps; each waits `stepMs` (ignoring aborts, like careless user code). */
+export async function threeSteps(ctx: Context, input: { stepMs?: number } = {}) {
+  const out: number[] = [];
+  for (const name of ["one", "two", "three"]) {
+    out.push(
+      await ctx.step(name).run(async () => {
+        record(ctx, name);
+        if (input.stepMs) await delay(input.stepMs);
+        return out.length + 1;
+      }),
+    );
+  }
+  return { out, runId: ctx.runId };
+}
+
+/** A loop of repeated step and sleep names. */
+export async function looper(ctx: Context, input: { n: number }) {
+  let total = 0;
+  for (let i = 0; i < input.n; i++) {
+    total += await ctx.step("same-name").run(() => i);
+    await ctx.sleep("tick", "10ms");
+  }
+  return total;
+}
+
+/** Sleeps once, then returns the time it woke. */
+export async function sleeper(ctx: Context, input: { ms: number }) {
+  await ctx.sleep("x", input.ms);
+  return await ctx.step("after").run(() => Date.now());
+}
+
+/** A step that fails `failures` times (counted durably by attempt) before succeeding. */
+export async function flaky(
+  ctx: Context,
+  input: {
+    failures: number;
+    attempts: number;
+    initialMs: number;
+    errorName?: string;
+    retryAfterMs?: number;
+  },
+) {
+  return await ctx.step("flaky").retry(
+    Retry.attempts(input.attempts).initial(input.initialMs).nonRetryable(["Fatal"]),
+  ).run(() => {
+    record(ctx, "flaky");
+    const n = attemptsSoFar(ctx.runId);
+    if (n <= input.failures) {
+      const err = new Error(`failure ${n}`);
+      if (input.errorName) err.name = input.errorName;
+      throw err;
+    }
+    return n;
+  });
+}
+
+/** How many times this run's "flaky" step ran, according to the journal. */
+function attemptsSoFar(runId: string): number {
+  if (!journal) return 0;
+  return Deno.readTextFileSync(journal).split("\n").filter((l) =>
+    l.includes(runId) && l.includes('"flaky"')
+  ).length;
+}
+
+/** Every workflow by type. */
+export const workflows: Record<string, WorkflowFn> = {
+  "three-steps": threeSteps,
+  looper,
+  sleeper,
+  flaky,
+  "type-a": (ctx) => ctx.step("a").run(() => "A"),
+  "type-b": (ctx) => ctx.step("b").run(() => "B"),
+};
+
+export { delay };

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { Kagzi } from "@kagzi/sdk";
+import { backends } from "./_db.ts";
+import { startTestServer } from "./_server.ts";
+
+const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
+
+Deno.test(`examples/order runs the API.md program to completion (${backend})`, async () => {
+  await using server = await startTestServer(backend);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../examples/order/main.ts", import.meta.url).pathname],
+    env: { KAGZI_ADDR: server.url, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /^[0-9a-f-]{36} false$/m);
+  assert.match(stdout, /emailed user123@example.com about ship-2/);
+  assert.match(stdout, /result {"orderId":"tx-123-9999","status":"completed"}/);
+
+  const client = await Kagzi.connect(server.url, { namespace: "production" });
+  const again = await client.start("process-order").id("order-123");
+  assert.equal(again.alreadyExists, false, "a completed run frees its idempotency key");
+  const [done] = (await client.list().status("COMPLETED")).workflows;
+  const steps = await client.listSteps(done.id);
+  assert.deepEqual(
+    steps.map((s) => `${s.kind}:${s.name}:${s.status}`),
+    [
+      "function:fetch-user:COMPLETED",
+      "function:charge-card:COMPLETED",
+      "sleep:wait-confirmation:COMPLETED",
+      "function:create-shipment:COMPLETED",
+      "function:send-email:COMPLETED",
+    ],
+  );
+  const slept = steps[2];
+  assert.ok(slept.wakeUpAt!.getTime() - slept.startedAt!.getTime() >= 29_900);
+});

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as grpc from "@grpc/grpc-js";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  GetWorkflowRequestSchema,
+  GetWorkflowResponseSchema,
+  StartWorkflowRequestSchema,
+  StartWorkflowResponseSchema,
+  WorkflowStatus,
+} from "@kagzi/proto";
+import { Kagzi } from "@kagzi/sdk";
+import { backends } from "./_db.ts";
+import { startTestServer } from "./_server.ts";
+
+/** A unary call with the real @grpc/grpc-js client (HTTP/2 with trailers). */
+function grpcUnary<I extends DescMessage, O extends DescMessage>(
+  client: grpc.Client,
+  path: string,
+  input: I,
+  output: O,
+  req: MessageShape<I>,
+): Promise<MessageShape<O>> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      path,
+      (m: MessageShape<I>) => Buffer.from(toBinary(input, m)),
+      (b: Buffer) => fromBinary(output, new Uint8Array(b)),
+      req,
+      (err, res) => (err ? reject(err) : resolve(res!)),
+    );
+  });
+}
+
+for (const backend of await backends()) {
+  Deno.test(`native gRPC, Connect over HTTP/1.1 and gRPC-Web start and get the same workflow (${backend})`, async () => {
+    await using server = await startTestServer(backend);
+    const grpcClient = new grpc.Client(
+      `127.0.0.1:${server.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    );
+    try {
+      const started = await grpcUnary(
+        grpcClient,
+        "/kagzi.v1.WorkflowService/StartWorkflow",
+        StartWorkflowRequestSchema,
+        StartWorkflowResponseSchema,
+        create(StartWorkflowRequestSchema, {
+          workflowType: "cross-protocol",
+          workflowId: "xp-1",
+          input: {
+            data: new TextEncoder().encode('{"via":"grpc"}'),
+            metadata: { encoding: "json" },
+          },
+        }),
+      );
+      assert.equal(started.alreadyExists, false);
+
+      const connect = await Kagzi.connect(server.url); // Connect, binary, HTTP/1.1 fetch
+      const grpcWeb = await Kagzi.connect(server.url, { protocol: "grpc-web" });
+      const grpcSdk = await Kagzi.connect(server.grpcUrl, { protocol: "grpc" });
+      for (const client of [connect, grpcWeb, grpcSdk]) {
+        const again = await client.start("cross-protocol").id("xp-1");
+        assert.equal(again.id, started.runId);
+        assert.equal(again.alreadyExists, true);
+        const w = await client.get(started.runId);
+        assert.deepEqual(w.input, { via: "grpc" });
+        assert.equal(w.type, "cross-protocol");
+      }
+      const viaGrpc = await grpcUnary(
+        grpcClient,
+        "/kagzi.v1.WorkflowService/GetWorkflow",
+        GetWorkflowRequestSchema,
+        GetWorkflowResponseSchema,
+        create(GetWorkflowRequestSchema, { runId: started.runId }),
+      );
+      assert.equal(viaGrpc.workflow?.status, WorkflowStatus.PENDING);
+
+      // A gRPC error carries the status code and message in trailers.
+      await assert.rejects(
+        grpcUnary(
+          grpcClient,
+          "/kagzi.v1.WorkflowService/StartWorkflow",
+          StartWorkflowRequestSchema,
+          StartWorkflowResponseSchema,
+          create(StartWorkflowRequestSchema, { workflowType: "" }),
+        ),
+        (e: grpc.ServiceError) =>
+          e.code === grpc.status.INVALID_ARGUMENT && /workflow_type/.test(e.details),
+      );
+
+      // h2c (HTTP/2 prior knowledge) on the Connect port.
+      const curl = await new Deno.Command("curl", {
+        args: [
+          "-s",
+          "--http2-prior-knowledge",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_version} %{http_code}",
+          "-H",
+          "content-type: application/json",
+          "-d",
+          "{}",
+          `${server.url}/kagzi.v1.AdminService/HealthCheck`,
+        ],
+        stdout: "piped",
+      }).output().catch(() => undefined);
+      if (curl) assert.equal(new TextDecoder().decode(curl.stdout), "2 200");
+    } finally {
+      grpcClient.close();
+    }
+  });
+}
+
+Deno.test("CORS: a browser preflight is allowed and responses expose the Connect headers", async () => {
+  await using server = await startTestServer("embedded", {
+    args: ["--cors-origins", "https://app.example"],
+  });
+  const path = `${server.url}/kagzi.v1.AdminService/HealthCheck`;
+  const preflight = await fetch(path, {
+    method: "OPTIONS",
+    headers: {
+      origin: "https://app.example",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "content-type,connect-protocol-version",
+    },
+  });
+  await preflight.body?.cancel();
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example");
+  assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);
+  assert.match(
+    preflight.headers.get("access-control-allow-headers") ?? "",
+    /connect-protocol-version/i,
+  );
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { origin: "https://app.example", "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal((await res.json()).healthy, true);
+  assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
+  const other = await fetch(path, {
+    method: "POST",
+    headers: { origin: "https://evil.example", "content-type": "application/json" },
+    body: "{}",
+  });
+  await other.body?.cancel();
+  assert.equal(
+    other.headers.get("access-control-allow-origin"),
+    null,
+    "other origins get no CORS grant",
+  );
+});
+
+Deno.test("deno serve server/main.ts serves the fetch handler", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "kagzi_serve_" });
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "serve",
+      "-A",
+      "--unstable-no-legacy-abort",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      new URL("../server/main.ts", import.meta.url).pathname,
+    ],
+    env: { KAGZI_DATA_DIR: dataDir, KAGZI_LOG_LEVEL: "warn" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    let client: Kagzi | undefined;
+    for (let i = 0; i < 120 && !client; i++) {
+      client = await Kagzi.connect(`http://127.0.0.1:${port}`, { connectTimeout: "1s" }).catch(() =>
+        undefined
+      );
+      if (!client) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(client, "deno serve answered");
+    const run = await client.start("served");
+    assert.equal((await client.get(run.id)).status, "PENDING");
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
