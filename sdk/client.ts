@@ -132,6 +132,13 @@ export class Kagzi {
       await client.#services.admin.healthCheck({}, { timeoutMs });
     } catch (err) {
       const cause = KagziError.from(err);
+      if (cause.code === "UNAUTHORIZED") {
+        throw new KagziError(
+          "UNAUTHORIZED",
+          `The Kagzi server at ${addr} refused the call: ${cause.message}`,
+          { subject: "apiKey", nonRetryable: true, cause: err },
+        );
+      }
       throw new KagziError(
         "UNAVAILABLE",
         `Cannot reach the Kagzi server at ${addr}: ${cause.message}`,

@@ -28,6 +28,11 @@ export interface ServerConfig {
   tickIntervalMs: number;
   /** Postgres pool size. @default 10 */
   poolSize: number;
+  /**
+   * API keys accepted in `authorization: Bearer <key>`; empty accepts every call.
+   * @default []
+   */
+  apiKeys: string[];
 }
 
 /** The defaults every setting falls back to. */
@@ -44,6 +49,7 @@ export const defaults: ServerConfig = {
   heartbeatIntervalMs: 5_000,
   tickIntervalMs: 1_000,
   poolSize: 10,
+  apiKeys: [],
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -74,6 +80,7 @@ const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | 
   },
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
+  { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -129,6 +136,14 @@ export function loadConfig(
         logLevels.join(", ")
       }`,
     );
+  }
+  for (const key of config.apiKeys) {
+    if (!/^[\x21-\x7e]{16,512}$/.test(key)) {
+      throw new ConfigError(
+        "Invalid --api-keys / KAGZI_API_KEYS: each key must be 16 to 512 printable ASCII " +
+          `characters without spaces or commas (a key of ${key.length} characters is not)`,
+      );
+    }
   }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

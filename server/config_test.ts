@@ -36,3 +36,13 @@ Deno.test("loadConfig() names the setting and value it rejects", () => {
   assert.throws(() => loadConfig({ DATABASE_URL: "mysql://x" }), /DATABASE_URL/);
   assert.throws(() => loadConfig({}, ["--bogus", "1"]), /Invalid command line/);
 });
+
+Deno.test("loadConfig() reads API keys and rejects ones that cannot travel in a header", () => {
+  const keys = loadConfig({ KAGZI_API_KEYS: "k1-0123456789abcdef, k2-0123456789abcdef" }).apiKeys;
+  assert.deepEqual(keys, ["k1-0123456789abcdef", "k2-0123456789abcdef"]);
+  assert.throws(() => loadConfig({}, ["--api-keys", "short"]), /--api-keys \/ KAGZI_API_KEYS/);
+  assert.throws(
+    () => loadConfig({ KAGZI_API_KEYS: "has a space in it 0123456789" }),
+    /KAGZI_API_KEYS: each key must be 16 to 512 printable ASCII/,
+  );
+});

@@ -47,6 +47,13 @@ export class PreconditionError extends KagziServerError {
   }
 }
 
+/** The call carries no API key, or one the server does not accept. */
+export class UnauthorizedError extends KagziServerError {
+  constructor(message: string) {
+    super(ErrorCode.UNAUTHORIZED, message, "authorization");
+  }
+}
+
 /** The worker's lease on a run was taken over or ended: its writes are refused. */
 export class LeaseLostError extends PreconditionError {
   constructor(runId: string, fence: bigint | number) {

@@ -77,6 +77,12 @@ if (import.meta.main && !servedByDeno()) {
     `kagzi ${SERVER_VERSION} ready: connect+grpc-web http://${config.host}:${http.addr.port}` +
       (grpc ? `, grpc http://${config.host}:${grpcPort}` : "") + ` (database: ${where})`,
   );
+  if (config.apiKeys.length === 0 && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    server.log.warn(
+      `listening on ${config.host} without API keys: anyone who reaches this port can call it ` +
+        "(set --api-keys / KAGZI_API_KEYS)",
+    );
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

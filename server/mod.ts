@@ -23,6 +23,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { apiKeyInterceptor } from "./auth.ts";
 import { decodeErrorInterceptor, guardDecoding } from "./decode_guard.ts";
 import {
   AdminService,
@@ -104,6 +105,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     },
     decodeErrorInterceptor,
   ];
+  const auth = apiKeyInterceptor(config.apiKeys);
+  if (auth) interceptors.splice(1, 0, auth);
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
   const routes = (router: ConnectRouter) => {
