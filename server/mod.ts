@@ -95,6 +95,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   await notifier.start();
   const ctx: ServiceContext = { db, notifier, config, log, database };
 
+  const auth = apiKeyInterceptor(config.apiKeys);
   const interceptors: Interceptor[] = [
     (next) => async (req) => {
       try {
@@ -103,10 +104,10 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
         throw toConnectError(err, (msg, e) => log.error(`${req.method.name}: ${msg}`, e));
       }
     },
+    // Refuse callers without a key before telling them anything about their request.
+    ...(auth ? [auth] : []),
     decodeErrorInterceptor,
   ];
-  const auth = apiKeyInterceptor(config.apiKeys);
-  if (auth) interceptors.splice(1, 0, auth);
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
   const routes = (router: ConnectRouter) => {

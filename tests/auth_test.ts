@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { StartWorkflowRequestSchema, StartWorkflowResponseSchema } from "@kagzi/proto";
 import { Kagzi, KagziError, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
+import { grpcUnary } from "./_grpc.ts";
 import { startTestServer } from "./_server.ts";
 
 const key1 = "kagzi-test-key-one-0123456789";
@@ -72,16 +72,13 @@ Deno.test("a server with API keys refuses calls without an accepted key on every
   const native = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
   try {
     const call = (metadata: grpc.Metadata) =>
-      new Promise<{ runId: string }>((resolve, reject) =>
-        native.makeUnaryRequest(
-          "/kagzi.v1.WorkflowService/StartWorkflow",
-          (m: ReturnType<typeof create<typeof StartWorkflowRequestSchema>>) =>
-            Buffer.from(toBinary(StartWorkflowRequestSchema, m)),
-          (b: Buffer) => fromBinary(StartWorkflowResponseSchema, new Uint8Array(b)),
-          create(StartWorkflowRequestSchema, { workflowType: "native", workflowId: "n-1" }),
-          metadata,
-          (err, res) => (err ? reject(err) : resolve(res!)),
-        )
+      grpcUnary(
+        native,
+        "/kagzi.v1.WorkflowService/StartWorkflow",
+        StartWorkflowRequestSchema,
+        StartWorkflowResponseSchema,
+        create(StartWorkflowRequestSchema, { workflowType: "native", workflowId: "n-1" }),
+        metadata,
       );
     await assert.rejects(call(new grpc.Metadata()), (e: grpc.ServiceError) => {
       assert.equal(e.code, grpc.status.UNAUTHENTICATED);

@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
-import {
-  create,
-  type DescMessage,
-  fromBinary,
-  type MessageShape,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
   GetWorkflowRequestSchema,
   GetWorkflowResponseSchema,
@@ -17,26 +10,8 @@ import {
 } from "@kagzi/proto";
 import { Kagzi } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
+import { grpcUnary } from "./_grpc.ts";
 import { startTestServer } from "./_server.ts";
-
-/** A unary call with the real @grpc/grpc-js client (HTTP/2 with trailers). */
-function grpcUnary<I extends DescMessage, O extends DescMessage>(
-  client: grpc.Client,
-  path: string,
-  input: I,
-  output: O,
-  req: MessageShape<I>,
-): Promise<MessageShape<O>> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      path,
-      (m: MessageShape<I>) => Buffer.from(toBinary(input, m)),
-      (b: Buffer) => fromBinary(output, new Uint8Array(b)),
-      req,
-      (err, res) => (err ? reject(err) : resolve(res!)),
-    );
-  });
-}
 
 for (const backend of await backends()) {
   Deno.test(`native gRPC, Connect over HTTP/1.1 and gRPC-Web start and get the same workflow (${backend})`, async () => {
