@@ -13,6 +13,9 @@ const codes: Record<KagziErrorCode, ErrorCode> = {
   INTERNAL: ErrorCode.INTERNAL,
   TIMEOUT: ErrorCode.TIMEOUT,
   APPLICATION: ErrorCode.APPLICATION,
+  RESOURCE_EXHAUSTED: ErrorCode.RESOURCE_EXHAUSTED,
+  PERMISSION_DENIED: ErrorCode.PERMISSION_DENIED,
+  CANCELLED: ErrorCode.CANCELLED,
 };
 
 /** Anything thrown by user code, as the ErrorDetail stored for the step or run. */

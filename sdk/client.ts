@@ -180,7 +180,7 @@ export class Kagzi {
   /** Reads a schedule, with its next and last fire times. */
   async getSchedule(id: string, options: { namespace?: string } = {}): Promise<Schedule> {
     try {
-      const res = await this.#services.schedules.getSchedule({
+      const res = await this.#services.schedules.getWorkflowSchedule({
         namespace: options.namespace ?? this.namespace,
         scheduleId: id,
       });
@@ -193,7 +193,7 @@ export class Kagzi {
   /** One page of schedules, optionally of one workflow type. */
   async listSchedules(options: ListSchedulesOptions = {}): Promise<SchedulePage> {
     try {
-      const res = await this.#services.schedules.listSchedules({
+      const res = await this.#services.schedules.listWorkflowSchedules({
         namespace: options.namespace ?? this.namespace,
         workflowType: options.type ?? "",
         page: { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" },
@@ -214,7 +214,7 @@ export class Kagzi {
     options: { namespace?: string } = {},
   ): Promise<Schedule> {
     try {
-      const res = await this.#services.schedules.updateSchedule({
+      const res = await this.#services.schedules.updateWorkflowSchedule({
         namespace: options.namespace ?? this.namespace,
         scheduleId: id,
         workflowType: patch.workflow,
@@ -234,7 +234,7 @@ export class Kagzi {
   /** Deletes a schedule; the runs it started are kept. */
   async deleteSchedule(id: string, options: { namespace?: string } = {}): Promise<void> {
     try {
-      await this.#services.schedules.deleteSchedule({
+      await this.#services.schedules.deleteWorkflowSchedule({
         namespace: options.namespace ?? this.namespace,
         scheduleId: id,
       });

@@ -16,7 +16,10 @@ export type KagziErrorCode =
   | "UNAVAILABLE"
   | "INTERNAL"
   | "TIMEOUT"
-  | "APPLICATION";
+  | "APPLICATION"
+  | "RESOURCE_EXHAUSTED"
+  | "PERMISSION_DENIED"
+  | "CANCELLED";
 
 /** Fields of a {@linkcode KagziError} besides its message. */
 export interface KagziErrorOptions {
@@ -45,6 +48,9 @@ const codeNames: Record<ErrorCode, KagziErrorCode> = {
   [ErrorCode.INTERNAL]: "INTERNAL",
   [ErrorCode.TIMEOUT]: "TIMEOUT",
   [ErrorCode.APPLICATION]: "APPLICATION",
+  [ErrorCode.RESOURCE_EXHAUSTED]: "RESOURCE_EXHAUSTED",
+  [ErrorCode.PERMISSION_DENIED]: "PERMISSION_DENIED",
+  [ErrorCode.CANCELLED]: "CANCELLED",
 };
 
 const connectCodes: Partial<Record<Code, KagziErrorCode>> = {
@@ -54,7 +60,8 @@ const connectCodes: Partial<Record<Code, KagziErrorCode>> = {
   [Code.AlreadyExists]: "CONFLICT",
   [Code.Aborted]: "CONFLICT",
   [Code.Unauthenticated]: "UNAUTHORIZED",
-  [Code.PermissionDenied]: "UNAUTHORIZED",
+  [Code.PermissionDenied]: "PERMISSION_DENIED",
+  [Code.ResourceExhausted]: "RESOURCE_EXHAUSTED",
   [Code.Unavailable]: "UNAVAILABLE",
   [Code.DeadlineExceeded]: "TIMEOUT",
   [Code.Canceled]: "UNAVAILABLE",

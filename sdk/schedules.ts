@@ -88,7 +88,7 @@ export function scheduleFromWire(s: WorkflowSchedule): Schedule {
   };
 }
 
-/** Builder of a CreateSchedule request (creates, or replaces the schedule with this id). */
+/** Builder of a CreateWorkflowSchedule request (creates, or replaces the schedule with this id). */
 export class ScheduleCall extends Call<Schedule> {
   #workflow = "";
   #cron = "";
@@ -138,9 +138,9 @@ export class ScheduleCall extends Call<Schedule> {
     return this;
   }
 
-  /** Sends the CreateSchedule request. */
+  /** Sends the CreateWorkflowSchedule request. */
   protected async execute(): Promise<Schedule> {
-    const res = await this.rpc.createSchedule({
+    const res = await this.rpc.createWorkflowSchedule({
       namespace: this.ns,
       scheduleId: this.id,
       workflowType: this.#workflow,

@@ -54,6 +54,20 @@ export class UnauthorizedError extends KagziServerError {
   }
 }
 
+/** A limit was reached (a body over the size limit, too many pending signals …). */
+export class ResourceExhaustedError extends KagziServerError {
+  constructor(subject: string, message: string, subjectId = "") {
+    super(ErrorCode.RESOURCE_EXHAUSTED, message, subject, subjectId);
+  }
+}
+
+/** The caller's API key does not cover the namespace, or the call needs an admin key. */
+export class PermissionDeniedError extends KagziServerError {
+  constructor(subject: string, subjectId: string, message: string) {
+    super(ErrorCode.PERMISSION_DENIED, message, subject, subjectId);
+  }
+}
+
 /** The worker's lease on a run was taken over or ended: its writes are refused. */
 export class LeaseLostError extends PreconditionError {
   constructor(runId: string, fence: bigint | number) {
@@ -76,6 +90,9 @@ const connectCodes: Record<ErrorCode, Code> = {
   [ErrorCode.INTERNAL]: Code.Internal,
   [ErrorCode.TIMEOUT]: Code.DeadlineExceeded,
   [ErrorCode.APPLICATION]: Code.Unknown,
+  [ErrorCode.RESOURCE_EXHAUSTED]: Code.ResourceExhausted,
+  [ErrorCode.PERMISSION_DENIED]: Code.PermissionDenied,
+  [ErrorCode.CANCELLED]: Code.Canceled,
 };
 
 /** Whether an error means the database cannot be reached (as opposed to a bad statement). */

@@ -2,11 +2,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
-  CreateScheduleResponseSchema,
-  DeleteScheduleResponseSchema,
-  GetScheduleResponseSchema,
-  ListSchedulesResponseSchema,
-  UpdateScheduleResponseSchema,
+  CreateWorkflowScheduleResponseSchema,
+  DeleteWorkflowScheduleResponseSchema,
+  GetWorkflowScheduleResponseSchema,
+  ListWorkflowSchedulesResponseSchema,
+  UpdateWorkflowScheduleResponseSchema,
   type WorkflowSchedule,
   WorkflowScheduleSchema,
   type WorkflowScheduleService,
@@ -55,7 +55,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
     new NotFoundError("schedule", id, `Schedule "${id}" was not found in namespace "${ns}"`);
 
   return {
-    async createSchedule(req) {
+    async createWorkflowSchedule(req) {
       const op = "create schedule";
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
@@ -74,22 +74,22 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         nextFireAt: nextFire(op, req.cron, req.timezone, enabled),
       });
       notifier.publish(schedulesTopic);
-      return create(CreateScheduleResponseSchema, {
+      return create(CreateWorkflowScheduleResponseSchema, {
         schedule: toProto(row),
         replaced: row.replaced,
       });
     },
 
-    async getSchedule(req) {
+    async getWorkflowSchedule(req) {
       const op = "get schedule";
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
       const row = await schedules.getSchedule(db, namespaceId, scheduleId);
       if (!row) throw notFound(scheduleId, namespaceId);
-      return create(GetScheduleResponseSchema, { schedule: toProto(row) });
+      return create(GetWorkflowScheduleResponseSchema, { schedule: toProto(row) });
     },
 
-    async listSchedules(req) {
+    async listWorkflowSchedules(req) {
       const op = "list schedules";
       const namespaceId = v.namespace(op, req.namespace);
       const size = v.pageSize(op, req.page?.pageSize ?? 0);
@@ -102,10 +102,10 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         size + 1,
       );
       const { items, page } = v.pageOf(rows, size, (s) => s.schedule_id);
-      return create(ListSchedulesResponseSchema, { schedules: items.map(toProto), page });
+      return create(ListWorkflowSchedulesResponseSchema, { schedules: items.map(toProto), page });
     },
 
-    async updateSchedule(req) {
+    async updateWorkflowSchedule(req) {
       const op = "update schedule";
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
@@ -137,10 +137,10 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       });
       if (!updated) throw notFound(scheduleId, namespaceId);
       notifier.publish(schedulesTopic);
-      return create(UpdateScheduleResponseSchema, { schedule: toProto(updated) });
+      return create(UpdateWorkflowScheduleResponseSchema, { schedule: toProto(updated) });
     },
 
-    async deleteSchedule(req) {
+    async deleteWorkflowSchedule(req) {
       const op = "delete schedule";
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
@@ -148,7 +148,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         throw notFound(scheduleId, namespaceId);
       }
       notifier.publish(schedulesTopic);
-      return create(DeleteScheduleResponseSchema, {});
+      return create(DeleteWorkflowScheduleResponseSchema, {});
     },
   };
 }

@@ -42,6 +42,7 @@ import { stepRecordToProto } from "./_steps.ts";
 import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
+import { waitHandlers } from "./wait_handlers.ts";
 
 /** What the server remembers of a registered worker between its calls. */
 interface WorkerInfo {
@@ -124,6 +125,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
   };
 
   return {
+    ...waitHandlers(ctx),
     async register(req) {
       const op = "register worker";
       const namespaceId = v.namespace(op, req.namespace);

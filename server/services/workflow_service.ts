@@ -31,6 +31,7 @@ import {
 import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
+import { signalHandlers } from "./signal_handlers.ts";
 
 const maxWaitMs = 60_000;
 
@@ -40,6 +41,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
   // Starts arriving together are committed together (group commit).
   const starts = new Batcher((items: runs.NewRun[]) => runs.insertRuns(db, items));
   return {
+    ...signalHandlers(ctx),
     async startWorkflow(req) {
       const op = "start workflow";
       const namespaceId = v.namespace(op, req.namespace);

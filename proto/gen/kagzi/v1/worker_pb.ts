@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/worker.proto.
  */
 export const file_kagzi_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChVrYWd6aS92MS93b3JrZXIucHJvdG8SCGthZ3ppLnYxIk0KB1N0ZXBSZWYSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLlN0ZXBLaW5kEgwKBG5hbWUYAiABKAkSEgoKb2NjdXJyZW5jZRgDIAEoBSImCgVMZWFzZRIOCgZydW5faWQYASABKAkSDQoFZmVuY2UYAiABKAMiQwoYV29ya2Zsb3dUeXBlUmVnaXN0cmF0aW9uEhUKDXdvcmtmbG93X3R5cGUYASABKAkSEAoIdmVyc2lvbnMYAiADKAki2AIKD1JlZ2lzdGVyUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSOgoOd29ya2Zsb3dfdHlwZXMYAiADKAsyIi5rYWd6aS52MS5Xb3JrZmxvd1R5cGVSZWdpc3RyYXRpb24SEAoIaG9zdG5hbWUYAyABKAkSCwoDcGlkGAQgASgFEhMKC3Nka192ZXJzaW9uGAUgASgJEg8KB3ZlcnNpb24YBiABKAkSNQoGbGFiZWxzGAcgAygLMiUua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhYKDm1heF9jb25jdXJyZW50GAggASgFEjMKFGRlZmF1bHRfcmV0cnlfcG9saWN5GAkgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQoQUmVnaXN0ZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmxlYXNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHBvbGxfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoQSGVhcnRiZWF0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhQKDGFjdGl2ZV9jb3VudBgDIAEoBRIXCg9jb21wbGV0ZWRfZGVsdGEYBCABKAMSFAoMZmFpbGVkX2RlbHRhGAUgASgDEh8KBmxlYXNlcxgGIAMoCzIPLmthZ3ppLnYxLkxlYXNlIloKEUhlYXJ0YmVhdFJlc3BvbnNlEhQKDHNob3VsZF9kcmFpbhgBIAEoCBIZChFjYW5jZWxsZWRfcnVuX2lkcxgCIAMoCRIUCgxsb3N0X3J1bl9pZHMYAyADKAkiWwoRRGVyZWdpc3RlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIgCgdyZWxlYXNlGAMgAygLMg8ua2FnemkudjEuTGVhc2UiJgoSRGVyZWdpc3RlclJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgFInYKD1BvbGxUYXNrUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCW1heF90YXNrcxgDIAEoBRIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIpgCCgpTdGVwUmVjb3JkEh8KBHN0ZXAYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiQKBnN0YXR1cxgCIAEoDjIULmthZ3ppLnYxLlN0ZXBTdGF0dXMSIQoGb3V0cHV0GAMgASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsEg8KB2F0dGVtcHQYBSABKAUSLAoIcmV0cnlfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndha2VfdXBfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2R1ZRgIIAEoCCK9AgoEVGFzaxIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSFQoNd29ya2Zsb3dfdHlwZRgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiAKBWlucHV0GAUgASgLMhEua2FnemkudjEuUGF5bG9hZBINCgVmZW5jZRgGIAEoAxIPCgdhdHRlbXB0GAcgASgFEjAKDGxvY2tlZF91bnRpbBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoHY29udGV4dBgJIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSIwoFc3RlcHMYCiADKAsyFC5rYWd6aS52MS5TdGVwUmVjb3JkEisKDHJldHJ5X3BvbGljeRgLIAEoCzIVLmthZ3ppLnYxLlJldHJ5UG9saWN5IjEKEFBvbGxUYXNrUmVzcG9uc2USHQoFdGFza3MYASADKAsyDi5rYWd6aS52MS5UYXNrInkKEEJlZ2luU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmIlEKEUJlZ2luU3RlcFJlc3BvbnNlEhYKDnNob3VsZF9leGVjdXRlGAEgASgIEiQKBnJlY29yZBgCIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQizwEKE0NvbXBsZXRlU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEiEKBm91dHB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPAoUQ29tcGxldGVTdGVwUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZCL7AQoPRmFpbFN0ZXBSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIkCgVlcnJvchgFIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsEisKDHJldHJ5X3BvbGljeRgGIAEoCzIVLmthZ3ppLnYxLlJldHJ5UG9saWN5Ei4KCnN0YXJ0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpABChBGYWlsU3RlcFJlc3BvbnNlEhcKD3NjaGVkdWxlZF9yZXRyeRgBIAEoCBIsCghyZXRyeV9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgDIAEoBRIkCgZyZWNvcmQYBCABKAsyFC5rYWd6aS52MS5TdGVwUmVjb3JkIlwKCVNsZWVwU3RlcBIfCgRzdGVwGAEgASgLMhEua2FnemkudjEuU3RlcFJlZhIuCgp3YWtlX3VwX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKoAQoMU2xlZXBSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIjCgZzbGVlcHMYBCADKAsyEy5rYWd6aS52MS5TbGVlcFN0ZXASLQoJcmVzdW1lX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI+Cg1TbGVlcFJlc3BvbnNlEi0KCXJlc3VtZV9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiggEKF0NvbXBsZXRlV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIhCgZvdXRwdXQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkIhoKGENvbXBsZXRlV29ya2Zsb3dSZXNwb25zZSKBAQoTRmFpbFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USJAoFZXJyb3IYBCABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbCIWChRGYWlsV29ya2Zsb3dSZXNwb25zZSKMAQoKUmVwb3J0SXRlbRI2Cg1jb21wbGV0ZV9zdGVwGAEgASgLMh0ua2FnemkudjEuQ29tcGxldGVTdGVwUmVxdWVzdEgAEj4KEWNvbXBsZXRlX3dvcmtmbG93GAIgASgLMiEua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1JlcXVlc3RIAEIGCgRpdGVtIloKDVJlcG9ydFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIjCgVpdGVtcxgDIAMoCzIULmthZ3ppLnYxLlJlcG9ydEl0ZW0iugEKDFJlcG9ydFJlc3VsdBI3Cg1jb21wbGV0ZV9zdGVwGAEgASgLMh4ua2FnemkudjEuQ29tcGxldGVTdGVwUmVzcG9uc2VIABI/ChFjb21wbGV0ZV93b3JrZmxvdxgCIAEoCzIiLmthZ3ppLnYxLkNvbXBsZXRlV29ya2Zsb3dSZXNwb25zZUgAEiYKBWVycm9yGAMgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWxIAEIICgZyZXN1bHQiOQoOUmVwb3J0UmVzcG9uc2USJwoHcmVzdWx0cxgBIAMoCzIWLmthZ3ppLnYxLlJlcG9ydFJlc3VsdCpSCghTdGVwS2luZBIZChVTVEVQX0tJTkRfVU5TUEVDSUZJRUQQABIWChJTVEVQX0tJTkRfRlVOQ1RJT04QARITCg9TVEVQX0tJTkRfU0xFRVAQAiqPAQoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQARIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQAhIWChJTVEVQX1NUQVRVU19GQUlMRUQQAxIYChRTVEVQX1NUQVRVU19TTEVFUElORxAEMp0GCg1Xb3JrZXJTZXJ2aWNlEkEKCFJlZ2lzdGVyEhkua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0Ghoua2FnemkudjEuUmVnaXN0ZXJSZXNwb25zZRJECglIZWFydGJlYXQSGi5rYWd6aS52MS5IZWFydGJlYXRSZXF1ZXN0Ghsua2FnemkudjEuSGVhcnRiZWF0UmVzcG9uc2USRwoKRGVyZWdpc3RlchIbLmthZ3ppLnYxLkRlcmVnaXN0ZXJSZXF1ZXN0Ghwua2FnemkudjEuRGVyZWdpc3RlclJlc3BvbnNlEkEKCFBvbGxUYXNrEhkua2FnemkudjEuUG9sbFRhc2tSZXF1ZXN0Ghoua2FnemkudjEuUG9sbFRhc2tSZXNwb25zZRJECglCZWdpblN0ZXASGi5rYWd6aS52MS5CZWdpblN0ZXBSZXF1ZXN0Ghsua2FnemkudjEuQmVnaW5TdGVwUmVzcG9uc2USTQoMQ29tcGxldGVTdGVwEh0ua2FnemkudjEuQ29tcGxldGVTdGVwUmVxdWVzdBoeLmthZ3ppLnYxLkNvbXBsZXRlU3RlcFJlc3BvbnNlEkEKCEZhaWxTdGVwEhkua2FnemkudjEuRmFpbFN0ZXBSZXF1ZXN0Ghoua2FnemkudjEuRmFpbFN0ZXBSZXNwb25zZRJZChBDb21wbGV0ZVdvcmtmbG93EiEua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1JlcXVlc3QaIi5rYWd6aS52MS5Db21wbGV0ZVdvcmtmbG93UmVzcG9uc2USTQoMRmFpbFdvcmtmbG93Eh0ua2FnemkudjEuRmFpbFdvcmtmbG93UmVxdWVzdBoeLmthZ3ppLnYxLkZhaWxXb3JrZmxvd1Jlc3BvbnNlEjgKBVNsZWVwEhYua2FnemkudjEuU2xlZXBSZXF1ZXN0Ghcua2FnemkudjEuU2xlZXBSZXNwb25zZRI7CgZSZXBvcnQSFy5rYWd6aS52MS5SZXBvcnRSZXF1ZXN0Ghgua2FnemkudjEuUmVwb3J0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common]);
+  fileDesc("ChVrYWd6aS92MS93b3JrZXIucHJvdG8SCGthZ3ppLnYxIk0KB1N0ZXBSZWYSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLlN0ZXBLaW5kEgwKBG5hbWUYAiABKAkSEgoKb2NjdXJyZW5jZRgDIAEoBSImCgVMZWFzZRIOCgZydW5faWQYASABKAkSDQoFZmVuY2UYAiABKAMiQwoYV29ya2Zsb3dUeXBlUmVnaXN0cmF0aW9uEhUKDXdvcmtmbG93X3R5cGUYASABKAkSEAoIdmVyc2lvbnMYAiADKAki2AIKD1JlZ2lzdGVyUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSOgoOd29ya2Zsb3dfdHlwZXMYAiADKAsyIi5rYWd6aS52MS5Xb3JrZmxvd1R5cGVSZWdpc3RyYXRpb24SEAoIaG9zdG5hbWUYAyABKAkSCwoDcGlkGAQgASgFEhMKC3Nka192ZXJzaW9uGAUgASgJEg8KB3ZlcnNpb24YBiABKAkSNQoGbGFiZWxzGAcgAygLMiUua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhYKDm1heF9jb25jdXJyZW50GAggASgFEjMKFGRlZmF1bHRfcmV0cnlfcG9saWN5GAkgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQoQUmVnaXN0ZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmxlYXNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHBvbGxfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoQSGVhcnRiZWF0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhQKDGFjdGl2ZV9jb3VudBgDIAEoBRIXCg9jb21wbGV0ZWRfZGVsdGEYBCABKAMSFAoMZmFpbGVkX2RlbHRhGAUgASgDEh8KBmxlYXNlcxgGIAMoCzIPLmthZ3ppLnYxLkxlYXNlIloKEUhlYXJ0YmVhdFJlc3BvbnNlEhQKDHNob3VsZF9kcmFpbhgBIAEoCBIZChFjYW5jZWxsZWRfcnVuX2lkcxgCIAMoCRIUCgxsb3N0X3J1bl9pZHMYAyADKAkiWwoRRGVyZWdpc3RlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIgCgdyZWxlYXNlGAMgAygLMg8ua2FnemkudjEuTGVhc2UiJgoSRGVyZWdpc3RlclJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgFInYKD1BvbGxUYXNrUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCW1heF90YXNrcxgDIAEoBRIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIq4CCgpTdGVwUmVjb3JkEh8KBHN0ZXAYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiQKBnN0YXR1cxgCIAEoDjIULmthZ3ppLnYxLlN0ZXBTdGF0dXMSIQoGb3V0cHV0GAMgASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsEg8KB2F0dGVtcHQYBSABKAUSLAoIcmV0cnlfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndha2VfdXBfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2R1ZRgIIAEoCBIUCgxjaGlsZF9ydW5faWQYCSABKAki0gIKBFRhc2sSDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhUKDXdvcmtmbG93X3R5cGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIgCgVpbnB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDQoFZmVuY2UYBiABKAMSDwoHYXR0ZW1wdBgHIAEoBRIwCgxsb2NrZWRfdW50aWwYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYCSABKAsyES5rYWd6aS52MS5QYXlsb2FkEiMKBXN0ZXBzGAogAygLMhQua2FnemkudjEuU3RlcFJlY29yZBIrCgxyZXRyeV9wb2xpY3kYCyABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRITCgt0cmFjZXBhcmVudBgMIAEoCSIxChBQb2xsVGFza1Jlc3BvbnNlEh0KBXRhc2tzGAEgAygLMg4ua2FnemkudjEuVGFzayJ5ChBCZWdpblN0ZXBSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZiJRChFCZWdpblN0ZXBSZXNwb25zZRIWCg5zaG91bGRfZXhlY3V0ZRgBIAEoCBIkCgZyZWNvcmQYAiABKAsyFC5rYWd6aS52MS5TdGVwUmVjb3JkIs8BChNDb21wbGV0ZVN0ZXBSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIhCgZvdXRwdXQYBSABKAsyES5rYWd6aS52MS5QYXlsb2FkEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjwKFENvbXBsZXRlU3RlcFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQi+wEKD0ZhaWxTdGVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSJAoFZXJyb3IYBSABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbBIrCgxyZXRyeV9wb2xpY3kYBiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAQoQRmFpbFN0ZXBSZXNwb25zZRIXCg9zY2hlZHVsZWRfcmV0cnkYASABKAgSLAoIcmV0cnlfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSJAoGcmVjb3JkGAQgASgLMhQua2FnemkudjEuU3RlcFJlY29yZCJcCglTbGVlcFN0ZXASHwoEc3RlcBgBIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKd2FrZV91cF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAEKDFNsZWVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USIwoGc2xlZXBzGAQgAygLMhMua2FnemkudjEuU2xlZXBTdGVwEi0KCXJlc3VtZV9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoNU2xlZXBSZXNwb25zZRItCglyZXN1bWVfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq0BChRSZWNlaXZlU2lnbmFsUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKdGltZW91dF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPQoVUmVjZWl2ZVNpZ25hbFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQiwAIKEVN0YXJ0Q2hpbGRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIVCg13b3JrZmxvd190eXBlGAUgASgJEhMKC3dvcmtmbG93X2lkGAYgASgJEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAggASgJEjgKE3BhcmVudF9jbG9zZV9wb2xpY3kYCSABKA4yGy5rYWd6aS52MS5QYXJlbnRDbG9zZVBvbGljeRIrCgxyZXRyeV9wb2xpY3kYCiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeSJSChJTdGFydENoaWxkUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIWCg5hbHJlYWR5X2V4aXN0cxgCIAEoCCKCAQoXQ29tcGxldGVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEiEKBm91dHB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQiGgoYQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlIoEBChNGYWlsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIhYKFEZhaWxXb3JrZmxvd1Jlc3BvbnNlIowBCgpSZXBvcnRJdGVtEjYKDWNvbXBsZXRlX3N0ZXAYASABKAsyHS5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXF1ZXN0SAASPgoRY29tcGxldGVfd29ya2Zsb3cYAiABKAsyIS5rYWd6aS52MS5Db21wbGV0ZVdvcmtmbG93UmVxdWVzdEgAQgYKBGl0ZW0iWgoNUmVwb3J0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEiMKBWl0ZW1zGAMgAygLMhQua2FnemkudjEuUmVwb3J0SXRlbSK6AQoMUmVwb3J0UmVzdWx0EjcKDWNvbXBsZXRlX3N0ZXAYASABKAsyHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZUgAEj8KEWNvbXBsZXRlX3dvcmtmbG93GAIgASgLMiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlSAASJgoFZXJyb3IYAyABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbEgAQggKBnJlc3VsdCI5Cg5SZXBvcnRSZXNwb25zZRInCgdyZXN1bHRzGAEgAygLMhYua2FnemkudjEuUmVwb3J0UmVzdWx0Kn0KCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhYKElNURVBfS0lORF9GVU5DVElPThABEhMKD1NURVBfS0lORF9TTEVFUBACEhQKEFNURVBfS0lORF9TSUdOQUwQAxITCg9TVEVQX0tJTkRfQ0hJTEQQBCqoAQoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQARIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQAhIWChJTVEVQX1NUQVRVU19GQUlMRUQQAxIYChRTVEVQX1NUQVRVU19TTEVFUElORxAEEhcKE1NURVBfU1RBVFVTX1dBSVRJTkcQBSp5ChFQYXJlbnRDbG9zZVBvbGljeRIjCh9QQVJFTlRfQ0xPU0VfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHgoaUEFSRU5UX0NMT1NFX1BPTElDWV9DQU5DRUwQARIfChtQQVJFTlRfQ0xPU0VfUE9MSUNZX0FCQU5ET04QAjK4BwoNV29ya2VyU2VydmljZRJBCghSZWdpc3RlchIZLmthZ3ppLnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmthZ3ppLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2FnemkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmthZ3ppLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEkcKCkRlcmVnaXN0ZXISGy5rYWd6aS52MS5EZXJlZ2lzdGVyUmVxdWVzdBocLmthZ3ppLnYxLkRlcmVnaXN0ZXJSZXNwb25zZRJBCghQb2xsVGFzaxIZLmthZ3ppLnYxLlBvbGxUYXNrUmVxdWVzdBoaLmthZ3ppLnYxLlBvbGxUYXNrUmVzcG9uc2USRAoJQmVnaW5TdGVwEhoua2FnemkudjEuQmVnaW5TdGVwUmVxdWVzdBobLmthZ3ppLnYxLkJlZ2luU3RlcFJlc3BvbnNlEk0KDENvbXBsZXRlU3RlcBIdLmthZ3ppLnYxLkNvbXBsZXRlU3RlcFJlcXVlc3QaHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZRJBCghGYWlsU3RlcBIZLmthZ3ppLnYxLkZhaWxTdGVwUmVxdWVzdBoaLmthZ3ppLnYxLkZhaWxTdGVwUmVzcG9uc2USWQoQQ29tcGxldGVXb3JrZmxvdxIhLmthZ3ppLnYxLkNvbXBsZXRlV29ya2Zsb3dSZXF1ZXN0GiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlEk0KDEZhaWxXb3JrZmxvdxIdLmthZ3ppLnYxLkZhaWxXb3JrZmxvd1JlcXVlc3QaHi5rYWd6aS52MS5GYWlsV29ya2Zsb3dSZXNwb25zZRI4CgVTbGVlcBIWLmthZ3ppLnYxLlNsZWVwUmVxdWVzdBoXLmthZ3ppLnYxLlNsZWVwUmVzcG9uc2USOwoGUmVwb3J0Ehcua2FnemkudjEuUmVwb3J0UmVxdWVzdBoYLmthZ3ppLnYxLlJlcG9ydFJlc3BvbnNlElAKDVJlY2VpdmVTaWduYWwSHi5rYWd6aS52MS5SZWNlaXZlU2lnbmFsUmVxdWVzdBofLmthZ3ppLnYxLlJlY2VpdmVTaWduYWxSZXNwb25zZRJHCgpTdGFydENoaWxkEhsua2FnemkudjEuU3RhcnRDaGlsZFJlcXVlc3QaHC5rYWd6aS52MS5TdGFydENoaWxkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common]);
 
 /**
  * A step's identity within a run: the n-th (from 1) use of `name` for `kind`.
@@ -382,6 +382,13 @@ export type StepRecord = Message<"kagzi.v1.StepRecord"> & {
    * @generated from field: bool due = 8;
    */
   due: boolean;
+
+  /**
+   * For a CHILD step: the child's run.
+   *
+   * @generated from field: string child_run_id = 9;
+   */
+  childRunId: string;
 };
 
 /**
@@ -451,6 +458,13 @@ export type Task = Message<"kagzi.v1.Task"> & {
    * @generated from field: kagzi.v1.RetryPolicy retry_policy = 11;
    */
   retryPolicy?: RetryPolicy | undefined;
+
+  /**
+   * W3C trace context of the start that created the run; empty when none.
+   *
+   * @generated from field: string traceparent = 12;
+   */
+  traceparent: string;
 };
 
 /**
@@ -753,6 +767,160 @@ export const SleepResponseSchema: GenMessage<SleepResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_worker, 21);
 
 /**
+ * Takes the oldest unconsumed signal named `step.name` for the wait `step`
+ * (kind SIGNAL). The answer's record is COMPLETED with the signal's payload,
+ * WAITING (nothing yet; the run then suspends with Sleep and is woken when a
+ * signal arrives or at `timeout_at`), or FAILED with code TIMEOUT.
+ *
+ * @generated from message kagzi.v1.ReceiveSignalRequest
+ */
+export type ReceiveSignalRequest = Message<"kagzi.v1.ReceiveSignalRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: kagzi.v1.Lease lease = 3;
+   */
+  lease?: Lease | undefined;
+
+  /**
+   * @generated from field: kagzi.v1.StepRef step = 4;
+   */
+  step?: StepRef | undefined;
+
+  /**
+   * When the wait gives up; unset waits forever. Fixed by the first call.
+   *
+   * @generated from field: google.protobuf.Timestamp timeout_at = 5;
+   */
+  timeoutAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.ReceiveSignalRequest.
+ * Use `create(ReceiveSignalRequestSchema)` to create a new message.
+ */
+export const ReceiveSignalRequestSchema: GenMessage<ReceiveSignalRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 22);
+
+/**
+ * @generated from message kagzi.v1.ReceiveSignalResponse
+ */
+export type ReceiveSignalResponse = Message<"kagzi.v1.ReceiveSignalResponse"> & {
+  /**
+   * @generated from field: kagzi.v1.StepRecord record = 1;
+   */
+  record?: StepRecord | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.ReceiveSignalResponse.
+ * Use `create(ReceiveSignalResponseSchema)` to create a new message.
+ */
+export const ReceiveSignalResponseSchema: GenMessage<ReceiveSignalResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 23);
+
+/**
+ * Starts the child run of the step (kind CHILD) once: a repeated call returns
+ * the stored record. The record is WAITING while the child runs; it becomes
+ * COMPLETED (the child's output) or FAILED (the child's error; code CANCELLED
+ * when it was cancelled) when the child finishes, and the parent is woken.
+ *
+ * @generated from message kagzi.v1.StartChildRequest
+ */
+export type StartChildRequest = Message<"kagzi.v1.StartChildRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: kagzi.v1.Lease lease = 3;
+   */
+  lease?: Lease | undefined;
+
+  /**
+   * @generated from field: kagzi.v1.StepRef step = 4;
+   */
+  step?: StepRef | undefined;
+
+  /**
+   * @generated from field: string workflow_type = 5;
+   */
+  workflowType: string;
+
+  /**
+   * Empty: derived from the parent run and the step.
+   *
+   * @generated from field: string workflow_id = 6;
+   */
+  workflowId: string;
+
+  /**
+   * @generated from field: kagzi.v1.Payload input = 7;
+   */
+  input?: Payload | undefined;
+
+  /**
+   * @generated from field: string version = 8;
+   */
+  version: string;
+
+  /**
+   * @generated from field: kagzi.v1.ParentClosePolicy parent_close_policy = 9;
+   */
+  parentClosePolicy: ParentClosePolicy;
+
+  /**
+   * @generated from field: kagzi.v1.RetryPolicy retry_policy = 10;
+   */
+  retryPolicy?: RetryPolicy | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.StartChildRequest.
+ * Use `create(StartChildRequestSchema)` to create a new message.
+ */
+export const StartChildRequestSchema: GenMessage<StartChildRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 24);
+
+/**
+ * @generated from message kagzi.v1.StartChildResponse
+ */
+export type StartChildResponse = Message<"kagzi.v1.StartChildResponse"> & {
+  /**
+   * @generated from field: kagzi.v1.StepRecord record = 1;
+   */
+  record?: StepRecord | undefined;
+
+  /**
+   * The child run already existed (an open run with the same workflow_id).
+   *
+   * @generated from field: bool already_exists = 2;
+   */
+  alreadyExists: boolean;
+};
+
+/**
+ * Describes the message kagzi.v1.StartChildResponse.
+ * Use `create(StartChildResponseSchema)` to create a new message.
+ */
+export const StartChildResponseSchema: GenMessage<StartChildResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 25);
+
+/**
  * @generated from message kagzi.v1.CompleteWorkflowRequest
  */
 export type CompleteWorkflowRequest = Message<"kagzi.v1.CompleteWorkflowRequest"> & {
@@ -782,7 +950,7 @@ export type CompleteWorkflowRequest = Message<"kagzi.v1.CompleteWorkflowRequest"
  * Use `create(CompleteWorkflowRequestSchema)` to create a new message.
  */
 export const CompleteWorkflowRequestSchema: GenMessage<CompleteWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 22);
+  messageDesc(file_kagzi_v1_worker, 26);
 
 /**
  * @generated from message kagzi.v1.CompleteWorkflowResponse
@@ -795,7 +963,7 @@ export type CompleteWorkflowResponse = Message<"kagzi.v1.CompleteWorkflowRespons
  * Use `create(CompleteWorkflowResponseSchema)` to create a new message.
  */
 export const CompleteWorkflowResponseSchema: GenMessage<CompleteWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 23);
+  messageDesc(file_kagzi_v1_worker, 27);
 
 /**
  * @generated from message kagzi.v1.FailWorkflowRequest
@@ -827,7 +995,7 @@ export type FailWorkflowRequest = Message<"kagzi.v1.FailWorkflowRequest"> & {
  * Use `create(FailWorkflowRequestSchema)` to create a new message.
  */
 export const FailWorkflowRequestSchema: GenMessage<FailWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 24);
+  messageDesc(file_kagzi_v1_worker, 28);
 
 /**
  * @generated from message kagzi.v1.FailWorkflowResponse
@@ -840,7 +1008,7 @@ export type FailWorkflowResponse = Message<"kagzi.v1.FailWorkflowResponse"> & {
  * Use `create(FailWorkflowResponseSchema)` to create a new message.
  */
 export const FailWorkflowResponseSchema: GenMessage<FailWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 25);
+  messageDesc(file_kagzi_v1_worker, 29);
 
 /**
  * One outcome inside a Report. The inner request's namespace and worker_id may
@@ -872,7 +1040,7 @@ export type ReportItem = Message<"kagzi.v1.ReportItem"> & {
  * Use `create(ReportItemSchema)` to create a new message.
  */
 export const ReportItemSchema: GenMessage<ReportItem> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 26);
+  messageDesc(file_kagzi_v1_worker, 30);
 
 /**
  * Outcomes of several held runs in one call: the SDK sends together what its
@@ -904,7 +1072,7 @@ export type ReportRequest = Message<"kagzi.v1.ReportRequest"> & {
  * Use `create(ReportRequestSchema)` to create a new message.
  */
 export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 27);
+  messageDesc(file_kagzi_v1_worker, 31);
 
 /**
  * The answer to one item, in the order of the request: its response, or the
@@ -942,7 +1110,7 @@ export type ReportResult = Message<"kagzi.v1.ReportResult"> & {
  * Use `create(ReportResultSchema)` to create a new message.
  */
 export const ReportResultSchema: GenMessage<ReportResult> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 28);
+  messageDesc(file_kagzi_v1_worker, 32);
 
 /**
  * @generated from message kagzi.v1.ReportResponse
@@ -959,7 +1127,7 @@ export type ReportResponse = Message<"kagzi.v1.ReportResponse"> & {
  * Use `create(ReportResponseSchema)` to create a new message.
  */
 export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 29);
+  messageDesc(file_kagzi_v1_worker, 33);
 
 /**
  * @generated from enum kagzi.v1.StepKind
@@ -979,6 +1147,20 @@ export enum StepKind {
    * @generated from enum value: STEP_KIND_SLEEP = 2;
    */
   SLEEP = 2,
+
+  /**
+   * A wait for a signal; `name` is the signal's name, `occurrence` counts waits for it.
+   *
+   * @generated from enum value: STEP_KIND_SIGNAL = 3;
+   */
+  SIGNAL = 3,
+
+  /**
+   * A child workflow run, started and awaited by the parent.
+   *
+   * @generated from enum value: STEP_KIND_CHILD = 4;
+   */
+  CHILD = 4,
 }
 
 /**
@@ -1015,6 +1197,13 @@ export enum StepStatus {
    * @generated from enum value: STEP_STATUS_SLEEPING = 4;
    */
   SLEEPING = 4,
+
+  /**
+   * A signal wait with nothing received yet, or a child run that has not finished.
+   *
+   * @generated from enum value: STEP_STATUS_WAITING = 5;
+   */
+  WAITING = 5,
 }
 
 /**
@@ -1022,6 +1211,36 @@ export enum StepStatus {
  */
 export const StepStatusSchema: GenEnum<StepStatus> = /*@__PURE__*/
   enumDesc(file_kagzi_v1_worker, 1);
+
+/**
+ * What happens to an open child run when its parent finishes or is cancelled.
+ *
+ * @generated from enum kagzi.v1.ParentClosePolicy
+ */
+export enum ParentClosePolicy {
+  /**
+   * The default: cancel.
+   *
+   * @generated from enum value: PARENT_CLOSE_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: PARENT_CLOSE_POLICY_CANCEL = 1;
+   */
+  CANCEL = 1,
+
+  /**
+   * @generated from enum value: PARENT_CLOSE_POLICY_ABANDON = 2;
+   */
+  ABANDON = 2,
+}
+
+/**
+ * Describes the enum kagzi.v1.ParentClosePolicy.
+ */
+export const ParentClosePolicySchema: GenEnum<ParentClosePolicy> = /*@__PURE__*/
+  enumDesc(file_kagzi_v1_worker, 2);
 
 /**
  * @generated from service kagzi.v1.WorkerService
@@ -1116,6 +1335,22 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof ReportRequestSchema;
     output: typeof ReportResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkerService.ReceiveSignal
+   */
+  receiveSignal: {
+    methodKind: "unary";
+    input: typeof ReceiveSignalRequestSchema;
+    output: typeof ReceiveSignalResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkerService.StartChild
+   */
+  startChild: {
+    methodKind: "unary";
+    input: typeof StartChildRequestSchema;
+    output: typeof StartChildResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kagzi_v1_worker, 0);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/workflow.proto.
  */
 export const file_kagzi_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEiqwUKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeSKKAgoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhUKDXdvcmtmbG93X3R5cGUYAiABKAkSEwoLd29ya2Zsb3dfaWQYAyABKAkSIAoFaW5wdXQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEg8KB3ZlcnNpb24YBSABKAkSLwoLZGVhZGxpbmVfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKDHJldHJ5X3BvbGljeRgHIAEoCzIVLmthZ3ppLnYxLlJldHJ5UG9saWN5EiIKB2NvbnRleHQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkIn4KFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSFgoOYWxyZWFkeV9leGlzdHMYAyABKAgSKAoGc3RhdHVzGAQgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXMibQoSR2V0V29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSNAoRd2FpdF9mb3JfdGVybWluYWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iOwoTR2V0V29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93ItoBChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSIwoEcGFnZRgCIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0Ei0KBnN0YXR1cxgDIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzSACIAQESFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRITCgt3b3JrZmxvd19pZBgFIAEoCRITCgtzY2hlZHVsZV9pZBgGIAEoCRIPCgd2ZXJzaW9uGAcgASgJQgkKB19zdGF0dXMiYAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEiUKCXdvcmtmbG93cxgBIAMoCzISLmthZ3ppLnYxLldvcmtmbG93EiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJKChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiWQoWQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93EhkKEWFscmVhZHlfY2FuY2VsbGVkGAIgASgIKuMBCg5Xb3JrZmxvd1N0YXR1cxIfChtXT1JLRkxPV19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdXT1JLRkxPV19TVEFUVVNfUEVORElORxABEhsKF1dPUktGTE9XX1NUQVRVU19SVU5OSU5HEAISHAoYV09SS0ZMT1dfU1RBVFVTX1NMRUVQSU5HEAMSHQoZV09SS0ZMT1dfU1RBVFVTX0NPTVBMRVRFRBAEEhoKFldPUktGTE9XX1NUQVRVU19GQUlMRUQQBRIdChlXT1JLRkxPV19TVEFUVVNfQ0FOQ0VMTEVEEAYy1gIKD1dvcmtmbG93U2VydmljZRJQCg1TdGFydFdvcmtmbG93Eh4ua2FnemkudjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVzcG9uc2USSgoLR2V0V29ya2Zsb3cSHC5rYWd6aS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHS5rYWd6aS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlElAKDUxpc3RXb3JrZmxvd3MSHi5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBofLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJTCg5DYW5jZWxXb3JrZmxvdxIfLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common]);
+  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEimwYKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkifwoMV29ya2Zsb3dXYWl0EiAKBGtpbmQYASABKA4yEi5rYWd6aS52MS5XYWl0S2luZBIMCgRuYW1lGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjaGlsZF9ydW5faWQYBCABKAki9wEKBlNpZ25hbBIRCglzaWduYWxfaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NvbnN1bWVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZjb25zdW1lZF9ieV9vY2N1cnJlbmNlGAggASgFIlgKC1N0YXJ0U2lnbmFsEgwKBG5hbWUYASABKAkSIgoHcGF5bG9hZBgCIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIsYCChRTdGFydFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCRITCgt3b3JrZmxvd19pZBgDIAEoCRIgCgVpbnB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgFIAEoCRIvCgtkZWFkbGluZV9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoMcmV0cnlfcG9saWN5GAcgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSIgoHY29udGV4dBgIIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJQoGc2lnbmFsGAkgASgLMhUua2FnemkudjEuU3RhcnRTaWduYWwSEwoLdHJhY2VwYXJlbnQYCiABKAkikQEKFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSFgoOYWxyZWFkeV9leGlzdHMYAyABKAgSKAoGc3RhdHVzGAQgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXMSEQoJc2lnbmFsX2lkGAUgASgJIm0KEkdldFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEjQKEXdhaXRfZm9yX3Rlcm1pbmFsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjsKE0dldFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdyLxAQoUTGlzdFdvcmtmbG93c1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEiMKBHBhZ2UYAiABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBItCgZzdGF0dXMYAyABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1c0gAiAEBEhUKDXdvcmtmbG93X3R5cGUYBCABKAkSEwoLd29ya2Zsb3dfaWQYBSABKAkSEwoLc2NoZWR1bGVfaWQYBiABKAkSDwoHdmVyc2lvbhgHIAEoCRIVCg1wYXJlbnRfcnVuX2lkGAggASgJQgkKB19zdGF0dXMiYAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEiUKCXdvcmtmbG93cxgBIAMoCzISLmthZ3ppLnYxLldvcmtmbG93EiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJKChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiWQoWQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93EhkKEWFscmVhZHlfY2FuY2VsbGVkGAIgASgIIowBChVTaWduYWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRITCgtzaWduYWxfbmFtZRgDIAEoCRIiCgdwYXlsb2FkGAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQwoWU2lnbmFsV29ya2Zsb3dSZXNwb25zZRIRCglzaWduYWxfaWQYASABKAkSFgoOYWxyZWFkeV9leGlzdHMYAiABKAgicQoSTGlzdFNpZ25hbHNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSIwoEcGFnZRgDIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0EhMKC3NpZ25hbF9uYW1lGAQgASgJIloKE0xpc3RTaWduYWxzUmVzcG9uc2USIQoHc2lnbmFscxgBIAMoCzIQLmthZ3ppLnYxLlNpZ25hbBIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iOQoUUmV0cnlXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSI8ChVSZXRyeVdvcmtmbG93UmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJKuMBCg5Xb3JrZmxvd1N0YXR1cxIfChtXT1JLRkxPV19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdXT1JLRkxPV19TVEFUVVNfUEVORElORxABEhsKF1dPUktGTE9XX1NUQVRVU19SVU5OSU5HEAISHAoYV09SS0ZMT1dfU1RBVFVTX1NMRUVQSU5HEAMSHQoZV09SS0ZMT1dfU1RBVFVTX0NPTVBMRVRFRBAEEhoKFldPUktGTE9XX1NUQVRVU19GQUlMRUQQBRIdChlXT1JLRkxPV19TVEFUVVNfQ0FOQ0VMTEVEEAYqegoIV2FpdEtpbmQSGQoVV0FJVF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FJVF9LSU5EX1NMRUVQEAESFAoQV0FJVF9LSU5EX1NJR05BTBACEhMKD1dBSVRfS0lORF9DSElMRBADEhMKD1dBSVRfS0lORF9SRVRSWRAEMskECg9Xb3JrZmxvd1NlcnZpY2USUAoNU3RhcnRXb3JrZmxvdxIeLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0Gh8ua2FnemkudjEuU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEkoKC0dldFdvcmtmbG93Ehwua2FnemkudjEuR2V0V29ya2Zsb3dSZXF1ZXN0Gh0ua2FnemkudjEuR2V0V29ya2Zsb3dSZXNwb25zZRJQCg1MaXN0V29ya2Zsb3dzEh4ua2FnemkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHy5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USUwoOQ2FuY2VsV29ya2Zsb3cSHy5rYWd6aS52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5DYW5jZWxXb3JrZmxvd1Jlc3BvbnNlElMKDlNpZ25hbFdvcmtmbG93Eh8ua2FnemkudjEuU2lnbmFsV29ya2Zsb3dSZXF1ZXN0GiAua2FnemkudjEuU2lnbmFsV29ya2Zsb3dSZXNwb25zZRJKCgtMaXN0U2lnbmFscxIcLmthZ3ppLnYxLkxpc3RTaWduYWxzUmVxdWVzdBodLmthZ3ppLnYxLkxpc3RTaWduYWxzUmVzcG9uc2USUAoNUmV0cnlXb3JrZmxvdxIeLmthZ3ppLnYxLlJldHJ5V29ya2Zsb3dSZXF1ZXN0Gh8ua2FnemkudjEuUmV0cnlXb3JrZmxvd1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common]);
 
 /**
  * @generated from message kagzi.v1.Workflow
@@ -121,6 +121,35 @@ export type Workflow = Message<"kagzi.v1.Workflow"> & {
    * @generated from field: kagzi.v1.RetryPolicy retry_policy = 20;
    */
   retryPolicy?: RetryPolicy | undefined;
+
+  /**
+   * The run that started this one as a child workflow; empty for a top-level run.
+   *
+   * @generated from field: string parent_run_id = 21;
+   */
+  parentRunId: string;
+
+  /**
+   * What the run waits for now (sleeps, signals, child runs, step retries); empty when it waits
+   * for nothing. Filled by GetWorkflow only.
+   *
+   * @generated from field: repeated kagzi.v1.WorkflowWait waits = 22;
+   */
+  waits: WorkflowWait[];
+
+  /**
+   * The run this one retries (RetryWorkflow); empty otherwise.
+   *
+   * @generated from field: string retried_from_run_id = 23;
+   */
+  retriedFromRunId: string;
+
+  /**
+   * W3C trace context of the start that created the run; empty when none.
+   *
+   * @generated from field: string traceparent = 24;
+   */
+  traceparent: string;
 };
 
 /**
@@ -129,6 +158,131 @@ export type Workflow = Message<"kagzi.v1.Workflow"> & {
  */
 export const WorkflowSchema: GenMessage<Workflow> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow, 0);
+
+/**
+ * One thing a suspended run waits for.
+ *
+ * @generated from message kagzi.v1.WorkflowWait
+ */
+export type WorkflowWait = Message<"kagzi.v1.WorkflowWait"> & {
+  /**
+   * @generated from field: kagzi.v1.WaitKind kind = 1;
+   */
+  kind: WaitKind;
+
+  /**
+   * The sleep's, signal's, child step's or retried step's name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * When the sleep wakes, the signal wait times out or the retry runs; unset: no time limit.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 3;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string child_run_id = 4;
+   */
+  childRunId: string;
+};
+
+/**
+ * Describes the message kagzi.v1.WorkflowWait.
+ * Use `create(WorkflowWaitSchema)` to create a new message.
+ */
+export const WorkflowWaitSchema: GenMessage<WorkflowWait> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 1);
+
+/**
+ * A signal stored in a run's mailbox.
+ *
+ * @generated from message kagzi.v1.Signal
+ */
+export type Signal = Message<"kagzi.v1.Signal"> & {
+  /**
+   * @generated from field: string signal_id = 1;
+   */
+  signalId: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: kagzi.v1.Payload payload = 4;
+   */
+  payload?: Payload | undefined;
+
+  /**
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Set once a wait of the run took it.
+   *
+   * @generated from field: google.protobuf.Timestamp consumed_at = 7;
+   */
+  consumedAt?: Timestamp | undefined;
+
+  /**
+   * Which wait took it: the n-th wait (from 1) for this name.
+   *
+   * @generated from field: int32 consumed_by_occurrence = 8;
+   */
+  consumedByOccurrence: number;
+};
+
+/**
+ * Describes the message kagzi.v1.Signal.
+ * Use `create(SignalSchema)` to create a new message.
+ */
+export const SignalSchema: GenMessage<Signal> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 2);
+
+/**
+ * A signal to deliver with StartWorkflow (signal-with-start).
+ *
+ * @generated from message kagzi.v1.StartSignal
+ */
+export type StartSignal = Message<"kagzi.v1.StartSignal"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: kagzi.v1.Payload payload = 2;
+   */
+  payload?: Payload | undefined;
+
+  /**
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message kagzi.v1.StartSignal.
+ * Use `create(StartSignalSchema)` to create a new message.
+ */
+export const StartSignalSchema: GenMessage<StartSignal> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 3);
 
 /**
  * @generated from message kagzi.v1.StartWorkflowRequest
@@ -177,6 +331,21 @@ export type StartWorkflowRequest = Message<"kagzi.v1.StartWorkflowRequest"> & {
    * @generated from field: kagzi.v1.Payload context = 8;
    */
   context?: Payload | undefined;
+
+  /**
+   * Signal-with-start: the signal is stored for the new run, or, when an open run with this
+   * workflow_id exists, delivered to that run instead (already_exists tells which).
+   *
+   * @generated from field: kagzi.v1.StartSignal signal = 9;
+   */
+  signal?: StartSignal | undefined;
+
+  /**
+   * W3C trace context to store with the run (the `traceparent` header is used when empty).
+   *
+   * @generated from field: string traceparent = 10;
+   */
+  traceparent: string;
 };
 
 /**
@@ -184,7 +353,7 @@ export type StartWorkflowRequest = Message<"kagzi.v1.StartWorkflowRequest"> & {
  * Use `create(StartWorkflowRequestSchema)` to create a new message.
  */
 export const StartWorkflowRequestSchema: GenMessage<StartWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 1);
+  messageDesc(file_kagzi_v1_workflow, 4);
 
 /**
  * @generated from message kagzi.v1.StartWorkflowResponse
@@ -211,6 +380,13 @@ export type StartWorkflowResponse = Message<"kagzi.v1.StartWorkflowResponse"> & 
    * @generated from field: kagzi.v1.WorkflowStatus status = 4;
    */
   status: WorkflowStatus;
+
+  /**
+   * Signal-with-start: the stored signal.
+   *
+   * @generated from field: string signal_id = 5;
+   */
+  signalId: string;
 };
 
 /**
@@ -218,7 +394,7 @@ export type StartWorkflowResponse = Message<"kagzi.v1.StartWorkflowResponse"> & 
  * Use `create(StartWorkflowResponseSchema)` to create a new message.
  */
 export const StartWorkflowResponseSchema: GenMessage<StartWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 2);
+  messageDesc(file_kagzi_v1_workflow, 5);
 
 /**
  * @generated from message kagzi.v1.GetWorkflowRequest
@@ -247,7 +423,7 @@ export type GetWorkflowRequest = Message<"kagzi.v1.GetWorkflowRequest"> & {
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 3);
+  messageDesc(file_kagzi_v1_workflow, 6);
 
 /**
  * @generated from message kagzi.v1.GetWorkflowResponse
@@ -264,7 +440,7 @@ export type GetWorkflowResponse = Message<"kagzi.v1.GetWorkflowResponse"> & {
  * Use `create(GetWorkflowResponseSchema)` to create a new message.
  */
 export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 4);
+  messageDesc(file_kagzi_v1_workflow, 7);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsRequest
@@ -304,6 +480,13 @@ export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
    * @generated from field: string version = 7;
    */
   version: string;
+
+  /**
+   * Only the children of this run.
+   *
+   * @generated from field: string parent_run_id = 8;
+   */
+  parentRunId: string;
 };
 
 /**
@@ -311,7 +494,7 @@ export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 5);
+  messageDesc(file_kagzi_v1_workflow, 8);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsResponse
@@ -335,7 +518,7 @@ export type ListWorkflowsResponse = Message<"kagzi.v1.ListWorkflowsResponse"> & 
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 6);
+  messageDesc(file_kagzi_v1_workflow, 9);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowRequest
@@ -362,7 +545,7 @@ export type CancelWorkflowRequest = Message<"kagzi.v1.CancelWorkflowRequest"> & 
  * Use `create(CancelWorkflowRequestSchema)` to create a new message.
  */
 export const CancelWorkflowRequestSchema: GenMessage<CancelWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 7);
+  messageDesc(file_kagzi_v1_workflow, 10);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowResponse
@@ -384,7 +567,175 @@ export type CancelWorkflowResponse = Message<"kagzi.v1.CancelWorkflowResponse"> 
  * Use `create(CancelWorkflowResponseSchema)` to create a new message.
  */
 export const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 8);
+  messageDesc(file_kagzi_v1_workflow, 11);
+
+/**
+ * @generated from message kagzi.v1.SignalWorkflowRequest
+ */
+export type SignalWorkflowRequest = Message<"kagzi.v1.SignalWorkflowRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string signal_name = 3;
+   */
+  signalName: string;
+
+  /**
+   * @generated from field: kagzi.v1.Payload payload = 4;
+   */
+  payload?: Payload | undefined;
+
+  /**
+   * A signal with the same key sent to the same run is stored once.
+   *
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message kagzi.v1.SignalWorkflowRequest.
+ * Use `create(SignalWorkflowRequestSchema)` to create a new message.
+ */
+export const SignalWorkflowRequestSchema: GenMessage<SignalWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 12);
+
+/**
+ * @generated from message kagzi.v1.SignalWorkflowResponse
+ */
+export type SignalWorkflowResponse = Message<"kagzi.v1.SignalWorkflowResponse"> & {
+  /**
+   * @generated from field: string signal_id = 1;
+   */
+  signalId: string;
+
+  /**
+   * A signal with this idempotency key was already stored; it is returned instead.
+   *
+   * @generated from field: bool already_exists = 2;
+   */
+  alreadyExists: boolean;
+};
+
+/**
+ * Describes the message kagzi.v1.SignalWorkflowResponse.
+ * Use `create(SignalWorkflowResponseSchema)` to create a new message.
+ */
+export const SignalWorkflowResponseSchema: GenMessage<SignalWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 13);
+
+/**
+ * @generated from message kagzi.v1.ListSignalsRequest
+ */
+export type ListSignalsRequest = Message<"kagzi.v1.ListSignalsRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: kagzi.v1.PageRequest page = 3;
+   */
+  page?: PageRequest | undefined;
+
+  /**
+   * Only signals with this name.
+   *
+   * @generated from field: string signal_name = 4;
+   */
+  signalName: string;
+};
+
+/**
+ * Describes the message kagzi.v1.ListSignalsRequest.
+ * Use `create(ListSignalsRequestSchema)` to create a new message.
+ */
+export const ListSignalsRequestSchema: GenMessage<ListSignalsRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 14);
+
+/**
+ * @generated from message kagzi.v1.ListSignalsResponse
+ */
+export type ListSignalsResponse = Message<"kagzi.v1.ListSignalsResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated kagzi.v1.Signal signals = 1;
+   */
+  signals: Signal[];
+
+  /**
+   * @generated from field: kagzi.v1.PageInfo page = 2;
+   */
+  page?: PageInfo | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.ListSignalsResponse.
+ * Use `create(ListSignalsResponseSchema)` to create a new message.
+ */
+export const ListSignalsResponseSchema: GenMessage<ListSignalsResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 15);
+
+/**
+ * Starts a new run with the type, version, input and context of a finished run,
+ * linked to it by retried_from_run_id.
+ *
+ * @generated from message kagzi.v1.RetryWorkflowRequest
+ */
+export type RetryWorkflowRequest = Message<"kagzi.v1.RetryWorkflowRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message kagzi.v1.RetryWorkflowRequest.
+ * Use `create(RetryWorkflowRequestSchema)` to create a new message.
+ */
+export const RetryWorkflowRequestSchema: GenMessage<RetryWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 16);
+
+/**
+ * @generated from message kagzi.v1.RetryWorkflowResponse
+ */
+export type RetryWorkflowResponse = Message<"kagzi.v1.RetryWorkflowResponse"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string workflow_id = 2;
+   */
+  workflowId: string;
+};
+
+/**
+ * Describes the message kagzi.v1.RetryWorkflowResponse.
+ * Use `create(RetryWorkflowResponseSchema)` to create a new message.
+ */
+export const RetryWorkflowResponseSchema: GenMessage<RetryWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 17);
 
 /**
  * @generated from enum kagzi.v1.WorkflowStatus
@@ -433,6 +784,42 @@ export const WorkflowStatusSchema: GenEnum<WorkflowStatus> = /*@__PURE__*/
   enumDesc(file_kagzi_v1_workflow, 0);
 
 /**
+ * @generated from enum kagzi.v1.WaitKind
+ */
+export enum WaitKind {
+  /**
+   * @generated from enum value: WAIT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: WAIT_KIND_SLEEP = 1;
+   */
+  SLEEP = 1,
+
+  /**
+   * @generated from enum value: WAIT_KIND_SIGNAL = 2;
+   */
+  SIGNAL = 2,
+
+  /**
+   * @generated from enum value: WAIT_KIND_CHILD = 3;
+   */
+  CHILD = 3,
+
+  /**
+   * @generated from enum value: WAIT_KIND_RETRY = 4;
+   */
+  RETRY = 4,
+}
+
+/**
+ * Describes the enum kagzi.v1.WaitKind.
+ */
+export const WaitKindSchema: GenEnum<WaitKind> = /*@__PURE__*/
+  enumDesc(file_kagzi_v1_workflow, 1);
+
+/**
  * @generated from service kagzi.v1.WorkflowService
  */
 export const WorkflowService: GenService<{
@@ -467,6 +854,30 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof CancelWorkflowRequestSchema;
     output: typeof CancelWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.SignalWorkflow
+   */
+  signalWorkflow: {
+    methodKind: "unary";
+    input: typeof SignalWorkflowRequestSchema;
+    output: typeof SignalWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.ListSignals
+   */
+  listSignals: {
+    methodKind: "unary";
+    input: typeof ListSignalsRequestSchema;
+    output: typeof ListSignalsResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.RetryWorkflow
+   */
+  retryWorkflow: {
+    methodKind: "unary";
+    input: typeof RetryWorkflowRequestSchema;
+    output: typeof RetryWorkflowResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kagzi_v1_workflow, 0);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/workflow_schedule.proto.
  */
 export const file_kagzi_v1_workflow_schedule: GenFile = /*@__PURE__*/
-  fileDesc("CiBrYWd6aS92MS93b3JrZmxvd19zY2hlZHVsZS5wcm90bxIIa2FnemkudjEijwMKEFdvcmtmbG93U2NoZWR1bGUSEwoLc2NoZWR1bGVfaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhUKDXdvcmtmbG93X3R5cGUYAyABKAkSDAoEY3JvbhgEIAEoCRIQCgh0aW1lem9uZRgFIAEoCRIgCgVpbnB1dBgGIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgHIAEoCRIPCgdlbmFibGVkGAggASgIEhMKC21heF9jYXRjaHVwGAkgASgFEjAKDG5leHRfZmlyZV9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9maXJlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi9QEKFUNyZWF0ZVNjaGVkdWxlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEwoLc2NoZWR1bGVfaWQYAiABKAkSFQoNd29ya2Zsb3dfdHlwZRgDIAEoCRIMCgRjcm9uGAQgASgJEhAKCHRpbWV6b25lGAUgASgJEiAKBWlucHV0GAYgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAcgASgJEhQKB2VuYWJsZWQYCCABKAhIAIgBARIYCgttYXhfY2F0Y2h1cBgJIAEoBUgBiAEBQgoKCF9lbmFibGVkQg4KDF9tYXhfY2F0Y2h1cCJYChZDcmVhdGVTY2hlZHVsZVJlc3BvbnNlEiwKCHNjaGVkdWxlGAEgASgLMhoua2FnemkudjEuV29ya2Zsb3dTY2hlZHVsZRIQCghyZXBsYWNlZBgCIAEoCCI8ChJHZXRTY2hlZHVsZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhMKC3NjaGVkdWxlX2lkGAIgASgJIkMKE0dldFNjaGVkdWxlUmVzcG9uc2USLAoIc2NoZWR1bGUYASABKAsyGi5rYWd6aS52MS5Xb3JrZmxvd1NjaGVkdWxlImUKFExpc3RTY2hlZHVsZXNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIjCgRwYWdlGAIgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSFQoNd29ya2Zsb3dfdHlwZRgDIAEoCSJoChVMaXN0U2NoZWR1bGVzUmVzcG9uc2USLQoJc2NoZWR1bGVzGAEgAygLMhoua2FnemkudjEuV29ya2Zsb3dTY2hlZHVsZRIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8ivQIKFVVwZGF0ZVNjaGVkdWxlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEwoLc2NoZWR1bGVfaWQYAiABKAkSGgoNd29ya2Zsb3dfdHlwZRgDIAEoCUgAiAEBEhEKBGNyb24YBCABKAlIAYgBARIVCgh0aW1lem9uZRgFIAEoCUgCiAEBEiAKBWlucHV0GAYgASgLMhEua2FnemkudjEuUGF5bG9hZBIUCgd2ZXJzaW9uGAcgASgJSAOIAQESFAoHZW5hYmxlZBgIIAEoCEgEiAEBEhgKC21heF9jYXRjaHVwGAkgASgFSAWIAQFCEAoOX3dvcmtmbG93X3R5cGVCBwoFX2Nyb25CCwoJX3RpbWV6b25lQgoKCF92ZXJzaW9uQgoKCF9lbmFibGVkQg4KDF9tYXhfY2F0Y2h1cCJGChZVcGRhdGVTY2hlZHVsZVJlc3BvbnNlEiwKCHNjaGVkdWxlGAEgASgLMhoua2FnemkudjEuV29ya2Zsb3dTY2hlZHVsZSI/ChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhMKC3NjaGVkdWxlX2lkGAIgASgJIhgKFkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2UytgMKF1dvcmtmbG93U2NoZWR1bGVTZXJ2aWNlElMKDkNyZWF0ZVNjaGVkdWxlEh8ua2FnemkudjEuQ3JlYXRlU2NoZWR1bGVSZXF1ZXN0GiAua2FnemkudjEuQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRJKCgtHZXRTY2hlZHVsZRIcLmthZ3ppLnYxLkdldFNjaGVkdWxlUmVxdWVzdBodLmthZ3ppLnYxLkdldFNjaGVkdWxlUmVzcG9uc2USUAoNTGlzdFNjaGVkdWxlcxIeLmthZ3ppLnYxLkxpc3RTY2hlZHVsZXNSZXF1ZXN0Gh8ua2FnemkudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlElMKDlVwZGF0ZVNjaGVkdWxlEh8ua2FnemkudjEuVXBkYXRlU2NoZWR1bGVSZXF1ZXN0GiAua2FnemkudjEuVXBkYXRlU2NoZWR1bGVSZXNwb25zZRJTCg5EZWxldGVTY2hlZHVsZRIfLmthZ3ppLnYxLkRlbGV0ZVNjaGVkdWxlUmVxdWVzdBogLmthZ3ppLnYxLkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_kagzi_v1_common]);
+  fileDesc("CiBrYWd6aS92MS93b3JrZmxvd19zY2hlZHVsZS5wcm90bxIIa2FnemkudjEijwMKEFdvcmtmbG93U2NoZWR1bGUSEwoLc2NoZWR1bGVfaWQYASABKAkSEQoJbmFtZXNwYWNlGAIgASgJEhUKDXdvcmtmbG93X3R5cGUYAyABKAkSDAoEY3JvbhgEIAEoCRIQCgh0aW1lem9uZRgFIAEoCRIgCgVpbnB1dBgGIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgHIAEoCRIPCgdlbmFibGVkGAggASgIEhMKC21heF9jYXRjaHVwGAkgASgFEjAKDG5leHRfZmlyZV9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9maXJlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/QEKHUNyZWF0ZVdvcmtmbG93U2NoZWR1bGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRITCgtzY2hlZHVsZV9pZBgCIAEoCRIVCg13b3JrZmxvd190eXBlGAMgASgJEgwKBGNyb24YBCABKAkSEAoIdGltZXpvbmUYBSABKAkSIAoFaW5wdXQYBiABKAsyES5rYWd6aS52MS5QYXlsb2FkEg8KB3ZlcnNpb24YByABKAkSFAoHZW5hYmxlZBgIIAEoCEgAiAEBEhgKC21heF9jYXRjaHVwGAkgASgFSAGIAQFCCgoIX2VuYWJsZWRCDgoMX21heF9jYXRjaHVwImAKHkNyZWF0ZVdvcmtmbG93U2NoZWR1bGVSZXNwb25zZRIsCghzY2hlZHVsZRgBIAEoCzIaLmthZ3ppLnYxLldvcmtmbG93U2NoZWR1bGUSEAoIcmVwbGFjZWQYAiABKAgiRAoaR2V0V29ya2Zsb3dTY2hlZHVsZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhMKC3NjaGVkdWxlX2lkGAIgASgJIksKG0dldFdvcmtmbG93U2NoZWR1bGVSZXNwb25zZRIsCghzY2hlZHVsZRgBIAEoCzIaLmthZ3ppLnYxLldvcmtmbG93U2NoZWR1bGUibQocTGlzdFdvcmtmbG93U2NoZWR1bGVzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSIwoEcGFnZRgCIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0EhUKDXdvcmtmbG93X3R5cGUYAyABKAkicAodTGlzdFdvcmtmbG93U2NoZWR1bGVzUmVzcG9uc2USLQoJc2NoZWR1bGVzGAEgAygLMhoua2FnemkudjEuV29ya2Zsb3dTY2hlZHVsZRIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8ixQIKHVVwZGF0ZVdvcmtmbG93U2NoZWR1bGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRITCgtzY2hlZHVsZV9pZBgCIAEoCRIaCg13b3JrZmxvd190eXBlGAMgASgJSACIAQESEQoEY3JvbhgEIAEoCUgBiAEBEhUKCHRpbWV6b25lGAUgASgJSAKIAQESIAoFaW5wdXQYBiABKAsyES5rYWd6aS52MS5QYXlsb2FkEhQKB3ZlcnNpb24YByABKAlIA4gBARIUCgdlbmFibGVkGAggASgISASIAQESGAoLbWF4X2NhdGNodXAYCSABKAVIBYgBAUIQCg5fd29ya2Zsb3dfdHlwZUIHCgVfY3JvbkILCglfdGltZXpvbmVCCgoIX3ZlcnNpb25CCgoIX2VuYWJsZWRCDgoMX21heF9jYXRjaHVwIk4KHlVwZGF0ZVdvcmtmbG93U2NoZWR1bGVSZXNwb25zZRIsCghzY2hlZHVsZRgBIAEoCzIaLmthZ3ppLnYxLldvcmtmbG93U2NoZWR1bGUiRwodRGVsZXRlV29ya2Zsb3dTY2hlZHVsZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhMKC3NjaGVkdWxlX2lkGAIgASgJIiAKHkRlbGV0ZVdvcmtmbG93U2NoZWR1bGVSZXNwb25zZTKuBAoXV29ya2Zsb3dTY2hlZHVsZVNlcnZpY2USawoWQ3JlYXRlV29ya2Zsb3dTY2hlZHVsZRInLmthZ3ppLnYxLkNyZWF0ZVdvcmtmbG93U2NoZWR1bGVSZXF1ZXN0Gigua2FnemkudjEuQ3JlYXRlV29ya2Zsb3dTY2hlZHVsZVJlc3BvbnNlEmIKE0dldFdvcmtmbG93U2NoZWR1bGUSJC5rYWd6aS52MS5HZXRXb3JrZmxvd1NjaGVkdWxlUmVxdWVzdBolLmthZ3ppLnYxLkdldFdvcmtmbG93U2NoZWR1bGVSZXNwb25zZRJoChVMaXN0V29ya2Zsb3dTY2hlZHVsZXMSJi5rYWd6aS52MS5MaXN0V29ya2Zsb3dTY2hlZHVsZXNSZXF1ZXN0Gicua2FnemkudjEuTGlzdFdvcmtmbG93U2NoZWR1bGVzUmVzcG9uc2USawoWVXBkYXRlV29ya2Zsb3dTY2hlZHVsZRInLmthZ3ppLnYxLlVwZGF0ZVdvcmtmbG93U2NoZWR1bGVSZXF1ZXN0Gigua2FnemkudjEuVXBkYXRlV29ya2Zsb3dTY2hlZHVsZVJlc3BvbnNlEmsKFkRlbGV0ZVdvcmtmbG93U2NoZWR1bGUSJy5rYWd6aS52MS5EZWxldGVXb3JrZmxvd1NjaGVkdWxlUmVxdWVzdBooLmthZ3ppLnYxLkRlbGV0ZVdvcmtmbG93U2NoZWR1bGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kagzi_v1_common]);
 
 /**
  * @generated from message kagzi.v1.WorkflowSchedule
@@ -100,9 +100,9 @@ export const WorkflowScheduleSchema: GenMessage<WorkflowSchedule> = /*@__PURE__*
   messageDesc(file_kagzi_v1_workflow_schedule, 0);
 
 /**
- * @generated from message kagzi.v1.CreateScheduleRequest
+ * @generated from message kagzi.v1.CreateWorkflowScheduleRequest
  */
-export type CreateScheduleRequest = Message<"kagzi.v1.CreateScheduleRequest"> & {
+export type CreateWorkflowScheduleRequest = Message<"kagzi.v1.CreateWorkflowScheduleRequest"> & {
   /**
    * @generated from field: string namespace = 1;
    */
@@ -150,16 +150,16 @@ export type CreateScheduleRequest = Message<"kagzi.v1.CreateScheduleRequest"> & 
 };
 
 /**
- * Describes the message kagzi.v1.CreateScheduleRequest.
- * Use `create(CreateScheduleRequestSchema)` to create a new message.
+ * Describes the message kagzi.v1.CreateWorkflowScheduleRequest.
+ * Use `create(CreateWorkflowScheduleRequestSchema)` to create a new message.
  */
-export const CreateScheduleRequestSchema: GenMessage<CreateScheduleRequest> = /*@__PURE__*/
+export const CreateWorkflowScheduleRequestSchema: GenMessage<CreateWorkflowScheduleRequest> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 1);
 
 /**
- * @generated from message kagzi.v1.CreateScheduleResponse
+ * @generated from message kagzi.v1.CreateWorkflowScheduleResponse
  */
-export type CreateScheduleResponse = Message<"kagzi.v1.CreateScheduleResponse"> & {
+export type CreateWorkflowScheduleResponse = Message<"kagzi.v1.CreateWorkflowScheduleResponse"> & {
   /**
    * @generated from field: kagzi.v1.WorkflowSchedule schedule = 1;
    */
@@ -174,16 +174,16 @@ export type CreateScheduleResponse = Message<"kagzi.v1.CreateScheduleResponse"> 
 };
 
 /**
- * Describes the message kagzi.v1.CreateScheduleResponse.
- * Use `create(CreateScheduleResponseSchema)` to create a new message.
+ * Describes the message kagzi.v1.CreateWorkflowScheduleResponse.
+ * Use `create(CreateWorkflowScheduleResponseSchema)` to create a new message.
  */
-export const CreateScheduleResponseSchema: GenMessage<CreateScheduleResponse> = /*@__PURE__*/
+export const CreateWorkflowScheduleResponseSchema: GenMessage<CreateWorkflowScheduleResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 2);
 
 /**
- * @generated from message kagzi.v1.GetScheduleRequest
+ * @generated from message kagzi.v1.GetWorkflowScheduleRequest
  */
-export type GetScheduleRequest = Message<"kagzi.v1.GetScheduleRequest"> & {
+export type GetWorkflowScheduleRequest = Message<"kagzi.v1.GetWorkflowScheduleRequest"> & {
   /**
    * @generated from field: string namespace = 1;
    */
@@ -196,16 +196,16 @@ export type GetScheduleRequest = Message<"kagzi.v1.GetScheduleRequest"> & {
 };
 
 /**
- * Describes the message kagzi.v1.GetScheduleRequest.
- * Use `create(GetScheduleRequestSchema)` to create a new message.
+ * Describes the message kagzi.v1.GetWorkflowScheduleRequest.
+ * Use `create(GetWorkflowScheduleRequestSchema)` to create a new message.
  */
-export const GetScheduleRequestSchema: GenMessage<GetScheduleRequest> = /*@__PURE__*/
+export const GetWorkflowScheduleRequestSchema: GenMessage<GetWorkflowScheduleRequest> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 3);
 
 /**
- * @generated from message kagzi.v1.GetScheduleResponse
+ * @generated from message kagzi.v1.GetWorkflowScheduleResponse
  */
-export type GetScheduleResponse = Message<"kagzi.v1.GetScheduleResponse"> & {
+export type GetWorkflowScheduleResponse = Message<"kagzi.v1.GetWorkflowScheduleResponse"> & {
   /**
    * @generated from field: kagzi.v1.WorkflowSchedule schedule = 1;
    */
@@ -213,16 +213,16 @@ export type GetScheduleResponse = Message<"kagzi.v1.GetScheduleResponse"> & {
 };
 
 /**
- * Describes the message kagzi.v1.GetScheduleResponse.
- * Use `create(GetScheduleResponseSchema)` to create a new message.
+ * Describes the message kagzi.v1.GetWorkflowScheduleResponse.
+ * Use `create(GetWorkflowScheduleResponseSchema)` to create a new message.
  */
-export const GetScheduleResponseSchema: GenMessage<GetScheduleResponse> = /*@__PURE__*/
+export const GetWorkflowScheduleResponseSchema: GenMessage<GetWorkflowScheduleResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 4);
 
 /**
- * @generated from message kagzi.v1.ListSchedulesRequest
+ * @generated from message kagzi.v1.ListWorkflowSchedulesRequest
  */
-export type ListSchedulesRequest = Message<"kagzi.v1.ListSchedulesRequest"> & {
+export type ListWorkflowSchedulesRequest = Message<"kagzi.v1.ListWorkflowSchedulesRequest"> & {
   /**
    * @generated from field: string namespace = 1;
    */
@@ -240,16 +240,16 @@ export type ListSchedulesRequest = Message<"kagzi.v1.ListSchedulesRequest"> & {
 };
 
 /**
- * Describes the message kagzi.v1.ListSchedulesRequest.
- * Use `create(ListSchedulesRequestSchema)` to create a new message.
+ * Describes the message kagzi.v1.ListWorkflowSchedulesRequest.
+ * Use `create(ListWorkflowSchedulesRequestSchema)` to create a new message.
  */
-export const ListSchedulesRequestSchema: GenMessage<ListSchedulesRequest> = /*@__PURE__*/
+export const ListWorkflowSchedulesRequestSchema: GenMessage<ListWorkflowSchedulesRequest> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 5);
 
 /**
- * @generated from message kagzi.v1.ListSchedulesResponse
+ * @generated from message kagzi.v1.ListWorkflowSchedulesResponse
  */
-export type ListSchedulesResponse = Message<"kagzi.v1.ListSchedulesResponse"> & {
+export type ListWorkflowSchedulesResponse = Message<"kagzi.v1.ListWorkflowSchedulesResponse"> & {
   /**
    * @generated from field: repeated kagzi.v1.WorkflowSchedule schedules = 1;
    */
@@ -262,18 +262,18 @@ export type ListSchedulesResponse = Message<"kagzi.v1.ListSchedulesResponse"> & 
 };
 
 /**
- * Describes the message kagzi.v1.ListSchedulesResponse.
- * Use `create(ListSchedulesResponseSchema)` to create a new message.
+ * Describes the message kagzi.v1.ListWorkflowSchedulesResponse.
+ * Use `create(ListWorkflowSchedulesResponseSchema)` to create a new message.
  */
-export const ListSchedulesResponseSchema: GenMessage<ListSchedulesResponse> = /*@__PURE__*/
+export const ListWorkflowSchedulesResponseSchema: GenMessage<ListWorkflowSchedulesResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 6);
 
 /**
  * Partial update: only the fields that are set change.
  *
- * @generated from message kagzi.v1.UpdateScheduleRequest
+ * @generated from message kagzi.v1.UpdateWorkflowScheduleRequest
  */
-export type UpdateScheduleRequest = Message<"kagzi.v1.UpdateScheduleRequest"> & {
+export type UpdateWorkflowScheduleRequest = Message<"kagzi.v1.UpdateWorkflowScheduleRequest"> & {
   /**
    * @generated from field: string namespace = 1;
    */
@@ -321,16 +321,16 @@ export type UpdateScheduleRequest = Message<"kagzi.v1.UpdateScheduleRequest"> & 
 };
 
 /**
- * Describes the message kagzi.v1.UpdateScheduleRequest.
- * Use `create(UpdateScheduleRequestSchema)` to create a new message.
+ * Describes the message kagzi.v1.UpdateWorkflowScheduleRequest.
+ * Use `create(UpdateWorkflowScheduleRequestSchema)` to create a new message.
  */
-export const UpdateScheduleRequestSchema: GenMessage<UpdateScheduleRequest> = /*@__PURE__*/
+export const UpdateWorkflowScheduleRequestSchema: GenMessage<UpdateWorkflowScheduleRequest> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 7);
 
 /**
- * @generated from message kagzi.v1.UpdateScheduleResponse
+ * @generated from message kagzi.v1.UpdateWorkflowScheduleResponse
  */
-export type UpdateScheduleResponse = Message<"kagzi.v1.UpdateScheduleResponse"> & {
+export type UpdateWorkflowScheduleResponse = Message<"kagzi.v1.UpdateWorkflowScheduleResponse"> & {
   /**
    * @generated from field: kagzi.v1.WorkflowSchedule schedule = 1;
    */
@@ -338,16 +338,16 @@ export type UpdateScheduleResponse = Message<"kagzi.v1.UpdateScheduleResponse"> 
 };
 
 /**
- * Describes the message kagzi.v1.UpdateScheduleResponse.
- * Use `create(UpdateScheduleResponseSchema)` to create a new message.
+ * Describes the message kagzi.v1.UpdateWorkflowScheduleResponse.
+ * Use `create(UpdateWorkflowScheduleResponseSchema)` to create a new message.
  */
-export const UpdateScheduleResponseSchema: GenMessage<UpdateScheduleResponse> = /*@__PURE__*/
+export const UpdateWorkflowScheduleResponseSchema: GenMessage<UpdateWorkflowScheduleResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 8);
 
 /**
- * @generated from message kagzi.v1.DeleteScheduleRequest
+ * @generated from message kagzi.v1.DeleteWorkflowScheduleRequest
  */
-export type DeleteScheduleRequest = Message<"kagzi.v1.DeleteScheduleRequest"> & {
+export type DeleteWorkflowScheduleRequest = Message<"kagzi.v1.DeleteWorkflowScheduleRequest"> & {
   /**
    * @generated from field: string namespace = 1;
    */
@@ -360,23 +360,23 @@ export type DeleteScheduleRequest = Message<"kagzi.v1.DeleteScheduleRequest"> & 
 };
 
 /**
- * Describes the message kagzi.v1.DeleteScheduleRequest.
- * Use `create(DeleteScheduleRequestSchema)` to create a new message.
+ * Describes the message kagzi.v1.DeleteWorkflowScheduleRequest.
+ * Use `create(DeleteWorkflowScheduleRequestSchema)` to create a new message.
  */
-export const DeleteScheduleRequestSchema: GenMessage<DeleteScheduleRequest> = /*@__PURE__*/
+export const DeleteWorkflowScheduleRequestSchema: GenMessage<DeleteWorkflowScheduleRequest> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 9);
 
 /**
- * @generated from message kagzi.v1.DeleteScheduleResponse
+ * @generated from message kagzi.v1.DeleteWorkflowScheduleResponse
  */
-export type DeleteScheduleResponse = Message<"kagzi.v1.DeleteScheduleResponse"> & {
+export type DeleteWorkflowScheduleResponse = Message<"kagzi.v1.DeleteWorkflowScheduleResponse"> & {
 };
 
 /**
- * Describes the message kagzi.v1.DeleteScheduleResponse.
- * Use `create(DeleteScheduleResponseSchema)` to create a new message.
+ * Describes the message kagzi.v1.DeleteWorkflowScheduleResponse.
+ * Use `create(DeleteWorkflowScheduleResponseSchema)` to create a new message.
  */
-export const DeleteScheduleResponseSchema: GenMessage<DeleteScheduleResponse> = /*@__PURE__*/
+export const DeleteWorkflowScheduleResponseSchema: GenMessage<DeleteWorkflowScheduleResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow_schedule, 10);
 
 /**
@@ -384,44 +384,44 @@ export const DeleteScheduleResponseSchema: GenMessage<DeleteScheduleResponse> = 
  */
 export const WorkflowScheduleService: GenService<{
   /**
-   * @generated from rpc kagzi.v1.WorkflowScheduleService.CreateSchedule
+   * @generated from rpc kagzi.v1.WorkflowScheduleService.CreateWorkflowSchedule
    */
-  createSchedule: {
+  createWorkflowSchedule: {
     methodKind: "unary";
-    input: typeof CreateScheduleRequestSchema;
-    output: typeof CreateScheduleResponseSchema;
+    input: typeof CreateWorkflowScheduleRequestSchema;
+    output: typeof CreateWorkflowScheduleResponseSchema;
   },
   /**
-   * @generated from rpc kagzi.v1.WorkflowScheduleService.GetSchedule
+   * @generated from rpc kagzi.v1.WorkflowScheduleService.GetWorkflowSchedule
    */
-  getSchedule: {
+  getWorkflowSchedule: {
     methodKind: "unary";
-    input: typeof GetScheduleRequestSchema;
-    output: typeof GetScheduleResponseSchema;
+    input: typeof GetWorkflowScheduleRequestSchema;
+    output: typeof GetWorkflowScheduleResponseSchema;
   },
   /**
-   * @generated from rpc kagzi.v1.WorkflowScheduleService.ListSchedules
+   * @generated from rpc kagzi.v1.WorkflowScheduleService.ListWorkflowSchedules
    */
-  listSchedules: {
+  listWorkflowSchedules: {
     methodKind: "unary";
-    input: typeof ListSchedulesRequestSchema;
-    output: typeof ListSchedulesResponseSchema;
+    input: typeof ListWorkflowSchedulesRequestSchema;
+    output: typeof ListWorkflowSchedulesResponseSchema;
   },
   /**
-   * @generated from rpc kagzi.v1.WorkflowScheduleService.UpdateSchedule
+   * @generated from rpc kagzi.v1.WorkflowScheduleService.UpdateWorkflowSchedule
    */
-  updateSchedule: {
+  updateWorkflowSchedule: {
     methodKind: "unary";
-    input: typeof UpdateScheduleRequestSchema;
-    output: typeof UpdateScheduleResponseSchema;
+    input: typeof UpdateWorkflowScheduleRequestSchema;
+    output: typeof UpdateWorkflowScheduleResponseSchema;
   },
   /**
-   * @generated from rpc kagzi.v1.WorkflowScheduleService.DeleteSchedule
+   * @generated from rpc kagzi.v1.WorkflowScheduleService.DeleteWorkflowSchedule
    */
-  deleteSchedule: {
+  deleteWorkflowSchedule: {
     methodKind: "unary";
-    input: typeof DeleteScheduleRequestSchema;
-    output: typeof DeleteScheduleResponseSchema;
+    input: typeof DeleteWorkflowScheduleRequestSchema;
+    output: typeof DeleteWorkflowScheduleResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kagzi_v1_workflow_schedule, 0);
