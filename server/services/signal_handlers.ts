@@ -1,14 +1,14 @@
-/** WorkflowService handlers for signals and retries: SignalWorkflow, ListSignals, RetryWorkflow. */
+/** WorkflowService handlers for signals: SignalWorkflow, ListSignals. */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { WorkflowService } from "@kagzi/proto";
 import type { ServiceContext } from "./_context.ts";
 
 type SignalHandlers = Pick<
   ServiceImpl<typeof WorkflowService>,
-  "signalWorkflow" | "listSignals" | "retryWorkflow"
+  "signalWorkflow" | "listSignals"
 >;
 
-/** The signal and retry handlers of WorkflowService. */
+/** The signal handlers of WorkflowService. */
 export function signalHandlers(_ctx: ServiceContext): SignalHandlers {
   return {
     signalWorkflow() {
@@ -16,9 +16,6 @@ export function signalHandlers(_ctx: ServiceContext): SignalHandlers {
     },
     listSignals() {
       throw new ConnectError("ListSignals is not implemented yet", Code.Unimplemented);
-    },
-    retryWorkflow() {
-      throw new ConnectError("RetryWorkflow is not implemented yet", Code.Unimplemented);
     },
   };
 }

@@ -31,6 +31,7 @@ import {
 import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
+import { retryHandlers } from "./retry_handlers.ts";
 import { signalHandlers } from "./signal_handlers.ts";
 
 const maxWaitMs = 60_000;
@@ -42,6 +43,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
   const starts = new Batcher((items: runs.NewRun[]) => runs.insertRuns(db, items));
   return {
     ...signalHandlers(ctx),
+    ...retryHandlers(ctx),
     async startWorkflow(req) {
       const op = "start workflow";
       const namespaceId = v.namespace(op, req.namespace);
