@@ -33,6 +33,8 @@ export interface ServerConfig {
    * @default []
    */
   apiKeys: string[];
+  /** Unconsumed signals one run may hold; more are refused with RESOURCE_EXHAUSTED. @default 1000 */
+  maxPendingSignals: number;
 }
 
 /** The defaults every setting falls back to. */
@@ -50,6 +52,7 @@ export const defaults: ServerConfig = {
   tickIntervalMs: 1_000,
   poolSize: 10,
   apiKeys: [],
+  maxPendingSignals: 1000,
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -81,6 +84,12 @@ const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | 
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
   { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
+  {
+    key: "maxPendingSignals",
+    flag: "max-pending-signals",
+    env: "KAGZI_MAX_PENDING_SIGNALS",
+    kind: "int",
+  },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -91,6 +100,7 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   heartbeatIntervalMs: [100, 600_000],
   tickIntervalMs: [50, 60_000],
   poolSize: [1, 1000],
+  maxPendingSignals: [1, 1_000_000],
 };
 
 /** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */

@@ -17,13 +17,11 @@ import {
   FailStepResponseSchema,
   FailWorkflowResponseSchema,
   HeartbeatResponseSchema,
-  type Lease,
   PollTaskResponseSchema,
   RegisterResponseSchema,
   ReportResponseSchema,
   SleepResponseSchema,
   StepKind,
-  type StepRef,
   StepStatus,
   TaskSchema,
   type WorkerService,
@@ -37,12 +35,13 @@ import * as runs from "../store/runs.ts";
 import * as steps from "../store/steps.ts";
 import * as workers from "../store/workers.ts";
 import type { ServiceContext } from "./_context.ts";
-import { errorToJson, payloadOf, retryFromJson, retryToJson } from "./_convert.ts";
+import { errorToJson, payloadOf, retryFromJson, retryToJson, ts } from "./_convert.ts";
 import { stepRecordToProto } from "./_steps.ts";
 import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { waitHandlers } from "./wait_handlers.ts";
+import { lease, stepRef } from "./_lease.ts";
 
 /** What the server remembers of a registered worker between its calls. */
 interface WorkerInfo {
@@ -93,31 +92,6 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       );
     }
     return remember(row);
-  };
-
-  const lease = (op: string, l: Lease | undefined) => {
-    if (!l) throw new InvalidArgumentError("lease", `Cannot ${op}: "lease" is required`);
-    const runId = v.runId(op, l.runId, "lease.run_id");
-    if (l.fence <= 0n) {
-      throw new InvalidArgumentError("lease.fence", `Cannot ${op}: "lease.fence" must be positive`);
-    }
-    return { runId, fence: l.fence.toString() };
-  };
-
-  const stepRef = (op: string, s: StepRef | undefined, kind: steps.StepKind) => {
-    if (!s) throw new InvalidArgumentError("step", `Cannot ${op}: "step" is required`);
-    const expected = kind === "FUNCTION" ? StepKind.FUNCTION : StepKind.SLEEP;
-    if (s.kind !== expected && s.kind !== StepKind.UNSPECIFIED) {
-      throw new InvalidArgumentError("step.kind", `Cannot ${op}: "step.kind" must be ${kind}`);
-    }
-    const name = v.name(op, "step.name", s.name);
-    if (s.occurrence < 1) {
-      throw new InvalidArgumentError(
-        "step.occurrence",
-        `Cannot ${op}: "step.occurrence" must be 1 or more`,
-      );
-    }
-    return { kind, name, occurrence: s.occurrence };
   };
 
   const lost = (runId: string, fence: string): never => {
@@ -340,10 +314,8 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const namespaceId = v.namespace(op, req.namespace);
       const workerId = v.runId(op, req.workerId, "worker_id");
       const l = lease(op, req.lease);
-      const resumeAt = dateOf(op, "resume_at", req.resumeAt);
-      if (!resumeAt) {
-        throw new InvalidArgumentError("resume_at", `Cannot ${op}: "resume_at" is required`);
-      }
+      // No resume_at: the run waits for a signal or a child only, and is woken by it.
+      const resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
       const sleeps = req.sleeps.map((s, i) => {
         const ref = stepRef(op, s.step, "SLEEP");
         const wakeUpAt = dateOf(op, `sleeps[${i}].wake_up_at`, s.wakeUpAt);
@@ -355,7 +327,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         }
         return { name: ref.name, occurrence: ref.occurrence, wakeUpAt };
       });
-      const held = await queue.suspendRun(
+      const suspended = await queue.suspendRun(
         db,
         namespaceId,
         l.runId,
@@ -364,9 +336,10 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         sleeps,
         resumeAt,
       );
-      if (!held) lost(l.runId, l.fence);
-      notifier.publishAt(workTopic(namespaceId), resumeAt);
-      return create(SleepResponseSchema, { resumeAt: timestampFromDate(resumeAt) });
+      if (!suspended) lost(l.runId, l.fence);
+      if (suspended!.due) notifier.publish(workTopic(namespaceId));
+      else if (resumeAt) notifier.publishAt(workTopic(namespaceId), resumeAt);
+      return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });
     },
 
     completeWorkflow: (req) => completeWorkflow(req),
