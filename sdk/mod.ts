@@ -26,7 +26,25 @@ export {
   StartCall,
   type WorkflowRun,
 } from "./client.ts";
-export type { Context, StepBuilder, StepFn, WorkflowFn } from "./context.ts";
+export type {
+  ChildBuilder,
+  ChildHandle,
+  Context,
+  SignalWaitOptions,
+  StepBuilder,
+  StepFn,
+  WorkflowFn,
+} from "./context.ts";
+export {
+  type AnyWorkflowDefinition,
+  type AnyWorkflowRef,
+  defineWorkflow,
+  type InputOf,
+  type OutputOf,
+  type WorkflowDefinition,
+  type WorkflowRef,
+  workflowRef,
+} from "./workflow_def.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export { Retry } from "./retry.ts";
 export { type Schedule, ScheduleCall, type SchedulePage, type SchedulePatch } from "./schedules.ts";
@@ -37,6 +55,7 @@ export {
   type KagziErrorOptions,
   NonRetryableError,
   RetryAfterError,
+  SignalTimeoutError,
   StepFailedError,
   WorkflowCancelledError,
   WorkflowFailedError,

@@ -3,6 +3,7 @@
 import { type Client, createClient } from "@connectrpc/connect";
 import { type Task, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
+import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import { createTransport, type Protocol } from "./_transport.ts";
@@ -70,13 +71,31 @@ export class WorkerBuilder {
     this.#retry = policy;
     return this;
   }
-  /** Registers workflow functions by type (unversioned). */
-  workflows(map: Record<string, WorkflowFn>): this {
-    for (const [type, fn] of Object.entries(map)) this.workflow(type, fn);
+  /**
+   * Registers workflow functions (unversioned): a map of type to function, or a list of
+   * `defineWorkflow(...)` definitions.
+   */
+  workflows(workflows: Record<string, WorkflowFn> | readonly AnyWorkflowDefinition[]): this {
+    if (Array.isArray(workflows)) {
+      for (const def of workflows as readonly AnyWorkflowDefinition[]) this.workflow(def);
+      return this;
+    }
+    for (const [type, fn] of Object.entries(workflows)) this.workflow(type, fn);
     return this;
   }
+  /** Registers one workflow definition, optionally for one version of its type. */
+  workflow(definition: AnyWorkflowDefinition, options?: WorkflowOptions): this;
   /** Registers one workflow function, optionally for one version of its type. */
-  workflow(type: string, fn: WorkflowFn, options: WorkflowOptions = {}): this {
+  workflow(type: string, fn: WorkflowFn, options?: WorkflowOptions): this;
+  workflow(
+    a: string | AnyWorkflowDefinition,
+    b?: WorkflowFn | WorkflowOptions,
+    c: WorkflowOptions = {},
+  ): this {
+    const def = typeof a === "string" ? undefined : a;
+    const type = def ? def.type : a as string;
+    const fn = (def ? def.fn : b) as WorkflowFn;
+    const options = (def ? b as WorkflowOptions | undefined : c) ?? {};
     if (typeof fn !== "function") {
       throw new KagziError(
         "INVALID_ARGUMENT",
