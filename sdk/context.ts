@@ -50,7 +50,10 @@ export interface ChildBuilder {
   /** Starts the child of a workflow type named by a string and waits for its output. */
   run<O = unknown>(type: string, input?: unknown): Promise<O>;
   /** Starts the child (once, even on replay) and returns its handle. */
-  start<W extends AnyWorkflowRef>(workflow: W, input: InputOf<W>): Promise<ChildHandle<OutputOf<W>>>;
+  start<W extends AnyWorkflowRef>(
+    workflow: W,
+    input: InputOf<W>,
+  ): Promise<ChildHandle<OutputOf<W>>>;
   /** Starts the child of a workflow type named by a string and returns its handle. */
   start<O = unknown>(type: string, input?: unknown): Promise<ChildHandle<O>>;
 }

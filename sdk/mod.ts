@@ -1,6 +1,7 @@
 /**
  * The Kagzi SDK: start and inspect durable workflow runs from Deno, Node or a
- * browser, and run workflows in a worker.
+ * browser, and run workflows in a worker. Browsers import the client alone from
+ * `@kagzi/sdk/client`; this entry adds the worker and native gRPC (`@kagzi/sdk/grpc`).
  *
  * @example Start a run and wait for its result
  * ```ts ignore
@@ -13,18 +14,53 @@
  *
  * @module
  */
+import "./grpc.ts";
+
 export {
+  type AnyWorkflowDefinition,
+  type AnyWorkflowRef,
+  Call,
   CancelCall,
   type ConnectOptions,
+  defineWorkflow,
+  type Duration,
   GetCall,
   type GetStepOptions,
+  type Health,
+  type InputOf,
   Kagzi,
+  KagziError,
+  type KagziErrorCode,
+  type KagziErrorOptions,
   ListCall,
   type ListSchedulesOptions,
   type ListWorkersOptions,
+  type NamespaceOption,
+  NonRetryableError,
+  type OutputOf,
+  parseDuration,
+  type Protocol,
   type ResultOptions,
+  RetryAfterError,
+  type Schedule,
+  ScheduleCall,
+  type SchedulePage,
+  type SchedulePatch,
+  type ServerInfo,
+  SignalTimeoutError,
   StartCall,
+  type StepAttemptInfo,
+  StepFailedError,
+  type WorkerSummary,
+  type Workflow,
+  WorkflowCancelledError,
+  type WorkflowDefinition,
+  WorkflowFailedError,
+  type WorkflowPage,
+  type WorkflowRef,
+  workflowRef,
   type WorkflowRun,
+  type WorkflowStatus,
 } from "./client.ts";
 export type {
   ChildBuilder,
@@ -35,40 +71,5 @@ export type {
   StepFn,
   WorkflowFn,
 } from "./context.ts";
-export {
-  type AnyWorkflowDefinition,
-  type AnyWorkflowRef,
-  defineWorkflow,
-  type InputOf,
-  type OutputOf,
-  type WorkflowDefinition,
-  type WorkflowRef,
-  workflowRef,
-} from "./workflow_def.ts";
-export { type Duration, parseDuration } from "./duration.ts";
 export { Retry } from "./retry.ts";
-export { type Schedule, ScheduleCall, type SchedulePage, type SchedulePatch } from "./schedules.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
-export {
-  KagziError,
-  type KagziErrorCode,
-  type KagziErrorOptions,
-  NonRetryableError,
-  RetryAfterError,
-  SignalTimeoutError,
-  StepFailedError,
-  WorkflowCancelledError,
-  WorkflowFailedError,
-} from "./errors.ts";
-export type { Protocol } from "./_transport.ts";
-/** The base of the request builders: a lazy promise that sends its request when awaited. */
-export { Call } from "./_call.ts";
-export type {
-  Health,
-  ServerInfo,
-  StepAttemptInfo,
-  WorkerSummary,
-  Workflow,
-  WorkflowPage,
-  WorkflowStatus,
-} from "./types.ts";

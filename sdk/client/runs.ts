@@ -1,0 +1,141 @@
+/** Handles of started runs, and the calls about one run: get, cancel. */
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { WorkflowStatus as WireStatus } from "@kagzi/proto";
+import { Call } from "../_call.ts";
+import { workflowFromWire } from "../_convert.ts";
+import { decodeJson } from "../_payload.ts";
+import { type Duration, parseDuration } from "../duration.ts";
+import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "../errors.ts";
+import type { Workflow } from "../types.ts";
+import type { Services } from "./_services.ts";
+
+/** Options of {@linkcode WorkflowRun.result}. */
+export interface ResultOptions {
+  /** Give up (rejecting with a TIMEOUT KagziError) after this long. @default unlimited */
+  timeout?: Duration;
+  /** Stops waiting (rejecting with its reason) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** A started run. */
+export interface WorkflowRun<T = unknown> {
+  /** The run id. */
+  readonly id: string;
+  /** The idempotency key it was started with. */
+  readonly workflowId: string;
+  /** True when a live run with this workflow id existed and was returned instead. */
+  readonly alreadyExists: boolean;
+  /** Waits for the run to end: its output, or WorkflowFailedError / WorkflowCancelledError. */
+  result(options?: ResultOptions): Promise<T>;
+}
+
+/** The handle of run `id` in `namespace`. */
+export function makeRun<T>(
+  services: Services,
+  namespace: string,
+  id: string,
+  workflowId: string,
+  alreadyExists: boolean,
+): WorkflowRun<T> {
+  return {
+    id,
+    workflowId,
+    alreadyExists,
+    result: (options = {}) => waitForResult<T>(services, namespace, id, options),
+  };
+}
+
+/** Long-polls GetWorkflow until the run ends; a restarting server is waited out. */
+async function waitForResult<T>(
+  services: Services,
+  namespace: string,
+  id: string,
+  options: ResultOptions,
+): Promise<T> {
+  const limit = options.timeout === undefined
+    ? Infinity
+    : parseDuration(options.timeout, "timeout");
+  const until = Date.now() + limit;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const left = until - Date.now();
+    if (left <= 0) {
+      throw new KagziError("TIMEOUT", `Workflow run ${id} did not end within ${limit} ms`, {
+        subject: "run",
+        subjectId: id,
+      });
+    }
+    let res;
+    try {
+      res = await services.workflows.getWorkflow({
+        namespace,
+        runId: id,
+        waitForTerminal: durationFromMs(Math.min(left, 30_000)),
+      }, { signal: options.signal });
+    } catch (err) {
+      const e = KagziError.from(err);
+      // A restarting server is not the run's end: wait and ask again.
+      if (e.code === "UNAVAILABLE" && !options.signal?.aborted) {
+        await new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(0, left))));
+        continue;
+      }
+      throw e;
+    }
+    const w = res.workflow!;
+    switch (w.status) {
+      case WireStatus.COMPLETED:
+        return decodeJson(w.output, "output") as T;
+      case WireStatus.FAILED:
+        throw new WorkflowFailedError(id, w.error!);
+      case WireStatus.CANCELLED:
+        throw new WorkflowCancelledError(id, w.error?.message.replace(/^Cancelled:? ?/, "") ?? "");
+    }
+  }
+}
+
+/** Builder of a GetWorkflow request. */
+export class GetCall extends Call<Workflow> {
+  /** @internal */
+  constructor(
+    private readonly services: Services,
+    private readonly runId: string,
+    namespace: string,
+  ) {
+    super(namespace);
+  }
+  /** Sends the request. */
+  protected async execute(): Promise<Workflow> {
+    const res = await this.services.workflows.getWorkflow({
+      namespace: this.ns,
+      runId: this.runId,
+    });
+    return workflowFromWire(res.workflow!);
+  }
+}
+
+/** Builder of a CancelWorkflow request; resolves with the run as it is after cancelling. */
+export class CancelCall extends Call<Workflow> {
+  #reason = "";
+  /** @internal */
+  constructor(
+    private readonly services: Services,
+    private readonly runId: string,
+    namespace: string,
+  ) {
+    super(namespace);
+  }
+  /** Why; stored with the run. */
+  reason(text: string): this {
+    this.#reason = text;
+    return this;
+  }
+  /** Sends the request. */
+  protected async execute(): Promise<Workflow> {
+    const res = await this.services.workflows.cancelWorkflow({
+      namespace: this.ns,
+      runId: this.runId,
+      reason: this.#reason,
+    });
+    return workflowFromWire(res.workflow!);
+  }
+}
