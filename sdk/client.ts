@@ -27,6 +27,12 @@ export {
   type SchedulePatch,
 } from "./client/schedules.ts";
 export { StartCall } from "./client/start.ts";
+export type {
+  ListSignalsOptions,
+  SignalInfo,
+  SignalOptions,
+  SignalSent,
+} from "./client/signals.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,
@@ -60,4 +66,5 @@ export type {
   Workflow,
   WorkflowPage,
   WorkflowStatus,
+  WorkflowWait,
 } from "./types.ts";

@@ -34,6 +34,7 @@ export {
   type KagziErrorOptions,
   ListCall,
   type ListSchedulesOptions,
+  type ListSignalsOptions,
   type ListWorkersOptions,
   type NamespaceOption,
   NonRetryableError,
@@ -47,6 +48,9 @@ export {
   type SchedulePage,
   type SchedulePatch,
   type ServerInfo,
+  type SignalInfo,
+  type SignalOptions,
+  type SignalSent,
   SignalTimeoutError,
   StartCall,
   type StepAttemptInfo,
@@ -61,6 +65,7 @@ export {
   workflowRef,
   type WorkflowRun,
   type WorkflowStatus,
+  type WorkflowWait,
 } from "./client.ts";
 export type {
   ChildBuilder,

@@ -5,14 +5,12 @@
  */
 import type { Context } from "./context.ts";
 
-declare const types: unique symbol;
-
 /** A workflow type with its input and output types (no runtime import of its code). */
 export interface WorkflowRef<I = unknown, O = unknown> {
   /** The workflow type's name. */
   readonly type: string;
-  /** Type-level only: never set at runtime. */
-  readonly [types]?: { input: (input: I) => void; output: O };
+  /** Carries the input and output types; never set at runtime. */
+  readonly __types?: { input: (input: I) => void; output: O };
 }
 
 /** A workflow function with its type name; a worker runs it, callers start it typed. */
