@@ -65,7 +65,7 @@ export async function sendSignal(
     signalName: name,
     payload: payload === undefined ? undefined : encodeJson(payload, `signal "${name}"`),
     idempotencyKey: options.idempotencyKey ?? "",
-  });
+  }).catch(rethrow);
   return { signalId: res.signalId, alreadyExists: res.alreadyExists };
 }
 
@@ -84,7 +84,7 @@ export async function listSignals(
       runId,
       signalName: options.name ?? "",
       page: { pageSize: 1000, pageToken },
-    });
+    }).catch(rethrow);
     for (const s of res.signals) {
       out.push({
         id: s.signalId,
@@ -98,4 +98,8 @@ export async function listSignals(
     pageToken = res.page?.hasMore ? res.page.nextPageToken : "";
   } while (pageToken);
   return out;
+}
+
+function rethrow(err: unknown): never {
+  throw KagziError.from(err);
 }
