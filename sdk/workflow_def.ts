@@ -27,9 +27,11 @@ export type AnyWorkflowRef = WorkflowRef<any, any>;
 export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
 
 /** The input type of a workflow reference or definition. */
-export type InputOf<W> = W extends WorkflowRef<infer I, unknown> ? I : unknown;
+// deno-lint-ignore no-explicit-any
+export type InputOf<W> = W extends WorkflowRef<infer I, any> ? I : unknown;
 /** The output type of a workflow reference or definition. */
-export type OutputOf<W> = W extends WorkflowRef<unknown, infer O> ? O : unknown;
+// deno-lint-ignore no-explicit-any
+export type OutputOf<W> = W extends WorkflowRef<any, infer O> ? O : unknown;
 
 /**
  * Defines a workflow: `defineWorkflow("process-order", async (ctx, input: OrderInput) => …)`.

@@ -118,6 +118,17 @@ export function toErrorDetail(
       name: err.name,
     });
   }
+  // Two transactions locked the same runs in opposite orders (e.g. a parent cancelled while
+  // its child ends): Postgres aborted one; the call can simply be made again.
+  const pgCode = (err as { code?: unknown })?.code;
+  if (pgCode === "40P01" || pgCode === "40001") {
+    log("transaction conflict", err);
+    return create(ErrorDetailSchema, {
+      code: ErrorCode.UNAVAILABLE,
+      message: "A concurrent change to the same runs conflicted with this call; try again",
+      subject: "database",
+    });
+  }
   if (isConnectionError(err)) {
     log("database unavailable", err);
     return create(ErrorDetailSchema, {

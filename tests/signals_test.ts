@@ -35,11 +35,11 @@ async function withWorker<T>(
 
 const code = (c: string) => (e: KagziError) => e.code === c;
 
-/** Waits until GetWorkflow shows the run waiting for signal `name`. */
+/** Waits until GetWorkflow shows the run suspended, waiting for signal `name`. */
 async function waitingFor(client: Kagzi, runId: string, name: string) {
   await waitFor(`run ${runId} waiting for signal ${name}`, async () => {
     const w = await client.get(runId);
-    return w.waits.some((x) => x.kind === "signal" && x.name === name);
+    return w.status === "SLEEPING" && w.waits.some((x) => x.kind === "signal" && x.name === name);
   });
 }
 
