@@ -9,46 +9,14 @@ import assert from "node:assert/strict";
 import { Kagzi, type StepAttemptInfo } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
-import { spawnDeno, type TestProcess } from "./_process.ts";
+import type { TestProcess } from "./_process.ts";
 import { leaseFlags, tempJournal, waitFor } from "./_worker.ts";
+import { type JournalEntry, readEntries, startZombieWorker, workerIdOf } from "./_zombie.ts";
 
 const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
 const leaseMs = 2_000;
 /** Clock slack between the worker processes and the database (same machine). */
 const slackMs = 5;
-const mainModule = new URL("./_zombie_worker.ts", import.meta.url).pathname;
-
-/** One line of the journal written by tests/_zombie_worker.ts. */
-export interface JournalEntry {
-  kind: "step" | "marker";
-  run: string;
-  step: string;
-  pid: number;
-  at: number;
-}
-
-/** Every line of the journal. */
-export function readEntries(path: string): JournalEntry[] {
-  return Deno.readTextFileSync(path).split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
-
-/** Starts a tests/_zombie_worker.ts process journaling to `journal`. */
-export function startZombieWorker(addr: string, journal: string): Promise<TestProcess> {
-  return spawnDeno(
-    ["run", "-A", mainModule, addr],
-    { KAGZI_TEST_JOURNAL: journal },
-    "worker ready",
-    "worker",
-  );
-}
-
-/** The worker id a worker process printed when it registered. */
-function workerIdOf(w: TestProcess): string {
-  const m = w.output().match(/worker ready (\S+)/);
-  assert.ok(m, `no worker id in output:\n${w.output()}`);
-  return m[1];
-}
-
 /** The worker's stats, asked for with SIGUSR1 (tests/_zombie_worker.ts prints them). */
 async function statsOf(w: TestProcess): Promise<{ abandoned: number; completed: number }> {
   const before = w.output().length;
