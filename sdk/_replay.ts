@@ -339,6 +339,11 @@ export class Execution {
     fn: StepFn<T>,
   ): Promise<AttemptResult<T>> {
     const step = { kind: StepKind.FUNCTION, name, occurrence };
+    // No step starts once the lease may have expired (the worker was frozen or cut off):
+    // only a heartbeat that extends the lease lets the run go on (see _lease.ts).
+    const held = this.rpc.leases.hold(this.lease);
+    if (held !== true && !(await held)) this.release("the lease may have expired");
+    if (this.#released || this.#stopping) return { kind: "gone" };
     const startedAt = timestampFromDate(new Date());
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort(this.abort.signal.reason);

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import type { ReportItem, ReportResult, WorkerService } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
+import type { Leases } from "./_lease.ts";
 
 type Rpc = Client<typeof WorkerService>;
 /** The calls a worker makes about a run it holds. */
@@ -52,6 +53,8 @@ export class WorkerRpc {
     readonly namespace: string,
     public workerId: string,
     private readonly maxRetryMs: number,
+    /** The worker's lease deadlines: an execution starts no step without holding its lease. */
+    readonly leases: Leases,
   ) {}
 
   /**

@@ -144,6 +144,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
 
     async heartbeat(req) {
       const op = "heartbeat";
+      const received = performance.now();
       const namespaceId = v.namespace(op, req.namespace);
       const workerId = v.runId(op, req.workerId, "worker_id");
       const row = await workers.heartbeatWorker(
@@ -162,6 +163,8 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         );
       }
       const leases = req.leases.map((l) => lease(op, l));
+      // Counted up to now, before the leases are set to the database's now() + lease.
+      const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
       const extended = new Set(
         leases.length
           ? await queue.extendLeases(
@@ -189,6 +192,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         shouldDrain: row.status === "DRAINING",
         cancelledRunIds: cancelled,
         lostRunIds: lostRuns,
+        leaseExpiresIn: durationFromMs(expiresIn),
       });
     },
 
@@ -205,6 +209,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
 
     async pollTask(req, call) {
       const op = "poll task";
+      const received = performance.now();
       const namespaceId = v.namespace(op, req.namespace);
       const info = await worker(op, namespaceId, req.workerId);
       const workerId = req.workerId.toLowerCase();
@@ -218,6 +223,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         // Subscribe before claiming, so work arriving in between wakes this poll.
         const remaining = until - Date.now();
         const woken = notifier.wait(workTopic(namespaceId), Math.max(0, remaining), call.signal);
+        const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
         const claimed = await queue.claimRuns(
           db,
           namespaceId,
@@ -228,7 +234,9 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
           limit,
         );
         if (claimed.length || remaining <= 0 || call.signal.aborted) {
-          return create(PollTaskResponseSchema, { tasks: await tasksFor(namespaceId, claimed) });
+          return create(PollTaskResponseSchema, {
+            tasks: await tasksFor(namespaceId, claimed, expiresIn),
+          });
         }
         await woken;
       }
@@ -457,7 +465,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     return create(CompleteWorkflowResponseSchema, {});
   }
 
-  async function tasksFor(namespaceId: string, claimed: queue.ClaimedRow[]) {
+  async function tasksFor(namespaceId: string, claimed: queue.ClaimedRow[], expiresIn: number) {
     if (claimed.length === 0) return [];
     // Only a run claimed before can have stored steps: a first claim costs no history query.
     const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
@@ -471,6 +479,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         fence: BigInt(c.fence),
         attempt: c.attempt,
         lockedUntil: timestampFromDate(c.locked_until),
+        leaseExpiresIn: durationFromMs(expiresIn),
         input: payloadOf(c.input_data, c.input_metadata),
         context: payloadOf(c.context_data, c.context_metadata),
         retryPolicy: retryFromJson(c.retry_policy),
