@@ -80,16 +80,16 @@ export function downstreamHeaders(
 
 /** Splits a gRPC-Web response body into message frames and the trailer frame. */
 export class FrameSplitter {
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   /** The trailers, once their frame arrived. */
   trailer: Record<string, string> | undefined;
 
   /** Adds bytes; returns the complete message frames (prefix included) they finish. */
-  push(chunk: Uint8Array): Uint8Array[] {
+  push(chunk: Uint8Array): Uint8Array<ArrayBuffer>[] {
     const buf = new Uint8Array(this.#buf.length + chunk.length);
     buf.set(this.#buf);
     buf.set(chunk, this.#buf.length);
-    const frames: Uint8Array[] = [];
+    const frames: Uint8Array<ArrayBuffer>[] = [];
     let pos = 0;
     while (buf.length - pos >= 5 && this.trailer === undefined) {
       const len = new DataView(buf.buffer, buf.byteOffset + pos + 1, 4).getUint32(0);

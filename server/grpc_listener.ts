@@ -60,10 +60,8 @@ async function forward(req: http2.Http2ServerRequest, res: http2.Http2ServerResp
       up = await fetch(upstream + req.url, {
         method: req.method,
         headers: upstreamHeaders(req.headers, grpcWeb),
-        body: hasBody ? bodyOf(req) : undefined,
+        body: hasBody ? await bodyOf(req) : undefined,
         signal: abort.signal,
-        // @ts-ignore: a streamed request body needs duplex: "half" (fetch standard).
-        duplex: "half",
       });
     } catch (err) {
       if (abort.signal.aborted) return;
@@ -84,16 +82,23 @@ async function forward(req: http2.Http2ServerRequest, res: http2.Http2ServerResp
       const { code, message } = statusFromHttp(up.status, text);
       return endGrpc(res, code, message);
     }
-    res.writeHead(200, downstreamHeaders(up.headers, fromGrpcWebContentType(upType)));
+    const headers = downstreamHeaders(up.headers, fromGrpcWebContentType(upType));
+    // A trailers-only gRPC-Web answer has its status in the headers: it goes in trailers here.
+    const statusInHeaders: Record<string, string> = {};
+    for (const key of ["grpc-status", "grpc-message", "grpc-status-details-bin"]) {
+      if (headers[key] !== undefined) statusInHeaders[key] = String(headers[key]);
+      delete headers[key];
+    }
+    res.writeHead(200, headers);
     const split = new FrameSplitter();
     await pipeBody(up.body, res, (chunk) => concat(split.push(chunk)));
     let trailer = split.trailer;
-    if (!trailer && up.headers.has("grpc-status")) trailer = {}; // trailers-only: sent as headers
+    if (!trailer && statusInHeaders["grpc-status"]) trailer = statusInHeaders;
     if (!trailer || split.pending) {
       trailer = { "grpc-status": "13", "grpc-message": "Incomplete response from the server" };
     }
     if (!abort.signal.aborted) {
-      if (Object.keys(trailer).length) res.addTrailers(trailer);
+      res.addTrailers(trailer);
       res.end();
     }
   } catch (err) {
@@ -108,24 +113,44 @@ async function forward(req: http2.Http2ServerRequest, res: http2.Http2ServerResp
   }
 }
 
-/** A trailers-only gRPC answer. */
+/** Ends a gRPC answer with a status (in trailers, after headers when none were sent yet). */
 function endGrpc(res: http2.Http2ServerResponse, code: number, message: string) {
-  if (res.headersSent) {
-    res.addTrailers({ "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) });
-    res.end();
-    return;
-  }
-  res.writeHead(200, {
-    "content-type": "application/grpc+proto",
-    "grpc-status": String(code),
-    "grpc-message": encodeGrpcMessage(message),
-  }).end();
+  if (!res.headersSent) res.writeHead(200, { "content-type": "application/grpc+proto" });
+  res.addTrailers({ "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) });
+  res.end();
 }
 
-/** The request body as a web stream, read only as fast as upstream takes it. */
-function bodyOf(req: http2.Http2ServerRequest): ReadableStream<Uint8Array> {
+/** Request bodies up to this size are read whole before forwarding; larger ones stream. */
+const BUFFER_LIMIT = 8 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * The request body: whole bytes when it ends within {@linkcode BUFFER_LIMIT} (a streamed
+ * upload goes out as several small writes, which Nagle's algorithm and delayed ACKs turn
+ * into ~40 ms per call), else a stream of what was read and the rest, read only as fast
+ * as upstream takes it, so the server sees every byte and applies its own limit.
+ */
+function bodyOf(
+  req: http2.Http2ServerRequest,
+): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array<ArrayBuffer>[] = [];
+    let size = 0;
+    const onData = (b: Uint8Array) => {
+      chunks.push(new Uint8Array(b));
+      size += b.length;
+      if (size <= BUFFER_LIMIT) return;
+      req.off("data", onData).off("end", onEnd).off("error", reject).pause();
+      resolve(streamOf(req, chunks));
+    };
+    const onEnd = () => resolve(concat(chunks));
+    req.on("data", onData).once("end", onEnd).once("error", reject);
+  });
+}
+
+function streamOf(req: http2.Http2ServerRequest, head: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
     start(c) {
+      for (const chunk of head) c.enqueue(chunk);
       req.on("data", (b: Uint8Array) => {
         c.enqueue(new Uint8Array(b));
         if ((c.desiredSize ?? 0) <= 0) req.pause();
@@ -161,8 +186,9 @@ async function pipeBody(
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer> {
   if (parts.length === 1) return parts[0];
+  if (parts.length === 0) return new Uint8Array(0);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -174,6 +200,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 const server = http2.createServer((req, res) => void forward(req, res));
 const sessions = new Set<http2.ServerHttp2Session>();
+// Headers, messages and trailers go out as separate writes: without this, Nagle's algorithm
+// holds the later ones until the caller's delayed ACK (about 40 ms per call).
+server.on("connection", (socket: { setNoDelay?(on: boolean): void }) => socket.setNoDelay?.(true));
 server.on("session", (s) => {
   sessions.add(s);
   s.on("error", (err) => log.debug("gRPC listener: session error", err));
