@@ -24,6 +24,7 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { apiKeyInterceptor } from "./auth.ts";
+import { listenerHeader } from "./grpc_bridge.ts";
 import { decodeErrorInterceptor, guardDecoding } from "./decode_guard.ts";
 import {
   AdminService,
@@ -130,11 +131,16 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const fetchHandlers = new Map(
     [...handlers(false)].map(([path, h]) => [path, createFetchHandler(h)]),
   );
+  const nodeHandlers = handlers(true);
+  // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
+  const listenerHandlers = new Map(
+    [...nodeHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
+  );
   const fetch = async (req: Request): Promise<Response> => {
     const headers = corsHeaders(req, config.corsOrigins);
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
     const path = new URL(req.url).pathname;
-    const handler = fetchHandlers.get(path);
+    const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
     if (!handler) {
@@ -154,7 +160,6 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     for (const [k, v] of headers) res.headers.set(k, v);
     return res;
   };
-  const nodeHandlers = handlers(true);
   const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     const handler = nodeHandlers.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) {
