@@ -1,3 +1,5 @@
+/** Group commit of concurrent calls into one statement per batch. */
+
 interface Pending<I, O> {
   item: I;
   resolve: (o: O) => void;
@@ -15,7 +17,6 @@ interface Pending<I, O> {
  * calls fails, each call is written again alone, in order, and gets its own
  * answer (the cost of one bad item is one statement per item of its batch).
  */
-
 export class Batcher<I, O> {
   #queue: Pending<I, O>[] = [];
   #inFlight = 0;
