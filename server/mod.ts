@@ -23,9 +23,10 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { apiKeyInterceptor } from "./auth.ts";
 import { listenerHeader } from "./grpc_bridge.ts";
-import { decodeErrorInterceptor, guardDecoding } from "./decode_guard.ts";
+import { ApiKeyCheck, scopeInterceptor } from "./auth.ts";
+import { guardDecoding, requestGate } from "./decode_guard.ts";
+import { messageCheckInterceptor } from "./message_check.ts";
 import {
   AdminService,
   WorkerService,
@@ -46,7 +47,7 @@ import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
-export { ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
+export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
 
 /** The largest request body accepted, in bytes. */
@@ -96,7 +97,9 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   await notifier.start();
   const ctx: ServiceContext = { db, notifier, config, log, database };
 
-  const auth = apiKeyInterceptor(config.apiKeys);
+  // The key is checked before the body is read (guardDecoding); what it covers once the
+  // request is decoded (scopeInterceptor), before anything else is said about the request.
+  const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
   const interceptors: Interceptor[] = [
     (next) => async (req) => {
       try {
@@ -105,9 +108,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
         throw toConnectError(err, (msg, e) => log.error(`${req.method.name}: ${msg}`, e));
       }
     },
-    // Refuse callers without a key before telling them anything about their request.
-    ...(auth ? [auth] : []),
-    decodeErrorInterceptor,
+    ...(keys ? [scopeInterceptor] : []),
+    messageCheckInterceptor,
   ];
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
@@ -118,14 +120,22 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     router.service(WorkflowScheduleService, scheduleService(ctx));
   };
   const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
+    const compression = grpc ? [compressionGzip] : [];
     const router = createConnectRouter({
       interceptors,
       grpc,
       readMaxBytes: maxRequestBytes,
-      acceptCompression: grpc ? [compressionGzip] : [],
+      acceptCompression: compression,
+      requestGate: requestGate((msg, e) => log.error(msg, e)),
     });
     routes(router);
-    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, maxRequestBytes)]));
+    const guard = {
+      maxBytes: maxRequestBytes,
+      compression,
+      authenticate: keys &&
+        ((method: string, header: Headers) => keys.authenticate(method, header)),
+    };
+    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, guard)]));
   };
   // gRPC needs HTTP trailers, which fetch responses cannot carry: it is served on node:http2.
   const fetchHandlers = new Map(
@@ -198,7 +208,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
 }
 
 const supportedContentType =
-  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?|grpc-web-text(\+proto)?)\s*(;|$)/i;
+  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?)\s*(;|$)/i;
 
 function corsHeaders(req: Request, origins: string[]): Headers {
   const headers = new Headers();

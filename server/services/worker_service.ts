@@ -42,6 +42,7 @@ import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { waitHandlers } from "./wait_handlers.ts";
 import { lease, stepRef } from "./_lease.ts";
+import { checkReportItem } from "../message_check.ts";
 
 /** What the server remembers of a registered worker between its calls. */
 interface WorkerInfo {
@@ -123,11 +124,11 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         namespaceId,
         workerId: crypto.randomUUID(),
         workflowTypes,
-        hostname: req.hostname.slice(0, 256),
+        hostname: v.clip(req.hostname, 256),
         pid: req.pid,
-        sdkVersion: req.sdkVersion.slice(0, 64),
-        version: req.version.slice(0, 64),
-        labels: req.labels,
+        sdkVersion: v.clip(req.sdkVersion, 64),
+        version: v.clip(req.version, 64),
+        labels: v.labels(op, req.labels),
         maxConcurrent: req.maxConcurrent,
         defaultRetryPolicy: retryToJson(
           checkRetryPolicy(op, "default_retry_policy", req.defaultRetryPolicy),
@@ -151,9 +152,9 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         db,
         namespaceId,
         workerId,
-        Math.max(0, req.activeCount),
-        req.completedDelta,
-        req.failedDelta,
+        v.count(op, "active_count", req.activeCount, 1_000_000),
+        BigInt(v.count(op, "completed_delta", req.completedDelta, 1_000_000_000)),
+        BigInt(v.count(op, "failed_delta", req.failedDelta, 1_000_000_000)),
       );
       if (!row) {
         throw new NotFoundError(
@@ -369,6 +370,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
           ? `items[${i}].complete_step`
           : `items[${i}].complete_workflow`;
         try {
+          checkReportItem(item, i);
           const inner = item.item.value;
           if (!inner) {
             throw new InvalidArgumentError(
@@ -493,13 +495,17 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
 function sanitizeError(e: ErrorDetail): ErrorDetail {
   return create(ErrorDetailSchema, {
     code: e.code === ErrorCode.UNSPECIFIED ? ErrorCode.APPLICATION : e.code,
-    message: e.message.slice(0, 8192),
+    message: v.clip(e.message, 8192),
     nonRetryable: e.nonRetryable,
     retryAfter: e.retryAfter,
-    subject: e.subject.slice(0, 256),
-    subjectId: e.subjectId.slice(0, 256),
-    metadata: Object.fromEntries(Object.entries(e.metadata).slice(0, 32)),
-    name: e.name.slice(0, 256),
-    stack: e.stack.slice(0, 16384),
+    subject: v.clip(e.subject, 256),
+    subjectId: v.clip(e.subjectId, 256),
+    metadata: Object.fromEntries(
+      Object.entries(e.metadata).slice(0, 32).map((
+        [k, val],
+      ) => [v.clip(k, 256), v.clip(val, 4096)]),
+    ),
+    name: v.clip(e.name, 256),
+    stack: v.clip(e.stack, 16384),
   });
 }

@@ -191,7 +191,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const op = "cancel workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const runId = v.runId(op, req.runId);
-      const reason = req.reason.slice(0, 1024);
+      const reason = v.clip(req.reason, 1024);
       const error = errorToJson(create(ErrorDetailSchema, {
         code: ErrorCode.PRECONDITION_FAILED,
         message: reason ? `Cancelled: ${reason}` : "Cancelled",
