@@ -48,6 +48,8 @@ export interface Workflow {
   scheduleId: string | undefined;
   /** The worker running it now, if any. */
   workerId: string | undefined;
+  /** The finished run this one retries (`client.retry`), if any. */
+  retriedFromRunId: string | undefined;
 }
 
 /** One page of a workflow listing. */

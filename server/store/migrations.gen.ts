@@ -21,4 +21,10 @@ export const migrations: Migration[] = [
     sql:
       "-- Live server replicas, so a server sends NOTIFY only when another server can hear it.\n-- Cluster-wide (not tenant data), hence no namespace_id.\ncreate table kagzi_servers (\n  server_id    uuid        primary key,\n  started_at   timestamptz not null default now(),\n  last_seen_at timestamptz not null default now()\n);\n",
   },
+  {
+    version: 6,
+    name: "0006_retried_from.sql",
+    sql:
+      "-- RetryWorkflow: a run started from a finished one points back at it.\nalter table kagzi_runs add column retried_from_run_id uuid;\n",
+  },
 ];
