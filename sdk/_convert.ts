@@ -76,6 +76,7 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
     deadlineAt: date(w.deadlineAt),
     scheduleId: w.scheduleId || undefined,
     workerId: w.workerId || undefined,
+    retriedFromRunId: w.retriedFromRunId || undefined,
     parentRunId: w.parentRunId || undefined,
     waits: w.waits.map((x) => ({
       kind: waitKinds[x.kind] ?? "sleep",

@@ -6,7 +6,7 @@ import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary } from "../type
 import * as admin from "./admin.ts";
 import { createServices, type Services } from "./_services.ts";
 import { ListCall } from "./list.ts";
-import { CancelCall, GetCall } from "./runs.ts";
+import { CancelCall, GetCall, retryRun, type WorkflowRun } from "./runs.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
 import {
@@ -120,6 +120,15 @@ export class Kagzi {
   /** Cancels a run that has not ended; its running steps see their signal aborted. */
   cancel(runId: string): CancelCall {
     return new CancelCall(this.#services, runId, this.namespace);
+  }
+
+  /**
+   * Starts a new run with the type, version, input and context of a finished (COMPLETED,
+   * FAILED or CANCELLED) run, under its workflow id; the new run's `retriedFromRunId` names
+   * the old one. An open run is PRECONDITION_FAILED, an unknown one NOT_FOUND.
+   */
+  retry<T = unknown>(runId: string, options: NamespaceOption = {}): Promise<WorkflowRun<T>> {
+    return retryRun<T>(this.#services, this.#ns(options), runId);
   }
 
   /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */

@@ -7,7 +7,7 @@ import { decodeJson } from "../_payload.ts";
 import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "../errors.ts";
 import type { Workflow } from "../types.ts";
-import type { Services } from "./_services.ts";
+import { rpc, type Services } from "./_services.ts";
 import {
   listSignals,
   type ListSignalsOptions,
@@ -106,6 +106,21 @@ async function waitForResult<T>(
         throw new WorkflowCancelledError(id, w.error?.message.replace(/^Cancelled:? ?/, "") ?? "");
     }
   }
+}
+
+/**
+ * Starts a new run with the type, version, input and context of the finished run `runId`,
+ * under the same workflow id, linked to it by `retriedFromRunId`.
+ */
+export function retryRun<T>(
+  services: Services,
+  namespace: string,
+  runId: string,
+): Promise<WorkflowRun<T>> {
+  return rpc(async () => {
+    const res = await services.workflows.retryWorkflow({ namespace, runId });
+    return makeRun<T>(services, namespace, res.runId, res.workflowId, false);
+  });
 }
 
 /** Builder of a GetWorkflow request. */

@@ -100,5 +100,6 @@ export function runToProto(r: RunRow): Workflow {
     parentRunId: r.parent_run_id ?? "",
     workerId: r.status === "RUNNING" ? (r.worker_id ?? "") : "",
     retryPolicy: retryFromJson(r.retry_policy),
+    retriedFromRunId: r.retried_from_run_id ?? "",
   });
 }

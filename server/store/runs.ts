@@ -24,6 +24,7 @@ export interface RunRow {
   error: unknown;
   schedule_id: string | null;
   parent_run_id: string | null;
+  retried_from_run_id: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -53,8 +54,7 @@ export interface NewRun {
 const runColumns = `r.namespace_id, r.run_id::text, r.seq::text, r.workflow_id, r.workflow_type,
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
-  r.created_at,
-  r.started_at, r.finished_at, r.updated_at`;
+  r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text`;
 
 /**
  * Inserts PENDING runs with their payloads in one statement; a run whose
