@@ -18,6 +18,7 @@ import { Call } from "./_call.ts";
 import { statusToWire, stepAttemptFromWire, workerFromWire, workflowFromWire } from "./_convert.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
 import { createTransport, type Protocol } from "./_transport.ts";
+import { traceStart } from "./_tracing.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "./errors.ts";
 import type {
@@ -422,17 +423,24 @@ export class StartCall<T = unknown> extends Call<WorkflowRun<T>> {
     return this;
   }
 
-  /** Sends the request. */
+  /** Sends the request (in a `kagzi.start <type>` span whose trace the run continues). */
   protected async execute(): Promise<WorkflowRun<T>> {
-    const res = await this.services.workflows.startWorkflow({
-      namespace: this.ns,
-      workflowType: this.type,
-      workflowId: this.#id,
-      version: this.#version,
-      input: encodeJson(this.#input, "input"),
-      context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
-      deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
-    });
+    const res = await traceStart(
+      this.type,
+      this.ns,
+      (traceparent) =>
+        this.services.workflows.startWorkflow({
+          namespace: this.ns,
+          workflowType: this.type,
+          workflowId: this.#id,
+          version: this.#version,
+          input: encodeJson(this.#input, "input"),
+          context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
+          deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
+          traceparent,
+        }),
+      (r) => ({ "kagzi.run_id": r.runId, "kagzi.already_exists": r.alreadyExists }),
+    );
     return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, res.alreadyExists);
   }
 }

@@ -33,6 +33,8 @@ export interface ServerConfig {
    * @default []
    */
   apiKeys: string[];
+  /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
+  metrics: boolean;
 }
 
 /** The defaults every setting falls back to. */
@@ -50,6 +52,7 @@ export const defaults: ServerConfig = {
   tickIntervalMs: 1_000,
   poolSize: 10,
   apiKeys: [],
+  metrics: true,
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -62,7 +65,12 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | "list" }[] = [
+const settings: {
+  key: Key;
+  flag: string;
+  env: string;
+  kind: "string" | "int" | "list" | "bool";
+}[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -81,6 +89,7 @@ const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | 
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
   { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
+  { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -124,6 +133,12 @@ export function loadConfig(
         );
       }
       (config[s.key] as number) = n;
+    } else if (s.kind === "bool") {
+      const on = ["true", "1", "on", "yes"].includes(raw.trim().toLowerCase());
+      if (!on && !["false", "0", "off", "no"].includes(raw.trim().toLowerCase())) {
+        throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);
+      }
+      (config[s.key] as boolean) = on;
     } else if (s.kind === "list") {
       (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
     } else {

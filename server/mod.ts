@@ -35,6 +35,8 @@ import type { ServerConfig } from "./config.ts";
 import { Notifier } from "./engine/notify.ts";
 import { toConnectError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createMetrics, noMetrics } from "./metrics.ts";
+import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
 import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
@@ -83,6 +85,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
     database = "embedded";
   }
+  db = withDbSpans(db);
   try {
     const applied = await migrate(db);
     if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
@@ -93,10 +96,26 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   }
   const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
   await notifier.start();
-  const ctx: ServiceContext = { db, notifier, config, log, database };
+  const metrics = config.metrics
+    ? createMetrics({
+      db,
+      log,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      apiKeys: config.apiKeys,
+    })
+    : undefined;
+  const ctx: ServiceContext = {
+    db,
+    notifier,
+    config,
+    log,
+    database,
+    metrics: metrics ?? noMetrics,
+  };
 
   const auth = apiKeyInterceptor(config.apiKeys);
   const interceptors: Interceptor[] = [
+    ...(metrics ? [metrics.interceptor] : []),
     (next) => async (req) => {
       try {
         return await next(req);
@@ -137,7 +156,9 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     const handler = fetchHandlers.get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (!handler) {
+    if (path === "/metrics" && metrics) {
+      res = await metrics.handle(req);
+    } else if (!handler) {
       res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
         status: 404,
       });
@@ -169,10 +190,12 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const stopTicker = startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    metrics: ctx.metrics,
   });
   const stopScheduler = startScheduler(db, notifier, log, {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
+    metrics: ctx.metrics,
   });
   let closed = false;
   return {

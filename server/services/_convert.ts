@@ -99,5 +99,6 @@ export function runToProto(r: RunRow): Workflow {
     scheduleId: r.schedule_id ?? "",
     workerId: r.status === "RUNNING" ? (r.worker_id ?? "") : "",
     retryPolicy: retryFromJson(r.retry_policy),
+    traceparent: r.traceparent ?? "",
   });
 }

@@ -21,4 +21,10 @@ export const migrations: Migration[] = [
     sql:
       "-- Live server replicas, so a server sends NOTIFY only when another server can hear it.\n-- Cluster-wide (not tenant data), hence no namespace_id.\ncreate table kagzi_servers (\n  server_id    uuid        primary key,\n  started_at   timestamptz not null default now(),\n  last_seen_at timestamptz not null default now()\n);\n",
   },
+  {
+    version: 5,
+    name: "0005_trace_context.sql",
+    sql:
+      "-- W3C trace context (`traceparent`) of the start that created a run, so the worker's\n-- execution and steps join the caller's trace. Null when the caller sent none.\nalter table kagzi_runs add column traceparent text;\n",
+  },
 ];
