@@ -25,6 +25,7 @@ import { toErrorDetail } from "./_errors_wire.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
 import { type Retry, retryToProto } from "./retry.ts";
 import type { WorkerRpc } from "./_rpc.ts";
+import { RunTrace } from "./_tracing.ts";
 
 /** How an execution ended. */
 export type Outcome = "completed" | "failed" | "suspended" | "abandoned";
@@ -46,6 +47,7 @@ export class Execution {
   #wakeIdle?: () => void;
   #idle = new Promise<void>((r) => (this.#wakeIdle = r));
   #releasedSignal?: () => void;
+  #trace!: RunTrace;
   readonly #releasedP = new Promise<void>((r) => (this.#releasedSignal = r));
 
   constructor(
@@ -92,7 +94,20 @@ export class Execution {
     while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
   }
 
+  /** Executes the run in a `kagzi.run <type>` span. */
   async execute(): Promise<Outcome> {
+    this.#trace = new RunTrace(this.task, this.rpc.namespace);
+    try {
+      const outcome = await this.#execute();
+      this.#trace.end(outcome);
+      return outcome;
+    } catch (err) {
+      this.#trace.end("abandoned", err);
+      throw err;
+    }
+  }
+
+  async #execute(): Promise<Outcome> {
     let input: unknown;
     try {
       input = decodeJson(this.task.input, "input");
@@ -104,7 +119,7 @@ export class Execution {
       });
     }
     const ctx = this.#context();
-    const result = Promise.resolve().then(() => this.fn(ctx, input)).then(
+    const result = Promise.resolve().then(() => this.#trace.within(() => this.fn(ctx, input))).then(
       (value) => ({ value }),
       (error) => ({ error }),
     );
@@ -141,6 +156,9 @@ export class Execution {
   }
 
   async #suspend(): Promise<Outcome> {
+    this.#trace.event("kagzi.suspend", {
+      "kagzi.resume_at": (this.#resumeAt ?? new Date()).toISOString(),
+    });
     const ok = await this.rpc.call("sleep", {
       lease: this.lease,
       sleeps: this.#sleeps.map((s) => ({
@@ -275,6 +293,10 @@ export class Execution {
     }
     if (at.getTime() <= Date.now()) return Promise.resolve();
     this.#sleeps.push({ name, occurrence, wakeUpAt: at });
+    this.#trace.event("kagzi.sleep", {
+      "kagzi.sleep.name": name,
+      "kagzi.sleep.until": at.toISOString(),
+    });
     return this.#waitUntil(at);
   }
 
@@ -331,7 +353,21 @@ export class Execution {
     }
   }
 
+  /** One attempt of a step, in a `kagzi.step <name>` span. */
   async #attempt<T>(
+    name: string,
+    occurrence: number,
+    retry: Retry | undefined,
+    timeoutMs: number | undefined,
+    fn: StepFn<T>,
+  ): Promise<AttemptResult<T>> {
+    const span = this.#trace.step(name, occurrence);
+    const result = await span.within(() => this.#try(name, occurrence, retry, timeoutMs, fn));
+    span.end(result);
+    return result;
+  }
+
+  async #try<T>(
     name: string,
     occurrence: number,
     retry: Retry | undefined,

@@ -36,6 +36,8 @@ export interface ServerConfig {
   apiKeys: ApiKey[];
   /** Unconsumed signals one run may hold; more are refused with RESOURCE_EXHAUSTED. @default 1000 */
   maxPendingSignals: number;
+  /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
+  metrics: boolean;
 }
 
 /** An API key and what it may reach. */
@@ -64,6 +66,7 @@ export const defaults: ServerConfig = {
   poolSize: 10,
   apiKeys: [],
   maxPendingSignals: 1000,
+  metrics: true,
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -80,7 +83,7 @@ const settings: {
   key: Key;
   flag: string;
   env: string;
-  kind: "string" | "int" | "list" | "keys";
+  kind: "string" | "int" | "list" | "keys" | "bool";
 }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
@@ -106,6 +109,7 @@ const settings: {
     env: "KAGZI_MAX_PENDING_SIGNALS",
     kind: "int",
   },
+  { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -152,6 +156,12 @@ export function loadConfig(
       (config[s.key] as number) = n;
     } else if (s.kind === "keys") {
       config.apiKeys = parseApiKeys(raw);
+    } else if (s.kind === "bool") {
+      const on = ["true", "1", "on", "yes"].includes(raw.trim().toLowerCase());
+      if (!on && !["false", "0", "off", "no"].includes(raw.trim().toLowerCase())) {
+        throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);
+      }
+      (config[s.key] as boolean) = on;
     } else if (s.kind === "list") {
       (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
     } else {

@@ -37,6 +37,8 @@ import type { ServerConfig } from "./config.ts";
 import { Notifier } from "./engine/notify.ts";
 import { toConnectError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createMetrics, noMetrics } from "./metrics.ts";
+import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
 import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
@@ -85,6 +87,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
     database = "embedded";
   }
+  db = withDbSpans(db);
   try {
     const applied = await migrate(db);
     if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
@@ -95,12 +98,28 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   }
   const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
   await notifier.start();
-  const ctx: ServiceContext = { db, notifier, config, log, database };
+  const metrics = config.metrics
+    ? createMetrics({
+      db,
+      log,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      apiKeys: config.apiKeys.map((k) => k.key),
+    })
+    : undefined;
+  const ctx: ServiceContext = {
+    db,
+    notifier,
+    config,
+    log,
+    database,
+    metrics: metrics ?? noMetrics,
+  };
 
   // The key is checked before the body is read (guardDecoding); what it covers once the
   // request is decoded (scopeInterceptor), before anything else is said about the request.
   const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
   const interceptors: Interceptor[] = [
+    ...(metrics ? [metrics.interceptor] : []),
     (next) => async (req) => {
       try {
         return await next(req);
@@ -153,7 +172,9 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (!handler) {
+    if (path === "/metrics" && metrics) {
+      res = await metrics.handle(req);
+    } else if (!handler) {
       res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
         status: 404,
       });
@@ -184,10 +205,12 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const stopTicker = startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    metrics: ctx.metrics,
   });
   const stopScheduler = startScheduler(db, notifier, log, {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
+    metrics: ctx.metrics,
   });
   let closed = false;
   return {

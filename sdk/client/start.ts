@@ -2,6 +2,7 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Call } from "../_call.ts";
 import { encodeJson } from "../_payload.ts";
+import { traceStart } from "../_tracing.ts";
 import type { Services } from "./_services.ts";
 import { makeRun, type WorkflowRun } from "./runs.ts";
 
@@ -58,24 +59,31 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     return this;
   }
 
-  /** Sends the request. */
+  /** Sends the request (in a `kagzi.start <type>` span whose trace the run continues). */
   protected async execute(): Promise<WorkflowRun<T>> {
-    const res = await this.services.workflows.startWorkflow({
-      namespace: this.ns,
-      workflowType: this.type,
-      workflowId: this.#id,
-      version: this.#version,
-      input: encodeJson(this.#input, "input"),
-      context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
-      deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
-      signal: this.#signal && {
-        name: this.#signal.name,
-        payload: this.#signal.payload === undefined
-          ? undefined
-          : encodeJson(this.#signal.payload, `signal "${this.#signal.name}"`),
-        idempotencyKey: this.#signal.idempotencyKey,
-      },
-    });
+    const res = await traceStart(
+      this.type,
+      this.ns,
+      (traceparent) =>
+        this.services.workflows.startWorkflow({
+          namespace: this.ns,
+          workflowType: this.type,
+          workflowId: this.#id,
+          version: this.#version,
+          input: encodeJson(this.#input, "input"),
+          context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
+          deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
+          signal: this.#signal && {
+            name: this.#signal.name,
+            payload: this.#signal.payload === undefined
+              ? undefined
+              : encodeJson(this.#signal.payload, `signal "${this.#signal.name}"`),
+            idempotencyKey: this.#signal.idempotencyKey,
+          },
+          traceparent,
+        }),
+      (r) => ({ "kagzi.run_id": r.runId, "kagzi.already_exists": r.alreadyExists }),
+    );
     return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, res.alreadyExists);
   }
 }

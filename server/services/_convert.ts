@@ -101,5 +101,6 @@ export function runToProto(r: RunRow): Workflow {
     workerId: r.status === "RUNNING" ? (r.worker_id ?? "") : "",
     retryPolicy: retryFromJson(r.retry_policy),
     retriedFromRunId: r.retried_from_run_id ?? "",
+    traceparent: r.traceparent ?? "",
   });
 }

@@ -57,7 +57,7 @@ const maxReportItems = 1000;
 
 /** The WorkerService handlers. */
 export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerService> {
-  const { db, notifier, config } = ctx;
+  const { db, notifier, config, metrics } = ctx;
   const known = new Map<string, WorkerInfo>();
   // Step outputs arriving together are committed together (group commit).
   const completions = new Batcher((items: steps.StepOutput[]) => steps.completeSteps(db, items));
@@ -234,6 +234,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
           config.leaseMs,
           limit,
         );
+        for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
         if (claimed.length || remaining <= 0 || call.signal.aborted) {
           return create(PollTaskResponseSchema, {
             tasks: await tasksFor(namespaceId, claimed, expiresIn),
@@ -311,6 +312,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         dateOf(op, "started_at", req.startedAt) ?? null,
       );
       if (!res.held) lost(l.runId, l.fence);
+      metrics.stepAttempt(namespaceId, run!.workflow_type, "failed");
       return create(FailStepResponseSchema, {
         scheduledRetry: retryAt !== null,
         retryAt: retryAt ? timestampFromDate(retryAt) : undefined,
@@ -418,8 +420,10 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const l = lease(op, req.lease);
       if (!req.error) throw new InvalidArgumentError("error", `Cannot ${op}: "error" is required`);
       const error = errorToJson(sanitizeError(req.error));
-      if (!(await queue.failRun(db, namespaceId, l.runId, l.fence, error))) lost(l.runId, l.fence);
+      const ended = await queue.failRun(db, namespaceId, l.runId, l.fence, error);
+      if (!ended) lost(l.runId, l.fence);
       notifier.publish(doneTopic(namespaceId, l.runId));
+      metrics.runFinished(namespaceId, ended!.workflow_type, "failed", ended!.duration_s);
       return create(FailWorkflowResponseSchema, {});
     },
   };
@@ -436,6 +440,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     const res = await completions.add({ key, output, startedAt });
     if (!res.held) lost(l.runId, l.fence);
     if (res.attempt !== null) {
+      metrics.stepAttempt(namespaceId, res.workflow_type ?? "", "completed");
       return create(CompleteStepResponseSchema, {
         record: {
           step: req.step,
@@ -461,9 +466,10 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     const namespaceId = v.namespace(op, req.namespace);
     const l = lease(op, req.lease);
     const output = v.payload(op, "output", req.output);
-    const held = await finishes.add({ namespaceId, runId: l.runId, fence: l.fence, output });
-    if (!held) lost(l.runId, l.fence);
+    const ended = await finishes.add({ namespaceId, runId: l.runId, fence: l.fence, output });
+    if (!ended) lost(l.runId, l.fence);
     notifier.publish(doneTopic(namespaceId, l.runId));
+    metrics.runFinished(namespaceId, ended!.workflow_type, "completed", ended!.duration_s);
     return create(CompleteWorkflowResponseSchema, {});
   }
 
@@ -486,6 +492,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         context: payloadOf(c.context_data, c.context_metadata),
         retryPolicy: retryFromJson(c.retry_policy),
         steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
+        traceparent: c.traceparent ?? "",
       })
     );
   }

@@ -35,18 +35,19 @@ import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { retryHandlers } from "./retry_handlers.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
+import { traceparentOf } from "../tracing.ts";
 
 const maxWaitMs = 60_000;
 
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
-  const { db, notifier } = ctx;
+  const { db, notifier, metrics } = ctx;
   // Starts arriving together are committed together (group commit).
   const starts = new Batcher((items: runs.NewRun[]) => runs.insertRuns(db, items));
   return {
     ...signalHandlers(ctx),
     ...retryHandlers(ctx),
-    async startWorkflow(req) {
+    async startWorkflow(req, call) {
       const op = "start workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const workflowType = v.name(op, "workflow_type", req.workflowType);
@@ -62,6 +63,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         );
       }
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
+      const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
       // Insert, or find the live run holding the key; loop when that run ends in between.
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
@@ -77,15 +79,18 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           input,
           context,
           scheduleId: null,
+          traceparent,
         };
         if (signal) {
           const res = await signalWithStart(ctx, op, run, signal);
+          if (res && !res.alreadyExists) metrics.runStarted(namespaceId, workflowType);
           if (res) return res;
           continue;
         }
         const inserted = await starts.add(run);
         if (inserted) {
           notifier.publish(workTopic(namespaceId));
+          metrics.runStarted(namespaceId, workflowType);
           return create(StartWorkflowResponseSchema, {
             runId: inserted.run_id,
             workflowId,
@@ -203,6 +208,12 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const cancelled = await runs.cancelRun(db, namespaceId, runId, error);
       if (cancelled) {
         notifier.publish(doneTopic(namespaceId, runId));
+        metrics.runFinished(
+          namespaceId,
+          cancelled.workflow_type,
+          "cancelled",
+          (cancelled.finished_at!.getTime() - cancelled.created_at.getTime()) / 1000,
+        );
         return create(CancelWorkflowResponseSchema, { workflow: runToProto(cancelled) });
       }
       const row = await runs.getRun(db, namespaceId, runId);

@@ -29,6 +29,8 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  /** W3C trace context of the start, if the caller sent one. */
+  traceparent: string | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -49,12 +51,15 @@ export interface NewRun {
   input: { data: Uint8Array; metadata: Record<string, string> };
   context: { data: Uint8Array; metadata: Record<string, string> } | null;
   scheduleId: string | null;
+  /** W3C trace context of the caller. @default null */
+  traceparent?: string | null;
 }
 
 const runColumns = `r.namespace_id, r.run_id::text, r.seq::text, r.workflow_id, r.workflow_type,
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
-  r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text`;
+  r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
+  r.traceparent`;
 
 /**
  * Inserts PENDING runs with their payloads in one statement; a run whose
@@ -69,16 +74,16 @@ export async function insertRuns(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                            $11::text[], $12::text[])
+                            $11::text[], $12::text[], $13::text[])
          with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
                               deadline_at, retry_policy, schedule_id, input, input_metadata,
-                              context, context_metadata, idx)),
+                              context, context_metadata, traceparent, idx)),
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                               deadline_at, retry_policy, schedule_id)
+                               deadline_at, retry_policy, schedule_id, traceparent)
        select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type,
               coalesce(nullif(i.version, ''), d.version, ''), 'PENDING',
-              i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id
+              i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent
        from input i
        left join kagzi_default_versions d on d.namespace_id = i.namespace_id
                                           and d.workflow_type = i.workflow_type
@@ -108,6 +113,7 @@ export async function insertRuns(
       items.map((r) => JSON.stringify(r.input.metadata)),
       items.map((r) => (r.context ? base64(r.context.data) : null)),
       items.map((r) => JSON.stringify(r.context?.metadata ?? {})),
+      items.map((r) => r.traceparent ?? null),
     ],
   );
   const byId = new Map(rows.map((r) => [r.run_id, r]));

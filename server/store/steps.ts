@@ -81,15 +81,17 @@ export interface StepOutput {
 export async function completeSteps(
   db: Queryable,
   items: StepOutput[],
-): Promise<{ held: boolean; attempt: number | null }[]> {
-  const rows = await db.query<{ idx: number; held: boolean; attempt: number | null }>(
+): Promise<{ held: boolean; attempt: number | null; workflow_type: string | null }[]> {
+  const rows = await db.query<
+    { idx: number; held: boolean; attempt: number | null; workflow_type: string | null }
+  >(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::int[],
                             $7::text[], $8::text[], $9::text[])
          with ordinality as i(namespace_id, run_id, fence, worker_id, name, occurrence, output,
                               metadata, started_at, idx)),
      held as (
-       select i.* from input i
+       select i.*, r.workflow_type from input i
        join kagzi_runs r on r.namespace_id = i.namespace_id and r.run_id = i.run_id
                         and r.fence = i.fence and r.status = 'RUNNING'
        for share of r),
@@ -115,7 +117,7 @@ export async function completeSteps(
      stored as (
        select f.idx, ins.attempt from first f
        join ins on ins.run_id = f.run_id and ins.name = f.name and ins.occurrence = f.occurrence)
-     select i.idx::int, h.idx is not null as held, s.attempt
+     select i.idx::int, h.idx is not null as held, s.attempt, h.workflow_type
      from input i
      left join held h on h.idx = i.idx
      left join stored s on s.idx = i.idx
@@ -132,7 +134,7 @@ export async function completeSteps(
       items.map((i) => i.startedAt?.toISOString() ?? null),
     ],
   );
-  return rows.map((r) => ({ held: r.held, attempt: r.attempt }));
+  return rows.map((r) => ({ held: r.held, attempt: r.attempt, workflow_type: r.workflow_type }));
 }
 
 /**
