@@ -100,7 +100,10 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
                 `workflow of type ${v.show(res.workflowType)}, not ${v.show(workflowType)}`,
             );
           }
-          if (res.started) notifier.publish(workTopic(namespaceId));
+          if (res.started) {
+            notifier.publish(workTopic(namespaceId));
+            ctx.metrics.runStarted(namespaceId, workflowType);
+          }
           return create(StartChildResponseSchema, {
             record: stepRecordToProto(res.step),
             alreadyExists: res.alreadyExists,
