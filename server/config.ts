@@ -1,6 +1,7 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
 import { type LogLevel, logLevels } from "./log.ts";
+import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -33,6 +34,16 @@ export interface ServerConfig {
    * @default []
    */
   apiKeys: string[];
+  /**
+   * Serverless mode (Deno Deploy): only `Deno.serve`, no long-lived timers, the engine's periodic
+   * work driven by a `Deno.cron` job and by requests. On when `DENO_DEPLOY=true`.
+   * @default false
+   */
+  serverless: boolean;
+  /** Apply migrations at start. @default true (false in serverless mode) */
+  migrate: boolean;
+  /** The longest any request waits (PollTask, GetWorkflow's wait), in ms. @default 60000 */
+  maxWaitMs: number;
 }
 
 /** The defaults every setting falls back to. */
@@ -50,6 +61,9 @@ export const defaults: ServerConfig = {
   tickIntervalMs: 1_000,
   poolSize: 10,
   apiKeys: [],
+  serverless: false,
+  migrate: true,
+  maxWaitMs: 60_000,
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -62,7 +76,8 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | "list" }[] = [
+type Kind = "string" | "int" | "list" | "bool";
+const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -81,6 +96,9 @@ const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | 
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
   { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
+  { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "bool" },
+  { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "bool" },
+  { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -91,6 +109,7 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   heartbeatIntervalMs: [100, 600_000],
   tickIntervalMs: [50, 60_000],
   poolSize: [1, 1000],
+  maxWaitMs: [1_000, 300_000],
 };
 
 /** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */
@@ -103,19 +122,32 @@ export function loadConfig(
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(settings.map((s) => [s.flag, { type: "string" as const }])),
+      options: Object.fromEntries(
+        settings.map((s) => [s.flag, { type: s.kind === "bool" ? "boolean" : "string" }] as const),
+      ),
       strict: true,
       allowPositionals: false,
-    }).values as Record<string, string | undefined>;
+    }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }
-  const config: ServerConfig = { ...base };
+  // Deno Deploy sets DENO_DEPLOY=true; --serverless / KAGZI_SERVERLESS choose the mode elsewhere.
+  const serverless = parsed.serverless === true ||
+    (parsed.serverless === undefined &&
+      /^(true|1)$/i.test(env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? ""));
+  const config: ServerConfig = { ...(serverless ? serverlessBase(base, env) : base) };
   for (const s of settings) {
     const raw = parsed[s.flag] ?? env[s.env];
     if (raw === undefined) continue;
     const name = `--${s.flag} / ${s.env}`;
-    if (s.kind === "int") {
+    if (typeof raw === "boolean") {
+      (config[s.key] as boolean) = raw;
+    } else if (s.kind === "bool") {
+      if (!/^(true|false|1|0)$/i.test(raw.trim())) {
+        throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);
+      }
+      (config[s.key] as boolean) = /^(true|1)$/i.test(raw.trim());
+    } else if (s.kind === "int") {
       const n = Number(raw);
       const [lo, hi] = ranges[s.key] ?? [0, Number.MAX_SAFE_INTEGER];
       if (!/^\d+$/.test(raw.trim()) || n < lo || n > hi) {
@@ -146,6 +178,11 @@ export function loadConfig(
     }
   }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
+  if (config.serverless) {
+    config.databaseUrl ||= postgresUrlFromPgEnv(env);
+    const problem = serverlessProblem(config);
+    if (problem) throw new ConfigError(problem);
+  }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new ConfigError(
       'Invalid --database-url / DATABASE_URL: expected a "postgres://" URL',

@@ -1,8 +1,9 @@
 /**
  * The Kagzi server entry point: `deno run -A server/main.ts` (or `deno task start`)
  * serves `kagzi.v1` with Connect and gRPC-Web on `--port` (HTTP/1.1 and h2c) and
- * native gRPC on `--grpc-port` (node:http2). `deno serve server/main.ts` and Deno
- * Deploy use the default export's `fetch` instead.
+ * native gRPC on `--grpc-port` (node:http2). With `DENO_DEPLOY=true` (Deno Deploy) or
+ * `--serverless` it serves in serverless mode instead (see `deploy.ts`). `deno serve`
+ * runs `server/serve.ts`.
  *
  * @example Start with the embedded database
  * ```sh
@@ -14,21 +15,11 @@
 import * as http2 from "node:http2";
 import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
 import { SERVER_VERSION } from "./version.ts";
+import { registerMaintenanceCron, serveServerless } from "./deploy.ts";
 
 function fail(message: string): never {
   console.error(`kagzi: ${message}`);
   Deno.exit(1);
-}
-
-/** Whether `deno serve` (or Deno Deploy) runs this module and serves `fetch` itself. */
-function servedByDeno(): boolean {
-  if (Deno.env.get("DENO_DEPLOYMENT_ID")) return true;
-  try {
-    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
-    return argv[1] === "serve";
-  } catch {
-    return false;
-  }
 }
 
 let config;
@@ -38,6 +29,9 @@ try {
   fail(err instanceof ConfigError ? err.message : String(err));
 }
 
+// Deno Deploy finds cron jobs by running the top level, before Deno.serve: register it first.
+const cron = config.serverless ? registerMaintenanceCron() : undefined;
+
 let server: KagziServer;
 try {
   server = await createServer(config);
@@ -45,10 +39,10 @@ try {
   fail(`cannot start: ${(err as Error).message}`);
 }
 
-/** The `fetch` handler for `deno serve` and Deno Deploy. */
-export default { fetch: (req: Request): Promise<Response> => server.fetch(req) };
-
-if (import.meta.main && !servedByDeno()) {
+if (cron) {
+  cron.attach(server);
+  serveServerless(server, config, { cron: cron.registered });
+} else {
   const abort = new AbortController();
   const http = Deno.serve({
     hostname: config.host,

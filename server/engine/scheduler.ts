@@ -58,7 +58,7 @@ export function startScheduler(
 }
 
 /** Fires what is due; returns the namespaces that got new runs. */
-async function firePass(db: Db, graceMs: number): Promise<Set<string>> {
+export async function firePass(db: Db, graceMs: number): Promise<Set<string>> {
   return await db.transaction(async (tx) => {
     const namespaces = new Set<string>();
     const now = new Date();

@@ -32,8 +32,6 @@ import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 
-const maxWaitMs = 60_000;
-
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
   const { db, notifier } = ctx;
@@ -112,7 +110,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const runId = v.runId(op, req.runId);
       const waitMs = Math.min(
         durationMs(op, "wait_for_terminal", req.waitForTerminal) ?? 0,
-        maxWaitMs,
+        ctx.config.maxWaitMs,
       );
       const until = Date.now() + waitMs;
       for (;;) {
