@@ -113,7 +113,8 @@ Deno.test({
       await waitFor("step one to start", () => entriesOf(journal.path, run.id).length >= 1);
       const stopped = await stopLikeDeploy(a);
       assert.equal(stopped.status.code, 0, `exit status ${JSON.stringify(stopped.status)}`);
-      assert.ok(stopped.ms < 5_000, `the instance took ${stopped.ms} ms to stop`);
+      // Open polls are answered at once, so the instance stops well within the grace period.
+      assert.ok(stopped.ms < 3_000, `the instance took ${stopped.ms} ms to stop`);
       console.log(`SIGINT: the instance drained and exited in ${stopped.ms} ms`);
       a = await cluster.replace(a);
       assert.deepEqual(await run.result({ timeout: "30s" }), { out: [1, 2, 3], runId: run.id });
