@@ -72,6 +72,22 @@ Deno.test({
       }
     });
 
+    await t.step(
+      "a run started on the other instance reaches the worker at once (NOTIFY)",
+      async () => {
+        // Without LISTEN/NOTIFY the worker's instance would find the run on its next maintenance
+        // pass, up to a second later: five pickups in a row under 250 ms rule that out.
+        for (let i = 0; i < 5; i++) {
+          const t0 = Date.now();
+          const run = await client.start("three-steps").input({ stepMs: 0 });
+          await waitFor("step one", () => entriesOf(journal.path, run.id).length > 0);
+          const ms = entriesOf(journal.path, run.id)[0].at - t0;
+          assert.ok(ms < 250, `picked up ${ms} ms after the start on the other instance`);
+          await run.result({ timeout: "10s" });
+        }
+      },
+    );
+
     await t.step("a worker killed with kill -9 mid-run: the run is recovered", async () => {
       const run = await client.start("three-steps").input({ stepMs: 1_000 });
       await waitFor("step two to start", () => entriesOf(journal.path, run.id).length >= 2);
@@ -91,7 +107,20 @@ Deno.test({
       ]);
       console.log(`kill -9: run taken over ${entries[2].at - killedAt} ms after the kill`);
       assert.equal((await client.get(run.id)).attempts, 2);
-      await stopWorker(second);
+
+      // No background timer either: with no request in flight, a due sleeper stays asleep
+      // until a request arrives (or the Deno.cron job, absent here) runs a maintenance pass.
+      const sleeper = await client.start("sleeper").input({ ms: 500 });
+      await waitFor(
+        "the sleeper to sleep",
+        async () => (await runRow(cluster.sql, sleeper.id)).status === "SLEEPING",
+      );
+      second.kill("SIGKILL");
+      await second.status;
+      await sleep(3_000);
+      assert.equal((await runRow(cluster.sql, sleeper.id)).status, "SLEEPING");
+      await client.get(sleeper.id);
+      assert.equal((await runRow(cluster.sql, sleeper.id)).status, "PENDING");
     });
   },
 });
