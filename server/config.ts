@@ -1,6 +1,7 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
 import { type LogLevel, logLevels } from "./log.ts";
+import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -38,6 +39,16 @@ export interface ServerConfig {
   maxPendingSignals: number;
   /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
   metrics: boolean;
+  /**
+   * Serverless mode (Deno Deploy): only `Deno.serve`, no long-lived timers, the engine's periodic
+   * work driven by a `Deno.cron` job and by requests. On when `DENO_DEPLOY=true`.
+   * @default false
+   */
+  serverless: boolean;
+  /** Apply migrations at start. @default true (false in serverless mode) */
+  migrate: boolean;
+  /** The longest any request waits (PollTask, GetWorkflow's wait), in ms. @default 60000 */
+  maxWaitMs: number;
 }
 
 /** An API key and what it may reach. */
@@ -67,6 +78,9 @@ export const defaults: ServerConfig = {
   apiKeys: [],
   maxPendingSignals: 1000,
   metrics: true,
+  serverless: false,
+  migrate: true,
+  maxWaitMs: 60_000,
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -79,12 +93,8 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-const settings: {
-  key: Key;
-  flag: string;
-  env: string;
-  kind: "string" | "int" | "list" | "keys" | "bool";
-}[] = [
+type Kind = "string" | "int" | "list" | "bool" | "keys";
+const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -110,6 +120,9 @@ const settings: {
     kind: "int",
   },
   { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
+  { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "bool" },
+  { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "bool" },
+  { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -121,6 +134,7 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   tickIntervalMs: [50, 60_000],
   poolSize: [1, 1000],
   maxPendingSignals: [1, 1_000_000],
+  maxWaitMs: [1_000, 300_000],
 };
 
 /** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */
@@ -133,19 +147,27 @@ export function loadConfig(
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(settings.map((s) => [s.flag, { type: "string" as const }])),
+      options: Object.fromEntries(
+        settings.map((s) => [s.flag, { type: s.kind === "bool" ? "boolean" : "string" }] as const),
+      ),
       strict: true,
       allowPositionals: false,
-    }).values as Record<string, string | undefined>;
+    }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }
-  const config: ServerConfig = { ...base };
+  // Deno Deploy sets DENO_DEPLOY=true; --serverless / KAGZI_SERVERLESS choose the mode elsewhere.
+  const serverless = parsed.serverless === true ||
+    (parsed.serverless === undefined &&
+      /^(true|1)$/i.test(env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? ""));
+  const config: ServerConfig = { ...(serverless ? serverlessBase(base, env) : base) };
   for (const s of settings) {
     const raw = parsed[s.flag] ?? env[s.env];
     if (raw === undefined) continue;
     const name = `--${s.flag} / ${s.env}`;
-    if (s.kind === "int") {
+    if (typeof raw === "boolean") {
+      (config[s.key] as boolean) = raw;
+    } else if (s.kind === "int") {
       const n = Number(raw);
       const [lo, hi] = ranges[s.key] ?? [0, Number.MAX_SAFE_INTEGER];
       if (!/^\d+$/.test(raw.trim()) || n < lo || n > hi) {
@@ -176,6 +198,11 @@ export function loadConfig(
     );
   }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
+  if (config.serverless) {
+    config.databaseUrl ||= postgresUrlFromPgEnv(env);
+    const problem = serverlessProblem(config);
+    if (problem) throw new ConfigError(problem);
+  }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new ConfigError(
       'Invalid --database-url / DATABASE_URL: expected a "postgres://" URL',

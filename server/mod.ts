@@ -47,6 +47,7 @@ import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
+import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
 export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
@@ -65,6 +66,11 @@ export interface KagziServer {
   readonly database: string;
   /** The logger the server writes to. */
   readonly log: Logger;
+  /**
+   * Runs the engine's periodic work once now. Serverless mode has no background timers: the
+   * `Deno.cron` job calls this (requests run it too); a long-running server ticks by itself.
+   */
+  maintain(): Promise<void>;
   /** Stops the engine and closes the database. */
   close(): Promise<void>;
 }
@@ -89,7 +95,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   }
   db = withDbSpans(db);
   try {
-    const applied = await migrate(db);
+    // Serverless mode migrates in a pre-deploy command (`deno task migrate`), not per instance.
+    const applied = config.migrate ? await migrate(db) : [];
     if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
   } catch (err) {
     await db.close().catch(() => {});
@@ -115,6 +122,14 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     metrics: metrics ?? noMetrics,
   };
 
+  const maintenance = config.serverless
+    ? new Maintenance(db, notifier, log, {
+      intervalMs: config.tickIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      // The cron job runs once a minute: a fire time found that late is still on time.
+      scheduleGraceMs: 90_000,
+    })
+    : undefined;
   // The key is checked before the body is read (guardDecoding); what it covers once the
   // request is decoded (scopeInterceptor), before anything else is said about the request.
   const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
@@ -129,6 +144,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     },
     ...(keys ? [scopeInterceptor] : []),
     messageCheckInterceptor,
+    // Serverless: the engine's periodic work runs inside the requests being served.
+    ...(maintenance ? [maintenanceInterceptor(maintenance)] : []),
   ];
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
@@ -202,12 +219,12 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
   };
-  const stopTicker = startTicker(db, notifier, log, {
+  const stopTicker = maintenance ? () => maintenance.close() : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metrics: ctx.metrics,
   });
-  const stopScheduler = startScheduler(db, notifier, log, {
+  const stopScheduler = maintenance ? async () => {} : startScheduler(db, notifier, log, {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
     metrics: ctx.metrics,
@@ -218,6 +235,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     http2Handler,
     database,
     log,
+    maintain: () => maintenance?.run() ?? Promise.resolve(),
     async close() {
       if (closed) return;
       closed = true;

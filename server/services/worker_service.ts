@@ -217,7 +217,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const limit = Math.min(Math.max(req.maxTasks, 1), maxTasksPerPoll);
       const waitMs = Math.min(
         durationMs(op, "timeout", req.timeout) ?? config.pollTimeoutMs,
-        config.pollTimeoutMs,
+        Math.min(config.pollTimeoutMs, config.maxWaitMs),
       );
       const until = Date.now() + waitMs;
       for (;;) {
