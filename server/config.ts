@@ -1,5 +1,6 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
+import { parseDurationMs } from "./duration.ts";
 import { type LogLevel, logLevels } from "./log.ts";
 
 /** Everything the server can be told. */
@@ -33,6 +34,13 @@ export interface ServerConfig {
    * @default []
    */
   apiKeys: string[];
+  /**
+   * How long finished runs (with their steps and payloads) are kept after they
+   * finish, in ms; 0 keeps them forever. @default 604800000 (7 days)
+   */
+  retentionMs: number;
+  /** Per-namespace retention in ms, overriding `retentionMs` (0: forever). @default {} */
+  retentionByNamespace: Record<string, number>;
 }
 
 /** The defaults every setting falls back to. */
@@ -50,6 +58,8 @@ export const defaults: ServerConfig = {
   tickIntervalMs: 1_000,
   poolSize: 10,
   apiKeys: [],
+  retentionMs: 7 * 86_400_000,
+  retentionByNamespace: {},
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -62,7 +72,8 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | "list" }[] = [
+type Kind = "string" | "int" | "list" | "duration" | "durations";
+const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -81,6 +92,13 @@ const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | 
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
   { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
+  { key: "retentionMs", flag: "retention", env: "KAGZI_RETENTION", kind: "duration" },
+  {
+    key: "retentionByNamespace",
+    flag: "retention-namespaces",
+    env: "KAGZI_RETENTION_NAMESPACES",
+    kind: "durations",
+  },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -124,6 +142,10 @@ export function loadConfig(
         );
       }
       (config[s.key] as number) = n;
+    } else if (s.kind === "duration") {
+      (config[s.key] as number) = retention(name, raw);
+    } else if (s.kind === "durations") {
+      (config[s.key] as Record<string, number>) = namespaceRetention(name, raw);
     } else if (s.kind === "list") {
       (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
     } else {
@@ -152,4 +174,32 @@ export function loadConfig(
     );
   }
   return config;
+}
+
+/** A retention: a duration of at least 1 s, or 0 / "off" for forever. */
+function retention(name: string, raw: string): number {
+  const text = raw.trim().toLowerCase();
+  const ms = text === "off" ? 0 : parseDurationMs(text);
+  if (ms === undefined || (ms !== 0 && ms < 1_000) || ms > 100 * 365 * 86_400_000) {
+    throw new ConfigError(
+      `Invalid ${name}: "${raw}" is not a duration from 1s to 100 years (like "7d", "12h", ` +
+        `"30s") or "0" / "off" to keep finished runs forever`,
+    );
+  }
+  return ms;
+}
+
+/** `orders=30d,tmp=1h` → { orders: 2592000000, tmp: 3600000 }. */
+function namespaceRetention(name: string, raw: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of raw.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const [ns, value, ...rest] = item.split("=").map((x) => x.trim());
+    if (value === undefined || rest.length || !/^[A-Za-z0-9._-]{1,128}$/.test(ns)) {
+      throw new ConfigError(
+        `Invalid ${name}: "${item}" is not <namespace>=<duration> (e.g. "orders=30d,tmp=1h")`,
+      );
+    }
+    out[ns] = retention(`${name} for namespace "${ns}"`, value);
+  }
+  return out;
 }

@@ -44,6 +44,7 @@ import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
+import { startRetention } from "./engine/retention.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
 export { ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
@@ -179,6 +180,12 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
   });
+  const stopRetention = startRetention(db, log, {
+    defaultMs: config.retentionMs,
+    byNamespace: config.retentionByNamespace,
+    // The embedded database has one connection: shorter statements keep it free for requests.
+    batchSize: database === "embedded" ? 100 : 500,
+  });
   let closed = false;
   return {
     fetch,
@@ -190,6 +197,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       closed = true;
       await stopTicker();
       await stopScheduler();
+      await stopRetention();
       await notifier.close();
       await db.close().catch((err) => log.warn("closing the database failed", err));
       await closeEmbedded();
