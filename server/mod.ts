@@ -57,7 +57,11 @@ export const maxRequestBytes = 8 * 1024 * 1024;
 export interface KagziServer {
   /** Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2. */
   fetch(req: Request): Promise<Response>;
-  /** Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`). */
+  /**
+   * Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`).
+   * `server/main.ts` does not: a `node:http2` server can abort its process (denoland/deno#36788),
+   * so it runs native gRPC in a child process that forwards to `fetch` (`grpc_listener.ts`).
+   */
   http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
   /** "postgres" or "embedded". */
   readonly database: string;
