@@ -1,5 +1,6 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
+import { parseDurationMs } from "./duration.ts";
 import { type LogLevel, logLevels } from "./log.ts";
 import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
 
@@ -49,6 +50,13 @@ export interface ServerConfig {
   migrate: boolean;
   /** The longest any request waits (PollTask, GetWorkflow's wait), in ms. @default 60000 */
   maxWaitMs: number;
+  /**
+   * How long finished runs (with their steps and payloads) are kept after they
+   * finish, in ms; 0 keeps them forever. @default 604800000 (7 days)
+   */
+  retentionMs: number;
+  /** Per-namespace retention in ms, overriding `retentionMs` (0: forever). @default {} */
+  retentionByNamespace: Record<string, number>;
 }
 
 /** An API key and what it may reach. */
@@ -81,6 +89,8 @@ export const defaults: ServerConfig = {
   serverless: false,
   migrate: true,
   maxWaitMs: 60_000,
+  retentionMs: 7 * 86_400_000,
+  retentionByNamespace: {},
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -93,7 +103,7 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-type Kind = "string" | "int" | "list" | "bool" | "keys";
+type Kind = "string" | "int" | "list" | "bool" | "keys" | "duration" | "durations";
 const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
@@ -123,6 +133,13 @@ const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "bool" },
   { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "bool" },
   { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
+  { key: "retentionMs", flag: "retention", env: "KAGZI_RETENTION", kind: "duration" },
+  {
+    key: "retentionByNamespace",
+    flag: "retention-namespaces",
+    env: "KAGZI_RETENTION_NAMESPACES",
+    kind: "durations",
+  },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -184,6 +201,10 @@ export function loadConfig(
         throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);
       }
       (config[s.key] as boolean) = on;
+    } else if (s.kind === "duration") {
+      (config[s.key] as number) = retention(name, raw);
+    } else if (s.kind === "durations") {
+      (config[s.key] as Record<string, number>) = namespaceRetention(name, raw);
     } else if (s.kind === "list") {
       (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
     } else {
@@ -247,4 +268,32 @@ export function parseApiKeys(raw: string): ApiKey[] {
     keys.push({ key, namespaces: all ? "*" : [...new Set(scope)], admin: all });
   }
   return keys;
+}
+
+/** A retention: a duration of at least 1 s, or 0 / "off" for forever. */
+function retention(name: string, raw: string): number {
+  const text = raw.trim().toLowerCase();
+  const ms = text === "off" ? 0 : parseDurationMs(text);
+  if (ms === undefined || (ms !== 0 && ms < 1_000) || ms > 100 * 365 * 86_400_000) {
+    throw new ConfigError(
+      `Invalid ${name}: "${raw}" is not a duration from 1s to 100 years (like "7d", "12h", ` +
+        `"30s") or "0" / "off" to keep finished runs forever`,
+    );
+  }
+  return ms;
+}
+
+/** `orders=30d,tmp=1h` → { orders: 2592000000, tmp: 3600000 }. */
+function namespaceRetention(name: string, raw: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of raw.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const [ns, value, ...rest] = item.split("=").map((x) => x.trim());
+    if (value === undefined || rest.length || !/^[A-Za-z0-9._-]{1,128}$/.test(ns)) {
+      throw new ConfigError(
+        `Invalid ${name}: "${item}" is not <namespace>=<duration> (e.g. "orders=30d,tmp=1h")`,
+      );
+    }
+    out[ns] = retention(`${name} for namespace "${ns}"`, value);
+  }
+  return out;
 }

@@ -48,6 +48,7 @@ import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
 import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
+import { startRetention } from "./engine/retention.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
 export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
@@ -60,7 +61,11 @@ export const maxRequestBytes = 8 * 1024 * 1024;
 export interface KagziServer {
   /** Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2. */
   fetch(req: Request): Promise<Response>;
-  /** Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`). */
+  /**
+   * Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`).
+   * `server/main.ts` does not: a `node:http2` server can abort its process (denoland/deno#36788),
+   * so it runs native gRPC in a child process that forwards to `fetch` (`grpc_listener.ts`).
+   */
   http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
   /** "postgres" or "embedded". */
   readonly database: string;
@@ -229,6 +234,12 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     maxIdleMs: config.tickIntervalMs,
     metrics: ctx.metrics,
   });
+  const stopRetention = startRetention(db, log, {
+    defaultMs: config.retentionMs,
+    byNamespace: config.retentionByNamespace,
+    // The embedded database has one connection: shorter statements keep it free for requests.
+    batchSize: database === "embedded" ? 100 : 500,
+  });
   let closed = false;
   return {
     fetch,
@@ -241,6 +252,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       closed = true;
       await stopTicker();
       await stopScheduler();
+      await stopRetention();
       await notifier.close();
       await db.close().catch((err) => log.warn("closing the database failed", err));
       await closeEmbedded();
