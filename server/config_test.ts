@@ -46,3 +46,13 @@ Deno.test("loadConfig() reads API keys and rejects ones that cannot travel in a 
     /KAGZI_API_KEYS: each key must be 16 to 512 printable ASCII/,
   );
 });
+
+Deno.test("loadConfig() reads --metrics / KAGZI_METRICS as true or false", () => {
+  assert.equal(loadConfig({}, []).metrics, true);
+  assert.equal(loadConfig({ KAGZI_METRICS: "off" }, []).metrics, false);
+  assert.equal(loadConfig({ KAGZI_METRICS: "false" }, ["--metrics", "true"]).metrics, true);
+  assert.throws(
+    () => loadConfig({}, ["--metrics", "maybe"]),
+    (e: ConfigError) => /--metrics \/ KAGZI_METRICS: "maybe" is not true or false/.test(e.message),
+  );
+});
