@@ -1,5 +1,5 @@
 /** The shape of a `kagzi` command, the context it runs in, and helpers to read its flags. */
-import { type Duration, Kagzi, parseDuration } from "@kagzi/sdk";
+import { type Duration, type Kagzi, parseDuration } from "@kagzi/sdk";
 import { UsageError } from "./_errors.ts";
 import type { Output } from "./_output.ts";
 
