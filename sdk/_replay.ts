@@ -10,7 +10,15 @@
  */
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Payload, StepKind, type StepRecord, StepStatus, type Task } from "@kagzi/proto";
-import type { Context, StepBuilder, StepFn, WorkflowFn } from "./context.ts";
+import type {
+  ChildBuilder,
+  Context,
+  SignalWaitOptions,
+  StepBuilder,
+  StepFn,
+  WorkflowFn,
+} from "./context.ts";
+import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
@@ -32,6 +40,8 @@ export class Execution {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sleeps: { name: string; occurrence: number; wakeUpAt: Date }[] = [];
   #resumeAt: Date | undefined;
+  /** Something waits with no time limit (a signal, a child run): suspend even without resumeAt. */
+  #waiting = false;
   #released = false;
   #stopping = false;
   #wakeIdle?: () => void;
@@ -155,7 +165,7 @@ export class Execution {
         step: { kind: StepKind.SLEEP, name: s.name, occurrence: s.occurrence },
         wakeUpAt: timestampFromDate(s.wakeUpAt),
       })),
-      resumeAt: timestampFromDate(this.#resumeAt ?? new Date()),
+      resumeAt: this.#resumeAt && timestampFromDate(this.#resumeAt),
     });
     return ok ? "suspended" : "abandoned";
   }
@@ -167,10 +177,42 @@ export class Execution {
     return never;
   }
 
+  /** Registers a wait that only a signal or a child's end can end (the server wakes the run). */
+  #waitForever(): Promise<never> {
+    this.#waiting = true;
+    this.#checkIdle();
+    return never;
+  }
+
+  /** What signal waits and child workflows need of this execution (see _waits.ts). */
+  #host(): WaitHost {
+    return {
+      gone: () => this.#released || this.#stopping,
+      next: (kind, name) => {
+        const occurrence = this.#next(kind, name);
+        return { occurrence, record: this.#records.get(key(kind, name, occurrence)) };
+      },
+      track: <T>(p: Promise<T>): Promise<T> => {
+        this.#inflight.add(p);
+        const done = () => {
+          this.#inflight.delete(p);
+          this.#checkIdle();
+        };
+        p.then(done, done);
+        return p;
+      },
+      waitUntil: (at) => this.#waitUntil(at),
+      waitForever: () => this.#waitForever(),
+      call: (method, req) => this.#report(() => this.rpc.call(method, req)),
+      lease: this.lease,
+      never,
+    };
+  }
+
   #checkIdle(): void {
     // Let pending microtasks (other branches starting steps) run before deciding.
     setTimeout(() => {
-      if (this.#resumeAt && this.#inflight.size === 0) this.#wakeIdle!();
+      if ((this.#resumeAt || this.#waiting) && this.#inflight.size === 0) this.#wakeIdle!();
     }, 0);
   }
 
@@ -223,6 +265,14 @@ export class Execution {
           );
         }
         return this.#sleep(name, () => date);
+      },
+      waitForSignal: <T = unknown>(name: string, options?: SignalWaitOptions): Promise<T> => {
+        checkName(name, "signal");
+        return waitForSignal<T>(this.#host(), name, options);
+      },
+      child: (name: string): ChildBuilder => {
+        checkName(name, "child");
+        return childBuilder(this.#host(), name);
       },
     };
   }
@@ -325,6 +375,11 @@ export class Execution {
     fn: StepFn<T>,
   ): Promise<AttemptResult<T>> {
     const step = { kind: StepKind.FUNCTION, name, occurrence };
+    // No step starts once the lease may have expired (the worker was frozen or cut off):
+    // only a heartbeat that extends the lease lets the run go on (see _lease.ts).
+    const held = this.rpc.leases.hold(this.lease);
+    if (held !== true && !(await held)) this.release("the lease may have expired");
+    if (this.#released || this.#stopping) return { kind: "gone" };
     const startedAt = timestampFromDate(new Date());
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort(this.abort.signal.reason);

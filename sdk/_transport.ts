@@ -5,6 +5,19 @@ import { KagziError } from "./errors.ts";
 /** Which wire protocol a client speaks. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
 
+/** Creates a native gRPC transport; registered by `@kagzi/sdk/grpc` (it needs node:http2). */
+export type GrpcTransportFactory = (
+  baseUrl: string,
+  interceptors: Interceptor[],
+) => Transport | Promise<Transport>;
+
+let grpcFactory: GrpcTransportFactory | undefined;
+
+/** Makes `protocol: "grpc"` available; called by the `@kagzi/sdk/grpc` entry. */
+export function registerGrpcTransport(factory: GrpcTransportFactory): void {
+  grpcFactory = factory;
+}
+
 /** Options shared by every transport. */
 export interface TransportOptions {
   apiKey?: string;
@@ -12,7 +25,11 @@ export interface TransportOptions {
   protocol?: Protocol;
 }
 
-/** Creates the transport for `addr`; Connect and gRPC-Web use fetch, gRPC uses node:http2. */
+/**
+ * Creates the transport for `addr`; Connect and gRPC-Web use fetch (any runtime, browsers too),
+ * gRPC uses the factory `@kagzi/sdk/grpc` registered (node:http2), so this module's graph stays
+ * browser-safe.
+ */
 export async function createTransport(addr: string, options: TransportOptions): Promise<Transport> {
   let url: URL;
   try {
@@ -53,10 +70,16 @@ export async function createTransport(addr: string, options: TransportOptions): 
       return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors });
     case "grpc-web":
       return createGrpcWebTransport({ baseUrl, useBinaryFormat: true, interceptors });
-    case "grpc": {
-      const { createGrpcTransport } = await import("@connectrpc/connect-node");
-      return createGrpcTransport({ baseUrl, interceptors });
-    }
+    case "grpc":
+      if (!grpcFactory) {
+        throw new KagziError(
+          "INVALID_ARGUMENT",
+          'Protocol "grpc" needs node:http2, which this entry leaves out: import "@kagzi/sdk/grpc" ' +
+            '(Deno, Node) or "@kagzi/sdk", or use protocol "connect"',
+          { subject: "protocol", nonRetryable: true },
+        );
+      }
+      return await grpcFactory(baseUrl, interceptors);
     default:
       throw new KagziError(
         "INVALID_ARGUMENT",

@@ -1,6 +1,7 @@
 /**
  * The Kagzi SDK: start and inspect durable workflow runs from Deno, Node or a
- * browser, and run workflows in a worker.
+ * browser, and run workflows in a worker. Browsers import the client alone from
+ * `@kagzi/sdk/client`; this entry adds the worker and native gRPC (`@kagzi/sdk/grpc`).
  *
  * @example Start a run and wait for its result
  * ```ts ignore
@@ -13,43 +14,67 @@
  *
  * @module
  */
+import "./grpc.ts";
+
 export {
+  type AnyWorkflowDefinition,
+  type AnyWorkflowRef,
+  Call,
   CancelCall,
   type ConnectOptions,
+  defineWorkflow,
+  type Duration,
   GetCall,
   type GetStepOptions,
+  type Health,
+  type InputOf,
   Kagzi,
-  ListCall,
-  type ListSchedulesOptions,
-  type ListWorkersOptions,
-  type ResultOptions,
-  StartCall,
-  type WorkflowRun,
-} from "./client.ts";
-export type { Context, StepBuilder, StepFn, WorkflowFn } from "./context.ts";
-export { type Duration, parseDuration } from "./duration.ts";
-export { Retry } from "./retry.ts";
-export { type Schedule, ScheduleCall, type SchedulePage, type SchedulePatch } from "./schedules.ts";
-export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
-export {
   KagziError,
   type KagziErrorCode,
   type KagziErrorOptions,
+  ListCall,
+  type ListSchedulesOptions,
+  type ListSignalsOptions,
+  type ListWorkersOptions,
+  type NamespaceOption,
   NonRetryableError,
+  type OutputOf,
+  parseDuration,
+  type Protocol,
+  type ResultOptions,
   RetryAfterError,
+  type Schedule,
+  ScheduleCall,
+  type SchedulePage,
+  type SchedulePatch,
+  type ServerInfo,
+  type SignalInfo,
+  type SignalOptions,
+  type SignalSent,
+  SignalTimeoutError,
+  StartCall,
+  type StepAttemptInfo,
   StepFailedError,
+  type WorkerSummary,
+  type Workflow,
   WorkflowCancelledError,
+  type WorkflowDefinition,
   WorkflowFailedError,
-} from "./errors.ts";
-export type { Protocol } from "./_transport.ts";
-/** The base of the request builders: a lazy promise that sends its request when awaited. */
-export { Call } from "./_call.ts";
+  type WorkflowPage,
+  type WorkflowRef,
+  workflowRef,
+  type WorkflowRun,
+  type WorkflowStatus,
+  type WorkflowWait,
+} from "./client.ts";
 export type {
-  Health,
-  ServerInfo,
-  StepAttemptInfo,
-  WorkerSummary,
-  Workflow,
-  WorkflowPage,
-  WorkflowStatus,
-} from "./types.ts";
+  ChildBuilder,
+  ChildHandle,
+  Context,
+  SignalWaitOptions,
+  StepBuilder,
+  StepFn,
+  WorkflowFn,
+} from "./context.ts";
+export { Retry } from "./retry.ts";
+export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";

@@ -29,12 +29,25 @@ export interface ServerConfig {
   /** Postgres pool size. @default 10 */
   poolSize: number;
   /**
-   * API keys accepted in `authorization: Bearer <key>`; empty accepts every call.
+   * API keys accepted in `authorization: Bearer <key>`, each with the namespaces it
+   * covers; empty accepts every call.
    * @default []
    */
-  apiKeys: string[];
+  apiKeys: ApiKey[];
+  /** Unconsumed signals one run may hold; more are refused with RESOURCE_EXHAUSTED. @default 1000 */
+  maxPendingSignals: number;
   /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
   metrics: boolean;
+}
+
+/** An API key and what it may reach. */
+export interface ApiKey {
+  /** The secret, as sent in `authorization: Bearer <key>`. */
+  key: string;
+  /** The namespaces the key covers; `"*"` covers every namespace. */
+  namespaces: "*" | string[];
+  /** Whether the key may make server-wide calls (calls that name no namespace). */
+  admin: boolean;
 }
 
 /** The defaults every setting falls back to. */
@@ -52,6 +65,7 @@ export const defaults: ServerConfig = {
   tickIntervalMs: 1_000,
   poolSize: 10,
   apiKeys: [],
+  maxPendingSignals: 1000,
   metrics: true,
 };
 
@@ -69,7 +83,7 @@ const settings: {
   key: Key;
   flag: string;
   env: string;
-  kind: "string" | "int" | "list" | "bool";
+  kind: "string" | "int" | "list" | "keys" | "bool";
 }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
@@ -88,7 +102,13 @@ const settings: {
   },
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
-  { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
+  { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "keys" },
+  {
+    key: "maxPendingSignals",
+    flag: "max-pending-signals",
+    env: "KAGZI_MAX_PENDING_SIGNALS",
+    kind: "int",
+  },
   { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
 ];
 
@@ -100,6 +120,7 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   heartbeatIntervalMs: [100, 600_000],
   tickIntervalMs: [50, 60_000],
   poolSize: [1, 1000],
+  maxPendingSignals: [1, 1_000_000],
 };
 
 /** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */
@@ -133,6 +154,8 @@ export function loadConfig(
         );
       }
       (config[s.key] as number) = n;
+    } else if (s.kind === "keys") {
+      config.apiKeys = parseApiKeys(raw);
     } else if (s.kind === "bool") {
       const on = ["true", "1", "on", "yes"].includes(raw.trim().toLowerCase());
       if (!on && !["false", "0", "off", "no"].includes(raw.trim().toLowerCase())) {
@@ -152,14 +175,6 @@ export function loadConfig(
       }`,
     );
   }
-  for (const key of config.apiKeys) {
-    if (!/^[\x21-\x7e]{16,512}$/.test(key)) {
-      throw new ConfigError(
-        "Invalid --api-keys / KAGZI_API_KEYS: each key must be 16 to 512 printable ASCII " +
-          `characters without spaces or commas (a key of ${key.length} characters is not)`,
-      );
-    }
-  }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new ConfigError(
@@ -167,4 +182,42 @@ export function loadConfig(
     );
   }
   return config;
+}
+
+const namespaceList = "[A-Za-z0-9][A-Za-z0-9._-]*(?:\\s*,\\s*[A-Za-z0-9][A-Za-z0-9._-]*)*";
+/** `key=scope` where the scope is `*` or namespaces; the key is all before the last such `=`. */
+const scopedKey = new RegExp(`^([\\s\\S]*)=\\s*(\\*|${namespaceList})\\s*$`);
+
+/**
+ * Reads `--api-keys`: either plain keys separated by commas (`k1,k2`: each covers every
+ * namespace and server-wide calls, as before scopes existed), or entries separated by
+ * semicolons, each `key=ns1,ns2` (only those namespaces), `key=*` (every namespace and
+ * server-wide calls) or a plain `key` (the same as `key=*`).
+ */
+export function parseApiKeys(raw: string): ApiKey[] {
+  const name = "--api-keys / KAGZI_API_KEYS";
+  const scopedForm = raw.includes(";") || scopedKey.test(raw.trim());
+  const keys: ApiKey[] = [];
+  for (const entry of raw.split(scopedForm ? ";" : ",").map((e) => e.trim()).filter(Boolean)) {
+    const m = scopedForm ? scopedKey.exec(entry) : null;
+    const key = m ? m[1].trim() : entry;
+    const scope = m ? m[2].split(",").map((n) => n.trim()) : ["*"];
+    if (!/^[\x21-\x7e]{16,512}$/.test(key) || /[,;]/.test(key)) {
+      throw new ConfigError(
+        `Invalid ${name}: each key must be 16 to 512 printable ASCII characters without ` +
+          `spaces, commas or semicolons (a key of ${key.length} characters is not); write ` +
+          `scoped keys as "key1=ns1,ns2;key2=*"`,
+      );
+    }
+    if (keys.some((k) => k.key === key)) {
+      throw new ConfigError(`Invalid ${name}: a key is listed twice`);
+    }
+    const tooLong = scope.find((n) => n.length > 128);
+    if (tooLong) {
+      throw new ConfigError(`Invalid ${name}: namespace "${tooLong.slice(0, 32)}..." is too long`);
+    }
+    const all = scope.includes("*");
+    keys.push({ key, namespaces: all ? "*" : [...new Set(scope)], admin: all });
+  }
+  return keys;
 }

@@ -23,8 +23,10 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { apiKeyInterceptor } from "./auth.ts";
-import { decodeErrorInterceptor, guardDecoding } from "./decode_guard.ts";
+import { listenerHeader } from "./grpc_bridge.ts";
+import { ApiKeyCheck, scopeInterceptor } from "./auth.ts";
+import { guardDecoding, requestGate } from "./decode_guard.ts";
+import { messageCheckInterceptor } from "./message_check.ts";
 import {
   AdminService,
   WorkerService,
@@ -47,7 +49,7 @@ import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
-export { ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
+export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
 
 /** The largest request body accepted, in bytes. */
@@ -101,7 +103,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       db,
       log,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      apiKeys: config.apiKeys,
+      apiKeys: config.apiKeys.map((k) => k.key),
     })
     : undefined;
   const ctx: ServiceContext = {
@@ -113,7 +115,9 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     metrics: metrics ?? noMetrics,
   };
 
-  const auth = apiKeyInterceptor(config.apiKeys);
+  // The key is checked before the body is read (guardDecoding); what it covers once the
+  // request is decoded (scopeInterceptor), before anything else is said about the request.
+  const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
   const interceptors: Interceptor[] = [
     ...(metrics ? [metrics.interceptor] : []),
     (next) => async (req) => {
@@ -123,9 +127,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
         throw toConnectError(err, (msg, e) => log.error(`${req.method.name}: ${msg}`, e));
       }
     },
-    // Refuse callers without a key before telling them anything about their request.
-    ...(auth ? [auth] : []),
-    decodeErrorInterceptor,
+    ...(keys ? [scopeInterceptor] : []),
+    messageCheckInterceptor,
   ];
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
@@ -136,24 +139,37 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     router.service(WorkflowScheduleService, scheduleService(ctx));
   };
   const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
+    const compression = grpc ? [compressionGzip] : [];
     const router = createConnectRouter({
       interceptors,
       grpc,
       readMaxBytes: maxRequestBytes,
-      acceptCompression: grpc ? [compressionGzip] : [],
+      acceptCompression: compression,
+      requestGate: requestGate((msg, e) => log.error(msg, e)),
     });
     routes(router);
-    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, maxRequestBytes)]));
+    const guard = {
+      maxBytes: maxRequestBytes,
+      compression,
+      authenticate: keys &&
+        ((method: string, header: Headers) => keys.authenticate(method, header)),
+    };
+    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, guard)]));
   };
   // gRPC needs HTTP trailers, which fetch responses cannot carry: it is served on node:http2.
   const fetchHandlers = new Map(
     [...handlers(false)].map(([path, h]) => [path, createFetchHandler(h)]),
   );
+  const nodeHandlers = handlers(true);
+  // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
+  const listenerHandlers = new Map(
+    [...nodeHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
+  );
   const fetch = async (req: Request): Promise<Response> => {
     const headers = corsHeaders(req, config.corsOrigins);
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
     const path = new URL(req.url).pathname;
-    const handler = fetchHandlers.get(path);
+    const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
     if (path === "/metrics" && metrics) {
@@ -175,7 +191,6 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     for (const [k, v] of headers) res.headers.set(k, v);
     return res;
   };
-  const nodeHandlers = handlers(true);
   const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     const handler = nodeHandlers.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) {
@@ -216,7 +231,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
 }
 
 const supportedContentType =
-  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?|grpc-web-text(\+proto)?)\s*(;|$)/i;
+  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?)\s*(;|$)/i;
 
 function corsHeaders(req: Request, origins: string[]): Headers {
   const headers = new Headers();

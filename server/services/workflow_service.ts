@@ -19,6 +19,8 @@ import {
 import { doneTopic, workTopic } from "../engine/notify.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
+import * as steps from "../store/steps.ts";
+import { waitToProto } from "./_steps.ts";
 import type { ServiceContext } from "./_context.ts";
 import {
   errorToJson,
@@ -32,7 +34,7 @@ import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { retryHandlers } from "./retry_handlers.ts";
-import { signalHandlers } from "./signal_handlers.ts";
+import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 
 const maxWaitMs = 60_000;
@@ -63,8 +65,10 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
       const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
       // Insert, or find the live run holding the key; loop when that run ends in between.
+      const signal = req.signal &&
+        checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
       for (let i = 0; i < 5; i++) {
-        const inserted = await starts.add({
+        const run: runs.NewRun = {
           namespaceId,
           runId: crypto.randomUUID(),
           workflowId,
@@ -76,7 +80,14 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           context,
           scheduleId: null,
           traceparent,
-        });
+        };
+        if (signal) {
+          const res = await signalWithStart(ctx, op, run, signal);
+          if (res && !res.alreadyExists) metrics.runStarted(namespaceId, workflowType);
+          if (res) return res;
+          continue;
+        }
+        const inserted = await starts.add(run);
         if (inserted) {
           notifier.publish(workTopic(namespaceId));
           metrics.runStarted(namespaceId, workflowType);
@@ -139,7 +150,11 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           );
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
-          return create(GetWorkflowResponseSchema, { workflow: runToProto(row) });
+          const workflow = runToProto(row);
+          if (!isTerminal(row.status)) {
+            workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);
+          }
+          return create(GetWorkflowResponseSchema, { workflow });
         }
         await woken;
       }
@@ -165,6 +180,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         workflowId: v.name(op, "workflow_id", req.workflowId, false),
         scheduleId: v.name(op, "schedule_id", req.scheduleId, false),
         version: req.version === "" ? null : v.name(op, "version", req.version),
+        parentRunId: req.parentRunId === "" ? "" : v.runId(op, req.parentRunId, "parent_run_id"),
       };
       const size = v.pageSize(op, req.page?.pageSize ?? 0);
       const before = v.numericCursor(op, req.page?.pageToken ?? "");
@@ -180,7 +196,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const op = "cancel workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const runId = v.runId(op, req.runId);
-      const reason = req.reason.slice(0, 1024);
+      const reason = v.clip(req.reason, 1024);
       const error = errorToJson(create(ErrorDetailSchema, {
         code: ErrorCode.PRECONDITION_FAILED,
         message: reason ? `Cancelled: ${reason}` : "Cancelled",

@@ -57,7 +57,7 @@ export async function claimRuns(
      update kagzi_runs r
      set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
          fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-         wake_up_at = null
+         wake_up_at = null, wake_pending = false
      from due
      left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
                                and i.kind = 'input'
@@ -129,8 +129,10 @@ export interface SleepEntry {
 }
 
 /**
- * Suspends a held run until `resumeAt`, recording its new sleeps; SLEEPING when
- * it sleeps, PENDING when it only waits for a retry. False when the lease is lost.
+ * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
+ * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
+ * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
+ * once. Undefined when the lease is lost, else whether the run is due now.
  */
 export async function suspendRun(
   db: Queryable,
@@ -139,23 +141,29 @@ export async function suspendRun(
   fence: string,
   workerId: string,
   sleeps: SleepEntry[],
-  resumeAt: Date,
-): Promise<boolean> {
-  const rows = await db.query<{ held: boolean }>(
+  resumeAt: Date | null,
+): Promise<{ due: boolean } | undefined> {
+  const rows = await db.query<{ held: boolean; due: boolean }>(
     `with run as (
-       update kagzi_runs
-       set status = case when cardinality($6::text[]) > 0 then 'SLEEPING' else 'PENDING' end,
-           available_at = $5, wake_up_at = $5, worker_id = null, locked_until = null,
-           updated_at = now()
+       update kagzi_runs r
+       set status = case when cardinality($6::text[]) > 0 or $5::timestamptz is null
+                              or exists (select 1 from kagzi_steps w
+                                         where w.namespace_id = $1 and w.run_id = $2
+                                           and w.status = 'WAITING')
+                         then 'SLEEPING' else 'PENDING' end,
+           available_at = case when r.wake_pending then now()
+                               else coalesce($5::timestamptz, 'infinity') end,
+           wake_up_at = case when r.wake_pending then null else $5::timestamptz end,
+           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
        where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-       returning run_id),
+       returning run_id, available_at <= now() as due),
      sleeps as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 worker_id, wake_up_at)
        select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
        from run, unnest($6::text[], $7::int[], $8::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
        on conflict do nothing)
-     select exists (select 1 from run) as held`,
+     select exists (select 1 from run) as held, coalesce((select due from run), false) as due`,
     [
       namespaceId,
       runId,
@@ -167,7 +175,7 @@ export async function suspendRun(
       sleeps.map((s) => s.wakeUpAt.toISOString()),
     ],
   );
-  return rows[0].held;
+  return rows[0].held ? { due: rows[0].due } : undefined;
 }
 
 /** A run to complete, for {@linkcode completeRuns}. */

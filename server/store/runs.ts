@@ -23,6 +23,8 @@ export interface RunRow {
   retry_policy: unknown;
   error: unknown;
   schedule_id: string | null;
+  parent_run_id: string | null;
+  retried_from_run_id: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -55,8 +57,9 @@ export interface NewRun {
 
 const runColumns = `r.namespace_id, r.run_id::text, r.seq::text, r.workflow_id, r.workflow_type,
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
-  r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.created_at,
-  r.started_at, r.finished_at, r.updated_at, r.traceparent`;
+  r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
+  r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
+  r.traceparent`;
 
 /**
  * Inserts PENDING runs with their payloads in one statement; a run whose
@@ -181,6 +184,8 @@ export interface RunFilter {
   workflowId: string;
   scheduleId: string;
   version: string | null;
+  /** Only the children of this run; empty for any. */
+  parentRunId: string;
 }
 
 const filterSql = `r.namespace_id = $1
@@ -188,7 +193,8 @@ const filterSql = `r.namespace_id = $1
   and ($3 = '' or r.workflow_type = $3)
   and ($4 = '' or r.workflow_id = $4)
   and ($5 = '' or r.schedule_id = $5)
-  and ($6::text is null or r.version = $6)`;
+  and ($6::text is null or r.version = $6)
+  and ($7 = '' or r.parent_run_id = nullif($7, '')::uuid)`;
 
 const filterParams = (f: RunFilter) => [
   f.namespaceId,
@@ -197,6 +203,7 @@ const filterParams = (f: RunFilter) => [
   f.workflowId,
   f.scheduleId,
   f.version,
+  f.parentRunId,
 ];
 
 /** A page of runs, newest first, strictly older than the cursor `beforeSeq`. */
@@ -208,9 +215,9 @@ export async function listRuns(
 ): Promise<RunRow[]> {
   return await db.query<RunRow>(
     `select ${runColumns} from kagzi_runs r
-     where ${filterSql} and ($7::bigint is null or r.seq < $7)
+     where ${filterSql} and ($8::bigint is null or r.seq < $8)
      order by r.seq desc
-     limit $8`,
+     limit $9`,
     [...filterParams(filter), beforeSeq?.toString() ?? null, limit],
   );
 }

@@ -2,8 +2,9 @@
 import type { Client } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { WorkflowSchedule, WorkflowScheduleService } from "@kagzi/proto";
-import { Call } from "./_call.ts";
-import { decodeJson, encodeJson } from "./_payload.ts";
+import { Call } from "../_call.ts";
+import { decodeJson, encodeJson } from "../_payload.ts";
+import { rpc } from "./_services.ts";
 
 /** A cron schedule as stored. */
 export interface Schedule {
@@ -59,6 +60,18 @@ export interface SchedulePage {
   schedules: Schedule[];
   /** Empty on the last page. */
   nextPageToken: string;
+}
+
+/** Options of {@linkcode Kagzi.listSchedules}. */
+export interface ListSchedulesOptions {
+  /** The namespace to list. @default the client's namespace */
+  namespace?: string;
+  /** Only schedules of this workflow type. */
+  type?: string;
+  /** Schedules per page (1-1000). @default 50 */
+  pageSize?: number;
+  /** Continue after a previous page. @default "" (the first page) */
+  pageToken?: string;
 }
 
 /** The schedule client of a connection. @internal */
@@ -153,4 +166,60 @@ export class ScheduleCall extends Call<Schedule> {
     });
     return scheduleFromWire(res.schedule!);
   }
+}
+
+/** Reads a schedule, with its next and last fire times. */
+export function getSchedule(r: ScheduleRpc, namespace: string, id: string): Promise<Schedule> {
+  return rpc(async () =>
+    scheduleFromWire((await r.getWorkflowSchedule({ namespace, scheduleId: id })).schedule!)
+  );
+}
+
+/** One page of schedules, optionally of one workflow type. */
+export function listSchedules(
+  r: ScheduleRpc,
+  namespace: string,
+  options: ListSchedulesOptions,
+): Promise<SchedulePage> {
+  return rpc(async () => {
+    const res = await r.listWorkflowSchedules({
+      namespace,
+      workflowType: options.type ?? "",
+      page: { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" },
+    });
+    return {
+      schedules: res.schedules.map(scheduleFromWire),
+      nextPageToken: res.page?.nextPageToken ?? "",
+    };
+  });
+}
+
+/** Changes the fields in `patch`. */
+export function updateSchedule(
+  r: ScheduleRpc,
+  namespace: string,
+  id: string,
+  patch: SchedulePatch,
+): Promise<Schedule> {
+  return rpc(async () => {
+    const res = await r.updateWorkflowSchedule({
+      namespace,
+      scheduleId: id,
+      workflowType: patch.workflow,
+      cron: patch.cron,
+      timezone: patch.timezone,
+      input: patch.input === undefined ? undefined : encodeJson(patch.input, "input"),
+      version: patch.version,
+      enabled: patch.enabled,
+      maxCatchup: patch.catchup,
+    });
+    return scheduleFromWire(res.schedule!);
+  });
+}
+
+/** Deletes a schedule; the runs it started are kept. */
+export function deleteSchedule(r: ScheduleRpc, namespace: string, id: string): Promise<void> {
+  return rpc(async () => {
+    await r.deleteWorkflowSchedule({ namespace, scheduleId: id });
+  });
 }

@@ -1,0 +1,29 @@
+/** The generated service clients one connection talks to, and the error mapping every call uses. */
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { AdminService, WorkflowScheduleService, WorkflowService } from "@kagzi/proto";
+import { KagziError } from "../errors.ts";
+
+/** The services a client talks to. */
+export interface Services {
+  workflows: Client<typeof WorkflowService>;
+  admin: Client<typeof AdminService>;
+  schedules: Client<typeof WorkflowScheduleService>;
+}
+
+/** Clients of every service over one transport. */
+export function createServices(transport: Transport): Services {
+  return {
+    workflows: createClient(WorkflowService, transport),
+    admin: createClient(AdminService, transport),
+    schedules: createClient(WorkflowScheduleService, transport),
+  };
+}
+
+/** Awaits `call()`, turning whatever it rejects with into a {@linkcode KagziError}. */
+export async function rpc<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw KagziError.from(err);
+  }
+}

@@ -1,0 +1,208 @@
+/** The client: start, inspect, list and cancel workflow runs; schedules; discovery. */
+import { createTransport, type Protocol } from "../_transport.ts";
+import { type Duration, parseDuration } from "../duration.ts";
+import { KagziError } from "../errors.ts";
+import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary } from "../types.ts";
+import * as admin from "./admin.ts";
+import { createServices, type Services } from "./_services.ts";
+import { ListCall } from "./list.ts";
+import { CancelCall, GetCall, retryRun, type WorkflowRun } from "./runs.ts";
+import * as schedules from "./schedules.ts";
+import { StartCall } from "./start.ts";
+import {
+  listSignals,
+  type ListSignalsOptions,
+  sendSignal,
+  type SignalInfo,
+  type SignalOptions,
+  type SignalSent,
+} from "./signals.ts";
+import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_def.ts";
+
+/** Options of {@linkcode Kagzi.connect}. */
+export interface ConnectOptions {
+  /** Namespace used when a call names none. @default "default" */
+  namespace?: string;
+  /** Sent as `authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /**
+   * Connect and gRPC-Web work everywhere (fetch); "grpc" needs node:http2 (Deno, Node) and
+   * the `@kagzi/sdk/grpc` entry, which `@kagzi/sdk` imports. @default "connect"
+   */
+  protocol?: Protocol;
+  /** How long `connect` waits for the server to answer. @default "10s" */
+  connectTimeout?: Duration;
+}
+
+/** The `{ namespace }` option of calls about one object. */
+export interface NamespaceOption {
+  /** The namespace of the object. @default the client's namespace */
+  namespace?: string;
+}
+
+/** Connects to a Kagzi server. */
+export class Kagzi {
+  readonly #services: Services;
+  /** The namespace used when a call names none. */
+  readonly namespace: string;
+
+  private constructor(services: Services, namespace: string) {
+    this.#services = services;
+    this.namespace = namespace;
+  }
+
+  /**
+   * Connects to the server at `addr` and checks that it answers; rejects with an
+   * UNAVAILABLE KagziError naming the address when it does not.
+   */
+  static async connect(addr: string, options: ConnectOptions = {}): Promise<Kagzi> {
+    const transport = await createTransport(addr, options);
+    const client = new Kagzi(createServices(transport), options.namespace ?? "default");
+    const timeoutMs = parseDuration(options.connectTimeout ?? "10s", "connectTimeout");
+    try {
+      await client.#services.admin.healthCheck({}, { timeoutMs });
+    } catch (err) {
+      const cause = KagziError.from(err);
+      if (cause.code === "UNAUTHORIZED") {
+        throw new KagziError(
+          "UNAUTHORIZED",
+          `The Kagzi server at ${addr} refused the call: ${cause.message}`,
+          { subject: "apiKey", nonRetryable: true, cause: err },
+        );
+      }
+      throw new KagziError(
+        "UNAVAILABLE",
+        `Cannot reach the Kagzi server at ${addr}: ${cause.message}`,
+        { subject: "addr", subjectId: addr, cause: err },
+      );
+    }
+    return client;
+  }
+
+  #ns(options: NamespaceOption): string {
+    return options.namespace ?? this.namespace;
+  }
+
+  /** Starts a run of a typed workflow (`defineWorkflow` / `workflowRef`); input and result are typed. */
+  start<W extends AnyWorkflowRef>(workflow: W): StartCall<OutputOf<W>, InputOf<W>>;
+  /** Starts a run of `type` (awaiting the builder sends the request). */
+  start<T = unknown>(type: string): StartCall<T>;
+  start(workflow: string | AnyWorkflowRef): StartCall<unknown, unknown> {
+    const type = typeof workflow === "string" ? workflow : workflow.type;
+    return new StartCall(this.#services, type, this.namespace);
+  }
+
+  /** Sends run `runId` signal `name`; resolves once it is durably stored. */
+  signal(
+    runId: string,
+    name: string,
+    payload?: unknown,
+    options: SignalOptions = {},
+  ): Promise<SignalSent> {
+    return sendSignal(this.#services, this.namespace, runId, name, payload, options);
+  }
+
+  /** The signals of run `runId`, pending and consumed, oldest first. */
+  listSignals(runId: string, options: ListSignalsOptions = {}): Promise<SignalInfo[]> {
+    return listSignals(this.#services, this.namespace, runId, options);
+  }
+
+  /** Reads a run by its run id. */
+  get(runId: string): GetCall {
+    return new GetCall(this.#services, runId, this.namespace);
+  }
+
+  /** Lists runs, newest first: await for one page, or iterate with `for await` over all. */
+  list(): ListCall {
+    return new ListCall(this.#services, this.namespace);
+  }
+
+  /** Cancels a run that has not ended; its running steps see their signal aborted. */
+  cancel(runId: string): CancelCall {
+    return new CancelCall(this.#services, runId, this.namespace);
+  }
+
+  /**
+   * Starts a new run with the type, version, input and context of a finished (COMPLETED,
+   * FAILED or CANCELLED) run, under its workflow id; the new run's `retriedFromRunId` names
+   * the old one. An open run is PRECONDITION_FAILED, an unknown one NOT_FOUND.
+   */
+  retry<T = unknown>(runId: string, options: NamespaceOption = {}): Promise<WorkflowRun<T>> {
+    return retryRun<T>(this.#services, this.#ns(options), runId);
+  }
+
+  /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */
+  schedule(id: string): schedules.ScheduleCall {
+    return new schedules.ScheduleCall(this.#services.schedules, id, this.namespace);
+  }
+
+  /** Reads a schedule, with its next and last fire times. */
+  getSchedule(id: string, options: NamespaceOption = {}): Promise<schedules.Schedule> {
+    return schedules.getSchedule(this.#services.schedules, this.#ns(options), id);
+  }
+
+  /** One page of schedules, optionally of one workflow type. */
+  listSchedules(options: schedules.ListSchedulesOptions = {}): Promise<schedules.SchedulePage> {
+    return schedules.listSchedules(this.#services.schedules, this.#ns(options), options);
+  }
+
+  /** Changes the fields in `patch`; a new cron, time zone or re-enabling fires from now on. */
+  updateSchedule(
+    id: string,
+    patch: schedules.SchedulePatch,
+    options: NamespaceOption = {},
+  ): Promise<schedules.Schedule> {
+    return schedules.updateSchedule(this.#services.schedules, this.#ns(options), id, patch);
+  }
+
+  /** Deletes a schedule; the runs it started are kept. */
+  deleteSchedule(id: string, options: NamespaceOption = {}): Promise<void> {
+    return schedules.deleteSchedule(this.#services.schedules, this.#ns(options), id);
+  }
+
+  /** The server's health, including its database. */
+  health(): Promise<Health> {
+    return admin.health(this.#services);
+  }
+
+  /** The server's version, API version, features and default versions. */
+  serverInfo(options: NamespaceOption = {}): Promise<ServerInfo> {
+    return admin.serverInfo(this.#services, this.#ns(options));
+  }
+
+  /** Workers of a namespace (one page), with health derived from their heartbeats. */
+  listWorkers(
+    options: admin.ListWorkersOptions = {},
+  ): Promise<{ workers: WorkerSummary[]; nextPageToken: string }> {
+    return admin.listWorkers(this.#services, this.#ns(options), options);
+  }
+
+  /** One worker by id. */
+  getWorker(workerId: string, options: NamespaceOption = {}): Promise<WorkerSummary> {
+    return admin.getWorker(this.#services, this.#ns(options), workerId);
+  }
+
+  /** Asks a worker to drain: it stops polling, finishes or releases its runs and deregisters. */
+  drainWorker(workerId: string, options: NamespaceOption = {}): Promise<WorkerSummary> {
+    return admin.drainWorker(this.#services, this.#ns(options), workerId);
+  }
+
+  /** Every attempt of every step of a run, in the order they started. */
+  listSteps(runId: string, options: NamespaceOption = {}): Promise<StepAttemptInfo[]> {
+    return admin.listSteps(this.#services, this.#ns(options), runId);
+  }
+
+  /** Every attempt of one step of a run. */
+  getStep(
+    runId: string,
+    name: string,
+    options: admin.GetStepOptions = {},
+  ): Promise<StepAttemptInfo[]> {
+    return admin.getStep(this.#services, this.#ns(options), runId, name, options);
+  }
+
+  /** Makes `version` the one new runs of `type` get when they name none. */
+  setDefaultVersion(type: string, version: string, options: NamespaceOption = {}): Promise<void> {
+    return admin.setDefaultVersion(this.#services, this.#ns(options), type, version);
+  }
+}
