@@ -57,6 +57,7 @@ Deno.test("kagzi CLI drives a real server: runs, schedules, workers, output form
   const worker = await Worker.builder(server.url).apiKey(apiKey).workflows({
     "three-steps": threeSteps,
     fails: () => Promise.reject(new NonRetryableError("card declined")),
+    approval: (ctx) => ctx.waitForSignal("approve", { timeout: "1h" }),
     naps: async (ctx) => {
       await ctx.sleep("nap", "1h");
       return "rested";
@@ -286,6 +287,51 @@ Deno.test("kagzi CLI drives a real server: runs, schedules, workers, output form
         assert.equal(flag.code, 0, flag.stderr);
       },
     );
+
+    await t.step("run signal delivers once per key; run retry starts a new run", async () => {
+      const { runId } = expect(await cli("run", "start", "approval"), 0, "start").json();
+      const sent = expect(
+        await cli(
+          "run",
+          "signal",
+          runId,
+          "approve",
+          "--payload",
+          '{"by":"ana"}',
+          "--idempotency-key",
+          "k1",
+        ),
+        0,
+        "signal",
+      ).json();
+      assert.equal(sent.alreadyExists, false);
+      const again = await cli("run", "signal", runId, "approve", "--idempotency-key", "k1");
+      assert.equal(expect(again, 0, "same key").json().alreadyExists, true);
+      assert.deepEqual(expect(await cli("run", "result", runId), 0, "result").json(), {
+        by: "ana",
+      });
+      const shown = expect(await cli("run", "show", runId), 0, "show").json();
+      assert.equal(shown.signals.length, 1);
+      assert.ok(shown.signals[0].consumedAt);
+      const late = expect(await cli("run", "signal", runId, "approve"), 3, "finished run");
+      assert.match(late.stderr, /PRECONDITION_FAILED/);
+      assert.match(
+        expect(await cli("run", "signal", runId), 2, "no name").stderr,
+        /takes <runId> <name>/,
+      );
+
+      const failed = (await cli("run", "list", "--type", "fails")).json()[0];
+      const retried = expect(await cli("run", "retry", failed.runId, "--wait"), 1, "retry --wait");
+      assert.equal(retried.json().retriedFromRunId, failed.runId);
+      assert.equal(retried.json().status, "FAILED");
+      assert.equal(retried.json().workflowId, failed.workflowId);
+      const open = expect(await cli("run", "start", "naps"), 0, "open run").json();
+      assert.match(
+        expect(await cli("run", "retry", open.runId), 3, "retry of an open run").stderr,
+        /PRECONDITION_FAILED/,
+      );
+      expect(await cli("run", "cancel", open.runId), 0, "cancel");
+    });
 
     await t.step("worker list and drain", async () => {
       const listed = expect(await cli("worker", "list"), 0, "list").json();
