@@ -6,6 +6,7 @@ import { startTestServer } from "./_server.ts";
 import { threeSteps } from "./_workflows.ts";
 
 const apiKey = "kagzi-metrics-test-key-0123456789";
+const scopedKey = "kagzi-metrics-scoped-0123456789";
 
 interface Sample {
   name: string;
@@ -47,7 +48,7 @@ async function scrape(url: string, key = apiKey): Promise<{ text: string; sample
 Deno.test("/metrics counts starts, ends, claims and step attempts, and gauges the backlog", async () => {
   const all = await backends();
   await using server = await startTestServer(all.includes("postgres") ? "postgres" : all[0], {
-    env: { KAGZI_API_KEYS: apiKey },
+    env: { KAGZI_API_KEYS: `${apiKey};${scopedKey}=default` },
   });
   const client = await Kagzi.connect(server.url, { apiKey });
   const worker = await Worker.builder(server.url).apiKey(apiKey).workflows({
@@ -159,6 +160,12 @@ Deno.test("/metrics counts starts, ends, claims and step attempts, and gauges th
   });
   assert.equal(wrong.status, 401);
   await wrong.body?.cancel();
+  // A key scoped to some namespaces may not read metrics that name every namespace.
+  const scoped = await fetch(`${server.url}/metrics`, {
+    headers: { authorization: `Bearer ${scopedKey}` },
+  });
+  assert.equal(scoped.status, 403);
+  assert.match(await scoped.text(), /key for all namespaces/);
 });
 
 Deno.test("--metrics false turns /metrics off", async () => {
