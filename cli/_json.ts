@@ -37,6 +37,8 @@ export function workflowJson(
     deadlineAt: w.deadlineAt,
     scheduleId: w.scheduleId,
     workerId: w.workerId,
+    parentRunId: w.parentRunId,
+    retriedFromRunId: w.retriedFromRunId,
   };
 }
 

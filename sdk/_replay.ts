@@ -268,10 +268,15 @@ export class Execution {
       },
       waitForSignal: <T = unknown>(name: string, options?: SignalWaitOptions): Promise<T> => {
         checkName(name, "signal");
+        this.#trace.event("kagzi.signal_wait", {
+          "kagzi.signal.name": name,
+          "kagzi.signal.timeout": String(options?.timeout ?? ""),
+        });
         return waitForSignal<T>(this.#host(), name, options);
       },
       child: (name: string): ChildBuilder => {
         checkName(name, "child");
+        this.#trace.event("kagzi.child", { "kagzi.child.name": name });
         return childBuilder(this.#host(), name);
       },
     };

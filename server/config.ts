@@ -103,7 +103,7 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-type Kind = "string" | "int" | "list" | "bool" | "keys" | "duration" | "durations";
+type Kind = "string" | "int" | "list" | "bool" | "flag" | "keys" | "duration" | "durations";
 const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
@@ -130,8 +130,8 @@ const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
     kind: "int",
   },
   { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
-  { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "bool" },
-  { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "bool" },
+  { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "flag" },
+  { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "flag" },
   { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
   { key: "retentionMs", flag: "retention", env: "KAGZI_RETENTION", kind: "duration" },
   {
@@ -165,7 +165,7 @@ export function loadConfig(
     parsed = parseArgs({
       args,
       options: Object.fromEntries(
-        settings.map((s) => [s.flag, { type: s.kind === "bool" ? "boolean" : "string" }] as const),
+        settings.map((s) => [s.flag, { type: s.kind === "flag" ? "boolean" : "string" }] as const),
       ),
       strict: true,
       allowPositionals: false,
@@ -195,7 +195,7 @@ export function loadConfig(
       (config[s.key] as number) = n;
     } else if (s.kind === "keys") {
       config.apiKeys = parseApiKeys(raw);
-    } else if (s.kind === "bool") {
+    } else if (s.kind === "bool" || s.kind === "flag") {
       const on = ["true", "1", "on", "yes"].includes(raw.trim().toLowerCase());
       if (!on && !["false", "0", "off", "no"].includes(raw.trim().toLowerCase())) {
         throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);

@@ -97,3 +97,13 @@ Deno.test("loadConfig() reads retention as a duration, off, and per namespace", 
     /for namespace "tmp": "soon" is not a duration/,
   );
 });
+
+Deno.test("loadConfig() reads --metrics / KAGZI_METRICS as true or false", () => {
+  assert.equal(loadConfig({}, []).metrics, true);
+  assert.equal(loadConfig({ KAGZI_METRICS: "off" }, []).metrics, false);
+  assert.equal(loadConfig({ KAGZI_METRICS: "false" }, ["--metrics", "true"]).metrics, true);
+  assert.throws(
+    () => loadConfig({}, ["--metrics", "maybe"]),
+    (e: ConfigError) => /--metrics \/ KAGZI_METRICS: "maybe" is not true or false/.test(e.message),
+  );
+});

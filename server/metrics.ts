@@ -43,13 +43,16 @@ export interface MetricsOptions {
   db: Queryable;
   log: Logger;
   heartbeatIntervalMs: number;
-  /** When set, a scrape must send `authorization: Bearer <one of them>`. */
-  apiKeys: string[];
+  /**
+   * The server's API keys. When there are any, a scrape must send one that covers every
+   * namespace (`authorization: Bearer <key>`): the metrics name every namespace.
+   */
+  apiKeys: { key: string; admin: boolean }[];
   /** How long gauge values read from the database are reused. @default 5000 */
   gaugeTtlMs?: number;
 }
 
-/** Metrics that record nothing, for a server with `KAGZI_METRICS=false`. */
+/** Metrics that record nothing, for a server with `--metrics false`. */
 export const noMetrics: ServerMetrics = {
   runStarted() {},
   runFinished() {},
@@ -163,6 +166,7 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
         return new Response("Use GET /metrics\n", { status: 405, headers: { allow: "GET, HEAD" } });
       }
       const refused = check(req.headers.get("authorization"));
+      if (refused.startsWith("403 ")) return new Response(`${refused.slice(4)}\n`, { status: 403 });
       if (refused) {
         return new Response(`${refused}\n`, {
           status: 401,
@@ -233,18 +237,22 @@ function gaugeRefresher(options: MetricsOptions): Refresher {
   return refresher;
 }
 
-/** A check of the scrape's Bearer key; returns why it is refused, or "" when accepted. */
-function scrapeAuth(keys: string[]): (header: string | null) => string {
+/** A check of the scrape's Bearer key; returns why it is refused (403: a scoped key), or "". */
+function scrapeAuth(keys: { key: string; admin: boolean }[]): (header: string | null) => string {
   if (keys.length === 0) return () => "";
   const digest = (key: string): Uint8Array => createHash("sha256").update(key).digest();
-  const accepted = keys.map(digest);
+  const accepted = keys.map((k) => ({ digest: digest(k.key), admin: k.admin }));
   return (header) => {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return 'This server requires an API key: send "authorization: Bearer <key>"';
     const given = digest(match[1]);
-    let ok = false;
-    for (const key of accepted) ok = timingSafeEqual(given, key) || ok;
-    return ok ? "" : 'The API key in the "authorization" header is not accepted';
+    // Compare with every key so the time taken does not tell which one nearly matched.
+    let found: { admin: boolean } | undefined;
+    for (const key of accepted) if (timingSafeEqual(given, key.digest)) found = key;
+    if (!found) return 'The API key in the "authorization" header is not accepted';
+    return found.admin
+      ? ""
+      : "403 The metrics cover every namespace: use a key for all namespaces (*)";
   };
 }
 

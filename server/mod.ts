@@ -115,7 +115,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       db,
       log,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      apiKeys: config.apiKeys.map((k) => k.key),
+      apiKeys: config.apiKeys,
     })
     : undefined;
   const ctx: ServiceContext = {

@@ -19,6 +19,7 @@ import { Exit, report } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
+import { retryCommand, signalCommand } from "./run_signal.ts";
 import { exitOf, waitForEnd } from "./_runs.ts";
 
 const statuses: readonly WorkflowStatus[] = [
@@ -224,5 +225,5 @@ const cancel: Command = {
 export const runGroup: Group = {
   name: "run",
   summary: "Start, inspect, wait for, cancel, signal and retry workflow runs",
-  commands: [start, list, showCommand, result, cancel],
+  commands: [start, list, showCommand, result, cancel, signalCommand, retryCommand],
 };

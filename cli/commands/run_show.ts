@@ -1,44 +1,10 @@
 /** `kagzi run show <runId> [--follow]`: a run with its steps, attempts, errors and waits. */
-import type { Kagzi, StepAttemptInfo, Workflow } from "@kagzi/sdk";
+import type { Kagzi, SignalInfo, StepAttemptInfo, Workflow } from "@kagzi/sdk";
 import type { Command, Runtime } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { errorJson, stepJson, workflowJson } from "../_json.ts";
 import { span, time } from "../_output.ts";
 import { exitOf, terminal } from "./_runs.ts";
-
-/** Something a suspended run waits for, derived from its steps. */
-interface Wait {
-  kind: "sleep" | "retry";
-  name: string;
-  occurrence: number;
-  until: Date | undefined;
-}
-
-/** The sleeps and step retries a run that has not ended is waiting for. */
-function waitsOf(w: Workflow, steps: StepAttemptInfo[]): Wait[] {
-  if (terminal(w.status)) return [];
-  const latest = new Map<string, StepAttemptInfo>();
-  for (const s of steps) latest.set(`${s.kind}:${s.name}#${s.occurrence}`, s);
-  const waits: Wait[] = [];
-  for (const s of latest.values()) {
-    if (s.kind === "sleep" && s.status === "SLEEPING") {
-      waits.push({
-        kind: "sleep",
-        name: s.name,
-        occurrence: s.occurrence,
-        until: s.wakeUpAt,
-      });
-    } else if (s.status === "FAILED" && s.retryAt) {
-      waits.push({
-        kind: "retry",
-        name: s.name,
-        occurrence: s.occurrence,
-        until: s.retryAt,
-      });
-    }
-  }
-  return waits;
-}
 
 function detail(s: StepAttemptInfo): string {
   if (s.error) {
@@ -53,24 +19,29 @@ function stepLabel(s: StepAttemptInfo): string {
 }
 
 async function read(client: Kagzi, runId: string) {
-  const [run, steps] = await Promise.all([
+  const [run, steps, signals] = await Promise.all([
     client.get(runId),
     client.listSteps(runId),
+    client.listSignals(runId),
   ]);
-  return { run, steps };
+  return { run, steps, signals };
+}
+
+function signalJson(s: SignalInfo): Record<string, unknown> {
+  return { ...s };
 }
 
 function print(
   rt: Runtime,
-  run: Workflow,
-  steps: StepAttemptInfo[],
+  { run, steps, signals }: { run: Workflow; steps: StepAttemptInfo[]; signals: SignalInfo[] },
   follow: boolean,
 ): void {
-  const waits = waitsOf(run, steps);
+  const waits = run.waits;
   const json = {
     ...workflowJson(run, true),
-    steps: steps.map(stepJson),
     waits: waits.map((w) => ({ ...w })),
+    steps: steps.map(stepJson),
+    signals: signals.map(signalJson),
   };
   if (rt.out.format !== "table") {
     // Followed, every line is one JSON object: the run first, then its events.
@@ -95,6 +66,8 @@ function print(
     ["Wakes up", time(run.wakeUpAt)],
     ["Deadline", time(run.deadlineAt)],
     ["Schedule", run.scheduleId],
+    ["Parent run", run.parentRunId],
+    ["Retry of", run.retriedFromRunId],
     ["Worker", run.workerId],
     ["Input", JSON.stringify(run.input)],
     [
@@ -120,9 +93,19 @@ function print(
     rt.out.heading("Waiting for");
     rt.out.list(waits, [
       ["KIND", (w) => w.kind],
-      ["NAME", (w) => `${w.name}#${w.occurrence}`],
-      ["UNTIL", (w) => time(w.until)],
+      ["NAME", (w) => w.name],
+      ["UNTIL", (w) => time(w.until) || "(no limit)"],
+      ["CHILD RUN", (w) => w.childRunId],
     ], (w) => w);
+  }
+  if (signals.length) {
+    rt.out.heading("Signals");
+    rt.out.list(signals, [
+      ["SIGNAL", (s) => s.name],
+      ["SENT", (s) => time(s.sentAt)],
+      ["CONSUMED", (s) => time(s.consumedAt) || "(pending)"],
+      ["PAYLOAD", (s) => JSON.stringify(s.payload)],
+    ], signalJson);
   }
 }
 
@@ -145,9 +128,10 @@ export const showCommand: Command = {
   max: 1,
   async run(rt, v, [runId]) {
     const client = await rt.client();
-    let { run, steps } = await read(client, runId);
+    let view = await read(client, runId);
+    let { run, steps } = view;
     const follow = v.follow === true;
-    print(rt, run, steps, follow);
+    print(rt, view, follow);
     if (!follow) return Exit.ok;
     const seen = new Map(
       steps.map((s) => [`${s.kind}:${stepLabel(s)}/${s.attempt}`, s.status]),
@@ -155,7 +139,8 @@ export const showCommand: Command = {
     let status = run.status;
     while (!terminal(status)) {
       await new Promise((r) => setTimeout(r, 500));
-      ({ run, steps } = await read(client, runId));
+      view = await read(client, runId);
+      ({ run, steps } = view);
       for (const s of steps) {
         const key = `${s.kind}:${stepLabel(s)}/${s.attempt}`;
         if (seen.get(key) === s.status) continue;

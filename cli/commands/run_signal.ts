@@ -1,0 +1,81 @@
+/** `kagzi run signal` and `kagzi run retry`. */
+import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
+import { type Command, duration, jsonFlag, str } from "../_command.ts";
+import { Exit } from "../_errors.ts";
+import { workflowJson } from "../_json.ts";
+import { exitOf } from "./_runs.ts";
+
+/** `run signal <runId> <name>`. */
+export const signalCommand: Command = {
+  name: "signal",
+  args: "<runId> <name>",
+  summary: "Send a signal to a run (kept in its mailbox until the run waits for it)",
+  details: "A finished run refuses signals (PRECONDITION_FAILED, exit 3). A repeated\n" +
+    "--idempotency-key stores the signal once.",
+  flags: {
+    payload: { type: "string", value: "JSON|@file", help: "the payload: JSON text, @file or @-" },
+    "idempotency-key": { type: "string", value: "KEY", help: "store the signal once per key" },
+  },
+  min: 2,
+  max: 2,
+  async run(rt, v, [runId, name]) {
+    const payload = await jsonFlag(v, "payload");
+    const client = await rt.client();
+    const sent = await client.signal(runId, name, payload, {
+      idempotencyKey: str(v, "idempotency-key"),
+    });
+    rt.out.item([
+      ["Run ID", runId],
+      ["Signal", name],
+      ["Signal ID", sent.signalId],
+      ["Already sent", sent.alreadyExists ? "yes (same idempotency key)" : undefined],
+    ], { runId, name, ...sent });
+    return Exit.ok;
+  },
+};
+
+/** `run retry <runId>`. */
+export const retryCommand: Command = {
+  name: "retry",
+  args: "<runId>",
+  summary: "Start a new run with the type, version and input of a finished run",
+  details: "The new run keeps the workflow id and names the old one as its retriedFromRunId.\n" +
+    "An open run is refused (PRECONDITION_FAILED, exit 3).",
+  flags: {
+    wait: {
+      type: "boolean",
+      help: "wait for the new run to end; exit 1 if it failed or was cancelled",
+    },
+    timeout: {
+      type: "string",
+      value: "DURATION",
+      help: "with --wait: give up after this long (exit 3)",
+    },
+  },
+  min: 1,
+  max: 1,
+  async run(rt, v, [runId]) {
+    const timeoutMs = duration(v, "timeout");
+    const client = await rt.client();
+    const run = await client.retry(runId);
+    if (!v.wait) {
+      rt.out.item(
+        [["Run ID", run.id], ["Workflow ID", run.workflowId], ["Retry of", runId]],
+        { runId: run.id, workflowId: run.workflowId, retriedFromRunId: runId },
+      );
+      return Exit.ok;
+    }
+    await run.result({ timeout: timeoutMs }).catch((err) => {
+      if (!(err instanceof WorkflowFailedError || err instanceof WorkflowCancelledError)) throw err;
+    });
+    const w = await client.get(run.id);
+    rt.out.item([
+      ["Run ID", w.id],
+      ["Retry of", runId],
+      ["Status", w.status],
+      ["Output", w.status === "COMPLETED" ? JSON.stringify(w.output) : undefined],
+      ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
+    ], workflowJson(w));
+    return exitOf(w);
+  },
+};

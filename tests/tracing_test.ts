@@ -1,0 +1,173 @@
+/**
+ * OpenTelemetry across three processes: a client, the server and a worker export
+ * OTLP/HTTP JSON (Deno's built-in exporter, OTEL_DENO=true) to a small collector in
+ * this test; the start, the run, its steps and the server's work share one trace.
+ */
+import assert from "node:assert/strict";
+import { backends } from "./_db.ts";
+import { spawnDeno } from "./_process.ts";
+import { startTestServer } from "./_server.ts";
+import { waitFor } from "./_worker.ts";
+
+interface Span {
+  service: string;
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  attributes: Record<string, unknown>;
+  events: string[];
+}
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+interface OtlpAttribute {
+  key: string;
+  value: OtlpValue;
+}
+
+const valueOf = (v: OtlpValue): unknown =>
+  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.boolValue ?? v.doubleValue);
+const attrs = (list: OtlpAttribute[] = []) =>
+  Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
+
+/** An OTLP/HTTP collector on a free port keeping every span it receives. */
+function collector() {
+  const spans: Span[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    if (new URL(req.url).pathname !== "/v1/traces") {
+      await req.body?.cancel();
+      return Response.json({});
+    }
+    assert.match(req.headers.get("content-type") ?? "", /application\/json/);
+    const body = await req.json();
+    for (const rs of body.resourceSpans ?? []) {
+      const service = String(attrs(rs.resource?.attributes)["service.name"]);
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          spans.push({
+            service,
+            name: s.name,
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId ?? "",
+            attributes: attrs(s.attributes),
+            events: (s.events ?? []).map((e: { name: string }) => e.name),
+          });
+        }
+      }
+    }
+    return Response.json({});
+  });
+  return { spans, url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+const otel = (endpoint: string, service: string) => ({
+  OTEL_DENO: "true",
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+  OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+  OTEL_SERVICE_NAME: service,
+  OTEL_BSP_SCHEDULE_DELAY: "200",
+});
+
+Deno.test("a run's execution and steps join the trace of the start, across client, server and worker", async () => {
+  const col = collector();
+  const all = await backends();
+  try {
+    await using server = await startTestServer(all.includes("postgres") ? "postgres" : all[0], {
+      env: otel(col.url, "kagzi-server"),
+    });
+    const workerMain = new URL("./_worker_main.ts", import.meta.url).pathname;
+    await using _worker = await spawnDeno(
+      ["run", "-A", workerMain, server.url, "three-steps"],
+      otel(col.url, "kagzi-worker"),
+      "worker ready",
+      "worker",
+    );
+    const clientMain = new URL("./_trace_client.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", clientMain, server.url, "three-steps"],
+      env: { NO_COLOR: "1", ...otel(col.url, "kagzi-client") },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, `${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+    const { traceId, spanId: checkoutId, runId } = JSON.parse(stdout.trim().split("\n").at(-1)!);
+
+    const inTrace = () => col.spans.filter((s) => s.traceId === traceId);
+    const named = (name: string) => inTrace().filter((s) => s.name === name);
+    await waitFor(
+      "the client's, worker's and server's spans",
+      () =>
+        named("kagzi.start three-steps").length === 1 &&
+        named("kagzi.run three-steps").length === 1 &&
+        inTrace().filter((s) => s.name.startsWith("kagzi.step ")).length === 3 &&
+        inTrace().some((s) => s.service === "kagzi-server" && s.name.startsWith("db ")) &&
+        // A request span is exported when it ends, after the statements it made.
+        inTrace().filter((s) => s.name.startsWith("db ")).every((s) =>
+          inTrace().some((p) => p.spanId === s.parentSpanId)
+        ),
+    );
+
+    const [start] = named("kagzi.start three-steps");
+    assert.equal(start.service, "kagzi-client");
+    assert.equal(start.parentSpanId, checkoutId, "the start is a child of the caller's span");
+    assert.equal(start.attributes["kagzi.run_id"], runId);
+
+    const [run] = named("kagzi.run three-steps");
+    assert.equal(run.service, "kagzi-worker");
+    assert.equal(run.parentSpanId, start.spanId, "the execution is a child of the start");
+    assert.equal(run.attributes["kagzi.run_id"], runId);
+    assert.equal(run.attributes["kagzi.namespace"], "default");
+    assert.equal(run.attributes["kagzi.workflow_type"], "three-steps");
+    assert.equal(run.attributes["kagzi.attempt"], 1);
+    assert.equal(run.attributes["kagzi.outcome"], "completed");
+
+    const steps = inTrace().filter((s) => s.name.startsWith("kagzi.step "));
+    assert.deepEqual(steps.map((s) => s.name).sort(), [
+      "kagzi.step one",
+      "kagzi.step three",
+      "kagzi.step two",
+    ]);
+    for (const s of steps) {
+      assert.equal(s.service, "kagzi-worker");
+      assert.equal(s.parentSpanId, run.spanId, `${s.name} is a child of the run`);
+      assert.equal(s.attributes["kagzi.run_id"], runId);
+      assert.equal(s.attributes["kagzi.step.occurrence"], 1);
+    }
+
+    // The server's request spans continue the callers' spans; its statements are their children.
+    const serverSpans = inTrace().filter((s) => s.service === "kagzi-server");
+    const byId = new Map(inTrace().map((s) => [s.spanId, s]));
+    const db = serverSpans.filter((s) => s.name.startsWith("db "));
+    assert.ok(db.length > 0);
+    for (const s of db) {
+      assert.equal(
+        byId.get(s.parentSpanId)?.service,
+        "kagzi-server",
+        `${s.name} has a server parent`,
+      );
+      assert.equal(s.attributes["db.system.name"], "postgresql");
+    }
+    const insert = db.find((s) =>
+      String(s.attributes["db.query.text"]).includes("insert into kagzi_runs")
+    );
+    assert.ok(insert, "the start's insert is in the trace");
+
+    // The stored trace context is returned with the run (Connect JSON, no SDK).
+    const res = await fetch(`${server.url}/kagzi.v1.WorkflowService/GetWorkflow`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ namespace: "default", runId }),
+    });
+    const { workflow } = await res.json();
+    assert.equal(workflow.traceparent, `00-${traceId}-${start.spanId}-01`);
+  } finally {
+    await col.close();
+  }
+});
