@@ -1,7 +1,12 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
 import { type LogLevel, logLevels } from "./log.ts";
-import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
+import {
+  isServerless,
+  postgresUrlFromPgEnv,
+  serverlessBase,
+  serverlessProblem,
+} from "./serverless_config.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -131,10 +136,7 @@ export function loadConfig(
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }
-  // Deno Deploy sets DENO_DEPLOY=true; --serverless / KAGZI_SERVERLESS choose the mode elsewhere.
-  const serverless = parsed.serverless === true ||
-    (parsed.serverless === undefined &&
-      /^(true|1)$/i.test(env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? ""));
+  const serverless = isServerless(env, parsed.serverless as boolean | undefined);
   const config: ServerConfig = { ...(serverless ? serverlessBase(base, env) : base) };
   for (const s of settings) {
     const raw = parsed[s.flag] ?? env[s.env];
