@@ -2,7 +2,12 @@
 import { parseArgs } from "node:util";
 import { parseDurationMs } from "./duration.ts";
 import { type LogLevel, logLevels } from "./log.ts";
-import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
+import {
+  isServerless,
+  postgresUrlFromPgEnv,
+  serverlessBase,
+  serverlessProblem,
+} from "./serverless_config.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -173,10 +178,7 @@ export function loadConfig(
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }
-  // Deno Deploy sets DENO_DEPLOY=true; --serverless / KAGZI_SERVERLESS choose the mode elsewhere.
-  const serverless = parsed.serverless === true ||
-    (parsed.serverless === undefined &&
-      /^(true|1)$/i.test(env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? ""));
+  const serverless = isServerless(env, parsed.serverless as boolean | undefined);
   const config: ServerConfig = { ...(serverless ? serverlessBase(base, env) : base) };
   for (const s of settings) {
     const raw = parsed[s.flag] ?? env[s.env];

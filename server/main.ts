@@ -15,6 +15,7 @@
 import { startGrpcListener } from "./grpc_supervisor.ts";
 import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
 import { SERVER_VERSION } from "./version.ts";
+import { isServerless } from "./serverless_config.ts";
 import { registerMaintenanceCron, serveServerless } from "./deploy.ts";
 
 function fail(message: string): never {
@@ -29,15 +30,18 @@ function loopbackFor(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
+// Deno Deploy discovers cron jobs by running the module's top level before it serves:
+// register the maintenance job first, before anything can fail.
+const cron = isServerless(Deno.env.toObject(), Deno.args.includes("--serverless") || undefined)
+  ? registerMaintenanceCron()
+  : undefined;
+
 let config;
 try {
   config = loadConfig(Deno.env.toObject(), Deno.args);
 } catch (err) {
   fail(err instanceof ConfigError ? err.message : String(err));
 }
-
-// Deno Deploy finds cron jobs by running the top level, before Deno.serve: register it first.
-const cron = config.serverless ? registerMaintenanceCron() : undefined;
 
 let server: KagziServer;
 try {

@@ -12,6 +12,7 @@
  * @module
  */
 import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
+import { isServerless } from "./serverless_config.ts";
 import { registerMaintenanceCron } from "./deploy.ts";
 
 function fail(message: string): never {
@@ -19,15 +20,18 @@ function fail(message: string): never {
   Deno.exit(1);
 }
 
+// Deno Deploy discovers cron jobs by running the module's top level before it serves:
+// register the maintenance job first, before anything can fail.
+const cron = isServerless(Deno.env.toObject(), Deno.args.includes("--serverless") || undefined)
+  ? registerMaintenanceCron()
+  : undefined;
+
 let config;
 try {
   config = loadConfig(Deno.env.toObject(), Deno.args);
 } catch (err) {
   fail(err instanceof ConfigError ? err.message : String(err));
 }
-
-// Deno Deploy finds cron jobs by running the top level, before serving: register it first.
-const cron = config.serverless ? registerMaintenanceCron() : undefined;
 
 let server: KagziServer;
 try {

@@ -5,6 +5,18 @@
 import type { ServerConfig } from "./config.ts";
 
 /**
+ * Whether serverless mode is asked for: by the `--serverless` flag, else by
+ * `KAGZI_SERVERLESS`, else by `DENO_DEPLOY=true` (set by Deno Deploy).
+ */
+export function isServerless(
+  env: Record<string, string | undefined>,
+  flag: boolean | undefined,
+): boolean {
+  if (flag !== undefined) return flag;
+  return /^(true|1)$/i.test((env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? "").trim());
+}
+
+/**
  * The defaults in serverless mode, over `base`: listen where the platform routes requests
  * (`PORT`, else 8000, on every interface), no native gRPC, no migrations at start (a pre-deploy
  * command runs them), a small pool per instance and waits shorter than platform request limits.
