@@ -128,10 +128,8 @@ for (const backend of await backends()) {
       for (const [i, r] of results.entries()) {
         if (i === bad) rejectsWithPostgresText((r as PromiseRejectedResult).reason);
         else {
-          assert.deepEqual((r as PromiseFulfilledResult<unknown>).value, {
-            held: true,
-            attempt: 1,
-          });
+          const v = (r as PromiseFulfilledResult<{ held: boolean; attempt: number }>).value;
+          assert.deepEqual([v.held, v.attempt], [true, 1]);
         }
       }
       const stored = await steps.latestSteps(db, ns, claimed.map((c) => c.run_id));
