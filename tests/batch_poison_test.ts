@@ -128,7 +128,10 @@ for (const backend of await backends()) {
       for (const [i, r] of results.entries()) {
         if (i === bad) rejectsWithPostgresText((r as PromiseRejectedResult).reason);
         else {
-          assert.deepEqual((r as PromiseFulfilledResult<unknown>).value, { held: true, attempt: 1 });
+          assert.deepEqual((r as PromiseFulfilledResult<unknown>).value, {
+            held: true,
+            attempt: 1,
+          });
         }
       }
       const stored = await steps.latestSteps(db, ns, claimed.map((c) => c.run_id));

@@ -28,7 +28,11 @@ Deno.test(`concurrent starts in one namespace all succeed while another namespac
     ],
     [
       "context.metadata",
-      JSON.stringify({ namespace: "evil", workflowType: "t", context: { metadata: { "\0": "v" } } }),
+      JSON.stringify({
+        namespace: "evil",
+        workflowType: "t",
+        context: { metadata: { "\0": "v" } },
+      }),
     ],
     [
       "retry_policy.non_retryable_errors[0]",
