@@ -11,7 +11,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import type { ApiKey } from "./config.ts";
-import { KagziServerError, PermissionDeniedError, UnauthorizedError } from "./errors.ts";
+import { type KagziServerError, PermissionDeniedError, UnauthorizedError } from "./errors.ts";
 
 /** What the caller's key may reach. */
 export interface KeyScope {
