@@ -41,16 +41,19 @@ export interface RawGrpcAnswer {
  * can send what a well-behaved client never would. Rejects after `timeoutMs`.
  */
 export function grpcRaw(
-  port: number,
+  port: number | http2.ClientHttp2Session,
   path: string,
   body: Uint8Array,
   headers: Record<string, string> = {},
   timeoutMs = 15_000,
 ): Promise<RawGrpcAnswer> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
+    // A session of the caller's is kept open (as gRPC clients do); an own one is closed.
+    const own = typeof port === "number";
+    const session = own ? http2.connect(`http://127.0.0.1:${port}`) : port;
     const timer = setTimeout(() => {
-      session.destroy();
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      if (own) session.destroy();
       reject(new Error(`no gRPC answer from ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
     let settled = false;
@@ -58,10 +61,12 @@ export function grpcRaw(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      session.destroy();
+      session.off("error", onError);
+      if (own) session.close();
       f();
     };
-    session.on("error", (err) => done(() => reject(err)));
+    const onError = (err: Error) => done(() => reject(err));
+    session.on("error", onError);
     const req = session.request({
       ":method": "POST",
       ":path": path,
