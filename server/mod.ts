@@ -46,7 +46,14 @@ import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
-export { ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
+export {
+  type ApiKey,
+  ConfigError,
+  defaults,
+  loadConfig,
+  parseApiKeys,
+  type ServerConfig,
+} from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
 
 /** The largest request body accepted, in bytes. */

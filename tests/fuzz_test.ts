@@ -29,7 +29,7 @@ import {
   type Target,
 } from "./_fuzz_wire.ts";
 
-const runs = Number(Deno.env.get("KAGZI_FUZZ_RUNS") ?? 300);
+const runs = Number(Deno.env.get("KAGZI_FUZZ_RUNS") ?? 800);
 const seed = Number(Deno.env.get("KAGZI_FUZZ_SEED") ?? 20261123);
 const timeoutMs = 15_000;
 
