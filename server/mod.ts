@@ -51,7 +51,14 @@ import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
-export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
+export {
+  type ApiKey,
+  ConfigError,
+  defaults,
+  loadConfig,
+  parseApiKeys,
+  type ServerConfig,
+} from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
 
 /** The largest request body accepted, in bytes. */

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { StartWorkflowRequestSchema, StartWorkflowResponseSchema } from "@kagzi/proto";
 import { Kagzi, KagziError, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
-import { grpcUnary } from "./_grpc.ts";
+import { grpcRaw, grpcUnary, grpcWebStatus } from "./_grpc.ts";
 import { startTestServer } from "./_server.ts";
 
 const key1 = "kagzi-test-key-one-0123456789";
@@ -91,4 +91,45 @@ Deno.test("a server with API keys refuses calls without an accepted key on every
   } finally {
     native.close();
   }
+});
+
+Deno.test("without an accepted key a request is refused before its body is read, on every protocol", async () => {
+  const all = await backends();
+  await using server = await startTestServer(all.includes("postgres") ? "postgres" : all[0], {
+    env: { KAGZI_API_KEYS: key1 },
+  });
+  const start = "/kagzi.v1.WorkflowService/StartWorkflow";
+  const garbage = new Uint8Array([0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]);
+  const huge = new Uint8Array(9 * 1024 * 1024);
+  const post = (contentType: string, body: BodyInit, auth?: string) =>
+    fetch(server.url + start, {
+      method: "POST",
+      headers: { "content-type": contentType, ...(auth ? { authorization: auth } : {}) },
+      body,
+    });
+  for (
+    const [what, contentType, body] of [
+      ["bad JSON", "application/json", '{"workflowType": nope'],
+      ["garbage proto", "application/proto", garbage.subarray(5)],
+      ["a 9 MiB body", "application/proto", huge],
+    ] as const
+  ) {
+    for (const auth of [undefined, "Bearer not-one-of-the-keys-000"]) {
+      const res = await post(contentType, body, auth);
+      const json = await res.json();
+      assert.equal(res.status, 401, `${what}: ${JSON.stringify(json)}`);
+      assert.equal(json.code, "unauthenticated");
+    }
+  }
+  // With the key the same bad JSON is told what is wrong with it.
+  const keyed = await post("application/json", '{"workflowType": nope', `Bearer ${key1}`);
+  assert.equal(keyed.status, 400);
+  assert.equal((await keyed.json()).code, "invalid_argument");
+
+  const web = await grpcWebStatus(await post("application/grpc-web+proto", garbage));
+  assert.equal(web.grpcStatus, grpc.status.UNAUTHENTICATED);
+  const native = await grpcRaw(server.grpcPort, start, garbage);
+  assert.equal(native.grpcStatus, grpc.status.UNAUTHENTICATED);
+  const nativeHuge = await grpcRaw(server.grpcPort, start, huge);
+  assert.equal(nativeHuge.grpcStatus, grpc.status.UNAUTHENTICATED);
 });

@@ -176,7 +176,67 @@ const cases: Case[] = [
     field: "wait_for_terminal",
   },
   { name: "malformed JSON", path: start, body: "{nope", ...invalid, field: "JSON" },
+  {
+    name: "page token beyond int64",
+    path: list,
+    body: json({ page: { pageToken: token("c99999999999999999999") } }),
+    ...invalid,
+    field: "page.page_token",
+  },
+  {
+    name: "step page token beyond 2^53",
+    path: "/kagzi.v1.AdminService/ListSteps",
+    body: json({ runId: crypto.randomUUID(), page: { pageToken: token("c9223372036854775807") } }),
+    ...invalid,
+    field: "page.page_token",
+  },
+  {
+    name: "page token holding a NUL",
+    path: "/kagzi.v1.WorkflowScheduleService/ListWorkflowSchedules",
+    body: json({ page: { pageToken: token("ca\u0000b") } }),
+    ...invalid,
+    field: "page.page_token",
+  },
+  {
+    name: "unknown status enum name",
+    path: list,
+    body: json({ status: "WORKFLOW_STATUS_BOGUS" }),
+    ...invalid,
+    field: "status",
+  },
+  {
+    name: "negative heartbeat delta",
+    path: "/kagzi.v1.WorkerService/Heartbeat",
+    body: json({ workerId: crypto.randomUUID(), completedDelta: "-5" }),
+    ...invalid,
+    field: "completed_delta",
+  },
+  {
+    name: "heartbeat delta near int64",
+    path: "/kagzi.v1.WorkerService/Heartbeat",
+    body: json({ workerId: crypto.randomUUID(), failedDelta: "9223372036854775807" }),
+    ...invalid,
+    field: "failed_delta",
+  },
+  {
+    name: "NUL in a cancel reason",
+    path: cancel,
+    body: json({ runId: crypto.randomUUID(), reason: "stop\u0000now" }),
+    ...invalid,
+    field: "reason",
+  },
+  {
+    name: "NUL in a worker label",
+    path: "/kagzi.v1.WorkerService/Register",
+    body: json({ workflowTypes: [{ workflowType: "t" }], labels: { zone: "a\u0000" } }),
+    ...invalid,
+    field: "labels",
+  },
 ];
+
+function token(key: string): string {
+  return btoa(key).replace(/=+$/, "");
+}
 
 for (const backend of await backends()) {
   Deno.test(`bad input gets INVALID_ARGUMENT naming the field, and the server stays healthy (${backend})`, async (t) => {

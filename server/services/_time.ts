@@ -7,7 +7,10 @@ import { InvalidArgumentError } from "../errors.ts";
 export function durationMs(op: string, field: string, d: Duration | undefined): number | undefined {
   if (!d) return undefined;
   const ms = Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
-  if (!Number.isFinite(ms) || ms < 0 || d.nanos < 0 || ms > 10 * 365 * 86_400_000) {
+  if (
+    !Number.isFinite(ms) || ms < 0 || d.nanos < 0 || d.nanos > 999_999_999 ||
+    ms > 10 * 365 * 86_400_000
+  ) {
     throw new InvalidArgumentError(
       field,
       `Cannot ${op}: "${field}" must be a non-negative duration of at most 10 years`,

@@ -126,16 +126,16 @@ export function cursorKey(op: string, token: string, pattern = /^[\s\S]{1,512}$/
   return key.slice(1);
 }
 
-/** A numeric cursor (a row sequence number or an offset, at most int64); null for no token. */
-export function numericCursor(op: string, token: string): bigint | null {
+const maxInt64 = (1n << 63n) - 1n;
+
+/** A numeric cursor (a row sequence number or an offset, at most `max`); null for no token. */
+export function numericCursor(op: string, token: string, max = maxInt64): bigint | null {
   const key = cursorKey(op, token, /^[0-9]{1,19}$/);
   if (key === null) return null;
   const n = BigInt(key);
-  if (n > maxInt64) throw badToken(op, token);
+  if (n > max) throw badToken(op, token);
   return n;
 }
-
-const maxInt64 = (1n << 63n) - 1n;
 
 function badToken(op: string, token: string): InvalidArgumentError {
   return new InvalidArgumentError(

@@ -155,7 +155,8 @@ export function adminService(ctx: ServiceContext): ServiceImpl<typeof AdminServi
       const namespaceId = v.namespace(op, req.namespace);
       const runId = v.runId(op, req.runId);
       const size = v.pageSize(op, req.page?.pageSize ?? 0, 1000, 1000);
-      const offset = Number(v.numericCursor(op, req.page?.pageToken ?? "") ?? 0n);
+      const token = req.page?.pageToken ?? "";
+      const offset = Number(v.numericCursor(op, token, BigInt(Number.MAX_SAFE_INTEGER)) ?? 0n);
       const rows = await steps.listStepAttempts(db, namespaceId, runId, offset, size + 1);
       const { items, page } = v.pageOf(rows, size, () => String(offset + size));
       return create(ListStepsResponseSchema, { attempts: items.map(stepAttemptToProto), page });

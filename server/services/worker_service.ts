@@ -299,7 +299,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         retryFromJson(run!.retry_policy),
         retryFromJson(info.defaultRetryPolicy),
       );
-      const error = sanitizeError(req.error);
+      const error = sanitizeError(op, req.error);
       const delay = retryDelay(policy, attempt, error);
       const retryAt = delay === undefined ? null : new Date(Date.now() + delay);
       const key = { namespaceId, runId: l.runId, fence: l.fence, workerId, ...ref };
@@ -425,7 +425,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const namespaceId = v.namespace(op, req.namespace);
       const l = lease(op, req.lease);
       if (!req.error) throw new InvalidArgumentError("error", `Cannot ${op}: "error" is required`);
-      const error = errorToJson(sanitizeError(req.error));
+      const error = errorToJson(sanitizeError(op, req.error));
       const ended = await queue.failRun(db, namespaceId, l.runId, l.fence, error);
       if (!ended) lost(l.runId, l.fence);
       notifier.publish(doneTopic(namespaceId, l.runId));
@@ -504,8 +504,9 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
   }
 }
 
-/** Bounds the sizes of a user error before storing it. */
-function sanitizeError(e: ErrorDetail): ErrorDetail {
+/** Bounds the sizes of a user error before storing it; a bad retry_after is named. */
+function sanitizeError(op: string, e: ErrorDetail): ErrorDetail {
+  durationMs(op, "error.retry_after", e.retryAfter);
   return create(ErrorDetailSchema, {
     code: e.code === ErrorCode.UNSPECIFIED ? ErrorCode.APPLICATION : e.code,
     message: v.clip(e.message, 8192),
