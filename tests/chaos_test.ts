@@ -94,13 +94,23 @@ Deno.test({
         })());
         tasks.push((async () => {
           await sleep(14_000);
+          frozenNow = true; // spared by the kill loop from now until it is thawed
+          await waitFor("worker 2 to be up", () => workers[frozen] !== undefined, 60_000);
           const w = workers[frozen]!;
           const id = workerIdOf(w);
-          w.kill("SIGSTOP");
-          frozenNow = true;
-          const t = Date.now();
-          const held = await sql<{ run_id: string }[]>`
-            select run_id::text from kagzi_runs where worker_id = ${id} and status = 'RUNNING'`;
+          // Freeze it while it holds runs (a freeze that catches it idle is undone at once).
+          let held: { run_id: string }[] = [];
+          let t = Date.now();
+          for (let tries = 0; held.length === 0 && tries < 200; tries++) {
+            if (tries) {
+              w.kill("SIGCONT");
+              await sleep(50);
+            }
+            w.kill("SIGSTOP");
+            t = Date.now();
+            held = await sql`
+              select run_id::text from kagzi_runs where worker_id = ${id} and status = 'RUNNING'`;
+          }
           await sleep(freezeMs - (Date.now() - t));
           w.kill("SIGCONT");
           freeze = { heldRuns: held.map((r) => r.run_id), ms: Date.now() - t, pid: w.pid };
@@ -112,10 +122,10 @@ Deno.test({
           const i = next++ % 3;
           const victim = workers[i];
           if (!victim || (i === frozen && frozenNow)) continue;
+          workers[i] = undefined;
           victim.kill("SIGKILL");
           await victim.status;
           figures.workerKills++;
-          workers[i] = undefined;
           tasks.push(
             spawn(i).then((w) => {
               workers[i] = w;

@@ -224,6 +224,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         // Subscribe before claiming, so work arriving in between wakes this poll.
         const remaining = until - Date.now();
         const woken = notifier.wait(workTopic(namespaceId), Math.max(0, remaining), call.signal);
+        // The lease lasts at least this long from the request's arrival (the claim runs later).
         const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
         const claimed = await queue.claimRuns(
           db,
