@@ -77,12 +77,21 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
     scheduleId: w.scheduleId || undefined,
     workerId: w.workerId || undefined,
     retriedFromRunId: w.retriedFromRunId || undefined,
+    parentRunId: w.parentRunId || undefined,
+    waits: w.waits.map((x) => ({
+      kind: waitKinds[x.kind] ?? "sleep",
+      name: x.name,
+      until: date(x.until),
+      childRunId: x.childRunId || undefined,
+    })),
   };
 }
 
 const workerStatuses = ["ONLINE", "DRAINING", "OFFLINE"] as const;
 const healths = ["HEALTHY", "DEGRADED", "UNHEALTHY", "OFFLINE"] as const;
-const stepStatuses = ["RUNNING", "COMPLETED", "FAILED", "SLEEPING"] as const;
+const stepStatuses = ["RUNNING", "COMPLETED", "FAILED", "SLEEPING", "WAITING"] as const;
+const stepKinds = ["function", "function", "sleep", "signal", "child"] as const;
+const waitKinds = ["sleep", "sleep", "signal", "child", "retry"] as const;
 
 /** A wire WorkerInfo as a {@linkcode WorkerSummary}. */
 export function workerFromWire(w: WorkerInfo): WorkerSummary {
@@ -111,7 +120,8 @@ export function stepAttemptFromWire(s: StepAttempt): StepAttemptInfo {
   let output: { v: unknown } | undefined;
   return {
     runId: s.runId,
-    kind: s.step?.kind === StepKind.SLEEP ? "sleep" : "function",
+    kind: stepKinds[s.step?.kind ?? StepKind.FUNCTION] ?? "function",
+    childRunId: s.childRunId || undefined,
     name: s.step?.name ?? "",
     occurrence: s.step?.occurrence ?? 0,
     attempt: s.attempt,

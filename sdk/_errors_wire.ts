@@ -18,8 +18,31 @@ const codes: Record<KagziErrorCode, ErrorCode> = {
   CANCELLED: ErrorCode.CANCELLED,
 };
 
-/** Anything thrown by user code, as the ErrorDetail stored for the step or run. */
+/**
+ * Anything thrown by user code, as the ErrorDetail stored for the step or run. Its text
+ * is made storable: NUL characters (which the server refuses, as Postgres cannot store
+ * them) and unpaired surrogates become U+FFFD.
+ */
 export function toErrorDetail(e: unknown): ErrorDetail {
+  const d = rawErrorDetail(e);
+  return {
+    ...d,
+    message: storable(d.message),
+    name: storable(d.name),
+    stack: storable(d.stack),
+    subject: storable(d.subject),
+    subjectId: storable(d.subjectId),
+    metadata: Object.fromEntries(
+      Object.entries(d.metadata).map(([k, v]) => [storable(k), storable(v)]),
+    ),
+  };
+}
+
+function storable(s: string): string {
+  return s.replaceAll("\0", "\uFFFD").toWellFormed();
+}
+
+function rawErrorDetail(e: unknown): ErrorDetail {
   // The step's own error, named as it was, with the step in the message.
   if (e instanceof StepFailedError) {
     const detail = errorDetailOf(e);

@@ -10,13 +10,22 @@
  */
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Payload, StepKind, type StepRecord, StepStatus, type Task } from "@kagzi/proto";
-import type { Context, StepBuilder, StepFn, WorkflowFn } from "./context.ts";
+import type {
+  ChildBuilder,
+  Context,
+  SignalWaitOptions,
+  StepBuilder,
+  StepFn,
+  WorkflowFn,
+} from "./context.ts";
+import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
 import { type Retry, retryToProto } from "./retry.ts";
 import type { WorkerRpc } from "./_rpc.ts";
+import { RunTrace } from "./_tracing.ts";
 
 /** How an execution ended. */
 export type Outcome = "completed" | "failed" | "suspended" | "abandoned";
@@ -31,11 +40,14 @@ export class Execution {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sleeps: { name: string; occurrence: number; wakeUpAt: Date }[] = [];
   #resumeAt: Date | undefined;
+  /** Something waits with no time limit (a signal, a child run): suspend even without resumeAt. */
+  #waiting = false;
   #released = false;
   #stopping = false;
   #wakeIdle?: () => void;
   #idle = new Promise<void>((r) => (this.#wakeIdle = r));
   #releasedSignal?: () => void;
+  #trace!: RunTrace;
   readonly #releasedP = new Promise<void>((r) => (this.#releasedSignal = r));
 
   constructor(
@@ -82,7 +94,20 @@ export class Execution {
     while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
   }
 
+  /** Executes the run in a `kagzi.run <type>` span. */
   async execute(): Promise<Outcome> {
+    this.#trace = new RunTrace(this.task, this.rpc.namespace);
+    try {
+      const outcome = await this.#execute();
+      this.#trace.end(outcome);
+      return outcome;
+    } catch (err) {
+      this.#trace.end("abandoned", err);
+      throw err;
+    }
+  }
+
+  async #execute(): Promise<Outcome> {
     let input: unknown;
     try {
       input = decodeJson(this.task.input, "input");
@@ -94,7 +119,7 @@ export class Execution {
       });
     }
     const ctx = this.#context();
-    const result = Promise.resolve().then(() => this.fn(ctx, input)).then(
+    const result = Promise.resolve().then(() => this.#trace.within(() => this.fn(ctx, input))).then(
       (value) => ({ value }),
       (error) => ({ error }),
     );
@@ -131,13 +156,16 @@ export class Execution {
   }
 
   async #suspend(): Promise<Outcome> {
+    this.#trace.event("kagzi.suspend", {
+      "kagzi.resume_at": (this.#resumeAt ?? new Date()).toISOString(),
+    });
     const ok = await this.rpc.call("sleep", {
       lease: this.lease,
       sleeps: this.#sleeps.map((s) => ({
         step: { kind: StepKind.SLEEP, name: s.name, occurrence: s.occurrence },
         wakeUpAt: timestampFromDate(s.wakeUpAt),
       })),
-      resumeAt: timestampFromDate(this.#resumeAt ?? new Date()),
+      resumeAt: this.#resumeAt && timestampFromDate(this.#resumeAt),
     });
     return ok ? "suspended" : "abandoned";
   }
@@ -149,10 +177,42 @@ export class Execution {
     return never;
   }
 
+  /** Registers a wait that only a signal or a child's end can end (the server wakes the run). */
+  #waitForever(): Promise<never> {
+    this.#waiting = true;
+    this.#checkIdle();
+    return never;
+  }
+
+  /** What signal waits and child workflows need of this execution (see _waits.ts). */
+  #host(): WaitHost {
+    return {
+      gone: () => this.#released || this.#stopping,
+      next: (kind, name) => {
+        const occurrence = this.#next(kind, name);
+        return { occurrence, record: this.#records.get(key(kind, name, occurrence)) };
+      },
+      track: <T>(p: Promise<T>): Promise<T> => {
+        this.#inflight.add(p);
+        const done = () => {
+          this.#inflight.delete(p);
+          this.#checkIdle();
+        };
+        p.then(done, done);
+        return p;
+      },
+      waitUntil: (at) => this.#waitUntil(at),
+      waitForever: () => this.#waitForever(),
+      call: (method, req) => this.#report(() => this.rpc.call(method, req)),
+      lease: this.lease,
+      never,
+    };
+  }
+
   #checkIdle(): void {
     // Let pending microtasks (other branches starting steps) run before deciding.
     setTimeout(() => {
-      if (this.#resumeAt && this.#inflight.size === 0) this.#wakeIdle!();
+      if ((this.#resumeAt || this.#waiting) && this.#inflight.size === 0) this.#wakeIdle!();
     }, 0);
   }
 
@@ -206,6 +266,14 @@ export class Execution {
         }
         return this.#sleep(name, () => date);
       },
+      waitForSignal: <T = unknown>(name: string, options?: SignalWaitOptions): Promise<T> => {
+        checkName(name, "signal");
+        return waitForSignal<T>(this.#host(), name, options);
+      },
+      child: (name: string): ChildBuilder => {
+        checkName(name, "child");
+        return childBuilder(this.#host(), name);
+      },
     };
   }
 
@@ -225,6 +293,10 @@ export class Execution {
     }
     if (at.getTime() <= Date.now()) return Promise.resolve();
     this.#sleeps.push({ name, occurrence, wakeUpAt: at });
+    this.#trace.event("kagzi.sleep", {
+      "kagzi.sleep.name": name,
+      "kagzi.sleep.until": at.toISOString(),
+    });
     return this.#waitUntil(at);
   }
 
@@ -281,6 +353,7 @@ export class Execution {
     }
   }
 
+  /** One attempt of a step, in a `kagzi.step <name>` span. */
   async #attempt<T>(
     name: string,
     occurrence: number,
@@ -288,7 +361,25 @@ export class Execution {
     timeoutMs: number | undefined,
     fn: StepFn<T>,
   ): Promise<AttemptResult<T>> {
+    const span = this.#trace.step(name, occurrence);
+    const result = await span.within(() => this.#try(name, occurrence, retry, timeoutMs, fn));
+    span.end(result);
+    return result;
+  }
+
+  async #try<T>(
+    name: string,
+    occurrence: number,
+    retry: Retry | undefined,
+    timeoutMs: number | undefined,
+    fn: StepFn<T>,
+  ): Promise<AttemptResult<T>> {
     const step = { kind: StepKind.FUNCTION, name, occurrence };
+    // No step starts once the lease may have expired (the worker was frozen or cut off):
+    // only a heartbeat that extends the lease lets the run go on (see _lease.ts).
+    const held = this.rpc.leases.hold(this.lease);
+    if (held !== true && !(await held)) this.release("the lease may have expired");
+    if (this.#released || this.#stopping) return { kind: "gone" };
     const startedAt = timestampFromDate(new Date());
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort(this.abort.signal.reason);

@@ -2,11 +2,25 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import type { ReportItem, ReportResult, WorkerService } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
+import type { Leases } from "./_lease.ts";
 
 type Rpc = Client<typeof WorkerService>;
-type RunMethod = "completeStep" | "failStep" | "sleep" | "completeWorkflow" | "failWorkflow";
-type Req<M extends RunMethod> = Omit<NonNullable<Parameters<Rpc[M]>[0]>, "namespace" | "workerId">;
-type Res<M extends RunMethod> = Awaited<ReturnType<Rpc[M]>>;
+/** The calls a worker makes about a run it holds. */
+export type RunMethod =
+  | "completeStep"
+  | "failStep"
+  | "sleep"
+  | "completeWorkflow"
+  | "failWorkflow"
+  | "receiveSignal"
+  | "startChild";
+/** The request of a held-run call, without the fields the worker fills in. */
+export type Req<M extends RunMethod> = Omit<
+  NonNullable<Parameters<Rpc[M]>[0]>,
+  "namespace" | "workerId"
+>;
+/** The response of a held-run call. */
+export type Res<M extends RunMethod> = Awaited<ReturnType<Rpc[M]>>;
 
 /** Calls sent together in one Report: the hot path of every run. */
 type Reported = "completeStep" | "completeWorkflow";
@@ -39,6 +53,8 @@ export class WorkerRpc {
     readonly namespace: string,
     public workerId: string,
     private readonly maxRetryMs: number,
+    /** The worker's lease deadlines: an execution starts no step without holding its lease. */
+    readonly leases: Leases,
   ) {}
 
   /**

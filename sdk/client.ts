@@ -27,6 +27,12 @@ export {
   type SchedulePatch,
 } from "./client/schedules.ts";
 export { StartCall } from "./client/start.ts";
+export type {
+  ListSignalsOptions,
+  SignalInfo,
+  SignalOptions,
+  SignalSent,
+} from "./client/signals.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,
@@ -34,10 +40,21 @@ export {
   type KagziErrorOptions,
   NonRetryableError,
   RetryAfterError,
+  SignalTimeoutError,
   StepFailedError,
   WorkflowCancelledError,
   WorkflowFailedError,
 } from "./errors.ts";
+export {
+  type AnyWorkflowDefinition,
+  type AnyWorkflowRef,
+  defineWorkflow,
+  type InputOf,
+  type OutputOf,
+  type WorkflowDefinition,
+  type WorkflowRef,
+  workflowRef,
+} from "./workflow_def.ts";
 export type { Protocol } from "./_transport.ts";
 /** The base of the request builders: a lazy promise that sends its request when awaited. */
 export { Call } from "./_call.ts";
@@ -49,4 +66,5 @@ export type {
   Workflow,
   WorkflowPage,
   WorkflowStatus,
+  WorkflowWait,
 } from "./types.ts";

@@ -1,6 +1,7 @@
 /** What a workflow function sees: named steps, durable sleeps and its identity. */
 import type { Duration } from "./duration.ts";
 import type { Retry } from "./retry.ts";
+import type { AnyWorkflowRef, InputOf, OutputOf } from "./workflow_def.ts";
 
 /** The function of a step; it may take an AbortSignal (timeout, cancellation, shutdown). */
 export type StepFn<T> = (signal: AbortSignal) => T | Promise<T>;
@@ -19,6 +20,44 @@ export interface StepBuilder {
   run<T>(fn: StepFn<T>): Promise<T>;
 }
 
+/** Options of `ctx.waitForSignal`. */
+export interface SignalWaitOptions {
+  /** Give up after this long with `SignalTimeoutError` (a duration like `ctx.sleep`'s). */
+  timeout?: Duration;
+}
+
+/** A started child run: its id and, durably awaited, its result. */
+export interface ChildHandle<O = unknown> {
+  /** The child's run id. */
+  readonly runId: string;
+  /**
+   * The child's output; rejects with `WorkflowFailedError` or `WorkflowCancelledError`.
+   * The parent suspends (freeing its worker slot) until the child ends.
+   */
+  result(): Promise<O>;
+}
+
+/** A child workflow being declared: set its options, then `run` or `start` it. */
+export interface ChildBuilder {
+  /** The child's workflow id (default: derived from the parent run and this child's name). */
+  id(workflowId: string): ChildBuilder;
+  /** The version of the workflow type to run (default: the namespace's default version). */
+  version(version: string): ChildBuilder;
+  /** What happens to the child when the parent ends first. @default "cancel" */
+  onParentClose(policy: "cancel" | "abandon"): ChildBuilder;
+  /** Starts the child and waits durably for its output. */
+  run<W extends AnyWorkflowRef>(workflow: W, input: InputOf<W>): Promise<OutputOf<W>>;
+  /** Starts the child of a workflow type named by a string and waits for its output. */
+  run<O = unknown>(type: string, input?: unknown): Promise<O>;
+  /** Starts the child (once, even on replay) and returns its handle. */
+  start<W extends AnyWorkflowRef>(
+    workflow: W,
+    input: InputOf<W>,
+  ): Promise<ChildHandle<OutputOf<W>>>;
+  /** Starts the child of a workflow type named by a string and returns its handle. */
+  start<O = unknown>(type: string, input?: unknown): Promise<ChildHandle<O>>;
+}
+
 /** The context of one workflow run. */
 export interface Context {
   /** Declares the step `name`; repeated names are told apart by their order of use. */
@@ -27,6 +66,14 @@ export interface Context {
   sleep(name: string, duration: Duration): Promise<void>;
   /** Sleeps durably until `date`; returns at once if it is in the past. */
   sleepUntil(name: string, date: Date): Promise<void>;
+  /**
+   * Waits durably for the oldest unconsumed signal `name` sent to this run and returns its
+   * payload; signals sent before the wait are kept. Rejects with `SignalTimeoutError` after
+   * `options.timeout`. Waiting again for the same name takes the next signal.
+   */
+  waitForSignal<T = unknown>(name: string, options?: SignalWaitOptions): Promise<T>;
+  /** Declares the child workflow `name`; repeated names are told apart by their order of use. */
+  child(name: string): ChildBuilder;
   /** The run id. */
   readonly runId: string;
   /** The idempotency key the run was started with. */

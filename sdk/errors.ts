@@ -167,6 +167,22 @@ export class WorkflowCancelledError extends KagziError {
   }
 }
 
+/** `ctx.waitForSignal` gave up: no signal of that name arrived within its timeout. */
+export class SignalTimeoutError extends KagziError {
+  /** The signal's name. */
+  readonly signalName: string;
+  /** Creates the error of the wait for `signalName`. */
+  constructor(signalName: string, message = "") {
+    super("TIMEOUT", message || `No signal "${signalName}" arrived in time`, {
+      nonRetryable: true,
+      subject: "signal",
+      subjectId: signalName,
+    });
+    this.name = "SignalTimeoutError";
+    this.signalName = signalName;
+  }
+}
+
 /** Throw inside a step to fail it at once, without retries. */
 export class NonRetryableError extends KagziError {
   /** Creates an APPLICATION error that is never retried. */

@@ -50,6 +50,22 @@ export interface Workflow {
   workerId: string | undefined;
   /** The finished run this one retries (`client.retry`), if any. */
   retriedFromRunId: string | undefined;
+  /** The run that started this one as a child workflow, if any. */
+  parentRunId: string | undefined;
+  /** What a waiting run waits for now (filled by `client.get`, empty in lists). */
+  waits: WorkflowWait[];
+}
+
+/** One thing a suspended run waits for. */
+export interface WorkflowWait {
+  /** A durable sleep, a signal, a child run, or a step's next attempt. */
+  kind: "sleep" | "signal" | "child" | "retry";
+  /** The sleep's, signal's, child's or step's name. */
+  name: string;
+  /** When the sleep ends, the signal wait times out or the retry runs; undefined: no limit. */
+  until: Date | undefined;
+  /** The child's run id, for a child wait. */
+  childRunId: string | undefined;
 }
 
 /** One page of a workflow listing. */
@@ -126,8 +142,8 @@ export interface WorkerSummary {
 export interface StepAttemptInfo {
   /** The run the step belongs to. */
   runId: string;
-  /** A function step or a durable sleep. */
-  kind: "function" | "sleep";
+  /** A function step, a durable sleep, a signal wait or a child workflow. */
+  kind: "function" | "sleep" | "signal" | "child";
   /** The step's name. */
   name: string;
   /** Which use of the name in the run (from 1). */
@@ -135,7 +151,9 @@ export interface StepAttemptInfo {
   /** Which attempt this is (from 1). */
   attempt: number;
   /** Where the attempt is. */
-  status: "RUNNING" | "COMPLETED" | "FAILED" | "SLEEPING";
+  status: "RUNNING" | "COMPLETED" | "FAILED" | "SLEEPING" | "WAITING";
+  /** The child's run id, for a child workflow step. */
+  childRunId: string | undefined;
   /** The output, once COMPLETED. */
   output: unknown;
   /** The size of the stored output, in bytes. */

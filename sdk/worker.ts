@@ -3,11 +3,13 @@
 import { type Client, createClient } from "@connectrpc/connect";
 import { type Task, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
+import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import { createTransport, type Protocol } from "./_transport.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
+import { type Instant, Leases, now } from "./_lease.ts";
 import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
 
@@ -70,13 +72,31 @@ export class WorkerBuilder {
     this.#retry = policy;
     return this;
   }
-  /** Registers workflow functions by type (unversioned). */
-  workflows(map: Record<string, WorkflowFn>): this {
-    for (const [type, fn] of Object.entries(map)) this.workflow(type, fn);
+  /**
+   * Registers workflow functions (unversioned): a map of type to function, or a list of
+   * `defineWorkflow(...)` definitions.
+   */
+  workflows(workflows: Record<string, WorkflowFn> | readonly AnyWorkflowDefinition[]): this {
+    if (Array.isArray(workflows)) {
+      for (const def of workflows as readonly AnyWorkflowDefinition[]) this.workflow(def);
+      return this;
+    }
+    for (const [type, fn] of Object.entries(workflows)) this.workflow(type, fn);
     return this;
   }
+  /** Registers one workflow definition, optionally for one version of its type. */
+  workflow(definition: AnyWorkflowDefinition, options?: WorkflowOptions): this;
   /** Registers one workflow function, optionally for one version of its type. */
-  workflow(type: string, fn: WorkflowFn, options: WorkflowOptions = {}): this {
+  workflow(type: string, fn: WorkflowFn, options?: WorkflowOptions): this;
+  workflow(
+    a: string | AnyWorkflowDefinition,
+    b?: WorkflowFn | WorkflowOptions,
+    c: WorkflowOptions = {},
+  ): this {
+    const def = typeof a === "string" ? undefined : a;
+    const type = def ? def.type : a as string;
+    const fn = (def ? def.fn : b) as WorkflowFn;
+    const options = (def ? b as WorkflowOptions | undefined : c) ?? {};
     if (typeof fn !== "function") {
       throw new KagziError(
         "INVALID_ARGUMENT",
@@ -195,6 +215,7 @@ export class WorkerBuilder {
       workerId: res.workerId,
       heartbeatMs: ms(res.heartbeatInterval) ?? 5_000,
       leaseMs: ms(res.leaseDuration) ?? 30_000,
+      pollTimeoutMs: ms(res.pollTimeout) || 30_000,
       maxConcurrent: this.#maxConcurrent,
       shutdownTimeoutMs: this.#shutdownTimeoutMs,
       handlers: new Map(this.#registrations.map((r) => [`${r.type}@${r.version}`, r.fn])),
@@ -209,6 +230,8 @@ interface WorkerInit {
   workerId: string;
   heartbeatMs: number;
   leaseMs: number;
+  /** How long the server holds a poll; a poll unanswered well past it is abandoned. */
+  pollTimeoutMs: number;
   maxConcurrent: number;
   shutdownTimeoutMs: number;
   handlers: Map<string, WorkflowFn>;
@@ -236,6 +259,7 @@ export interface WorkerStats {
 export class Worker {
   readonly #init: WorkerInit;
   readonly #rpc: WorkerRpc;
+  readonly #leases: Leases;
   readonly #active = new Map<string, Execution>();
   readonly #stats: WorkerStats = { completed: 0, failed: 0, suspended: 0, abandoned: 0, rpcs: {} };
   #deltas = { completed: 0, failed: 0 };
@@ -248,7 +272,14 @@ export class Worker {
   /** @internal */
   constructor(init: WorkerInit) {
     this.#init = init;
-    this.#rpc = new WorkerRpc(init.client, init.namespace, init.workerId, init.leaseMs);
+    this.#leases = new Leases(() => this.#beat(), init.leaseMs);
+    this.#rpc = new WorkerRpc(
+      init.client,
+      init.namespace,
+      init.workerId,
+      init.leaseMs,
+      this.#leases,
+    );
   }
 
   /** Starts a worker builder for the server at `addr`. */
@@ -325,11 +356,13 @@ export class Worker {
         continue;
       }
       let tasks: Task[];
+      const sentAt = now();
       try {
         this.#count("pollTask");
         const res = await this.#init.client.pollTask(
           { namespace: this.#init.namespace, workerId: this.id, maxTasks: free },
-          { signal: this.#pollAbort.signal },
+          // A connection dropped without a reset (an instance frozen or evicted) ends here.
+          { signal: this.#pollAbort.signal, timeoutMs: this.#init.pollTimeoutMs + 10_000 },
         );
         tasks = res.tasks;
         backoff = 100;
@@ -346,15 +379,22 @@ export class Worker {
         backoff = Math.min(backoff * 2, 5_000);
         continue;
       }
-      for (const task of tasks) this.#start(task);
+      for (const task of tasks) this.#start(task, sentAt);
     }
   }
 
-  #start(task: Task): void {
+  #start(task: Task, sentAt: Instant): void {
     const fn = this.#init.handlers.get(`${task.workflowType}@${task.version}`);
     const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task));
+    // Claimed again (an older lease of ours was recovered): the older execution lost it.
+    this.#active.get(task.runId)?.release("run claimed again");
     this.#active.set(task.runId, exec);
-    exec.execute().then((outcome) => {
+    this.#leases.set(exec.lease, sentAt, ms(task.leaseExpiresIn) ?? this.#init.leaseMs);
+    // An answer read late (the worker was frozen or starved) starts nothing unless a
+    // heartbeat extends the lease first; otherwise the task is dropped without a word.
+    Promise.resolve(this.#leases.hold(exec.lease)).then((held) =>
+      held ? exec.execute() : "abandoned" as const
+    ).then((outcome) => {
       this.#stats[outcome]++;
       if (outcome === "completed") this.#deltas.completed++;
       if (outcome === "failed") this.#deltas.failed++;
@@ -364,7 +404,8 @@ export class Worker {
       this.#stats.abandoned++;
     }).finally(() => {
       exec.release("execution ended");
-      this.#active.delete(task.runId);
+      this.#leases.drop(exec.lease);
+      if (this.#active.get(task.runId) === exec) this.#active.delete(task.runId);
       this.#slotFreed?.();
     });
   }
@@ -374,14 +415,16 @@ export class Worker {
       await new Promise((r) => setTimeout(r, this.#stopping ? 50 : this.#init.heartbeatMs));
       if (this.#stopping && this.#active.size === 0) break;
       if (this.#stopping && (this.#lastBeat ?? 0) + this.#init.heartbeatMs > Date.now()) continue;
-      await this.#beat();
+      await this.#leases.beat();
     }
   }
 
   #lastBeat?: number;
 
-  async #beat(): Promise<void> {
+  /** One heartbeat: extends the leases it carried, drops lost ones; false if it failed. */
+  async #beat(): Promise<boolean> {
     this.#lastBeat = Date.now();
+    const sentAt = now();
     const active = [...this.#active.values()];
     const deltas = this.#deltas;
     this.#deltas = { completed: 0, failed: 0 };
@@ -395,12 +438,24 @@ export class Worker {
         failedDelta: BigInt(deltas.failed),
         leases: active.map((e) => e.lease),
       }, { timeoutMs: this.#init.heartbeatMs * 2 });
-      for (const id of res.cancelledRunIds) this.#active.get(id)?.release("run cancelled");
-      for (const id of res.lostRunIds) this.#active.get(id)?.release("lease lost");
+      const cancelled = new Set(res.cancelledRunIds);
+      const lost = new Set(res.lostRunIds);
+      const expiresIn = ms(res.leaseExpiresIn) ?? this.#init.leaseMs;
+      for (const e of active) {
+        const gone = cancelled.has(e.lease.runId)
+          ? "run cancelled"
+          : lost.has(e.lease.runId) && "lease lost";
+        if (gone) {
+          this.#leases.drop(e.lease);
+          e.release(gone);
+        } else this.#leases.extend(e.lease, sentAt, expiresIn);
+      }
       if (res.shouldDrain) void this.shutdown();
+      return true;
     } catch {
       this.#deltas.completed += deltas.completed;
       this.#deltas.failed += deltas.failed;
+      return false;
     }
   }
 

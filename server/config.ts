@@ -1,6 +1,7 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
 import { type LogLevel, logLevels } from "./log.ts";
+import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -29,10 +30,35 @@ export interface ServerConfig {
   /** Postgres pool size. @default 10 */
   poolSize: number;
   /**
-   * API keys accepted in `authorization: Bearer <key>`; empty accepts every call.
+   * API keys accepted in `authorization: Bearer <key>`, each with the namespaces it
+   * covers; empty accepts every call.
    * @default []
    */
-  apiKeys: string[];
+  apiKeys: ApiKey[];
+  /** Unconsumed signals one run may hold; more are refused with RESOURCE_EXHAUSTED. @default 1000 */
+  maxPendingSignals: number;
+  /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
+  metrics: boolean;
+  /**
+   * Serverless mode (Deno Deploy): only `Deno.serve`, no long-lived timers, the engine's periodic
+   * work driven by a `Deno.cron` job and by requests. On when `DENO_DEPLOY=true`.
+   * @default false
+   */
+  serverless: boolean;
+  /** Apply migrations at start. @default true (false in serverless mode) */
+  migrate: boolean;
+  /** The longest any request waits (PollTask, GetWorkflow's wait), in ms. @default 60000 */
+  maxWaitMs: number;
+}
+
+/** An API key and what it may reach. */
+export interface ApiKey {
+  /** The secret, as sent in `authorization: Bearer <key>`. */
+  key: string;
+  /** The namespaces the key covers; `"*"` covers every namespace. */
+  namespaces: "*" | string[];
+  /** Whether the key may make server-wide calls (calls that name no namespace). */
+  admin: boolean;
 }
 
 /** The defaults every setting falls back to. */
@@ -50,6 +76,11 @@ export const defaults: ServerConfig = {
   tickIntervalMs: 1_000,
   poolSize: 10,
   apiKeys: [],
+  maxPendingSignals: 1000,
+  metrics: true,
+  serverless: false,
+  migrate: true,
+  maxWaitMs: 60_000,
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -62,7 +93,8 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | "list" }[] = [
+type Kind = "string" | "int" | "list" | "bool" | "keys";
+const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -80,7 +112,17 @@ const settings: { key: Key; flag: string; env: string; kind: "string" | "int" | 
   },
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
-  { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "list" },
+  { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "keys" },
+  {
+    key: "maxPendingSignals",
+    flag: "max-pending-signals",
+    env: "KAGZI_MAX_PENDING_SIGNALS",
+    kind: "int",
+  },
+  { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
+  { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "bool" },
+  { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "bool" },
+  { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -91,6 +133,8 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   heartbeatIntervalMs: [100, 600_000],
   tickIntervalMs: [50, 60_000],
   poolSize: [1, 1000],
+  maxPendingSignals: [1, 1_000_000],
+  maxWaitMs: [1_000, 300_000],
 };
 
 /** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */
@@ -103,19 +147,27 @@ export function loadConfig(
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(settings.map((s) => [s.flag, { type: "string" as const }])),
+      options: Object.fromEntries(
+        settings.map((s) => [s.flag, { type: s.kind === "bool" ? "boolean" : "string" }] as const),
+      ),
       strict: true,
       allowPositionals: false,
-    }).values as Record<string, string | undefined>;
+    }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }
-  const config: ServerConfig = { ...base };
+  // Deno Deploy sets DENO_DEPLOY=true; --serverless / KAGZI_SERVERLESS choose the mode elsewhere.
+  const serverless = parsed.serverless === true ||
+    (parsed.serverless === undefined &&
+      /^(true|1)$/i.test(env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? ""));
+  const config: ServerConfig = { ...(serverless ? serverlessBase(base, env) : base) };
   for (const s of settings) {
     const raw = parsed[s.flag] ?? env[s.env];
     if (raw === undefined) continue;
     const name = `--${s.flag} / ${s.env}`;
-    if (s.kind === "int") {
+    if (typeof raw === "boolean") {
+      (config[s.key] as boolean) = raw;
+    } else if (s.kind === "int") {
       const n = Number(raw);
       const [lo, hi] = ranges[s.key] ?? [0, Number.MAX_SAFE_INTEGER];
       if (!/^\d+$/.test(raw.trim()) || n < lo || n > hi) {
@@ -124,6 +176,14 @@ export function loadConfig(
         );
       }
       (config[s.key] as number) = n;
+    } else if (s.kind === "keys") {
+      config.apiKeys = parseApiKeys(raw);
+    } else if (s.kind === "bool") {
+      const on = ["true", "1", "on", "yes"].includes(raw.trim().toLowerCase());
+      if (!on && !["false", "0", "off", "no"].includes(raw.trim().toLowerCase())) {
+        throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);
+      }
+      (config[s.key] as boolean) = on;
     } else if (s.kind === "list") {
       (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
     } else {
@@ -137,19 +197,54 @@ export function loadConfig(
       }`,
     );
   }
-  for (const key of config.apiKeys) {
-    if (!/^[\x21-\x7e]{16,512}$/.test(key)) {
-      throw new ConfigError(
-        "Invalid --api-keys / KAGZI_API_KEYS: each key must be 16 to 512 printable ASCII " +
-          `characters without spaces or commas (a key of ${key.length} characters is not)`,
-      );
-    }
-  }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
+  if (config.serverless) {
+    config.databaseUrl ||= postgresUrlFromPgEnv(env);
+    const problem = serverlessProblem(config);
+    if (problem) throw new ConfigError(problem);
+  }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new ConfigError(
       'Invalid --database-url / DATABASE_URL: expected a "postgres://" URL',
     );
   }
   return config;
+}
+
+const namespaceList = "[A-Za-z0-9][A-Za-z0-9._-]*(?:\\s*,\\s*[A-Za-z0-9][A-Za-z0-9._-]*)*";
+/** `key=scope` where the scope is `*` or namespaces; the key is all before the last such `=`. */
+const scopedKey = new RegExp(`^([\\s\\S]*)=\\s*(\\*|${namespaceList})\\s*$`);
+
+/**
+ * Reads `--api-keys`: either plain keys separated by commas (`k1,k2`: each covers every
+ * namespace and server-wide calls, as before scopes existed), or entries separated by
+ * semicolons, each `key=ns1,ns2` (only those namespaces), `key=*` (every namespace and
+ * server-wide calls) or a plain `key` (the same as `key=*`).
+ */
+export function parseApiKeys(raw: string): ApiKey[] {
+  const name = "--api-keys / KAGZI_API_KEYS";
+  const scopedForm = raw.includes(";") || scopedKey.test(raw.trim());
+  const keys: ApiKey[] = [];
+  for (const entry of raw.split(scopedForm ? ";" : ",").map((e) => e.trim()).filter(Boolean)) {
+    const m = scopedForm ? scopedKey.exec(entry) : null;
+    const key = m ? m[1].trim() : entry;
+    const scope = m ? m[2].split(",").map((n) => n.trim()) : ["*"];
+    if (!/^[\x21-\x7e]{16,512}$/.test(key) || /[,;]/.test(key)) {
+      throw new ConfigError(
+        `Invalid ${name}: each key must be 16 to 512 printable ASCII characters without ` +
+          `spaces, commas or semicolons (a key of ${key.length} characters is not); write ` +
+          `scoped keys as "key1=ns1,ns2;key2=*"`,
+      );
+    }
+    if (keys.some((k) => k.key === key)) {
+      throw new ConfigError(`Invalid ${name}: a key is listed twice`);
+    }
+    const tooLong = scope.find((n) => n.length > 128);
+    if (tooLong) {
+      throw new ConfigError(`Invalid ${name}: namespace "${tooLong.slice(0, 32)}..." is too long`);
+    }
+    const all = scope.includes("*");
+    keys.push({ key, namespaces: all ? "*" : [...new Set(scope)], admin: all });
+  }
+  return keys;
 }

@@ -39,10 +39,39 @@ Deno.test("loadConfig() names the setting and value it rejects", () => {
 
 Deno.test("loadConfig() reads API keys and rejects ones that cannot travel in a header", () => {
   const keys = loadConfig({ KAGZI_API_KEYS: "k1-0123456789abcdef, k2-0123456789abcdef" }).apiKeys;
-  assert.deepEqual(keys, ["k1-0123456789abcdef", "k2-0123456789abcdef"]);
+  assert.deepEqual(keys, [
+    { key: "k1-0123456789abcdef", namespaces: "*", admin: true },
+    { key: "k2-0123456789abcdef", namespaces: "*", admin: true },
+  ]);
   assert.throws(() => loadConfig({}, ["--api-keys", "short"]), /--api-keys \/ KAGZI_API_KEYS/);
   assert.throws(
     () => loadConfig({ KAGZI_API_KEYS: "has a space in it 0123456789" }),
     /KAGZI_API_KEYS: each key must be 16 to 512 printable ASCII/,
   );
+});
+
+Deno.test("loadConfig() reads namespace-scoped API keys next to plain ones", () => {
+  const keys = (raw: string) => loadConfig({}, ["--api-keys", raw]).apiKeys;
+  assert.deepEqual(keys("k1-0123456789abcdef=orders, billing;k2-0123456789abcdef=*"), [
+    { key: "k1-0123456789abcdef", namespaces: ["orders", "billing"], admin: false },
+    { key: "k2-0123456789abcdef", namespaces: "*", admin: true },
+  ]);
+  // One scoped entry alone; a plain key among scoped ones covers everything.
+  assert.deepEqual(keys("k1-0123456789abcdef=default"), [
+    { key: "k1-0123456789abcdef", namespaces: ["default"], admin: false },
+  ]);
+  assert.deepEqual(keys("k1-0123456789abcdef; k2-0123456789abcdef=a"), [
+    { key: "k1-0123456789abcdef", namespaces: "*", admin: true },
+    { key: "k2-0123456789abcdef", namespaces: ["a"], admin: false },
+  ]);
+  // Base64 padding stays part of a plain key; a key with "=" is scoped at its last "=".
+  assert.deepEqual(keys("a2FnemkgdGVzdCBrZXkgb25l=="), [
+    { key: "a2FnemkgdGVzdCBrZXkgb25l==", namespaces: "*", admin: true },
+  ]);
+  assert.deepEqual(keys("a2FnemkgdGVzdCBrZXkgb25l===orders"), [
+    { key: "a2FnemkgdGVzdCBrZXkgb25l==", namespaces: ["orders"], admin: false },
+  ]);
+  assert.throws(() => keys("k1,k2-0123456789abcdef=orders"), /without spaces, commas/);
+  assert.throws(() => keys("k1-0123456789abcdef=a;k1-0123456789abcdef=b"), /listed twice/);
+  assert.throws(() => keys("k1-0123456789abcdef=bad name;"), /each key must be/);
 });

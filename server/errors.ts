@@ -104,6 +104,16 @@ function isConnectionError(err: unknown): boolean {
       code === "CONNECTION_DESTROYED" || code === "57P01" || code === "57P03");
 }
 
+/** Postgres refused text: U+0000 (22P05 in json, 22021 in text) or invalid Unicode escapes. */
+function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === "22P05" || code === "22021" ||
+    (code === "22P02" && /Unicode|surrogate/i.test(
+      String((err as Error).message) +
+        String((err as { detail?: unknown }).detail ?? ""),
+    ));
+}
+
 /** Maps anything thrown by a handler to the `ErrorDetail` its caller receives. */
 export function toErrorDetail(
   err: unknown,
@@ -116,6 +126,28 @@ export function toErrorDetail(
       subject: err.subject,
       subjectId: err.subjectId,
       name: err.name,
+    });
+  }
+  // Two transactions locked the same runs in opposite orders (e.g. a parent cancelled while
+  // its child ends): Postgres aborted one; the call can simply be made again.
+  const pgCode = (err as { code?: unknown })?.code;
+  if (pgCode === "40P01" || pgCode === "40001") {
+    log("transaction conflict", err);
+    return create(ErrorDetailSchema, {
+      code: ErrorCode.UNAVAILABLE,
+      message: "A concurrent change to the same runs conflicted with this call; try again",
+      subject: "database",
+    });
+  }
+  if (isUnstorableText(err)) {
+    // Requests are checked for such text before they reach the database; this is the
+    // last resort for a path that was missed: the caller's input, not a server fault.
+    log("unstorable text reached the database", err);
+    return create(ErrorDetailSchema, {
+      code: ErrorCode.INVALID_ARGUMENT,
+      message: "The request holds text the database cannot store (a NUL character or " +
+        "invalid Unicode)",
+      subject: "body",
     });
   }
   if (isConnectionError(err)) {

@@ -1,8 +1,9 @@
 /**
  * The Kagzi server entry point: `deno run -A server/main.ts` (or `deno task start`)
  * serves `kagzi.v1` with Connect and gRPC-Web on `--port` (HTTP/1.1 and h2c) and
- * native gRPC on `--grpc-port` (node:http2). `deno serve server/main.ts` and Deno
- * Deploy use the default export's `fetch` instead.
+ * native gRPC on `--grpc-port` (node:http2, in a supervised child process that
+ * forwards to `--port`). With `DENO_DEPLOY=true` (Deno Deploy) or `--serverless` it
+ * serves in serverless mode instead (see `deploy.ts`). `deno serve` runs `server/serve.ts`.
  *
  * @example Start with the embedded database
  * ```sh
@@ -11,24 +12,21 @@
  *
  * @module
  */
-import * as http2 from "node:http2";
+import { startGrpcListener } from "./grpc_supervisor.ts";
 import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
 import { SERVER_VERSION } from "./version.ts";
+import { registerMaintenanceCron, serveServerless } from "./deploy.ts";
 
 function fail(message: string): never {
   console.error(`kagzi: ${message}`);
   Deno.exit(1);
 }
 
-/** Whether `deno serve` (or Deno Deploy) runs this module and serves `fetch` itself. */
-function servedByDeno(): boolean {
-  if (Deno.env.get("DENO_DEPLOYMENT_ID")) return true;
-  try {
-    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
-    return argv[1] === "serve";
-  } catch {
-    return false;
-  }
+/** The address this process reaches its own listener on when bound to `host`. */
+function loopbackFor(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "[::1]";
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 let config;
@@ -38,6 +36,9 @@ try {
   fail(err instanceof ConfigError ? err.message : String(err));
 }
 
+// Deno Deploy finds cron jobs by running the top level, before Deno.serve: register it first.
+const cron = config.serverless ? registerMaintenanceCron() : undefined;
+
 let server: KagziServer;
 try {
   server = await createServer(config);
@@ -45,10 +46,10 @@ try {
   fail(`cannot start: ${(err as Error).message}`);
 }
 
-/** The `fetch` handler for `deno serve` and Deno Deploy. */
-export default { fetch: (req: Request): Promise<Response> => server.fetch(req) };
-
-if (import.meta.main && !servedByDeno()) {
+if (cron) {
+  cron.attach(server);
+  serveServerless(server, config, { cron: cron.registered });
+} else {
   const abort = new AbortController();
   const http = Deno.serve({
     hostname: config.host,
@@ -60,22 +61,20 @@ if (import.meta.main && !servedByDeno()) {
       return new Response("internal error", { status: 500 });
     },
   }, server.fetch);
-  let grpc: http2.Http2Server | undefined;
-  let grpcPort = 0;
-  if (config.grpcPort !== 0) {
-    grpc = http2.createServer(server.http2Handler);
-    await new Promise<void>((resolve, reject) => {
-      grpc!.once("error", reject);
-      grpc!.listen(config.grpcPort, config.host, () => resolve());
-    }).catch((err) =>
-      fail(`cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${err.message}`)
-    );
-    grpcPort = (grpc.address() as { port: number }).port;
-  }
+  // Native gRPC runs in its own process: a node:http2 crash (denoland/deno#36788) stays there.
+  const grpc = config.grpcPort === 0 ? undefined : await startGrpcListener({
+    host: config.host,
+    port: config.grpcPort,
+    upstream: `http://${loopbackFor(config.host)}:${http.addr.port}`,
+    log: server.log,
+    logLevel: config.logLevel,
+  }).catch((err) =>
+    fail(`cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(err as Error).message}`)
+  );
   const where = config.databaseUrl ? "postgres" : `embedded, ${config.dataDir}`;
   console.log(
     `kagzi ${SERVER_VERSION} ready: connect+grpc-web http://${config.host}:${http.addr.port}` +
-      (grpc ? `, grpc http://${config.host}:${grpcPort}` : "") + ` (database: ${where})`,
+      (grpc ? `, grpc http://${config.host}:${grpc.port}` : "") + ` (database: ${where})`,
   );
   if (config.apiKeys.length === 0 && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
     server.log.warn(
@@ -89,8 +88,10 @@ if (import.meta.main && !servedByDeno()) {
     stopping = true;
     server.log.info("shutting down");
     abort.abort();
-    grpc?.close();
-    await Promise.race([http.finished, new Promise((r) => setTimeout(r, 5_000))]);
+    await Promise.race([
+      Promise.all([http.finished, grpc?.close()]),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
     await server.close();
     Deno.exit(0);
   };

@@ -23,8 +23,10 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { apiKeyInterceptor } from "./auth.ts";
-import { decodeErrorInterceptor, guardDecoding } from "./decode_guard.ts";
+import { listenerHeader } from "./grpc_bridge.ts";
+import { ApiKeyCheck, scopeInterceptor } from "./auth.ts";
+import { guardDecoding, requestGate } from "./decode_guard.ts";
+import { messageCheckInterceptor } from "./message_check.ts";
 import {
   AdminService,
   WorkerService,
@@ -35,6 +37,8 @@ import type { ServerConfig } from "./config.ts";
 import { Notifier } from "./engine/notify.ts";
 import { toConnectError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { createMetrics, noMetrics } from "./metrics.ts";
+import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
 import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
@@ -43,9 +47,10 @@ import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
+import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
-export { ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
+export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
 
 /** The largest request body accepted, in bytes. */
@@ -61,6 +66,11 @@ export interface KagziServer {
   readonly database: string;
   /** The logger the server writes to. */
   readonly log: Logger;
+  /**
+   * Runs the engine's periodic work once now. Serverless mode has no background timers: the
+   * `Deno.cron` job calls this (requests run it too); a long-running server ticks by itself.
+   */
+  maintain(): Promise<void>;
   /** Stops the engine and closes the database. */
   close(): Promise<void>;
 }
@@ -83,8 +93,10 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
     database = "embedded";
   }
+  db = withDbSpans(db);
   try {
-    const applied = await migrate(db);
+    // Serverless mode migrates in a pre-deploy command (`deno task migrate`), not per instance.
+    const applied = config.migrate ? await migrate(db) : [];
     if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
   } catch (err) {
     await db.close().catch(() => {});
@@ -93,10 +105,36 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   }
   const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
   await notifier.start();
-  const ctx: ServiceContext = { db, notifier, config, log, database };
+  const metrics = config.metrics
+    ? createMetrics({
+      db,
+      log,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      apiKeys: config.apiKeys.map((k) => k.key),
+    })
+    : undefined;
+  const ctx: ServiceContext = {
+    db,
+    notifier,
+    config,
+    log,
+    database,
+    metrics: metrics ?? noMetrics,
+  };
 
-  const auth = apiKeyInterceptor(config.apiKeys);
+  const maintenance = config.serverless
+    ? new Maintenance(db, notifier, log, {
+      intervalMs: config.tickIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      // The cron job runs once a minute: a fire time found that late is still on time.
+      scheduleGraceMs: 90_000,
+    })
+    : undefined;
+  // The key is checked before the body is read (guardDecoding); what it covers once the
+  // request is decoded (scopeInterceptor), before anything else is said about the request.
+  const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
   const interceptors: Interceptor[] = [
+    ...(metrics ? [metrics.interceptor] : []),
     (next) => async (req) => {
       try {
         return await next(req);
@@ -104,9 +142,10 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
         throw toConnectError(err, (msg, e) => log.error(`${req.method.name}: ${msg}`, e));
       }
     },
-    // Refuse callers without a key before telling them anything about their request.
-    ...(auth ? [auth] : []),
-    decodeErrorInterceptor,
+    ...(keys ? [scopeInterceptor] : []),
+    messageCheckInterceptor,
+    // Serverless: the engine's periodic work runs inside the requests being served.
+    ...(maintenance ? [maintenanceInterceptor(maintenance)] : []),
   ];
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
@@ -117,27 +156,42 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     router.service(WorkflowScheduleService, scheduleService(ctx));
   };
   const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
+    const compression = grpc ? [compressionGzip] : [];
     const router = createConnectRouter({
       interceptors,
       grpc,
       readMaxBytes: maxRequestBytes,
-      acceptCompression: grpc ? [compressionGzip] : [],
+      acceptCompression: compression,
+      requestGate: requestGate((msg, e) => log.error(msg, e)),
     });
     routes(router);
-    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, maxRequestBytes)]));
+    const guard = {
+      maxBytes: maxRequestBytes,
+      compression,
+      authenticate: keys &&
+        ((method: string, header: Headers) => keys.authenticate(method, header)),
+    };
+    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, guard)]));
   };
   // gRPC needs HTTP trailers, which fetch responses cannot carry: it is served on node:http2.
   const fetchHandlers = new Map(
     [...handlers(false)].map(([path, h]) => [path, createFetchHandler(h)]),
   );
+  const nodeHandlers = handlers(true);
+  // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
+  const listenerHandlers = new Map(
+    [...nodeHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
+  );
   const fetch = async (req: Request): Promise<Response> => {
     const headers = corsHeaders(req, config.corsOrigins);
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
     const path = new URL(req.url).pathname;
-    const handler = fetchHandlers.get(path);
+    const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (!handler) {
+    if (path === "/metrics" && metrics) {
+      res = await metrics.handle(req);
+    } else if (!handler) {
       res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
         status: 404,
       });
@@ -154,7 +208,6 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     for (const [k, v] of headers) res.headers.set(k, v);
     return res;
   };
-  const nodeHandlers = handlers(true);
   const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     const handler = nodeHandlers.get(req.url?.split("?", 2)[0] ?? "");
     if (!handler) {
@@ -166,13 +219,15 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
   };
-  const stopTicker = startTicker(db, notifier, log, {
+  const stopTicker = maintenance ? () => maintenance.close() : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    metrics: ctx.metrics,
   });
-  const stopScheduler = startScheduler(db, notifier, log, {
+  const stopScheduler = maintenance ? async () => {} : startScheduler(db, notifier, log, {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
+    metrics: ctx.metrics,
   });
   let closed = false;
   return {
@@ -180,6 +235,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     http2Handler,
     database,
     log,
+    maintain: () => maintenance?.run() ?? Promise.resolve(),
     async close() {
       if (closed) return;
       closed = true;
@@ -193,7 +249,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
 }
 
 const supportedContentType =
-  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?|grpc-web-text(\+proto)?)\s*(;|$)/i;
+  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?)\s*(;|$)/i;
 
 function corsHeaders(req: Request, origins: string[]): Headers {
   const headers = new Headers();

@@ -92,6 +92,38 @@ export const workflows: Record<string, WorkflowFn> = {
   flaky,
   "type-a": (ctx) => ctx.step("a").run(() => "A"),
   "type-b": (ctx) => ctx.step("b").run(() => "B"),
+  "signal-waiter": signalWaiter,
+  "slow-child": slowChild,
+  "fan-out": fanOut,
 };
 
 export { delay };
+
+/** Records "before", waits for signal "go", records "after"; returns the signal's payload. */
+export async function signalWaiter(ctx: Context) {
+  await ctx.step("before").run(() => record(ctx, "before"));
+  const got = await ctx.waitForSignal<{ n: number }>("go");
+  await ctx.step("after").run(() => record(ctx, "after"));
+  return got;
+}
+
+/** A child that takes a while: one step of `ms`. */
+export async function slowChild(ctx: Context, input: { n: number; ms: number }) {
+  return await ctx.step("work").run(async () => {
+    record(ctx, `child-${input.n}`);
+    await delay(input.ms);
+    return input.n * 10;
+  });
+}
+
+/** Starts `n` slow children and sums their results. */
+export async function fanOut(ctx: Context, input: { n: number; ms: number }) {
+  const results = await Promise.all(
+    Array.from(
+      { length: input.n },
+      (_, i) => ctx.child(`c${i}`).run<number>("slow-child", { n: i, ms: input.ms }),
+    ),
+  );
+  await ctx.step("sum").run(() => record(ctx, "sum"));
+  return results.reduce((a, b) => a + b, 0);
+}

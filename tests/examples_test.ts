@@ -37,3 +37,25 @@ Deno.test(`examples/order runs the API.md program to completion (${backend})`, a
   const slept = steps[2];
   assert.ok(slept.wakeUpAt!.getTime() - slept.startedAt!.getTime() >= 29_900);
 });
+
+Deno.test(`examples/approval: an approval signal, a timeout and a child charge (${backend})`, async () => {
+  await using server = await startTestServer(backend);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../examples/approval/main.ts", import.meta.url).pathname],
+    env: { KAGZI_ADDR: server.url, NO_COLOR: "1", APPROVAL_TIMEOUT: "1s" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  assert.match(
+    stdout,
+    /approved: {"orderId":"A-1","status":"charged","receipt":"rcpt-42","approvedBy":"ana"}/,
+  );
+  assert.match(stdout, /ignored: {"orderId":"B-2","status":"rejected"}/);
+  const client = await Kagzi.connect(server.url);
+  const [a] = (await client.list().workflowId("A-1")).workflows;
+  const children = (await client.list().parent(a.id)).workflows;
+  assert.deepEqual(children.map((c) => `${c.type}:${c.status}`), ["charge-card:COMPLETED"]);
+  assert.deepEqual((await client.listSignals(a.id)).map((s) => s.name), ["approve"]);
+});

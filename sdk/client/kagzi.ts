@@ -9,6 +9,15 @@ import { ListCall } from "./list.ts";
 import { CancelCall, GetCall, retryRun, type WorkflowRun } from "./runs.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
+import {
+  listSignals,
+  type ListSignalsOptions,
+  sendSignal,
+  type SignalInfo,
+  type SignalOptions,
+  type SignalSent,
+} from "./signals.ts";
+import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_def.ts";
 
 /** Options of {@linkcode Kagzi.connect}. */
 export interface ConnectOptions {
@@ -74,9 +83,28 @@ export class Kagzi {
     return options.namespace ?? this.namespace;
   }
 
+  /** Starts a run of a typed workflow (`defineWorkflow` / `workflowRef`); input and result are typed. */
+  start<W extends AnyWorkflowRef>(workflow: W): StartCall<OutputOf<W>, InputOf<W>>;
   /** Starts a run of `type` (awaiting the builder sends the request). */
-  start<T = unknown>(type: string): StartCall<T> {
-    return new StartCall<T>(this.#services, type, this.namespace);
+  start<T = unknown>(type: string): StartCall<T>;
+  start(workflow: string | AnyWorkflowRef): StartCall<unknown, unknown> {
+    const type = typeof workflow === "string" ? workflow : workflow.type;
+    return new StartCall(this.#services, type, this.namespace);
+  }
+
+  /** Sends run `runId` signal `name`; resolves once it is durably stored. */
+  signal(
+    runId: string,
+    name: string,
+    payload?: unknown,
+    options: SignalOptions = {},
+  ): Promise<SignalSent> {
+    return sendSignal(this.#services, this.namespace, runId, name, payload, options);
+  }
+
+  /** The signals of run `runId`, pending and consumed, oldest first. */
+  listSignals(runId: string, options: ListSignalsOptions = {}): Promise<SignalInfo[]> {
+    return listSignals(this.#services, this.namespace, runId, options);
   }
 
   /** Reads a run by its run id. */

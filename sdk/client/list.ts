@@ -11,6 +11,7 @@ export class ListCall extends Call<WorkflowPage> implements AsyncIterable<Workfl
   #type = "";
   #workflowId = "";
   #scheduleId = "";
+  #parentRunId = "";
   #version = "";
   #pageSize = 0;
   #pageToken = "";
@@ -32,6 +33,11 @@ export class ListCall extends Call<WorkflowPage> implements AsyncIterable<Workfl
   /** Only runs with this workflow id. */
   workflowId(id: string): this {
     this.#workflowId = id;
+    return this;
+  }
+  /** Only the child runs of run `runId`. */
+  parent(runId: string): this {
+    this.#parentRunId = runId;
     return this;
   }
   /** Only runs a schedule started. */
@@ -67,6 +73,7 @@ export class ListCall extends Call<WorkflowPage> implements AsyncIterable<Workfl
       workflowType: this.#type,
       workflowId: this.#workflowId,
       scheduleId: this.#scheduleId,
+      parentRunId: this.#parentRunId,
       version: this.#version,
       page: { pageSize: this.#pageSize, pageToken: token, includeTotalCount: this.#total },
     });

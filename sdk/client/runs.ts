@@ -8,6 +8,14 @@ import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "../errors.ts";
 import type { Workflow } from "../types.ts";
 import { rpc, type Services } from "./_services.ts";
+import {
+  listSignals,
+  type ListSignalsOptions,
+  sendSignal,
+  type SignalInfo,
+  type SignalOptions,
+  type SignalSent,
+} from "./signals.ts";
 
 /** Options of {@linkcode WorkflowRun.result}. */
 export interface ResultOptions {
@@ -27,6 +35,10 @@ export interface WorkflowRun<T = unknown> {
   readonly alreadyExists: boolean;
   /** Waits for the run to end: its output, or WorkflowFailedError / WorkflowCancelledError. */
   result(options?: ResultOptions): Promise<T>;
+  /** Sends the run signal `name`; resolves once it is durably stored. */
+  signal(name: string, payload?: unknown, options?: SignalOptions): Promise<SignalSent>;
+  /** The run's signals, pending and consumed, oldest first. */
+  listSignals(options?: ListSignalsOptions): Promise<SignalInfo[]>;
 }
 
 /** The handle of run `id` in `namespace`. */
@@ -42,6 +54,9 @@ export function makeRun<T>(
     workflowId,
     alreadyExists,
     result: (options = {}) => waitForResult<T>(services, namespace, id, options),
+    signal: (name, payload, options = {}) =>
+      sendSignal(services, namespace, id, name, payload, options),
+    listSignals: (options = {}) => listSignals(services, namespace, id, options),
   };
 }
 
@@ -71,11 +86,11 @@ async function waitForResult<T>(
         namespace,
         runId: id,
         waitForTerminal: durationFromMs(Math.min(left, 30_000)),
-      }, { signal: options.signal });
+      }, { signal: options.signal, timeoutMs: Math.min(left, 30_000) + 10_000 });
     } catch (err) {
       const e = KagziError.from(err);
-      // A restarting server is not the run's end: wait and ask again.
-      if (e.code === "UNAVAILABLE" && !options.signal?.aborted) {
+      // A restarting server (or a wait cut short) is not the run's end: ask again.
+      if ((e.code === "UNAVAILABLE" || e.code === "TIMEOUT") && !options.signal?.aborted) {
         await new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(0, left))));
         continue;
       }

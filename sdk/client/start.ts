@@ -2,12 +2,14 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Call } from "../_call.ts";
 import { encodeJson } from "../_payload.ts";
+import { traceStart } from "../_tracing.ts";
 import type { Services } from "./_services.ts";
 import { makeRun, type WorkflowRun } from "./runs.ts";
 
 /** Builder of a StartWorkflow request; await it for a {@linkcode WorkflowRun}. */
-export class StartCall<T = unknown> extends Call<WorkflowRun<T>> {
+export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
   #input: unknown;
+  #signal?: { name: string; payload: unknown; idempotencyKey: string };
   #id = "";
   #version = "";
   #deadline?: Date;
@@ -23,7 +25,7 @@ export class StartCall<T = unknown> extends Call<WorkflowRun<T>> {
   }
 
   /** The input handed to the workflow function (JSON-serializable). */
-  input(value: unknown): this {
+  input(value: I): this {
     this.#input = value;
     return this;
   }
@@ -48,17 +50,40 @@ export class StartCall<T = unknown> extends Call<WorkflowRun<T>> {
     return this;
   }
 
-  /** Sends the request. */
+  /**
+   * Signal-with-start: atomically starts the run and stores signal `name` for it, or, when an
+   * open run holds this workflow id, delivers the signal to that run (`alreadyExists` true).
+   */
+  signal(name: string, payload?: unknown, options: { idempotencyKey?: string } = {}): this {
+    this.#signal = { name, payload, idempotencyKey: options.idempotencyKey ?? "" };
+    return this;
+  }
+
+  /** Sends the request (in a `kagzi.start <type>` span whose trace the run continues). */
   protected async execute(): Promise<WorkflowRun<T>> {
-    const res = await this.services.workflows.startWorkflow({
-      namespace: this.ns,
-      workflowType: this.type,
-      workflowId: this.#id,
-      version: this.#version,
-      input: encodeJson(this.#input, "input"),
-      context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
-      deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
-    });
+    const res = await traceStart(
+      this.type,
+      this.ns,
+      (traceparent) =>
+        this.services.workflows.startWorkflow({
+          namespace: this.ns,
+          workflowType: this.type,
+          workflowId: this.#id,
+          version: this.#version,
+          input: encodeJson(this.#input, "input"),
+          context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
+          deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
+          signal: this.#signal && {
+            name: this.#signal.name,
+            payload: this.#signal.payload === undefined
+              ? undefined
+              : encodeJson(this.#signal.payload, `signal "${this.#signal.name}"`),
+            idempotencyKey: this.#signal.idempotencyKey,
+          },
+          traceparent,
+        }),
+      (r) => ({ "kagzi.run_id": r.runId, "kagzi.already_exists": r.alreadyExists }),
+    );
     return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, res.alreadyExists);
   }
 }

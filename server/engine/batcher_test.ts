@@ -27,3 +27,23 @@ Deno.test("Batcher rejects every call of a failed batch and keeps going", async 
   await assert.rejects(b.add("a"), /db down/);
   assert.equal(await b.add("b"), "B");
 });
+
+Deno.test("Batcher settles each call of a failed batch alone, so one bad item fails only itself", async () => {
+  const flushed: string[][] = [];
+  const b = new Batcher<string, string>(async (items) => {
+    flushed.push(items);
+    await new Promise((r) => setTimeout(r, 1));
+    if (items.includes("poison")) throw new Error(`cannot store "poison"`);
+    return items.map((s) => s.toUpperCase());
+  });
+  const results = await Promise.allSettled(["a", "b", "poison", "c"].map((s) => b.add(s)));
+  assert.deepEqual(results.map((r) => r.status === "fulfilled" ? r.value : "rejected"), [
+    "A",
+    "B",
+    "rejected",
+    "C",
+  ]);
+  assert.match(String((results[2] as PromiseRejectedResult).reason), /poison/);
+  // One batch, then each item alone, in order.
+  assert.deepEqual(flushed, [["a", "b", "poison", "c"], ["a"], ["b"], ["poison"], ["c"]]);
+});

@@ -7,6 +7,7 @@
  * at most `max_catchup` of the most recent are started, oldest first.
  */
 import type { Logger } from "../log.ts";
+import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 import * as runs from "../store/runs.ts";
 import * as schedules from "../store/schedules.ts";
@@ -22,6 +23,8 @@ export interface SchedulerOptions {
   graceMs: number;
   /** The longest the scheduler sleeps between passes. */
   maxIdleMs: number;
+  /** Told about the runs the scheduler starts. */
+  metrics?: ServerMetrics;
 }
 
 /** Starts the scheduler loop; the returned function stops it. */
@@ -35,8 +38,10 @@ export function startScheduler(
   const loop = async () => {
     while (!abort.signal.aborted) {
       try {
-        const fired = await firePass(db, options.graceMs);
+        const started: { namespace: string; type: string }[] = [];
+        const fired = await firePass(db, options.graceMs, started);
         for (const ns of fired) notifier.publish(workTopic(ns));
+        for (const r of started) options.metrics?.runStarted(r.namespace, r.type);
         if (fired.size) continue;
         const next = await schedules.nextScheduleFire(db);
         const wait = next
@@ -58,7 +63,11 @@ export function startScheduler(
 }
 
 /** Fires what is due; returns the namespaces that got new runs. */
-async function firePass(db: Db, graceMs: number): Promise<Set<string>> {
+export async function firePass(
+  db: Db,
+  graceMs: number,
+  started: { namespace: string; type: string }[],
+): Promise<Set<string>> {
   return await db.transaction(async (tx) => {
     const namespaces = new Set<string>();
     const now = new Date();
@@ -77,7 +86,7 @@ async function firePass(db: Db, graceMs: number): Promise<Set<string>> {
         next = undefined;
       }
       for (const at of fire) {
-        await runs.insertRun(tx, {
+        const inserted = await runs.insertRun(tx, {
           namespaceId: s.namespace_id,
           runId: crypto.randomUUID(),
           workflowId: `${s.schedule_id}@${at.toISOString()}`,
@@ -89,6 +98,7 @@ async function firePass(db: Db, graceMs: number): Promise<Set<string>> {
           context: null,
           scheduleId: s.schedule_id,
         });
+        if (inserted) started.push({ namespace: s.namespace_id, type: s.workflow_type });
       }
       await schedules.advanceSchedule(
         tx,

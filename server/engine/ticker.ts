@@ -5,6 +5,7 @@
  * idempotent updates). Between ticks, wake-ups due sooner are timed in-process.
  */
 import type { Logger } from "../log.ts";
+import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 import * as queue from "../store/queue.ts";
 import * as servers from "../store/servers.ts";
@@ -18,6 +19,8 @@ export const offlineAfterBeats = 6;
 export interface TickerOptions {
   intervalMs: number;
   heartbeatIntervalMs: number;
+  /** Told about runs the ticker ends (deadlines). */
+  metrics?: ServerMetrics;
 }
 
 /** Starts ticking; the returned function stops it and waits for a tick in progress. */
@@ -51,7 +54,10 @@ export function startTicker(
     notifier.peers = out.peers;
     for (const ns of new Set([...out.recovered, ...out.woken])) notifier.publish(workTopic(ns));
     for (const due of out.soon) notifier.publishAt(workTopic(due.namespace_id), due.at);
-    for (const r of out.overdue) notifier.publish(doneTopic(r.namespace_id, r.run_id));
+    for (const r of out.overdue) {
+      notifier.publish(doneTopic(r.namespace_id, r.run_id));
+      options.metrics?.runFinished(r.namespace_id, r.workflow_type, "failed", r.duration_s);
+    }
   };
   const timer = setInterval(() => {
     if (stopped) return;

@@ -1,6 +1,7 @@
 import type { ServerConfig } from "../config.ts";
 import type { Notifier } from "../engine/notify.ts";
 import type { Logger } from "../log.ts";
+import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 
 /** What every service handler needs. */
@@ -11,4 +12,6 @@ export interface ServiceContext {
   log: Logger;
   /** "postgres" or "embedded". */
   database: string;
+  /** Counters and histograms of what happens (a no-op when metrics are off). */
+  metrics: ServerMetrics;
 }

@@ -97,8 +97,10 @@ export function runToProto(r: RunRow): Workflow {
     wakeUpAt: ts(r.wake_up_at),
     deadlineAt: ts(r.deadline_at),
     scheduleId: r.schedule_id ?? "",
+    parentRunId: r.parent_run_id ?? "",
     workerId: r.status === "RUNNING" ? (r.worker_id ?? "") : "",
     retryPolicy: retryFromJson(r.retry_policy),
     retriedFromRunId: r.retried_from_run_id ?? "",
+    traceparent: r.traceparent ?? "",
   });
 }

@@ -28,6 +28,12 @@ export function checkRetryPolicy(
   }
   durationMs(op, `${field}.initial_interval`, p.initialInterval);
   durationMs(op, `${field}.maximum_interval`, p.maximumInterval);
+  if (p.nonRetryableErrors.length > 64) {
+    throw new InvalidArgumentError(
+      `${field}.non_retryable_errors`,
+      `Cannot ${op}: "${field}.non_retryable_errors" has ${p.nonRetryableErrors.length} entries; the limit is 64`,
+    );
+  }
   for (const n of p.nonRetryableErrors) {
     if (n === "" || n.length > 256) {
       throw new InvalidArgumentError(

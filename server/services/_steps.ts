@@ -6,16 +6,26 @@ import {
   type StepRecord,
   StepRecordSchema,
   StepStatus,
+  WaitKind,
+  type WorkflowWait,
+  WorkflowWaitSchema,
 } from "@kagzi/proto";
 import type { StepRow } from "../store/steps.ts";
+
 import { errorFromJson, payloadOf, ts } from "./_convert.ts";
 
-const kinds = { FUNCTION: StepKind.FUNCTION, SLEEP: StepKind.SLEEP } as const;
+const kinds = {
+  FUNCTION: StepKind.FUNCTION,
+  SLEEP: StepKind.SLEEP,
+  SIGNAL: StepKind.SIGNAL,
+  CHILD: StepKind.CHILD,
+} as const;
 const statuses = {
   RUNNING: StepStatus.RUNNING,
   COMPLETED: StepStatus.COMPLETED,
   FAILED: StepStatus.FAILED,
   SLEEPING: StepStatus.SLEEPING,
+  WAITING: StepStatus.WAITING,
 } as const;
 
 /** A step row as the replay record a worker receives. */
@@ -29,6 +39,7 @@ export function stepRecordToProto(s: StepRow): StepRecord {
     retryAt: ts(s.retry_at),
     wakeUpAt: ts(s.wake_up_at),
     due: s.due,
+    childRunId: s.child_run_id ?? "",
   });
 }
 
@@ -47,5 +58,23 @@ export function stepAttemptToProto(s: StepRow): StepAttempt {
     finishedAt: ts(s.finished_at),
     retryAt: ts(s.retry_at),
     wakeUpAt: ts(s.wake_up_at),
+    childRunId: s.child_run_id ?? "",
+  });
+}
+
+/** An open wait (from {@linkcode openWaits}) as a WorkflowWait. */
+export function waitToProto(s: StepRow): WorkflowWait {
+  const kind = s.kind === "SIGNAL"
+    ? WaitKind.SIGNAL
+    : s.kind === "CHILD"
+    ? WaitKind.CHILD
+    : s.kind === "SLEEP"
+    ? WaitKind.SLEEP
+    : WaitKind.RETRY;
+  return create(WorkflowWaitSchema, {
+    kind,
+    name: s.name,
+    until: ts(s.kind === "FUNCTION" ? s.retry_at : s.wake_up_at),
+    childRunId: s.child_run_id ?? "",
   });
 }

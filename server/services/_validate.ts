@@ -117,19 +117,71 @@ export function cursorToken(key: string): string {
 export function cursorKey(op: string, token: string, pattern = /^[\s\S]{1,512}$/): string | null {
   if (token === "") return null;
   const key = decodeToken(token);
-  if (key === undefined || !key.startsWith("c") || !pattern.test(key.slice(1))) {
-    throw new InvalidArgumentError(
-      "page.page_token",
-      `Cannot ${op}: "page.page_token" ${show(token)} is not a token this server issued`,
-    );
+  if (
+    key === undefined || !key.startsWith("c") || !pattern.test(key.slice(1)) ||
+    controlChars.test(key)
+  ) {
+    throw badToken(op, token);
   }
   return key.slice(1);
 }
 
-/** A numeric cursor (a row sequence number or an offset); null for no token. */
+/** A numeric cursor (a row sequence number or an offset, at most int64); null for no token. */
 export function numericCursor(op: string, token: string): bigint | null {
   const key = cursorKey(op, token, /^[0-9]{1,19}$/);
-  return key === null ? null : BigInt(key);
+  if (key === null) return null;
+  const n = BigInt(key);
+  if (n > maxInt64) throw badToken(op, token);
+  return n;
+}
+
+const maxInt64 = (1n << 63n) - 1n;
+
+function badToken(op: string, token: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    "page.page_token",
+    `Cannot ${op}: "page.page_token" ${show(token)} is not a token this server issued`,
+  );
+}
+
+/** At most `max` UTF-16 units of `s`, never cutting a surrogate pair in two. */
+export function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+/** A counter reported by a worker: 0 to `max`, named in the error otherwise. */
+export function count(op: string, field: string, value: number | bigint, max: number): number {
+  if (value < 0 || value > max) {
+    throw new InvalidArgumentError(
+      field,
+      `Cannot ${op}: "${field}" ${value} must be from 0 to ${max}`,
+    );
+  }
+  return Number(value);
+}
+
+/** Worker labels: at most 64, keys 1-256 and values at most 1024 characters. */
+export function labels(op: string, value: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(value);
+  if (entries.length > 64) {
+    throw new InvalidArgumentError(
+      "labels",
+      `Cannot ${op}: "labels" has ${entries.length} entries; the limit is 64`,
+    );
+  }
+  for (const [k, v] of entries) {
+    if (k === "" || k.length > 256 || v.length > 1024) {
+      throw new InvalidArgumentError(
+        "labels",
+        `Cannot ${op}: "labels" entry ${
+          show(k)
+        } must have a 1-256 character key and a value of at most 1024 characters`,
+      );
+    }
+  }
+  return value;
 }
 
 /**

@@ -17,13 +17,11 @@ import {
   FailStepResponseSchema,
   FailWorkflowResponseSchema,
   HeartbeatResponseSchema,
-  type Lease,
   PollTaskResponseSchema,
   RegisterResponseSchema,
   ReportResponseSchema,
   SleepResponseSchema,
   StepKind,
-  type StepRef,
   StepStatus,
   TaskSchema,
   type WorkerService,
@@ -37,12 +35,14 @@ import * as runs from "../store/runs.ts";
 import * as steps from "../store/steps.ts";
 import * as workers from "../store/workers.ts";
 import type { ServiceContext } from "./_context.ts";
-import { errorToJson, payloadOf, retryFromJson, retryToJson } from "./_convert.ts";
+import { errorToJson, payloadOf, retryFromJson, retryToJson, ts } from "./_convert.ts";
 import { stepRecordToProto } from "./_steps.ts";
 import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { waitHandlers } from "./wait_handlers.ts";
+import { lease, stepRef } from "./_lease.ts";
+import { checkReportItem } from "../message_check.ts";
 
 /** What the server remembers of a registered worker between its calls. */
 interface WorkerInfo {
@@ -57,7 +57,7 @@ const maxReportItems = 1000;
 
 /** The WorkerService handlers. */
 export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerService> {
-  const { db, notifier, config } = ctx;
+  const { db, notifier, config, metrics } = ctx;
   const known = new Map<string, WorkerInfo>();
   // Step outputs arriving together are committed together (group commit).
   const completions = new Batcher((items: steps.StepOutput[]) => steps.completeSteps(db, items));
@@ -95,31 +95,6 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     return remember(row);
   };
 
-  const lease = (op: string, l: Lease | undefined) => {
-    if (!l) throw new InvalidArgumentError("lease", `Cannot ${op}: "lease" is required`);
-    const runId = v.runId(op, l.runId, "lease.run_id");
-    if (l.fence <= 0n) {
-      throw new InvalidArgumentError("lease.fence", `Cannot ${op}: "lease.fence" must be positive`);
-    }
-    return { runId, fence: l.fence.toString() };
-  };
-
-  const stepRef = (op: string, s: StepRef | undefined, kind: steps.StepKind) => {
-    if (!s) throw new InvalidArgumentError("step", `Cannot ${op}: "step" is required`);
-    const expected = kind === "FUNCTION" ? StepKind.FUNCTION : StepKind.SLEEP;
-    if (s.kind !== expected && s.kind !== StepKind.UNSPECIFIED) {
-      throw new InvalidArgumentError("step.kind", `Cannot ${op}: "step.kind" must be ${kind}`);
-    }
-    const name = v.name(op, "step.name", s.name);
-    if (s.occurrence < 1) {
-      throw new InvalidArgumentError(
-        "step.occurrence",
-        `Cannot ${op}: "step.occurrence" must be 1 or more`,
-      );
-    }
-    return { kind, name, occurrence: s.occurrence };
-  };
-
   const lost = (runId: string, fence: string): never => {
     throw new LeaseLostError(runId, BigInt(fence));
   };
@@ -149,11 +124,11 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         namespaceId,
         workerId: crypto.randomUUID(),
         workflowTypes,
-        hostname: req.hostname.slice(0, 256),
+        hostname: v.clip(req.hostname, 256),
         pid: req.pid,
-        sdkVersion: req.sdkVersion.slice(0, 64),
-        version: req.version.slice(0, 64),
-        labels: req.labels,
+        sdkVersion: v.clip(req.sdkVersion, 64),
+        version: v.clip(req.version, 64),
+        labels: v.labels(op, req.labels),
         maxConcurrent: req.maxConcurrent,
         defaultRetryPolicy: retryToJson(
           checkRetryPolicy(op, "default_retry_policy", req.defaultRetryPolicy),
@@ -170,15 +145,16 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
 
     async heartbeat(req) {
       const op = "heartbeat";
+      const received = performance.now();
       const namespaceId = v.namespace(op, req.namespace);
       const workerId = v.runId(op, req.workerId, "worker_id");
       const row = await workers.heartbeatWorker(
         db,
         namespaceId,
         workerId,
-        Math.max(0, req.activeCount),
-        req.completedDelta,
-        req.failedDelta,
+        v.count(op, "active_count", req.activeCount, 1_000_000),
+        BigInt(v.count(op, "completed_delta", req.completedDelta, 1_000_000_000)),
+        BigInt(v.count(op, "failed_delta", req.failedDelta, 1_000_000_000)),
       );
       if (!row) {
         throw new NotFoundError(
@@ -188,6 +164,8 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         );
       }
       const leases = req.leases.map((l) => lease(op, l));
+      // Counted up to now, before the leases are set to the database's now() + lease.
+      const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
       const extended = new Set(
         leases.length
           ? await queue.extendLeases(
@@ -215,6 +193,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         shouldDrain: row.status === "DRAINING",
         cancelledRunIds: cancelled,
         lostRunIds: lostRuns,
+        leaseExpiresIn: durationFromMs(expiresIn),
       });
     },
 
@@ -231,19 +210,21 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
 
     async pollTask(req, call) {
       const op = "poll task";
+      const received = performance.now();
       const namespaceId = v.namespace(op, req.namespace);
       const info = await worker(op, namespaceId, req.workerId);
       const workerId = req.workerId.toLowerCase();
       const limit = Math.min(Math.max(req.maxTasks, 1), maxTasksPerPoll);
       const waitMs = Math.min(
         durationMs(op, "timeout", req.timeout) ?? config.pollTimeoutMs,
-        config.pollTimeoutMs,
+        Math.min(config.pollTimeoutMs, config.maxWaitMs),
       );
       const until = Date.now() + waitMs;
       for (;;) {
         // Subscribe before claiming, so work arriving in between wakes this poll.
         const remaining = until - Date.now();
         const woken = notifier.wait(workTopic(namespaceId), Math.max(0, remaining), call.signal);
+        const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
         const claimed = await queue.claimRuns(
           db,
           namespaceId,
@@ -253,8 +234,11 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
           config.leaseMs,
           limit,
         );
+        for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
         if (claimed.length || remaining <= 0 || call.signal.aborted) {
-          return create(PollTaskResponseSchema, { tasks: await tasksFor(namespaceId, claimed) });
+          return create(PollTaskResponseSchema, {
+            tasks: await tasksFor(namespaceId, claimed, expiresIn),
+          });
         }
         await woken;
       }
@@ -328,6 +312,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         dateOf(op, "started_at", req.startedAt) ?? null,
       );
       if (!res.held) lost(l.runId, l.fence);
+      metrics.stepAttempt(namespaceId, run!.workflow_type, "failed");
       return create(FailStepResponseSchema, {
         scheduledRetry: retryAt !== null,
         retryAt: retryAt ? timestampFromDate(retryAt) : undefined,
@@ -340,10 +325,8 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const namespaceId = v.namespace(op, req.namespace);
       const workerId = v.runId(op, req.workerId, "worker_id");
       const l = lease(op, req.lease);
-      const resumeAt = dateOf(op, "resume_at", req.resumeAt);
-      if (!resumeAt) {
-        throw new InvalidArgumentError("resume_at", `Cannot ${op}: "resume_at" is required`);
-      }
+      // No resume_at: the run waits for a signal or a child only, and is woken by it.
+      const resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
       const sleeps = req.sleeps.map((s, i) => {
         const ref = stepRef(op, s.step, "SLEEP");
         const wakeUpAt = dateOf(op, `sleeps[${i}].wake_up_at`, s.wakeUpAt);
@@ -355,7 +338,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         }
         return { name: ref.name, occurrence: ref.occurrence, wakeUpAt };
       });
-      const held = await queue.suspendRun(
+      const suspended = await queue.suspendRun(
         db,
         namespaceId,
         l.runId,
@@ -364,9 +347,10 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         sleeps,
         resumeAt,
       );
-      if (!held) lost(l.runId, l.fence);
-      notifier.publishAt(workTopic(namespaceId), resumeAt);
-      return create(SleepResponseSchema, { resumeAt: timestampFromDate(resumeAt) });
+      if (!suspended) lost(l.runId, l.fence);
+      if (suspended!.due) notifier.publish(workTopic(namespaceId));
+      else if (resumeAt) notifier.publishAt(workTopic(namespaceId), resumeAt);
+      return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });
     },
 
     completeWorkflow: (req) => completeWorkflow(req),
@@ -388,6 +372,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
           ? `items[${i}].complete_step`
           : `items[${i}].complete_workflow`;
         try {
+          checkReportItem(item, i);
           const inner = item.item.value;
           if (!inner) {
             throw new InvalidArgumentError(
@@ -435,8 +420,10 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const l = lease(op, req.lease);
       if (!req.error) throw new InvalidArgumentError("error", `Cannot ${op}: "error" is required`);
       const error = errorToJson(sanitizeError(req.error));
-      if (!(await queue.failRun(db, namespaceId, l.runId, l.fence, error))) lost(l.runId, l.fence);
+      const ended = await queue.failRun(db, namespaceId, l.runId, l.fence, error);
+      if (!ended) lost(l.runId, l.fence);
       notifier.publish(doneTopic(namespaceId, l.runId));
+      metrics.runFinished(namespaceId, ended!.workflow_type, "failed", ended!.duration_s);
       return create(FailWorkflowResponseSchema, {});
     },
   };
@@ -453,6 +440,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     const res = await completions.add({ key, output, startedAt });
     if (!res.held) lost(l.runId, l.fence);
     if (res.attempt !== null) {
+      metrics.stepAttempt(namespaceId, res.workflow_type ?? "", "completed");
       return create(CompleteStepResponseSchema, {
         record: {
           step: req.step,
@@ -478,13 +466,14 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     const namespaceId = v.namespace(op, req.namespace);
     const l = lease(op, req.lease);
     const output = v.payload(op, "output", req.output);
-    const held = await finishes.add({ namespaceId, runId: l.runId, fence: l.fence, output });
-    if (!held) lost(l.runId, l.fence);
+    const ended = await finishes.add({ namespaceId, runId: l.runId, fence: l.fence, output });
+    if (!ended) lost(l.runId, l.fence);
     notifier.publish(doneTopic(namespaceId, l.runId));
+    metrics.runFinished(namespaceId, ended!.workflow_type, "completed", ended!.duration_s);
     return create(CompleteWorkflowResponseSchema, {});
   }
 
-  async function tasksFor(namespaceId: string, claimed: queue.ClaimedRow[]) {
+  async function tasksFor(namespaceId: string, claimed: queue.ClaimedRow[], expiresIn: number) {
     if (claimed.length === 0) return [];
     // Only a run claimed before can have stored steps: a first claim costs no history query.
     const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
@@ -498,10 +487,12 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
         fence: BigInt(c.fence),
         attempt: c.attempt,
         lockedUntil: timestampFromDate(c.locked_until),
+        leaseExpiresIn: durationFromMs(expiresIn),
         input: payloadOf(c.input_data, c.input_metadata),
         context: payloadOf(c.context_data, c.context_metadata),
         retryPolicy: retryFromJson(c.retry_policy),
         steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
+        traceparent: c.traceparent ?? "",
       })
     );
   }
@@ -511,13 +502,17 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
 function sanitizeError(e: ErrorDetail): ErrorDetail {
   return create(ErrorDetailSchema, {
     code: e.code === ErrorCode.UNSPECIFIED ? ErrorCode.APPLICATION : e.code,
-    message: e.message.slice(0, 8192),
+    message: v.clip(e.message, 8192),
     nonRetryable: e.nonRetryable,
     retryAfter: e.retryAfter,
-    subject: e.subject.slice(0, 256),
-    subjectId: e.subjectId.slice(0, 256),
-    metadata: Object.fromEntries(Object.entries(e.metadata).slice(0, 32)),
-    name: e.name.slice(0, 256),
-    stack: e.stack.slice(0, 16384),
+    subject: v.clip(e.subject, 256),
+    subjectId: v.clip(e.subjectId, 256),
+    metadata: Object.fromEntries(
+      Object.entries(e.metadata).slice(0, 32).map((
+        [k, val],
+      ) => [v.clip(k, 256), v.clip(val, 4096)]),
+    ),
+    name: v.clip(e.name, 256),
+    stack: v.clip(e.stack, 16384),
   });
 }

@@ -19,6 +19,8 @@ import {
 import { doneTopic, workTopic } from "../engine/notify.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
+import * as steps from "../store/steps.ts";
+import { waitToProto } from "./_steps.ts";
 import type { ServiceContext } from "./_context.ts";
 import {
   errorToJson,
@@ -32,19 +34,18 @@ import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { retryHandlers } from "./retry_handlers.ts";
-import { signalHandlers } from "./signal_handlers.ts";
-
-const maxWaitMs = 60_000;
+import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
+import { traceparentOf } from "../tracing.ts";
 
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
-  const { db, notifier } = ctx;
+  const { db, notifier, metrics } = ctx;
   // Starts arriving together are committed together (group commit).
   const starts = new Batcher((items: runs.NewRun[]) => runs.insertRuns(db, items));
   return {
     ...signalHandlers(ctx),
     ...retryHandlers(ctx),
-    async startWorkflow(req) {
+    async startWorkflow(req, call) {
       const op = "start workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const workflowType = v.name(op, "workflow_type", req.workflowType);
@@ -60,9 +61,12 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         );
       }
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
+      const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
       // Insert, or find the live run holding the key; loop when that run ends in between.
+      const signal = req.signal &&
+        checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
       for (let i = 0; i < 5; i++) {
-        const inserted = await starts.add({
+        const run: runs.NewRun = {
           namespaceId,
           runId: crypto.randomUUID(),
           workflowId,
@@ -73,9 +77,18 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           input,
           context,
           scheduleId: null,
-        });
+          traceparent,
+        };
+        if (signal) {
+          const res = await signalWithStart(ctx, op, run, signal);
+          if (res && !res.alreadyExists) metrics.runStarted(namespaceId, workflowType);
+          if (res) return res;
+          continue;
+        }
+        const inserted = await starts.add(run);
         if (inserted) {
           notifier.publish(workTopic(namespaceId));
+          metrics.runStarted(namespaceId, workflowType);
           return create(StartWorkflowResponseSchema, {
             runId: inserted.run_id,
             workflowId,
@@ -116,7 +129,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const runId = v.runId(op, req.runId);
       const waitMs = Math.min(
         durationMs(op, "wait_for_terminal", req.waitForTerminal) ?? 0,
-        maxWaitMs,
+        ctx.config.maxWaitMs,
       );
       const until = Date.now() + waitMs;
       for (;;) {
@@ -135,7 +148,11 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           );
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
-          return create(GetWorkflowResponseSchema, { workflow: runToProto(row) });
+          const workflow = runToProto(row);
+          if (!isTerminal(row.status)) {
+            workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);
+          }
+          return create(GetWorkflowResponseSchema, { workflow });
         }
         await woken;
       }
@@ -161,6 +178,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         workflowId: v.name(op, "workflow_id", req.workflowId, false),
         scheduleId: v.name(op, "schedule_id", req.scheduleId, false),
         version: req.version === "" ? null : v.name(op, "version", req.version),
+        parentRunId: req.parentRunId === "" ? "" : v.runId(op, req.parentRunId, "parent_run_id"),
       };
       const size = v.pageSize(op, req.page?.pageSize ?? 0);
       const before = v.numericCursor(op, req.page?.pageToken ?? "");
@@ -176,7 +194,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const op = "cancel workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const runId = v.runId(op, req.runId);
-      const reason = req.reason.slice(0, 1024);
+      const reason = v.clip(req.reason, 1024);
       const error = errorToJson(create(ErrorDetailSchema, {
         code: ErrorCode.PRECONDITION_FAILED,
         message: reason ? `Cancelled: ${reason}` : "Cancelled",
@@ -188,6 +206,12 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const cancelled = await runs.cancelRun(db, namespaceId, runId, error);
       if (cancelled) {
         notifier.publish(doneTopic(namespaceId, runId));
+        metrics.runFinished(
+          namespaceId,
+          cancelled.workflow_type,
+          "cancelled",
+          (cancelled.finished_at!.getTime() - cancelled.created_at.getTime()) / 1000,
+        );
         return create(CancelWorkflowResponseSchema, { workflow: runToProto(cancelled) });
       }
       const row = await runs.getRun(db, namespaceId, runId);

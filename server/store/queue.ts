@@ -18,6 +18,17 @@ export interface ClaimedRow {
   input_metadata: Record<string, string> | null;
   context_data: Uint8Array | null;
   context_metadata: Record<string, string> | null;
+  /** W3C trace context of the start, if any. */
+  traceparent: string | null;
+  /** Seconds the run waited in the queue since it became due. */
+  queued_s: number;
+}
+
+/** A run that just ended, for metrics. */
+export interface FinishedRun {
+  workflow_type: string;
+  /** Seconds from its start (creation) to its end. */
+  duration_s: number;
 }
 
 /**
@@ -35,7 +46,8 @@ export async function claimRuns(
 ): Promise<ClaimedRow[]> {
   return await db.query<ClaimedRow>(
     `with due as (
-       select r.namespace_id, r.run_id, r.started_at is not null as resumed from kagzi_runs r
+       select r.namespace_id, r.run_id, r.started_at is not null as resumed, r.available_at
+       from kagzi_runs r
        where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
          and r.available_at <= now()
          and (r.workflow_type, r.version) in (select * from unnest($2::text[], $3::text[]))
@@ -45,7 +57,7 @@ export async function claimRuns(
      update kagzi_runs r
      set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
          fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-         wake_up_at = null
+         wake_up_at = null, wake_pending = false
      from due
      left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
                                and i.kind = 'input'
@@ -55,7 +67,8 @@ export async function claimRuns(
      returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text, r.attempt,
                r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
                i.metadata as input_metadata, c.data as context_data,
-               c.metadata as context_metadata`,
+               c.metadata as context_metadata, r.traceparent,
+               greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s`,
     [namespaceId, types, versions, workerId, leaseMs, limit],
   );
 }
@@ -116,8 +129,10 @@ export interface SleepEntry {
 }
 
 /**
- * Suspends a held run until `resumeAt`, recording its new sleeps; SLEEPING when
- * it sleeps, PENDING when it only waits for a retry. False when the lease is lost.
+ * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
+ * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
+ * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
+ * once. Undefined when the lease is lost, else whether the run is due now.
  */
 export async function suspendRun(
   db: Queryable,
@@ -126,23 +141,29 @@ export async function suspendRun(
   fence: string,
   workerId: string,
   sleeps: SleepEntry[],
-  resumeAt: Date,
-): Promise<boolean> {
-  const rows = await db.query<{ held: boolean }>(
+  resumeAt: Date | null,
+): Promise<{ due: boolean } | undefined> {
+  const rows = await db.query<{ held: boolean; due: boolean }>(
     `with run as (
-       update kagzi_runs
-       set status = case when cardinality($6::text[]) > 0 then 'SLEEPING' else 'PENDING' end,
-           available_at = $5, wake_up_at = $5, worker_id = null, locked_until = null,
-           updated_at = now()
+       update kagzi_runs r
+       set status = case when cardinality($6::text[]) > 0 or $5::timestamptz is null
+                              or exists (select 1 from kagzi_steps w
+                                         where w.namespace_id = $1 and w.run_id = $2
+                                           and w.status = 'WAITING')
+                         then 'SLEEPING' else 'PENDING' end,
+           available_at = case when r.wake_pending then now()
+                               else coalesce($5::timestamptz, 'infinity') end,
+           wake_up_at = case when r.wake_pending then null else $5::timestamptz end,
+           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
        where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-       returning run_id),
+       returning run_id, available_at <= now() as due),
      sleeps as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 worker_id, wake_up_at)
        select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
        from run, unnest($6::text[], $7::int[], $8::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
        on conflict do nothing)
-     select exists (select 1 from run) as held`,
+     select exists (select 1 from run) as held, coalesce((select due from run), false) as due`,
     [
       namespaceId,
       runId,
@@ -154,7 +175,7 @@ export async function suspendRun(
       sleeps.map((s) => s.wakeUpAt.toISOString()),
     ],
   );
-  return rows[0].held;
+  return rows[0].held ? { due: rows[0].due } : undefined;
 }
 
 /** A run to complete, for {@linkcode completeRuns}. */
@@ -169,8 +190,11 @@ export interface RunOutput {
  * Completes held runs with their outputs in one statement; per item false when
  * the lease is lost (or an earlier item of the batch completed the same run).
  */
-export async function completeRuns(db: Queryable, items: RunOutput[]): Promise<boolean[]> {
-  const rows = await db.query<{ idx: number }>(
+export async function completeRuns(
+  db: Queryable,
+  items: RunOutput[],
+): Promise<(FinishedRun | undefined)[]> {
+  const rows = await db.query<FinishedRun & { idx: number }>(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[])
          with ordinality as i(namespace_id, run_id, fence, output, metadata, idx)),
@@ -183,14 +207,15 @@ export async function completeRuns(db: Queryable, items: RunOutput[]): Promise<b
        from first i
        where r.namespace_id = i.namespace_id and r.run_id = i.run_id and r.fence = i.fence
          and r.status = 'RUNNING'
-       returning r.namespace_id, r.run_id, i.idx),
+       returning r.namespace_id, r.run_id, i.idx, r.workflow_type,
+                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
      output as (
        insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
        select run.namespace_id, run.run_id, 'output', decode(i.output, 'base64'), i.metadata::jsonb
        from run join input i on i.idx = run.idx
        on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
                                                              metadata = excluded.metadata)
-     select idx::int from run`,
+     select idx::int, workflow_type, duration_s from run`,
     [
       items.map((i) => i.namespaceId),
       items.map((i) => i.runId),
@@ -199,27 +224,27 @@ export async function completeRuns(db: Queryable, items: RunOutput[]): Promise<b
       items.map((i) => JSON.stringify(i.output.metadata)),
     ],
   );
-  const done = new Set(rows.map((r) => r.idx));
-  return items.map((_, i) => done.has(i + 1));
+  const done = new Map(rows.map((r) => [r.idx, r]));
+  return items.map((_, i) => done.get(i + 1));
 }
 
-/** Fails a held run with an error; false when the lease is lost. */
+/** Fails a held run with an error; undefined when the lease is lost. */
 export async function failRun(
   db: Queryable,
   namespaceId: string,
   runId: string,
   fence: string,
   error: unknown,
-): Promise<boolean> {
-  const rows = await db.query(
+): Promise<FinishedRun | undefined> {
+  const rows = await db.query<FinishedRun>(
     `update kagzi_runs
      set status = 'FAILED', error = $4::jsonb, finished_at = now(), updated_at = now(),
          locked_until = null
      where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-     returning 1`,
+     returning workflow_type, extract(epoch from finished_at - created_at)::float8 as duration_s`,
     [namespaceId, runId, fence, error],
   );
-  return rows.length > 0;
+  return rows[0];
 }
 
 /** Runs whose lease expired go back to PENDING with one more attempt; returns their namespaces. */
@@ -271,7 +296,7 @@ export async function nextDue(
 /** Fails non-terminal runs past their deadline with a TIMEOUT error; returns them. */
 export async function failOverdueRuns(
   db: Queryable,
-): Promise<{ namespace_id: string; run_id: string }[]> {
+): Promise<({ namespace_id: string; run_id: string } & FinishedRun)[]> {
   return await db.query(
     `with overdue as (
        select namespace_id, run_id from kagzi_runs
@@ -286,6 +311,7 @@ export async function failOverdueRuns(
            'message', 'Run passed its deadline ' ||
                       to_char(r.deadline_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
      from overdue where r.namespace_id = overdue.namespace_id and r.run_id = overdue.run_id
-     returning r.namespace_id, r.run_id::text`,
+     returning r.namespace_id, r.run_id::text, r.workflow_type,
+               extract(epoch from r.finished_at - r.created_at)::float8 as duration_s`,
   );
 }

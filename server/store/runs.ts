@@ -23,11 +23,14 @@ export interface RunRow {
   retry_policy: unknown;
   error: unknown;
   schedule_id: string | null;
+  parent_run_id: string | null;
   retried_from_run_id: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  /** W3C trace context of the start, if the caller sent one. */
+  traceparent: string | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -48,12 +51,15 @@ export interface NewRun {
   input: { data: Uint8Array; metadata: Record<string, string> };
   context: { data: Uint8Array; metadata: Record<string, string> } | null;
   scheduleId: string | null;
+  /** W3C trace context of the caller. @default null */
+  traceparent?: string | null;
 }
 
 const runColumns = `r.namespace_id, r.run_id::text, r.seq::text, r.workflow_id, r.workflow_type,
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
-  r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.created_at,
-  r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text`;
+  r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
+  r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
+  r.traceparent`;
 
 /**
  * Inserts PENDING runs with their payloads in one statement; a run whose
@@ -68,16 +74,16 @@ export async function insertRuns(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                            $11::text[], $12::text[])
+                            $11::text[], $12::text[], $13::text[])
          with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
                               deadline_at, retry_policy, schedule_id, input, input_metadata,
-                              context, context_metadata, idx)),
+                              context, context_metadata, traceparent, idx)),
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                               deadline_at, retry_policy, schedule_id)
+                               deadline_at, retry_policy, schedule_id, traceparent)
        select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type,
               coalesce(nullif(i.version, ''), d.version, ''), 'PENDING',
-              i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id
+              i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent
        from input i
        left join kagzi_default_versions d on d.namespace_id = i.namespace_id
                                           and d.workflow_type = i.workflow_type
@@ -107,6 +113,7 @@ export async function insertRuns(
       items.map((r) => JSON.stringify(r.input.metadata)),
       items.map((r) => (r.context ? base64(r.context.data) : null)),
       items.map((r) => JSON.stringify(r.context?.metadata ?? {})),
+      items.map((r) => r.traceparent ?? null),
     ],
   );
   const byId = new Map(rows.map((r) => [r.run_id, r]));
@@ -177,6 +184,8 @@ export interface RunFilter {
   workflowId: string;
   scheduleId: string;
   version: string | null;
+  /** Only the children of this run; empty for any. */
+  parentRunId: string;
 }
 
 const filterSql = `r.namespace_id = $1
@@ -184,7 +193,8 @@ const filterSql = `r.namespace_id = $1
   and ($3 = '' or r.workflow_type = $3)
   and ($4 = '' or r.workflow_id = $4)
   and ($5 = '' or r.schedule_id = $5)
-  and ($6::text is null or r.version = $6)`;
+  and ($6::text is null or r.version = $6)
+  and ($7 = '' or r.parent_run_id = nullif($7, '')::uuid)`;
 
 const filterParams = (f: RunFilter) => [
   f.namespaceId,
@@ -193,6 +203,7 @@ const filterParams = (f: RunFilter) => [
   f.workflowId,
   f.scheduleId,
   f.version,
+  f.parentRunId,
 ];
 
 /** A page of runs, newest first, strictly older than the cursor `beforeSeq`. */
@@ -204,9 +215,9 @@ export async function listRuns(
 ): Promise<RunRow[]> {
   return await db.query<RunRow>(
     `select ${runColumns} from kagzi_runs r
-     where ${filterSql} and ($7::bigint is null or r.seq < $7)
+     where ${filterSql} and ($8::bigint is null or r.seq < $8)
      order by r.seq desc
-     limit $8`,
+     limit $9`,
     [...filterParams(filter), beforeSeq?.toString() ?? null, limit],
   );
 }

@@ -3,9 +3,9 @@ import type { Queryable } from "./db.ts";
 import { base64 } from "./runs.ts";
 
 /** Step kinds as stored. */
-export type StepKind = "FUNCTION" | "SLEEP";
+export type StepKind = "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD";
 /** Step statuses as stored. */
-export type StepStatus = "RUNNING" | "COMPLETED" | "FAILED" | "SLEEPING";
+export type StepStatus = "RUNNING" | "COMPLETED" | "FAILED" | "SLEEPING" | "WAITING";
 
 /** A row of kagzi_steps. */
 export interface StepRow {
@@ -24,15 +24,19 @@ export interface StepRow {
   finished_at: Date | null;
   retry_at: Date | null;
   wake_up_at: Date | null;
+  /** For a CHILD step: the child's run. */
+  child_run_id: string | null;
   /** The wake-up or retry time has passed (as of the query). */
   due: boolean;
 }
 
 // A sleep whose wake-up has passed shows as COMPLETED.
-const columns = `run_id::text, kind, name, occurrence, attempt,
+/** The columns of a {@linkcode StepRow}. */
+export const stepColumns = `run_id::text, kind, name, occurrence, attempt,
   case when kind = 'SLEEP' and wake_up_at <= now() then 'COMPLETED' else status end as status,
   output, output_metadata,
   error, worker_id, output_size, started_at, finished_at, retry_at, wake_up_at,
+  child_run_id::text,
   coalesce(coalesce(wake_up_at, retry_at) <= now(), false) as due`;
 
 /** The latest attempt of every step of the given runs (the replay history). */
@@ -42,7 +46,7 @@ export async function latestSteps(
   runIds: string[],
 ): Promise<StepRow[]> {
   return await db.query<StepRow>(
-    `select distinct on (run_id, kind, name, occurrence) ${columns}
+    `select distinct on (run_id, kind, name, occurrence) ${stepColumns}
      from kagzi_steps
      where namespace_id = $1 and run_id = any($2::uuid[])
      order by run_id, kind, name, occurrence, attempt desc`,
@@ -77,15 +81,17 @@ export interface StepOutput {
 export async function completeSteps(
   db: Queryable,
   items: StepOutput[],
-): Promise<{ held: boolean; attempt: number | null }[]> {
-  const rows = await db.query<{ idx: number; held: boolean; attempt: number | null }>(
+): Promise<{ held: boolean; attempt: number | null; workflow_type: string | null }[]> {
+  const rows = await db.query<
+    { idx: number; held: boolean; attempt: number | null; workflow_type: string | null }
+  >(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::int[],
                             $7::text[], $8::text[], $9::text[])
          with ordinality as i(namespace_id, run_id, fence, worker_id, name, occurrence, output,
                               metadata, started_at, idx)),
      held as (
-       select i.* from input i
+       select i.*, r.workflow_type from input i
        join kagzi_runs r on r.namespace_id = i.namespace_id and r.run_id = i.run_id
                         and r.fence = i.fence and r.status = 'RUNNING'
        for share of r),
@@ -111,7 +117,7 @@ export async function completeSteps(
      stored as (
        select f.idx, ins.attempt from first f
        join ins on ins.run_id = f.run_id and ins.name = f.name and ins.occurrence = f.occurrence)
-     select i.idx::int, h.idx is not null as held, s.attempt
+     select i.idx::int, h.idx is not null as held, s.attempt, h.workflow_type
      from input i
      left join held h on h.idx = i.idx
      left join stored s on s.idx = i.idx
@@ -128,7 +134,7 @@ export async function completeSteps(
       items.map((i) => i.startedAt?.toISOString() ?? null),
     ],
   );
-  return rows.map((r) => ({ held: r.held, attempt: r.attempt }));
+  return rows.map((r) => ({ held: r.held, attempt: r.attempt, workflow_type: r.workflow_type }));
 }
 
 /**
@@ -184,7 +190,7 @@ export async function stepAttempts(
   occurrence: number,
 ): Promise<StepRow[]> {
   return await db.query<StepRow>(
-    `select ${columns} from kagzi_steps
+    `select ${stepColumns} from kagzi_steps
      where namespace_id = $1 and run_id = $2 and kind = $3 and name = $4 and occurrence = $5
      order by attempt`,
     [namespaceId, runId, kind, name, occurrence],
@@ -200,10 +206,28 @@ export async function listStepAttempts(
   limit: number,
 ): Promise<StepRow[]> {
   return await db.query<StepRow>(
-    `select ${columns} from kagzi_steps
+    `select ${stepColumns} from kagzi_steps
      where namespace_id = $1 and run_id = $2
      order by started_at, kind, name, occurrence, attempt
      offset $3 limit $4`,
     [namespaceId, runId, offset, limit],
+  );
+}
+
+/** What a run waits for now: open signal waits and children, future sleeps and retries. */
+export async function openWaits(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<StepRow[]> {
+  return await db.query<StepRow>(
+    `select * from (
+       select distinct on (kind, name, occurrence) ${stepColumns} from kagzi_steps
+       where namespace_id = $1 and run_id = $2
+       order by kind, name, occurrence, attempt desc) latest
+     where status = 'WAITING' or (status = 'SLEEPING' and wake_up_at > now())
+        or (status = 'FAILED' and retry_at > now())
+     order by started_at`,
+    [namespaceId, runId],
   );
 }

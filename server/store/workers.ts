@@ -76,7 +76,9 @@ export async function heartbeatWorker(
   const rows = await db.query<WorkerRow>(
     `update kagzi_workers
      set last_heartbeat_at = now(), active_count = $3,
-         completed_count = completed_count + $4, failed_count = failed_count + $5,
+         -- Counters saturate instead of overflowing.
+         completed_count = completed_count + least($4::bigint, 9223372036854775807 - completed_count),
+         failed_count = failed_count + least($5::bigint, 9223372036854775807 - failed_count),
          status = case when status = 'OFFLINE' then 'ONLINE' else status end
      where namespace_id = $1 and worker_id = $2
      returning ${columns}`,

@@ -1,0 +1,41 @@
+/** Helpers shared by the run commands: terminal states, exit codes, waiting for the end. */
+import { type Kagzi, KagziError, type Workflow, type WorkflowStatus } from "@kagzi/sdk";
+import { Exit } from "../_errors.ts";
+
+/** Whether a run has ended. */
+export function terminal(s: WorkflowStatus): boolean {
+  return s === "COMPLETED" || s === "FAILED" || s === "CANCELLED";
+}
+
+/** The exit code of an ended run: 0 when it completed, 1 when it failed or was cancelled. */
+export function exitOf(w: Workflow): number {
+  if (w.status === "COMPLETED") return Exit.ok;
+  console.error(
+    `kagzi: run ${w.id} ${w.status}${w.error ? `: ${w.error.message}` : ""}`,
+  );
+  return Exit.failed;
+}
+
+/** Reads the run until it has ended (or `timeoutMs` passed: a TIMEOUT error). */
+export async function waitForEnd(
+  client: Kagzi,
+  runId: string,
+  timeoutMs?: number,
+): Promise<Workflow> {
+  const until = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  for (let delay = 100;; delay = Math.min(delay * 2, 1_000)) {
+    const w = await client.get(runId);
+    if (terminal(w.status)) return w;
+    if (Date.now() + delay > until) {
+      throw new KagziError(
+        "TIMEOUT",
+        `Run ${runId} did not end within ${timeoutMs} ms`,
+        {
+          subject: "run",
+          subjectId: runId,
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}

@@ -1,0 +1,228 @@
+/** `kagzi run …`: start, list, show, result and cancel workflow runs. */
+import {
+  type Workflow,
+  WorkflowCancelledError,
+  WorkflowFailedError,
+  type WorkflowStatus,
+} from "@kagzi/sdk";
+import {
+  choice,
+  type Command,
+  duration,
+  type Group,
+  int,
+  jsonFlag,
+  type Runtime,
+  str,
+} from "../_command.ts";
+import { Exit, report } from "../_errors.ts";
+import { errorJson, workflowJson } from "../_json.ts";
+import { time } from "../_output.ts";
+import { showCommand } from "./run_show.ts";
+import { exitOf, waitForEnd } from "./_runs.ts";
+
+const statuses: readonly WorkflowStatus[] = [
+  "PENDING",
+  "RUNNING",
+  "SLEEPING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+];
+
+/** Prints a run that ended: its output or error. */
+function printEnded(
+  rt: Runtime,
+  w: Workflow,
+  extra: Record<string, unknown> = {},
+): void {
+  rt.out.item([
+    ["Run ID", w.id],
+    ["Workflow ID", w.workflowId],
+    ["Type", w.type],
+    ["Status", w.status],
+    ["Output", w.status === "COMPLETED" ? JSON.stringify(w.output) : undefined],
+    ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
+  ], { ...workflowJson(w), ...extra });
+}
+
+const timeoutFlag = {
+  type: "string" as const,
+  value: "DURATION",
+  help: 'give up waiting after this long, e.g. "30s" or "5m" (exit 3)',
+};
+
+const start: Command = {
+  name: "start",
+  args: "<type>",
+  summary: "Start a run of a workflow type",
+  flags: {
+    input: {
+      type: "string",
+      value: "JSON|@file",
+      help: "the input: JSON text, @file or @- (stdin)",
+    },
+    id: {
+      type: "string",
+      value: "KEY",
+      help: "idempotency key: starting it again returns the live run",
+    },
+    version: {
+      type: "string",
+      value: "V",
+      help: "the version of the workflow type to run",
+    },
+    wait: {
+      type: "boolean",
+      help: "wait for the end and print it; exit 1 if it failed or was cancelled",
+    },
+    timeout: timeoutFlag,
+  },
+  min: 1,
+  max: 1,
+  async run(rt, v, [type]) {
+    const input = await jsonFlag(v, "input");
+    const timeoutMs = duration(v, "timeout");
+    const client = await rt.client();
+    const call = client.start(type).input(input);
+    if (str(v, "id")) call.id(str(v, "id")!);
+    if (str(v, "version")) call.version(str(v, "version")!);
+    const run = await call;
+    if (!v.wait) {
+      rt.out.item([
+        ["Run ID", run.id],
+        ["Workflow ID", run.workflowId],
+        [
+          "Already existed",
+          run.alreadyExists ? "yes (the live run with this id)" : undefined,
+        ],
+      ], {
+        runId: run.id,
+        workflowId: run.workflowId,
+        alreadyExists: run.alreadyExists,
+      });
+      return Exit.ok;
+    }
+    // Long-polls the server; the run's end itself is printed from the stored record.
+    await run.result({ timeout: timeoutMs }).catch((err) => {
+      if (
+        !(err instanceof WorkflowFailedError ||
+          err instanceof WorkflowCancelledError)
+      ) throw err;
+    });
+    const w = await client.get(run.id);
+    printEnded(rt, w, { alreadyExists: run.alreadyExists });
+    return exitOf(w);
+  },
+};
+
+const list: Command = {
+  name: "list",
+  args: "",
+  summary: "List runs, newest first",
+  flags: {
+    status: {
+      type: "string",
+      value: "S",
+      help: `only runs with this status (${statuses.join(", ")})`,
+    },
+    type: {
+      type: "string",
+      value: "T",
+      help: "only runs of this workflow type",
+    },
+    "workflow-id": {
+      type: "string",
+      value: "KEY",
+      help: "only runs with this workflow id",
+    },
+    limit: {
+      type: "string",
+      value: "N",
+      help: "at most N runs (1-10000, default 20)",
+    },
+  },
+  min: 0,
+  max: 0,
+  async run(rt, v) {
+    const status = choice(v, "status", statuses);
+    const limit = int(v, "limit", 1, 10_000, 20);
+    const client = await rt.client();
+    const call = client.list().pageSize(Math.min(limit, 1000));
+    if (status) call.status(status);
+    if (str(v, "type")) call.type(str(v, "type")!);
+    if (str(v, "workflow-id")) call.workflowId(str(v, "workflow-id")!);
+    const rows: Workflow[] = [];
+    for await (const w of call) {
+      rows.push(w);
+      if (rows.length >= limit) break;
+    }
+    rt.out.list(rows, [
+      ["RUN ID", (w) => w.id],
+      ["TYPE", (w) => w.type],
+      ["STATUS", (w) => w.status],
+      ["ATTEMPTS", (w) => w.attempts],
+      ["CREATED", (w) => time(w.createdAt)],
+      ["FINISHED", (w) => time(w.finishedAt)],
+      ["WORKFLOW ID", (w) => w.workflowId],
+    ], (w) => workflowJson(w));
+    return Exit.ok;
+  },
+};
+
+const result: Command = {
+  name: "result",
+  args: "<runId>",
+  summary: "Wait for a run to end and print its output",
+  details: "Prints the output as JSON and exits 0 when the run completed; prints the error to\n" +
+    "stderr and exits 1 when it failed or was cancelled.",
+  flags: { timeout: timeoutFlag },
+  min: 1,
+  max: 1,
+  async run(rt, v, [runId]) {
+    const timeoutMs = duration(v, "timeout");
+    const w = await waitForEnd(await rt.client(), runId, timeoutMs);
+    if (w.status === "COMPLETED") rt.out.json(w.output);
+    return exitOf(w);
+  },
+};
+
+const cancel: Command = {
+  name: "cancel",
+  args: "<runId>...",
+  summary: "Cancel runs that have not ended",
+  flags: {
+    reason: { type: "string", value: "TEXT", help: "why; stored with the run" },
+  },
+  min: 1,
+  max: Infinity,
+  async run(rt, v, ids) {
+    const client = await rt.client();
+    const rows: Workflow[] = [];
+    let code: number = Exit.ok;
+    for (const id of ids) {
+      try {
+        rows.push(await client.cancel(id).reason(str(v, "reason") ?? ""));
+      } catch (err) {
+        code = Math.max(code, report(err));
+      }
+    }
+    rt.out.list(
+      rows,
+      [["RUN ID", (w) => w.id], ["STATUS", (w) => w.status]],
+      (w) => ({
+        runId: w.id,
+        status: w.status,
+        error: errorJson(w.error),
+      }),
+    );
+    return code;
+  },
+};
+
+/** The `run` group. */
+export const runGroup: Group = {
+  name: "run",
+  summary: "Start, inspect, wait for, cancel, signal and retry workflow runs",
+  commands: [start, list, showCommand, result, cancel],
+};

@@ -1,0 +1,254 @@
+/**
+ * Prometheus metrics of a server, served as text on `GET /metrics` of the
+ * Connect port (prom-client). Counters and histograms are updated where the
+ * events happen (a start, a claim, a step's outcome, the end of a run, an RPC);
+ * the gauges that need a query (queue backlog, worker health) are refreshed at
+ * most once per `gaugeTtlMs` however often, and by however many scrapers, the
+ * server is scraped. Labels are `namespace` and `workflow_type`, never a run id.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Logger } from "./log.ts";
+import type { Queryable } from "./store/db.ts";
+import * as stats from "./store/stats.ts";
+
+/** How a run ended. */
+export type RunEnd = "completed" | "failed" | "cancelled";
+
+/** What the services and the engine report; every method is cheap and never throws. */
+export interface ServerMetrics {
+  /** A run was stored (StartWorkflow, a schedule's fire, …). */
+  runStarted(namespace: string, workflowType: string): void;
+  /** A run reached a terminal state `durationS` seconds after it was started. */
+  runFinished(namespace: string, workflowType: string, status: RunEnd, durationS: number): void;
+  /** A worker claimed a run that had been due for `queuedS` seconds. */
+  runClaimed(namespace: string, workflowType: string, queuedS: number): void;
+  /** A step attempt was stored as completed or failed. */
+  stepAttempt(namespace: string, workflowType: string, status: "completed" | "failed"): void;
+}
+
+/** The metrics of a server with their registry, RPC interceptor and HTTP endpoint. */
+export interface MetricsEndpoint extends ServerMetrics {
+  /** Times every RPC by method and outcome code. */
+  readonly interceptor: Interceptor;
+  /** Answers `GET /metrics` (Bearer-protected when `apiKeys` are set). */
+  handle(req: Request): Promise<Response>;
+  /** The registry, e.g. to add an application's own metrics. */
+  readonly registry: Registry;
+}
+
+/** Options of {@linkcode createMetrics}. */
+export interface MetricsOptions {
+  db: Queryable;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  /** When set, a scrape must send `authorization: Bearer <one of them>`. */
+  apiKeys: string[];
+  /** How long gauge values read from the database are reused. @default 5000 */
+  gaugeTtlMs?: number;
+}
+
+/** Metrics that record nothing, for a server with `KAGZI_METRICS=false`. */
+export const noMetrics: ServerMetrics = {
+  runStarted() {},
+  runFinished() {},
+  runClaimed() {},
+  stepAttempt() {},
+};
+
+const runLabels = ["namespace", "workflow_type"] as const;
+const durationBuckets = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400];
+const queueBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const rpcBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Creates the metrics of one server (its own registry: servers in one process do not mix). */
+export function createMetrics(options: MetricsOptions): MetricsEndpoint {
+  const registry = new Registry();
+  const registers = [registry];
+  const started = new Counter({
+    name: "kagzi_runs_started_total",
+    help: "Workflow runs started.",
+    labelNames: runLabels,
+    registers,
+  });
+  const finished = new Counter({
+    name: "kagzi_runs_finished_total",
+    help: "Workflow runs that reached a terminal state, by status.",
+    labelNames: [...runLabels, "status"],
+    registers,
+  });
+  const duration = new Histogram({
+    name: "kagzi_run_duration_seconds",
+    help: "Time from a run's start to its end, by terminal status.",
+    labelNames: [...runLabels, "status"],
+    buckets: durationBuckets,
+    registers,
+  });
+  const scheduleToStart = new Histogram({
+    name: "kagzi_schedule_to_start_seconds",
+    help: "Time a due run waited in the queue before a worker claimed it.",
+    labelNames: runLabels,
+    buckets: queueBuckets,
+    registers,
+  });
+  const stepAttempts = new Counter({
+    name: "kagzi_step_attempts_total",
+    help: "Step attempts stored, by outcome (completed or failed).",
+    labelNames: [...runLabels, "status"],
+    registers,
+  });
+  const rpcDuration = new Histogram({
+    name: "kagzi_rpc_duration_seconds",
+    help: "Time the server took to answer an RPC, by method and code.",
+    labelNames: ["method", "code"],
+    buckets: rpcBuckets,
+    registers,
+  });
+
+  const refresh = gaugeRefresher(options);
+  const backlog = new Gauge({
+    name: "kagzi_queue_backlog",
+    help: "Runs due and waiting for a worker (refreshed at most every few seconds).",
+    labelNames: runLabels,
+    registers,
+    collect: () => refresh(),
+  });
+  const oldest = new Gauge({
+    name: "kagzi_queue_oldest_age_seconds",
+    help: "How long the oldest due run has waited for a worker.",
+    labelNames: runLabels,
+    registers,
+    collect: () => refresh(),
+  });
+  const workers = new Gauge({
+    name: "kagzi_workers",
+    help: "Workers that are not offline, by health from their heartbeats.",
+    labelNames: ["namespace", "health"],
+    registers,
+    collect: () => refresh(),
+  });
+  refresh.gauges = { backlog, oldest, workers };
+
+  const check = scrapeAuth(options.apiKeys);
+  return {
+    registry,
+    runStarted(namespace, workflowType) {
+      started.inc({ namespace, workflow_type: workflowType });
+    },
+    runFinished(namespace, workflowType, status, durationS) {
+      const labels = { namespace, workflow_type: workflowType, status };
+      finished.inc(labels);
+      duration.observe(labels, Math.max(0, durationS));
+    },
+    runClaimed(namespace, workflowType, queuedS) {
+      scheduleToStart.observe({ namespace, workflow_type: workflowType }, Math.max(0, queuedS));
+    },
+    stepAttempt(namespace, workflowType, status) {
+      stepAttempts.inc({ namespace, workflow_type: workflowType, status });
+    },
+    interceptor: (next) => async (req) => {
+      const end = rpcDuration.startTimer({ method: req.method.name });
+      try {
+        const res = await next(req);
+        end({ code: "ok" });
+        return res;
+      } catch (err) {
+        end({ code: codeName(ConnectError.from(err).code) });
+        throw err;
+      }
+    },
+    async handle(req) {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return new Response("Use GET /metrics\n", { status: 405, headers: { allow: "GET, HEAD" } });
+      }
+      const refused = check(req.headers.get("authorization"));
+      if (refused) {
+        return new Response(`${refused}\n`, {
+          status: 401,
+          headers: { "www-authenticate": 'Bearer realm="kagzi"' },
+        });
+      }
+      const body = await registry.metrics();
+      return new Response(req.method === "HEAD" ? null : body, {
+        headers: { "content-type": registry.contentType },
+      });
+    },
+  };
+}
+
+interface Refresher {
+  (): Promise<void>;
+  gauges?: { backlog: Gauge; oldest: Gauge; workers: Gauge };
+}
+
+/** One database read shared by the gauges, reused for `gaugeTtlMs`. */
+function gaugeRefresher(options: MetricsOptions): Refresher {
+  const ttl = options.gaugeTtlMs ?? 5_000;
+  let last = -Infinity;
+  let running: Promise<void> | undefined;
+  // Label sets seen before stay at 0 when they empty, rather than vanishing.
+  const seenQueues = new Set<string>();
+  const seenWorkers = new Set<string>();
+  const read = async () => {
+    const g = refresher.gauges!;
+    try {
+      const [queues, health] = await Promise.all([
+        stats.queueBacklog(options.db),
+        stats.workerHealth(options.db, options.heartbeatIntervalMs),
+      ]);
+      g.backlog.reset();
+      g.oldest.reset();
+      g.workers.reset();
+      for (const key of seenQueues) {
+        const [namespace, workflow_type] = JSON.parse(key);
+        g.backlog.set({ namespace, workflow_type }, 0);
+        g.oldest.set({ namespace, workflow_type }, 0);
+      }
+      for (const q of queues) {
+        const labels = { namespace: q.namespace_id, workflow_type: q.workflow_type };
+        seenQueues.add(JSON.stringify([labels.namespace, labels.workflow_type]));
+        g.backlog.set(labels, q.backlog);
+        g.oldest.set(labels, q.oldest_s);
+      }
+      for (const key of seenWorkers) {
+        const [namespace, health] = JSON.parse(key);
+        g.workers.set({ namespace, health }, 0);
+      }
+      for (const w of health) {
+        seenWorkers.add(JSON.stringify([w.namespace_id, w.health]));
+        g.workers.set({ namespace: w.namespace_id, health: w.health }, w.workers);
+      }
+      last = Date.now();
+    } catch (err) {
+      // Keep the previous values; try again on the next scrape.
+      options.log.warn("metrics: reading queue and worker gauges failed", err);
+    }
+  };
+  const refresher: Refresher = () => {
+    if (Date.now() - last < ttl) return Promise.resolve();
+    running ??= read().finally(() => (running = undefined));
+    return running;
+  };
+  return refresher;
+}
+
+/** A check of the scrape's Bearer key; returns why it is refused, or "" when accepted. */
+function scrapeAuth(keys: string[]): (header: string | null) => string {
+  if (keys.length === 0) return () => "";
+  const digest = (key: string): Uint8Array => createHash("sha256").update(key).digest();
+  const accepted = keys.map(digest);
+  return (header) => {
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match) return 'This server requires an API key: send "authorization: Bearer <key>"';
+    const given = digest(match[1]);
+    let ok = false;
+    for (const key of accepted) ok = timingSafeEqual(given, key) || ok;
+    return ok ? "" : 'The API key in the "authorization" header is not accepted';
+  };
+}
+
+/** A Connect code as a label value: "not_found", "unavailable", … */
+function codeName(code: Code): string {
+  return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}

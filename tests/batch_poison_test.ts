@@ -1,0 +1,175 @@
+/**
+ * Group commit with a poisoned item: the server's Batcher driven directly with the
+ * real store functions on a real database, with one item that validation would
+ * have refused forced into the batch (a NUL character in payload metadata, which
+ * Postgres cannot store in jsonb). Every other item of the batch must be written.
+ */
+import assert from "node:assert/strict";
+import { Batcher } from "../server/engine/batcher.ts";
+import { connectPostgres, type Db } from "../server/store/db.ts";
+import { migrate } from "../server/store/migrate.ts";
+import * as queue from "../server/store/queue.ts";
+import * as runs from "../server/store/runs.ts";
+import * as steps from "../server/store/steps.ts";
+import { type Backend, backends, freshDatabase } from "./_db.ts";
+
+const ns = "innocent";
+const poison = { data: new TextEncoder().encode('"x"'), metadata: { k: "a\u0000b" } };
+const output = (i: number) => ({
+  data: new TextEncoder().encode(JSON.stringify({ i, s: "with \u0000 inside JSON" })),
+  metadata: { encoding: "json" },
+});
+
+async function open(backend: Backend): Promise<Db & AsyncDisposable> {
+  let close = async () => {};
+  let db: Db;
+  if (backend === "postgres") {
+    const fresh = await freshDatabase();
+    db = connectPostgres(fresh.url, { max: 4 });
+    close = async () => await fresh[Symbol.asyncDispose]();
+  } else {
+    const { startEmbedded } = await import("../server/engine/embedded.ts");
+    const dataDir = await Deno.makeTempDir({ prefix: "kagzi_batch_" });
+    const embedded = await startEmbedded({ dataDir });
+    db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
+    close = async () => {
+      await embedded.close();
+      await Deno.remove(dataDir, { recursive: true });
+    };
+  }
+  await migrate(db);
+  return Object.assign(db, {
+    async [Symbol.asyncDispose]() {
+      await db.close();
+      await close();
+    },
+  });
+}
+
+/** A Batcher over `flush` that records the size of every statement it runs. */
+function recording<I, O>(flush: (items: I[]) => Promise<O[]>) {
+  const sizes: number[] = [];
+  const batcher = new Batcher<I, O>((items) => {
+    sizes.push(items.length);
+    return flush(items);
+  });
+  return { batcher, sizes };
+}
+
+const rejectsWithPostgresText = (e: { code?: string }) => {
+  assert.ok(e.code === "22P05" || e.code === "22021", `a text error from Postgres, got ${e}`);
+  return true;
+};
+
+for (const backend of await backends()) {
+  Deno.test(`a group-commit batch with a poisoned item still writes every other item (${backend})`, async (t) => {
+    await using db = await open(backend);
+    const n = 20;
+    const bad = 7; // the poisoned item's place in each batch
+    const newRun = (i: number): runs.NewRun => ({
+      namespaceId: ns,
+      runId: crypto.randomUUID(),
+      workflowId: `w-${i}`,
+      workflowType: "t",
+      version: "",
+      deadlineAt: null,
+      retryPolicy: null,
+      input: i === bad ? poison : output(i),
+      context: null,
+      scheduleId: null,
+    });
+
+    await t.step("insertRuns: the poisoned start fails, the others are stored", async () => {
+      const { batcher, sizes } = recording((items: runs.NewRun[]) => runs.insertRuns(db, items));
+      const results = await Promise.allSettled(
+        Array.from({ length: n }, (_, i) => batcher.add(newRun(i))),
+      );
+      assert.equal(sizes[0], n, "all starts were offered in one statement first");
+      for (const [i, r] of results.entries()) {
+        if (i === bad) {
+          assert.equal(r.status, "rejected");
+          rejectsWithPostgresText((r as PromiseRejectedResult).reason);
+        } else {
+          assert.equal(r.status, "fulfilled", `start ${i}: ${JSON.stringify(r)}`);
+          assert.equal((r as PromiseFulfilledResult<unknown>).value !== undefined, true);
+        }
+      }
+      const count = await db.query<{ n: string }>(
+        "select count(*)::text as n from kagzi_runs where namespace_id = $1",
+        [ns],
+      );
+      assert.equal(Number(count[0].n), n - 1);
+    });
+
+    const workerId = crypto.randomUUID();
+    const claimed = await queue.claimRuns(db, ns, ["t"], [""], workerId, 60_000, 100);
+    assert.equal(claimed.length, n - 1);
+
+    await t.step("completeSteps: the poisoned output fails, the others are stored", async () => {
+      const { batcher, sizes } = recording((items: steps.StepOutput[]) =>
+        steps.completeSteps(db, items)
+      );
+      const results = await Promise.allSettled(claimed.map((c, i) =>
+        batcher.add({
+          key: {
+            namespaceId: ns,
+            runId: c.run_id,
+            fence: c.fence,
+            workerId,
+            kind: "FUNCTION",
+            name: "s",
+            occurrence: 1,
+          },
+          output: i === bad ? poison : output(i),
+          startedAt: null,
+        })
+      ));
+      assert.equal(sizes[0], claimed.length);
+      for (const [i, r] of results.entries()) {
+        if (i === bad) rejectsWithPostgresText((r as PromiseRejectedResult).reason);
+        else {
+          assert.deepEqual((r as PromiseFulfilledResult<unknown>).value, {
+            held: true,
+            attempt: 1,
+          });
+        }
+      }
+      const stored = await steps.latestSteps(db, ns, claimed.map((c) => c.run_id));
+      assert.equal(stored.length, claimed.length - 1);
+      // JSON with an escaped NUL inside a string is user data: it is stored as it came.
+      const first = stored.find((s) => s.run_id === claimed[0].run_id)!;
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(first.output!)), {
+        i: 0,
+        s: "with \u0000 inside JSON",
+      });
+    });
+
+    await t.step("completeRuns: the poisoned completion fails, the others complete", async () => {
+      const { batcher, sizes } = recording((items: queue.RunOutput[]) =>
+        queue.completeRuns(db, items)
+      );
+      const results = await Promise.allSettled(claimed.map((c, i) =>
+        batcher.add({
+          namespaceId: ns,
+          runId: c.run_id,
+          fence: c.fence,
+          output: i === bad ? poison : output(i),
+        })
+      ));
+      assert.equal(sizes[0], claimed.length);
+      for (const [i, r] of results.entries()) {
+        if (i === bad) rejectsWithPostgresText((r as PromiseRejectedResult).reason);
+        else assert.ok((r as PromiseFulfilledResult<unknown>).value, `item ${i} was not completed`);
+      }
+      const statuses = await db.query<{ status: string; n: string }>(
+        `select status, count(*)::text as n from kagzi_runs where namespace_id = $1
+         group by status order by status`,
+        [ns],
+      );
+      assert.deepEqual(statuses.map((s) => [s.status, Number(s.n)]), [
+        ["COMPLETED", claimed.length - 1],
+        ["RUNNING", 1],
+      ]);
+    });
+  });
+}
