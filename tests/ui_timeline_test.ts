@@ -27,7 +27,14 @@ function attempt(p: Partial<StepAttemptInfo>): StepAttemptInfo {
 Deno.test("timeline() groups attempts per step identity, in start order, with the last status", () => {
   const steps = timeline([
     attempt({ name: "charge", attempt: 1, status: "FAILED", startedAt: at(0), finishedAt: at(1) }),
-    attempt({ kind: "sleep", name: "wait", status: "COMPLETED", startedAt: at(1) }),
+    attempt({
+      kind: "sleep",
+      name: "wait",
+      status: "COMPLETED",
+      startedAt: at(1),
+      finishedAt: undefined,
+      wakeUpAt: at(2),
+    }),
     attempt({
       name: "charge",
       attempt: 2,
@@ -51,7 +58,9 @@ Deno.test("timeline() groups attempts per step identity, in start order, with th
     ["email", "WAITING", 1],
   ]);
   assert.equal(steps[0].finishedAt?.getTime(), at(4).getTime());
+  assert.equal(steps[1].finishedAt?.getTime(), at(2).getTime(), "a sleep ends when it was due");
   assert.equal(steps[3].childRunId, "c1");
+  assert.equal(steps[3].finishedAt, undefined, "a waiting child has not ended");
 });
 
 Deno.test("describeWait() says what a run waits for in words", () => {

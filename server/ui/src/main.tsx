@@ -63,8 +63,8 @@ function App() {
   const ns = namespace();
   const nsq = ns === "default" ? "" : ns;
   const tab = (to: string, label: string, active: boolean) => (
-    <Link href={href(to, { ns: nsq })} class={active ? "active" : ""}>
-      <span aria-current={active ? "page" : undefined}>{label}</span>
+    <Link href={href(to, { ns: nsq })} class={active ? "active" : ""} current={active}>
+      {label}
     </Link>
   );
   return (

@@ -5,7 +5,7 @@ import { namespace, withClient } from "./api.ts";
 import { elapsed, formatTime, relative, shortId } from "./format.ts";
 import { useLoad } from "./hooks.ts";
 import { href, navigate } from "./router.ts";
-import { describeWait, kindLabel, timeline, type TimelineStep } from "./timeline.ts";
+import { attemptEnd, describeWait, kindLabel, timeline, type TimelineStep } from "./timeline.ts";
 import { Confirm, Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
 
 const open = new Set(["PENDING", "RUNNING", "SLEEPING"]);
@@ -225,18 +225,22 @@ function Timeline(props: { steps: TimelineStep[]; link: (id: string) => string }
                   </tr>
                 </thead>
                 <tbody>
-                  {s.attempts.map((a) => (
+                  {s.attempts.map((a, i) => (
                     <tr key={a.attempt}>
                       <td class="num">{a.attempt}</td>
                       <td>
                         <Status value={a.status} />
                       </td>
                       <td>{formatTime(a.startedAt)}</td>
-                      <td class="num">{elapsed(a.startedAt, a.finishedAt)}</td>
+                      <td class="num">{elapsed(a.startedAt, attemptEnd(a))}</td>
                       <td class="wrap">
                         {a.error && <span class="error-text">{a.error.message}</span>}
-                        {a.retryAt && <span>— next attempt {relative(a.retryAt)}</span>}
-                        {a.wakeUpAt && !a.finishedAt && <span>wakes {relative(a.wakeUpAt)}</span>}
+                        {a.retryAt && i === s.attempts.length - 1 && (
+                          <span>— next attempt {relative(a.retryAt)}</span>
+                        )}
+                        {a.wakeUpAt && a.status === "SLEEPING" && (
+                          <span>wakes {relative(a.wakeUpAt)}</span>
+                        )}
                       </td>
                     </tr>
                   ))}

@@ -16,6 +16,16 @@ export interface TimelineStep {
   childRunId: string | undefined;
 }
 
+/**
+ * When an attempt ended: its finish time, or for a finished sleep (stored without one) the time
+ * it was due to wake; undefined while it goes on.
+ */
+export function attemptEnd(a: StepAttemptInfo): Date | undefined {
+  if (a.finishedAt) return a.finishedAt;
+  if (a.status === "COMPLETED" || a.status === "FAILED") return a.wakeUpAt ?? a.startedAt;
+  return undefined;
+}
+
 /** Groups attempts (in the order they started) into steps, in the order the steps started. */
 export function timeline(attempts: StepAttemptInfo[]): TimelineStep[] {
   const steps = new Map<string, TimelineStep>();
@@ -39,7 +49,7 @@ export function timeline(attempts: StepAttemptInfo[]): TimelineStep[] {
     s.attempts.sort((x, y) => x.attempt - y.attempt);
     const last = s.attempts.at(-1)!;
     s.status = last.status;
-    s.finishedAt = last.finishedAt;
+    s.finishedAt = attemptEnd(last);
     s.childRunId = s.attempts.findLast((x) => x.childRunId)?.childRunId;
   }
   return [...steps.values()];

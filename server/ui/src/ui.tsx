@@ -5,8 +5,19 @@ import { describeError, toJson } from "./format.ts";
 import { onLinkClick } from "./router.ts";
 
 /** An in-app link (a real `<a href>`, so it opens in a new tab too). */
-export function Link(props: { href: string; children: ComponentChildren; class?: string }) {
-  return <a href={props.href} class={props.class} onClick={onLinkClick}>{props.children}</a>;
+export function Link(
+  props: { href: string; children: ComponentChildren; class?: string; current?: boolean },
+) {
+  return (
+    <a
+      href={props.href}
+      class={props.class}
+      aria-current={props.current ? "page" : undefined}
+      onClick={onLinkClick}
+    >
+      {props.children}
+    </a>
+  );
 }
 
 /** A run, worker or step status as a coloured word. */
