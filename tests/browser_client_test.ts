@@ -66,7 +66,7 @@ Deno.test({
       const page = await browser.newPage();
       const errors = pageErrors(page);
       await page.goto(site.url);
-      await page.waitForFunction("document.title === \"ready\"");
+      await page.waitForFunction('document.title === "ready"');
 
       await t.step("without keys: connect, start, get, list, cancel", async () => {
         const r = await page.evaluate(
