@@ -38,6 +38,7 @@ import { Notifier } from "./engine/notify.ts";
 import { toConnectError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
+import { isUiPath, serveUi } from "./ui.ts";
 import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
 import { migrate } from "./store/migrate.ts";
@@ -203,6 +204,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     let res: Response;
     if (path === "/metrics" && metrics) {
       res = await metrics.handle(req);
+    } else if (!handler && isUiPath(path)) {
+      res = serveUi(req, path);
     } else if (!handler) {
       res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
         status: 404,

@@ -165,6 +165,8 @@ Deno.test("deno serve server/serve.ts serves the fetch handler", async () => {
     assert.ok(client, "deno serve answered");
     const run = await client.start("served");
     assert.equal((await client.get(run.id)).status, "PENDING");
+    const ui = await fetch(`http://127.0.0.1:${port}/ui/`);
+    assert.match(await ui.text(), /<script type="module" src="\/ui\/assets\/app\.\w+\.js">/);
   } finally {
     child.kill("SIGKILL");
     await child.status;

@@ -160,6 +160,14 @@ export class Kagzi {
     return schedules.deleteSchedule(this.#services.schedules, this.#ns(options), id);
   }
 
+  /**
+   * Starts one run of the schedule now, enabled or not, with its type, version and input; the
+   * run lists under the schedule (`list().scheduleId(id)`), its cron times are unchanged.
+   */
+  triggerSchedule(id: string, options: NamespaceOption = {}): Promise<WorkflowRun> {
+    return schedules.triggerSchedule(this.#services, this.#ns(options), id);
+  }
+
   /** The server's health, including its database. */
   health(): Promise<Health> {
     return admin.health(this.#services);

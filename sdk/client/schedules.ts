@@ -4,7 +4,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { WorkflowSchedule, WorkflowScheduleService } from "@kagzi/proto";
 import { Call } from "../_call.ts";
 import { decodeJson, encodeJson } from "../_payload.ts";
-import { rpc } from "./_services.ts";
+import { rpc, type Services } from "./_services.ts";
+import { makeRun, type WorkflowRun } from "./runs.ts";
 
 /** A cron schedule as stored. */
 export interface Schedule {
@@ -221,5 +222,17 @@ export function updateSchedule(
 export function deleteSchedule(r: ScheduleRpc, namespace: string, id: string): Promise<void> {
   return rpc(async () => {
     await r.deleteWorkflowSchedule({ namespace, scheduleId: id });
+  });
+}
+
+/** Starts one run of the schedule now (enabled or not); its cron times are unchanged. */
+export function triggerSchedule(
+  services: Services,
+  namespace: string,
+  id: string,
+): Promise<WorkflowRun> {
+  return rpc(async () => {
+    const res = await services.schedules.triggerWorkflowSchedule({ namespace, scheduleId: id });
+    return makeRun(services, namespace, res.runId, res.workflowId, false);
   });
 }

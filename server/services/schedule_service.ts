@@ -16,6 +16,7 @@ import { schedulesTopic } from "../engine/scheduler.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import * as schedules from "../store/schedules.ts";
 import type { ServiceContext } from "./_context.ts";
+import { triggerHandlers } from "./schedule_trigger.ts";
 import { payloadOf, ts } from "./_convert.ts";
 import * as v from "./_validate.ts";
 
@@ -55,6 +56,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
     new NotFoundError("schedule", id, `Schedule "${id}" was not found in namespace "${ns}"`);
 
   return {
+    ...triggerHandlers(ctx),
     async createWorkflowSchedule(req) {
       const op = "create schedule";
       const namespaceId = v.namespace(op, req.namespace);

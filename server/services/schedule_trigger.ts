@@ -1,0 +1,52 @@
+/** WorkflowScheduleService handler TriggerWorkflowSchedule: one run of a schedule, now. */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { TriggerWorkflowScheduleResponseSchema, type WorkflowScheduleService } from "@kagzi/proto";
+import { workTopic } from "../engine/notify.ts";
+import { ConflictError, NotFoundError } from "../errors.ts";
+import * as runs from "../store/runs.ts";
+import * as schedules from "../store/schedules.ts";
+import type { ServiceContext } from "./_context.ts";
+import * as v from "./_validate.ts";
+
+type TriggerHandlers = Pick<ServiceImpl<typeof WorkflowScheduleService>, "triggerWorkflowSchedule">;
+
+/** The TriggerWorkflowSchedule handler. */
+export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
+  const { db, notifier } = ctx;
+  return {
+    async triggerWorkflowSchedule(req) {
+      const op = "trigger schedule";
+      const namespaceId = v.namespace(op, req.namespace);
+      const scheduleId = v.name(op, "schedule_id", req.scheduleId);
+      const s = await schedules.getSchedule(db, namespaceId, scheduleId);
+      if (!s) {
+        throw new NotFoundError(
+          "schedule",
+          scheduleId,
+          `Schedule "${scheduleId}" was not found in namespace "${namespaceId}"`,
+        );
+      }
+      const runId = crypto.randomUUID();
+      // Told apart from cron fires ("<id>@<fire time>") and from each other.
+      const workflowId = `${scheduleId}@${new Date().toISOString()}/manual-${runId.slice(0, 8)}`;
+      const inserted = await runs.insertRun(db, {
+        namespaceId,
+        runId,
+        workflowId,
+        workflowType: s.workflow_type,
+        version: s.version,
+        deadlineAt: null,
+        retryPolicy: null,
+        input: { data: s.input ?? new Uint8Array(), metadata: s.input_metadata ?? {} },
+        context: null,
+        scheduleId,
+      });
+      if (!inserted) {
+        throw new ConflictError("workflow_id", workflowId, `Cannot ${op}: try again`);
+      }
+      notifier.publish(workTopic(namespaceId));
+      return create(TriggerWorkflowScheduleResponseSchema, { runId, workflowId });
+    },
+  };
+}
