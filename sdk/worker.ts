@@ -215,6 +215,7 @@ export class WorkerBuilder {
       workerId: res.workerId,
       heartbeatMs: ms(res.heartbeatInterval) ?? 5_000,
       leaseMs: ms(res.leaseDuration) ?? 30_000,
+      pollTimeoutMs: ms(res.pollTimeout) || 30_000,
       maxConcurrent: this.#maxConcurrent,
       shutdownTimeoutMs: this.#shutdownTimeoutMs,
       handlers: new Map(this.#registrations.map((r) => [`${r.type}@${r.version}`, r.fn])),
@@ -229,6 +230,8 @@ interface WorkerInit {
   workerId: string;
   heartbeatMs: number;
   leaseMs: number;
+  /** How long the server holds a poll; a poll unanswered well past it is abandoned. */
+  pollTimeoutMs: number;
   maxConcurrent: number;
   shutdownTimeoutMs: number;
   handlers: Map<string, WorkflowFn>;
@@ -358,7 +361,8 @@ export class Worker {
         this.#count("pollTask");
         const res = await this.#init.client.pollTask(
           { namespace: this.#init.namespace, workerId: this.id, maxTasks: free },
-          { signal: this.#pollAbort.signal },
+          // A connection dropped without a reset (an instance frozen or evicted) ends here.
+          { signal: this.#pollAbort.signal, timeoutMs: this.#init.pollTimeoutMs + 10_000 },
         );
         tasks = res.tasks;
         backoff = 100;

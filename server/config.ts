@@ -1,6 +1,8 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
+import { parseDurationMs } from "./duration.ts";
 import { type LogLevel, logLevels } from "./log.ts";
+import { postgresUrlFromPgEnv, serverlessBase, serverlessProblem } from "./serverless_config.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -38,6 +40,23 @@ export interface ServerConfig {
   maxPendingSignals: number;
   /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
   metrics: boolean;
+  /**
+   * Serverless mode (Deno Deploy): only `Deno.serve`, no long-lived timers, the engine's periodic
+   * work driven by a `Deno.cron` job and by requests. On when `DENO_DEPLOY=true`.
+   * @default false
+   */
+  serverless: boolean;
+  /** Apply migrations at start. @default true (false in serverless mode) */
+  migrate: boolean;
+  /** The longest any request waits (PollTask, GetWorkflow's wait), in ms. @default 60000 */
+  maxWaitMs: number;
+  /**
+   * How long finished runs (with their steps and payloads) are kept after they
+   * finish, in ms; 0 keeps them forever. @default 604800000 (7 days)
+   */
+  retentionMs: number;
+  /** Per-namespace retention in ms, overriding `retentionMs` (0: forever). @default {} */
+  retentionByNamespace: Record<string, number>;
 }
 
 /** An API key and what it may reach. */
@@ -67,6 +86,11 @@ export const defaults: ServerConfig = {
   apiKeys: [],
   maxPendingSignals: 1000,
   metrics: true,
+  serverless: false,
+  migrate: true,
+  maxWaitMs: 60_000,
+  retentionMs: 7 * 86_400_000,
+  retentionByNamespace: {},
 };
 
 /** A setting that could not be used, named by its flag and environment variable. */
@@ -79,12 +103,8 @@ export class ConfigError extends Error {
 }
 
 type Key = keyof ServerConfig;
-const settings: {
-  key: Key;
-  flag: string;
-  env: string;
-  kind: "string" | "int" | "list" | "keys" | "bool";
-}[] = [
+type Kind = "string" | "int" | "list" | "bool" | "keys" | "duration" | "durations";
+const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -110,6 +130,16 @@ const settings: {
     kind: "int",
   },
   { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
+  { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "bool" },
+  { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "bool" },
+  { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
+  { key: "retentionMs", flag: "retention", env: "KAGZI_RETENTION", kind: "duration" },
+  {
+    key: "retentionByNamespace",
+    flag: "retention-namespaces",
+    env: "KAGZI_RETENTION_NAMESPACES",
+    kind: "durations",
+  },
 ];
 
 const ranges: Partial<Record<Key, [number, number]>> = {
@@ -121,6 +151,7 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   tickIntervalMs: [50, 60_000],
   poolSize: [1, 1000],
   maxPendingSignals: [1, 1_000_000],
+  maxWaitMs: [1_000, 300_000],
 };
 
 /** Reads flags (which win) and environment over the defaults; throws ConfigError naming the setting. */
@@ -133,19 +164,29 @@ export function loadConfig(
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(settings.map((s) => [s.flag, { type: "string" as const }])),
+      options: Object.fromEntries(
+        settings.map((s) => [s.flag, { type: s.kind === "bool" ? "boolean" : "string" }] as const),
+      ),
       strict: true,
       allowPositionals: false,
-    }).values as Record<string, string | undefined>;
+      // Boolean settings: `--metrics` turns one on, `--no-metrics` off.
+      allowNegative: true,
+    }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }
-  const config: ServerConfig = { ...base };
+  // Deno Deploy sets DENO_DEPLOY=true; --serverless / KAGZI_SERVERLESS choose the mode elsewhere.
+  const serverless = parsed.serverless === true ||
+    (parsed.serverless === undefined &&
+      /^(true|1)$/i.test(env.KAGZI_SERVERLESS ?? env.DENO_DEPLOY ?? ""));
+  const config: ServerConfig = { ...(serverless ? serverlessBase(base, env) : base) };
   for (const s of settings) {
     const raw = parsed[s.flag] ?? env[s.env];
     if (raw === undefined) continue;
     const name = `--${s.flag} / ${s.env}`;
-    if (s.kind === "int") {
+    if (typeof raw === "boolean") {
+      (config[s.key] as boolean) = raw;
+    } else if (s.kind === "int") {
       const n = Number(raw);
       const [lo, hi] = ranges[s.key] ?? [0, Number.MAX_SAFE_INTEGER];
       if (!/^\d+$/.test(raw.trim()) || n < lo || n > hi) {
@@ -162,6 +203,10 @@ export function loadConfig(
         throw new ConfigError(`Invalid ${name}: "${raw}" is not true or false`);
       }
       (config[s.key] as boolean) = on;
+    } else if (s.kind === "duration") {
+      (config[s.key] as number) = retention(name, raw);
+    } else if (s.kind === "durations") {
+      (config[s.key] as Record<string, number>) = namespaceRetention(name, raw);
     } else if (s.kind === "list") {
       (config[s.key] as string[]) = raw.split(",").map((x) => x.trim()).filter(Boolean);
     } else {
@@ -176,6 +221,11 @@ export function loadConfig(
     );
   }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
+  if (config.serverless) {
+    config.databaseUrl ||= postgresUrlFromPgEnv(env);
+    const problem = serverlessProblem(config);
+    if (problem) throw new ConfigError(problem);
+  }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new ConfigError(
       'Invalid --database-url / DATABASE_URL: expected a "postgres://" URL',
@@ -220,4 +270,32 @@ export function parseApiKeys(raw: string): ApiKey[] {
     keys.push({ key, namespaces: all ? "*" : [...new Set(scope)], admin: all });
   }
   return keys;
+}
+
+/** A retention: a duration of at least 1 s, or 0 / "off" for forever. */
+function retention(name: string, raw: string): number {
+  const text = raw.trim().toLowerCase();
+  const ms = text === "off" ? 0 : parseDurationMs(text);
+  if (ms === undefined || (ms !== 0 && ms < 1_000) || ms > 100 * 365 * 86_400_000) {
+    throw new ConfigError(
+      `Invalid ${name}: "${raw}" is not a duration from 1s to 100 years (like "7d", "12h", ` +
+        `"30s") or "0" / "off" to keep finished runs forever`,
+    );
+  }
+  return ms;
+}
+
+/** `orders=30d,tmp=1h` → { orders: 2592000000, tmp: 3600000 }. */
+function namespaceRetention(name: string, raw: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of raw.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const [ns, value, ...rest] = item.split("=").map((x) => x.trim());
+    if (value === undefined || rest.length || !/^[A-Za-z0-9._-]{1,128}$/.test(ns)) {
+      throw new ConfigError(
+        `Invalid ${name}: "${item}" is not <namespace>=<duration> (e.g. "orders=30d,tmp=1h")`,
+      );
+    }
+    out[ns] = retention(`${name} for namespace "${ns}"`, value);
+  }
+  return out;
 }

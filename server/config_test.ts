@@ -76,12 +76,35 @@ Deno.test("loadConfig() reads namespace-scoped API keys next to plain ones", () 
   assert.throws(() => keys("k1-0123456789abcdef=bad name;"), /each key must be/);
 });
 
+Deno.test("loadConfig() reads retention as a duration, off, and per namespace", () => {
+  assert.equal(loadConfig({}).retentionMs, 7 * 86_400_000);
+  assert.equal(loadConfig({ KAGZI_RETENTION: "12h" }).retentionMs, 43_200_000);
+  assert.equal(loadConfig({}, ["--retention", "1h30m"]).retentionMs, 5_400_000);
+  assert.equal(loadConfig({}, ["--retention", "off"]).retentionMs, 0);
+  assert.equal(loadConfig({}, ["--retention", "0"]).retentionMs, 0);
+  assert.deepEqual(
+    loadConfig({ KAGZI_RETENTION_NAMESPACES: "orders=30d, tmp=1h,keep=off" }).retentionByNamespace,
+    { orders: 30 * 86_400_000, tmp: 3_600_000, keep: 0 },
+  );
+  assert.throws(() => loadConfig({}, ["--retention", "7 days please"]), /--retention \/ KAGZI/);
+  assert.throws(() => loadConfig({}, ["--retention", "500ms"]), /from 1s to 100 years/);
+  assert.throws(
+    () => loadConfig({}, ["--retention-namespaces", "orders:30d"]),
+    /--retention-namespaces \/ KAGZI_RETENTION_NAMESPACES: "orders:30d" is not <namespace>=/,
+  );
+  assert.throws(
+    () => loadConfig({}, ["--retention-namespaces", "tmp=soon"]),
+    /for namespace "tmp": "soon" is not a duration/,
+  );
+});
+
 Deno.test("loadConfig() reads --metrics / KAGZI_METRICS as true or false", () => {
   assert.equal(loadConfig({}, []).metrics, true);
   assert.equal(loadConfig({ KAGZI_METRICS: "off" }, []).metrics, false);
-  assert.equal(loadConfig({ KAGZI_METRICS: "false" }, ["--metrics", "true"]).metrics, true);
+  assert.equal(loadConfig({ KAGZI_METRICS: "false" }, ["--metrics"]).metrics, true);
+  assert.equal(loadConfig({ KAGZI_METRICS: "true" }, ["--no-metrics"]).metrics, false);
   assert.throws(
-    () => loadConfig({}, ["--metrics", "maybe"]),
+    () => loadConfig({ KAGZI_METRICS: "maybe" }, []),
     (e: ConfigError) => /--metrics \/ KAGZI_METRICS: "maybe" is not true or false/.test(e.message),
   );
 });

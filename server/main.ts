@@ -2,8 +2,8 @@
  * The Kagzi server entry point: `deno run -A server/main.ts` (or `deno task start`)
  * serves `kagzi.v1` with Connect and gRPC-Web on `--port` (HTTP/1.1 and h2c) and
  * native gRPC on `--grpc-port` (node:http2, in a supervised child process that
- * forwards to `--port`). `deno serve server/main.ts` and Deno Deploy use the
- * default export's `fetch` instead.
+ * forwards to `--port`). With `DENO_DEPLOY=true` (Deno Deploy) or `--serverless` it
+ * serves in serverless mode instead (see `deploy.ts`). `deno serve` runs `server/serve.ts`.
  *
  * @example Start with the embedded database
  * ```sh
@@ -15,6 +15,7 @@
 import { startGrpcListener } from "./grpc_supervisor.ts";
 import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
 import { SERVER_VERSION } from "./version.ts";
+import { registerMaintenanceCron, serveServerless } from "./deploy.ts";
 
 function fail(message: string): never {
   console.error(`kagzi: ${message}`);
@@ -28,23 +29,15 @@ function loopbackFor(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
-/** Whether `deno serve` (or Deno Deploy) runs this module and serves `fetch` itself. */
-function servedByDeno(): boolean {
-  if (Deno.env.get("DENO_DEPLOYMENT_ID")) return true;
-  try {
-    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
-    return argv[1] === "serve";
-  } catch {
-    return false;
-  }
-}
-
 let config;
 try {
   config = loadConfig(Deno.env.toObject(), Deno.args);
 } catch (err) {
   fail(err instanceof ConfigError ? err.message : String(err));
 }
+
+// Deno Deploy finds cron jobs by running the top level, before Deno.serve: register it first.
+const cron = config.serverless ? registerMaintenanceCron() : undefined;
 
 let server: KagziServer;
 try {
@@ -53,10 +46,10 @@ try {
   fail(`cannot start: ${(err as Error).message}`);
 }
 
-/** The `fetch` handler for `deno serve` and Deno Deploy. */
-export default { fetch: (req: Request): Promise<Response> => server.fetch(req) };
-
-if (import.meta.main && !servedByDeno()) {
+if (cron) {
+  cron.attach(server);
+  serveServerless(server, config, { cron: cron.registered });
+} else {
   const abort = new AbortController();
   const http = Deno.serve({
     hostname: config.host,

@@ -47,6 +47,8 @@ import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
+import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
+import { startRetention } from "./engine/retention.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
 export { type ApiKey, ConfigError, defaults, loadConfig, type ServerConfig } from "./config.ts";
@@ -59,12 +61,21 @@ export const maxRequestBytes = 8 * 1024 * 1024;
 export interface KagziServer {
   /** Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2. */
   fetch(req: Request): Promise<Response>;
-  /** Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`). */
+  /**
+   * Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`).
+   * `server/main.ts` does not: a `node:http2` server can abort its process (denoland/deno#36788),
+   * so it runs native gRPC in a child process that forwards to `fetch` (`grpc_listener.ts`).
+   */
   http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
   /** "postgres" or "embedded". */
   readonly database: string;
   /** The logger the server writes to. */
   readonly log: Logger;
+  /**
+   * Runs the engine's periodic work once now. Serverless mode has no background timers: the
+   * `Deno.cron` job calls this (requests run it too); a long-running server ticks by itself.
+   */
+  maintain(): Promise<void>;
   /** Stops the engine and closes the database. */
   close(): Promise<void>;
 }
@@ -89,7 +100,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   }
   db = withDbSpans(db);
   try {
-    const applied = await migrate(db);
+    // Serverless mode migrates in a pre-deploy command (`deno task migrate`), not per instance.
+    const applied = config.migrate ? await migrate(db) : [];
     if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
   } catch (err) {
     await db.close().catch(() => {});
@@ -115,6 +127,14 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     metrics: metrics ?? noMetrics,
   };
 
+  const maintenance = config.serverless
+    ? new Maintenance(db, notifier, log, {
+      intervalMs: config.tickIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      // The cron job runs once a minute: a fire time found that late is still on time.
+      scheduleGraceMs: 90_000,
+    })
+    : undefined;
   // The key is checked before the body is read (guardDecoding); what it covers once the
   // request is decoded (scopeInterceptor), before anything else is said about the request.
   const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
@@ -129,6 +149,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     },
     ...(keys ? [scopeInterceptor] : []),
     messageCheckInterceptor,
+    // Serverless: the engine's periodic work runs inside the requests being served.
+    ...(maintenance ? [maintenanceInterceptor(maintenance)] : []),
   ];
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
@@ -202,15 +224,21 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
   };
-  const stopTicker = startTicker(db, notifier, log, {
+  const stopTicker = maintenance ? () => maintenance.close() : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metrics: ctx.metrics,
   });
-  const stopScheduler = startScheduler(db, notifier, log, {
+  const stopScheduler = maintenance ? async () => {} : startScheduler(db, notifier, log, {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
     metrics: ctx.metrics,
+  });
+  const stopRetention = startRetention(db, log, {
+    defaultMs: config.retentionMs,
+    byNamespace: config.retentionByNamespace,
+    // The embedded database has one connection: shorter statements keep it free for requests.
+    batchSize: database === "embedded" ? 100 : 500,
   });
   let closed = false;
   return {
@@ -218,11 +246,13 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     http2Handler,
     database,
     log,
+    maintain: () => maintenance?.run() ?? Promise.resolve(),
     async close() {
       if (closed) return;
       closed = true;
       await stopTicker();
       await stopScheduler();
+      await stopRetention();
       await notifier.close();
       await db.close().catch((err) => log.warn("closing the database failed", err));
       await closeEmbedded();

@@ -135,7 +135,7 @@ Deno.test("CORS: a browser preflight is allowed and responses expose the Connect
   );
 });
 
-Deno.test("deno serve server/main.ts serves the fetch handler", async () => {
+Deno.test("deno serve server/serve.ts serves the fetch handler", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "kagzi_serve_" });
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -144,12 +144,11 @@ Deno.test("deno serve server/main.ts serves the fetch handler", async () => {
     args: [
       "serve",
       "-A",
-      "--unstable-no-legacy-abort",
       "--host",
       "127.0.0.1",
       "--port",
       String(port),
-      new URL("../server/main.ts", import.meta.url).pathname,
+      new URL("../server/serve.ts", import.meta.url).pathname,
     ],
     env: { KAGZI_DATA_DIR: dataDir, KAGZI_LOG_LEVEL: "warn" },
     stdout: "null",

@@ -86,11 +86,11 @@ async function waitForResult<T>(
         namespace,
         runId: id,
         waitForTerminal: durationFromMs(Math.min(left, 30_000)),
-      }, { signal: options.signal });
+      }, { signal: options.signal, timeoutMs: Math.min(left, 30_000) + 10_000 });
     } catch (err) {
       const e = KagziError.from(err);
-      // A restarting server is not the run's end: wait and ask again.
-      if (e.code === "UNAVAILABLE" && !options.signal?.aborted) {
+      // A restarting server (or a wait cut short) is not the run's end: ask again.
+      if ((e.code === "UNAVAILABLE" || e.code === "TIMEOUT") && !options.signal?.aborted) {
         await new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(0, left))));
         continue;
       }

@@ -17,6 +17,8 @@ export class Notifier {
    * transaction and serializes commits, so it is sent only when someone listens.
    */
   peers = 0;
+  /** Wake-ups due later than this are not timed in-process (periodic work times them later). */
+  maxTimerMs = Infinity;
   #unlisten?: () => Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -44,6 +46,7 @@ export class Notifier {
   publishAt(topic: string, at: Date): void {
     const delay = at.getTime() - Date.now();
     if (delay <= 0) return this.#emit(topic);
+    if (delay > this.maxTimerMs) return;
     const id = setTimeout(() => {
       this.#timers.delete(id);
       this.#emit(topic);

@@ -63,7 +63,7 @@ export function startScheduler(
 }
 
 /** Fires what is due; returns the namespaces that got new runs. */
-async function firePass(
+export async function firePass(
   db: Db,
   graceMs: number,
   started: { namespace: string; type: string }[],

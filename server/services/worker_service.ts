@@ -217,7 +217,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const limit = Math.min(Math.max(req.maxTasks, 1), maxTasksPerPoll);
       const waitMs = Math.min(
         durationMs(op, "timeout", req.timeout) ?? config.pollTimeoutMs,
-        config.pollTimeoutMs,
+        Math.min(config.pollTimeoutMs, config.maxWaitMs),
       );
       const until = Date.now() + waitMs;
       for (;;) {
@@ -327,6 +327,12 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const l = lease(op, req.lease);
       // No resume_at: the run waits for a signal or a child only, and is woken by it.
       const resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
+      if (!resumeAt && !(await steps.hasWaiting(db, namespaceId, l.runId))) {
+        throw new InvalidArgumentError(
+          "resume_at",
+          `Cannot ${op}: "resume_at" is required unless the run waits for a signal or a child`,
+        );
+      }
       const sleeps = req.sleeps.map((s, i) => {
         const ref = stepRef(op, s.step, "SLEEP");
         const wakeUpAt = dateOf(op, `sleeps[${i}].wake_up_at`, s.wakeUpAt);

@@ -37,8 +37,6 @@ import { retryHandlers } from "./retry_handlers.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 
-const maxWaitMs = 60_000;
-
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
   const { db, notifier, metrics } = ctx;
@@ -131,7 +129,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const runId = v.runId(op, req.runId);
       const waitMs = Math.min(
         durationMs(op, "wait_for_terminal", req.waitForTerminal) ?? 0,
-        maxWaitMs,
+        ctx.config.maxWaitMs,
       );
       const until = Date.now() + waitMs;
       for (;;) {

@@ -22,6 +22,12 @@ export const migrations: Migration[] = [
       "-- Live server replicas, so a server sends NOTIFY only when another server can hear it.\n-- Cluster-wide (not tenant data), hence no namespace_id.\ncreate table kagzi_servers (\n  server_id    uuid        primary key,\n  started_at   timestamptz not null default now(),\n  last_seen_at timestamptz not null default now()\n);\n",
   },
   {
+    version: 3,
+    name: "0003_retention.sql",
+    sql:
+      "-- Retention: finished runs are deleted some time after they finish (server/engine/retention.ts).\n-- The sweeper walks this index per namespace, oldest first, so it reads only runs it deletes\n-- (and one entry per namespace to find the namespaces).\ncreate index kagzi_runs_finished on kagzi_runs (namespace_id, finished_at)\n  where status in ('COMPLETED', 'FAILED', 'CANCELLED');\n",
+  },
+  {
     version: 4,
     name: "0004_signals_children.sql",
     sql:

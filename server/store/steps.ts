@@ -231,3 +231,17 @@ export async function openWaits(
     [namespaceId, runId],
   );
 }
+
+/** Whether a run has an open signal wait or child (a WAITING step). */
+export async function hasWaiting(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<boolean> {
+  const rows = await db.query(
+    `select 1 from kagzi_steps where namespace_id = $1 and run_id = $2 and status = 'WAITING'
+     limit 1`,
+    [namespaceId, runId],
+  );
+  return rows.length > 0;
+}
