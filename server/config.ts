@@ -134,7 +134,7 @@ const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
     env: "KAGZI_MAX_PENDING_SIGNALS",
     kind: "int",
   },
-  { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "bool" },
+  { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "flag" },
   { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "flag" },
   { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "flag" },
   { key: "maxWaitMs", flag: "max-wait-ms", env: "KAGZI_MAX_WAIT_MS", kind: "int" },
@@ -174,6 +174,8 @@ export function loadConfig(
       ),
       strict: true,
       allowPositionals: false,
+      // Boolean settings: `--metrics` turns one on, `--no-metrics` off.
+      allowNegative: true,
     }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);

@@ -101,9 +101,10 @@ Deno.test("loadConfig() reads retention as a duration, off, and per namespace", 
 Deno.test("loadConfig() reads --metrics / KAGZI_METRICS as true or false", () => {
   assert.equal(loadConfig({}, []).metrics, true);
   assert.equal(loadConfig({ KAGZI_METRICS: "off" }, []).metrics, false);
-  assert.equal(loadConfig({ KAGZI_METRICS: "false" }, ["--metrics", "true"]).metrics, true);
+  assert.equal(loadConfig({ KAGZI_METRICS: "false" }, ["--metrics"]).metrics, true);
+  assert.equal(loadConfig({ KAGZI_METRICS: "true" }, ["--no-metrics"]).metrics, false);
   assert.throws(
-    () => loadConfig({}, ["--metrics", "maybe"]),
+    () => loadConfig({ KAGZI_METRICS: "maybe" }, []),
     (e: ConfigError) => /--metrics \/ KAGZI_METRICS: "maybe" is not true or false/.test(e.message),
   );
 });

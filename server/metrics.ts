@@ -52,7 +52,7 @@ export interface MetricsOptions {
   gaugeTtlMs?: number;
 }
 
-/** Metrics that record nothing, for a server with `--metrics false`. */
+/** Metrics that record nothing, for a server with `--no-metrics`. */
 export const noMetrics: ServerMetrics = {
   runStarted() {},
   runFinished() {},

@@ -168,10 +168,10 @@ Deno.test("/metrics counts starts, ends, claims and step attempts, and gauges th
   assert.match(await scoped.text(), /key for all namespaces/);
 });
 
-Deno.test("--metrics false turns /metrics off", async () => {
+Deno.test("--no-metrics turns /metrics off", async () => {
   const all = await backends();
   await using server = await startTestServer(all.includes("postgres") ? "postgres" : all[0], {
-    args: ["--metrics", "false"],
+    args: ["--no-metrics"],
   });
   const res = await fetch(`${server.url}/metrics`);
   assert.equal(res.status, 404);

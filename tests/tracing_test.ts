@@ -83,21 +83,24 @@ Deno.test("a run's execution and steps join the trace of the start, across clien
     });
     const workerMain = new URL("./_worker_main.ts", import.meta.url).pathname;
     await using _worker = await spawnDeno(
-      ["run", "-A", workerMain, server.url, "three-steps"],
+      ["run", "-A", workerMain, server.url, "three-steps,sleeper"],
       otel(col.url, "kagzi-worker"),
       "worker ready",
       "worker",
     );
     const clientMain = new URL("./_trace_client.ts", import.meta.url).pathname;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", clientMain, server.url, "three-steps"],
-      env: { NO_COLOR: "1", ...otel(col.url, "kagzi-client") },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, `${stdout}\n${new TextDecoder().decode(out.stderr)}`);
-    const { traceId, spanId: checkoutId, runId } = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    const startInClient = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", clientMain, server.url, ...args],
+        env: { NO_COLOR: "1", ...otel(col.url, "kagzi-client") },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, `${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+      return JSON.parse(stdout.trim().split("\n").at(-1)!);
+    };
+    const { traceId, spanId: checkoutId, runId } = await startInClient("three-steps");
 
     const inTrace = () => col.spans.filter((s) => s.traceId === traceId);
     const named = (name: string) => inTrace().filter((s) => s.name === name);
@@ -167,6 +170,23 @@ Deno.test("a run's execution and steps join the trace of the start, across clien
     });
     const { workflow } = await res.json();
     assert.equal(workflow.traceparent, `00-${traceId}-${start.spanId}-01`);
+
+    // A sleep suspends the run: two executions, each a span under the start, the first with
+    // the sleep and the suspension as events.
+    const slept = await startInClient("sleeper", '{"ms":300}');
+    const spansOf = (name: string) =>
+      col.spans.filter((s) => s.traceId === slept.traceId && s.name === name);
+    await waitFor(
+      "both executions of the sleeper",
+      () => spansOf("kagzi.run sleeper").length === 2 && spansOf("kagzi.step after").length === 1,
+    );
+    const [sleepStart] = spansOf("kagzi.start sleeper");
+    const executions = spansOf("kagzi.run sleeper");
+    for (const e of executions) assert.equal(e.parentSpanId, sleepStart.spanId);
+    const suspended = executions.find((e) => e.attributes["kagzi.outcome"] === "suspended");
+    const completed = executions.find((e) => e.attributes["kagzi.outcome"] === "completed");
+    assert.deepEqual(suspended?.events, ["kagzi.sleep", "kagzi.suspend"]);
+    assert.equal(spansOf("kagzi.step after")[0].parentSpanId, completed?.spanId);
   } finally {
     await col.close();
   }
