@@ -79,8 +79,14 @@ export function findBadValue(
   prefix = "",
   skip?: string,
 ): BadField | undefined {
+  const bad = badIn(desc, message, skip);
+  return bad && prefix ? { field: prefix + bad.field, problem: bad.problem } : bad;
+}
+
+// Paths are built only on the way out of a failure: the common case allocates nothing.
+function badIn(desc: DescMessage, message: unknown, skip?: string): BadField | undefined {
   const msg = message as Record<string, unknown>;
-  for (const f of desc.fields) {
+  for (const f of relevantFields(desc)) {
     if (f.name === skip) continue;
     let value: unknown;
     if (f.oneof) {
@@ -89,54 +95,74 @@ export function findBadValue(
       value = o.value;
     } else value = msg[f.localName];
     if (value === undefined || value === null) continue;
-    const bad = checkValue(f, value, prefix + f.name);
-    if (bad) return bad;
+    const bad = checkValue(f, value);
+    if (bad) return { field: f.name + bad.field, problem: bad.problem };
   }
   return undefined;
 }
 
-function checkValue(f: DescField, value: unknown, path: string): BadField | undefined {
-  const one = (kind: string, v: unknown, p: string, e?: DescEnum, m?: DescMessage) => {
-    if (kind === "enum") {
-      const problem = enumProblem(e!, v);
-      return problem ? { field: p, problem } : undefined;
-    }
-    if (kind === "message") return findBadValue(m!, v, `${p}.`);
-    if (typeof v === "string") {
-      const problem = stringProblem(v);
-      return problem ? { field: p, problem } : undefined;
-    }
-    return undefined;
-  };
+/** A field's problem, with a path relative to the field ("" for the field itself). */
+function checkValue(f: DescField, value: unknown): BadField | undefined {
   switch (f.fieldKind) {
     case "scalar":
-      return one("scalar", value, path);
+      return checkOne("scalar", value, f);
     case "enum":
-      return one("enum", value, path, f.enum);
     case "message":
-      return one("message", value, path, undefined, f.message);
+      return checkOne(f.fieldKind, value, f);
     case "list": {
       const list = value as unknown[];
       for (let i = 0; i < list.length; i++) {
-        const bad = one(f.listKind, list[i], `${path}[${i}]`, f.enum, f.message);
-        if (bad) return bad;
+        const bad = checkOne(f.listKind, list[i], f);
+        if (bad) return { field: `[${i}]${bad.field}`, problem: bad.problem };
       }
       return undefined;
     }
     case "map": {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      for (const k in value as Record<string, unknown>) {
         const keyProblem = f.mapKey === ScalarType.STRING ? stringProblem(k) : undefined;
-        if (keyProblem) return { field: path, problem: `key ${show(k)} ${keyProblem}` };
-        const bad = one(f.mapKind, v, path, f.enum, f.message);
+        if (keyProblem) return { field: "", problem: `key ${show(k)} ${keyProblem}` };
+        const bad = checkOne(f.mapKind, (value as Record<string, unknown>)[k], f);
         if (bad) {
-          return bad.field === path
-            ? { field: path, problem: `entry ${show(k)}: value ${bad.problem}` }
+          return bad.field === ""
+            ? { field: "", problem: `entry ${show(k)}: value ${bad.problem}` }
             : bad;
         }
       }
       return undefined;
     }
   }
+}
+
+function checkOne(kind: string, v: unknown, f: DescField): BadField | undefined {
+  if (kind === "enum") {
+    const e = f.enum!;
+    if (e.value[v as number] !== undefined) return undefined;
+    return { field: "", problem: enumProblem(e, v)! };
+  }
+  if (kind === "message") {
+    const bad = badIn(f.message!, v);
+    return bad && { field: `.${bad.field}`, problem: bad.problem };
+  }
+  if (typeof v !== "string") return undefined;
+  const problem = stringProblem(v);
+  return problem ? { field: "", problem } : undefined;
+}
+
+const relevant = new Map<DescMessage, DescField[]>();
+
+/** The fields of `desc` that can hold a string or an enum, at any depth (cached). */
+function relevantFields(desc: DescMessage): DescField[] {
+  let fields = relevant.get(desc);
+  if (fields) return fields;
+  relevant.set(desc, desc.fields); // assume all while computing (recursive types)
+  fields = desc.fields.filter((f) => {
+    if (f.fieldKind === "enum" || f.enum) return true;
+    if (f.fieldKind === "map" && f.mapKey === ScalarType.STRING) return true;
+    if (f.message) return relevantFields(f.message).length > 0;
+    return f.scalar === ScalarType.STRING;
+  });
+  relevant.set(desc, fields);
+  return fields;
 }
 
 /**

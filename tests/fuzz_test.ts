@@ -9,7 +9,12 @@
  * without bound.
  *
  * `deno task test` runs a bounded number of requests; more are one variable away:
- * `KAGZI_FUZZ_RUNS=5000 deno test -A tests/fuzz_test.ts` (and `KAGZI_FUZZ_SEED=n`).
+ * `KAGZI_FUZZ_RUNS=5000 deno test -A tests/fuzz_test.ts` (and `KAGZI_FUZZ_SEED=n`;
+ * `KAGZI_FUZZ_TRACE=1` prints each request before it is sent).
+ *
+ * Native gRPC requests share one HTTP/2 connection, as gRPC clients do: abrupt
+ * connection handling crashes Deno's node:http2 server (denoland/deno#36788), which
+ * is the subject of the listener-isolation test, not of this one.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
