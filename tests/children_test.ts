@@ -82,7 +82,7 @@ for (const backend of await backends()) {
     try {
       await t.step("a parent gets its children's results; runs show their parent", async () => {
         const run = await client.start(parent).input({ n: 3 });
-        const out = await run.result({ timeout: "30s" });
+        const out = await run.result({ timeout: "90s" });
         assert.deepEqual({ viaDef: out.viaDef, viaName: out.viaName }, { viaDef: 6, viaName: 12 });
         const children = await client.list().parent(run.id);
         assert.equal(children.workflows.length, 2);
@@ -102,7 +102,7 @@ for (const backend of await backends()) {
 
       await t.step("a failing child's error is caught by the parent", async () => {
         const run = await client.start(catcher);
-        assert.equal(await run.result({ timeout: "30s" }), "WorkflowFailedError|true|true");
+        assert.equal(await run.result({ timeout: "90s" }), "WorkflowFailedError|true|true");
       });
 
       await t.step("cancelling the parent cancels children and grandchildren", async () => {
@@ -124,7 +124,7 @@ for (const backend of await backends()) {
 
       await t.step('"abandon" children keep running after the parent ends', async () => {
         const run = await client.start(top).input({ abandon: true });
-        const abandoned = await run.result({ timeout: "30s" }) as string;
+        const abandoned = await run.result({ timeout: "90s" }) as string;
         const kids = (await client.list().parent(run.id)).workflows;
         const m = kids.find((k) => k.type === "middle")!;
         // The parent completed: its "cancel" child (and grandchild) ended, the abandoned one not.
@@ -148,7 +148,7 @@ for (const backend of await backends()) {
             return child !== "";
           });
           await client.cancel(child);
-          assert.equal(await run.result({ timeout: "30s" }), WorkflowCancelledError.name);
+          assert.equal(await run.result({ timeout: "90s" }), WorkflowCancelledError.name);
         },
       );
     } finally {

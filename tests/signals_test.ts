@@ -82,7 +82,7 @@ for (const backend of await backends()) {
           await run.signal("s", "first");
           await waitingFor(client, run.id, "s").catch(() => {});
           await run.signal("s", "second");
-          assert.deepEqual(await run.result({ timeout: "20s" }), ["first", "second"]);
+          assert.deepEqual(await run.result({ timeout: "90s" }), ["first", "second"]);
           const listed = await run.listSignals();
           assert.deepEqual(listed.map((s) => [s.payload, !!s.consumedAt]), [
             ["first", true],
@@ -99,10 +99,10 @@ for (const backend of await backends()) {
           const w = await client.get(waiting.id);
           assert.equal(w.status, "SLEEPING");
           await client.signal(waiting.id, "s", { ok: true });
-          assert.deepEqual(await waiting.result({ timeout: "20s" }), { ok: true });
+          assert.deepEqual(await waiting.result({ timeout: "90s" }), { ok: true });
 
           const run = await client.start("timeout");
-          assert.equal(await run.result({ timeout: "20s" }), "timeout:never");
+          assert.equal(await run.result({ timeout: "90s" }), "timeout:never");
         },
       );
 
@@ -115,7 +115,7 @@ for (const backend of await backends()) {
         assert.equal(b.signalId, a.signalId);
         assert.deepEqual((await run.listSignals()).map((s) => s.payload), [1]);
         await run.signal("s", "done");
-        assert.equal(await run.result({ timeout: "20s" }), "done");
+        assert.equal(await run.result({ timeout: "90s" }), "done");
       });
 
       await t.step(
@@ -123,7 +123,7 @@ for (const backend of await backends()) {
         async () => {
           const run = await client.start("wait-one");
           await run.signal("s", 1);
-          await run.result({ timeout: "20s" });
+          await run.result({ timeout: "90s" });
           await assert.rejects(
             run.signal("s", 2),
             (e: KagziError) => e.code === "PRECONDITION_FAILED" && /COMPLETED/.test(e.message),
@@ -165,7 +165,7 @@ for (const backend of await backends()) {
         const second = await client.start("two-signals").id("sws-1").signal("s", "two");
         assert.equal(second.alreadyExists, true);
         assert.equal(second.id, first.id);
-        assert.deepEqual(await first.result({ timeout: "20s" }), ["one", "two"]);
+        assert.deepEqual(await first.result({ timeout: "90s" }), ["one", "two"]);
       });
 
       await t.step("100 signals to one run are drained in order by a loop", async () => {
@@ -196,7 +196,7 @@ for (const backend of await backends()) {
       types: ["signal-waiter"],
       journal: journal.path,
     });
-    assert.deepEqual(await run.result({ timeout: "30s" }), { n: 7 });
+    assert.deepEqual(await run.result({ timeout: "90s" }), { n: 7 });
     const steps = readJournal(journal.path).filter((e) => e.run === run.id).map((e) => e.step);
     // "before" completed before the kill and never ran again.
     assert.deepEqual(steps, ["before", "after"]);
