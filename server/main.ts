@@ -13,15 +13,9 @@
  * @module
  */
 import { startGrpcListener } from "./grpc_supervisor.ts";
-import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
+import { boot, fail } from "./boot.ts";
 import { SERVER_VERSION } from "./version.ts";
-import { isServerless } from "./serverless_config.ts";
-import { registerMaintenanceCron, serveServerless } from "./deploy.ts";
-
-function fail(message: string): never {
-  console.error(`kagzi: ${message}`);
-  Deno.exit(1);
-}
+import { serveServerless } from "./deploy.ts";
 
 /** The address this process reaches its own listener on when bound to `host`. */
 function loopbackFor(host: string): string {
@@ -30,25 +24,7 @@ function loopbackFor(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
-// Deno Deploy discovers cron jobs by running the module's top level before it serves:
-// register the maintenance job first, before anything can fail.
-const cron = isServerless(Deno.env.toObject(), Deno.args.includes("--serverless") || undefined)
-  ? registerMaintenanceCron()
-  : undefined;
-
-let config;
-try {
-  config = loadConfig(Deno.env.toObject(), Deno.args);
-} catch (err) {
-  fail(err instanceof ConfigError ? err.message : String(err));
-}
-
-let server: KagziServer;
-try {
-  server = await createServer(config);
-} catch (err) {
-  fail(`cannot start: ${(err as Error).message}`);
-}
+const { config, server, cron } = await boot();
 
 if (cron) {
   cron.attach(server);

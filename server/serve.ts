@@ -11,34 +11,9 @@
  *
  * @module
  */
-import { ConfigError, createServer, type KagziServer, loadConfig } from "./mod.ts";
-import { isServerless } from "./serverless_config.ts";
-import { registerMaintenanceCron } from "./deploy.ts";
+import { boot } from "./boot.ts";
 
-function fail(message: string): never {
-  console.error(`kagzi: ${message}`);
-  Deno.exit(1);
-}
-
-// Deno Deploy discovers cron jobs by running the module's top level before it serves:
-// register the maintenance job first, before anything can fail.
-const cron = isServerless(Deno.env.toObject(), Deno.args.includes("--serverless") || undefined)
-  ? registerMaintenanceCron()
-  : undefined;
-
-let config;
-try {
-  config = loadConfig(Deno.env.toObject(), Deno.args);
-} catch (err) {
-  fail(err instanceof ConfigError ? err.message : String(err));
-}
-
-let server: KagziServer;
-try {
-  server = await createServer(config);
-} catch (err) {
-  fail(`cannot start: ${(err as Error).message}`);
-}
+const { server, cron } = await boot();
 cron?.attach(server);
 
 // `deno serve` stops listening on SIGINT/SIGTERM; the engine and the database close here.
