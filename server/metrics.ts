@@ -26,6 +26,11 @@ export interface ServerMetrics {
   runClaimed(namespace: string, workflowType: string, queuedS: number): void;
   /** A step attempt was stored as completed or failed. */
   stepAttempt(namespace: string, workflowType: string, status: "completed" | "failed"): void;
+  /**
+   * How a poll got work: `claimed` / `empty` for a claim query that found runs or none,
+   * `matched` for a run a start handed to it directly (no claim query).
+   */
+  pollClaim(namespace: string, result: "claimed" | "empty" | "matched", runs?: number): void;
 }
 
 /** The metrics of a server with their registry, RPC interceptor and HTTP endpoint. */
@@ -58,6 +63,7 @@ export const noMetrics: ServerMetrics = {
   runFinished() {},
   runClaimed() {},
   stepAttempt() {},
+  pollClaim() {},
 };
 
 const runLabels = ["namespace", "workflow_type"] as const;
@@ -73,6 +79,19 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     name: "kagzi_runs_started_total",
     help: "Workflow runs started.",
     labelNames: runLabels,
+    registers,
+  });
+  const claims = new Counter({
+    name: "kagzi_claim_queries_total",
+    help:
+      "Claim queries run by polling workers, by whether they found runs (claimed) or not (empty).",
+    labelNames: ["namespace", "result"],
+    registers,
+  });
+  const matched = new Counter({
+    name: "kagzi_runs_matched_total",
+    help: "Runs handed by their start straight to a waiting poll (sync match: no claim query).",
+    labelNames: ["namespace"],
     registers,
   });
   const finished = new Counter({
@@ -149,6 +168,10 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     },
     stepAttempt(namespace, workflowType, status) {
       stepAttempts.inc({ namespace, workflow_type: workflowType, status });
+    },
+    pollClaim(namespace, result, runs = 1) {
+      if (result === "matched") matched.inc({ namespace }, runs);
+      else claims.inc({ namespace, result });
     },
     interceptor: (next) => async (req) => {
       const end = rpcDuration.startTimer({ method: req.method.name });

@@ -34,7 +34,8 @@ import {
   WorkflowService,
 } from "@kagzi/proto";
 import type { ServerConfig } from "./config.ts";
-import { Notifier } from "./engine/notify.ts";
+import { Notifier, workTopic } from "./engine/notify.ts";
+import { Dispatcher } from "./engine/dispatch.ts";
 import { toConnectError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
@@ -117,6 +118,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     throw err;
   }
   const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
+  const dispatch = new Dispatcher(config.leaseMs, (ns) => notifier.announce(workTopic(ns)));
+  notifier.onWork = (ns) => dispatch.wakeAll(ns);
   await notifier.start();
   const metrics = config.metrics
     ? createMetrics({
@@ -129,6 +132,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const ctx: ServiceContext = {
     db,
     notifier,
+    dispatch,
     config,
     log,
     database,

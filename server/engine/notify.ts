@@ -5,6 +5,15 @@
  * `done:<namespace>:<run id>`.
  */
 import type { Db } from "../store/db.ts";
+import type { RunRow } from "../store/runs.ts";
+
+/** The detail of a done topic published where the run ended: the run as stored. */
+export interface RunEnded {
+  /** The ended run, without payloads. */
+  row: RunRow;
+  output: Uint8Array;
+  outputMetadata: Record<string, string>;
+}
 
 const channel = "kagzi_events";
 
@@ -19,6 +28,8 @@ export class Notifier {
   peers = 0;
   /** Wake-ups due later than this are not timed in-process (periodic work times them later). */
   maxTimerMs = Infinity;
+  /** Told of every `work:` topic published here or by another server (the dispatcher). */
+  onWork?: (namespace: string) => void;
   #unlisten?: () => Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -34,9 +45,17 @@ export class Notifier {
     });
   }
 
-  /** Wakes local waiters at once and other servers through NOTIFY. */
-  publish(topic: string): void {
-    this.#emit(topic);
+  /**
+   * Wakes local waiters at once and other servers through NOTIFY. `detail` reaches local
+   * waiters only (see {@linkcode Notifier.next}); other servers' waiters read what they need.
+   */
+  publish(topic: string, detail?: unknown): void {
+    this.#emit(topic, detail);
+    this.announce(topic);
+  }
+
+  /** Tells other servers only (this one was told another way). */
+  announce(topic: string): void {
     if (this.db.crossProcessNotify && this.peers > 0) {
       this.db.notify(channel, `${this.#origin}\t${topic}`).catch(this.onError);
     }
@@ -55,16 +74,25 @@ export class Notifier {
   }
 
   /** Resolves true when `topic` is published, false after `timeoutMs` or on abort. */
-  wait(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  async wait(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return (await this.next(topic, timeoutMs, signal)).woken;
+  }
+
+  /** Like {@linkcode Notifier.wait}, with the `detail` a local publisher passed. */
+  next(
+    topic: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ woken: boolean; detail?: unknown }> {
     return new Promise((resolve) => {
-      if (signal?.aborted) return resolve(false);
-      const done = (woken: boolean) => {
+      if (signal?.aborted) return resolve({ woken: false });
+      const done = (woken: boolean, detail?: unknown) => {
         clearTimeout(timer);
         this.#target.removeEventListener(topic, onTopic);
         signal?.removeEventListener("abort", onAbort);
-        resolve(woken);
+        resolve({ woken, detail });
       };
-      const onTopic = () => done(true);
+      const onTopic = (e: Event) => done(true, (e as CustomEvent).detail);
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(false), Math.max(0, timeoutMs));
       this.#target.addEventListener(topic, onTopic);
@@ -72,8 +100,9 @@ export class Notifier {
     });
   }
 
-  #emit(topic: string): void {
-    this.#target.dispatchEvent(new Event(topic));
+  #emit(topic: string, detail?: unknown): void {
+    if (this.onWork && topic.startsWith("work:")) this.onWork(topic.slice(5));
+    this.#target.dispatchEvent(new CustomEvent(topic, { detail }));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ServerConfig } from "../config.ts";
 import type { Notifier } from "../engine/notify.ts";
+import type { Dispatcher } from "../engine/dispatch.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
@@ -8,6 +9,8 @@ import type { Db } from "../store/db.ts";
 export interface ServiceContext {
   db: Db;
   notifier: Notifier;
+  /** The waiting polls: starts hand them runs, due runs wake one of them. */
+  dispatch: Dispatcher;
   config: ServerConfig;
   log: Logger;
   /** "postgres" or "embedded". */

@@ -2,7 +2,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TriggerWorkflowScheduleResponseSchema, type WorkflowScheduleService } from "@kagzi/proto";
-import { workTopic } from "../engine/notify.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import * as runs from "../store/runs.ts";
 import * as schedules from "../store/schedules.ts";
@@ -13,7 +12,7 @@ type TriggerHandlers = Pick<ServiceImpl<typeof WorkflowScheduleService>, "trigge
 
 /** The TriggerWorkflowSchedule handler. */
 export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
-  const { db, notifier } = ctx;
+  const { db } = ctx;
   return {
     async triggerWorkflowSchedule(req) {
       const op = "trigger schedule";
@@ -45,7 +44,7 @@ export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
       if (!inserted) {
         throw new ConflictError("workflow_id", workflowId, `Cannot ${op}: try again`);
       }
-      notifier.publish(workTopic(namespaceId));
+      ctx.dispatch.runDue(namespaceId, s.workflow_type, s.version || undefined);
       return create(TriggerWorkflowScheduleResponseSchema, { runId, workflowId });
     },
   };

@@ -10,7 +10,6 @@ import {
   type WorkerService,
 } from "@kagzi/proto";
 import { ConflictError, InvalidArgumentError, LeaseLostError } from "../errors.ts";
-import { workTopic } from "../engine/notify.ts";
 import { ChildRaceError, startChild } from "../store/children.ts";
 import { receiveSignal } from "../store/signals.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -25,7 +24,7 @@ type WaitHandlers = Pick<ServiceImpl<typeof WorkerService>, "receiveSignal" | "s
 
 /** The signal and child-workflow handlers of WorkerService. */
 export function waitHandlers(ctx: ServiceContext): WaitHandlers {
-  const { db, notifier } = ctx;
+  const { db } = ctx;
   return {
     async receiveSignal(req) {
       const op = "receive signal";
@@ -101,7 +100,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
             );
           }
           if (res.started) {
-            notifier.publish(workTopic(namespaceId));
+            ctx.dispatch.runDue(namespaceId, workflowType);
             ctx.metrics.runStarted(namespaceId, workflowType);
           }
           return create(StartChildResponseSchema, {

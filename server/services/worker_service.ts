@@ -17,17 +17,15 @@ import {
   FailStepResponseSchema,
   FailWorkflowResponseSchema,
   HeartbeatResponseSchema,
-  PollTaskResponseSchema,
   RegisterResponseSchema,
   ReportResponseSchema,
   SleepResponseSchema,
   StepKind,
   StepStatus,
-  TaskSchema,
   type WorkerService,
 } from "@kagzi/proto";
 import { InvalidArgumentError, LeaseLostError, NotFoundError, toErrorDetail } from "../errors.ts";
-import { doneTopic, workTopic } from "../engine/notify.ts";
+import { doneTopic, type RunEnded, workTopic } from "../engine/notify.ts";
 import { resolvePolicy, retryDelay } from "../engine/retry.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as queue from "../store/queue.ts";
@@ -35,7 +33,7 @@ import * as runs from "../store/runs.ts";
 import * as steps from "../store/steps.ts";
 import * as workers from "../store/workers.ts";
 import type { ServiceContext } from "./_context.ts";
-import { errorToJson, payloadOf, retryFromJson, retryToJson, ts } from "./_convert.ts";
+import { errorToJson, retryFromJson, retryToJson, ts } from "./_convert.ts";
 import { stepRecordToProto } from "./_steps.ts";
 import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
@@ -43,6 +41,7 @@ import * as v from "./_validate.ts";
 import { waitHandlers } from "./wait_handlers.ts";
 import { lease, stepRef } from "./_lease.ts";
 import { checkReportItem } from "../message_check.ts";
+import { pollHandler } from "./poll_handler.ts";
 
 /** What the server remembers of a registered worker between its calls. */
 interface WorkerInfo {
@@ -52,7 +51,6 @@ interface WorkerInfo {
   defaultRetryPolicy: unknown;
 }
 
-const maxTasksPerPoll = 100;
 const maxReportItems = 1000;
 
 /** The WorkerService handlers. */
@@ -208,42 +206,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       return create(DeregisterResponseSchema, { released });
     },
 
-    async pollTask(req, call) {
-      const op = "poll task";
-      const received = performance.now();
-      const namespaceId = v.namespace(op, req.namespace);
-      const info = await worker(op, namespaceId, req.workerId);
-      const workerId = req.workerId.toLowerCase();
-      const limit = Math.min(Math.max(req.maxTasks, 1), maxTasksPerPoll);
-      const waitMs = Math.min(
-        durationMs(op, "timeout", req.timeout) ?? config.pollTimeoutMs,
-        Math.min(config.pollTimeoutMs, config.maxWaitMs),
-      );
-      const until = Date.now() + waitMs;
-      for (;;) {
-        // Subscribe before claiming, so work arriving in between wakes this poll.
-        const remaining = until - Date.now();
-        const woken = notifier.wait(workTopic(namespaceId), Math.max(0, remaining), call.signal);
-        // The lease lasts at least this long from the request's arrival (the claim runs later).
-        const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
-        const claimed = await queue.claimRuns(
-          db,
-          namespaceId,
-          info.types,
-          info.versions,
-          workerId,
-          config.leaseMs,
-          limit,
-        );
-        for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
-        if (claimed.length || remaining <= 0 || call.signal.aborted) {
-          return create(PollTaskResponseSchema, {
-            tasks: await tasksFor(namespaceId, claimed, expiresIn),
-          });
-        }
-        await woken;
-      }
-    },
+    pollTask: pollHandler(ctx, worker),
 
     async beginStep(req) {
       const op = "begin step";
@@ -475,33 +438,12 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     const output = v.payload(op, "output", req.output);
     const ended = await finishes.add({ namespaceId, runId: l.runId, fence: l.fence, output });
     if (!ended) lost(l.runId, l.fence);
-    notifier.publish(doneTopic(namespaceId, l.runId));
+    // Waiting GetWorkflow calls here answer from this without reading the run again.
+    const detail: RunEnded | undefined = ended!.row &&
+      { row: ended!.row, output: output.data, outputMetadata: output.metadata };
+    notifier.publish(doneTopic(namespaceId, l.runId), detail);
     metrics.runFinished(namespaceId, ended!.workflow_type, "completed", ended!.duration_s);
     return create(CompleteWorkflowResponseSchema, {});
-  }
-
-  async function tasksFor(namespaceId: string, claimed: queue.ClaimedRow[], expiresIn: number) {
-    if (claimed.length === 0) return [];
-    // Only a run claimed before can have stored steps: a first claim costs no history query.
-    const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
-    const history = resumed.length ? await steps.latestSteps(db, namespaceId, resumed) : [];
-    return claimed.map((c) =>
-      create(TaskSchema, {
-        runId: c.run_id,
-        workflowId: c.workflow_id,
-        workflowType: c.workflow_type,
-        version: c.version,
-        fence: BigInt(c.fence),
-        attempt: c.attempt,
-        lockedUntil: timestampFromDate(c.locked_until),
-        leaseExpiresIn: durationFromMs(expiresIn),
-        input: payloadOf(c.input_data, c.input_metadata),
-        context: payloadOf(c.context_data, c.context_metadata),
-        retryPolicy: retryFromJson(c.retry_policy),
-        steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
-        traceparent: c.traceparent ?? "",
-      })
-    );
   }
 }
 

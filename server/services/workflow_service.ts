@@ -16,7 +16,8 @@ import {
   NotFoundError,
   PreconditionError,
 } from "../errors.ts";
-import { doneTopic, workTopic } from "../engine/notify.ts";
+import { doneTopic, type RunEnded } from "../engine/notify.ts";
+import { startRuns } from "./_handoff.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
 import * as steps from "../store/steps.ts";
@@ -41,7 +42,8 @@ import { traceparentOf } from "../tracing.ts";
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
   const { db, notifier, metrics } = ctx;
   // Starts arriving together are committed together (group commit).
-  const starts = new Batcher((items: runs.NewRun[]) => runs.insertRuns(db, items));
+  // A start finding a poll waiting for its type hands the run over already claimed (sync match).
+  const starts = new Batcher(startRuns(ctx));
   return {
     ...signalHandlers(ctx),
     ...retryHandlers(ctx),
@@ -87,7 +89,6 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         }
         const inserted = await starts.add(run);
         if (inserted) {
-          notifier.publish(workTopic(namespaceId));
           metrics.runStarted(namespaceId, workflowType);
           return create(StartWorkflowResponseSchema, {
             runId: inserted.run_id,
@@ -137,7 +138,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         // seconds too: a replica that started a moment ago is not yet notified by its peers.
         const remaining = Math.min(until - Date.now(), 5_000);
         const woken = remaining > 0
-          ? notifier.wait(doneTopic(namespaceId, runId), remaining, call.signal)
+          ? notifier.next(doneTopic(namespaceId, runId), remaining, call.signal)
           : undefined;
         const row = await runs.getRun(db, namespaceId, runId);
         if (!row) {
@@ -154,7 +155,18 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           }
           return create(GetWorkflowResponseSchema, { workflow });
         }
-        await woken;
+        const ended = (await woken).detail as RunEnded | undefined;
+        if (ended) {
+          // Ended on this server: the stored run came with the news; input and context never
+          // change, so the row read above supplies them.
+          const workflow = runToProto({
+            ...row,
+            ...ended.row,
+            output_data: ended.output,
+            output_metadata: ended.outputMetadata,
+          });
+          return create(GetWorkflowResponseSchema, { workflow });
+        }
       }
     },
 

@@ -1,6 +1,6 @@
 /** SQL for the run queue: claims, leases, suspension and the ends of runs. */
 import type { Queryable } from "./db.ts";
-import { base64, type RunStatus } from "./runs.ts";
+import { base64, runColumns, type RunRow, type RunStatus } from "./runs.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
 export interface ClaimedRow {
@@ -29,6 +29,8 @@ export interface FinishedRun {
   workflow_type: string;
   /** Seconds from its start (creation) to its end. */
   duration_s: number;
+  /** The ended run as stored (without payloads), when the statement returns it. */
+  row?: RunRow;
 }
 
 /**
@@ -121,6 +123,25 @@ export async function releaseWorkerRuns(
   return rows.length;
 }
 
+/**
+ * Puts claimed runs back in the queue, due at once, when the poll they were claimed for is gone
+ * before it could be answered (its caller hung up). Fenced: only the claim made for that poll.
+ */
+export async function unclaimRuns(
+  db: Queryable,
+  namespaceId: string,
+  runs: { run_id: string; fence: string }[],
+): Promise<void> {
+  await db.query(
+    `update kagzi_runs r set status = 'PENDING', worker_id = null, locked_until = null,
+                             available_at = now(), updated_at = now()
+     from unnest($2::uuid[], $3::bigint[]) as l(run_id, fence)
+     where r.namespace_id = $1 and r.run_id = l.run_id and r.fence = l.fence
+       and r.status = 'RUNNING'`,
+    [namespaceId, runs.map((r) => r.run_id), runs.map((r) => r.fence)],
+  );
+}
+
 /** A durable sleep to record when suspending. */
 export interface SleepEntry {
   name: string;
@@ -194,6 +215,7 @@ export async function completeRuns(
   db: Queryable,
   items: RunOutput[],
 ): Promise<(FinishedRun | undefined)[]> {
+  if (items.length === 1) return [await completeRun(db, items[0])];
   const rows = await db.query<FinishedRun & { idx: number }>(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[])
@@ -226,6 +248,34 @@ export async function completeRuns(
   );
   const done = new Map(rows.map((r) => [r.idx, r]));
   return items.map((_, i) => done.get(i + 1));
+}
+
+/** One run completed alone: {@linkcode completeRuns}'s statement without the batch's cost. */
+async function completeRun(db: Queryable, item: RunOutput): Promise<FinishedRun | undefined> {
+  const rows = await db.query<RunRow & { duration_s: number }>(
+    `with run as (
+       update kagzi_runs r
+       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
+       where r.namespace_id = $1 and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING'
+       returning ${runColumns},
+                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
+     output as (
+       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
+       select run.namespace_id, run.run_id::uuid, 'output', $4, $5::jsonb from run
+       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
+                                                             metadata = excluded.metadata)
+     select * from run`,
+    [
+      item.namespaceId,
+      item.runId,
+      item.fence,
+      item.output.data,
+      // A jsonb parameter: postgres.js serializes the object itself.
+      item.output.metadata,
+    ],
+  );
+  const row = rows[0];
+  return row && { workflow_type: row.workflow_type, duration_s: row.duration_s, row };
 }
 
 /** Fails a held run with an error; undefined when the lease is lost. */

@@ -1,0 +1,84 @@
+/**
+ * Sync match for StartWorkflow: before a batch of starts is written, each start reserves an
+ * idle poll that serves its type; the insert stores the run already claimed for that poll's
+ * worker (one commit for start and claim), and the poll is answered with it. Starts without a
+ * poll, or whose stored version the poll does not serve, are stored PENDING and wake one poll.
+ */
+import type { Poll } from "../engine/dispatch.ts";
+import type { ClaimedRow } from "../store/queue.ts";
+import * as runs from "../store/runs.ts";
+import type { ServiceContext } from "./_context.ts";
+import { giveBack } from "./poll_handler.ts";
+
+/** Writes a batch of starts, handing runs to waiting polls; per item what was stored. */
+export function startRuns(
+  ctx: ServiceContext,
+): (items: runs.NewRun[]) => Promise<(runs.InsertedRun | undefined)[]> {
+  const { db, dispatch, config, metrics } = ctx;
+  return async (items) => {
+    const polls: (Poll | undefined)[] = items.map((it) =>
+      dispatch.reserve(it.namespaceId, it.workflowType)
+    );
+    const claimed = items.map((it, i): runs.NewRun => {
+      const p = polls[i];
+      if (!p) return it;
+      const claim = {
+        workerId: p.spec.workerId,
+        versions: p.versionsOf(it.workflowType),
+        leaseMs: config.leaseMs,
+      };
+      return { ...it, claim };
+    });
+    let rows: (runs.InsertedRun | undefined)[];
+    try {
+      rows = await runs.insertRuns(db, claimed);
+    } catch (err) {
+      for (const p of polls) p?.cancel();
+      settle(ctx, polls);
+      throw err;
+    }
+    items.forEach((it, i) => {
+      const p = polls[i];
+      const row = rows[i];
+      if (p && row?.status === "RUNNING") {
+        p.hand(claimedRow(it, row));
+        metrics.runClaimed(it.namespaceId, it.workflowType, 0);
+      } else p?.cancel();
+    });
+    settle(ctx, polls);
+    items.forEach((it, i) => {
+      const row = rows[i];
+      if (row?.status === "PENDING") dispatch.runDue(it.namespaceId, it.workflowType, row.version);
+    });
+    return rows;
+  };
+}
+
+/** Answers each reserved poll once; runs of polls that ended meanwhile go back in the queue. */
+function settle(ctx: ServiceContext, polls: (Poll | undefined)[]): void {
+  for (const p of new Set(polls)) {
+    if (!p) continue;
+    const back = p.settle();
+    if (back.length) void giveBack(ctx, p.spec.namespaceId, back);
+  }
+}
+
+function claimedRow(run: runs.NewRun, row: runs.InsertedRun): ClaimedRow {
+  return {
+    run_id: row.run_id,
+    workflow_id: run.workflowId,
+    workflow_type: run.workflowType,
+    version: row.version,
+    fence: row.fence,
+    attempt: 1,
+    locked_until: row.locked_until!,
+    retry_policy: run.retryPolicy,
+    resumed: false,
+    input_data: run.input.data,
+    input_metadata: run.input.metadata,
+    context_data: run.context?.data ?? null,
+    context_metadata: run.context?.metadata ?? null,
+    traceparent: run.traceparent ?? null,
+    queued_s: 0,
+  };
+}

@@ -1,0 +1,137 @@
+/** PollTask: a long poll that claims due runs, or is handed a new run by its start. */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  type PollTaskRequest,
+  type PollTaskResponse,
+  PollTaskResponseSchema,
+  type Task,
+  TaskSchema,
+} from "@kagzi/proto";
+import * as queue from "../store/queue.ts";
+import * as steps from "../store/steps.ts";
+import type { ServiceContext } from "./_context.ts";
+import { payloadOf, retryFromJson } from "./_convert.ts";
+import { stepRecordToProto } from "./_steps.ts";
+import { durationMs } from "./_time.ts";
+import * as v from "./_validate.ts";
+
+const maxTasksPerPoll = 100;
+
+/** The worker a poll comes from, as the service caches it. */
+export interface PollingWorker {
+  types: string[];
+  versions: string[];
+}
+
+/** The PollTask handler; `worker` looks up (and checks) the calling worker. */
+export function pollHandler(
+  ctx: ServiceContext,
+  worker: (op: string, namespaceId: string, workerId: string) => Promise<PollingWorker>,
+): (req: PollTaskRequest, call: HandlerContext) => Promise<PollTaskResponse> {
+  const { db, dispatch, config, metrics } = ctx;
+  return async (req, call) => {
+    const op = "poll task";
+    const received = performance.now();
+    const namespaceId = v.namespace(op, req.namespace);
+    const info = await worker(op, namespaceId, req.workerId);
+    const workerId = req.workerId.toLowerCase();
+    const limit = Math.min(Math.max(req.maxTasks, 1), maxTasksPerPoll);
+    const waitMs = Math.min(
+      durationMs(op, "timeout", req.timeout) ?? config.pollTimeoutMs,
+      Math.min(config.pollTimeoutMs, config.maxWaitMs),
+    );
+    const until = Date.now() + waitMs;
+    const answer = async (rows: queue.ClaimedRow[], expiresIn: number) =>
+      create(PollTaskResponseSchema, { tasks: await tasksFor(ctx, namespaceId, rows, expiresIn) });
+    // Registered before the first claim: a run that becomes due meanwhile makes it look again.
+    const poll = dispatch.open({
+      namespaceId,
+      workerId,
+      types: info.types,
+      versions: info.versions,
+      limit,
+      received,
+    });
+    try {
+      for (;;) {
+        // A caller that hung up claims nothing: what it claimed would wait for its lease.
+        if (call.signal.aborted) return create(PollTaskResponseSchema, {});
+        // The lease lasts at least this long from the request's arrival (the claim runs later).
+        const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
+        const claimed = await queue.claimRuns(
+          db,
+          namespaceId,
+          info.types,
+          info.versions,
+          workerId,
+          config.leaseMs,
+          limit,
+        );
+        metrics.pollClaim(namespaceId, claimed.length ? "claimed" : "empty");
+        for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
+        if (claimed.length && call.signal.aborted) {
+          await giveBack(ctx, namespaceId, claimed);
+          return create(PollTaskResponseSchema, {});
+        }
+        const remaining = until - Date.now();
+        if (claimed.length || remaining <= 0) return await answer(claimed, expiresIn);
+        const outcome = await poll.wait(remaining, call.signal);
+        if (outcome.kind === "tasks") {
+          metrics.pollClaim(namespaceId, "matched", outcome.rows.length);
+          return await answer(outcome.rows, outcome.expiresIn);
+        }
+        if (outcome.kind !== "woken") return create(PollTaskResponseSchema, {});
+      }
+    } finally {
+      dispatch.close(poll);
+    }
+  };
+}
+
+/** Puts runs claimed for a poll that is gone back in the queue and wakes another poll. */
+export async function giveBack(
+  ctx: ServiceContext,
+  namespaceId: string,
+  rows: queue.ClaimedRow[],
+): Promise<void> {
+  try {
+    await queue.unclaimRuns(ctx.db, namespaceId, rows);
+  } catch (err) {
+    // Not put back: the lease expires and the ticker recovers the runs.
+    ctx.log.warn("giving back runs of a closed poll failed", err);
+    return;
+  }
+  for (const r of rows) ctx.dispatch.wakeOne(namespaceId, r.workflow_type, r.version);
+}
+
+/** The tasks of claimed runs; a run claimed before gets its stored steps with it. */
+async function tasksFor(
+  ctx: ServiceContext,
+  namespaceId: string,
+  claimed: queue.ClaimedRow[],
+  expiresIn: number,
+): Promise<Task[]> {
+  if (claimed.length === 0) return [];
+  // Only a run claimed before can have stored steps: a first claim costs no history query.
+  const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
+  const history = resumed.length ? await steps.latestSteps(ctx.db, namespaceId, resumed) : [];
+  return claimed.map((c) =>
+    create(TaskSchema, {
+      runId: c.run_id,
+      workflowId: c.workflow_id,
+      workflowType: c.workflow_type,
+      version: c.version,
+      fence: BigInt(c.fence),
+      attempt: c.attempt,
+      lockedUntil: timestampFromDate(c.locked_until),
+      leaseExpiresIn: durationFromMs(expiresIn),
+      input: payloadOf(c.input_data, c.input_metadata),
+      context: payloadOf(c.context_data, c.context_metadata),
+      retryPolicy: retryFromJson(c.retry_policy),
+      steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
+      traceparent: c.traceparent ?? "",
+    })
+  );
+}
