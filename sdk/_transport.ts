@@ -18,6 +18,26 @@ export function registerGrpcTransport(factory: GrpcTransportFactory): void {
   grpcFactory = factory;
 }
 
+/**
+ * A Kagzi server in this process (what `createServer()` of the server package returns): the
+ * SDK calls its `fetch` handler directly, with no socket and no network hop. Every request
+ * still goes through the server's checks (keys, limits, validation, leases).
+ */
+export interface InProcessServer {
+  /** Answers one HTTP request (Connect or gRPC-Web). */
+  fetch(req: Request): Promise<Response>;
+  /** Calls the server's handlers directly, without HTTP (used when present). */
+  readonly transport?: Transport;
+}
+
+/** Where a client or worker reaches the server: a URL, or a server in this process. */
+export type ServerAddress = string | InProcessServer;
+
+/** How an address is named in messages. */
+export function addressLabel(addr: ServerAddress): string {
+  return typeof addr === "string" ? addr : "in-process server";
+}
+
 /** Options shared by every transport. */
 export interface TransportOptions {
   apiKey?: string;
@@ -30,7 +50,18 @@ export interface TransportOptions {
  * gRPC uses the factory `@kagzi/sdk/grpc` registered (node:http2), so this module's graph stays
  * browser-safe.
  */
-export async function createTransport(addr: string, options: TransportOptions): Promise<Transport> {
+export async function createTransport(
+  addr: ServerAddress,
+  options: TransportOptions,
+): Promise<Transport> {
+  if (typeof addr !== "string") {
+    if (typeof addr?.fetch === "function") return inProcessTransport(addr, options);
+    throw new KagziError(
+      "INVALID_ARGUMENT",
+      "Invalid server address: expected a URL string or a server with a fetch handler",
+      { subject: "addr", nonRetryable: true },
+    );
+  }
   let url: URL;
   try {
     url = new URL(addr);
@@ -57,14 +88,7 @@ export async function createTransport(addr: string, options: TransportOptions): 
     );
   }
   const baseUrl = url.href.replace(/\/$/, "");
-  const interceptors: Interceptor[] = [];
-  if (options.apiKey) {
-    const key = options.apiKey;
-    interceptors.push((next) => (req) => {
-      req.header.set("authorization", `Bearer ${key}`);
-      return next(req);
-    });
-  }
+  const interceptors = keyInterceptors(options);
   switch (options.protocol ?? "connect") {
     case "connect":
       return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors });
@@ -88,6 +112,57 @@ export async function createTransport(addr: string, options: TransportOptions): 
           subject: "protocol",
           nonRetryable: true,
         },
+      );
+  }
+}
+
+function keyInterceptors(options: TransportOptions): Interceptor[] {
+  if (!options.apiKey) return [];
+  const key = options.apiKey;
+  return [(next) => (req) => {
+    req.header.set("authorization", `Bearer ${key}`);
+    return next(req);
+  }];
+}
+
+/** Connect (or gRPC-Web) over the server's own fetch handler: no socket, no hop. */
+function inProcessTransport(server: InProcessServer, options: TransportOptions): Transport {
+  const direct = server.transport;
+  if (direct && (options.protocol ?? "connect") === "connect") {
+    if (!options.apiKey) return direct;
+    const auth = `Bearer ${options.apiKey}`;
+    const withKey = (h?: HeadersInit) => {
+      const header = new Headers(h);
+      header.set("authorization", auth);
+      return header;
+    };
+    return {
+      unary: (method, signal, timeoutMs, header, input, values) =>
+        direct.unary(method, signal, timeoutMs, withKey(header), input, values),
+      stream: (method, signal, timeoutMs, header, input, values) =>
+        direct.stream(method, signal, timeoutMs, withKey(header), input, values),
+    };
+  }
+  const fetch = (input: RequestInfo | URL, init?: RequestInit) =>
+    server.fetch(new Request(input, init));
+  const common = {
+    baseUrl: "http://in-process.kagzi",
+    useBinaryFormat: true,
+    interceptors: keyInterceptors(options),
+    fetch: fetch as typeof globalThis.fetch,
+  };
+  switch (options.protocol ?? "connect") {
+    case "connect":
+      return createConnectTransport(common);
+    case "grpc-web":
+      return createGrpcWebTransport(common);
+    default:
+      throw new KagziError(
+        "INVALID_ARGUMENT",
+        `Protocol ${
+          JSON.stringify(options.protocol)
+        } is not available in process: use "connect" or "grpc-web"`,
+        { subject: "protocol", nonRetryable: true },
       );
   }
 }

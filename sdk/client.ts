@@ -55,7 +55,7 @@ export {
   type WorkflowRef,
   workflowRef,
 } from "./workflow_def.ts";
-export type { Protocol } from "./_transport.ts";
+export type { InProcessServer, Protocol, ServerAddress } from "./_transport.ts";
 /** The base of the request builders: a lazy promise that sends its request when awaited. */
 export { Call } from "./_call.ts";
 export type {

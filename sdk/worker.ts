@@ -6,7 +6,7 @@ import type { WorkflowFn } from "./context.ts";
 import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
-import { createTransport, type Protocol } from "./_transport.ts";
+import { addressLabel, createTransport, type Protocol, type ServerAddress } from "./_transport.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
@@ -40,7 +40,7 @@ export class WorkerBuilder {
   #protocol?: Protocol;
 
   /** @internal */
-  constructor(private readonly addr: string) {}
+  constructor(private readonly addr: ServerAddress) {}
 
   /** The tenant. @default "default" */
   namespace(ns: string): this {
@@ -196,10 +196,10 @@ export class WorkerBuilder {
         if (e.code === "UNAVAILABLE" || e.code === "TIMEOUT") {
           throw new KagziError(
             "UNAVAILABLE",
-            `Cannot reach the Kagzi server at ${this.addr}: ${e.message}`,
+            `Cannot reach the Kagzi server at ${addressLabel(this.addr)}: ${e.message}`,
             {
               subject: "addr",
-              subjectId: this.addr,
+              subjectId: addressLabel(this.addr),
               cause: err,
             },
           );
@@ -282,8 +282,11 @@ export class Worker {
     );
   }
 
-  /** Starts a worker builder for the server at `addr`. */
-  static builder(addr: string): WorkerBuilder {
+  /**
+   * Starts a worker builder for the server at `addr`: a URL, or a server created in this
+   * process (`createServer()`), which the worker then calls with no network hop.
+   */
+  static builder(addr: ServerAddress): WorkerBuilder {
     return new WorkerBuilder(addr);
   }
 

@@ -1,5 +1,5 @@
 /** The client: start, inspect, list and cancel workflow runs; schedules; discovery. */
-import { createTransport, type Protocol } from "../_transport.ts";
+import { addressLabel, createTransport, type Protocol, type ServerAddress } from "../_transport.ts";
 import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary } from "../types.ts";
@@ -52,10 +52,11 @@ export class Kagzi {
   }
 
   /**
-   * Connects to the server at `addr` and checks that it answers; rejects with an
+   * Connects to the server at `addr` (a URL, or a server created in this process with
+   * `createServer()`, called with no network hop) and checks that it answers; rejects with an
    * UNAVAILABLE KagziError naming the address when it does not.
    */
-  static async connect(addr: string, options: ConnectOptions = {}): Promise<Kagzi> {
+  static async connect(addr: ServerAddress, options: ConnectOptions = {}): Promise<Kagzi> {
     const transport = await createTransport(addr, options);
     const client = new Kagzi(createServices(transport), options.namespace ?? "default");
     const timeoutMs = parseDuration(options.connectTimeout ?? "10s", "connectTimeout");
@@ -66,14 +67,14 @@ export class Kagzi {
       if (cause.code === "UNAUTHORIZED") {
         throw new KagziError(
           "UNAUTHORIZED",
-          `The Kagzi server at ${addr} refused the call: ${cause.message}`,
+          `The Kagzi server at ${addressLabel(addr)} refused the call: ${cause.message}`,
           { subject: "apiKey", nonRetryable: true, cause: err },
         );
       }
       throw new KagziError(
         "UNAVAILABLE",
-        `Cannot reach the Kagzi server at ${addr}: ${cause.message}`,
-        { subject: "addr", subjectId: addr, cause: err },
+        `Cannot reach the Kagzi server at ${addressLabel(addr)}: ${cause.message}`,
+        { subject: "addr", subjectId: addressLabel(addr), cause: err },
       );
     }
     return client;

@@ -152,6 +152,10 @@ export class Poll {
 /** The waiting polls of this server, by namespace. */
 export class Dispatcher {
   readonly #polls = new Map<string, Set<Poll>>();
+  /** Per namespace, bumped whenever work may have become due there. */
+  readonly #seq = new Map<string, number>();
+  /** Per worker: the namespace's seq when its last claim query began, if it found all there was. */
+  readonly #lastClaim = new Map<string, number>();
 
   /**
    * @param leaseMs the lease a claim gets.
@@ -161,6 +165,36 @@ export class Dispatcher {
     private readonly leaseMs: number,
     private readonly announce: (namespaceId: string) => void = () => {},
   ) {}
+
+  /**
+   * Whether a poll of `workerId` must run a claim query before it waits: not when its last
+   * claim query found less than it asked for and nothing became due in the namespace since
+   * (every way work becomes due passes here: starts, wake-ups, the ticker's periodic pass,
+   * other servers' notifications). Returns the token to give {@linkcode Dispatcher.claimed}.
+   */
+  mustClaim(namespaceId: string, workerId: string): { must: boolean; seq: number } {
+    const seq = this.#seq.get(namespaceId) ?? 0;
+    return { must: this.#lastClaim.get(`${namespaceId}/${workerId}`) !== seq, seq };
+  }
+
+  /** A claim query that began at `seq` returned; `full` when it found as many as it asked. */
+  claimed(namespaceId: string, workerId: string, seq: number, full: boolean): void {
+    const key = `${namespaceId}/${workerId}`;
+    if (full) this.#lastClaim.delete(key);
+    else {
+      if (this.#lastClaim.size > 100_000) this.#lastClaim.clear();
+      this.#lastClaim.set(key, seq);
+    }
+  }
+
+  /** Forgets a worker (deregistered). */
+  forget(namespaceId: string, workerId: string): void {
+    this.#lastClaim.delete(`${namespaceId}/${workerId}`);
+  }
+
+  #bump(namespaceId: string): void {
+    this.#seq.set(namespaceId, (this.#seq.get(namespaceId) ?? 0) + 1);
+  }
 
   /** A run became due: wakes one poll here that serves it, and tells other servers. */
   runDue(namespaceId: string, type: string, version?: string): void {
@@ -200,6 +234,7 @@ export class Dispatcher {
    * or, when none is idle, tells the polls that are claiming now to look again.
    */
   wakeOne(namespaceId: string, type: string, version?: string): void {
+    this.#bump(namespaceId);
     const polls = this.#polls.get(namespaceId);
     if (!polls) return;
     for (const p of polls) {
@@ -217,6 +252,7 @@ export class Dispatcher {
 
   /** Wakes every poll of the namespace (periodic wake-ups, other servers, released runs). */
   wakeAll(namespaceId: string): void {
+    this.#bump(namespaceId);
     for (const p of this.#polls.get(namespaceId) ?? []) {
       if (!p.wake()) p.recheck = true;
     }

@@ -60,16 +60,23 @@ export function pollHandler(
         if (call.signal.aborted) return create(PollTaskResponseSchema, {});
         // The lease lasts at least this long from the request's arrival (the claim runs later).
         const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
-        const claimed = await queue.claimRuns(
-          db,
-          namespaceId,
-          info.types,
-          info.versions,
-          workerId,
-          config.leaseMs,
-          limit,
-        );
-        metrics.pollClaim(namespaceId, claimed.length ? "claimed" : "empty");
+        // Nothing became due since this worker's last claim found all there was: wait at once.
+        const token = dispatch.mustClaim(namespaceId, workerId);
+        const claimed = token.must
+          ? await queue.claimRuns(
+            db,
+            namespaceId,
+            info.types,
+            info.versions,
+            workerId,
+            config.leaseMs,
+            limit,
+          )
+          : [];
+        if (token.must) {
+          dispatch.claimed(namespaceId, workerId, token.seq, claimed.length >= limit);
+          metrics.pollClaim(namespaceId, claimed.length ? "claimed" : "empty");
+        }
         for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
         if (claimed.length && call.signal.aborted) {
           await giveBack(ctx, namespaceId, claimed);

@@ -202,6 +202,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const released = await queue.releaseWorkerRuns(db, namespaceId, workerId);
       await workers.setWorkerStatus(db, namespaceId, workerId, "OFFLINE");
       known.delete(workerId);
+      ctx.dispatch.forget(namespaceId, workerId);
       if (released) notifier.publish(workTopic(namespaceId));
       return create(DeregisterResponseSchema, { released });
     },
