@@ -26,8 +26,6 @@ export function registerGrpcTransport(factory: GrpcTransportFactory): void {
 export interface InProcessServer {
   /** Answers one HTTP request (Connect or gRPC-Web). */
   fetch(req: Request): Promise<Response>;
-  /** Calls the server's handlers directly, without HTTP (used when present). */
-  readonly transport?: Transport;
 }
 
 /** Where a client or worker reaches the server: a URL, or a server in this process. */
@@ -127,22 +125,6 @@ function keyInterceptors(options: TransportOptions): Interceptor[] {
 
 /** Connect (or gRPC-Web) over the server's own fetch handler: no socket, no hop. */
 function inProcessTransport(server: InProcessServer, options: TransportOptions): Transport {
-  const direct = server.transport;
-  if (direct && (options.protocol ?? "connect") === "connect") {
-    if (!options.apiKey) return direct;
-    const auth = `Bearer ${options.apiKey}`;
-    const withKey = (h?: HeadersInit) => {
-      const header = new Headers(h);
-      header.set("authorization", auth);
-      return header;
-    };
-    return {
-      unary: (method, signal, timeoutMs, header, input, values) =>
-        direct.unary(method, signal, timeoutMs, withKey(header), input, values),
-      stream: (method, signal, timeoutMs, header, input, values) =>
-        direct.stream(method, signal, timeoutMs, withKey(header), input, values),
-    };
-  }
   const fetch = (input: RequestInfo | URL, init?: RequestInit) =>
     server.fetch(new Request(input, init));
   const common = {

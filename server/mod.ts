@@ -15,14 +15,9 @@
  * @module
  */
 import type * as http2 from "node:http2";
-import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { cors, createConnectRouter } from "@connectrpc/connect";
-import {
-  createFetchHandler,
-  createUniversalHandlerClient,
-  type UniversalHandler,
-} from "@connectrpc/connect/protocol";
-import { createTransport as createConnectTransport } from "@connectrpc/connect/protocol-connect";
+import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
 import {
   compressionGzip,
   universalRequestFromNodeRequest,
@@ -73,14 +68,11 @@ export const maxRequestBytes = 8 * 1024 * 1024;
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
-  /** Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2. */
-  fetch(req: Request): Promise<Response>;
   /**
-   * Calls this server from the same process with no socket and no HTTP: pass the server to
-   * `Kagzi.connect(server)` or `Worker.builder(server)` and they use it. Requests go through the
-   * same handlers as over the network (keys, limits, validation, leases).
+   * Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2.
+   * `Kagzi.connect(server)` and `Worker.builder(server)` call it directly in this process.
    */
-  readonly transport: Transport;
+  fetch(req: Request): Promise<Response>;
   /**
    * Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`).
    * `server/main.ts` does not: a `node:http2` server can abort its process (denoland/deno#36788),
@@ -206,18 +198,6 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const fetchHandlers = new Map(
     [...connectHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
   );
-  // Calls from this process go to the same handlers (keys, limits, checks) without HTTP.
-  const transport = createConnectTransport({
-    httpClient: createUniversalHandlerClient([...connectHandlers.values()]),
-    baseUrl: "http://in-process.kagzi",
-    useBinaryFormat: true,
-    interceptors: [],
-    acceptCompression: [],
-    sendCompression: null,
-    compressMinBytes: Number.MAX_SAFE_INTEGER,
-    readMaxBytes: maxRequestBytes,
-    writeMaxBytes: maxRequestBytes,
-  });
   const nodeHandlers = handlers(true);
   // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
   const listenerHandlers = new Map(
@@ -281,7 +261,6 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   let closed = false;
   return {
     fetch,
-    transport,
     http2Handler,
     database,
     log,
