@@ -1,0 +1,88 @@
+/**
+ * In-process mode: `createServer()` with a worker and a client in the same process, calling
+ * the server's handler with no socket. Still durable, keyed and fenced like over the network.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { toJson } from "@bufbuild/protobuf";
+import { WorkflowSchema, WorkflowService } from "@kagzi/proto";
+import { type Context, Kagzi, KagziError, Worker } from "@kagzi/sdk";
+import { createServer, loadConfig } from "../server/mod.ts";
+import { backends, freshDatabase } from "./_db.ts";
+
+async function order(ctx: Context, input: { n: number }) {
+  const a = await ctx.step("reserve").run(() => ({ qty: input.n }));
+  await ctx.sleep("settle", "50ms");
+  const b = await ctx.step("charge").run(() => ({ paid: a.qty * 2 }));
+  return { ...a, ...b };
+}
+
+Deno.test("a worker and a client in the server's own process run workflows durably", async (t) => {
+  const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
+  await using db = backend === "postgres" ? await freshDatabase() : undefined;
+  const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_inproc_" });
+  const server = await createServer(loadConfig({
+    ...(db ? { DATABASE_URL: db.url } : { KAGZI_DATA_DIR: dataDir }),
+    KAGZI_LOG_LEVEL: "warn",
+    KAGZI_API_KEYS: "in-process-secret-key",
+  }));
+  const worker = await Worker.builder(server).apiKey("in-process-secret-key").workflows({ order })
+    .build();
+  const running = worker.run();
+  try {
+    const client = await Kagzi.connect(server, { apiKey: "in-process-secret-key" });
+
+    await t.step("a run with steps and a durable sleep completes", async () => {
+      const run = await client.start<{ qty: number; paid: number }>("order").input({ n: 3 });
+      assert.deepEqual(await run.result(), { qty: 3, paid: 6 });
+      const steps = await client.listSteps(run.id);
+      assert.deepEqual(
+        steps.filter((s) => s.status === "COMPLETED" && s.kind === "function").map((s) => s.name),
+        ["reserve", "charge"],
+      );
+    });
+
+    await t.step("the server's checks apply: no key, no call", async () => {
+      await assert.rejects(
+        () => Kagzi.connect(server),
+        (e) => e instanceof KagziError && e.code === "UNAUTHORIZED",
+      );
+    });
+
+    await t.step("a result woken by the completion equals the run as stored", async () => {
+      // Raw GetWorkflow calls through the same in-process handler: the waiting one is answered
+      // from the completion itself (no read), the later one from the database.
+      const rpc = createClient(
+        WorkflowService,
+        createConnectTransport({
+          baseUrl: "http://in-process.kagzi",
+          useBinaryFormat: true,
+          fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
+            server.fetch(new Request(input, init))) as typeof fetch,
+          interceptors: [(next) =>
+          (req) => {
+            req.header.set("authorization", "Bearer in-process-secret-key");
+            return next(req);
+          }],
+        }),
+      );
+      const run = await client.start("order").input({ n: 5 });
+      const waited = await rpc.getWorkflow({
+        runId: run.id,
+        waitForTerminal: { seconds: 20n, nanos: 0 },
+      });
+      const read = await rpc.getWorkflow({ runId: run.id });
+      assert.equal(waited.workflow?.finishedAt !== undefined, true);
+      assert.deepEqual(
+        toJson(WorkflowSchema, waited.workflow!),
+        toJson(WorkflowSchema, read.workflow!),
+      );
+    });
+  } finally {
+    await worker.shutdown();
+    await running;
+    await server.close();
+    if (dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
