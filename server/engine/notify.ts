@@ -92,7 +92,7 @@ export class Notifier {
         signal?.removeEventListener("abort", onAbort);
         resolve({ woken, detail });
       };
-      const onTopic = (e: Event) => done(true, (e as CustomEvent).detail);
+      const onTopic = (e: unknown) => done(true, (e as { detail?: unknown }).detail);
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(false), Math.max(0, timeoutMs));
       this.#target.addEventListener(topic, onTopic);
