@@ -13,14 +13,15 @@ const worker = await Worker.builder(Deno.args[0])
   .maxConcurrent(maxConcurrent)
   .workflows(workflows)
   .build();
-console.log("worker ready");
-const done = worker.run();
 const report = () => {
   const s = worker.stats;
   console.log(
     `stats ${JSON.stringify({ completed: s.completed, failed: s.failed, rpcs: s.rpcs })}`,
   );
 };
+// Listen before saying ready: SIGUSR1 without a listener ends the process.
 Deno.addSignalListener("SIGUSR1", report);
+const done = worker.run();
+console.log("worker ready");
 await done;
 report();
