@@ -1,0 +1,103 @@
+/**
+ * W6 many workers (Postgres only): on a fresh database and server, W1 (warm-up first) with
+ * (a) one worker process of maxConcurrent 200, then (b) 20 worker processes of maxConcurrent 10:
+ * the same capacity, split. Completions are counted in Postgres (one query, however many
+ * workers); claim queries and sync matches per run come from the server's /metrics.
+ */
+import { Kagzi } from "@kagzi/sdk";
+import { dbCounters, freshDatabase, peakRss, round, type Row } from "./common.ts";
+import {
+  type Proc,
+  startServer,
+  startWorker,
+  stop,
+  sumRpcs,
+  type WorkerStats,
+  workerStats,
+} from "./proc.ts";
+import { type Target, throughput, warmUp } from "./workloads.ts";
+
+export interface ManyWorkersResult {
+  rows: Row[];
+  /** wf/s of (b) over wf/s of (a). */
+  ratio: number;
+}
+
+export const W6_PHASES = [
+  { workers: 1, maxConcurrent: 200 },
+  { workers: 20, maxConcurrent: 10 },
+] as const;
+
+export async function manyWorkers(runs: number): Promise<ManyWorkersResult> {
+  const db = await freshDatabase();
+  const server = await startServer({ databaseUrl: db.url });
+  const client = await Kagzi.connect(server.url);
+  const completed = async () => {
+    const [r] = await db.sql.unsafe(
+      `select count(*)::int as n from kagzi_runs where status = 'COMPLETED'`,
+    );
+    return r.n as number;
+  };
+  const rows: Row[] = [];
+  try {
+    for (const { workers, maxConcurrent } of W6_PHASES) {
+      const label = `W6 ${workers} worker${workers > 1 ? "s" : ""} × ${maxConcurrent}`;
+      const t0 = performance.now();
+      const started = Array.from({ length: workers }, () => startWorker(server.url, maxConcurrent));
+      const procs = started.map((w) => w.proc);
+      try {
+        await Promise.all(started.map((w) => w.ready));
+        console.error(
+          `  postgres ${label}: ${workers} worker(s) ready in ` +
+            `${Math.round(performance.now() - t0)} ms`,
+        );
+        const stats: WorkerStats[][] = [];
+        const t: Target = {
+          backend: "postgres",
+          setup: "many-workers",
+          client,
+          postgres: true,
+          completed,
+          pollMs: 10,
+          snapshot: async () => {
+            const [s, counters, metrics, n] = await Promise.all([
+              Promise.all(procs.map(workerStats)),
+              dbCounters(db.sql),
+              server.metrics(),
+              completed(),
+            ]);
+            stats.push(s);
+            const workerRpcs = s.reduce((a, w) => a + sumRpcs(w), 0);
+            return { completed: n, workerRpcs, ...counters, ...metrics };
+          },
+          rss: () => ({
+            serverRssMiB: peakRss(server.child.pid),
+            workerRssMiB: procs.reduce((a, p) => a + peakRss(p.child.pid), 0),
+          }),
+        };
+        await warmUp(t, runs);
+        const row = await throughput(t, label, runs);
+        const [before, after] = stats.slice(-2);
+        const perWorker = after.map((s, i) => s.completed - before[i].completed);
+        row.extra = {
+          workers,
+          maxConcurrent,
+          completedPerWorker: { min: Math.min(...perWorker), max: Math.max(...perWorker) },
+          completedByWorkers: perWorker.reduce((a, b) => a + b, 0),
+        };
+        rows.push(row);
+      } finally {
+        await stopAll(procs);
+      }
+    }
+  } finally {
+    await stop(server);
+    await db.drop();
+  }
+  const [a, b] = rows;
+  return { rows, ratio: round((b.workflowsPerSec ?? 0) / (a.workflowsPerSec ?? 1), 2) };
+}
+
+async function stopAll(procs: Proc[]): Promise<void> {
+  await Promise.all(procs.map(stop));
+}

@@ -1,0 +1,137 @@
+/**
+ * The workloads, for any setup (separate processes, one process, many workers): a `Target`
+ * says how to start runs, how to know they completed and how to read the counters.
+ */
+import type { Kagzi } from "@kagzi/sdk";
+import { type Backend, makeRow, type Row, sleep, type Snapshot } from "./common.ts";
+
+/** Concurrent starters in W1 (and its warm-up). */
+export const STARTERS = 32;
+
+export interface Target {
+  backend: Backend;
+  setup: string;
+  client: Kagzi;
+  /** Postgres: rows get write transactions and WAL bytes per workflow. */
+  postgres: boolean;
+  /** Runs completed by the worker(s) so far. */
+  completed(): Promise<number>;
+  snapshot(): Promise<Snapshot>;
+  /** Peak memory of server and worker(s). */
+  rss(): { serverRssMiB?: number; workerRssMiB?: number };
+  /** Suffix of the workload labels, e.g. " (in-process)". */
+  label?: string;
+  /** How often to ask `completed()` while waiting. @default 5 */
+  pollMs?: number;
+}
+
+/** Starts `n` bench3 runs from `starters` concurrent loops. */
+export async function startRuns(client: Kagzi, n: number, starters = STARTERS): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: starters }, async () => {
+    while (next < n) {
+      next++;
+      await client.start("bench3");
+    }
+  }));
+}
+
+/** Polls `t.completed()` until it reaches `target`. */
+export async function untilCompleted(
+  t: Pick<Target, "completed" | "pollMs">,
+  target: number,
+  timeoutMs = 300_000,
+): Promise<void> {
+  const pollMs = t.pollMs ?? 5;
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const done = await t.completed();
+    if (done >= target) return;
+    if (Date.now() > end) throw new Error(`only ${done} of ${target} workflows completed`);
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Warm-up (JIT, prepared statements, connections, caches) with a W1 of half the size, so that
+ * every W1 (and W5) compares like with like.
+ */
+export async function warmUp(t: Target, runs: number): Promise<void> {
+  const warm = Math.ceil(runs / 2);
+  const start = await t.completed();
+  await startRuns(t.client, warm);
+  await untilCompleted(t, start + warm);
+}
+
+/** Runs `body` between two snapshots and makes the row. */
+export async function measure(
+  t: Target,
+  workload: string,
+  workflows: number,
+  steps: number,
+  body: (before: Snapshot) => Promise<{ latencies?: number[]; clientRpcs: number }>,
+): Promise<Row> {
+  const before = await t.snapshot();
+  const t0 = performance.now();
+  const { latencies, clientRpcs } = await body(before);
+  const seconds = (performance.now() - t0) / 1000;
+  const after = await t.snapshot();
+  const row: Row = {
+    ...makeRow(
+      {
+        backend: t.backend,
+        setup: t.setup,
+        workload: workload + (t.label ?? ""),
+        workflows,
+        steps,
+        seconds,
+        clientRpcs,
+        latencies,
+        postgres: t.postgres,
+      },
+      before,
+      after,
+    ),
+    ...t.rss(),
+  };
+  console.error(`  ${t.backend} ${row.workload}: ${JSON.stringify(row)}`);
+  return row;
+}
+
+/** W1: `runs` three-step workflows from 32 starters; the window ends when all completed. */
+export function throughput(t: Target, workload: string, runs: number): Promise<Row> {
+  return measure(t, workload, runs, 3, async (before) => {
+    await startRuns(t.client, runs);
+    await untilCompleted(t, before.completed + runs);
+    return { clientRpcs: runs };
+  });
+}
+
+/** W2: `runs` workflows one after another, each started and its result awaited. */
+export function latency(t: Target, workload: string, runs: number): Promise<Row> {
+  return measure(t, workload, runs, 3, async () => {
+    const latencies: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await (await t.client.start("bench3")).result();
+      latencies.push(performance.now() - t0);
+    }
+    return { latencies, clientRpcs: 2 * runs };
+  });
+}
+
+/** W3: one workflow of `steps` sequential steps. */
+export function depth(t: Target, steps: number): Promise<Row> {
+  return measure(t, `W3 depth ${steps}`, 1, steps, async () => {
+    await (await t.client.start("deep").input({ steps })).result();
+    return { clientRpcs: 2 };
+  });
+}
+
+/** W4: one workflow of `steps` parallel steps. */
+export function fanOut(t: Target, steps: number): Promise<Row> {
+  return measure(t, `W4 fan-out ${steps}`, 1, steps, async () => {
+    await (await t.client.start("fanout").input({ steps })).result();
+    return { clientRpcs: 2 };
+  });
+}
