@@ -53,6 +53,7 @@ const t: Target = {
   label: " (in-process)",
   client: await Kagzi.connect(server),
   postgres: !!sql,
+  analyze: sql && (() => sql.unsafe("analyze")),
   completed: () => Promise.resolve(worker.stats.completed),
   snapshot: async () => ({
     completed: worker.stats.completed,

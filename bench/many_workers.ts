@@ -57,6 +57,7 @@ export async function manyWorkers(runs: number): Promise<ManyWorkersResult> {
           setup: "many-workers",
           client,
           postgres: true,
+          analyze: () => db.sql.unsafe("analyze"),
           completed,
           pollMs: 10,
           snapshot: async () => {

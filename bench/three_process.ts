@@ -30,6 +30,7 @@ export async function threeProcess(
     setup: "three-process",
     client: await Kagzi.connect(server.url),
     postgres: !!sql,
+    analyze: sql && (() => sql.unsafe("analyze")),
     completed: async () => (await workerStats(worker)).completed,
     snapshot: async () => {
       const [stats, counters, metrics] = await Promise.all([
