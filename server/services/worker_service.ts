@@ -291,12 +291,18 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const workerId = v.runId(op, req.workerId, "worker_id");
       const l = lease(op, req.lease);
       // No resume_at: the run waits for a signal or a child only, and is woken by it.
-      const resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
-      if (!resumeAt && !(await steps.hasWaiting(db, namespaceId, l.runId))) {
-        throw new InvalidArgumentError(
-          "resume_at",
-          `Cannot ${op}: "resume_at" is required unless the run waits for a signal or a child`,
-        );
+      let resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
+      if (!resumeAt) {
+        const waits = await steps.waitState(db, namespaceId, l.runId);
+        if (waits === "none") {
+          throw new InvalidArgumentError(
+            "resume_at",
+            `Cannot ${op}: "resume_at" is required unless the run waits for a signal or a child`,
+          );
+        }
+        // What it waited for ended after this execution read its steps (a child finished
+        // between the claim and now): the run is due at once and replays with the outcome.
+        if (waits === "satisfied") resumeAt = new Date();
       }
       const sleeps = req.sleeps.map((s, i) => {
         const ref = stepRef(op, s.step, "SLEEP");

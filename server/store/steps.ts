@@ -281,16 +281,20 @@ export async function openWaits(
   );
 }
 
-/** Whether a run has an open signal wait or child (a WAITING step). */
-export async function hasWaiting(
+/**
+ * A run's signal waits and children: `waiting` when one is open (a WAITING step), `satisfied`
+ * when it has some and all have ended, `none` when it never waited for either.
+ */
+export async function waitState(
   db: Queryable,
   namespaceId: string,
   runId: string,
-): Promise<boolean> {
-  const rows = await db.query(
-    `select 1 from kagzi_steps where namespace_id = $1 and run_id = $2 and status = 'WAITING'
-     limit 1`,
+): Promise<"waiting" | "satisfied" | "none"> {
+  const [row] = await db.query<{ waiting: boolean; waits: boolean }>(
+    `select coalesce(bool_or(status = 'WAITING'), false) as waiting, count(*) > 0 as waits
+     from kagzi_steps
+     where namespace_id = $1 and run_id = $2 and kind in ('SIGNAL', 'CHILD')`,
     [namespaceId, runId],
   );
-  return rows.length > 0;
+  return row.waiting ? "waiting" : row.waits ? "satisfied" : "none";
 }
