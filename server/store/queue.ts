@@ -1,6 +1,7 @@
 /** SQL for the run queue: claims, leases, suspension and the ends of runs. */
 import type { Queryable } from "./db.ts";
-import { base64, runColumns, type RunRow, type RunStatus } from "./runs.ts";
+import { completeRun } from "./single.ts";
+import { base64, type RunRow, type RunStatus } from "./runs.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
 export interface ClaimedRow {
@@ -248,34 +249,6 @@ export async function completeRuns(
   );
   const done = new Map(rows.map((r) => [r.idx, r]));
   return items.map((_, i) => done.get(i + 1));
-}
-
-/** One run completed alone: {@linkcode completeRuns}'s statement without the batch's cost. */
-async function completeRun(db: Queryable, item: RunOutput): Promise<FinishedRun | undefined> {
-  const rows = await db.query<RunRow & { duration_s: number }>(
-    `with run as (
-       update kagzi_runs r
-       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
-       where r.namespace_id = $1 and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING'
-       returning ${runColumns},
-                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
-     output as (
-       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
-       select run.namespace_id, run.run_id::uuid, 'output', $4, $5::jsonb from run
-       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
-                                                             metadata = excluded.metadata)
-     select * from run`,
-    [
-      item.namespaceId,
-      item.runId,
-      item.fence,
-      item.output.data,
-      // A jsonb parameter: postgres.js serializes the object itself.
-      item.output.metadata,
-    ],
-  );
-  const row = rows[0];
-  return row && { workflow_type: row.workflow_type, duration_s: row.duration_s, row };
 }
 
 /** Fails a held run with an error; undefined when the lease is lost. */

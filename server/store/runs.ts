@@ -1,5 +1,6 @@
 /** SQL for workflow runs: start, get, list, cancel. One statement per function. */
 import type { Queryable } from "./db.ts";
+import { insertOne } from "./single.ts";
 
 /** The statuses a run can have; the first three are non-terminal. */
 export type RunStatus = "PENDING" | "RUNNING" | "SLEEPING" | "COMPLETED" | "FAILED" | "CANCELLED";
@@ -153,61 +154,6 @@ export async function insertRuns(
   );
   const byId = new Map(rows.map((r) => [r.run_id, r]));
   return items.map((r) => byId.get(r.runId));
-}
-
-/** One start alone: {@linkcode insertRuns}'s statement without the arrays (about 0.25 ms less). */
-async function insertOne(db: Queryable, r: NewRun): Promise<InsertedRun | undefined> {
-  const rows = await db.query<InsertedRun>(
-    `with v as (
-       select coalesce(nullif($5, ''), (select d.version from kagzi_default_versions d
-                                         where d.namespace_id = $1 and d.workflow_type = $4),
-                       '') as version),
-     h as (
-       select v.version, coalesce($14::text is not null and ($15::jsonb ? v.version), false)
-                           as handed
-       from v),
-     ins as (
-       insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                               deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at)
-       select $1, $2, $3, $4, h.version, case when h.handed then 'RUNNING' else 'PENDING' end,
-              $6::timestamptz, $7::jsonb, $8, $13,
-              case when h.handed then $14 end,
-              case when h.handed then now() + $16 * interval '1 millisecond' end,
-              case when h.handed then 1 else 0 end,
-              case when h.handed then now() end
-       from h
-       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
-       do nothing
-       returning namespace_id, run_id, status, version, fence, locked_until),
-     payloads as (
-       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
-       select ins.namespace_id, ins.run_id, 'input', $9, $10::jsonb from ins
-       union all
-       select ins.namespace_id, ins.run_id, 'context', $11, $12::jsonb from ins
-       where $11::bytea is not null)
-     select run_id::text, status, version, fence::text, locked_until from ins`,
-    [
-      r.namespaceId,
-      r.runId,
-      r.workflowId,
-      r.workflowType,
-      r.version,
-      r.deadlineAt?.toISOString() ?? null,
-      // jsonb parameters: postgres.js serializes the values itself.
-      r.retryPolicy ?? null,
-      r.scheduleId,
-      r.input.data,
-      r.input.metadata,
-      r.context?.data ?? null,
-      r.context?.metadata ?? {},
-      r.traceparent ?? null,
-      r.claim?.workerId ?? null,
-      r.claim?.versions ?? null,
-      r.claim?.leaseMs ?? 0,
-    ],
-  );
-  return rows[0];
 }
 
 /** Inserts one run; see {@linkcode insertRuns}. */

@@ -1,5 +1,6 @@
 /** SQL for steps: one row per attempt; a step's identity is (kind, name, occurrence). */
 import type { Queryable } from "./db.ts";
+import { completeStep } from "./single.ts";
 import { base64 } from "./runs.ts";
 
 /** Step kinds as stored. */
@@ -136,54 +137,6 @@ export async function completeSteps(
     ],
   );
   return rows.map((r) => ({ held: r.held, attempt: r.attempt, workflow_type: r.workflow_type }));
-}
-
-/**
- * One step output, as {@linkcode completeSteps} stores it: the statement of a step completed
- * alone (the common case when a run is not under load), about half the cost of the batch form.
- */
-async function completeStep(
-  db: Queryable,
-  item: StepOutput,
-): Promise<{ held: boolean; attempt: number | null; workflow_type: string | null }> {
-  const { key } = item;
-  const [row] = await db.query<{ workflow_type: string | null; attempt: number | null }>(
-    `with r as (
-       select workflow_type from kagzi_runs
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-       for share),
-     ins as (
-       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
-                                output, output_metadata, output_size, worker_id, started_at,
-                                finished_at)
-       select $1, $2, 'FUNCTION', $5, $6,
-              1 + coalesce((select max(s.attempt) from kagzi_steps s
-                            where s.namespace_id = $1 and s.run_id = $2 and s.kind = 'FUNCTION'
-                              and s.name = $5 and s.occurrence = $6), 0),
-              'COMPLETED', $7, $8::jsonb, octet_length($7), $4,
-              coalesce($9::timestamptz, now()), now()
-       from r
-       on conflict do nothing
-       returning attempt)
-     select (select workflow_type from r) as workflow_type, (select attempt from ins) as attempt`,
-    [
-      key.namespaceId,
-      key.runId,
-      key.fence,
-      key.workerId,
-      key.name,
-      key.occurrence,
-      item.output.data,
-      // A jsonb parameter: postgres.js serializes the object itself.
-      item.output.metadata,
-      item.startedAt?.toISOString() ?? null,
-    ],
-  );
-  return {
-    held: row.workflow_type !== null,
-    attempt: row.attempt,
-    workflow_type: row.workflow_type,
-  };
 }
 
 /**
