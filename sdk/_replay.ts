@@ -151,7 +151,18 @@ export class Execution {
     } catch (err) {
       return await this.#finish({ error: new NonRetryableError((err as Error).message) });
     }
-    const ok = await this.rpc.call("completeWorkflow", { lease: { runId, fence }, output });
+    let ok;
+    try {
+      ok = await this.rpc.call("completeWorkflow", { lease: { runId, fence }, output });
+    } catch (err) {
+      // The server refused this output for good (too large, unstorable): the run fails with
+      // why, rather than being retried forever from its lease.
+      const refusal = permanentRefusal(err);
+      if (!refusal) throw err;
+      return await this.#finish({
+        error: new NonRetryableError(`The workflow's output was refused: ${refusal}`),
+      });
+    }
     return ok ? "completed" : "abandoned";
   }
 
@@ -419,20 +430,32 @@ export class Execution {
       } catch (err) {
         outcome = { error: new NonRetryableError((err as Error).message) };
       }
+      let refused: string | undefined;
       if ("value" in outcome) {
         const res = await this.#report(() =>
           this.rpc.call("completeStep", { lease: this.lease, step, output: output!, startedAt })
+            .catch((err) => {
+              // Refused for good (too large, unstorable): the step fails, not the worker.
+              refused = permanentRefusal(err);
+              if (!refused) throw err;
+              return null;
+            })
         );
-        if (!res) return { kind: "gone" };
-        // Return what is stored (the first stored output wins), exactly as a replay would.
-        try {
-          return {
-            kind: "value",
-            value: decodeJson(res.record?.output ?? output!, `output of step "${name}"`) as T,
-          };
-        } catch (error) {
-          return { kind: "error", error };
+        if (res === undefined) return { kind: "gone" };
+        if (res !== null) {
+          // Return what is stored (the first stored output wins), exactly as a replay would.
+          try {
+            return {
+              kind: "value",
+              value: decodeJson(res.record?.output ?? output!, `output of step "${name}"`) as T,
+            };
+          } catch (error) {
+            return { kind: "error", error };
+          }
         }
+        outcome = {
+          error: new NonRetryableError(`The output of step "${name}" was refused: ${refused}`),
+        };
       }
     }
     const error = toErrorDetail(outcome.error);
@@ -449,6 +472,12 @@ export class Execution {
     if (res.scheduledRetry && res.retryAt) return { kind: "wait", at: timestampDate(res.retryAt) };
     return { kind: "error", error: new StepFailedError(name, error) };
   }
+}
+
+/** The server's reason when it refused a call for good (a retry would be refused again). */
+function permanentRefusal(err: unknown): string | undefined {
+  const e = KagziError.from(err);
+  return e.code === "INVALID_ARGUMENT" || e.code === "RESOURCE_EXHAUSTED" ? e.message : undefined;
 }
 
 type AttemptResult<T> =

@@ -7,7 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { toJson } from "@bufbuild/protobuf";
 import { WorkflowSchema, WorkflowService } from "@kagzi/proto";
-import { type Context, Kagzi, KagziError, Worker } from "@kagzi/sdk";
+import { type Context, Kagzi, KagziError, Worker, WorkflowFailedError } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
 import { backends, freshDatabase } from "./_db.ts";
 
@@ -16,6 +16,14 @@ async function order(ctx: Context, input: { n: number }) {
   await ctx.sleep("settle", "50ms");
   const b = await ctx.step("charge").run(() => ({ paid: a.qty * 2 }));
   return { ...a, ...b };
+}
+
+// Outputs over the server's 4 MiB payload limit: refused for good, so they fail (not loop).
+async function bigStep(ctx: Context) {
+  return await ctx.step("huge").run(() => "x".repeat(5 * 1024 * 1024));
+}
+async function bigOutput(_ctx: Context) {
+  return "y".repeat(5 * 1024 * 1024);
 }
 
 Deno.test("a worker and a client in the server's own process run workflows durably", async (t) => {
@@ -27,7 +35,11 @@ Deno.test("a worker and a client in the server's own process run workflows durab
     KAGZI_LOG_LEVEL: "warn",
     KAGZI_API_KEYS: "in-process-secret-key",
   }));
-  const worker = await Worker.builder(server).apiKey("in-process-secret-key").workflows({ order })
+  const worker = await Worker.builder(server).apiKey("in-process-secret-key").workflows({
+    order,
+    bigStep,
+    bigOutput,
+  })
     .build();
   const running = worker.run();
   try {
@@ -41,6 +53,27 @@ Deno.test("a worker and a client in the server's own process run workflows durab
         steps.filter((s) => s.status === "COMPLETED" && s.kind === "function").map((s) => s.name),
         ["reserve", "charge"],
       );
+    });
+
+    await t.step("an output over the payload limit fails its step or run at once", async () => {
+      for (
+        const [type, what] of [["bigStep", /output of step "huge" was refused/], [
+          "bigOutput",
+          /workflow's output was refused/,
+        ]] as const
+      ) {
+        const run = await client.start(type);
+        await assert.rejects(
+          () => run.result({ timeout: "20s" }),
+          (e) =>
+            e instanceof WorkflowFailedError && what.test(e.message) &&
+            /the limit is 4194304/.test(e.message),
+        );
+        // Refused once and failed, not re-claimed after each lease.
+        const w = await client.get(run.id);
+        assert.equal(w.status, "FAILED");
+        assert.equal(w.attempts, 1);
+      }
     });
 
     await t.step("the server's checks apply: no key, no call", async () => {
