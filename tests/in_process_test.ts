@@ -22,8 +22,8 @@ async function order(ctx: Context, input: { n: number }) {
 async function bigStep(ctx: Context) {
   return await ctx.step("huge").run(() => "x".repeat(5 * 1024 * 1024));
 }
-async function bigOutput(_ctx: Context) {
-  return "y".repeat(5 * 1024 * 1024);
+function bigOutput(_ctx: Context) {
+  return Promise.resolve("y".repeat(5 * 1024 * 1024));
 }
 
 Deno.test("a worker and a client in the server's own process run workflows durably", async (t) => {
