@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { StepKind, WorkerService } from "@kagzi/proto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { StepKind } from "@kagzi/proto";
 import { Kagzi, type StepAttemptInfo } from "@kagzi/sdk";
 import postgres from "postgres";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
+import { workerRpc } from "./_raw.ts";
 import {
   leaseFlags,
   readJournal,
@@ -316,10 +316,7 @@ Deno.test(
   async () => {
     await using server = await startTestServer(backend, { args: shortLeases });
     const client = await Kagzi.connect(server.url);
-    const rpc = createClient(
-      WorkerService,
-      createConnectTransport({ baseUrl: server.url, useBinaryFormat: true }),
-    );
+    const rpc = workerRpc(server.url);
     const namespace = "default";
     const json = (v: unknown) => ({
       data: new TextEncoder().encode(JSON.stringify(v)),

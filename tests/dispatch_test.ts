@@ -4,12 +4,10 @@
  * poll rather than all, and with many idle workers the claim queries per run stay bounded.
  */
 import assert from "node:assert/strict";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { WorkerService } from "@kagzi/proto";
 import { type Context, Kagzi, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
+import { workerRpc } from "./_raw.ts";
 
 /** Sums a counter of the server's /metrics over its label sets. */
 async function counter(url: string, name: string): Promise<number> {
@@ -32,10 +30,7 @@ async function threeSteps(ctx: Context, input: { i: number }) {
 for (const backend of await backends()) {
   Deno.test(`a start hands its run to a waiting poll, already claimed (${backend})`, async (t) => {
     await using server = await startTestServer(backend);
-    const rpc = createClient(
-      WorkerService,
-      createConnectTransport({ baseUrl: server.url, useBinaryFormat: true }),
-    );
+    const rpc = workerRpc(server.url);
     const client = await Kagzi.connect(server.url);
     const { workerId } = await rpc.register({ workflowTypes: [{ workflowType: "handed" }] });
     // The first poll claims (nothing yet) and then waits.

@@ -3,12 +3,10 @@
  * is refused by name while the same characters inside JSON data round-trip.
  */
 import assert from "node:assert/strict";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { WorkerService } from "@kagzi/proto";
 import { Kagzi, Retry, Worker, WorkflowFailedError } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
+import { workerRpc } from "./_raw.ts";
 
 const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
 const enc = new TextEncoder();
@@ -71,10 +69,7 @@ Deno.test(`concurrent starts in one namespace all succeed while another namespac
 
 Deno.test(`a Report answers each item on its own: one unstorable item fails only itself (${backend})`, async () => {
   await using server = await startTestServer(backend);
-  const rpc = createClient(
-    WorkerService,
-    createConnectTransport({ baseUrl: server.url, useBinaryFormat: true }),
-  );
+  const rpc = workerRpc(server.url);
   const client = await Kagzi.connect(server.url);
   const { workerId } = await rpc.register({ workflowTypes: [{ workflowType: "r" }] });
   const runs = await Promise.all([0, 1, 2, 3].map((i) => client.start("r").input({ i })));

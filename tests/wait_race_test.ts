@@ -6,25 +6,17 @@
  * interleaving exact.
  */
 import assert from "node:assert/strict";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { StepKind, StepStatus, WorkerService } from "@kagzi/proto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { StepKind, StepStatus } from "@kagzi/proto";
 import { Kagzi } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
-
-const json = (v: unknown) => ({
-  data: new TextEncoder().encode(JSON.stringify(v)),
-  metadata: { encoding: "json" },
-});
+import { json, workerRpc } from "./_raw.ts";
 
 for (const backend of await backends()) {
   Deno.test(`a child ending between claim and suspension makes its parent due at once (${backend})`, async () => {
     await using server = await startTestServer(backend);
-    const rpc = createClient(
-      WorkerService,
-      createConnectTransport({ baseUrl: server.url, useBinaryFormat: true }),
-    );
+    const rpc = workerRpc(server.url);
     const client = await Kagzi.connect(server.url);
     const { workerId } = await rpc.register({
       workflowTypes: [{ workflowType: "parent" }, { workflowType: "kid" }],

@@ -1,23 +1,17 @@
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { AdminService, ErrorCode, StepKind, StepStatus, WorkerService } from "@kagzi/proto";
+import { AdminService, ErrorCode, StepKind, StepStatus } from "@kagzi/proto";
 import { Kagzi } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
+import { json, workerRpc } from "./_raw.ts";
 
 const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
-const json = (v: unknown) => ({
-  data: new TextEncoder().encode(JSON.stringify(v)),
-  metadata: { encoding: "json" },
-});
 
 Deno.test(`WorkerService over the raw wire: BeginStep, memoized outputs and bad worker input (${backend})`, async (t) => {
   await using server = await startTestServer(backend);
-  const rpc = createClient(
-    WorkerService,
-    createConnectTransport({ baseUrl: server.url, useBinaryFormat: true }),
-  );
+  const rpc = workerRpc(server.url);
   const client = await Kagzi.connect(server.url);
   const { workerId } = await rpc.register({
     workflowTypes: [{ workflowType: "raw" }],
