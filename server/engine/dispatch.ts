@@ -257,11 +257,4 @@ export class Dispatcher {
       if (!p.wake()) p.recheck = true;
     }
   }
-
-  /** Polls waiting now, for tests and metrics. */
-  get size(): number {
-    let n = 0;
-    for (const s of this.#polls.values()) n += s.size;
-    return n;
-  }
 }
