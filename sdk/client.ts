@@ -47,14 +47,16 @@ export {
 } from "./errors.ts";
 export {
   type AnyWorkflowDefinition,
-  type AnyWorkflowRef,
   defineWorkflow,
+  type WorkflowDefinition,
+} from "./workflow_def.ts";
+export {
+  type AnyWorkflowRef,
   type InputOf,
   type OutputOf,
-  type WorkflowDefinition,
   type WorkflowRef,
   workflowRef,
-} from "./workflow_def.ts";
+} from "./workflow_ref.ts";
 export type { InProcessServer, Protocol, ServerAddress } from "./_transport.ts";
 /** The base of the request builders: a lazy promise that sends its request when awaited. */
 export { Call } from "./_call.ts";
