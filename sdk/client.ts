@@ -60,13 +60,16 @@ export {
 export type { InProcessServer, Protocol, ServerAddress } from "./_transport.ts";
 /** The base of the request builders: a lazy promise that sends its request when awaited. */
 export { Call } from "./_call.ts";
-export type {
-  Health,
-  ServerInfo,
-  StepAttemptInfo,
-  WorkerSummary,
-  Workflow,
-  WorkflowPage,
-  WorkflowStatus,
-  WorkflowWait,
+export {
+  type Health,
+  isEnded,
+  isOpen,
+  type ServerInfo,
+  type StepAttemptInfo,
+  type WorkerSummary,
+  type Workflow,
+  WORKFLOW_STATUSES,
+  type WorkflowPage,
+  type WorkflowStatus,
+  type WorkflowWait,
 } from "./types.ts";
