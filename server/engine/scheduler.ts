@@ -9,7 +9,7 @@
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
-import * as runs from "../store/runs.ts";
+import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
 import { dueTimes, parseCron } from "./cron.ts";
 import { type Notifier, workTopic } from "./notify.ts";
@@ -86,7 +86,7 @@ export async function firePass(
         next = undefined;
       }
       for (const at of fire) {
-        const inserted = await runs.insertRun(tx, {
+        const inserted = await starts.insertRun(tx, {
           namespaceId: s.namespace_id,
           runId: crypto.randomUUID(),
           workflowId: `${s.schedule_id}@${at.toISOString()}`,

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TriggerWorkflowScheduleResponseSchema, type WorkflowScheduleService } from "@kagzi/proto";
 import { ConflictError, NotFoundError } from "../errors.ts";
-import * as runs from "../store/runs.ts";
+import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
 import type { ServiceContext } from "./_context.ts";
 import * as v from "./_validate.ts";
@@ -29,7 +29,7 @@ export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
       const runId = crypto.randomUUID();
       // Told apart from cron fires ("<id>@<fire time>") and from each other.
       const workflowId = `${scheduleId}@${new Date().toISOString()}/manual-${runId.slice(0, 8)}`;
-      const inserted = await runs.insertRun(db, {
+      const inserted = await starts.insertRun(db, {
         namespaceId,
         runId,
         workflowId,

@@ -18,6 +18,7 @@ import {
 import { workTopic } from "../engine/notify.ts";
 import type { Queryable } from "../store/db.ts";
 import * as runs from "../store/runs.ts";
+import * as starts from "../store/run_starts.ts";
 import * as signals from "../store/signals.ts";
 import type { ServiceContext } from "./_context.ts";
 import { payloadOf, statusToProto, ts } from "./_convert.ts";
@@ -152,12 +153,12 @@ export function signalHandlers(ctx: ServiceContext): SignalHandlers {
 export async function signalWithStart(
   ctx: ServiceContext,
   op: string,
-  run: runs.NewRun,
+  run: starts.NewRun,
   s: CheckedSignal,
 ) {
   const { db, notifier } = ctx;
   const res = await db.transaction(async (tx) => {
-    const inserted = await runs.insertRun(tx, run);
+    const inserted = await starts.insertRun(tx, run);
     if (inserted) {
       const d = await deliver(ctx, tx, op, run.namespaceId, inserted.run_id, s);
       return { runId: inserted.run_id, status: inserted.status, existed: false, ...d };

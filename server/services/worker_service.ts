@@ -29,8 +29,10 @@ import { doneTopic, type RunEnded, workTopic } from "../engine/notify.ts";
 import { resolvePolicy, retryDelay } from "../engine/retry.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as queue from "../store/queue.ts";
+import * as ends from "../store/run_ends.ts";
 import * as runs from "../store/runs.ts";
 import * as steps from "../store/steps.ts";
+import * as stepResults from "../store/step_results.ts";
 import * as workers from "../store/workers.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson, retryFromJson, retryToJson, ts } from "./_convert.ts";
@@ -58,8 +60,10 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
   const { db, notifier, config, metrics } = ctx;
   const known = new Map<string, WorkerInfo>();
   // Step outputs arriving together are committed together (group commit).
-  const completions = new Batcher((items: steps.StepOutput[]) => steps.completeSteps(db, items));
-  const finishes = new Batcher((items: queue.RunOutput[]) => queue.completeRuns(db, items));
+  const completions = new Batcher((items: stepResults.StepOutput[]) =>
+    stepResults.completeSteps(db, items)
+  );
+  const finishes = new Batcher((items: ends.RunOutput[]) => ends.completeRuns(db, items));
 
   const remember = (row: workers.WorkerRow): WorkerInfo => {
     const info: WorkerInfo = {
@@ -268,7 +272,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const delay = retryDelay(policy, attempt, error);
       const retryAt = delay === undefined ? null : new Date(Date.now() + delay);
       const key = { namespaceId, runId: l.runId, fence: l.fence, workerId, ...ref };
-      const res = await steps.failStep(
+      const res = await stepResults.failStep(
         db,
         key,
         attempt,
@@ -397,7 +401,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
       const l = lease(op, req.lease);
       if (!req.error) throw new InvalidArgumentError("error", `Cannot ${op}: "error" is required`);
       const error = errorToJson(sanitizeError(op, req.error));
-      const ended = await queue.failRun(db, namespaceId, l.runId, l.fence, error);
+      const ended = await ends.failRun(db, namespaceId, l.runId, l.fence, error);
       if (!ended) lost(l.runId, l.fence);
       notifier.publish(doneTopic(namespaceId, l.runId));
       metrics.runFinished(namespaceId, ended!.workflow_type, "failed", ended!.duration_s);

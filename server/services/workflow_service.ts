@@ -20,6 +20,7 @@ import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import { startRuns } from "./_handoff.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
+import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
 import { waitToProto } from "./_steps.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -68,7 +69,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
       for (let i = 0; i < 5; i++) {
-        const run: runs.NewRun = {
+        const run: starts.NewRun = {
           namespaceId,
           runId: crypto.randomUUID(),
           workflowId,
