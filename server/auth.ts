@@ -10,7 +10,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
-import type { ApiKey } from "./config.ts";
+import type { ApiKey } from "./server_config.ts";
 import { type KagziServerError, PermissionDeniedError, UnauthorizedError } from "./errors.ts";
 
 /** What the caller's key may reach. */

@@ -33,7 +33,7 @@ import {
   WorkflowScheduleService,
   WorkflowService,
 } from "@kagzi/proto";
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./server_config.ts";
 import { Notifier, workTopic } from "./engine/notify.ts";
 import { Dispatcher } from "./engine/dispatch.ts";
 import { toConnectError } from "./errors.ts";
