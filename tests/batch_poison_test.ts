@@ -30,7 +30,7 @@ async function open(backend: Backend): Promise<Db & AsyncDisposable> {
     db = connectPostgres(fresh.url, { max: 4 });
     close = async () => await fresh[Symbol.asyncDispose]();
   } else {
-    const { startEmbedded } = await import("../server/engine/embedded.ts");
+    const { startEmbedded } = await import("../server/store/embedded.ts");
     const dataDir = await Deno.makeTempDir({ prefix: "kagzi_batch_" });
     const embedded = await startEmbedded({ dataDir });
     db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });

@@ -42,7 +42,7 @@ import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { waitHandlers } from "./wait_handlers.ts";
 import { lease, stepRef } from "./_lease.ts";
-import { checkReportItem } from "../message_check.ts";
+import { checkReportItem } from "./_message_values.ts";
 import { pollHandler } from "./poll_handler.ts";
 
 /** What the server remembers of a registered worker between its calls. */
