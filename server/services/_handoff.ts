@@ -3,12 +3,12 @@
  * idle poll that serves its type; the insert stores the run already claimed for that poll's
  * worker (one commit for start and claim), and the poll is answered with it. Starts without a
  * poll, or whose stored version the poll does not serve, are stored PENDING and wake one poll.
+ * Runs claimed for a poll that is gone are given back ({@linkcode giveBack}).
  */
 import type { Poll } from "../engine/dispatch.ts";
-import type { ClaimedRow } from "../store/queue.ts";
+import * as queue from "../store/queue.ts";
 import * as starts from "../store/run_starts.ts";
 import type { ServiceContext } from "./_context.ts";
-import { giveBack } from "./poll_handler.ts";
 
 /** Writes a batch of starts, handing runs to waiting polls; per item what was stored. */
 export function startRuns(
@@ -63,7 +63,7 @@ function settle(ctx: ServiceContext, polls: (Poll | undefined)[]): void {
   }
 }
 
-function claimedRow(run: starts.NewRun, row: starts.InsertedRun): ClaimedRow {
+function claimedRow(run: starts.NewRun, row: starts.InsertedRun): queue.ClaimedRow {
   return {
     run_id: row.run_id,
     workflow_id: run.workflowId,
@@ -81,4 +81,20 @@ function claimedRow(run: starts.NewRun, row: starts.InsertedRun): ClaimedRow {
     traceparent: run.traceparent ?? null,
     queued_s: 0,
   };
+}
+
+/** Puts runs claimed for a poll that is gone back in the queue and wakes another poll. */
+export async function giveBack(
+  ctx: ServiceContext,
+  namespaceId: string,
+  rows: queue.ClaimedRow[],
+): Promise<void> {
+  try {
+    await queue.unclaimRuns(ctx.db, namespaceId, rows);
+  } catch (err) {
+    // Not put back: the lease expires and the ticker recovers the runs.
+    ctx.log.warn("giving back runs of a closed poll failed", err);
+    return;
+  }
+  for (const r of rows) ctx.dispatch.wakeOne(namespaceId, r.workflow_type, r.version);
 }

@@ -10,12 +10,7 @@ import {
   StartWorkflowResponseSchema,
   type WorkflowService,
 } from "@kagzi/proto";
-import {
-  ConflictError,
-  InvalidArgumentError,
-  NotFoundError,
-  PreconditionError,
-} from "../errors.ts";
+import { ConflictError, InvalidArgumentError, PreconditionError } from "../errors.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import { startRuns } from "./_handoff.ts";
 import { Batcher } from "../engine/batcher.ts";
@@ -23,6 +18,7 @@ import * as runs from "../store/runs.ts";
 import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
 import { waitToProto } from "./_steps.ts";
+import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import {
   errorToJson,
@@ -143,11 +139,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           : undefined;
         const row = await runs.getRun(db, namespaceId, runId);
         if (!row) {
-          throw new NotFoundError(
-            "run",
-            runId,
-            `Run "${runId}" was not found in namespace "${namespaceId}"`,
-          );
+          throw runNotFound(namespaceId, runId);
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
@@ -229,11 +221,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       }
       const row = await runs.getRun(db, namespaceId, runId);
       if (!row) {
-        throw new NotFoundError(
-          "run",
-          runId,
-          `Run "${runId}" was not found in namespace "${namespaceId}"`,
-        );
+        throw runNotFound(namespaceId, runId);
       }
       if (row.status === "CANCELLED") {
         return create(CancelWorkflowResponseSchema, {
