@@ -6,6 +6,7 @@ import { elapsed, formatTime, relative, shortId } from "./format.ts";
 import { useLoad } from "./hooks.ts";
 import { href, navigate } from "./router.ts";
 import { attemptEnd, describeWait, kindLabel, timeline, type TimelineStep } from "./timeline.ts";
+import { CancelDialog, SignalDialog } from "./run_dialogs.tsx";
 import { Confirm, Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
 
 const open = new Set(["PENDING", "RUNNING", "SLEEPING"]);
@@ -301,67 +302,5 @@ function Signals(props: { signals: SignalInfo[] }) {
         </tbody>
       </table>
     </section>
-  );
-}
-
-function CancelDialog(props: { run: Workflow; onDone: (t: string) => void; onClose: () => void }) {
-  const [reason, setReason] = useState("");
-  return (
-    <Confirm
-      title="Cancel run"
-      action="Cancel run"
-      danger
-      onClose={props.onClose}
-      onConfirm={async () => {
-        await withClient((c) =>
-          c.cancel(props.run.id).namespace(props.run.namespace).reason(reason)
-        );
-        props.onDone("Run cancelled.");
-      }}
-    >
-      <p>Cancel this run? Its running steps see their abort signal; this cannot be undone.</p>
-      <label>
-        Reason (optional)
-        <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      </label>
-    </Confirm>
-  );
-}
-
-function SignalDialog(props: { run: Workflow; onDone: (t: string) => void; onClose: () => void }) {
-  const [name, setName] = useState("");
-  const [payload, setPayload] = useState("");
-  return (
-    <Confirm
-      title="Send signal"
-      action="Send signal"
-      onClose={props.onClose}
-      onConfirm={async () => {
-        if (!name.trim()) throw new Error("Give the signal a name.");
-        let value: unknown;
-        if (payload.trim()) {
-          try {
-            value = JSON.parse(payload);
-          } catch (err) {
-            throw new Error(`The payload is not valid JSON: ${(err as Error).message}`);
-          }
-        }
-        const sent = await withClient((c) =>
-          c.signal(props.run.id, name.trim(), value, { namespace: props.run.namespace })
-        );
-        props.onDone(
-          `Signal "${name.trim()}" sent${sent.alreadyExists ? " (already stored)" : ""}.`,
-        );
-      }}
-    >
-      <label>
-        Signal name
-        <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      </label>
-      <label>
-        Payload (JSON, optional)
-        <textarea rows={5} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} />
-      </label>
-    </Confirm>
   );
 }
