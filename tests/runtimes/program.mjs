@@ -4,12 +4,13 @@
  * `tests/runtimes_test.ts`:
  *
  *   node program.mjs worker <url>   registers "runtime-trip" and "runtime-slow", runs until SIGTERM
- *   node program.mjs client <url>   starts a "runtime-trip", signals it once it waits, prints the result
+ *   node program.mjs client <url> [protocol]   starts a "runtime-trip", signals it once it waits,
+ *                                              prints the result (protocol: connect, grpc-web, grpc)
  */
 import { Kagzi, Worker } from "@kagzi/sdk";
 
 const runtime = globalThis.Bun ? `bun ${globalThis.Bun.version}` : `node ${process.versions.node}`;
-const [mode, url] = process.argv.slice(2);
+const [mode, url, protocol = "connect"] = process.argv.slice(2);
 
 /** Two steps around a durable sleep and a signal wait. */
 async function trip(ctx, input) {
@@ -39,7 +40,7 @@ if (mode === "worker") {
   await worker.run(); // until SIGTERM or SIGINT: in-flight steps finish first
   console.log(`worker stopped ${JSON.stringify({ completed: worker.stats.completed })}`);
 } else if (mode === "client") {
-  const client = await Kagzi.connect(url);
+  const client = await Kagzi.connect(url, { protocol });
   const run = await client.start("runtime-trip").input({ sleep: "300ms" });
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -52,7 +53,7 @@ if (mode === "worker") {
   const output = await run.result({ timeout: "60s" });
   const w = await client.get(run.id);
   console.log(
-    `result ${JSON.stringify({ client: runtime, id: run.id, status: w.status, output })}`,
+    `result ${JSON.stringify({ client: runtime, protocol, id: run.id, status: w.status, output })}`,
   );
 } else {
   console.error("usage: program.mjs worker|client <url>");
