@@ -25,7 +25,9 @@ for (const [name, get] of runtimes) {
     if (!bin) return;
     const began = Date.now();
     await using project = await nodeProject(["tests/runtimes/program.mjs"]);
+    const built = Date.now();
     await using server = await startTestServer(backend);
+    const serverUp = Date.now();
     await using worker = await spawnProcess(
       bin,
       ["program.mjs", "worker", server.url],
@@ -35,6 +37,9 @@ for (const [name, get] of runtimes) {
     );
     assert.match(worker.output(), new RegExp(`on ${name} \\d`));
     const client = await Kagzi.connect(server.url);
+    const workerId = worker.output().match(/worker ready (\S+)/)![1];
+    const registered = await client.getWorker(workerId);
+    assert.deepEqual([registered.hostname, registered.pid], [Deno.hostname(), worker.pid]);
 
     /** Runs the client program over `protocol` to the end; returns what it printed. */
     const trip = async (protocol: string, url: string) => {
@@ -89,6 +94,9 @@ for (const [name, get] of runtimes) {
       assert.equal(w.attempts, 1, "the run was never released to another worker");
       assert.equal((w.output as { pid: number }).pid, worker.pid);
     });
-    console.log(`${name}: build, server, trip and shutdown in ${Date.now() - began} ms`);
+    console.log(
+      `${name}: SDK build ${built - began} ms, server start ${serverUp - built} ms, ` +
+        `worker start, trips and shutdown ${Date.now() - serverUp} ms`,
+    );
   });
 }
