@@ -1,6 +1,7 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { KagziError } from "./errors.ts";
+import { runtimeFetch } from "./_platform.ts";
 
 /** Which wire protocol a client speaks. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
@@ -87,11 +88,13 @@ export async function createTransport(
   }
   const baseUrl = url.href.replace(/\/$/, "");
   const interceptors = keyInterceptors(options);
+  const fetch = runtimeFetch();
+  const web = { baseUrl, useBinaryFormat: true, interceptors, ...(fetch ? { fetch } : {}) };
   switch (options.protocol ?? "connect") {
     case "connect":
-      return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors });
+      return createConnectTransport(web);
     case "grpc-web":
-      return createGrpcWebTransport({ baseUrl, useBinaryFormat: true, interceptors });
+      return createGrpcWebTransport(web);
     case "grpc":
       if (!grpcFactory) {
         throw new KagziError(

@@ -52,6 +52,7 @@ export class WorkerLoop {
   #stopping = false;
   #pollAbort = new AbortController();
   #slotFreed?: () => void;
+  #wakeHeartbeat?: () => void;
   #running?: Promise<void>;
   #stopped?: Promise<void>;
 
@@ -106,6 +107,7 @@ export class WorkerLoop {
     this.#stopping = true;
     this.#pollAbort.abort();
     this.#slotFreed?.();
+    this.#wakeHeartbeat?.();
     const deadline = Date.now() + this.#init.shutdownTimeoutMs;
     while (this.#active.size && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
@@ -192,7 +194,11 @@ export class WorkerLoop {
 
   async #heartbeatLoop(): Promise<void> {
     while (!(this.#stopping && this.#stopped && this.#active.size === 0)) {
-      await new Promise((r) => setTimeout(r, this.#stopping ? 50 : this.#init.heartbeatMs));
+      // Shutdown cuts the wait short: its timer would keep a Node or Bun process alive.
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, this.#stopping ? 50 : this.#init.heartbeatMs);
+        this.#wakeHeartbeat = () => (clearTimeout(timer), r());
+      });
       if (this.#stopping && this.#active.size === 0) break;
       if (this.#stopping && (this.#lastBeat ?? 0) + this.#init.heartbeatMs > Date.now()) continue;
       await this.#leases.beat();
