@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { Kagzi } from "@kagzi/sdk";
-import { freshDatabase, postgresAvailable } from "./_db.ts";
+import { freshDatabase, postgresIgnored } from "./_db.ts";
 import type { TestProcess } from "./_process.ts";
 import { type ServerProcess, startServer } from "./_server.ts";
 import { leaseFlags, tempJournal, waitFor } from "./_worker.ts";
@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 Deno.test({
   name:
     "chaos: 2 replicas, 3 workers, 200 runs; kill -9 of workers and a replica, a frozen worker: nothing lost, failed or completed twice, no step begins after its output was stored",
-  ignore: !(await postgresAvailable()),
+  ignore: await postgresIgnored(),
   async fn() {
     await using db = await freshDatabase();
     await using journal = await tempJournal();

@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { Kagzi } from "@kagzi/sdk";
-import { postgresAvailable } from "./_db.ts";
+import { postgresIgnored } from "./_db.ts";
 import { type Instance, runRow, startCluster, stopLikeDeploy } from "./_deploy.ts";
 import { readJournal, startWorker, tempJournal, waitFor, type WorkerProcess } from "./_worker.ts";
 
-const ignore = !(await postgresAvailable());
+const ignore = await postgresIgnored();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How late a due run may start while a worker polls: about one maintenance interval (1 s). */
