@@ -38,9 +38,18 @@ if (all.includes("postgres")) {
         await released;
       });
       await isLocked;
-      // Asked for all three, it returns at once with the two it could lock.
-      assert.deepEqual(await claim(3), ["w2", "w3"]);
-      release();
+      // Asked for all three, it returns with the two it could lock instead of waiting for w1
+      // (which would wait forever here: the holder lets go only after the claim).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the claim waited for the locked row")), 15_000);
+      });
+      try {
+        assert.deepEqual(await Promise.race([claim(3), stuck]), ["w2", "w3"]);
+      } finally {
+        clearTimeout(timer);
+        release();
+      }
       await holder;
       assert.deepEqual(await claim(3), ["w1"], "released: claimed now, and only it");
       assert.deepEqual(await claim(3), [], "nothing claimed twice");
