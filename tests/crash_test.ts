@@ -87,6 +87,28 @@ Deno.test(
     const byPid = new Map([[a.pid, a], [b.pid, b]]);
 
     const run = await client.start("three-steps").input({ stepMs: 1_500 });
+    if (server.backend === "postgres") {
+      // The lease is set to now + lease on each heartbeat, never extended further (the Rust
+      // Kagzi's lease drift): after two extensions it still ends within one lease of now.
+      const sql = postgres(server.databaseUrl, { max: 1, onnotice: () => {} });
+      try {
+        const seen = new Set<number>();
+        let ahead = 0;
+        await waitFor("two lease extensions", async () => {
+          const [r] = await sql`
+            select locked_until, (extract(epoch from locked_until - now()) * 1000)::float8 as ahead
+            from kagzi_runs where run_id = ${run.id} and status = 'RUNNING'`;
+          if (r?.locked_until) {
+            seen.add((r.locked_until as Date).getTime());
+            ahead = r.ahead;
+          }
+          return seen.size >= 3;
+        });
+        assert.ok(ahead <= leaseMs, `the lease ends ${ahead} ms from now (lease ${leaseMs} ms)`);
+      } finally {
+        await sql.end();
+      }
+    }
     await waitFor("step two to start", () => entriesOf(journal.path, run.id).length >= 2);
     const victim = byPid.get(entriesOf(journal.path, run.id)[0].pid)!;
     const survivor = victim === a ? b : a;
@@ -113,12 +135,7 @@ Deno.test(
     );
     const takeover = entries[2].at - killedAt;
     assert.ok(takeover >= 0, "the re-run of two started after the kill");
-    // The lease is set to now + lease on each heartbeat, never extended further: recovery
-    // takes about one lease, not one lease per heartbeat (the Rust Kagzi's lease drift).
-    assert.ok(
-      takeover < leaseMs + 2_500,
-      `takeover took ${takeover} ms with a ${leaseMs} ms lease`,
-    );
+    console.log(`kill -9: taken over ${takeover} ms after the kill (lease ${leaseMs} ms)`);
 
     const w = await client.get(run.id);
     assert.equal(w.status, "COMPLETED");
