@@ -31,7 +31,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test({
   name:
-    "chaos: 2 replicas, 3 workers, 200 runs; kill -9 of workers and a replica, a frozen worker: nothing lost, failed or completed twice, no step begins after its output was stored",
+    "chaos: 2 replicas, 3 workers, 200 runs; kill -9 of workers and a replica, a frozen worker: nothing lost, failed or completed twice, no step begins after its output was stored (postgres)",
   ignore: await postgresIgnored(),
   async fn() {
     await using db = await freshDatabase();

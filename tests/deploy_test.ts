@@ -35,7 +35,7 @@ async function stopWorker(w: WorkerProcess): Promise<string> {
 
 Deno.test({
   name: "Deploy mode, engine driven by requests: a 2 s sleep wakes on time, a failed step " +
-    "retries on schedule, a worker killed with kill -9 is recovered",
+    "retries on schedule, a worker killed with kill -9 is recovered (postgres)",
   ignore,
   async fn(t) {
     await using cluster = await startCluster({
@@ -112,7 +112,7 @@ Deno.test({
 
 Deno.test({
   name: "Deploy mode: a run started on one instance reaches a worker polling the other through " +
-    "NOTIFY, with no maintenance pass to find it",
+    "NOTIFY, with no maintenance pass to find it (postgres)",
   ignore,
   async fn() {
     // One maintenance pass per instance a minute and polls of 60 s: after the first passes, only
@@ -137,7 +137,7 @@ Deno.test({
 
 Deno.test({
   name: "Deploy mode: an instance stopped with SIGINT (SIGKILL 5 s later) mid-run loses " +
-    "nothing; polls and result waits cut by instance restarts resume without an error",
+    "nothing; polls and result waits cut by instance restarts resume without an error (postgres)",
   ignore,
   async fn(t) {
     await using cluster = await startCluster({ args: ["--lease-ms", "10000"] });
@@ -205,7 +205,7 @@ Deno.test({
 
 Deno.test({
   name: "Deploy mode, engine driven by the Deno.cron job alone: with no traffic, a cron " +
-    "schedule fires once per time across both instances, sleepers wake, leases are recovered",
+    "schedule fires once per time across both instances, sleepers wake, leases are recovered (postgres)",
   ignore,
   async fn() {
     await using cluster = await startCluster({

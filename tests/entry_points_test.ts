@@ -33,7 +33,8 @@ async function outputWhileServing(
 }
 
 Deno.test({
-  name: "deno run server/main.ts and deno serve server/serve.ts print no runtime warning",
+  name:
+    "deno run server/main.ts and deno serve server/serve.ts print no runtime warning (postgres)",
   ignore,
   async fn(t) {
     await using db = await freshDatabase();
