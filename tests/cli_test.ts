@@ -47,9 +47,7 @@ function expect(r: Result, code: number, what: string): Result {
   return r;
 }
 
-/** Postgres when there is one (quicker to start), else embedded. */
-const backend = (await backends()).at(-1)!;
-
+const backend = (await backends()).at(-1)!; // Postgres when there is one: quicker to start
 Deno.test(`kagzi CLI drives a real server: runs, schedules, workers, output formats, exit codes (${backend})`, async (t) => {
   await using server = await startTestServer(backend, {
     env: { KAGZI_API_KEYS: apiKey },

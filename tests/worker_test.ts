@@ -112,7 +112,7 @@ for (const backend of await backends()) {
         await withWorker(server, { sleepy: wf }, async (client) => {
           const started = Date.now();
           const run = await client.start("sleepy");
-          // Longer than the sleep, well short of the 30 s poll timeout a missed wake-up costs.
+          // Well short of the 30 s poll timeout a missed wake-up costs.
           const slept = await run.result({ timeout: "20s" });
           const total = Date.now() - started;
           assert.ok((slept as number) >= 1_000, `slept ${slept} ms`);
@@ -154,26 +154,16 @@ for (const backend of await backends()) {
           assert.equal(await run.result({ timeout: "20s" }), 3);
           // The delays the server chose, as stored: 200 ms ±20% then 400 ms ±20%; and no
           // attempt began before its retry was due (how much later depends on the load).
-          const failed = (await client.listSteps(run.id)).filter((a) => a.status === "FAILED");
-          assert.equal(failed.length, 2);
+          const attempts = await client.listSteps(run.id);
+          assert.deepEqual(attempts.map((a) => a.status), ["FAILED", "FAILED", "COMPLETED"]);
+          const failed = attempts.slice(0, 2);
+          assert.match(failed[0].error?.message ?? "", /attempt 1/);
           const delays = failed.map((a) => a.retryAt!.getTime() - a.finishedAt!.getTime());
           assert.ok(delays[0] >= 160 && delays[0] <= 240, `first delay ${delays[0]}`);
           assert.ok(delays[1] >= 320 && delays[1] <= 480, `second delay ${delays[1]}`);
           for (const [k, a] of failed.entries()) {
             assert.ok(times[k + 1] >= a.retryAt!.getTime() - 5, `attempt ${k + 2} began early`);
           }
-          const steps = await (await fetch(`${server.url}/kagzi.v1.AdminService/ListSteps`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ runId: run.id }),
-          })).json();
-          assert.equal(steps.attempts.length, 3, "every attempt is kept");
-          assert.deepEqual(steps.attempts.map((a: { status: string }) => a.status), [
-            "STEP_STATUS_FAILED",
-            "STEP_STATUS_FAILED",
-            "STEP_STATUS_COMPLETED",
-          ]);
-          assert.match(steps.attempts[0].error.message, /attempt 1/);
         });
       },
     );
