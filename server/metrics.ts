@@ -127,6 +127,12 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     buckets: rpcBuckets,
     registers,
   });
+  const inFlight = new Gauge({
+    name: "kagzi_rpcs_in_flight",
+    help: "RPCs being served now (open long polls and result waits included), by method.",
+    labelNames: ["method"],
+    registers,
+  });
 
   const refresh = gaugeRefresher(options);
   const backlog = new Gauge({
@@ -174,7 +180,9 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
       else claims.inc({ namespace, result });
     },
     interceptor: (next) => async (req) => {
-      const end = rpcDuration.startTimer({ method: req.method.name });
+      const method = req.method.name;
+      const end = rpcDuration.startTimer({ method });
+      inFlight.inc({ method });
       try {
         const res = await next(req);
         end({ code: "ok" });
@@ -182,6 +190,8 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
       } catch (err) {
         end({ code: codeName(ConnectError.from(err).code) });
         throw err;
+      } finally {
+        inFlight.dec({ method });
       }
     },
     async handle(req) {
