@@ -42,6 +42,10 @@ import { createMetrics, noMetrics } from "./metrics.ts";
 import { isUiPath, serveUi } from "./ui.ts";
 import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
+import { installFaultGuard } from "./store/faults.ts";
+import { DbHealth } from "./store/health.ts";
+import { migrations } from "./store/migrations.gen.ts";
+import { healthPaths, serveHealth } from "./http/health.ts";
 import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
 import { adminService } from "./services/admin_service.ts";
@@ -95,6 +99,7 @@ export interface KagziServer {
 /** Opens the database, migrates it and starts the engine. */
 export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const log = createLogger(config.logLevel);
+  installFaultGuard((msg, err) => log.warn(msg, err));
   let db: Db;
   let closeEmbedded = async () => {};
   let database: string;
@@ -123,6 +128,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
   const dispatch = new Dispatcher(config.leaseMs, (ns) => notifier.announce(workTopic(ns)));
   notifier.onWork = (ns) => dispatch.wakeAll(ns);
+  notifier.onReconnect = () => dispatch.wakeEverywhere();
   await notifier.start();
   const metrics = config.metrics
     ? createMetrics({
@@ -140,6 +146,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     log,
     database,
     metrics: metrics ?? noMetrics,
+    health: new DbHealth(db, Math.max(...migrations.map((m) => m.version))),
   };
 
   const maintenance = config.serverless
@@ -210,7 +217,9 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (path === "/metrics" && metrics) {
+    if (healthPaths.has(path)) {
+      res = await serveHealth(req, path, ctx.health);
+    } else if (path === "/metrics" && metrics) {
       res = await metrics.handle(req);
     } else if (!handler && isUiPath(path)) {
       res = serveUi(req, path);

@@ -4,6 +4,7 @@ import type { Dispatcher } from "../engine/dispatch.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
+import type { DbHealth } from "../store/health.ts";
 
 /** What every service handler needs. */
 export interface ServiceContext {
@@ -17,4 +18,6 @@ export interface ServiceContext {
   database: string;
   /** Counters and histograms of what happens (a no-op when metrics are off). */
   metrics: ServerMetrics;
+  /** The database's health, probed with a bound (HealthCheck, /readyz). */
+  health: DbHealth;
 }
