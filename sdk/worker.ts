@@ -9,6 +9,7 @@ import { KagziError } from "./errors.ts";
 import { addressLabel, createTransport, type Protocol, type ServerAddress } from "./_transport.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
+import { retryDelay, retryUnavailable, sleep } from "./_backoff.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
@@ -177,20 +178,23 @@ export class WorkerBuilder {
     }
     const register = async () => {
       try {
-        return await client.register({
-          namespace: this.#namespace,
-          workflowTypes: [...types].map(([workflowType, versions]) => ({
-            workflowType,
-            versions: versions.filter((v) => v !== "").length ? versions : [],
-          })),
-          hostname: this.#hostname || hostname(),
-          pid: pid(),
-          sdkVersion: SDK_VERSION,
-          version: this.#version,
-          labels: this.#labels,
-          maxConcurrent: this.#maxConcurrent,
-          defaultRetryPolicy: retry && retryToProto(retry),
-        }, { timeoutMs: 10_000 });
+        // Retried while the server answers UNAVAILABLE, within the call's 10 s.
+        const until = Date.now() + 10_000;
+        return await retryUnavailable(() =>
+          client.register({
+            namespace: this.#namespace,
+            workflowTypes: [...types].map(([workflowType, versions]) => ({
+              workflowType,
+              versions: versions.filter((v) => v !== "").length ? versions : [],
+            })),
+            hostname: this.#hostname || hostname(),
+            pid: pid(),
+            sdkVersion: SDK_VERSION,
+            version: this.#version,
+            labels: this.#labels,
+            maxConcurrent: this.#maxConcurrent,
+            defaultRetryPolicy: retry && retryToProto(retry),
+          }, { timeoutMs: Math.max(1, until - Date.now()) }), { until });
       } catch (err) {
         const e = KagziError.from(err);
         if (e.code === "UNAVAILABLE" || e.code === "TIMEOUT") {
@@ -351,7 +355,7 @@ export class Worker {
   }
 
   async #pollLoop(): Promise<void> {
-    let backoff = 100;
+    let failures = 0;
     while (!this.#stopping) {
       const free = this.#init.maxConcurrent - this.#active.size;
       if (free <= 0) {
@@ -368,7 +372,7 @@ export class Worker {
           { signal: this.#pollAbort.signal, timeoutMs: this.#init.pollTimeoutMs + 10_000 },
         );
         tasks = res.tasks;
-        backoff = 100;
+        failures = 0;
       } catch (err) {
         if (this.#stopping) return;
         const e = KagziError.from(err);
@@ -378,8 +382,9 @@ export class Worker {
             () => {},
           );
         }
-        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
-        backoff = Math.min(backoff * 2, 5_000);
+        // At most about a second (or the server's retryAfter): a database back within
+        // seconds has its runs polled again within seconds.
+        await sleep(retryDelay(failures++, e));
         continue;
       }
       for (const task of tasks) this.#start(task, sentAt);
@@ -427,20 +432,26 @@ export class Worker {
   /** One heartbeat: extends the leases it carried, drops lost ones; false if it failed. */
   async #beat(): Promise<boolean> {
     this.#lastBeat = Date.now();
-    const sentAt = now();
+    let sentAt = now();
     const active = [...this.#active.values()];
     const deltas = this.#deltas;
     this.#deltas = { completed: 0, failed: 0 };
     try {
-      this.#count("heartbeat");
-      const res = await this.#init.client.heartbeat({
-        namespace: this.#init.namespace,
-        workerId: this.id,
-        activeCount: active.length,
-        completedDelta: BigInt(deltas.completed),
-        failedDelta: BigInt(deltas.failed),
-        leases: active.map((e) => e.lease),
-      }, { timeoutMs: this.#init.heartbeatMs * 2 });
+      // An UNAVAILABLE beat is sent again within one interval (leases extend from the
+      // attempt that got through).
+      const until = Date.now() + this.#init.heartbeatMs;
+      const res = await retryUnavailable(() => {
+        this.#count("heartbeat");
+        sentAt = now();
+        return this.#init.client.heartbeat({
+          namespace: this.#init.namespace,
+          workerId: this.id,
+          activeCount: active.length,
+          completedDelta: BigInt(deltas.completed),
+          failedDelta: BigInt(deltas.failed),
+          leases: active.map((e) => e.lease),
+        }, { timeoutMs: this.#init.heartbeatMs * 2 });
+      }, { until });
       const cancelled = new Set(res.cancelledRunIds);
       const lost = new Set(res.lostRunIds);
       const expiresIn = ms(res.leaseExpiresIn) ?? this.#init.leaseMs;
