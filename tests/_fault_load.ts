@@ -49,7 +49,7 @@ export interface ProbeReport {
   /** Slowest HealthCheck and GET /readyz answers, ms. */
   healthMaxMs: number;
   readyzMaxMs: number;
-  /** Answers of /readyz: 200 and 503 counts. */
+  /** Answers of /readyz by HTTP status (0: no answer). */
   readyz: Record<number, number>;
   /** HealthCheck answers with database_ok false. */
   unhealthy: number;
@@ -88,14 +88,23 @@ export function probe(urls: string[], everyMs = 150): { stop(): Promise<ProbeRep
         }
       }
       let t = performance.now();
-      const h = await client.health();
+      try {
+        const h = await client.health();
+        if (!h.databaseOk) report.unhealthy++;
+      } catch (err) {
+        const code = `HealthCheck ${KagziError.from(err).code}`;
+        report.codes[code] = (report.codes[code] ?? 0) + 1;
+      }
       report.healthMaxMs = Math.max(report.healthMaxMs, performance.now() - t);
-      if (!h.databaseOk) report.unhealthy++;
       t = performance.now();
-      const res = await fetch(`${url}/readyz`);
-      await res.body?.cancel();
+      try {
+        const res = await fetch(`${url}/readyz`);
+        await res.body?.cancel();
+        report.readyz[res.status] = (report.readyz[res.status] ?? 0) + 1;
+      } catch {
+        report.readyz[0] = (report.readyz[0] ?? 0) + 1;
+      }
       report.readyzMaxMs = Math.max(report.readyzMaxMs, performance.now() - t);
-      report.readyz[res.status] = (report.readyz[res.status] ?? 0) + 1;
       await new Promise((r) => setTimeout(r, everyMs));
     }
   });

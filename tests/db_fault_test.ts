@@ -91,6 +91,7 @@ Deno.test({
       recovery.afterCrashRestart = await timeOneRun(clients[1]);
 
       const started = await load;
+      for (const p of [...servers, ...workers]) assert.ok(await alive(p), p.output());
       assert.deepEqual(startErrors.map((e) => `${e.code} ${e.message}`), [], "every start got in");
       const report = await probes.stop();
       const check = postgres(dbUrl, { max: 1, onnotice: () => {} });
