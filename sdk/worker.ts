@@ -178,8 +178,7 @@ export class WorkerBuilder {
     }
     const register = async () => {
       try {
-        // Retried while the server answers UNAVAILABLE, within the call's 10 s.
-        const until = Date.now() + 10_000;
+        const until = Date.now() + 10_000; // UNAVAILABLE is retried within the 10 s
         return await retryUnavailable(() =>
           client.register({
             namespace: this.#namespace,
@@ -382,9 +381,7 @@ export class Worker {
             () => {},
           );
         }
-        // At most about a second (or the server's retryAfter): a database back within
-        // seconds has its runs polled again within seconds.
-        await sleep(retryDelay(failures++, e));
+        await sleep(retryDelay(failures++, e)); // ≤ ~1 s, or the server's retryAfter
         continue;
       }
       for (const task of tasks) this.#start(task, sentAt);
@@ -437,8 +434,7 @@ export class Worker {
     const deltas = this.#deltas;
     this.#deltas = { completed: 0, failed: 0 };
     try {
-      // An UNAVAILABLE beat is sent again within one interval (leases extend from the
-      // attempt that got through).
+      // Sent again within one interval while UNAVAILABLE (leases extend from the last send).
       const until = Date.now() + this.#init.heartbeatMs;
       const res = await retryUnavailable(() => {
         this.#count("heartbeat");

@@ -55,6 +55,7 @@ import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
 import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
+import { DeadWorkers } from "./engine/dead_workers.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 
 export {
@@ -147,6 +148,9 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     database,
     metrics: metrics ?? noMetrics,
     health: new DbHealth(db, Math.max(...migrations.map((m) => m.version))),
+    deadWorkers: config.serverless
+      ? undefined
+      : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
   };
 
   const maintenance = config.serverless
@@ -280,6 +284,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       await stopTicker();
       await stopScheduler();
       await stopRetention();
+      ctx.deadWorkers?.close();
       await notifier.close();
       await db.close().catch((err) => log.warn("closing the database failed", err));
       await closeEmbedded();

@@ -1,6 +1,7 @@
 import type { ServerConfig } from "../config.ts";
 import type { Notifier } from "../engine/notify.ts";
 import type { Dispatcher } from "../engine/dispatch.ts";
+import type { DeadWorkers } from "../engine/dead_workers.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
@@ -20,4 +21,6 @@ export interface ServiceContext {
   metrics: ServerMetrics;
   /** The database's health, probed with a bound (HealthCheck, /readyz). */
   health: DbHealth;
+  /** Notices workers whose poll connection closed (absent in serverless mode: no timers). */
+  deadWorkers?: DeadWorkers;
 }

@@ -54,6 +54,7 @@ export function pollHandler(
       limit,
       received,
     });
+    ctx.deadWorkers?.pollOpened(namespaceId, workerId);
     try {
       for (;;) {
         // A caller that hung up claims nothing: what it claimed would wait for its lease.
@@ -93,6 +94,8 @@ export function pollHandler(
       }
     } finally {
       dispatch.close(poll);
+      // The caller hung up: if it stays silent, its process is gone (engine/dead_workers.ts).
+      if (call.signal.aborted) ctx.deadWorkers?.pollCutOff(namespaceId, workerId);
     }
   };
 }
