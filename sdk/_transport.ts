@@ -2,6 +2,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { KagziError } from "./errors.ts";
 import { runtimeFetch } from "./_platform.ts";
+import { retryInterceptor } from "./_backoff.ts";
 
 /** Which wire protocol a client speaks. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
@@ -42,6 +43,8 @@ export interface TransportOptions {
   apiKey?: string;
   /** @default "connect" */
   protocol?: Protocol;
+  /** Retry calls that cannot happen twice while the server answers UNAVAILABLE, this long. */
+  retryTimeoutMs?: number;
 }
 
 /**
@@ -118,12 +121,13 @@ export async function createTransport(
 }
 
 function keyInterceptors(options: TransportOptions): Interceptor[] {
-  if (!options.apiKey) return [];
+  const retry = options.retryTimeoutMs ? [retryInterceptor(options.retryTimeoutMs)] : [];
+  if (!options.apiKey) return retry;
   const key = options.apiKey;
   return [(next) => (req) => {
     req.header.set("authorization", `Bearer ${key}`);
     return next(req);
-  }];
+  }, ...retry];
 }
 
 /** Connect (or gRPC-Web) over the server's own fetch handler: no socket, no hop. */

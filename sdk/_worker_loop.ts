@@ -9,6 +9,7 @@ import type { WorkflowFn } from "./context.ts";
 import { KagziError } from "./errors.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
+import { retryDelay, retryUnavailable, sleep } from "./_backoff.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
 
@@ -130,7 +131,7 @@ export class WorkerLoop {
   }
 
   async #pollLoop(): Promise<void> {
-    let backoff = 100;
+    let failures = 0;
     while (!this.#stopping) {
       const free = this.#init.maxConcurrent - this.#active.size;
       if (free <= 0) {
@@ -147,7 +148,7 @@ export class WorkerLoop {
           { signal: this.#pollAbort.signal, timeoutMs: this.#init.pollTimeoutMs + 10_000 },
         );
         tasks = res.tasks;
-        backoff = 100;
+        failures = 0;
       } catch (err) {
         if (this.#stopping) return;
         const e = KagziError.from(err);
@@ -157,8 +158,7 @@ export class WorkerLoop {
             () => {},
           );
         }
-        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
-        backoff = Math.min(backoff * 2, 5_000);
+        await sleep(retryDelay(failures++, e)); // ≤ ~1 s, or the server's retryAfter
         continue;
       }
       for (const task of tasks) this.#start(task, sentAt);
@@ -210,20 +210,25 @@ export class WorkerLoop {
   /** One heartbeat: extends the leases it carried, drops lost ones; false if it failed. */
   async #beat(): Promise<boolean> {
     this.#lastBeat = Date.now();
-    const sentAt = now();
+    let sentAt = now();
     const active = [...this.#active.values()];
     const deltas = this.#deltas;
     this.#deltas = { completed: 0, failed: 0 };
     try {
-      this.#count("heartbeat");
-      const res = await this.#init.client.heartbeat({
-        namespace: this.#init.namespace,
-        workerId: this.id,
-        activeCount: active.length,
-        completedDelta: BigInt(deltas.completed),
-        failedDelta: BigInt(deltas.failed),
-        leases: active.map((e) => e.lease),
-      }, { timeoutMs: this.#init.heartbeatMs * 2 });
+      // Sent again within one interval while UNAVAILABLE (leases extend from the last send).
+      const until = Date.now() + this.#init.heartbeatMs;
+      const res = await retryUnavailable(() => {
+        this.#count("heartbeat");
+        sentAt = now();
+        return this.#init.client.heartbeat({
+          namespace: this.#init.namespace,
+          workerId: this.id,
+          activeCount: active.length,
+          completedDelta: BigInt(deltas.completed),
+          failedDelta: BigInt(deltas.failed),
+          leases: active.map((e) => e.lease),
+        }, { timeoutMs: this.#init.heartbeatMs * 2 });
+      }, { until });
       const cancelled = new Set(res.cancelledRunIds);
       const lost = new Set(res.lostRunIds);
       const expiresIn = protoMs(res.leaseExpiresIn) ?? this.#init.leaseMs;

@@ -39,6 +39,27 @@ const invalid = { status: 400, code: "invalid_argument" };
 
 const cases: Case[] = [
   {
+    // What a Python grpcio client sent: bytes that are not UTF-8, labelled JSON.
+    name: "input labelled JSON that is not UTF-8 JSON",
+    path: start,
+    body: json({
+      workflowType: "t",
+      input: { data: btoa("\xff{"), metadata: { encoding: "json" } },
+    }),
+    ...invalid,
+    field: "input.data",
+  },
+  {
+    name: "context labelled JSON that does not parse",
+    path: start,
+    body: json({
+      workflowType: "t",
+      context: { data: btoa('{"a": 1'), metadata: { encoding: "json" } },
+    }),
+    ...invalid,
+    field: "context.data",
+  },
+  {
     name: "empty workflow type",
     path: start,
     body: json({ workflowType: "" }),

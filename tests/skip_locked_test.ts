@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { startEmbedded } from "../server/engine/embedded.ts";
+import { startEmbedded } from "../server/store/embedded.ts";
 import { connectPostgres } from "../server/store/db.ts";
 import { migrate } from "../server/store/migrate.ts";
 import { claimRuns } from "../server/store/queue.ts";

@@ -266,7 +266,9 @@ for (const backend of await backends()) {
             headers: { "content-type": "application/json" },
             body: JSON.stringify({
               workflowType: "typed",
-              input: { data: btoa("{not json"), metadata: { encoding: "json" } },
+              // Unlabelled, so the server lets it through (labelled JSON is checked at the
+              // door, tests/bad_input_test.ts); the SDK reads unlabelled data as JSON.
+              input: { data: btoa("{not json"), metadata: {} },
             }),
           });
           const { runId } = await res.json();
