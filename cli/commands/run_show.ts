@@ -1,10 +1,10 @@
-/** `kagzi run show <runId> [--follow]`: a run with its steps, attempts, errors and waits. */
+/** `kagzi run show <run> [--follow]`: a run with its steps, attempts, errors and waits. */
 import type { Kagzi, SignalInfo, StepAttemptInfo, Workflow } from "@kagzi/sdk";
 import type { Command, Runtime } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { errorJson, stepJson, workflowJson } from "../_json.ts";
 import { span, time } from "../_output.ts";
-import { exitOf, terminal } from "./_runs.ts";
+import { exitOf, resolveRun, terminal } from "./_runs.ts";
 
 function detail(s: StepAttemptInfo): string {
   if (s.error) {
@@ -112,7 +112,7 @@ function print(
 /** `run show`. */
 export const showCommand: Command = {
   name: "show",
-  args: "<runId>",
+  args: "<run>",
   summary: "Show a run with its steps, attempts, errors and waits",
   details: "With --follow, prints each new step attempt and status change until the run ends,\n" +
     "then exits like `run result` (0 completed, 1 failed or cancelled). In JSON formats every\n" +
@@ -126,8 +126,9 @@ export const showCommand: Command = {
   },
   min: 1,
   max: 1,
-  async run(rt, v, [runId]) {
+  async run(rt, v, [id]) {
     const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
     let view = await read(client, runId);
     let { run, steps } = view;
     const follow = v.follow === true;

@@ -3,12 +3,12 @@ import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
 import { type Command, duration, jsonFlag, str } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { workflowJson } from "../_json.ts";
-import { exitOf } from "./_runs.ts";
+import { exitOf, resolveRun } from "./_runs.ts";
 
-/** `run signal <runId> <name>`. */
+/** `run signal <run> <name>`. */
 export const signalCommand: Command = {
   name: "signal",
-  args: "<runId> <name>",
+  args: "<run> <name>",
   summary: "Send a signal to a run (kept in its mailbox until the run waits for it)",
   details: "A finished run refuses signals (PRECONDITION_FAILED, exit 3). A repeated\n" +
     "--idempotency-key stores the signal once.",
@@ -18,9 +18,10 @@ export const signalCommand: Command = {
   },
   min: 2,
   max: 2,
-  async run(rt, v, [runId, name]) {
+  async run(rt, v, [id, name]) {
     const payload = await jsonFlag(v, "payload");
     const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
     const sent = await client.signal(runId, name, payload, {
       idempotencyKey: str(v, "idempotency-key"),
     });
@@ -34,10 +35,10 @@ export const signalCommand: Command = {
   },
 };
 
-/** `run retry <runId>`. */
+/** `run retry <run>`. */
 export const retryCommand: Command = {
   name: "retry",
-  args: "<runId>",
+  args: "<run>",
   summary: "Start a new run with the type, version and input of a finished run",
   details: "The new run keeps the workflow id and names the old one as its retriedFromRunId.\n" +
     "An open run is refused (PRECONDITION_FAILED, exit 3).",
@@ -54,9 +55,10 @@ export const retryCommand: Command = {
   },
   min: 1,
   max: 1,
-  async run(rt, v, [runId]) {
+  async run(rt, v, [id]) {
     const timeoutMs = duration(v, "timeout");
     const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
     const run = await client.retry(runId);
     if (!v.wait) {
       rt.out.item(

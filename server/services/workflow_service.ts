@@ -208,7 +208,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const runId = v.runId(op, req.runId);
       const reason = v.clip(req.reason, 1024);
       const error = errorToJson(create(ErrorDetailSchema, {
-        code: ErrorCode.PRECONDITION_FAILED,
+        code: ErrorCode.CANCELLED,
         message: reason ? `Cancelled: ${reason}` : "Cancelled",
         nonRetryable: true,
         name: "CancelledError",
