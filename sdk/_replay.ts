@@ -7,23 +7,18 @@
  * promise that never settles in this execution. When the workflow function is
  * left waiting on such promises alone (no step in flight), the run is
  * suspended until the earliest of their times and the function is abandoned.
+ *
+ * The context the function sees is `ContextImpl` (`_context_impl.ts`); one attempt of a
+ * step, with its report, is `_step_attempt.ts`. This file keeps the replay bookkeeping.
  */
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Payload, StepKind, type StepRecord, StepStatus, type Task } from "@kagzi/proto";
-import type {
-  ChildBuilder,
-  Context,
-  SignalWaitOptions,
-  StepBuilder,
-  StepFn,
-  WorkflowFn,
-} from "./context.ts";
-import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
-import { type Duration, parseDuration } from "./duration.ts";
-import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Payload, StepKind, type StepRecord, type Task } from "@kagzi/proto";
+import type { WorkflowFn } from "./context.ts";
+import { type ContextHost, ContextImpl } from "./_context_impl.ts";
+import { KagziError, NonRetryableError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
-import { type Retry, retryToProto } from "./retry.ts";
+import { permanentRefusal } from "./_step_attempt.ts";
 import type { WorkerRpc } from "./_rpc.ts";
 import { RunTrace } from "./_tracing.ts";
 
@@ -118,7 +113,7 @@ export class Execution {
         ),
       });
     }
-    const ctx = this.#context();
+    const ctx = new ContextImpl(this.#host(), this.task, this.rpc.namespace);
     const result = Promise.resolve().then(() => this.#trace.within(() => this.fn(ctx, input))).then(
       (value) => ({ value }),
       (error) => ({ error }),
@@ -195,27 +190,36 @@ export class Execution {
     return never;
   }
 
-  /** What signal waits and child workflows need of this execution (see _waits.ts). */
-  #host(): WaitHost {
+  /** What the context, its waits and its step attempts need of this execution. */
+  #host(): ContextHost {
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      this.#inflight.add(p);
+      const done = () => {
+        this.#inflight.delete(p);
+        this.#checkIdle();
+      };
+      p.then(done, done);
+      return p;
+    };
     return {
       gone: () => this.#released || this.#stopping,
+      released: () => this.#released,
+      stopping: () => this.#stopping,
+      release: (reason) => this.release(reason),
       next: (kind, name) => {
         const occurrence = this.#next(kind, name);
         return { occurrence, record: this.#records.get(key(kind, name, occurrence)) };
       },
-      track: <T>(p: Promise<T>): Promise<T> => {
-        this.#inflight.add(p);
-        const done = () => {
-          this.#inflight.delete(p);
-          this.#checkIdle();
-        };
-        p.then(done, done);
-        return p;
-      },
+      track,
       waitUntil: (at) => this.#waitUntil(at),
       waitForever: () => this.#waitForever(),
+      addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
       call: (method, req) => this.#report(() => this.rpc.call(method, req)),
+      report: (send) => this.#report(send),
+      rpc: this.rpc,
       lease: this.lease,
+      signal: this.abort.signal,
+      trace: this.#trace,
       never,
     };
   }
@@ -234,125 +238,6 @@ export class Execution {
     return n;
   }
 
-  #context(): Context {
-    const t = this.task;
-    return {
-      runId: t.runId,
-      workflowId: t.workflowId,
-      workflowType: t.workflowType,
-      namespace: this.rpc.namespace,
-      attempt: t.attempt,
-      signal: this.abort.signal,
-      step: (name: string): StepBuilder => {
-        checkName(name, "step");
-        let retry: Retry | undefined;
-        let timeoutMs: number | undefined;
-        const builder: StepBuilder = {
-          retry(policy) {
-            retry = policy;
-            return builder;
-          },
-          timeout(d) {
-            timeoutMs = parseDuration(d, "timeout");
-            return builder;
-          },
-          run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn),
-        };
-        return builder;
-      },
-      sleep: (name: string, duration: Duration): Promise<void> => {
-        checkName(name, "sleep");
-        return this.#sleep(name, () => new Date(Date.now() + parseDuration(duration, "duration")));
-      },
-      sleepUntil: (name: string, date: Date): Promise<void> => {
-        checkName(name, "sleep");
-        if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-          return Promise.reject(
-            new KagziError(
-              "INVALID_ARGUMENT",
-              `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
-              { subject: "date" },
-            ),
-          );
-        }
-        return this.#sleep(name, () => date);
-      },
-      waitForSignal: <T = unknown>(name: string, options?: SignalWaitOptions): Promise<T> => {
-        checkName(name, "signal");
-        this.#trace.event("kagzi.signal_wait", {
-          "kagzi.signal.name": name,
-          "kagzi.signal.timeout": String(options?.timeout ?? ""),
-        });
-        return waitForSignal<T>(this.#host(), name, options);
-      },
-      child: (name: string): ChildBuilder => {
-        checkName(name, "child");
-        this.#trace.event("kagzi.child", { "kagzi.child.name": name });
-        return childBuilder(this.#host(), name);
-      },
-    };
-  }
-
-  #sleep(name: string, wakeAt: () => Date): Promise<void> {
-    if (this.#released || this.#stopping) return never;
-    const occurrence = this.#next(StepKind.SLEEP, name);
-    const rec = this.#records.get(key(StepKind.SLEEP, name, occurrence));
-    if (rec) {
-      if (rec.due || rec.status === StepStatus.COMPLETED) return Promise.resolve();
-      return this.#waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
-    }
-    let at: Date;
-    try {
-      at = wakeAt();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (at.getTime() <= Date.now()) return Promise.resolve();
-    this.#sleeps.push({ name, occurrence, wakeUpAt: at });
-    this.#trace.event("kagzi.sleep", {
-      "kagzi.sleep.name": name,
-      "kagzi.sleep.until": at.toISOString(),
-    });
-    return this.#waitUntil(at);
-  }
-
-  #step<T>(
-    name: string,
-    retry: Retry | undefined,
-    timeoutMs: number | undefined,
-    fn: StepFn<T>,
-  ): Promise<T> {
-    if (this.#released || this.#stopping) return never;
-    const occurrence = this.#next(StepKind.FUNCTION, name);
-    const rec = this.#records.get(key(StepKind.FUNCTION, name, occurrence));
-    if (rec?.status === StepStatus.COMPLETED) {
-      return Promise.resolve().then(() => decodeJson(rec.output, `output of step "${name}"`) as T);
-    }
-    if (rec?.status === StepStatus.FAILED) {
-      if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
-      if (!rec.due) return this.#waitUntil(timestampDate(rec.retryAt));
-    }
-    const p = this.#attempt(name, occurrence, retry, timeoutMs, fn);
-    this.#inflight.add(p);
-    const done = () => {
-      this.#inflight.delete(p);
-      this.#checkIdle();
-    };
-    p.then(done, done);
-    return p.then((r): T | Promise<T> => {
-      switch (r.kind) {
-        case "value":
-          return r.value;
-        case "error":
-          throw r.error;
-        case "wait":
-          return this.#waitUntil(r.at);
-        case "gone":
-          return never;
-      }
-    });
-  }
-
   /**
    * Sends a step's outcome. When the server cannot be reached (or refuses it), the
    * execution is abandoned rather than failing user code: the lease then expires
@@ -368,137 +253,8 @@ export class Execution {
       return undefined;
     }
   }
-
-  /** One attempt of a step, in a `kagzi.step <name>` span. */
-  async #attempt<T>(
-    name: string,
-    occurrence: number,
-    retry: Retry | undefined,
-    timeoutMs: number | undefined,
-    fn: StepFn<T>,
-  ): Promise<AttemptResult<T>> {
-    const span = this.#trace.step(name, occurrence);
-    const result = await span.within(() => this.#try(name, occurrence, retry, timeoutMs, fn));
-    span.end(result);
-    return result;
-  }
-
-  async #try<T>(
-    name: string,
-    occurrence: number,
-    retry: Retry | undefined,
-    timeoutMs: number | undefined,
-    fn: StepFn<T>,
-  ): Promise<AttemptResult<T>> {
-    const step = { kind: StepKind.FUNCTION, name, occurrence };
-    // No step starts once the lease may have expired (the worker was frozen or cut off):
-    // only a heartbeat that extends the lease lets the run go on (see _lease.ts).
-    const held = this.rpc.leases.hold(this.lease);
-    if (held !== true && !(await held)) this.release("the lease may have expired");
-    if (this.#released || this.#stopping) return { kind: "gone" };
-    const startedAt = timestampFromDate(new Date());
-    const ctrl = new AbortController();
-    const onAbort = () => ctrl.abort(this.abort.signal.reason);
-    this.abort.signal.addEventListener("abort", onAbort);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let outcome: { value: T } | { error: unknown };
-    try {
-      const timedOut = new Promise<never>((_, reject) => {
-        if (timeoutMs === undefined) return;
-        timer = setTimeout(() => {
-          const err = new KagziError("TIMEOUT", `Step "${name}" timed out after ${timeoutMs} ms`);
-          err.name = "TimeoutError";
-          ctrl.abort(err);
-          reject(err);
-        }, timeoutMs);
-      });
-      const value = await Promise.race([Promise.resolve().then(() => fn(ctrl.signal)), timedOut]);
-      outcome = { value };
-    } catch (error) {
-      outcome = { error };
-    } finally {
-      clearTimeout(timer);
-      this.abort.signal.removeEventListener("abort", onAbort);
-    }
-    if (this.#released) return { kind: "gone" };
-    // A step aborted by a shutdown did not fail: it runs again after the release.
-    if (this.#stopping && "error" in outcome) return { kind: "gone" };
-    if ("value" in outcome) {
-      let output: Payload;
-      try {
-        output = encodeJson(outcome.value, `output of step "${name}"`);
-      } catch (err) {
-        outcome = { error: new NonRetryableError((err as Error).message) };
-      }
-      let refused: string | undefined;
-      if ("value" in outcome) {
-        const res = await this.#report(() =>
-          this.rpc.call("completeStep", { lease: this.lease, step, output: output!, startedAt })
-            .catch((err) => {
-              // Refused for good (too large, unstorable): the step fails, not the worker.
-              refused = permanentRefusal(err);
-              if (!refused) throw err;
-              return null;
-            })
-        );
-        if (res === undefined) return { kind: "gone" };
-        if (res !== null) {
-          // Return what is stored (the first stored output wins), exactly as a replay would.
-          try {
-            return {
-              kind: "value",
-              value: decodeJson(res.record?.output ?? output!, `output of step "${name}"`) as T,
-            };
-          } catch (error) {
-            return { kind: "error", error };
-          }
-        }
-        outcome = {
-          error: new NonRetryableError(`The output of step "${name}" was refused: ${refused}`),
-        };
-      }
-    }
-    const error = toErrorDetail(outcome.error);
-    const res = await this.#report(() =>
-      this.rpc.call("failStep", {
-        lease: this.lease,
-        step,
-        error,
-        retryPolicy: retry && retryToProto(retry),
-        startedAt,
-      })
-    );
-    if (!res) return { kind: "gone" };
-    if (res.scheduledRetry && res.retryAt) return { kind: "wait", at: timestampDate(res.retryAt) };
-    return { kind: "error", error: new StepFailedError(name, error) };
-  }
 }
-
-/** The server's reason when it refused a call for good (a retry would be refused again). */
-function permanentRefusal(err: unknown): string | undefined {
-  const e = KagziError.from(err);
-  return e.code === "INVALID_ARGUMENT" || e.code === "RESOURCE_EXHAUSTED" ? e.message : undefined;
-}
-
-type AttemptResult<T> =
-  | { kind: "value"; value: T }
-  | { kind: "error"; error: unknown }
-  | { kind: "wait"; at: Date }
-  | { kind: "gone" };
 
 function key(kind: StepKind, name: string, occurrence: number): string {
   return `${kind}:${name}#${occurrence}`;
-}
-
-function checkName(name: string, what: string): void {
-  if (typeof name !== "string" || name === "" || name.length > 256) {
-    throw new KagziError(
-      "INVALID_ARGUMENT",
-      `Invalid ${what} name ${JSON.stringify(name)}: use 1-256 characters`,
-      {
-        subject: "name",
-        nonRetryable: true,
-      },
-    );
-  }
 }

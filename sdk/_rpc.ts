@@ -1,8 +1,14 @@
+/**
+ * The calls a worker makes about the runs it holds: retried while the server is away, and the
+ * completions of all runs made at the same moment sent together in one Report (a
+ * `MicroBatcher`, the same queue as the server's group commit).
+ */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import type { ReportItem, ReportResult, WorkerService } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import type { Leases } from "./_lease.ts";
+import { ItemError, MicroBatcher } from "./batcher.ts";
 
 type Rpc = Client<typeof WorkerService>;
 /** The calls a worker makes about a run it holds. */
@@ -34,17 +40,19 @@ const maxReportsInFlight = 2;
 interface Pending {
   method: Reported;
   req: Req<Reported>;
-  resolve: (res: unknown) => void;
-  reject: (err: unknown) => void;
 }
 
 /** The calls a worker makes about a run it holds, with retries while the server is away. */
 export class WorkerRpc {
   /** Network calls made, by method, for tests and benchmarks. */
   readonly counts: Record<string, number> = {};
-  #queue: Pending[] = [];
-  #reportsInFlight = 0;
-  #scheduled = false;
+  /** Completions made at the same moment, sent together in one Report. */
+  readonly #reports = new MicroBatcher<Pending, unknown>((batch) => this.#send(batch), {
+    maxBatch: maxReportItems,
+    maxInFlight: maxReportsInFlight,
+    // A failed Report fails its calls; `call` retries each while the server is away.
+    splitFailedBatch: false,
+  });
   /** False once the server answered that it has no Report (an older server). */
   #reportSupported = true;
 
@@ -68,7 +76,7 @@ export class WorkerRpc {
     for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
       try {
         if (reported.has(method) && this.#reportSupported) {
-          return await this.#enqueue(method as Reported, req as Req<Reported>) as Res<M>;
+          return await this.#reports.add({ method, req } as Pending) as Res<M>;
         }
         return await this.#single(method, req);
       } catch (err) {
@@ -86,38 +94,12 @@ export class WorkerRpc {
     return fn.call(this.client, { ...req, namespace: this.namespace, workerId: this.workerId });
   }
 
-  #enqueue(method: Reported, req: Req<Reported>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ method, req, resolve, reject });
-      if (!this.#scheduled) {
-        // Calls made in the same tick join the same Report.
-        this.#scheduled = true;
-        queueMicrotask(() => {
-          this.#scheduled = false;
-          this.#pump();
-        });
-      }
-    });
-  }
-
-  #pump(): void {
-    while (this.#reportsInFlight < maxReportsInFlight && this.#queue.length) {
-      const batch = this.#queue.splice(0, maxReportItems);
-      this.#reportsInFlight++;
-      this.#send(batch).finally(() => {
-        this.#reportsInFlight--;
-        this.#pump();
-      });
-    }
-  }
-
-  async #send(batch: Pending[]): Promise<void> {
+  async #send(batch: Pending[]): Promise<unknown[]> {
     if (batch.length === 1 || !this.#reportSupported) {
       // Alone, the single call is the same round trip with a smaller message.
-      await Promise.all(
-        batch.map((p) => this.#single(p.method, p.req).then(p.resolve, p.reject)),
+      return await Promise.all(
+        batch.map((p) => this.#single(p.method, p.req).catch((err) => new ItemError(err))),
       );
-      return;
     }
     let results: ReportResult[];
     try {
@@ -134,16 +116,15 @@ export class WorkerRpc {
         this.#reportSupported = false;
         return this.#send(batch);
       }
-      for (const p of batch) p.reject(err);
-      return;
+      throw err;
     }
-    batch.forEach((p, i) => {
+    return batch.map((p, i) => {
       const r = results[i]?.result;
-      if (r?.case === "error") p.reject(KagziError.fromDetail(r.value));
-      else if (r?.case === p.method) p.resolve(r.value);
-      else {p.reject(
-          new KagziError("INTERNAL", `The server answered item ${i} of a report wrongly`),
-        );}
+      if (r?.case === "error") return new ItemError(KagziError.fromDetail(r.value));
+      if (r?.case === p.method) return r.value;
+      return new ItemError(
+        new KagziError("INTERNAL", `The server answered item ${i} of a report wrongly`),
+      );
     });
   }
 

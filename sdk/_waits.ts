@@ -16,7 +16,7 @@ import {
 } from "./errors.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
 import type { Req, Res, RunMethod } from "./_rpc.ts";
-import type { WorkflowRef } from "./workflow_def.ts";
+import type { WorkflowRef } from "./workflow_ref.ts";
 
 /** What the helpers need of the execution that runs them. */
 export interface WaitHost {

@@ -47,24 +47,29 @@ export {
 } from "./errors.ts";
 export {
   type AnyWorkflowDefinition,
-  type AnyWorkflowRef,
   defineWorkflow,
+  type WorkflowDefinition,
+} from "./workflow_def.ts";
+export {
+  type AnyWorkflowRef,
   type InputOf,
   type OutputOf,
-  type WorkflowDefinition,
   type WorkflowRef,
   workflowRef,
-} from "./workflow_def.ts";
+} from "./workflow_ref.ts";
 export type { InProcessServer, Protocol, ServerAddress } from "./_transport.ts";
 /** The base of the request builders: a lazy promise that sends its request when awaited. */
 export { Call } from "./_call.ts";
-export type {
-  Health,
-  ServerInfo,
-  StepAttemptInfo,
-  WorkerSummary,
-  Workflow,
-  WorkflowPage,
-  WorkflowStatus,
-  WorkflowWait,
+export {
+  type Health,
+  isEnded,
+  isOpen,
+  type ServerInfo,
+  type StepAttemptInfo,
+  type WorkerSummary,
+  type Workflow,
+  WORKFLOW_STATUSES,
+  type WorkflowPage,
+  type WorkflowStatus,
+  type WorkflowWait,
 } from "./types.ts";

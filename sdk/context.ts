@@ -1,7 +1,7 @@
 /** What a workflow function sees: named steps, durable sleeps and its identity. */
 import type { Duration } from "./duration.ts";
 import type { Retry } from "./retry.ts";
-import type { AnyWorkflowRef, InputOf, OutputOf } from "./workflow_def.ts";
+import type { AnyWorkflowRef, InputOf, OutputOf } from "./workflow_ref.ts";
 
 /** The function of a step; it may take an AbortSignal (timeout, cancellation, shutdown). */
 export type StepFn<T> = (signal: AbortSignal) => T | Promise<T>;

@@ -4,7 +4,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorCode, type ErrorDetail, ErrorDetailSchema } from "@kagzi/proto";
-import { parseDuration } from "./duration.ts";
+import { readDuration } from "./_duration_grammar.ts";
 
 /** What went wrong, in the server's words. */
 export type KagziErrorCode =
@@ -202,10 +202,20 @@ export class RetryAfterError extends KagziError {
   ) {
     super("APPLICATION", message, {
       ...options,
-      retryAfter: parseDuration(retryAfter, "retryAfter"),
+      retryAfter: retryAfterMs(retryAfter),
     });
     this.name = "RetryAfterError";
   }
+}
+
+/** `RetryAfterError`'s delay in ms; a bad one throws as `parseDuration` would. */
+function retryAfterMs(value: string | number): number {
+  const ms = readDuration(value, "retryAfter");
+  if (typeof ms === "number") return ms;
+  throw new KagziError("INVALID_ARGUMENT", ms.message, {
+    subject: "retryAfter",
+    nonRetryable: true,
+  });
 }
 
 /** A step failed for good (retries exhausted or not retryable); the workflow may catch it. */

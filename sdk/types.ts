@@ -1,4 +1,4 @@
-/** Shapes the client returns. */
+/** Shapes the client returns, and the run statuses with their open / ended helpers. */
 import type { KagziError } from "./errors.ts";
 
 /** Where a run is in its life. */
@@ -9,6 +9,54 @@ export type WorkflowStatus =
   | "COMPLETED"
   | "FAILED"
   | "CANCELLED";
+
+/**
+ * Every run status, in the order of a run's life: the open ones (PENDING, RUNNING, SLEEPING),
+ * then the ended ones (COMPLETED, FAILED, CANCELLED).
+ *
+ * @example
+ * ```ts
+ * import { WORKFLOW_STATUSES } from "@kagzi/sdk/client";
+ * console.log(WORKFLOW_STATUSES.join(", ")); // PENDING, RUNNING, SLEEPING, COMPLETED, …
+ * ```
+ */
+export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = Object.freeze([
+  "PENDING",
+  "RUNNING",
+  "SLEEPING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+]);
+
+const open: ReadonlySet<string> = new Set(["PENDING", "RUNNING", "SLEEPING"]);
+
+/**
+ * Whether `status` is an open run's (PENDING, RUNNING or SLEEPING): it may still change, and
+ * it can be cancelled. False for the ended statuses and for any other text.
+ *
+ * @example
+ * ```ts
+ * import { isOpen } from "@kagzi/sdk/client";
+ * console.log(isOpen("SLEEPING"), isOpen("FAILED")); // true false
+ * ```
+ */
+export function isOpen(status: string): boolean {
+  return open.has(status);
+}
+
+/**
+ * Whether a run in `status` has ended (COMPLETED, FAILED or CANCELLED): it will not change again.
+ *
+ * @example
+ * ```ts
+ * import { isEnded } from "@kagzi/sdk/client";
+ * console.log(isEnded("COMPLETED"), isEnded("RUNNING")); // true false
+ * ```
+ */
+export function isEnded(status: WorkflowStatus): boolean {
+  return WORKFLOW_STATUSES.includes(status) && !open.has(status);
+}
 
 /** A workflow run as stored by the server. */
 export interface Workflow {

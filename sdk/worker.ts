@@ -1,17 +1,23 @@
-/** The worker: registers workflow functions, long-polls for runs and executes them durably. */
+/**
+ * The worker: registers workflow functions, long-polls for runs and executes them durably.
+ * `WorkerBuilder` stays beside `Worker` because each constructs the other (`Worker.builder()`,
+ * `builder.build()`); apart they would import each other. The poll, heartbeat and shutdown
+ * loop is `_worker_loop.ts`.
+ */
 
-import { type Client, createClient } from "@connectrpc/connect";
-import { type Task, WorkerService } from "@kagzi/proto";
+import { createClient } from "@connectrpc/connect";
+import { WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import { addressLabel, createTransport, type Protocol, type ServerAddress } from "./_transport.ts";
-import { Execution } from "./_replay.ts";
-import { WorkerRpc } from "./_rpc.ts";
-import { type Instant, Leases, now } from "./_lease.ts";
 import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
+import { hostname, pid } from "./_platform.ts";
+import { protoMs, type WorkerInit, WorkerLoop, type WorkerStats } from "./_worker_loop.ts";
+
+export type { WorkerStats };
 
 /** Options of {@linkcode WorkerBuilder.workflow}. */
 export interface WorkflowOptions {
@@ -213,42 +219,14 @@ export class WorkerBuilder {
       register,
       namespace: this.#namespace,
       workerId: res.workerId,
-      heartbeatMs: ms(res.heartbeatInterval) ?? 5_000,
-      leaseMs: ms(res.leaseDuration) ?? 30_000,
-      pollTimeoutMs: ms(res.pollTimeout) || 30_000,
+      heartbeatMs: protoMs(res.heartbeatInterval) ?? 5_000,
+      leaseMs: protoMs(res.leaseDuration) ?? 30_000,
+      pollTimeoutMs: protoMs(res.pollTimeout) || 30_000,
       maxConcurrent: this.#maxConcurrent,
       shutdownTimeoutMs: this.#shutdownTimeoutMs,
       handlers: new Map(this.#registrations.map((r) => [`${r.type}@${r.version}`, r.fn])),
     });
   }
-}
-
-interface WorkerInit {
-  client: Client<typeof WorkerService>;
-  register: () => Promise<{ workerId: string }>;
-  namespace: string;
-  workerId: string;
-  heartbeatMs: number;
-  leaseMs: number;
-  /** How long the server holds a poll; a poll unanswered well past it is abandoned. */
-  pollTimeoutMs: number;
-  maxConcurrent: number;
-  shutdownTimeoutMs: number;
-  handlers: Map<string, WorkflowFn>;
-}
-
-/** Counts of what a worker did, for observability and tests. */
-export interface WorkerStats {
-  /** Executions that completed their run. */
-  completed: number;
-  /** Executions that failed their run. */
-  failed: number;
-  /** Executions that ended suspended (a durable sleep or a scheduled retry). */
-  suspended: number;
-  /** Executions that ended without reporting an outcome (released, or the server unreachable). */
-  abandoned: number;
-  /** RPCs made about runs, by method, plus polls and heartbeats. */
-  rpcs: Record<string, number>;
 }
 
 /**
@@ -257,29 +235,11 @@ export interface WorkerStats {
  * timeout), releases the rest and deregisters.
  */
 export class Worker {
-  readonly #init: WorkerInit;
-  readonly #rpc: WorkerRpc;
-  readonly #leases: Leases;
-  readonly #active = new Map<string, Execution>();
-  readonly #stats: WorkerStats = { completed: 0, failed: 0, suspended: 0, abandoned: 0, rpcs: {} };
-  #deltas = { completed: 0, failed: 0 };
-  #stopping = false;
-  #pollAbort = new AbortController();
-  #slotFreed?: () => void;
-  #running?: Promise<void>;
-  #stopped?: Promise<void>;
+  readonly #loop: WorkerLoop;
 
   /** @internal */
   constructor(init: WorkerInit) {
-    this.#init = init;
-    this.#leases = new Leases(() => this.#beat(), init.leaseMs);
-    this.#rpc = new WorkerRpc(
-      init.client,
-      init.namespace,
-      init.workerId,
-      init.leaseMs,
-      this.#leases,
-    );
+    this.#loop = new WorkerLoop(init);
   }
 
   /**
@@ -292,227 +252,21 @@ export class Worker {
 
   /** This worker's id, as the server knows it. */
   get id(): string {
-    return this.#rpc.workerId;
+    return this.#loop.id;
   }
 
   /** What this worker did so far. */
   get stats(): WorkerStats {
-    return { ...this.#stats, rpcs: { ...this.#stats.rpcs, ...this.#rpc.counts } };
+    return this.#loop.stats;
   }
 
   /** Polls and executes runs until `shutdown()` or SIGINT/SIGTERM; resolves once drained. */
   run(): Promise<void> {
-    this.#running ??= this.#run();
-    return this.#running;
-  }
-
-  async #run(): Promise<void> {
-    const stop = () => void this.shutdown();
-    const signals = listenForSignals(stop);
-    const heartbeat = this.#heartbeatLoop();
-    try {
-      await this.#pollLoop();
-      await this.#stopped;
-    } finally {
-      signals();
-      await heartbeat;
-    }
+    return this.#loop.run();
   }
 
   /** Stops polling, waits for in-flight runs (up to the shutdown timeout), releases the rest, deregisters. */
   shutdown(): Promise<void> {
-    this.#stopped ??= this.#shutdown();
-    return this.#stopped;
+    return this.#loop.shutdown();
   }
-
-  async #shutdown(): Promise<void> {
-    this.#stopping = true;
-    this.#pollAbort.abort();
-    this.#slotFreed?.();
-    const deadline = Date.now() + this.#init.shutdownTimeoutMs;
-    while (this.#active.size && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
-    }
-    // Release what is left: abort it and let its steps settle, storing the outputs of those
-    // that complete (a step never runs on two workers, nor twice when it finished in time).
-    const left = [...this.#active.values()];
-    for (const e of left) e.stop("worker shutting down");
-    await Promise.all(left.map((e) => e.settled()));
-    for (const e of left) e.release("worker shutting down");
-    try {
-      await this.#init.client.deregister({
-        namespace: this.#init.namespace,
-        workerId: this.id,
-        release: left.map((e) => e.lease),
-      }, { timeoutMs: 10_000 });
-    } catch {
-      // The server is away: the leases expire and the runs are picked up again.
-    }
-  }
-
-  async #pollLoop(): Promise<void> {
-    let backoff = 100;
-    while (!this.#stopping) {
-      const free = this.#init.maxConcurrent - this.#active.size;
-      if (free <= 0) {
-        await new Promise<void>((r) => (this.#slotFreed = r));
-        continue;
-      }
-      let tasks: Task[];
-      const sentAt = now();
-      try {
-        this.#count("pollTask");
-        const res = await this.#init.client.pollTask(
-          { namespace: this.#init.namespace, workerId: this.id, maxTasks: free },
-          // A connection dropped without a reset (an instance frozen or evicted) ends here.
-          { signal: this.#pollAbort.signal, timeoutMs: this.#init.pollTimeoutMs + 10_000 },
-        );
-        tasks = res.tasks;
-        backoff = 100;
-      } catch (err) {
-        if (this.#stopping) return;
-        const e = KagziError.from(err);
-        if (e.code === "NOT_FOUND" && e.subject === "worker") {
-          // The server forgot this worker (its database was reset): register again.
-          await this.#init.register().then((r) => (this.#rpc.workerId = r.workerId)).catch(
-            () => {},
-          );
-        }
-        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
-        backoff = Math.min(backoff * 2, 5_000);
-        continue;
-      }
-      for (const task of tasks) this.#start(task, sentAt);
-    }
-  }
-
-  #start(task: Task, sentAt: Instant): void {
-    const fn = this.#init.handlers.get(`${task.workflowType}@${task.version}`);
-    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task));
-    // Claimed again (an older lease of ours was recovered): the older execution lost it.
-    this.#active.get(task.runId)?.release("run claimed again");
-    this.#active.set(task.runId, exec);
-    this.#leases.set(exec.lease, sentAt, ms(task.leaseExpiresIn) ?? this.#init.leaseMs);
-    // An answer read late (the worker was frozen or starved) starts nothing unless a
-    // heartbeat extends the lease first; otherwise the task is dropped without a word.
-    Promise.resolve(this.#leases.hold(exec.lease)).then((held) =>
-      held ? exec.execute() : "abandoned" as const
-    ).then((outcome) => {
-      this.#stats[outcome]++;
-      if (outcome === "completed") this.#deltas.completed++;
-      if (outcome === "failed") this.#deltas.failed++;
-    }, () => {
-      // The server could not be reached to report the outcome: the lease expires and
-      // another execution takes over.
-      this.#stats.abandoned++;
-    }).finally(() => {
-      exec.release("execution ended");
-      this.#leases.drop(exec.lease);
-      if (this.#active.get(task.runId) === exec) this.#active.delete(task.runId);
-      this.#slotFreed?.();
-    });
-  }
-
-  async #heartbeatLoop(): Promise<void> {
-    while (!(this.#stopping && this.#stopped && this.#active.size === 0)) {
-      await new Promise((r) => setTimeout(r, this.#stopping ? 50 : this.#init.heartbeatMs));
-      if (this.#stopping && this.#active.size === 0) break;
-      if (this.#stopping && (this.#lastBeat ?? 0) + this.#init.heartbeatMs > Date.now()) continue;
-      await this.#leases.beat();
-    }
-  }
-
-  #lastBeat?: number;
-
-  /** One heartbeat: extends the leases it carried, drops lost ones; false if it failed. */
-  async #beat(): Promise<boolean> {
-    this.#lastBeat = Date.now();
-    const sentAt = now();
-    const active = [...this.#active.values()];
-    const deltas = this.#deltas;
-    this.#deltas = { completed: 0, failed: 0 };
-    try {
-      this.#count("heartbeat");
-      const res = await this.#init.client.heartbeat({
-        namespace: this.#init.namespace,
-        workerId: this.id,
-        activeCount: active.length,
-        completedDelta: BigInt(deltas.completed),
-        failedDelta: BigInt(deltas.failed),
-        leases: active.map((e) => e.lease),
-      }, { timeoutMs: this.#init.heartbeatMs * 2 });
-      const cancelled = new Set(res.cancelledRunIds);
-      const lost = new Set(res.lostRunIds);
-      const expiresIn = ms(res.leaseExpiresIn) ?? this.#init.leaseMs;
-      for (const e of active) {
-        const gone = cancelled.has(e.lease.runId)
-          ? "run cancelled"
-          : lost.has(e.lease.runId) && "lease lost";
-        if (gone) {
-          this.#leases.drop(e.lease);
-          e.release(gone);
-        } else this.#leases.extend(e.lease, sentAt, expiresIn);
-      }
-      if (res.shouldDrain) void this.shutdown();
-      return true;
-    } catch {
-      this.#deltas.completed += deltas.completed;
-      this.#deltas.failed += deltas.failed;
-      return false;
-    }
-  }
-
-  #count(name: string): void {
-    this.#stats.rpcs[name] = (this.#stats.rpcs[name] ?? 0) + 1;
-  }
-}
-
-function missingHandler(task: Task): WorkflowFn {
-  return () =>
-    Promise.reject(
-      new KagziError(
-        "NOT_FOUND",
-        `No handler for workflow "${task.workflowType}" version "${task.version}" on this worker`,
-        {
-          nonRetryable: true,
-        },
-      ),
-    );
-}
-
-const ms = (d: { seconds: bigint; nanos: number } | undefined) =>
-  d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : undefined;
-
-function hostname(): string {
-  try {
-    // deno-lint-ignore no-explicit-any
-    return (globalThis as any).Deno?.hostname?.() ?? "";
-  } catch {
-    return "";
-  }
-}
-
-function pid(): number {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
-  return g.Deno?.pid ?? g.process?.pid ?? 0;
-}
-
-function listenForSignals(onSignal: () => void): () => void {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
-  const names = ["SIGINT", "SIGTERM"];
-  if (g.Deno?.addSignalListener) {
-    for (const s of names) g.Deno.addSignalListener(s, onSignal);
-    return () => {
-      for (const s of names) g.Deno.removeSignalListener(s, onSignal);
-    };
-  }
-  if (g.process?.on) {
-    for (const s of names) g.process.on(s, onSignal);
-    return () => {
-      for (const s of names) g.process.off(s, onSignal);
-    };
-  }
-  return () => {};
 }

@@ -1,6 +1,6 @@
 /** Server configuration: one defaults object, loaded from flags and environment and validated. */
 import { parseArgs } from "node:util";
-import { parseDurationMs } from "./duration.ts";
+import { parseDuration } from "@kagzi/sdk/duration";
 import { type LogLevel, logLevels } from "./log.ts";
 import {
   isServerless,
@@ -285,6 +285,15 @@ function retention(name: string, raw: string): number {
     );
   }
   return ms;
+}
+
+/** Milliseconds of a duration in the SDK's grammar ("7d", "1 day", "2 weeks"), or undefined. */
+function parseDurationMs(text: string): number | undefined {
+  try {
+    return parseDuration(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `orders=30d,tmp=1h` → { orders: 2592000000, tmp: 3600000 }. */

@@ -82,6 +82,9 @@ Deno.test("loadConfig() reads retention as a duration, off, and per namespace", 
   assert.equal(loadConfig({}, ["--retention", "1h30m"]).retentionMs, 5_400_000);
   assert.equal(loadConfig({}, ["--retention", "off"]).retentionMs, 0);
   assert.equal(loadConfig({}, ["--retention", "0"]).retentionMs, 0);
+  // The SDK's grammar: words as well as letters.
+  assert.equal(loadConfig({}, ["--retention", "2 weeks"]).retentionMs, 14 * 86_400_000);
+  assert.equal(loadConfig({}, ["--retention", "1 day 12 hours"]).retentionMs, 36 * 3_600_000);
   assert.deepEqual(
     loadConfig({ KAGZI_RETENTION_NAMESPACES: "orders=30d, tmp=1h,keep=off" }).retentionByNamespace,
     { orders: 30 * 86_400_000, tmp: 3_600_000, keep: 0 },

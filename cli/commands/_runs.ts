@@ -1,14 +1,9 @@
 /**
- * Helpers shared by the run commands: naming a run by run id or workflow id, terminal states,
- * exit codes, waiting for the end.
+ * Helpers shared by the run commands: naming a run by run id or workflow id, exit codes,
+ * waiting for the end (`isEnded`, the SDK's).
  */
-import { type Kagzi, KagziError, type Workflow, type WorkflowStatus } from "@kagzi/sdk";
+import { isEnded, type Kagzi, KagziError, type Workflow } from "@kagzi/sdk";
 import { Exit } from "../_errors.ts";
-
-/** Whether a run has ended. */
-export function terminal(s: WorkflowStatus): boolean {
-  return s === "COMPLETED" || s === "FAILED" || s === "CANCELLED";
-}
 
 /** The exit code of an ended run: 0 when it completed, 1 when it failed or was cancelled. */
 export function exitOf(w: Workflow): number {
@@ -28,7 +23,7 @@ export async function waitForEnd(
   const until = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
   for (let delay = 100;; delay = Math.min(delay * 2, 1_000)) {
     const w = await client.get(runId);
-    if (terminal(w.status)) return w;
+    if (isEnded(w.status)) return w;
     if (Date.now() + delay > until) {
       throw new KagziError(
         "TIMEOUT",

@@ -1,9 +1,9 @@
 /** `kagzi run …`: start, list, show, result and cancel workflow runs. */
 import {
   type Workflow,
+  WORKFLOW_STATUSES,
   WorkflowCancelledError,
   WorkflowFailedError,
-  type WorkflowStatus,
 } from "@kagzi/sdk";
 import {
   choice,
@@ -21,15 +21,6 @@ import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
 import { retryCommand, signalCommand } from "./run_signal.ts";
 import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
-
-const statuses: readonly WorkflowStatus[] = [
-  "PENDING",
-  "RUNNING",
-  "SLEEPING",
-  "COMPLETED",
-  "FAILED",
-  "CANCELLED",
-];
 
 /** Prints a run that ended: its output or error. */
 function printEnded(
@@ -125,7 +116,7 @@ const list: Command = {
     status: {
       type: "string",
       value: "S",
-      help: `only runs with this status (${statuses.join(", ")})`,
+      help: `only runs with this status (${WORKFLOW_STATUSES.join(", ")})`,
     },
     type: {
       type: "string",
@@ -151,7 +142,7 @@ const list: Command = {
   min: 0,
   max: 0,
   async run(rt, v) {
-    const status = choice(v, "status", statuses);
+    const status = choice(v, "status", WORKFLOW_STATUSES);
     const limit = int(v, "limit", 1, 10_000, 20);
     const client = await rt.client();
     const call = client.list().pageSize(Math.min(limit, 1000));

@@ -1,10 +1,16 @@
 /** `kagzi run show <run> [--follow]`: a run with its steps, attempts, errors and waits. */
-import type { Kagzi, SignalInfo, StepAttemptInfo, Workflow } from "@kagzi/sdk";
+import {
+  isEnded,
+  type Kagzi,
+  type SignalInfo,
+  type StepAttemptInfo,
+  type Workflow,
+} from "@kagzi/sdk";
 import type { Command, Runtime } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { errorJson, stepJson, workflowJson } from "../_json.ts";
 import { span, time } from "../_output.ts";
-import { exitOf, resolveRun, terminal } from "./_runs.ts";
+import { exitOf, resolveRun } from "./_runs.ts";
 
 function detail(s: StepAttemptInfo): string {
   if (s.error) {
@@ -138,7 +144,7 @@ export const showCommand: Command = {
       steps.map((s) => [`${s.kind}:${stepLabel(s)}/${s.attempt}`, s.status]),
     );
     let status = run.status;
-    while (!terminal(status)) {
+    while (!isEnded(status)) {
       await new Promise((r) => setTimeout(r, 500));
       view = await read(client, runId);
       ({ run, steps } = view);

@@ -9,7 +9,7 @@
  * is a new version: keep the old code registered for the runs that started on it, make the
  * new one the default for new runs, and retire the old one when no run of it is open.
  */
-import { type Context, Kagzi, Worker } from "@kagzi/sdk";
+import { type Context, isOpen, Kagzi, Worker } from "@kagzi/sdk";
 
 const addr = Deno.env.get("KAGZI_ADDR") ?? "http://localhost:50051";
 
@@ -67,7 +67,7 @@ console.log("o-2", JSON.stringify(await late.result()));
 // Retire version 1 once none of its runs is open (here: at once).
 let openV1 = 0;
 for await (const w of client.list().type("process-order").version("1")) {
-  if (!["COMPLETED", "FAILED", "CANCELLED"].includes(w.status)) openV1++;
+  if (isOpen(w.status)) openV1++;
 }
 console.log(`open version 1 runs: ${openV1}${openV1 === 0 ? " (orderV1 can be removed)" : ""}`);
 

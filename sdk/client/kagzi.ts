@@ -17,7 +17,7 @@ import {
   type SignalOptions,
   type SignalSent,
 } from "./signals.ts";
-import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_def.ts";
+import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_ref.ts";
 
 /** Options of {@linkcode Kagzi.connect}. */
 export interface ConnectOptions {

@@ -9,7 +9,7 @@
  * backlog drains steadily without slowing the hot path. Several servers may
  * sweep at once: rows another server is deleting are skipped (SKIP LOCKED).
  */
-import { formatDurationMs } from "../duration.ts";
+import { formatDuration } from "@kagzi/sdk/duration";
 import type { Logger } from "../log.ts";
 import type { Db } from "../store/db.ts";
 import * as store from "../store/retention.ts";
@@ -71,7 +71,7 @@ export function startRetention(
   if (!retentionEnabled(options)) return () => Promise.resolve();
   const abort = new AbortController();
   const interval = retentionIntervalMs(options);
-  const show = (ms: number) => (ms ? formatDurationMs(ms) : "never");
+  const show = (ms: number) => (ms ? formatDuration(ms) : "never");
   const overrides = Object.entries(options.byNamespace).map(([ns, ms]) => `${ns}: ${show(ms)}`);
   log.info(
     `retention: finished runs are deleted ${show(options.defaultMs)} after they finish` +

@@ -1,14 +1,23 @@
-/** The Run detail screen: status, payloads, timeline, waits, relations, and actions. */
+/**
+ * The Run detail screen: status, payloads, waits, relations and signals; the timeline is
+ * `run_timeline.tsx`, the actions' dialogs `run_dialogs.tsx`.
+ */
 import { useState } from "preact/hooks";
-import type { Kagzi, SignalInfo, StepAttemptInfo, Workflow } from "@kagzi/sdk/client";
+import {
+  isOpen,
+  type Kagzi,
+  type SignalInfo,
+  type StepAttemptInfo,
+  type Workflow,
+} from "@kagzi/sdk/client";
 import { namespace, withClient } from "./api.ts";
 import { elapsed, formatTime, relative, shortId } from "./format.ts";
 import { useLoad } from "./hooks.ts";
 import { href, navigate } from "./router.ts";
-import { attemptEnd, describeWait, kindLabel, timeline, type TimelineStep } from "./timeline.ts";
-import { Confirm, Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
-
-const open = new Set(["PENDING", "RUNNING", "SLEEPING"]);
+import { describeWait, timeline } from "./timeline.ts";
+import { Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
+import { Timeline } from "./run_timeline.tsx";
+import { CancelDialog, RetryDialog, SignalDialog } from "./run_dialogs.tsx";
 
 interface Detail {
   run: Workflow;
@@ -50,8 +59,8 @@ export function RunDetail(props: { id: string }) {
       </section>
     );
   }
-  const isOpen = open.has(run.status);
-  if (!isOpen && live) setTimeout(() => setLive(false));
+  const open = isOpen(run.status);
+  if (!open && live) setTimeout(() => setLive(false));
   const after = (text: string) => {
     setDone(text);
     d.reload();
@@ -65,13 +74,13 @@ export function RunDetail(props: { id: string }) {
         {run.type} <span class="mono subtle">{run.id}</span> <Status value={run.status} />
       </h1>
       <div class="toolbar">
-        {isOpen && (
+        {open && (
           <button type="button" class="danger" onClick={() => setDialog("cancel")}>
             Cancel run
           </button>
         )}
-        {isOpen && <button type="button" onClick={() => setDialog("signal")}>Send signal</button>}
-        {!isOpen && (
+        {open && <button type="button" onClick={() => setDialog("signal")}>Send signal</button>}
+        {!open && (
           <button type="button" class="primary" onClick={() => setDialog("retry")}>Retry</button>
         )}
         <button type="button" onClick={d.reload}>Refresh</button>
@@ -172,83 +181,14 @@ export function RunDetail(props: { id: string }) {
         />
       )}
       {dialog === "retry" && (
-        <Confirm
-          title="Retry run"
-          action="Start retry"
+        <RetryDialog
+          run={run}
           onClose={() => setDialog("")}
-          onConfirm={async () => {
-            const next = await withClient((c) =>
-              c.retry(run.id, { namespace: run.namespace })
-            );
+          onStarted={(id) => {
             setLive(true);
-            navigate(link(next.id));
+            navigate(link(id));
           }}
-        >
-          <p>
-            Start a new run of <b>{run.type}</b> {run.version && <>version {run.version}</>}
-            with the same input, under workflow id{" "}
-            <span class="mono">{run.workflowId}</span>? It will link back to this run.
-          </p>
-        </Confirm>
-      )}
-    </section>
-  );
-}
-
-function Timeline(props: { steps: TimelineStep[]; link: (id: string) => string }) {
-  return (
-    <section aria-labelledby="timeline-title">
-      <h2 id="timeline-title">Timeline</h2>
-      {props.steps.length === 0 ? <p class="subtle">No steps yet.</p> : (
-        <ol class="timeline">
-          {props.steps.map((s) => (
-            <li key={s.key} class={`step step-${s.status.toLowerCase()}`}>
-              <div class="step-head">
-                <span class="kind">{kindLabel(s.kind)}</span> <b>{s.label}</b>{" "}
-                <Status value={s.status} />{" "}
-                <span class="subtle">{elapsed(s.startedAt, s.finishedAt)}</span>
-                {s.childRunId && (
-                  <>
-                    — <Link href={props.link(s.childRunId)}>child run {shortId(s.childRunId)}</Link>
-                  </>
-                )}
-              </div>
-              <table class="attempts">
-                <caption class="visually-hidden">Attempts of {s.label}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Attempt</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Duration</th>
-                    <th scope="col">Details</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {s.attempts.map((a, i) => (
-                    <tr key={a.attempt}>
-                      <td class="num">{a.attempt}</td>
-                      <td>
-                        <Status value={a.status} />
-                      </td>
-                      <td>{formatTime(a.startedAt)}</td>
-                      <td class="num">{elapsed(a.startedAt, attemptEnd(a))}</td>
-                      <td class="wrap">
-                        {a.error && <span class="error-text">{a.error.message}</span>}
-                        {a.retryAt && i === s.attempts.length - 1 && (
-                          <span>— next attempt {relative(a.retryAt)}</span>
-                        )}
-                        {a.wakeUpAt && a.status === "SLEEPING" && (
-                          <span>wakes {relative(a.wakeUpAt)}</span>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </li>
-          ))}
-        </ol>
+        />
       )}
     </section>
   );
@@ -301,67 +241,5 @@ function Signals(props: { signals: SignalInfo[] }) {
         </tbody>
       </table>
     </section>
-  );
-}
-
-function CancelDialog(props: { run: Workflow; onDone: (t: string) => void; onClose: () => void }) {
-  const [reason, setReason] = useState("");
-  return (
-    <Confirm
-      title="Cancel run"
-      action="Cancel run"
-      danger
-      onClose={props.onClose}
-      onConfirm={async () => {
-        await withClient((c) =>
-          c.cancel(props.run.id).namespace(props.run.namespace).reason(reason)
-        );
-        props.onDone("Run cancelled.");
-      }}
-    >
-      <p>Cancel this run? Its running steps see their abort signal; this cannot be undone.</p>
-      <label>
-        Reason (optional)
-        <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      </label>
-    </Confirm>
-  );
-}
-
-function SignalDialog(props: { run: Workflow; onDone: (t: string) => void; onClose: () => void }) {
-  const [name, setName] = useState("");
-  const [payload, setPayload] = useState("");
-  return (
-    <Confirm
-      title="Send signal"
-      action="Send signal"
-      onClose={props.onClose}
-      onConfirm={async () => {
-        if (!name.trim()) throw new Error("Give the signal a name.");
-        let value: unknown;
-        if (payload.trim()) {
-          try {
-            value = JSON.parse(payload);
-          } catch (err) {
-            throw new Error(`The payload is not valid JSON: ${(err as Error).message}`);
-          }
-        }
-        const sent = await withClient((c) =>
-          c.signal(props.run.id, name.trim(), value, { namespace: props.run.namespace })
-        );
-        props.onDone(
-          `Signal "${name.trim()}" sent${sent.alreadyExists ? " (already stored)" : ""}.`,
-        );
-      }}
-    >
-      <label>
-        Signal name
-        <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      </label>
-      <label>
-        Payload (JSON, optional)
-        <textarea rows={5} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} />
-      </label>
-    </Confirm>
   );
 }

@@ -1,22 +1,20 @@
 /** The Runs screen: filters kept in the URL, server-side paging, live refresh, bulk cancel. */
 import type { TargetedEvent } from "preact";
 import { useState } from "preact/hooks";
-import type { Kagzi, ListCall, Workflow, WorkflowStatus } from "@kagzi/sdk/client";
+import {
+  isOpen,
+  type Kagzi,
+  type ListCall,
+  type Workflow,
+  WORKFLOW_STATUSES,
+  type WorkflowStatus,
+} from "@kagzi/sdk/client";
 import { cancelMany, namespace, withClient } from "./api.ts";
 import { elapsed, formatTime, isUuid, shortId } from "./format.ts";
 import { useLoad } from "./hooks.ts";
 import { href, navigate, route } from "./router.ts";
 import { Confirm, Link, Notice, Status } from "./ui.tsx";
 
-const statuses: WorkflowStatus[] = [
-  "PENDING",
-  "RUNNING",
-  "SLEEPING",
-  "COMPLETED",
-  "FAILED",
-  "CANCELLED",
-];
-const open = new Set<string>(["PENDING", "RUNNING", "SLEEPING"]);
 const pageSize = 50;
 /** Tokens of the pages before the current one, for "Previous" (kept per tab, not in the URL). */
 const previous: string[] = [];
@@ -251,7 +249,7 @@ function FilterForm(props: { f: Filters; set: (p: Partial<Filters>) => void }) {
         Status
         <select value={f.status} onChange={(e) => set({ status: e.currentTarget.value })}>
           <option value="">any</option>
-          {statuses.map((s) => <option key={s} value={s}>{s}</option>)}
+          {WORKFLOW_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
         </select>
       </label>
       <label>
@@ -341,6 +339,6 @@ function BulkCancel(props: {
 }
 
 async function* openMatching(client: Kagzi, f: Filters): AsyncIterable<string> {
-  if (f.status && !open.has(f.status)) return;
-  for await (const w of query(client, f).pageSize(500)) if (open.has(w.status)) yield w.id;
+  if (f.status && !isOpen(f.status)) return;
+  for await (const w of query(client, f).pageSize(500)) if (isOpen(w.status)) yield w.id;
 }

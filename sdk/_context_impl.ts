@@ -1,0 +1,164 @@
+/**
+ * `ContextImpl`, the `Context` a workflow function sees: steps, durable sleeps, signal
+ * waits and children, each looked up in the stored records first (replay) and only run when
+ * none is stored. The bookkeeping it relies on (occurrences, work in flight, suspension) is
+ * the execution's (`_replay.ts`), reached through {@linkcode ContextHost}.
+ */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { StepKind, StepStatus, type Task } from "@kagzi/proto";
+import type { ChildBuilder, Context, SignalWaitOptions, StepBuilder, StepFn } from "./context.ts";
+import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
+import { type Duration, parseDuration } from "./duration.ts";
+import { KagziError, StepFailedError } from "./errors.ts";
+import { decodeJson } from "./_payload.ts";
+import type { Retry } from "./retry.ts";
+import { type AttemptHost, attemptStep } from "./_step_attempt.ts";
+
+/** What the context needs of the execution that runs it. */
+export interface ContextHost extends WaitHost, AttemptHost {
+  /** Records a new durable sleep, sent with the run's suspension. */
+  addSleep(name: string, occurrence: number, wakeUpAt: Date): void;
+}
+
+/**
+ * The workflow context of one execution. Its members are bound (arrow functions), so a
+ * workflow may destructure them: `const { step, sleep } = ctx`.
+ */
+export class ContextImpl implements Context {
+  readonly runId: string;
+  readonly workflowId: string;
+  readonly workflowType: string;
+  readonly namespace: string;
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  readonly #host: ContextHost;
+
+  constructor(host: ContextHost, task: Task, namespace: string) {
+    this.#host = host;
+    this.runId = task.runId;
+    this.workflowId = task.workflowId;
+    this.workflowType = task.workflowType;
+    this.namespace = namespace;
+    this.attempt = task.attempt;
+    this.signal = host.signal;
+  }
+
+  step = (name: string): StepBuilder => {
+    checkName(name, "step");
+    let retry: Retry | undefined;
+    let timeoutMs: number | undefined;
+    const builder: StepBuilder = {
+      retry(policy) {
+        retry = policy;
+        return builder;
+      },
+      timeout(d) {
+        timeoutMs = parseDuration(d, "timeout");
+        return builder;
+      },
+      run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn),
+    };
+    return builder;
+  };
+
+  sleep = (name: string, duration: Duration): Promise<void> => {
+    checkName(name, "sleep");
+    return this.#sleep(name, () => new Date(Date.now() + parseDuration(duration, "duration")));
+  };
+
+  sleepUntil = (name: string, date: Date): Promise<void> => {
+    checkName(name, "sleep");
+    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+      return Promise.reject(
+        new KagziError(
+          "INVALID_ARGUMENT",
+          `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
+          { subject: "date" },
+        ),
+      );
+    }
+    return this.#sleep(name, () => date);
+  };
+
+  waitForSignal = <T = unknown>(name: string, options?: SignalWaitOptions): Promise<T> => {
+    checkName(name, "signal");
+    this.#host.trace.event("kagzi.signal_wait", {
+      "kagzi.signal.name": name,
+      "kagzi.signal.timeout": String(options?.timeout ?? ""),
+    });
+    return waitForSignal<T>(this.#host, name, options);
+  };
+
+  child = (name: string): ChildBuilder => {
+    checkName(name, "child");
+    this.#host.trace.event("kagzi.child", { "kagzi.child.name": name });
+    return childBuilder(this.#host, name);
+  };
+
+  #sleep(name: string, wakeAt: () => Date): Promise<void> {
+    const host = this.#host;
+    if (host.gone()) return host.never;
+    const { occurrence, record: rec } = host.next(StepKind.SLEEP, name);
+    if (rec) {
+      if (rec.due || rec.status === StepStatus.COMPLETED) return Promise.resolve();
+      return host.waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
+    }
+    let at: Date;
+    try {
+      at = wakeAt();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (at.getTime() <= Date.now()) return Promise.resolve();
+    host.addSleep(name, occurrence, at);
+    host.trace.event("kagzi.sleep", {
+      "kagzi.sleep.name": name,
+      "kagzi.sleep.until": at.toISOString(),
+    });
+    return host.waitUntil(at);
+  }
+
+  #step<T>(
+    name: string,
+    retry: Retry | undefined,
+    timeoutMs: number | undefined,
+    fn: StepFn<T>,
+  ): Promise<T> {
+    const host = this.#host;
+    if (host.gone()) return host.never;
+    const { occurrence, record: rec } = host.next(StepKind.FUNCTION, name);
+    if (rec?.status === StepStatus.COMPLETED) {
+      return Promise.resolve().then(() => decodeJson(rec.output, `output of step "${name}"`) as T);
+    }
+    if (rec?.status === StepStatus.FAILED) {
+      if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
+      if (!rec.due) return host.waitUntil(timestampDate(rec.retryAt));
+    }
+    const p = host.track(attemptStep(host, { name, occurrence, retry, timeoutMs, fn }));
+    return p.then((r): T | Promise<T> => {
+      switch (r.kind) {
+        case "value":
+          return r.value;
+        case "error":
+          throw r.error;
+        case "wait":
+          return host.waitUntil(r.at);
+        case "gone":
+          return host.never;
+      }
+    });
+  }
+}
+
+function checkName(name: string, what: string): void {
+  if (typeof name !== "string" || name === "" || name.length > 256) {
+    throw new KagziError(
+      "INVALID_ARGUMENT",
+      `Invalid ${what} name ${JSON.stringify(name)}: use 1-256 characters`,
+      {
+        subject: "name",
+        nonRetryable: true,
+      },
+    );
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * One attempt of a step: checks the lease is still held, runs the function with its timeout
+ * and abort signal, and reports the outcome (CompleteStep, or FailStep, whose answer says
+ * whether a retry is scheduled). Replay bookkeeping (which attempt, memoized outputs) stays
+ * in `_replay.ts`; the step API that calls this is in `_context_impl.ts`.
+ */
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Payload, StepKind } from "@kagzi/proto";
+import type { StepFn } from "./context.ts";
+import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
+import { toErrorDetail } from "./_errors_wire.ts";
+import { decodeJson, encodeJson } from "./_payload.ts";
+import { type Retry, retryToProto } from "./retry.ts";
+import type { WorkerRpc } from "./_rpc.ts";
+import type { RunTrace } from "./_tracing.ts";
+
+/** How an attempt ended: a value, a failure for good, a scheduled retry, or nothing (released). */
+export type AttemptResult<T> =
+  | { kind: "value"; value: T }
+  | { kind: "error"; error: unknown }
+  | { kind: "wait"; at: Date }
+  | { kind: "gone" };
+
+/** What an attempt needs of the execution it runs in. */
+export interface AttemptHost {
+  readonly rpc: WorkerRpc;
+  readonly lease: { runId: string; fence: bigint };
+  /** The execution's signal: aborted when it is stopped or released. */
+  readonly signal: AbortSignal;
+  readonly trace: RunTrace;
+  /** The execution was released (cancelled, lease lost): report nothing more. */
+  released(): boolean;
+  /** The execution is winding down for a shutdown. */
+  stopping(): boolean;
+  release(reason: string): void;
+  /** Sends a report; undefined (and the execution released) when it could not be made. */
+  report<R>(send: () => Promise<R | undefined>): Promise<R | undefined>;
+}
+
+/** What a step attempt is: its name and occurrence, retry policy and timeout. */
+export interface StepCall<T> {
+  name: string;
+  occurrence: number;
+  retry: Retry | undefined;
+  timeoutMs: number | undefined;
+  fn: StepFn<T>;
+}
+
+/** One attempt of a step, in a `kagzi.step <name>` span. */
+export async function attemptStep<T>(
+  host: AttemptHost,
+  call: StepCall<T>,
+): Promise<AttemptResult<T>> {
+  const span = host.trace.step(call.name, call.occurrence);
+  const result = await span.within(() => tryStep(host, call));
+  span.end(result);
+  return result;
+}
+
+async function tryStep<T>(
+  host: AttemptHost,
+  { name, occurrence, retry, timeoutMs, fn }: StepCall<T>,
+): Promise<AttemptResult<T>> {
+  const step = { kind: StepKind.FUNCTION, name, occurrence };
+  // No step starts once the lease may have expired (the worker was frozen or cut off):
+  // only a heartbeat that extends the lease lets the run go on (see _lease.ts).
+  const held = host.rpc.leases.hold(host.lease);
+  if (held !== true && !(await held)) host.release("the lease may have expired");
+  if (host.released() || host.stopping()) return { kind: "gone" };
+  const startedAt = timestampFromDate(new Date());
+  let outcome = await runFn(host.signal, name, timeoutMs, fn);
+  if (host.released()) return { kind: "gone" };
+  // A step aborted by a shutdown did not fail: it runs again after the release.
+  if (host.stopping() && "error" in outcome) return { kind: "gone" };
+  if ("value" in outcome) {
+    let output: Payload;
+    try {
+      output = encodeJson(outcome.value, `output of step "${name}"`);
+    } catch (err) {
+      outcome = { error: new NonRetryableError((err as Error).message) };
+    }
+    let refused: string | undefined;
+    if ("value" in outcome) {
+      const res = await host.report(() =>
+        host.rpc.call("completeStep", { lease: host.lease, step, output: output!, startedAt })
+          .catch((err) => {
+            // Refused for good (too large, unstorable): the step fails, not the worker.
+            refused = permanentRefusal(err);
+            if (!refused) throw err;
+            return null;
+          })
+      );
+      if (res === undefined) return { kind: "gone" };
+      if (res !== null) {
+        // Return what is stored (the first stored output wins), exactly as a replay would.
+        try {
+          return {
+            kind: "value",
+            value: decodeJson(res.record?.output ?? output!, `output of step "${name}"`) as T,
+          };
+        } catch (error) {
+          return { kind: "error", error };
+        }
+      }
+      outcome = {
+        error: new NonRetryableError(`The output of step "${name}" was refused: ${refused}`),
+      };
+    }
+  }
+  const error = toErrorDetail(outcome.error);
+  const res = await host.report(() =>
+    host.rpc.call("failStep", {
+      lease: host.lease,
+      step,
+      error,
+      retryPolicy: retry && retryToProto(retry),
+      startedAt,
+    })
+  );
+  if (!res) return { kind: "gone" };
+  if (res.scheduledRetry && res.retryAt) return { kind: "wait", at: timestampDate(res.retryAt) };
+  return { kind: "error", error: new StepFailedError(name, error) };
+}
+
+/** Runs the step function under its own signal (the execution's, and its timeout's). */
+async function runFn<T>(
+  signal: AbortSignal,
+  name: string,
+  timeoutMs: number | undefined,
+  fn: StepFn<T>,
+): Promise<{ value: T } | { error: unknown }> {
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort(signal.reason);
+  signal.addEventListener("abort", onAbort);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timedOut = new Promise<never>((_, reject) => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => {
+        const err = new KagziError("TIMEOUT", `Step "${name}" timed out after ${timeoutMs} ms`);
+        err.name = "TimeoutError";
+        ctrl.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    const value = await Promise.race([Promise.resolve().then(() => fn(ctrl.signal)), timedOut]);
+    return { value };
+  } catch (error) {
+    return { error };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The server's reason when it refused a call for good (a retry would be refused again). */
+export function permanentRefusal(err: unknown): string | undefined {
+  const e = KagziError.from(err);
+  return e.code === "INVALID_ARGUMENT" || e.code === "RESOURCE_EXHAUSTED" ? e.message : undefined;
+}

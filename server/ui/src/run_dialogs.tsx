@@ -1,0 +1,97 @@
+/** The Run detail screen's actions: cancel, send a signal, retry — each behind a confirmation. */
+import { useState } from "preact/hooks";
+import type { Workflow } from "@kagzi/sdk/client";
+import { withClient } from "./api.ts";
+import { Confirm } from "./ui.tsx";
+
+/** Props of a dialog acting on one run. */
+interface RunDialogProps {
+  run: Workflow;
+  onClose: () => void;
+}
+
+/** Cancels the run, with an optional reason. */
+export function CancelDialog(props: RunDialogProps & { onDone: (t: string) => void }) {
+  const [reason, setReason] = useState("");
+  return (
+    <Confirm
+      title="Cancel run"
+      action="Cancel run"
+      danger
+      onClose={props.onClose}
+      onConfirm={async () => {
+        await withClient((c) =>
+          c.cancel(props.run.id).namespace(props.run.namespace).reason(reason)
+        );
+        props.onDone("Run cancelled.");
+      }}
+    >
+      <p>Cancel this run? Its running steps see their abort signal; this cannot be undone.</p>
+      <label>
+        Reason (optional)
+        <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+      </label>
+    </Confirm>
+  );
+}
+
+/** Sends a signal, named and with an optional JSON payload, to the run. */
+export function SignalDialog(props: RunDialogProps & { onDone: (t: string) => void }) {
+  const [name, setName] = useState("");
+  const [payload, setPayload] = useState("");
+  return (
+    <Confirm
+      title="Send signal"
+      action="Send signal"
+      onClose={props.onClose}
+      onConfirm={async () => {
+        if (!name.trim()) throw new Error("Give the signal a name.");
+        let value: unknown;
+        if (payload.trim()) {
+          try {
+            value = JSON.parse(payload);
+          } catch (err) {
+            throw new Error(`The payload is not valid JSON: ${(err as Error).message}`);
+          }
+        }
+        const sent = await withClient((c) =>
+          c.signal(props.run.id, name.trim(), value, { namespace: props.run.namespace })
+        );
+        props.onDone(
+          `Signal "${name.trim()}" sent${sent.alreadyExists ? " (already stored)" : ""}.`,
+        );
+      }}
+    >
+      <label>
+        Signal name
+        <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        Payload (JSON, optional)
+        <textarea rows={5} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} />
+      </label>
+    </Confirm>
+  );
+}
+
+/** Starts a retry of the ended run (same input, same workflow id); `onStarted` gets its id. */
+export function RetryDialog(props: RunDialogProps & { onStarted: (id: string) => void }) {
+  const run = props.run;
+  return (
+    <Confirm
+      title="Retry run"
+      action="Start retry"
+      onClose={props.onClose}
+      onConfirm={async () => {
+        const next = await withClient((c) => c.retry(run.id, { namespace: run.namespace }));
+        props.onStarted(next.id);
+      }}
+    >
+      <p>
+        Start a new run of <b>{run.type}</b> {run.version && <>version {run.version}</>}
+        with the same input, under workflow id{" "}
+        <span class="mono">{run.workflowId}</span>? It will link back to this run.
+      </p>
+    </Confirm>
+  );
+}
