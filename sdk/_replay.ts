@@ -21,6 +21,7 @@ import { decodeJson, encodeJson } from "./_payload.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
 import type { WorkerRpc } from "./_rpc.ts";
 import { RunTrace } from "./_tracing.ts";
+import type { Logger } from "./logger.ts";
 
 /** How an execution ended. */
 export type Outcome = "completed" | "failed" | "suspended" | "abandoned";
@@ -49,6 +50,7 @@ export class Execution {
     private readonly rpc: WorkerRpc,
     private readonly task: Task,
     private readonly fn: WorkflowFn,
+    private readonly log: Logger,
   ) {
     for (const r of task.steps) {
       if (r.step) this.#records.set(key(r.step.kind, r.step.name, r.step.occurrence), r);
@@ -134,10 +136,15 @@ export class Execution {
   async #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
     const { runId, fence } = this.lease;
     if ("error" in ended && ended.error !== undefined) {
-      const ok = await this.rpc.call("failWorkflow", {
-        lease: { runId, fence },
-        error: toErrorDetail(ended.error),
-      });
+      const error = toErrorDetail(ended.error);
+      const ok = await this.rpc.call("failWorkflow", { lease: { runId, fence }, error });
+      if (ok) {
+        this.log.error(`run ${runId} (${this.task.workflowType}) failed: ${error.message}`, {
+          ...this.#fields(),
+          error: error.message,
+          errorName: error.name,
+        });
+      }
       return ok ? "failed" : "abandoned";
     }
     let output: Payload;
@@ -158,7 +165,13 @@ export class Execution {
         error: new NonRetryableError(`The workflow's output was refused: ${refusal}`),
       });
     }
+    if (ok) this.log.debug(`run ${runId} (${this.task.workflowType}) completed`, this.#fields());
     return ok ? "completed" : "abandoned";
+  }
+
+  /** The fields every log line about this run carries. */
+  #fields(): Record<string, unknown> {
+    return { workerId: this.rpc.workerId, runId: this.task.runId, type: this.task.workflowType };
   }
 
   async #suspend(): Promise<Outcome> {
@@ -215,6 +228,8 @@ export class Execution {
       waitForever: () => this.#waitForever(),
       addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
       call: (method, req) => this.#report(() => this.rpc.call(method, req)),
+      log: this.log,
+      workflowType: this.task.workflowType,
       report: (send) => this.#report(send),
       rpc: this.rpc,
       lease: this.lease,
@@ -246,10 +261,17 @@ export class Execution {
   async #report<R>(send: () => Promise<R | undefined>): Promise<R | undefined> {
     try {
       const res = await send();
-      if (res === undefined) this.release("lease lost");
+      if (res === undefined && !this.#released) {
+        this.log.warn(`run ${this.task.runId} lost its lease; its execution stops`, this.#fields());
+        this.release("lease lost");
+      }
       return res;
     } catch (err) {
-      this.release(`could not report to the server: ${(err as Error).message}`);
+      const why = `could not report to the server: ${(err as Error).message}`;
+      if (!this.#released) {
+        this.log.warn(`run ${this.task.runId} released: ${why}`, this.#fields());
+      }
+      this.release(why);
       return undefined;
     }
   }

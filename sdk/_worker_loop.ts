@@ -11,6 +11,8 @@ import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
+import type { Logger } from "./logger.ts";
+import { ServerLink } from "./_server_link.ts";
 
 /** What `WorkerBuilder.build()` hands the worker: its client, identity and settings. */
 export interface WorkerInit {
@@ -25,6 +27,10 @@ export interface WorkerInit {
   maxConcurrent: number;
   shutdownTimeoutMs: number;
   handlers: Map<string, WorkflowFn>;
+  /** Where the worker's events go. */
+  log: Logger;
+  /** The server's address, as logged. */
+  address: string;
 }
 
 /** Counts of what a worker did, for observability and tests. */
@@ -54,9 +60,11 @@ export class WorkerLoop {
   #slotFreed?: () => void;
   #running?: Promise<void>;
   #stopped?: Promise<void>;
+  readonly #link: ServerLink;
 
   constructor(init: WorkerInit) {
     this.#init = init;
+    this.#link = new ServerLink(init.log, init.address, () => this.id);
     this.#leases = new Leases(() => this.#beat(), init.leaseMs);
     this.#rpc = new WorkerRpc(
       init.client,
@@ -84,8 +92,7 @@ export class WorkerLoop {
   }
 
   async #run(): Promise<void> {
-    const stop = () => void this.shutdown();
-    const signals = listenForSignals(stop);
+    const signals = listenForSignals((name) => void this.shutdown(name));
     const heartbeat = this.#heartbeatLoop();
     try {
       await this.#pollLoop();
@@ -96,16 +103,26 @@ export class WorkerLoop {
     }
   }
 
-  /** Stops polling, waits for in-flight runs (up to the shutdown timeout), releases the rest, deregisters. */
-  shutdown(): Promise<void> {
-    this.#stopped ??= this.#shutdown();
+  /**
+   * Stops polling, waits for in-flight runs (up to the shutdown timeout), releases the rest,
+   * deregisters. `why` is logged.
+   */
+  shutdown(why = "shutdown() called"): Promise<void> {
+    this.#stopped ??= this.#shutdown(why);
     return this.#stopped;
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(why: string): Promise<void> {
     this.#stopping = true;
     this.#pollAbort.abort();
     this.#slotFreed?.();
+    const log = this.#init.log;
+    const fields = { workerId: this.id, reason: why, inFlight: this.#active.size };
+    log.info(
+      `draining (${why}): polling stopped, waiting up to ${this.#init.shutdownTimeoutMs} ms ` +
+        `for ${this.#active.size} run(s) in flight`,
+      fields,
+    );
     const deadline = Date.now() + this.#init.shutdownTimeoutMs;
     while (this.#active.size && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
@@ -116,14 +133,21 @@ export class WorkerLoop {
     for (const e of left) e.stop("worker shutting down");
     await Promise.all(left.map((e) => e.settled()));
     for (const e of left) e.release("worker shutting down");
+    const done = { workerId: this.id, released: left.length };
     try {
       await this.#init.client.deregister({
         namespace: this.#init.namespace,
         workerId: this.id,
         release: left.map((e) => e.lease),
       }, { timeoutMs: 10_000 });
-    } catch {
+      log.info(`stopped: deregistered; ${left.length} unfinished run(s) released`, done);
+    } catch (err) {
       // The server is away: the leases expire and the runs are picked up again.
+      log.warn(
+        `stopped without deregistering (${KagziError.from(err).message}); ` +
+          `${left.length} unfinished run(s) go to other workers when their leases expire`,
+        done,
+      );
     }
   }
 
@@ -146,15 +170,21 @@ export class WorkerLoop {
         );
         tasks = res.tasks;
         backoff = 100;
+        this.#link.ok();
       } catch (err) {
         if (this.#stopping) return;
         const e = KagziError.from(err);
         if (e.code === "NOT_FOUND" && e.subject === "worker") {
           // The server forgot this worker (its database was reset): register again.
-          await this.#init.register().then((r) => (this.#rpc.workerId = r.workerId)).catch(
-            () => {},
-          );
-        }
+          const old = this.id;
+          await this.#init.register().then((r) => {
+            this.#rpc.workerId = r.workerId;
+            this.#init.log.warn(`the server forgot worker ${old}; registered again`, {
+              workerId: r.workerId,
+              previousWorkerId: old,
+            });
+          }).catch(() => {});
+        } else this.#link.failed("poll", err);
         await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
         backoff = Math.min(backoff * 2, 5_000);
         continue;
@@ -165,7 +195,7 @@ export class WorkerLoop {
 
   #start(task: Task, sentAt: Instant): void {
     const fn = this.#init.handlers.get(`${task.workflowType}@${task.version}`);
-    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task));
+    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task), this.#init.log);
     // Claimed again (an older lease of ours was recovered): the older execution lost it.
     this.#active.get(task.runId)?.release("run claimed again");
     this.#active.set(task.runId, exec);
@@ -226,13 +256,20 @@ export class WorkerLoop {
           ? "run cancelled"
           : lost.has(e.lease.runId) && "lease lost";
         if (gone) {
+          this.#init.log[gone === "lease lost" ? "warn" : "info"](
+            `run ${e.lease.runId} ${gone === "lease lost" ? "lost its lease" : "was cancelled"}; ` +
+              "its execution stops",
+            { workerId: this.id, runId: e.lease.runId },
+          );
           this.#leases.drop(e.lease);
           e.release(gone);
         } else this.#leases.extend(e.lease, sentAt, expiresIn);
       }
-      if (res.shouldDrain) void this.shutdown();
+      if (res.shouldDrain) void this.shutdown("the server asked this worker to drain");
+      this.#link.ok();
       return true;
-    } catch {
+    } catch (err) {
+      this.#link.failed("heartbeat", err);
       this.#deltas.completed += deltas.completed;
       this.#deltas.failed += deltas.failed;
       return false;

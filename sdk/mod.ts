@@ -83,3 +83,4 @@ export type {
 } from "./context.ts";
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
+export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
