@@ -85,6 +85,9 @@ Deno.test("loadConfig() reads retention as a duration, off, and per namespace", 
   // The SDK's grammar: words as well as letters.
   assert.equal(loadConfig({}, ["--retention", "2 weeks"]).retentionMs, 14 * 86_400_000);
   assert.equal(loadConfig({}, ["--retention", "1 day 12 hours"]).retentionMs, 36 * 3_600_000);
+  assert.equal(loadConfig({}, ["--retention", "1 day"]).retentionMs, 86_400_000);
+  assert.equal(loadConfig({ KAGZI_RETENTION: "2 weeks" }).retentionMs, 14 * 86_400_000);
+  assert.equal(loadConfig({}, ["--retention", "1 hour 30 minutes"]).retentionMs, 5_400_000);
   assert.deepEqual(
     loadConfig({ KAGZI_RETENTION_NAMESPACES: "orders=30d, tmp=1h,keep=off" }).retentionByNamespace,
     { orders: 30 * 86_400_000, tmp: 3_600_000, keep: 0 },

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { startGrpcListener } from "./grpc_supervisor.ts";
+import { startGrpcListener } from "./http/grpc_supervisor.ts";
 import { boot, fail } from "./boot.ts";
 import { SERVER_VERSION } from "./version.ts";
 import { serveServerless } from "./deploy.ts";

@@ -15,31 +15,18 @@
  * @module
  */
 import type * as http2 from "node:http2";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { cors, createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
-import {
-  compressionGzip,
-  universalRequestFromNodeRequest,
-  universalResponseToNodeResponse,
-} from "@connectrpc/connect-node";
-import { listenerHeader } from "./grpc_bridge.ts";
-import { ApiKeyCheck, scopeInterceptor } from "./auth.ts";
-import { guardDecoding, requestGate } from "./decode_guard.ts";
-import { messageCheckInterceptor } from "./message_check.ts";
+import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
 } from "@kagzi/proto";
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./server_config.ts";
 import { Notifier, workTopic } from "./engine/notify.ts";
 import { Dispatcher } from "./engine/dispatch.ts";
-import { toConnectError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
-import { isUiPath, serveUi } from "./ui.ts";
 import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
 import { migrate } from "./store/migrate.ts";
@@ -49,9 +36,12 @@ import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
-import { Maintenance, maintenanceInterceptor } from "./engine/maintenance.ts";
+import { Maintenance } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
 import { scheduleService } from "./services/schedule_service.ts";
+import { ApiKeyCheck } from "./http/auth.ts";
+import { interceptorsFor } from "./http/interceptors.ts";
+import { createRouter } from "./http/router.ts";
 
 export {
   type ApiKey,
@@ -63,8 +53,7 @@ export {
 } from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
 
-/** The largest request body accepted, in bytes. */
-export const maxRequestBytes = 8 * 1024 * 1024;
+export { maxRequestBytes } from "./http/router.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
@@ -76,7 +65,7 @@ export interface KagziServer {
   /**
    * Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`).
    * `server/main.ts` does not: a `node:http2` server can abort its process (denoland/deno#36788),
-   * so it runs native gRPC in a child process that forwards to `fetch` (`grpc_listener.ts`).
+   * so it runs native gRPC in a child process that forwards to `fetch` (`http/grpc_listener.ts`).
    */
   http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
   /** "postgres" or "embedded". */
@@ -103,7 +92,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     database = "postgres";
   } else {
     // Loaded only when used: PGlite is large.
-    const { startEmbedded } = await import("./engine/embedded.ts");
+    const { startEmbedded } = await import("./store/embedded.ts");
     const embedded = await startEmbedded({ dataDir: config.dataDir });
     closeEmbedded = () => embedded.close();
     // pglite-socket serves one connection; LISTEN does not cross it, so wake-ups stay in-process.
@@ -153,20 +142,12 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   // The key is checked before the body is read (guardDecoding); what it covers once the
   // request is decoded (scopeInterceptor), before anything else is said about the request.
   const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
-  const interceptors: Interceptor[] = [
-    ...(metrics ? [metrics.interceptor] : []),
-    (next) => async (req) => {
-      try {
-        return await next(req);
-      } catch (err) {
-        throw toConnectError(err, (msg, e) => log.error(`${req.method.name}: ${msg}`, e));
-      }
-    },
-    ...(keys ? [scopeInterceptor] : []),
-    messageCheckInterceptor,
-    // Serverless: the engine's periodic work runs inside the requests being served.
-    ...(maintenance ? [maintenanceInterceptor(maintenance)] : []),
-  ];
+  const interceptors = interceptorsFor({
+    log,
+    metrics: metrics?.interceptor,
+    scoped: keys !== undefined,
+    maintenance,
+  });
   // One instance: it caches registered workers.
   const worker = workerService(ctx);
   const routes = (router: ConnectRouter) => {
@@ -175,73 +156,14 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
   };
-  const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
-    const compression = grpc ? [compressionGzip] : [];
-    const router = createConnectRouter({
-      interceptors,
-      grpc,
-      readMaxBytes: maxRequestBytes,
-      acceptCompression: compression,
-      requestGate: requestGate((msg, e) => log.error(msg, e)),
-    });
-    routes(router);
-    const guard = {
-      maxBytes: maxRequestBytes,
-      compression,
-      authenticate: keys &&
-        ((method: string, header: Headers) => keys.authenticate(method, header)),
-    };
-    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, guard)]));
-  };
-  // gRPC needs HTTP trailers, which fetch responses cannot carry: it is served on node:http2.
-  const connectHandlers = handlers(false);
-  const fetchHandlers = new Map(
-    [...connectHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
-  );
-  const nodeHandlers = handlers(true);
-  // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
-  const listenerHandlers = new Map(
-    [...nodeHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
-  );
-  const fetch = async (req: Request): Promise<Response> => {
-    const headers = corsHeaders(req, config.corsOrigins);
-    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
-    const path = new URL(req.url).pathname;
-    const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
-    const contentType = req.headers.get("content-type") ?? "";
-    let res: Response;
-    if (path === "/metrics" && metrics) {
-      res = await metrics.handle(req);
-    } else if (!handler && isUiPath(path)) {
-      res = serveUi(req, path);
-    } else if (!handler) {
-      res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
-        status: 404,
-      });
-    } else if (req.method === "POST" && !supportedContentType.test(contentType)) {
-      res = Response.json({
-        code: "invalid_argument",
-        message: `Unsupported "content-type" ${JSON.stringify(contentType)}: use ` +
-          "application/proto or application/json (Connect), application/grpc-web+proto " +
-          "(gRPC-Web), or application/grpc on the gRPC port",
-      }, { status: 415 });
-    } else {
-      res = await handler(req);
-    }
-    for (const [k, v] of headers) res.headers.set(k, v);
-    return res;
-  };
-  const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    const handler = nodeHandlers.get(req.url?.split("?", 2)[0] ?? "");
-    if (!handler) {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
-      .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
-  };
+  const { fetch, http2Handler } = createRouter({
+    routes,
+    interceptors,
+    keys,
+    metrics: metrics && ((req) => metrics.handle(req)),
+    corsOrigins: config.corsOrigins,
+    log,
+  });
   const stopTicker = maintenance ? () => maintenance.close() : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -276,26 +198,4 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       await closeEmbedded();
     },
   };
-}
-
-const supportedContentType =
-  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?)\s*(;|$)/i;
-
-function corsHeaders(req: Request, origins: string[]): Headers {
-  const headers = new Headers();
-  const origin = req.headers.get("origin");
-  if (!origin || !(origins.includes("*") || origins.includes(origin))) return headers;
-  headers.set("access-control-allow-origin", origins.includes("*") ? "*" : origin);
-  headers.set("vary", "origin");
-  if (req.method === "OPTIONS") {
-    headers.set("access-control-allow-methods", cors.allowedMethods.join(", "));
-    headers.set(
-      "access-control-allow-headers",
-      [...cors.allowedHeaders, "authorization"].join(", "),
-    );
-    headers.set("access-control-max-age", "7200");
-  } else {
-    headers.set("access-control-expose-headers", cors.exposedHeaders.join(", "));
-  }
-  return headers;
 }

@@ -2,7 +2,7 @@
  * Settings of serverless mode (Deno Deploy and similar hosts): its defaults, the Postgres URL
  * built from libpq's `PG*` variables, and what the mode requires.
  */
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./server_config.ts";
 
 /**
  * Whether serverless mode is asked for: by the `--serverless` flag, else by

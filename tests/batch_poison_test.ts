@@ -9,8 +9,10 @@ import { Batcher } from "../server/engine/batcher.ts";
 import { connectPostgres, type Db } from "../server/store/db.ts";
 import { migrate } from "../server/store/migrate.ts";
 import * as queue from "../server/store/queue.ts";
-import * as runs from "../server/store/runs.ts";
+import * as ends from "../server/store/run_ends.ts";
+import * as starts from "../server/store/run_starts.ts";
 import * as steps from "../server/store/steps.ts";
+import * as stepResults from "../server/store/step_results.ts";
 import { type Backend, backends, freshDatabase } from "./_db.ts";
 
 const ns = "innocent";
@@ -28,7 +30,7 @@ async function open(backend: Backend): Promise<Db & AsyncDisposable> {
     db = connectPostgres(fresh.url, { max: 4 });
     close = async () => await fresh[Symbol.asyncDispose]();
   } else {
-    const { startEmbedded } = await import("../server/engine/embedded.ts");
+    const { startEmbedded } = await import("../server/store/embedded.ts");
     const dataDir = await Deno.makeTempDir({ prefix: "kagzi_batch_" });
     const embedded = await startEmbedded({ dataDir });
     db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
@@ -66,7 +68,7 @@ for (const backend of await backends()) {
     await using db = await open(backend);
     const n = 20;
     const bad = 7; // the poisoned item's place in each batch
-    const newRun = (i: number): runs.NewRun => ({
+    const newRun = (i: number): starts.NewRun => ({
       namespaceId: ns,
       runId: crypto.randomUUID(),
       workflowId: `w-${i}`,
@@ -80,7 +82,9 @@ for (const backend of await backends()) {
     });
 
     await t.step("insertRuns: the poisoned start fails, the others are stored", async () => {
-      const { batcher, sizes } = recording((items: runs.NewRun[]) => runs.insertRuns(db, items));
+      const { batcher, sizes } = recording((items: starts.NewRun[]) =>
+        starts.insertRuns(db, items)
+      );
       const results = await Promise.allSettled(
         Array.from({ length: n }, (_, i) => batcher.add(newRun(i))),
       );
@@ -106,8 +110,8 @@ for (const backend of await backends()) {
     assert.equal(claimed.length, n - 1);
 
     await t.step("completeSteps: the poisoned output fails, the others are stored", async () => {
-      const { batcher, sizes } = recording((items: steps.StepOutput[]) =>
-        steps.completeSteps(db, items)
+      const { batcher, sizes } = recording((items: stepResults.StepOutput[]) =>
+        stepResults.completeSteps(db, items)
       );
       const results = await Promise.allSettled(claimed.map((c, i) =>
         batcher.add({
@@ -143,8 +147,8 @@ for (const backend of await backends()) {
     });
 
     await t.step("completeRuns: the poisoned completion fails, the others complete", async () => {
-      const { batcher, sizes } = recording((items: queue.RunOutput[]) =>
-        queue.completeRuns(db, items)
+      const { batcher, sizes } = recording((items: ends.RunOutput[]) =>
+        ends.completeRuns(db, items)
       );
       const results = await Promise.allSettled(claimed.map((c, i) =>
         batcher.add({

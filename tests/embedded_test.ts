@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { DataDirLockedError, startEmbedded } from "../server/engine/embedded.ts";
+import { DataDirLockedError, startEmbedded } from "../server/store/embedded.ts";
 
 /** The rows as a plain array: postgres.js returns an Array subclass, which strict deepEqual tells apart. */
 async function rows<T>(query: Promise<readonly T[]>): Promise<T[]> {

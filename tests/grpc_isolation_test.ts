@@ -1,5 +1,5 @@
 /**
- * The native gRPC listener runs in its own process (server/grpc_listener.ts), so
+ * The native gRPC listener runs in its own process (server/http/grpc_listener.ts), so
  * whatever happens to it — a crash of Deno's node:http2 server, a kill -9, hostile
  * HTTP/2 clients — the server and its Connect port keep serving, and the listener
  * is restarted on the same port.

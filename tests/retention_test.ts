@@ -13,7 +13,7 @@ import {
   Worker,
   type WorkflowFn,
 } from "@kagzi/sdk";
-import { startEmbedded } from "../server/engine/embedded.ts";
+import { startEmbedded } from "../server/store/embedded.ts";
 import { retentionPass } from "../server/engine/retention.ts";
 import { connectPostgres, type Db } from "../server/store/db.ts";
 import { migrate } from "../server/store/migrate.ts";

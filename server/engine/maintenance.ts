@@ -6,13 +6,12 @@
  * cron schedules, and times in-process the wake-ups due within the next two intervals.
  *
  * Passes are started by the `Deno.cron` job ({@linkcode Maintenance.run}) and by the requests
- * being served ({@linkcode maintenanceInterceptor}): while a long poll or a result wait is open,
+ * being served ({@linkcode Maintenance.around}): while a long poll or a result wait is open,
  * a pass runs every interval, so a due sleeper is picked up within about an interval while a
  * worker polls. At most one pass per interval per instance and one at a time; passes of many
  * instances at once are safe: one instance at a time makes the writes (transaction-level advisory
  * lock; the others skip them), claims use `SKIP LOCKED`, and schedules are locked row by row.
  */
-import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../log.ts";
 import type { Db } from "../store/db.ts";
 import * as queue from "../store/queue.ts";
@@ -92,6 +91,24 @@ export class Maintenance {
     };
   }
 
+  /**
+   * Runs `fn` (a request being served) inside maintenance: pokes a pass (rate-limited), holds
+   * passes every interval while `fn` runs when it may `wait` (a long poll, a result wait), and
+   * resolves only once the pass it started has ended (a host may freeze the instance once no
+   * request is in flight).
+   */
+  async around<T>(fn: () => Promise<T>, wait: boolean): Promise<T> {
+    const release = wait ? this.hold() : undefined;
+    const pass = this.poke();
+    try {
+      return await fn();
+    } finally {
+      release?.();
+      await pass;
+      if (release) await this.settled();
+    }
+  }
+
   /** Stops passes, waits for the one running and forgets this instance. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -154,26 +171,4 @@ export class Maintenance {
     const fired = await firePass(this.db, scheduleGraceMs, []);
     for (const ns of fired) this.notifier.publish(workTopic(ns));
   }
-}
-
-/** Methods that may wait (long polls, result waits): passes repeat while they are open. */
-const waiting = new Set(["PollTask", "GetWorkflow"]);
-
-/**
- * Runs maintenance inside the requests being served: every call pokes a pass (rate-limited), long
- * polls and result waits hold passes every interval while open, and no call answers before the
- * pass it started ends (a host may freeze the instance once no request is in flight).
- */
-export function maintenanceInterceptor(maintenance: Maintenance): Interceptor {
-  return (next) => async (req) => {
-    const release = waiting.has(req.method.name) ? maintenance.hold() : undefined;
-    const pass = maintenance.poke();
-    try {
-      return await next(req);
-    } finally {
-      release?.();
-      await pass;
-      if (release) await maintenance.settled();
-    }
-  };
 }

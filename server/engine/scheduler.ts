@@ -9,7 +9,7 @@
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
-import * as runs from "../store/runs.ts";
+import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
 import { dueTimes, parseCron } from "./cron.ts";
 import { type Notifier, workTopic } from "./notify.ts";
@@ -86,18 +86,8 @@ export async function firePass(
         next = undefined;
       }
       for (const at of fire) {
-        const inserted = await runs.insertRun(tx, {
-          namespaceId: s.namespace_id,
-          runId: crypto.randomUUID(),
-          workflowId: `${s.schedule_id}@${at.toISOString()}`,
-          workflowType: s.workflow_type,
-          version: s.version,
-          deadlineAt: null,
-          retryPolicy: null,
-          input: { data: s.input ?? new Uint8Array(), metadata: s.input_metadata ?? {} },
-          context: null,
-          scheduleId: s.schedule_id,
-        });
+        const run = scheduledRun(s, crypto.randomUUID(), `${s.schedule_id}@${at.toISOString()}`);
+        const inserted = await starts.insertRun(tx, run);
         if (inserted) started.push({ namespace: s.namespace_id, type: s.workflow_type });
       }
       await schedules.advanceSchedule(
@@ -111,4 +101,27 @@ export async function firePass(
     }
     return namespaces;
   });
+}
+
+/**
+ * The run a schedule starts (a cron fire, or a manual trigger): its workflow type, version and
+ * input, no deadline, retry policy or context, under the given ids.
+ */
+export function scheduledRun(
+  s: schedules.ScheduleRow,
+  runId: string,
+  workflowId: string,
+): starts.NewRun {
+  return {
+    namespaceId: s.namespace_id,
+    runId,
+    workflowId,
+    workflowType: s.workflow_type,
+    version: s.version,
+    deadlineAt: null,
+    retryPolicy: null,
+    input: { data: s.input ?? new Uint8Array(), metadata: s.input_metadata ?? {} },
+    context: null,
+    scheduleId: s.schedule_id,
+  };
 }

@@ -3,23 +3,23 @@
  * idle poll that serves its type; the insert stores the run already claimed for that poll's
  * worker (one commit for start and claim), and the poll is answered with it. Starts without a
  * poll, or whose stored version the poll does not serve, are stored PENDING and wake one poll.
+ * Runs claimed for a poll that is gone are given back ({@linkcode giveBack}).
  */
 import type { Poll } from "../engine/dispatch.ts";
-import type { ClaimedRow } from "../store/queue.ts";
-import * as runs from "../store/runs.ts";
+import * as queue from "../store/queue.ts";
+import * as starts from "../store/run_starts.ts";
 import type { ServiceContext } from "./_context.ts";
-import { giveBack } from "./poll_handler.ts";
 
 /** Writes a batch of starts, handing runs to waiting polls; per item what was stored. */
 export function startRuns(
   ctx: ServiceContext,
-): (items: runs.NewRun[]) => Promise<(runs.InsertedRun | undefined)[]> {
+): (items: starts.NewRun[]) => Promise<(starts.InsertedRun | undefined)[]> {
   const { db, dispatch, config, metrics } = ctx;
   return async (items) => {
     const polls: (Poll | undefined)[] = items.map((it) =>
       dispatch.reserve(it.namespaceId, it.workflowType)
     );
-    const claimed = items.map((it, i): runs.NewRun => {
+    const claimed = items.map((it, i): starts.NewRun => {
       const p = polls[i];
       if (!p) return it;
       const claim = {
@@ -29,9 +29,9 @@ export function startRuns(
       };
       return { ...it, claim };
     });
-    let rows: (runs.InsertedRun | undefined)[];
+    let rows: (starts.InsertedRun | undefined)[];
     try {
-      rows = await runs.insertRuns(db, claimed);
+      rows = await starts.insertRuns(db, claimed);
     } catch (err) {
       for (const p of polls) p?.cancel();
       settle(ctx, polls);
@@ -63,7 +63,7 @@ function settle(ctx: ServiceContext, polls: (Poll | undefined)[]): void {
   }
 }
 
-function claimedRow(run: runs.NewRun, row: runs.InsertedRun): ClaimedRow {
+function claimedRow(run: starts.NewRun, row: starts.InsertedRun): queue.ClaimedRow {
   return {
     run_id: row.run_id,
     workflow_id: run.workflowId,
@@ -81,4 +81,20 @@ function claimedRow(run: runs.NewRun, row: runs.InsertedRun): ClaimedRow {
     traceparent: run.traceparent ?? null,
     queued_s: 0,
   };
+}
+
+/** Puts runs claimed for a poll that is gone back in the queue and wakes another poll. */
+export async function giveBack(
+  ctx: ServiceContext,
+  namespaceId: string,
+  rows: queue.ClaimedRow[],
+): Promise<void> {
+  try {
+    await queue.unclaimRuns(ctx.db, namespaceId, rows);
+  } catch (err) {
+    // Not put back: the lease expires and the ticker recovers the runs.
+    ctx.log.warn("giving back runs of a closed poll failed", err);
+    return;
+  }
+  for (const r of rows) ctx.dispatch.wakeOne(namespaceId, r.workflow_type, r.version);
 }

@@ -1,6 +1,9 @@
-/** Validation of the lease and step reference that every write of a held run carries. */
+/**
+ * Opening a write to a held run: the namespace, worker and lease every such request carries,
+ * checked once ({@linkcode HeldRun.open}), and the step reference it names ({@linkcode stepRef}).
+ */
 import { type Lease, StepKind, type StepRef } from "@kagzi/proto";
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, LeaseLostError } from "../errors.ts";
 import type * as steps from "../store/steps.ts";
 import * as v from "./_validate.ts";
 
@@ -10,6 +13,49 @@ const wireKinds: Record<steps.StepKind, StepKind> = {
   SIGNAL: StepKind.SIGNAL,
   CHILD: StepKind.CHILD,
 };
+
+/** The fields of a request that writes to a run it holds. */
+export interface HeldRunRequest {
+  namespace: string;
+  workerId: string;
+  lease?: Lease;
+}
+
+/** A run a worker holds, as a request names it: the namespace, the worker and the lease. */
+export class HeldRun {
+  private constructor(
+    /** The run's namespace. */
+    readonly namespaceId: string,
+    /** The calling worker ("" when the request's worker is not read). */
+    readonly workerId: string,
+    /** The held run. */
+    readonly runId: string,
+    /** The fence of the claim the lease is for. */
+    readonly fence: string,
+  ) {}
+
+  /**
+   * Checks a request's namespace, `worker_id` and lease, in that order. With `anyWorker`, the
+   * lease alone stands for the caller and `worker_id` is not read.
+   */
+  static open(op: string, req: HeldRunRequest, options: { anyWorker?: boolean } = {}): HeldRun {
+    const namespaceId = v.namespace(op, req.namespace);
+    const workerId = options.anyWorker ? "" : v.runId(op, req.workerId, "worker_id");
+    const { runId, fence } = lease(op, req.lease);
+    return new HeldRun(namespaceId, workerId, runId, fence);
+  }
+
+  /** The key of one of its steps, for the store's writes under this lease. */
+  step(ref: { kind: steps.StepKind; name: string; occurrence: number }): steps.StepKey {
+    const { namespaceId, runId, fence, workerId } = this;
+    return { namespaceId, runId, fence, workerId, ...ref };
+  }
+
+  /** The error for a lease that no longer holds (the run was reclaimed or ended). */
+  lost(): LeaseLostError {
+    return new LeaseLostError(this.runId, BigInt(this.fence));
+  }
+}
 
 /** The run and fence of a request's lease. */
 export function lease(op: string, l: Lease | undefined): { runId: string; fence: string } {

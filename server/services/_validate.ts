@@ -1,7 +1,15 @@
 /** Request validation shared by the services: each failure names the field and the value. */
 import { create } from "@bufbuild/protobuf";
-import { type PageInfo, PageInfoSchema, type Payload } from "@kagzi/proto";
+import {
+  ErrorCode,
+  type ErrorDetail,
+  ErrorDetailSchema,
+  type PageInfo,
+  PageInfoSchema,
+  type Payload,
+} from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
+import { durationMs } from "./_time.ts";
 
 /** The largest payload `data` accepted, in bytes. */
 export const maxPayloadBytes = 4 * 1024 * 1024;
@@ -216,4 +224,22 @@ function decodeToken(token: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A user's error (a failed step or run) with its sizes bounded; a bad retry_after is named. */
+export function errorDetail(op: string, e: ErrorDetail): ErrorDetail {
+  durationMs(op, "error.retry_after", e.retryAfter);
+  return create(ErrorDetailSchema, {
+    code: e.code === ErrorCode.UNSPECIFIED ? ErrorCode.APPLICATION : e.code,
+    message: clip(e.message, 8192),
+    nonRetryable: e.nonRetryable,
+    retryAfter: e.retryAfter,
+    subject: clip(e.subject, 256),
+    subjectId: clip(e.subjectId, 256),
+    metadata: Object.fromEntries(
+      Object.entries(e.metadata).slice(0, 32).map(([k, val]) => [clip(k, 256), clip(val, 4096)]),
+    ),
+    name: clip(e.name, 256),
+    stack: clip(e.stack, 16384),
+  });
 }

@@ -26,6 +26,7 @@ import * as workers from "../store/workers.ts";
 import { ts } from "./_convert.ts";
 import { stepAttemptToProto } from "./_steps.ts";
 import { API_VERSION, SERVER_VERSION } from "../version.ts";
+import { workerNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import * as v from "./_validate.ts";
 
@@ -71,11 +72,7 @@ export function adminService(ctx: ServiceContext): ServiceImpl<typeof AdminServi
   const requireWorker = async (namespaceId: string, id: string) => {
     const row = await workers.getWorker(db, namespaceId, id);
     if (!row) {
-      throw new NotFoundError(
-        "worker",
-        id,
-        `Worker "${id}" was not found in namespace "${namespaceId}"`,
-      );
+      throw workerNotFound(namespaceId, id);
     }
     return row;
   };

@@ -2,10 +2,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { RetryWorkflowResponseSchema, type WorkflowService } from "@kagzi/proto";
-import { ConflictError, NotFoundError, PreconditionError } from "../errors.ts";
+import { ConflictError, PreconditionError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import { insertRetryRun } from "../store/retries.ts";
 import * as runs from "../store/runs.ts";
+import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import * as v from "./_validate.ts";
 
@@ -30,11 +31,7 @@ export function retryHandlers(ctx: ServiceContext): RetryHandlers {
       // Nothing inserted: say why.
       const old = await runs.getRun(db, namespaceId, runId);
       if (!old) {
-        throw new NotFoundError(
-          "run",
-          runId,
-          `Run "${runId}" was not found in namespace "${namespaceId}"`,
-        );
+        throw runNotFound(namespaceId, runId);
       }
       if (old.status === "PENDING" || old.status === "RUNNING" || old.status === "SLEEPING") {
         throw new PreconditionError(

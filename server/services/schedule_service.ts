@@ -13,10 +13,11 @@ import {
 } from "@kagzi/proto";
 import { CronError, parseCron } from "../engine/cron.ts";
 import { schedulesTopic } from "../engine/scheduler.ts";
-import { InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import * as schedules from "../store/schedules.ts";
+import { scheduleNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
-import { triggerHandlers } from "./schedule_trigger.ts";
+import { triggerHandlers } from "./trigger_handlers.ts";
 import { payloadOf, ts } from "./_convert.ts";
 import * as v from "./_validate.ts";
 
@@ -52,9 +53,6 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
     return n;
   };
 
-  const notFound = (id: string, ns: string) =>
-    new NotFoundError("schedule", id, `Schedule "${id}" was not found in namespace "${ns}"`);
-
   return {
     ...triggerHandlers(ctx),
     async createWorkflowSchedule(req) {
@@ -87,7 +85,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
       const row = await schedules.getSchedule(db, namespaceId, scheduleId);
-      if (!row) throw notFound(scheduleId, namespaceId);
+      if (!row) throw scheduleNotFound(namespaceId, scheduleId);
       return create(GetWorkflowScheduleResponseSchema, { schedule: toProto(row) });
     },
 
@@ -112,7 +110,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
       const row = await schedules.getSchedule(db, namespaceId, scheduleId);
-      if (!row) throw notFound(scheduleId, namespaceId);
+      if (!row) throw scheduleNotFound(namespaceId, scheduleId);
       const cron = req.cron?.trim() ?? row.cron;
       const timezone = req.timezone ?? row.timezone;
       const enabled = req.enabled ?? row.enabled;
@@ -137,7 +135,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         maxCatchup: req.maxCatchup === undefined ? row.max_catchup : catchup(op, req.maxCatchup),
         nextFireAt: !enabled ? null : recompute ? next : row.next_fire_at,
       });
-      if (!updated) throw notFound(scheduleId, namespaceId);
+      if (!updated) throw scheduleNotFound(namespaceId, scheduleId);
       notifier.publish(schedulesTopic);
       return create(UpdateWorkflowScheduleResponseSchema, { schedule: toProto(updated) });
     },
@@ -147,7 +145,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const namespaceId = v.namespace(op, req.namespace);
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
       if (!(await schedules.deleteSchedule(db, namespaceId, scheduleId))) {
-        throw notFound(scheduleId, namespaceId);
+        throw scheduleNotFound(namespaceId, scheduleId);
       }
       notifier.publish(schedulesTopic);
       return create(DeleteWorkflowScheduleResponseSchema, {});

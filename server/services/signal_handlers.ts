@@ -9,16 +9,13 @@ import {
   StartWorkflowResponseSchema,
   type WorkflowService,
 } from "@kagzi/proto";
-import {
-  ConflictError,
-  NotFoundError,
-  PreconditionError,
-  ResourceExhaustedError,
-} from "../errors.ts";
+import { ConflictError, PreconditionError, ResourceExhaustedError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import type { Queryable } from "../store/db.ts";
 import * as runs from "../store/runs.ts";
+import * as starts from "../store/run_starts.ts";
 import * as signals from "../store/signals.ts";
+import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import { payloadOf, statusToProto, ts } from "./_convert.ts";
 import * as v from "./_validate.ts";
@@ -63,11 +60,7 @@ export async function deliver(
   );
   switch (res.kind) {
     case "not_found":
-      throw new NotFoundError(
-        "run",
-        runId,
-        `Run "${runId}" was not found in namespace "${namespaceId}"`,
-      );
+      throw runNotFound(namespaceId, runId);
     case "finished":
       throw new PreconditionError(
         "run",
@@ -119,11 +112,7 @@ export function signalHandlers(ctx: ServiceContext): SignalHandlers {
       const after = v.numericCursor(op, req.page?.pageToken ?? "");
       const rows = await signals.listSignals(db, namespaceId, runId, name, after, size + 1);
       if (rows.length === 0 && after === null && !(await runs.getRun(db, namespaceId, runId))) {
-        throw new NotFoundError(
-          "run",
-          runId,
-          `Run "${runId}" was not found in namespace "${namespaceId}"`,
-        );
+        throw runNotFound(namespaceId, runId);
       }
       const { items, page } = v.pageOf(rows, size, (r) => r.seq);
       return create(ListSignalsResponseSchema, {
@@ -152,12 +141,12 @@ export function signalHandlers(ctx: ServiceContext): SignalHandlers {
 export async function signalWithStart(
   ctx: ServiceContext,
   op: string,
-  run: runs.NewRun,
+  run: starts.NewRun,
   s: CheckedSignal,
 ) {
   const { db, notifier } = ctx;
   const res = await db.transaction(async (tx) => {
-    const inserted = await runs.insertRun(tx, run);
+    const inserted = await starts.insertRun(tx, run);
     if (inserted) {
       const d = await deliver(ctx, tx, op, run.namespaceId, inserted.run_id, s);
       return { runId: inserted.run_id, status: inserted.status, existed: false, ...d };

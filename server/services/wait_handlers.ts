@@ -1,4 +1,7 @@
-/** WorkerService handlers for durable waits: ReceiveSignal and StartChild. */
+/**
+ * WorkerService handlers for durable waits of a held run: ReceiveSignal, StartChild, and Sleep
+ * (suspends the run until its sleeps, signals or children are due).
+ */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -6,31 +9,36 @@ import {
   ErrorDetailSchema,
   ParentClosePolicy,
   ReceiveSignalResponseSchema,
+  SleepResponseSchema,
   StartChildResponseSchema,
   type WorkerService,
 } from "@kagzi/proto";
-import { ConflictError, InvalidArgumentError, LeaseLostError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError } from "../errors.ts";
+import { workTopic } from "../engine/notify.ts";
 import { ChildRaceError, startChild } from "../store/children.ts";
+import * as queue from "../store/queue.ts";
 import { receiveSignal } from "../store/signals.ts";
+import * as steps from "../store/steps.ts";
 import type { ServiceContext } from "./_context.ts";
-import { errorToJson, retryToJson } from "./_convert.ts";
-import { lease, stepRef } from "./_lease.ts";
+import { errorToJson, retryToJson, ts } from "./_convert.ts";
+import { HeldRun, stepRef } from "./_lease.ts";
 import { checkRetryPolicy } from "./_retry.ts";
 import { stepRecordToProto } from "./_steps.ts";
 import { dateOf } from "./_time.ts";
 import * as v from "./_validate.ts";
 
-type WaitHandlers = Pick<ServiceImpl<typeof WorkerService>, "receiveSignal" | "startChild">;
+type WaitHandlers = Pick<
+  ServiceImpl<typeof WorkerService>,
+  "receiveSignal" | "startChild" | "sleep"
+>;
 
-/** The signal and child-workflow handlers of WorkerService. */
+/** The signal, child-workflow and sleep handlers of WorkerService. */
 export function waitHandlers(ctx: ServiceContext): WaitHandlers {
   const { db } = ctx;
   return {
     async receiveSignal(req) {
       const op = "receive signal";
-      const namespaceId = v.namespace(op, req.namespace);
-      const workerId = v.runId(op, req.workerId, "worker_id");
-      const l = lease(op, req.lease);
+      const run = HeldRun.open(op, req);
       const ref = stepRef(op, req.step, "SIGNAL");
       const timeoutAt = dateOf(op, "timeout_at", req.timeoutAt) ?? null;
       const timedOut = (at: Date) =>
@@ -43,27 +51,21 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
           message: `No signal "${ref.name}" arrived before ${at.toISOString()}`,
         }));
       const row = await db.transaction((tx) =>
-        receiveSignal(
-          tx,
-          { namespaceId, runId: l.runId, fence: l.fence, workerId, ...ref },
-          timeoutAt,
-          timedOut,
-        )
+        receiveSignal(tx, run.step(ref), timeoutAt, timedOut)
       );
-      if (!row) throw new LeaseLostError(l.runId, BigInt(l.fence));
+      if (!row) throw run.lost();
       return create(ReceiveSignalResponseSchema, { record: stepRecordToProto(row) });
     },
 
     async startChild(req) {
       const op = "start child workflow";
-      const namespaceId = v.namespace(op, req.namespace);
-      const workerId = v.runId(op, req.workerId, "worker_id");
-      const l = lease(op, req.lease);
+      const run = HeldRun.open(op, req);
+      const { namespaceId } = run;
       const ref = stepRef(op, req.step, "CHILD");
       const workflowType = v.name(op, "workflow_type", req.workflowType);
       // The default id is the same on every replay, so a child is never started twice.
       const workflowId = v.name(op, "workflow_id", req.workflowId, false) ||
-        `${l.runId}/${ref.name}/${ref.occurrence}`;
+        `${run.runId}/${ref.name}/${ref.occurrence}`;
       const version = v.name(op, "version", req.version, false);
       const input = v.payload(op, "input", req.input);
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
@@ -78,7 +80,6 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
           `Cannot ${op}: "parent_close_policy" ${req.parentClosePolicy} is not a policy (0-2)`,
         );
       }
-      const key = { namespaceId, runId: l.runId, fence: l.fence, workerId, ...ref };
       const spec = {
         workflowType,
         workflowId,
@@ -89,8 +90,8 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       } as const;
       for (let i = 0;; i++) {
         try {
-          const res = await db.transaction((tx) => startChild(tx, key, spec));
-          if (res.kind === "lost") throw new LeaseLostError(l.runId, BigInt(l.fence));
+          const res = await db.transaction((tx) => startChild(tx, run.step(ref), spec));
+          if (res.kind === "lost") throw run.lost();
           if (res.kind === "conflict") {
             throw new ConflictError(
               "workflow_id",
@@ -111,6 +112,50 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
           if (!(err instanceof ChildRaceError) || i >= 4) throw err;
         }
       }
+    },
+
+    async sleep(req) {
+      const op = "sleep";
+      const run = HeldRun.open(op, req);
+      const { namespaceId } = run;
+      // No resume_at: the run waits for a signal or a child only, and is woken by it.
+      let resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
+      if (!resumeAt) {
+        const waits = await steps.waitState(db, namespaceId, run.runId);
+        if (waits === "none") {
+          throw new InvalidArgumentError(
+            "resume_at",
+            `Cannot ${op}: "resume_at" is required unless the run waits for a signal or a child`,
+          );
+        }
+        // What it waited for ended after this execution read its steps (a child finished
+        // between the claim and now): the run is due at once and replays with the outcome.
+        if (waits === "satisfied") resumeAt = new Date();
+      }
+      const sleeps = req.sleeps.map((s, i) => {
+        const ref = stepRef(op, s.step, "SLEEP");
+        const wakeUpAt = dateOf(op, `sleeps[${i}].wake_up_at`, s.wakeUpAt);
+        if (!wakeUpAt) {
+          throw new InvalidArgumentError(
+            `sleeps[${i}].wake_up_at`,
+            `Cannot ${op}: "sleeps[${i}].wake_up_at" is required`,
+          );
+        }
+        return { name: ref.name, occurrence: ref.occurrence, wakeUpAt };
+      });
+      const suspended = await queue.suspendRun(
+        db,
+        namespaceId,
+        run.runId,
+        run.fence,
+        run.workerId,
+        sleeps,
+        resumeAt,
+      );
+      if (!suspended) throw run.lost();
+      if (suspended.due) ctx.notifier.publish(workTopic(namespaceId));
+      else if (resumeAt) ctx.notifier.publishAt(workTopic(namespaceId), resumeAt);
+      return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });
     },
   };
 }

@@ -10,18 +10,15 @@ import {
   StartWorkflowResponseSchema,
   type WorkflowService,
 } from "@kagzi/proto";
-import {
-  ConflictError,
-  InvalidArgumentError,
-  NotFoundError,
-  PreconditionError,
-} from "../errors.ts";
+import { ConflictError, InvalidArgumentError, PreconditionError } from "../errors.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import { startRuns } from "./_handoff.ts";
 import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
+import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
 import { waitToProto } from "./_steps.ts";
+import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import {
   errorToJson,
@@ -68,7 +65,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
       for (let i = 0; i < 5; i++) {
-        const run: runs.NewRun = {
+        const run: starts.NewRun = {
           namespaceId,
           runId: crypto.randomUUID(),
           workflowId,
@@ -142,11 +139,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           : undefined;
         const row = await runs.getRun(db, namespaceId, runId);
         if (!row) {
-          throw new NotFoundError(
-            "run",
-            runId,
-            `Run "${runId}" was not found in namespace "${namespaceId}"`,
-          );
+          throw runNotFound(namespaceId, runId);
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
@@ -228,11 +221,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       }
       const row = await runs.getRun(db, namespaceId, runId);
       if (!row) {
-        throw new NotFoundError(
-          "run",
-          runId,
-          `Run "${runId}" was not found in namespace "${namespaceId}"`,
-        );
+        throw runNotFound(namespaceId, runId);
       }
       if (row.status === "CANCELLED") {
         return create(CancelWorkflowResponseSchema, {

@@ -2,9 +2,8 @@
  * SQL for child workflows: a CHILD step of the parent holds the child's run id; the trigger
  * of migration 0004 writes the child's outcome into it and wakes the parent.
  */
-import type { Queryable } from "./db.ts";
-import { base64 } from "./runs.ts";
-import { stepColumns, type StepRow } from "./steps.ts";
+import { base64, type Queryable } from "./db.ts";
+import { stepColumns, type StepKey, type StepRow } from "./steps.ts";
 
 /** The child run a CHILD step starts. */
 export interface ChildSpec {
@@ -14,16 +13,6 @@ export interface ChildSpec {
   input: { data: Uint8Array; metadata: Record<string, string> };
   parentClosePolicy: "cancel" | "abandon";
   retryPolicy: unknown;
-}
-
-/** Identifies one CHILD step of a held run. */
-export interface ChildKey {
-  namespaceId: string;
-  runId: string;
-  fence: string;
-  workerId: string;
-  name: string;
-  occurrence: number;
 }
 
 /** What {@linkcode startChild} did. */
@@ -39,7 +28,7 @@ export type StartChildResult =
  */
 export async function startChild(
   tx: Queryable,
-  k: ChildKey,
+  k: StepKey,
   child: ChildSpec,
 ): Promise<StartChildResult> {
   const held = await tx.query(

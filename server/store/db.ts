@@ -76,3 +76,12 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
     close: () => sql.end({ timeout: 5 }),
   };
 }
+
+/** Base64 of bytes, for passing binary arrays through text parameters. */
+export function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}

@@ -1,7 +1,7 @@
-/** SQL for the run queue: claims, leases, suspension and the ends of runs. */
+/** SQL for the run queue: claims, leases, suspension, wake-ups and the sweeps of the ticker. */
 import type { Queryable } from "./db.ts";
-import { completeRun } from "./single.ts";
-import { base64, type RunRow, type RunStatus } from "./runs.ts";
+import type { FinishedRun } from "./run_ends.ts";
+import type { RunStatus } from "./runs.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
 export interface ClaimedRow {
@@ -23,15 +23,6 @@ export interface ClaimedRow {
   traceparent: string | null;
   /** Seconds the run waited in the queue since it became due. */
   queued_s: number;
-}
-
-/** A run that just ended, for metrics. */
-export interface FinishedRun {
-  workflow_type: string;
-  /** Seconds from its start (creation) to its end. */
-  duration_s: number;
-  /** The ended run as stored (without payloads), when the statement returns it. */
-  row?: RunRow;
 }
 
 /**
@@ -198,76 +189,6 @@ export async function suspendRun(
     ],
   );
   return rows[0].held ? { due: rows[0].due } : undefined;
-}
-
-/** A run to complete, for {@linkcode completeRuns}. */
-export interface RunOutput {
-  namespaceId: string;
-  runId: string;
-  fence: string;
-  output: { data: Uint8Array; metadata: Record<string, string> };
-}
-
-/**
- * Completes held runs with their outputs in one statement; per item false when
- * the lease is lost (or an earlier item of the batch completed the same run).
- */
-export async function completeRuns(
-  db: Queryable,
-  items: RunOutput[],
-): Promise<(FinishedRun | undefined)[]> {
-  if (items.length === 1) return [await completeRun(db, items[0])];
-  const rows = await db.query<FinishedRun & { idx: number }>(
-    `with input as (
-       select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[])
-         with ordinality as i(namespace_id, run_id, fence, output, metadata, idx)),
-     -- Of several completions of one run in a batch, the first is the one offered.
-     first as (
-       select distinct on (namespace_id, run_id) * from input order by namespace_id, run_id, idx),
-     run as (
-       update kagzi_runs r
-       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
-       from first i
-       where r.namespace_id = i.namespace_id and r.run_id = i.run_id and r.fence = i.fence
-         and r.status = 'RUNNING'
-       returning r.namespace_id, r.run_id, i.idx, r.workflow_type,
-                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
-     output as (
-       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
-       select run.namespace_id, run.run_id, 'output', decode(i.output, 'base64'), i.metadata::jsonb
-       from run join input i on i.idx = run.idx
-       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
-                                                             metadata = excluded.metadata)
-     select idx::int, workflow_type, duration_s from run`,
-    [
-      items.map((i) => i.namespaceId),
-      items.map((i) => i.runId),
-      items.map((i) => i.fence),
-      items.map((i) => base64(i.output.data)),
-      items.map((i) => JSON.stringify(i.output.metadata)),
-    ],
-  );
-  const done = new Map(rows.map((r) => [r.idx, r]));
-  return items.map((_, i) => done.get(i + 1));
-}
-
-/** Fails a held run with an error; undefined when the lease is lost. */
-export async function failRun(
-  db: Queryable,
-  namespaceId: string,
-  runId: string,
-  fence: string,
-  error: unknown,
-): Promise<FinishedRun | undefined> {
-  const rows = await db.query<FinishedRun>(
-    `update kagzi_runs
-     set status = 'FAILED', error = $4::jsonb, finished_at = now(), updated_at = now(),
-         locked_until = null
-     where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-     returning workflow_type, extract(epoch from finished_at - created_at)::float8 as duration_s`,
-    [namespaceId, runId, fence, error],
-  );
-  return rows[0];
 }
 
 /** Runs whose lease expired go back to PENDING with one more attempt; returns their namespaces. */

@@ -1,6 +1,5 @@
-/** SQL for workflow runs: start, get, list, cancel. One statement per function. */
+/** SQL for workflow runs: get, find, list, count, cancel. One statement per function. */
 import type { Queryable } from "./db.ts";
-import { insertOne } from "./single.ts";
 
 /** The statuses a run can have; the first three are non-terminal. */
 export type RunStatus = "PENDING" | "RUNNING" | "SLEEPING" | "COMPLETED" | "FAILED" | "CANCELLED";
@@ -40,38 +39,6 @@ export interface RunRow {
   context_metadata?: Record<string, string> | null;
 }
 
-/** What StartWorkflow stores. */
-export interface NewRun {
-  namespaceId: string;
-  runId: string;
-  workflowId: string;
-  workflowType: string;
-  version: string;
-  deadlineAt: Date | null;
-  retryPolicy: unknown;
-  input: { data: Uint8Array; metadata: Record<string, string> };
-  context: { data: Uint8Array; metadata: Record<string, string> } | null;
-  scheduleId: string | null;
-  /** W3C trace context of the caller. @default null */
-  traceparent?: string | null;
-  /**
-   * Sync match: store the run already claimed by this waiting worker when its version is one
-   * the worker serves (else it is stored PENDING as usual).
-   */
-  claim?: { workerId: string; versions: string[]; leaseMs: number } | null;
-}
-
-/** What {@linkcode insertRuns} stored for an item. */
-export interface InsertedRun {
-  run_id: string;
-  status: RunStatus;
-  /** The version stored (the default version when none was asked for). */
-  version: string;
-  /** Claimed by `claim.workerId` (RUNNING): the fence and lease of that claim. */
-  fence: string;
-  locked_until: Date | null;
-}
-
 /** The columns of a {@linkcode RunRow} (without payloads), for a table aliased `r`. */
 export const runColumns =
   `r.namespace_id, r.run_id::text, r.seq::text, r.workflow_id, r.workflow_type,
@@ -79,99 +46,6 @@ export const runColumns =
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
   r.traceparent`;
-
-/**
- * Inserts PENDING runs with their payloads in one statement; a run whose
- * workflow_id is held by a non-terminal run (or by an earlier item of the same
- * call) is skipped. Per item: the stored status, or undefined when skipped.
- */
-export async function insertRuns(
-  db: Queryable,
-  items: NewRun[],
-): Promise<(InsertedRun | undefined)[]> {
-  if (items.length === 1) return [await insertOne(db, items[0])];
-  const rows = await db.query<InsertedRun>(
-    `with input as (
-       select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-                            $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                            $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-                            $16::int[])
-         with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
-                              deadline_at, retry_policy, schedule_id, input, input_metadata,
-                              context, context_metadata, traceparent, claim_worker,
-                              claim_versions, lease_ms, idx)),
-     resolved as (
-       select i.*, v.version as stored_version,
-              coalesce(i.claim_worker is not null
-                       and (i.claim_versions::jsonb ? v.version), false) as handed
-       from input i
-       left join kagzi_default_versions d on d.namespace_id = i.namespace_id
-                                          and d.workflow_type = i.workflow_type
-       cross join lateral (select coalesce(nullif(i.version, ''), d.version, '') as version) v),
-     ins as (
-       insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                               deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at)
-       select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type, i.stored_version,
-              case when i.handed then 'RUNNING' else 'PENDING' end,
-              i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent,
-              case when i.handed then i.claim_worker end,
-              case when i.handed then now() + i.lease_ms * interval '1 millisecond' end,
-              case when i.handed then 1 else 0 end,
-              case when i.handed then now() end
-       from resolved i
-       order by i.idx
-       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
-       do nothing
-       returning namespace_id, run_id, status, version, fence, locked_until),
-     payloads as (
-       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
-       select ins.namespace_id, ins.run_id, 'input', decode(i.input, 'base64'), i.input_metadata::jsonb
-       from ins join input i on i.run_id = ins.run_id
-       union all
-       select ins.namespace_id, ins.run_id, 'context', decode(i.context, 'base64'),
-              i.context_metadata::jsonb
-       from ins join input i on i.run_id = ins.run_id where i.context is not null)
-     select run_id::text, status, version, fence::text, locked_until from ins`,
-    [
-      items.map((r) => r.namespaceId),
-      items.map((r) => r.runId),
-      items.map((r) => r.workflowId),
-      items.map((r) => r.workflowType),
-      items.map((r) => r.version),
-      items.map((r) => r.deadlineAt?.toISOString() ?? null),
-      items.map((r) => (r.retryPolicy == null ? null : JSON.stringify(r.retryPolicy))),
-      items.map((r) => r.scheduleId),
-      items.map((r) => base64(r.input.data)),
-      items.map((r) => JSON.stringify(r.input.metadata)),
-      items.map((r) => (r.context ? base64(r.context.data) : null)),
-      items.map((r) => JSON.stringify(r.context?.metadata ?? {})),
-      items.map((r) => r.traceparent ?? null),
-      items.map((r) => r.claim?.workerId ?? null),
-      items.map((r) => (r.claim ? JSON.stringify(r.claim.versions) : null)),
-      items.map((r) => r.claim?.leaseMs ?? 0),
-    ],
-  );
-  const byId = new Map(rows.map((r) => [r.run_id, r]));
-  return items.map((r) => byId.get(r.runId));
-}
-
-/** Inserts one run; see {@linkcode insertRuns}. */
-export async function insertRun(
-  db: Queryable,
-  run: NewRun,
-): Promise<InsertedRun | undefined> {
-  return (await insertRuns(db, [run]))[0];
-}
-
-/** Base64 of bytes, for passing binary arrays through text parameters. */
-export function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(

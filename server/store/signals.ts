@@ -3,10 +3,9 @@
  * Delivery and taking both lock the run's row, so a signal can never slip between a wait
  * being recorded and the run suspending: whichever comes second sees the other.
  */
-import type { Queryable } from "./db.ts";
-import { base64, type RunStatus } from "./runs.ts";
-import type { StepRow } from "./steps.ts";
-import { stepColumns } from "./steps.ts";
+import { base64, type Queryable } from "./db.ts";
+import type { RunStatus } from "./runs.ts";
+import { stepColumns, type StepKey, type StepRow } from "./steps.ts";
 
 /** A row of kagzi_signals. */
 export interface SignalRow {
@@ -113,16 +112,6 @@ export async function deliverSignal(
   return { kind: "stored", signalId, woke: woken[0]?.due ?? false };
 }
 
-/** Identifies one SIGNAL wait of a held run. */
-export interface WaitKey {
-  namespaceId: string;
-  runId: string;
-  fence: string;
-  workerId: string;
-  name: string;
-  occurrence: number;
-}
-
 /**
  * For a held run's wait: its stored record when it already ended; else takes the oldest
  * unconsumed signal of the name (COMPLETED), or times out (FAILED), or records the wait
@@ -130,7 +119,7 @@ export interface WaitKey {
  */
 export async function receiveSignal(
   tx: Queryable,
-  k: WaitKey,
+  k: StepKey,
   timeoutAt: Date | null,
   timeoutError: (at: Date) => unknown,
 ): Promise<StepRow | undefined> {

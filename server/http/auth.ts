@@ -10,8 +10,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
-import type { ApiKey } from "./config.ts";
-import { type KagziServerError, PermissionDeniedError, UnauthorizedError } from "./errors.ts";
+import type { ApiKey } from "../server_config.ts";
+import { type KagziServerError, PermissionDeniedError, UnauthorizedError } from "../errors.ts";
 
 /** What the caller's key may reach. */
 export interface KeyScope {

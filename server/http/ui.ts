@@ -3,7 +3,7 @@
  * server/ui/gen/assets.gen.ts) that talks to this server only through the public `kagzi.v1`
  * API. Every path under /ui/ that is not an asset gets the page, which routes in the browser.
  */
-import { appCss, appJs, version } from "./ui/gen/assets.gen.ts";
+import { appCss, appJs, version } from "../ui/gen/assets.gen.ts";
 
 const jsPath = `/ui/assets/app.${version}.js`;
 const cssPath = `/ui/assets/app.${version}.css`;

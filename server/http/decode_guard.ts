@@ -35,8 +35,9 @@ import {
   type KagziServerError,
   ResourceExhaustedError,
   toConnectError,
-} from "./errors.ts";
-import { badFieldError, findUnknownEnumName, invalidUtf8Field } from "./message_check.ts";
+} from "../errors.ts";
+import { badFieldError } from "../services/_message_values.ts";
+import { findUnknownEnumName, invalidUtf8Field } from "./message_check.ts";
 
 /** Options of {@linkcode guardDecoding}. */
 export interface GuardOptions {

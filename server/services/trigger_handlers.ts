@@ -2,9 +2,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TriggerWorkflowScheduleResponseSchema, type WorkflowScheduleService } from "@kagzi/proto";
-import { ConflictError, NotFoundError } from "../errors.ts";
-import * as runs from "../store/runs.ts";
+import { ConflictError } from "../errors.ts";
+import { scheduledRun } from "../engine/scheduler.ts";
+import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
+import { scheduleNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import * as v from "./_validate.ts";
 
@@ -20,27 +22,12 @@ export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
       const s = await schedules.getSchedule(db, namespaceId, scheduleId);
       if (!s) {
-        throw new NotFoundError(
-          "schedule",
-          scheduleId,
-          `Schedule "${scheduleId}" was not found in namespace "${namespaceId}"`,
-        );
+        throw scheduleNotFound(namespaceId, scheduleId);
       }
       const runId = crypto.randomUUID();
       // Told apart from cron fires ("<id>@<fire time>") and from each other.
       const workflowId = `${scheduleId}@${new Date().toISOString()}/manual-${runId.slice(0, 8)}`;
-      const inserted = await runs.insertRun(db, {
-        namespaceId,
-        runId,
-        workflowId,
-        workflowType: s.workflow_type,
-        version: s.version,
-        deadlineAt: null,
-        retryPolicy: null,
-        input: { data: s.input ?? new Uint8Array(), metadata: s.input_metadata ?? {} },
-        context: null,
-        scheduleId,
-      });
+      const inserted = await starts.insertRun(db, scheduledRun(s, runId, workflowId));
       if (!inserted) {
         throw new ConflictError("workflow_id", workflowId, `Cannot ${op}: try again`);
       }

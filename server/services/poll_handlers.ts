@@ -1,41 +1,39 @@
 /** PollTask: a long poll that claims due runs, or is handed a new run by its start. */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type PollTaskRequest,
   type PollTaskResponse,
   PollTaskResponseSchema,
   type Task,
   TaskSchema,
+  type WorkerService,
 } from "@kagzi/proto";
 import * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
 import type { ServiceContext } from "./_context.ts";
+import { giveBack } from "./_handoff.ts";
 import { payloadOf, retryFromJson } from "./_convert.ts";
 import { stepRecordToProto } from "./_steps.ts";
 import { durationMs } from "./_time.ts";
+import type { WorkerCache } from "./_worker_cache.ts";
 import * as v from "./_validate.ts";
 
 const maxTasksPerPoll = 100;
 
-/** The worker a poll comes from, as the service caches it. */
-export interface PollingWorker {
-  types: string[];
-  versions: string[];
-}
+type PollHandlers = Pick<ServiceImpl<typeof WorkerService>, "pollTask">;
 
-/** The PollTask handler; `worker` looks up (and checks) the calling worker. */
-export function pollHandler(
-  ctx: ServiceContext,
-  worker: (op: string, namespaceId: string, workerId: string) => Promise<PollingWorker>,
-): (req: PollTaskRequest, call: HandlerContext) => Promise<PollTaskResponse> {
+/** The PollTask handler of WorkerService. */
+export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHandlers {
   const { db, dispatch, config, metrics } = ctx;
-  return async (req, call) => {
+  return { pollTask };
+
+  async function pollTask(req: PollTaskRequest, call: HandlerContext): Promise<PollTaskResponse> {
     const op = "poll task";
     const received = performance.now();
     const namespaceId = v.namespace(op, req.namespace);
-    const info = await worker(op, namespaceId, req.workerId);
+    const info = await workers.get(op, namespaceId, req.workerId);
     const workerId = req.workerId.toLowerCase();
     const limit = Math.min(Math.max(req.maxTasks, 1), maxTasksPerPoll);
     const waitMs = Math.min(
@@ -94,23 +92,7 @@ export function pollHandler(
     } finally {
       dispatch.close(poll);
     }
-  };
-}
-
-/** Puts runs claimed for a poll that is gone back in the queue and wakes another poll. */
-export async function giveBack(
-  ctx: ServiceContext,
-  namespaceId: string,
-  rows: queue.ClaimedRow[],
-): Promise<void> {
-  try {
-    await queue.unclaimRuns(ctx.db, namespaceId, rows);
-  } catch (err) {
-    // Not put back: the lease expires and the ticker recovers the runs.
-    ctx.log.warn("giving back runs of a closed poll failed", err);
-    return;
   }
-  for (const r of rows) ctx.dispatch.wakeOne(namespaceId, r.workflow_type, r.version);
 }
 
 /** The tasks of claimed runs; a run claimed before gets its stored steps with it. */

@@ -8,7 +8,7 @@ import {
   WorkflowService,
 } from "@kagzi/proto";
 import { ApiKeyCheck, callerScope, type KeyScope, scopeInterceptor } from "./auth.ts";
-import { PermissionDeniedError, UnauthorizedError } from "./errors.ts";
+import { PermissionDeniedError, UnauthorizedError } from "../errors.ts";
 
 const keys = new ApiKeyCheck([
   { key: "orders-key-0123456789", namespaces: ["orders"], admin: false },

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Logger, LogLevel } from "./log.ts";
+import type { Logger, LogLevel } from "../log.ts";
 
 /** Options of {@linkcode startGrpcListener}. */
 export interface GrpcListenerOptions {

@@ -13,7 +13,7 @@
  * (the server died) and, gracefully, on SIGTERM.
  *
  * ```sh
- * deno run --allow-net server/grpc_listener.ts --host 127.0.0.1 --port 50052 \
+ * deno run --allow-net server/http/grpc_listener.ts --host 127.0.0.1 --port 50052 \
  *   --upstream http://127.0.0.1:50051
  * ```
  *
@@ -30,7 +30,7 @@ import {
   toGrpcWebContentType,
   upstreamHeaders,
 } from "./grpc_bridge.ts";
-import { createLogger, type LogLevel } from "./log.ts";
+import { createLogger, type LogLevel } from "../log.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,

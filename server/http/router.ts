@@ -1,0 +1,120 @@
+/**
+ * The fetch router of the Connect port: `/metrics`, the dashboard under `/ui`, and the RPCs over
+ * Connect and gRPC-Web (with CORS), each RPC behind the decode guard (`decode_guard.ts`); plus the
+ * `node:http2` handler serving gRPC, and the routes the native gRPC listener process forwards
+ * (marked by `grpc_bridge.ts`'s header).
+ */
+import type * as http2 from "node:http2";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import type { Logger } from "../log.ts";
+import type { ApiKeyCheck } from "./auth.ts";
+import { corsHeaders } from "./cors.ts";
+import { guardDecoding, requestGate } from "./decode_guard.ts";
+import { listenerHeader } from "./grpc_bridge.ts";
+import { isUiPath, serveUi } from "./ui.ts";
+
+/** The largest request body accepted, in bytes. */
+export const maxRequestBytes = 8 * 1024 * 1024;
+
+/** What {@linkcode createRouter} serves. */
+export interface RouterOptions {
+  /** Registers the services. */
+  routes: (router: ConnectRouter) => void;
+  interceptors: Interceptor[];
+  /** The API keys, checked before a body is read; none accepts every call. */
+  keys?: ApiKeyCheck;
+  /** Serves `GET /metrics`, when metrics are on. */
+  metrics?: (req: Request) => Promise<Response>;
+  /** Origins allowed by CORS; "*" allows any. */
+  corsOrigins: string[];
+  log: Logger;
+}
+
+/** The Connect port's fetch handler and the `node:http2` handler of the gRPC port. */
+export interface Router {
+  fetch(req: Request): Promise<Response>;
+  http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
+}
+
+/** Builds both handlers over one set of services and interceptors. */
+export function createRouter(options: RouterOptions): Router {
+  const { keys, log, metrics } = options;
+  const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
+    const compression = grpc ? [compressionGzip] : [];
+    const router = createConnectRouter({
+      interceptors: options.interceptors,
+      grpc,
+      readMaxBytes: maxRequestBytes,
+      acceptCompression: compression,
+      requestGate: requestGate((msg, e) => log.error(msg, e)),
+    });
+    options.routes(router);
+    const guard = {
+      maxBytes: maxRequestBytes,
+      compression,
+      authenticate: keys &&
+        ((method: string, header: Headers) => keys.authenticate(method, header)),
+    };
+    return new Map(router.handlers.map((h) => [h.requestPath, guardDecoding(h, guard)]));
+  };
+  // gRPC needs HTTP trailers, which fetch responses cannot carry: it is served on node:http2.
+  const connectHandlers = handlers(false);
+  const fetchHandlers = new Map(
+    [...connectHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
+  );
+  const nodeHandlers = handlers(true);
+  // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
+  const listenerHandlers = new Map(
+    [...nodeHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
+  );
+  const fetch = async (req: Request): Promise<Response> => {
+    const headers = corsHeaders(req, options.corsOrigins);
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
+    const path = new URL(req.url).pathname;
+    const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
+    const contentType = req.headers.get("content-type") ?? "";
+    let res: Response;
+    if (path === "/metrics" && metrics) {
+      res = await metrics(req);
+    } else if (!handler && isUiPath(path)) {
+      res = serveUi(req, path);
+    } else if (!handler) {
+      res = Response.json({ code: "unimplemented", message: `No such procedure: ${path}` }, {
+        status: 404,
+      });
+    } else if (req.method === "POST" && !supportedContentType.test(contentType)) {
+      res = Response.json({
+        code: "invalid_argument",
+        message: `Unsupported "content-type" ${JSON.stringify(contentType)}: use ` +
+          "application/proto or application/json (Connect), application/grpc-web+proto " +
+          "(gRPC-Web), or application/grpc on the gRPC port",
+      }, { status: 415 });
+    } else {
+      res = await handler(req);
+    }
+    for (const [k, v] of headers) res.headers.set(k, v);
+    return res;
+  };
+  const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    const handler = nodeHandlers.get(req.url?.split("?", 2)[0] ?? "");
+    if (!handler) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
+  };
+  return { fetch, http2Handler };
+}
+
+const supportedContentType =
+  /^application\/(proto|json|connect\+(proto|json)|grpc-web(\+proto|\+json)?)\s*(;|$)/i;

@@ -1,0 +1,137 @@
+/** WorkerService handlers for a worker's life: Register, Heartbeat (lease extension), Deregister. */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  DeregisterResponseSchema,
+  HeartbeatResponseSchema,
+  RegisterResponseSchema,
+  type WorkerService,
+} from "@kagzi/proto";
+import { InvalidArgumentError } from "../errors.ts";
+import { workTopic } from "../engine/notify.ts";
+import * as queue from "../store/queue.ts";
+import * as workers from "../store/workers.ts";
+import type { ServiceContext } from "./_context.ts";
+import { retryToJson } from "./_convert.ts";
+import { lease } from "./_lease.ts";
+import { workerNotRegistered } from "./_not_found.ts";
+import { checkRetryPolicy } from "./_retry.ts";
+import * as v from "./_validate.ts";
+import type { WorkerCache } from "./_worker_cache.ts";
+
+type RegistrationHandlers = Pick<
+  ServiceImpl<typeof WorkerService>,
+  "register" | "heartbeat" | "deregister"
+>;
+
+/** The registration and heartbeat handlers of WorkerService. */
+export function registrationHandlers(
+  ctx: ServiceContext,
+  known: WorkerCache,
+): RegistrationHandlers {
+  const { db, notifier, config } = ctx;
+  return {
+    async register(req) {
+      const op = "register worker";
+      const namespaceId = v.namespace(op, req.namespace);
+      if (req.workflowTypes.length === 0) {
+        throw new InvalidArgumentError(
+          "workflow_types",
+          `Cannot ${op}: "workflow_types" must name at least one workflow type`,
+        );
+      }
+      const workflowTypes = req.workflowTypes.map((t, i) => ({
+        workflow_type: v.name(op, `workflow_types[${i}].workflow_type`, t.workflowType),
+        versions: t.versions.map((ver) => v.name(op, `workflow_types[${i}].versions`, ver, false)),
+      }));
+      if (req.maxConcurrent < 0) {
+        throw new InvalidArgumentError(
+          "max_concurrent",
+          `Cannot ${op}: "max_concurrent" must not be negative`,
+        );
+      }
+      const row = await workers.insertWorker(db, {
+        namespaceId,
+        workerId: crypto.randomUUID(),
+        workflowTypes,
+        hostname: v.clip(req.hostname, 256),
+        pid: req.pid,
+        sdkVersion: v.clip(req.sdkVersion, 64),
+        version: v.clip(req.version, 64),
+        labels: v.labels(op, req.labels),
+        maxConcurrent: req.maxConcurrent,
+        defaultRetryPolicy: retryToJson(
+          checkRetryPolicy(op, "default_retry_policy", req.defaultRetryPolicy),
+        ),
+      });
+      known.remember(row);
+      return create(RegisterResponseSchema, {
+        workerId: row.worker_id,
+        heartbeatInterval: durationFromMs(config.heartbeatIntervalMs),
+        leaseDuration: durationFromMs(config.leaseMs),
+        pollTimeout: durationFromMs(config.pollTimeoutMs),
+      });
+    },
+
+    async heartbeat(req) {
+      const op = "heartbeat";
+      const received = performance.now();
+      const namespaceId = v.namespace(op, req.namespace);
+      const workerId = v.runId(op, req.workerId, "worker_id");
+      const row = await workers.heartbeatWorker(
+        db,
+        namespaceId,
+        workerId,
+        v.count(op, "active_count", req.activeCount, 1_000_000),
+        BigInt(v.count(op, "completed_delta", req.completedDelta, 1_000_000_000)),
+        BigInt(v.count(op, "failed_delta", req.failedDelta, 1_000_000_000)),
+      );
+      if (!row) throw workerNotRegistered(namespaceId, workerId);
+      const leases = req.leases.map((l) => lease(op, l));
+      // Counted up to now, before the leases are set to the database's now() + lease.
+      const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
+      const extended = new Set(
+        leases.length
+          ? await queue.extendLeases(
+            db,
+            namespaceId,
+            workerId,
+            leases.map((l) => l.runId),
+            leases.map((l) => l.fence),
+            config.leaseMs,
+          )
+          : [],
+      );
+      const missing = leases.filter((l) => !extended.has(l.runId)).map((l) => l.runId);
+      const cancelled: string[] = [];
+      const lostRuns: string[] = [];
+      if (missing.length) {
+        const statuses = new Map(
+          (await queue.runStatuses(db, namespaceId, missing)).map((r) => [r.run_id, r.status]),
+        );
+        for (const id of missing) {
+          (statuses.get(id) === "CANCELLED" ? cancelled : lostRuns).push(id);
+        }
+      }
+      return create(HeartbeatResponseSchema, {
+        shouldDrain: row.status === "DRAINING",
+        cancelledRunIds: cancelled,
+        lostRunIds: lostRuns,
+        leaseExpiresIn: durationFromMs(expiresIn),
+      });
+    },
+
+    async deregister(req) {
+      const op = "deregister worker";
+      const namespaceId = v.namespace(op, req.namespace);
+      const workerId = v.runId(op, req.workerId, "worker_id");
+      const released = await queue.releaseWorkerRuns(db, namespaceId, workerId);
+      await workers.setWorkerStatus(db, namespaceId, workerId, "OFFLINE");
+      known.forget(workerId);
+      ctx.dispatch.forget(namespaceId, workerId);
+      if (released) notifier.publish(workTopic(namespaceId));
+      return create(DeregisterResponseSchema, { released });
+    },
+  };
+}

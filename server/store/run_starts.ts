@@ -1,0 +1,172 @@
+/**
+ * SQL for starting runs: a batch of starts in one statement (`insertRuns`) and its twin for a
+ * lone start (`insertRun`), each storing the run with its input and context payloads.
+ */
+import { base64, type Queryable } from "./db.ts";
+import type { RunStatus } from "./runs.ts";
+
+/** What StartWorkflow stores. */
+export interface NewRun {
+  namespaceId: string;
+  runId: string;
+  workflowId: string;
+  workflowType: string;
+  version: string;
+  deadlineAt: Date | null;
+  retryPolicy: unknown;
+  input: { data: Uint8Array; metadata: Record<string, string> };
+  context: { data: Uint8Array; metadata: Record<string, string> } | null;
+  scheduleId: string | null;
+  /** W3C trace context of the caller. @default null */
+  traceparent?: string | null;
+  /**
+   * Sync match: store the run already claimed by this waiting worker when its version is one
+   * the worker serves (else it is stored PENDING as usual).
+   */
+  claim?: { workerId: string; versions: string[]; leaseMs: number } | null;
+}
+
+/** What {@linkcode insertRuns} stored for an item. */
+export interface InsertedRun {
+  run_id: string;
+  status: RunStatus;
+  /** The version stored (the default version when none was asked for). */
+  version: string;
+  /** Claimed by `claim.workerId` (RUNNING): the fence and lease of that claim. */
+  fence: string;
+  locked_until: Date | null;
+}
+
+/**
+ * Inserts PENDING runs with their payloads in one statement; a run whose
+ * workflow_id is held by a non-terminal run (or by an earlier item of the same
+ * call) is skipped. Per item: the stored status, or undefined when skipped.
+ */
+export async function insertRuns(
+  db: Queryable,
+  items: NewRun[],
+): Promise<(InsertedRun | undefined)[]> {
+  if (items.length === 1) return [await insertRun(db, items[0])];
+  const rows = await db.query<InsertedRun>(
+    `with input as (
+       select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                            $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                            $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+                            $16::int[])
+         with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
+                              deadline_at, retry_policy, schedule_id, input, input_metadata,
+                              context, context_metadata, traceparent, claim_worker,
+                              claim_versions, lease_ms, idx)),
+     resolved as (
+       select i.*, v.version as stored_version,
+              coalesce(i.claim_worker is not null
+                       and (i.claim_versions::jsonb ? v.version), false) as handed
+       from input i
+       left join kagzi_default_versions d on d.namespace_id = i.namespace_id
+                                          and d.workflow_type = i.workflow_type
+       cross join lateral (select coalesce(nullif(i.version, ''), d.version, '') as version) v),
+     ins as (
+       insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
+                               deadline_at, retry_policy, schedule_id, traceparent, worker_id,
+                               locked_until, fence, started_at)
+       select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type, i.stored_version,
+              case when i.handed then 'RUNNING' else 'PENDING' end,
+              i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent,
+              case when i.handed then i.claim_worker end,
+              case when i.handed then now() + i.lease_ms * interval '1 millisecond' end,
+              case when i.handed then 1 else 0 end,
+              case when i.handed then now() end
+       from resolved i
+       order by i.idx
+       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
+       do nothing
+       returning namespace_id, run_id, status, version, fence, locked_until),
+     payloads as (
+       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
+       select ins.namespace_id, ins.run_id, 'input', decode(i.input, 'base64'), i.input_metadata::jsonb
+       from ins join input i on i.run_id = ins.run_id
+       union all
+       select ins.namespace_id, ins.run_id, 'context', decode(i.context, 'base64'),
+              i.context_metadata::jsonb
+       from ins join input i on i.run_id = ins.run_id where i.context is not null)
+     select run_id::text, status, version, fence::text, locked_until from ins`,
+    [
+      items.map((r) => r.namespaceId),
+      items.map((r) => r.runId),
+      items.map((r) => r.workflowId),
+      items.map((r) => r.workflowType),
+      items.map((r) => r.version),
+      items.map((r) => r.deadlineAt?.toISOString() ?? null),
+      items.map((r) => (r.retryPolicy == null ? null : JSON.stringify(r.retryPolicy))),
+      items.map((r) => r.scheduleId),
+      items.map((r) => base64(r.input.data)),
+      items.map((r) => JSON.stringify(r.input.metadata)),
+      items.map((r) => (r.context ? base64(r.context.data) : null)),
+      items.map((r) => JSON.stringify(r.context?.metadata ?? {})),
+      items.map((r) => r.traceparent ?? null),
+      items.map((r) => r.claim?.workerId ?? null),
+      items.map((r) => (r.claim ? JSON.stringify(r.claim.versions) : null)),
+      items.map((r) => r.claim?.leaseMs ?? 0),
+    ],
+  );
+  const byId = new Map(rows.map((r) => [r.run_id, r]));
+  return items.map((r) => byId.get(r.runId));
+}
+
+/**
+ * Inserts one run: {@linkcode insertRuns}'s statement without the arrays (about 0.25 ms less on
+ * the critical path of a lone start, which is what a run not under load writes).
+ */
+export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun | undefined> {
+  const rows = await db.query<InsertedRun>(
+    `with v as (
+       select coalesce(nullif($5, ''), (select d.version from kagzi_default_versions d
+                                         where d.namespace_id = $1 and d.workflow_type = $4),
+                       '') as version),
+     h as (
+       select v.version, coalesce($14::text is not null and ($15::jsonb ? v.version), false)
+                           as handed
+       from v),
+     ins as (
+       insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
+                               deadline_at, retry_policy, schedule_id, traceparent, worker_id,
+                               locked_until, fence, started_at)
+       select $1, $2, $3, $4, h.version, case when h.handed then 'RUNNING' else 'PENDING' end,
+              $6::timestamptz, $7::jsonb, $8, $13,
+              case when h.handed then $14 end,
+              case when h.handed then now() + $16 * interval '1 millisecond' end,
+              case when h.handed then 1 else 0 end,
+              case when h.handed then now() end
+       from h
+       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
+       do nothing
+       returning namespace_id, run_id, status, version, fence, locked_until),
+     payloads as (
+       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
+       select ins.namespace_id, ins.run_id, 'input', $9, $10::jsonb from ins
+       union all
+       select ins.namespace_id, ins.run_id, 'context', $11, $12::jsonb from ins
+       where $11::bytea is not null)
+     select run_id::text, status, version, fence::text, locked_until from ins`,
+    [
+      r.namespaceId,
+      r.runId,
+      r.workflowId,
+      r.workflowType,
+      r.version,
+      r.deadlineAt?.toISOString() ?? null,
+      // jsonb parameters: postgres.js serializes the values itself.
+      r.retryPolicy ?? null,
+      r.scheduleId,
+      r.input.data,
+      r.input.metadata,
+      r.context?.data ?? null,
+      r.context?.metadata ?? {},
+      r.traceparent ?? null,
+      r.claim?.workerId ?? null,
+      r.claim?.versions ?? null,
+      r.claim?.leaseMs ?? 0,
+    ],
+  );
+  return rows[0];
+}
