@@ -11,8 +11,10 @@
  * The context the function sees is `ContextImpl` (`_context_impl.ts`); one attempt of a
  * step, with its report, is `_step_attempt.ts`. This file keeps the replay bookkeeping.
  */
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Payload, StepKind, type StepRecord, type Task } from "@kagzi/proto";
+import { type Payload, StepKind, type StepRef, StepRefSchema, type Task } from "@kagzi/proto";
+import { describeMismatch, History, refText } from "./_mismatch.ts";
 import type { WorkflowFn } from "./context.ts";
 import { type ContextHost, ContextImpl } from "./_context_impl.ts";
 import { KagziError, NonRetryableError } from "./errors.ts";
@@ -24,14 +26,18 @@ import { RunTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
 
 /** How an execution ended. */
-export type Outcome = "completed" | "failed" | "suspended" | "abandoned";
+export type Outcome = "completed" | "failed" | "suspended" | "parked" | "abandoned";
 
 const never = new Promise<never>(() => {});
 
 /** Runs one claimed task to its outcome. */
 export class Execution {
   readonly abort = new AbortController();
-  readonly #records = new Map<string, StepRecord>();
+  readonly #history: History;
+  /** Set when the code asked for a step its history does not have there (see _mismatch.ts). */
+  #parkAsked: StepRef | undefined;
+  #parkSignal?: () => void;
+  readonly #parkP = new Promise<void>((r) => (this.#parkSignal = r));
   readonly #counters = new Map<string, number>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sleeps: { name: string; occurrence: number; wakeUpAt: Date }[] = [];
@@ -52,9 +58,7 @@ export class Execution {
     private readonly fn: WorkflowFn,
     private readonly log: Logger,
   ) {
-    for (const r of task.steps) {
-      if (r.step) this.#records.set(key(r.step.kind, r.step.name, r.step.occurrence), r);
-    }
+    this.#history = new History(task.steps);
   }
 
   /** The lease this execution holds. */
@@ -124,9 +128,16 @@ export class Execution {
       result,
       this.#idle.then(() => "suspend" as const),
       this.#releasedP.then(() => "released" as const),
+      this.#parkP.then(() => "park" as const),
     ]);
     await this.settled();
     if (this.#released || ended === "released") return "abandoned";
+    // A new sleep asked for where the history has unasked steps parks like a new step would.
+    const sleep = this.#sleeps[0];
+    if (ended === "suspend" && sleep && !this.#history.walked) {
+      this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
+    }
+    if (this.#parkAsked || ended === "park") return await this.#sendPark(this.#parkAsked!);
     // Shutting down: a function that failed because its signal was aborted did not fail.
     if (this.#stopping && ended !== "suspend" && "error" in ended) return "abandoned";
     if (ended === "suspend") return await this.#suspend();
@@ -189,6 +200,31 @@ export class Execution {
     return ok ? "suspended" : "abandoned";
   }
 
+  /** Stops at a replay mismatch: nothing new starts; the execution ends by parking the run. */
+  #park(asked: { kind: StepKind; name: string; occurrence: number }): void {
+    if (this.#parkAsked || this.#released) return;
+    this.#parkAsked = create(StepRefSchema, asked);
+    this.#parkSignal!();
+  }
+
+  async #sendPark(asked: StepRef): Promise<Outcome> {
+    const left = this.#history.unasked();
+    const ok = await this.rpc.call("parkWorkflow", {
+      lease: this.lease,
+      expected: left[0],
+      asked,
+      unasked: left,
+    });
+    if (!ok) return "abandoned";
+    this.log.error(
+      `run ${this.task.runId} (${this.task.workflowType}) parked: ${
+        describeMismatch(left[0], asked)
+      }`,
+      { ...this.#fields(), expected: refText(left[0]), asked: refText(asked) },
+    );
+    return "parked";
+  }
+
   /** Registers a wait; the run suspends when nothing else can make progress. */
   #waitUntil(at: Date): Promise<never> {
     if (!this.#resumeAt || at < this.#resumeAt) this.#resumeAt = at;
@@ -215,14 +251,15 @@ export class Execution {
       return p;
     };
     return {
-      gone: () => this.#released || this.#stopping,
+      gone: () => this.#released || this.#stopping || this.#parkAsked !== undefined,
       released: () => this.#released,
       stopping: () => this.#stopping,
       release: (reason) => this.release(reason),
       next: (kind, name) => {
         const occurrence = this.#next(kind, name);
-        return { occurrence, record: this.#records.get(key(kind, name, occurrence)) };
+        return { occurrence, record: this.#history.take(kind, name, occurrence) };
       },
+      fresh: (kind, name, occurrence) => this.#fresh({ kind, name, occurrence }),
       track,
       waitUntil: (at) => this.#waitUntil(at),
       waitForever: () => this.#waitForever(),
@@ -237,6 +274,21 @@ export class Execution {
       trace: this.#trace,
       never,
     };
+  }
+
+  /**
+   * Before something new (a step attempt, a signal wait, a child) starts: true when the replay
+   * has asked for every recorded step, so the new thing follows the history. Otherwise it waits
+   * one macrotask, for sibling branches to ask for theirs (their stored outcomes resolve in
+   * microtasks), and parks the run if recorded steps are still unasked.
+   */
+  async #fresh(step: { kind: StepKind; name: string; occurrence: number }): Promise<boolean> {
+    if (this.#history.walked) return !this.#parkAsked;
+    await new Promise((r) => setTimeout(r, 0));
+    if (this.#parkAsked || this.#released) return false;
+    if (this.#history.walked) return true;
+    this.#park(step);
+    return false;
   }
 
   #checkIdle(): void {
@@ -275,8 +327,4 @@ export class Execution {
       return undefined;
     }
   }
-}
-
-function key(kind: StepKind, name: string, occurrence: number): string {
-  return `${kind}:${name}#${occurrence}`;
 }

@@ -3,49 +3,14 @@
  * concurrency), heartbeats its leases, and on shutdown drains, releases and deregisters. The
  * public face is `Worker` (`worker.ts`); one execution is `Execution` (`_replay.ts`).
  */
-import type { Client } from "@connectrpc/connect";
-import type { Task, WorkerService } from "@kagzi/proto";
-import type { WorkflowFn } from "./context.ts";
+import type { Task } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
-import type { Logger } from "./logger.ts";
 import { ServerLink } from "./_server_link.ts";
-
-/** What `WorkerBuilder.build()` hands the worker: its client, identity and settings. */
-export interface WorkerInit {
-  client: Client<typeof WorkerService>;
-  register: () => Promise<{ workerId: string }>;
-  namespace: string;
-  workerId: string;
-  heartbeatMs: number;
-  leaseMs: number;
-  /** How long the server holds a poll; a poll unanswered well past it is abandoned. */
-  pollTimeoutMs: number;
-  maxConcurrent: number;
-  shutdownTimeoutMs: number;
-  handlers: Map<string, WorkflowFn>;
-  /** Where the worker's events go. */
-  log: Logger;
-  /** The server's address, as logged. */
-  address: string;
-}
-
-/** Counts of what a worker did, for observability and tests. */
-export interface WorkerStats {
-  /** Executions that completed their run. */
-  completed: number;
-  /** Executions that failed their run. */
-  failed: number;
-  /** Executions that ended suspended (a durable sleep or a scheduled retry). */
-  suspended: number;
-  /** Executions that ended without reporting an outcome (released, or the server unreachable). */
-  abandoned: number;
-  /** RPCs made about runs, by method, plus polls and heartbeats. */
-  rpcs: Record<string, number>;
-}
+import { missingHandler, protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
 
 /** Polls, executes, heartbeats and shuts down for one `Worker`. */
 export class WorkerLoop {
@@ -53,7 +18,14 @@ export class WorkerLoop {
   readonly #rpc: WorkerRpc;
   readonly #leases: Leases;
   readonly #active = new Map<string, Execution>();
-  readonly #stats: WorkerStats = { completed: 0, failed: 0, suspended: 0, abandoned: 0, rpcs: {} };
+  readonly #stats: WorkerStats = {
+    completed: 0,
+    failed: 0,
+    suspended: 0,
+    parked: 0,
+    abandoned: 0,
+    rpcs: {},
+  };
   #deltas = { completed: 0, failed: 0 };
   #stopping = false;
   #pollAbort = new AbortController();
@@ -280,20 +252,3 @@ export class WorkerLoop {
     this.#stats.rpcs[name] = (this.#stats.rpcs[name] ?? 0) + 1;
   }
 }
-
-function missingHandler(task: Task): WorkflowFn {
-  return () =>
-    Promise.reject(
-      new KagziError(
-        "NOT_FOUND",
-        `No handler for workflow "${task.workflowType}" version "${task.version}" on this worker`,
-        {
-          nonRetryable: true,
-        },
-      ),
-    );
-}
-
-/** Milliseconds of a protobuf Duration, or undefined when it is not set. */
-export const protoMs = (d: { seconds: bigint; nanos: number } | undefined) =>
-  d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : undefined;

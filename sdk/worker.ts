@@ -15,7 +15,8 @@ import { addressLabel, createTransport, type Protocol, type ServerAddress } from
 import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
 import { hostname, pid } from "./_platform.ts";
-import { protoMs, type WorkerInit, WorkerLoop, type WorkerStats } from "./_worker_loop.ts";
+import { WorkerLoop } from "./_worker_loop.ts";
+import { protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
 import { consoleLogger, type Logger, type LogLevel, toLogger } from "./logger.ts";
 
 export type { WorkerStats };

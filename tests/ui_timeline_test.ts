@@ -20,6 +20,7 @@ function attempt(p: Partial<StepAttemptInfo>): StepAttemptInfo {
     finishedAt: at(1),
     retryAt: undefined,
     wakeUpAt: undefined,
+    supersededAt: undefined,
     ...p,
   };
 }

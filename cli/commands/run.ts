@@ -19,7 +19,7 @@ import { Exit, report } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
-import { retryCommand, signalCommand } from "./run_signal.ts";
+import { resumeCommand, retryCommand, signalCommand } from "./run_signal.ts";
 import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
 
 /** Prints a run that ended: its output or error. */
@@ -80,6 +80,8 @@ const start: Command = {
     if (str(v, "id")) call.id(str(v, "id")!);
     if (str(v, "version")) call.version(str(v, "version")!);
     const run = await call;
+    // Not an error: the run is stored and waits; say why it may wait long.
+    if (run.warning) console.error(`kagzi: warning: ${run.warning}`);
     if (!v.wait) {
       rt.out.item([
         ["Run ID", run.id],
@@ -92,6 +94,7 @@ const start: Command = {
         runId: run.id,
         workflowId: run.workflowId,
         alreadyExists: run.alreadyExists,
+        warning: run.warning,
       });
       return Exit.ok;
     }
@@ -225,7 +228,16 @@ const cancel: Command = {
 /** The `run` group. */
 export const runGroup: Group = {
   name: "run",
-  summary: "Start, inspect, wait for, cancel, signal and retry workflow runs",
+  summary: "Start, inspect, wait for, cancel, signal, retry and resume workflow runs",
   note: "<run> is a run id, or a workflow id standing for its newest run (the open one, if any).",
-  commands: [start, list, showCommand, result, cancel, signalCommand, retryCommand],
+  commands: [
+    start,
+    list,
+    showCommand,
+    result,
+    cancel,
+    signalCommand,
+    retryCommand,
+    resumeCommand,
+  ],
 };

@@ -2,8 +2,10 @@
 import {
   isEnded,
   type Kagzi,
+  type ParkedInfo,
   type SignalInfo,
   type StepAttemptInfo,
+  type StepRefInfo,
   type Workflow,
 } from "@kagzi/sdk";
 import type { Command, Runtime } from "../_command.ts";
@@ -21,7 +23,23 @@ function detail(s: StepAttemptInfo): string {
 }
 
 function stepLabel(s: StepAttemptInfo): string {
-  return `${s.name}#${s.occurrence}`;
+  return `${s.name}#${s.occurrence}${s.supersededAt ? " (superseded)" : ""}`;
+}
+
+function refText(r: StepRefInfo): string {
+  return `${r.kind} "${r.name}"#${r.occurrence}`;
+}
+
+function parkedText(p: ParkedInfo): string {
+  return `since ${time(p.at)}: its history has ${refText(p.expected)}, the code asked for ` +
+    `${refText(p.asked)}. Deploy matching code and \`kagzi run resume\`, or ` +
+    "`kagzi run resume --from-here` to accept the new code (its new steps run), or cancel";
+}
+
+function unservedText(w: Workflow): string {
+  const last = w.unserved?.lastServedAt;
+  return `no online worker serves ${w.type}${w.version ? ` version ${w.version}` : ""} ` +
+    (last ? `since ${time(last)}` : "(none ever registered it)");
 }
 
 async function read(client: Kagzi, runId: string) {
@@ -81,6 +99,8 @@ function print(
       run.status === "COMPLETED" ? JSON.stringify(run.output) : undefined,
     ],
     ["Error", run.error && `${run.error.code}: ${run.error.message}`],
+    ["Parked", run.parked && parkedText(run.parked)],
+    ["Unserved", run.unserved && unservedText(run)],
   ], json);
   rt.out.heading("Steps");
   rt.out.list(steps, [

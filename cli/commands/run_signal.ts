@@ -1,4 +1,4 @@
-/** `kagzi run signal` and `kagzi run retry`. */
+/** `kagzi run signal`, `kagzi run retry` and `kagzi run resume`. */
 import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
 import { type Command, duration, jsonFlag, str } from "../_command.ts";
 import { Exit } from "../_errors.ts";
@@ -79,5 +79,35 @@ export const retryCommand: Command = {
       ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
     ], workflowJson(w));
     return exitOf(w);
+  },
+};
+
+/** `run resume <run> [--from-here]`. */
+export const resumeCommand: Command = {
+  name: "resume",
+  args: "<run>",
+  summary: "Let a PARKED run (its code changed under it) run again",
+  details: "A run parks when its replay asks for another step than its history recorded there.\n" +
+    "Deploy code that matches its history, then resume it; or resume it --from-here to\n" +
+    "accept the code as it is now: the recorded steps it no longer asks for are set aside\n" +
+    "(listed as superseded) and the steps it asks for from that point run. Anything but a\n" +
+    "PARKED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends a parked run.",
+  flags: {
+    "from-here": {
+      type: "boolean",
+      help: "accept the current code from where the run parked (its new steps will run)",
+    },
+  },
+  min: 1,
+  max: 1,
+  async run(rt, v, [id]) {
+    const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    const w = await client.resume(runId, { fromHere: v["from-here"] === true });
+    rt.out.item(
+      [["Run ID", w.id], ["Status", w.status], ["From here", v["from-here"] ? "yes" : undefined]],
+      { ...workflowJson(w), fromHere: v["from-here"] === true },
+    );
+    return Exit.ok;
   },
 };

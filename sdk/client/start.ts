@@ -84,6 +84,13 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
         }),
       (r) => ({ "kagzi.run_id": r.runId, "kagzi.already_exists": r.alreadyExists }),
     );
-    return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, res.alreadyExists);
+    return makeRun<T>(
+      this.services,
+      this.ns,
+      res.runId,
+      res.workflowId,
+      res.alreadyExists,
+      res.warning,
+    );
   }
 }
