@@ -76,6 +76,7 @@ Deno.test("a renamed step parks runs in flight; resume (matching code or from he
           name: "charge-payment",
           occurrence: 1,
         });
+        assert.deepEqual(w.waits, [], "a parked run waits for an operator, nothing else");
         assert.equal(times(id, "charge-card"), 1);
         assert.equal(times(id, "charge-payment"), 0, "the renamed step did not run");
         assert.equal(times(id, "ship"), 0, "nothing after it ran");

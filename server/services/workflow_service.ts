@@ -154,7 +154,8 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
-          if (!isTerminal(row.status)) {
+          // A parked run waits for an operator, not for its recorded waits.
+          if (!isTerminal(row.status) && row.status !== "PARKED") {
             workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);
           }
           if (row.status === "PENDING" || row.status === "SLEEPING") {
