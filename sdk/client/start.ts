@@ -24,7 +24,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     super(namespace);
   }
 
-  /** The input handed to the workflow function (JSON-serializable). */
+  /** The input handed to the workflow function (a value that round-trips through JSON; see the README). */
   input(value: I): this {
     this.#input = value;
     return this;
@@ -44,7 +44,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     this.#deadline = at;
     return this;
   }
-  /** Extra JSON-serializable context stored with the run. */
+  /** Extra context stored with the run (a value that round-trips through JSON). */
   context(value: unknown): this {
     this.#context = value;
     return this;
