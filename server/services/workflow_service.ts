@@ -187,7 +187,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         if (!status) {
           throw new InvalidArgumentError(
             "status",
-            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-6)`,
+            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-7)`,
           );
         }
       }
