@@ -1,6 +1,7 @@
 /**
- * What a worker reads of the runtime it is in, Deno or Node, without depending on either:
- * the host name and process id it registers with, and SIGINT/SIGTERM for a graceful shutdown.
+ * What the SDK reads of the runtime it is in (Deno, Node, Bun, a browser, Cloudflare Workers)
+ * without importing any of them: the host name and process id a worker registers with,
+ * SIGINT/SIGTERM for a graceful shutdown, and the `fetch` the Connect transports use.
  */
 
 // deno-lint-ignore no-explicit-any
@@ -9,7 +10,9 @@ const g = globalThis as any;
 /** The machine's host name, or "" where the runtime does not tell (or forbids it). */
 export function hostname(): string {
   try {
-    return g.Deno?.hostname?.() ?? "";
+    if (g.Deno?.hostname) return g.Deno.hostname();
+    // Node >= 20.16 and Bun: node:os without an import, so browser bundles stay free of node:*.
+    return g.process?.getBuiltinModule?.("node:os")?.hostname?.() ?? "";
   } catch {
     return "";
   }
@@ -36,4 +39,15 @@ export function listenForSignals(onSignal: (name: string) => void): () => void {
     };
   }
   return () => {};
+}
+
+/**
+ * The `fetch` for Connect and gRPC-Web, or undefined for the global one. Cloudflare Workers
+ * (workerd) refuse `redirect: "error"`, which the Connect transports send; there redirects are
+ * not followed (`"manual"`), so a redirect still fails the call, with its HTTP status.
+ */
+export function runtimeFetch(): typeof fetch | undefined {
+  if (g.navigator?.userAgent !== "Cloudflare-Workers") return undefined;
+  return (input, init) =>
+    fetch(input, init?.redirect === "error" ? { ...init, redirect: "manual" } : init);
 }

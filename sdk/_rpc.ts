@@ -7,6 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import type { ReportItem, ReportResult, WorkerService } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
+import { retryDelay, sleep } from "./_backoff.ts";
 import type { Leases } from "./_lease.ts";
 import { ItemError, MicroBatcher } from "./batcher.ts";
 
@@ -74,7 +75,7 @@ export class WorkerRpc {
    */
   async call<M extends RunMethod>(method: M, req: Req<M>): Promise<Res<M> | undefined> {
     const until = Date.now() + this.maxRetryMs;
-    for (let delay = 100;; delay = Math.min(delay * 2, 2_000)) {
+    for (let attempt = 0;; attempt++) {
       try {
         if (reported.has(method) && this.#reportSupported) {
           return await this.#reports.add({ method, req } as Pending) as Res<M>;
@@ -83,8 +84,9 @@ export class WorkerRpc {
       } catch (err) {
         const e = KagziError.from(err);
         if (e.code === "PRECONDITION_FAILED" || e.code === "NOT_FOUND") return undefined;
+        const delay = retryDelay(attempt, e);
         if (e.code !== "UNAVAILABLE" || Date.now() + delay > until) throw e;
-        await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+        await sleep(delay);
       }
     }
   }

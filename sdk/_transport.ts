@@ -1,6 +1,8 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { KagziError } from "./errors.ts";
+import { runtimeFetch } from "./_platform.ts";
+import { retryInterceptor } from "./_backoff.ts";
 
 /** Which wire protocol a client speaks. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
@@ -41,6 +43,8 @@ export interface TransportOptions {
   apiKey?: string;
   /** @default "connect" */
   protocol?: Protocol;
+  /** Retry calls that cannot happen twice while the server answers UNAVAILABLE, this long. */
+  retryTimeoutMs?: number;
 }
 
 /**
@@ -87,11 +91,13 @@ export async function createTransport(
   }
   const baseUrl = url.href.replace(/\/$/, "");
   const interceptors = keyInterceptors(options);
+  const fetch = runtimeFetch();
+  const web = { baseUrl, useBinaryFormat: true, interceptors, ...(fetch ? { fetch } : {}) };
   switch (options.protocol ?? "connect") {
     case "connect":
-      return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors });
+      return createConnectTransport(web);
     case "grpc-web":
-      return createGrpcWebTransport({ baseUrl, useBinaryFormat: true, interceptors });
+      return createGrpcWebTransport(web);
     case "grpc":
       if (!grpcFactory) {
         throw new KagziError(
@@ -115,12 +121,13 @@ export async function createTransport(
 }
 
 function keyInterceptors(options: TransportOptions): Interceptor[] {
-  if (!options.apiKey) return [];
+  const retry = options.retryTimeoutMs ? [retryInterceptor(options.retryTimeoutMs)] : [];
+  if (!options.apiKey) return retry;
   const key = options.apiKey;
   return [(next) => (req) => {
     req.header.set("authorization", `Bearer ${key}`);
     return next(req);
-  }];
+  }, ...retry];
 }
 
 /** Connect (or gRPC-Web) over the server's own fetch handler: no socket, no hop. */

@@ -7,6 +7,7 @@ import type { Task } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
+import { retryDelay, retryUnavailable, sleep } from "./_backoff.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
 import { ServerLink } from "./_server_link.ts";
@@ -30,6 +31,7 @@ export class WorkerLoop {
   #stopping = false;
   #pollAbort = new AbortController();
   #slotFreed?: () => void;
+  #wakeHeartbeat?: () => void;
   #running?: Promise<void>;
   #stopped?: Promise<void>;
   readonly #link: ServerLink;
@@ -95,6 +97,7 @@ export class WorkerLoop {
         `for ${this.#active.size} run(s) in flight`,
       fields,
     );
+    this.#wakeHeartbeat?.();
     const deadline = Date.now() + this.#init.shutdownTimeoutMs;
     while (this.#active.size && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
@@ -124,7 +127,7 @@ export class WorkerLoop {
   }
 
   async #pollLoop(): Promise<void> {
-    let backoff = 100;
+    let failures = 0;
     while (!this.#stopping) {
       const free = this.#init.maxConcurrent - this.#active.size;
       if (free <= 0) {
@@ -141,7 +144,7 @@ export class WorkerLoop {
           { signal: this.#pollAbort.signal, timeoutMs: this.#init.pollTimeoutMs + 10_000 },
         );
         tasks = res.tasks;
-        backoff = 100;
+        failures = 0;
         this.#link.ok();
       } catch (err) {
         if (this.#stopping) return;
@@ -157,8 +160,7 @@ export class WorkerLoop {
             });
           }).catch(() => {});
         } else this.#link.failed("poll", err);
-        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
-        backoff = Math.min(backoff * 2, 5_000);
+        await sleep(retryDelay(failures++, e)); // ≤ ~1 s, or the server's retryAfter
         continue;
       }
       for (const task of tasks) this.#start(task, sentAt);
@@ -194,7 +196,11 @@ export class WorkerLoop {
 
   async #heartbeatLoop(): Promise<void> {
     while (!(this.#stopping && this.#stopped && this.#active.size === 0)) {
-      await new Promise((r) => setTimeout(r, this.#stopping ? 50 : this.#init.heartbeatMs));
+      // Shutdown cuts the wait short: its timer would keep a Node or Bun process alive.
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, this.#stopping ? 50 : this.#init.heartbeatMs);
+        this.#wakeHeartbeat = () => (clearTimeout(timer), r());
+      });
       if (this.#stopping && this.#active.size === 0) break;
       if (this.#stopping && (this.#lastBeat ?? 0) + this.#init.heartbeatMs > Date.now()) continue;
       await this.#leases.beat();
@@ -206,20 +212,25 @@ export class WorkerLoop {
   /** One heartbeat: extends the leases it carried, drops lost ones; false if it failed. */
   async #beat(): Promise<boolean> {
     this.#lastBeat = Date.now();
-    const sentAt = now();
+    let sentAt = now();
     const active = [...this.#active.values()];
     const deltas = this.#deltas;
     this.#deltas = { completed: 0, failed: 0 };
     try {
-      this.#count("heartbeat");
-      const res = await this.#init.client.heartbeat({
-        namespace: this.#init.namespace,
-        workerId: this.id,
-        activeCount: active.length,
-        completedDelta: BigInt(deltas.completed),
-        failedDelta: BigInt(deltas.failed),
-        leases: active.map((e) => e.lease),
-      }, { timeoutMs: this.#init.heartbeatMs * 2 });
+      // Sent again within one interval while UNAVAILABLE (leases extend from the last send).
+      const until = Date.now() + this.#init.heartbeatMs;
+      const res = await retryUnavailable(() => {
+        this.#count("heartbeat");
+        sentAt = now();
+        return this.#init.client.heartbeat({
+          namespace: this.#init.namespace,
+          workerId: this.id,
+          activeCount: active.length,
+          completedDelta: BigInt(deltas.completed),
+          failedDelta: BigInt(deltas.failed),
+          leases: active.map((e) => e.lease),
+        }, { timeoutMs: this.#init.heartbeatMs * 2 });
+      }, { until });
       const cancelled = new Set(res.cancelledRunIds);
       const lost = new Set(res.lostRunIds);
       const expiresIn = protoMs(res.leaseExpiresIn) ?? this.#init.leaseMs;

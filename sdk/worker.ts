@@ -14,6 +14,7 @@ import { KagziError } from "./errors.ts";
 import { addressLabel, createTransport, type Protocol, type ServerAddress } from "./_transport.ts";
 import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
+import { retryUnavailable } from "./_backoff.ts";
 import { hostname, pid } from "./_platform.ts";
 import { WorkerLoop } from "./_worker_loop.ts";
 import { protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
@@ -197,20 +198,22 @@ export class WorkerBuilder {
     }
     const register = async () => {
       try {
-        return await client.register({
-          namespace: this.#namespace,
-          workflowTypes: [...types].map(([workflowType, versions]) => ({
-            workflowType,
-            versions: versions.filter((v) => v !== "").length ? versions : [],
-          })),
-          hostname: this.#hostname || hostname(),
-          pid: pid(),
-          sdkVersion: SDK_VERSION,
-          version: this.#version,
-          labels: this.#labels,
-          maxConcurrent: this.#maxConcurrent,
-          defaultRetryPolicy: retry && retryToProto(retry),
-        }, { timeoutMs: 10_000 });
+        const until = Date.now() + 10_000; // UNAVAILABLE is retried within the 10 s
+        return await retryUnavailable(() =>
+          client.register({
+            namespace: this.#namespace,
+            workflowTypes: [...types].map(([workflowType, versions]) => ({
+              workflowType,
+              versions: versions.filter((v) => v !== "").length ? versions : [],
+            })),
+            hostname: this.#hostname || hostname(),
+            pid: pid(),
+            sdkVersion: SDK_VERSION,
+            version: this.#version,
+            labels: this.#labels,
+            maxConcurrent: this.#maxConcurrent,
+            defaultRetryPolicy: retry && retryToProto(retry),
+          }, { timeoutMs: Math.max(1, until - Date.now()) }), { until });
       } catch (err) {
         const e = KagziError.from(err);
         if (e.code === "UNAVAILABLE" || e.code === "TIMEOUT") {

@@ -2,7 +2,31 @@ import assert from "node:assert/strict";
 import { type ConfigError, defaults, loadConfig } from "./config.ts";
 
 Deno.test("loadConfig() uses the defaults when nothing is set", () => {
-  assert.deepEqual(loadConfig({}, []), defaults);
+  // Written out (as the README's configuration table states them), not read from `defaults`.
+  const expected = {
+    host: "127.0.0.1",
+    port: 50051,
+    grpcPort: 50052,
+    databaseUrl: "",
+    dataDir: "./.kagzi",
+    logLevel: "info",
+    corsOrigins: ["*"],
+    pollTimeoutMs: 30_000,
+    leaseMs: 30_000,
+    heartbeatIntervalMs: 5_000,
+    tickIntervalMs: 1_000,
+    poolSize: 10,
+    apiKeys: [],
+    maxPendingSignals: 1000,
+    metrics: true,
+    serverless: false,
+    migrate: true,
+    maxWaitMs: 60_000,
+    retentionMs: 7 * 86_400_000,
+    retentionByNamespace: {},
+  };
+  assert.deepEqual(loadConfig({}, []), expected);
+  assert.deepEqual(defaults, expected);
 });
 
 Deno.test("loadConfig() lets flags win over the environment", () => {

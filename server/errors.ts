@@ -4,7 +4,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { ErrorCode, type ErrorDetail, ErrorDetailSchema } from "@kagzi/proto";
+import { faultRetryAfterMs, isConnectionFault } from "./store/faults.ts";
 
 /** Base of every error the server reports on purpose. */
 export class KagziServerError extends Error {
@@ -95,15 +97,6 @@ const connectCodes: Record<ErrorCode, Code> = {
   [ErrorCode.CANCELLED]: Code.Canceled,
 };
 
-/** Whether an error means the database cannot be reached (as opposed to a bad statement). */
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" &&
-    (code.startsWith("CONNECT") || code === "ECONNREFUSED" || code === "ECONNRESET" ||
-      code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" ||
-      code === "CONNECTION_DESTROYED" || code === "57P01" || code === "57P03");
-}
-
 /** Postgres refused text: U+0000 (22P05 in json, 22021 in text) or invalid Unicode escapes. */
 function isUnstorableText(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
@@ -137,6 +130,7 @@ export function toErrorDetail(
       code: ErrorCode.UNAVAILABLE,
       message: "A concurrent change to the same runs conflicted with this call; try again",
       subject: "database",
+      retryAfter: durationFromMs(50),
     });
   }
   if (isUnstorableText(err)) {
@@ -150,12 +144,14 @@ export function toErrorDetail(
       subject: "body",
     });
   }
-  if (isConnectionError(err)) {
+  if (isConnectionFault(err)) {
     log("database unavailable", err);
     return create(ErrorDetailSchema, {
       code: ErrorCode.UNAVAILABLE,
-      message: "The database is unavailable; try again",
+      message: `The database is unavailable (${faultName(err)}); try again in ` +
+        `${faultRetryAfterMs} ms`,
       subject: "database",
+      retryAfter: durationFromMs(faultRetryAfterMs),
     });
   }
   log("internal error", err);
@@ -169,7 +165,20 @@ export function toConnectError(
 ): ConnectError {
   if (err instanceof ConnectError) return err;
   const detail = toErrorDetail(err, log);
-  return new ConnectError(detail.message, connectCodes[detail.code], undefined, [
+  // The delay is also a header (trailer in gRPC) that needs no Kagzi proto to read.
+  const retryAfter = detail.retryAfter &&
+    Number(detail.retryAfter.seconds) * 1000 + Math.round(detail.retryAfter.nanos / 1e6);
+  const headers = retryAfter ? new Headers({ [retryAfterHeader]: String(retryAfter) }) : undefined;
+  return new ConnectError(detail.message, connectCodes[detail.code], headers, [
     { desc: ErrorDetailSchema, value: detail },
   ]);
+}
+
+/** Response metadata with the milliseconds to wait before retrying an UNAVAILABLE call. */
+export const retryAfterHeader = "retry-after-ms";
+
+/** A short name of a database fault for messages: its code, e.g. "57P01" or "ECONNREFUSED". */
+function faultName(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && code ? code : (err as Error)?.name ?? "connection lost";
 }

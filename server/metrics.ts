@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "./log.ts";
 import type { Queryable } from "./store/db.ts";
 import { createGauges } from "./metrics_gauges.ts";
@@ -127,6 +127,12 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     buckets: rpcBuckets,
     registers,
   });
+  const inFlight = new Gauge({
+    name: "kagzi_rpcs_in_flight",
+    help: "RPCs being served now (open long polls and result waits included), by method.",
+    labelNames: ["method"],
+    registers,
+  });
 
   createGauges(registers, options);
 
@@ -152,7 +158,9 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
       else claims.inc({ namespace, result });
     },
     interceptor: (next) => async (req) => {
-      const end = rpcDuration.startTimer({ method: req.method.name });
+      const method = req.method.name;
+      const end = rpcDuration.startTimer({ method });
+      inFlight.inc({ method });
       try {
         const res = await next(req);
         end({ code: "ok" });
@@ -160,6 +168,8 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
       } catch (err) {
         end({ code: codeName(ConnectError.from(err).code) });
         throw err;
+      } finally {
+        inFlight.dec({ method });
       }
     },
     async handle(req) {

@@ -29,6 +29,9 @@ import { createLogger, type Logger } from "./log.ts";
 import { createMetrics, noMetrics } from "./metrics.ts";
 import { withDbSpans } from "./tracing.ts";
 import { connectPostgres, type Db } from "./store/db.ts";
+import { installFaultGuard } from "./store/faults.ts";
+import { DbHealth } from "./store/health.ts";
+import { migrations } from "./store/migrations.gen.ts";
 import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
 import { adminService } from "./services/admin_service.ts";
@@ -38,6 +41,7 @@ import { startTicker } from "./engine/ticker.ts";
 import { startScheduler } from "./engine/scheduler.ts";
 import { Maintenance } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
+import { DeadWorkers } from "./engine/dead_workers.ts";
 import { scheduleService } from "./services/schedule_service.ts";
 import { ApiKeyCheck } from "./http/auth.ts";
 import { interceptorsFor } from "./http/interceptors.ts";
@@ -84,6 +88,7 @@ export interface KagziServer {
 /** Opens the database, migrates it and starts the engine. */
 export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const log = createLogger(config.logLevel);
+  installFaultGuard((msg, err) => log.warn(msg, err));
   let db: Db;
   let closeEmbedded = async () => {};
   let database: string;
@@ -112,6 +117,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
   const dispatch = new Dispatcher(config.leaseMs, (ns) => notifier.announce(workTopic(ns)));
   notifier.onWork = (ns) => dispatch.wakeAll(ns);
+  notifier.onReconnect = () => dispatch.wakeEverywhere();
   await notifier.start();
   const metrics = config.metrics
     ? createMetrics({
@@ -129,6 +135,10 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     log,
     database,
     metrics: metrics ?? noMetrics,
+    health: new DbHealth(db, Math.max(...migrations.map((m) => m.version))),
+    deadWorkers: config.serverless
+      ? undefined
+      : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
   };
 
   const maintenance = config.serverless
@@ -160,6 +170,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
     routes,
     interceptors,
     keys,
+    health: ctx.health,
     metrics: metrics && ((req) => metrics.handle(req)),
     corsOrigins: config.corsOrigins,
     log,
@@ -193,6 +204,7 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
       await stopTicker();
       await stopScheduler();
       await stopRetention();
+      ctx.deadWorkers?.close();
       await notifier.close();
       await db.close().catch((err) => log.warn("closing the database failed", err));
       await closeEmbedded();

@@ -57,7 +57,7 @@ export function withDbSpans(db: Db): Db {
   return {
     ...plain,
     transaction: (fn) => db.transaction((tx) => fn(traced(tx))),
-    listen: (channel, onMessage) => db.listen(channel, onMessage),
+    listen: (channel, onMessage, onReconnect) => db.listen(channel, onMessage, onReconnect),
     notify: (channel, payload) => db.notify(channel, payload),
     crossProcessNotify: db.crossProcessNotify,
     close: () => db.close(),

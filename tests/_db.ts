@@ -56,9 +56,52 @@ export async function freshDatabase(): Promise<TestDatabase> {
 /** The database backends to test: embedded always, Postgres when reachable. */
 export type Backend = "embedded" | "postgres";
 
-/** Backends for this run; KAGZI_TEST_BACKENDS="embedded,postgres" overrides detection. */
-export async function backends(): Promise<Backend[]> {
+/** The backends KAGZI_TEST_BACKENDS asks for ("embedded,postgres"), or undefined when unset. */
+function forcedBackends(): Backend[] | undefined {
   const forced = Deno.env.get("KAGZI_TEST_BACKENDS");
-  if (forced) return forced.split(",").map((b) => b.trim()) as Backend[];
-  return (await postgresAvailable()) ? ["embedded", "postgres"] : ["embedded"];
+  if (!forced) return undefined;
+  const list = forced.split(",").map((b) => b.trim()).filter((b) => b !== "");
+  for (const b of list) {
+    if (b !== "embedded" && b !== "postgres") {
+      throw new Error(`KAGZI_TEST_BACKENDS: unknown backend "${b}" (embedded, postgres)`);
+    }
+  }
+  return list as Backend[];
+}
+
+let checked: Promise<Backend[]> | undefined;
+
+/**
+ * Backends for this run: KAGZI_TEST_BACKENDS when set (and then a forced Postgres that does not
+ * answer is an error, never a skip), else embedded plus Postgres when it answers.
+ */
+export function backends(): Promise<Backend[]> {
+  checked ??= (async () => {
+    const forced = forcedBackends();
+    if (!forced) return (await postgresAvailable()) ? ["embedded", "postgres"] : ["embedded"];
+    if (forced.includes("postgres") && !(await postgresAvailable())) {
+      throw new Error(
+        `KAGZI_TEST_BACKENDS=${forced.join(",")} but no Postgres answers at ${
+          redact(adminUrl)
+        } (set KAGZI_TEST_POSTGRES_URL, or run under .ci/with_postgres.sh)`,
+      );
+    }
+    return forced;
+  })();
+  return checked;
+}
+
+/**
+ * `ignore` for a Postgres-only test: true only when Postgres was not asked for and does not answer.
+ * When KAGZI_TEST_BACKENDS names postgres the test is never ignored (it fails if none answers).
+ */
+export async function postgresIgnored(): Promise<boolean> {
+  return !(await backends()).includes("postgres");
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.href;
 }

@@ -241,7 +241,11 @@ function contentTypeCase(m: DescMethod, protocol: Protocol): fc.Arbitrary<Case> 
     method: protocol === "grpc" ? undefined : method,
     headers: { ...(type ? { "content-type": type } : {}), ...auth() },
     body,
-    allow: ["unimplemented"],
+    // Another HTTP method is not allowed (405); a POST of a content type no protocol speaks is
+    // refused as such (415, with or without a Connect error body; gRPC's status when it has none).
+    expect: protocol !== "grpc" && method !== "POST"
+      ? ["http-405"]
+      : ["http-415", "invalid_argument"],
   }));
 }
 

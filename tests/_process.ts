@@ -1,4 +1,4 @@
-/** A Deno subprocess for tests: its output is collected and `ready` resolves on a marker line. */
+/** A subprocess for tests (Deno, Node, Bun, workerd): its output is collected and awaited for a marker. */
 
 /** A running child process. */
 export interface TestProcess extends AsyncDisposable {
@@ -16,15 +16,27 @@ export interface TestProcess extends AsyncDisposable {
  * Runs `deno <args>` and waits until its output contains `marker`; throws with the
  * output when it exits or takes longer than a minute first.
  */
-export async function spawnDeno(
+export function spawnDeno(
   args: string[],
   env: Record<string, string>,
   marker: string,
   what: string,
 ): Promise<TestProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  return spawnProcess(Deno.execPath(), args, { env }, marker, what);
+}
+
+/** Like {@linkcode spawnDeno} for any program, e.g. `node` or `bun`, optionally in `cwd`. */
+export async function spawnProcess(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string },
+  marker: string,
+  what: string,
+): Promise<TestProcess> {
+  const child = new Deno.Command(command, {
     args,
-    env: { NO_COLOR: "1", ...env },
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

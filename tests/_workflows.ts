@@ -35,6 +35,21 @@ export async function threeSteps(ctx: Context, input: { stepMs?: number } = {}) 
   return { out, runId: ctx.runId };
 }
 
+/** Five sequential steps of `stepMs` each; returns the run id and the steps' outputs. */
+export async function fiveSteps(ctx: Context, input: { stepMs?: number } = {}) {
+  const out: number[] = [];
+  for (let i = 1; i <= 5; i++) {
+    out.push(
+      await ctx.step(`s${i}`).run(async () => {
+        record(ctx, `s${i}`);
+        if (input.stepMs) await delay(input.stepMs);
+        return i;
+      }),
+    );
+  }
+  return { out, runId: ctx.runId };
+}
+
 /** A loop of repeated step and sleep names. */
 export async function looper(ctx: Context, input: { n: number }) {
   let total = 0;
@@ -95,6 +110,7 @@ export const workflows: Record<string, WorkflowFn> = {
   "signal-waiter": signalWaiter,
   "slow-child": slowChild,
   "fan-out": fanOut,
+  "five-steps": fiveSteps,
 };
 
 export { delay };

@@ -85,9 +85,8 @@ for (const backend of await backends()) {
       const { batcher, sizes } = recording((items: starts.NewRun[]) =>
         starts.insertRuns(db, items)
       );
-      const results = await Promise.allSettled(
-        Array.from({ length: n }, (_, i) => batcher.add(newRun(i))),
-      );
+      const items = Array.from({ length: n }, (_, i) => newRun(i));
+      const results = await Promise.allSettled(items.map((item) => batcher.add(item)));
       assert.equal(sizes[0], n, "all starts were offered in one statement first");
       for (const [i, r] of results.entries()) {
         if (i === bad) {
@@ -95,7 +94,14 @@ for (const backend of await backends()) {
           rejectsWithPostgresText((r as PromiseRejectedResult).reason);
         } else {
           assert.equal(r.status, "fulfilled", `start ${i}: ${JSON.stringify(r)}`);
-          assert.equal((r as PromiseFulfilledResult<unknown>).value !== undefined, true);
+          // Each start gets its own stored run back, not another item's.
+          const value = (r as PromiseFulfilledResult<starts.InsertedRun | undefined>).value;
+          assert.equal(value?.run_id, items[i].runId, `start ${i} got another run back`);
+          const [row] = await db.query<{ workflow_id: string }>(
+            "select workflow_id from kagzi_runs where namespace_id = $1 and run_id = $2",
+            [ns, items[i].runId],
+          );
+          assert.equal(row?.workflow_id, `w-${i}`);
         }
       }
       const count = await db.query<{ n: string }>(

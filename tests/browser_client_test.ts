@@ -37,12 +37,14 @@ async function inPage([url, apiKey]: readonly [string, string | undefined]) {
   }
 }
 
+/** Postgres when there is one (quicker to start), else embedded. */
+const backend = (await backends()).at(-1)!;
+
 Deno.test({
-  name: "the client bundle runs in Chromium from another origin against real servers",
+  name: `the client bundle runs in Chromium from another origin against real servers (${backend})`,
   ignore: !chromiumAvailable(),
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "kagzi_browser_" });
-    const backend = (await backends()).at(-1)!; // Postgres when there is one: quicker to start
     try {
       const js = await bundleForBrowser("sdk/client.ts", `${dir}/kagzi.js`);
       assert.deepEqual(nodeImports(js), []);

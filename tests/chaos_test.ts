@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { Kagzi } from "@kagzi/sdk";
-import { freshDatabase, postgresAvailable } from "./_db.ts";
+import { freshDatabase, postgresIgnored } from "./_db.ts";
 import type { TestProcess } from "./_process.ts";
 import { type ServerProcess, startServer } from "./_server.ts";
 import { leaseFlags, tempJournal, waitFor } from "./_worker.ts";
@@ -22,7 +22,7 @@ const total = 200;
 const leaseMs = 2_000;
 /** Runs are started over this long, and the chaos lasts at least as long. */
 const chaosMs = 30_000;
-/** How long the frozen worker stays frozen: past its lease, and long enough for a takeover. */
+/** How long the frozen worker stays frozen at least: past its lease; then until a takeover. */
 const freezeMs = leaseMs + 3_000;
 /** Clock slack between the worker processes and the database (same machine). */
 const slackMs = 5;
@@ -31,8 +31,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test({
   name:
-    "chaos: 2 replicas, 3 workers, 200 runs; kill -9 of workers and a replica, a frozen worker: nothing lost, failed or completed twice, no step begins after its output was stored",
-  ignore: !(await postgresAvailable()),
+    "chaos: 2 replicas, 3 workers, 200 runs; kill -9 of workers and a replica, a frozen worker: nothing lost, failed or completed twice, no step begins after its output was stored (postgres)",
+  ignore: await postgresIgnored(),
   async fn() {
     await using db = await freshDatabase();
     await using journal = await tempJournal();
@@ -99,7 +99,7 @@ Deno.test({
           const w = workers[frozen]!;
           const id = workerIdOf(w);
           // Freeze it while it holds runs (a freeze that catches it idle is undone at once).
-          let held: { run_id: string }[] = [];
+          let held: { run_id: string; attempt: number }[] = [];
           let t = Date.now();
           for (let tries = 0; held.length === 0 && tries < 200; tries++) {
             if (tries) {
@@ -109,9 +109,24 @@ Deno.test({
             w.kill("SIGSTOP");
             t = Date.now();
             held = await sql`
-              select run_id::text from kagzi_runs where worker_id = ${id} and status = 'RUNNING'`;
+              select run_id::text, attempt from kagzi_runs
+              where worker_id = ${id} and status = 'RUNNING'`;
           }
+          // Frozen past its lease: every run it held is taken over (a later attempt, under
+          // another worker or already done) while it cannot heartbeat; it stays frozen until then.
           await sleep(freezeMs - (Date.now() - t));
+          const ids = held.map((r) => r.run_id);
+          const takenOver = async () => {
+            const now = await sql<{ run_id: string; attempt: number }[]>`
+              select run_id::text, attempt from kagzi_runs where run_id = any(${ids}::uuid[])`;
+            const before = new Map(held.map((r) => [r.run_id, r.attempt]));
+            return now.filter((r) => r.attempt > before.get(r.run_id)!).length;
+          };
+          await waitFor(
+            `the ${ids.length} runs the frozen worker held to be taken over`,
+            async () => (await takenOver()) === ids.length,
+            30_000,
+          );
           w.kill("SIGCONT");
           freeze = { heldRuns: held.map((r) => r.run_id), ms: Date.now() - t, pid: w.pid };
           frozenNow = false;

@@ -183,6 +183,8 @@ for (const backend of await backends()) {
     assert.equal(new Set(children.map((c) => c.workflowId)).size, 3);
     const sums = readJournal(journal.path).filter((e) => e.run === run.id && e.step === "sum");
     assert.equal(sums.length, 1);
-    assert.ok(second.pid);
+    // The parent finished on the second worker: "sum" ran there, after the first was killed.
+    assert.equal(sums[0].pid, second.pid);
+    assert.notEqual(sums[0].pid, first.pid);
   });
 }

@@ -48,11 +48,14 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${artifactsDir()}/${name}.png`, fullPage: true });
 }
 
+/** Postgres when there is one (quicker to start), else embedded. */
+const backend = (await backends()).at(-1)!;
+
 Deno.test({
-  name: "the dashboard shows, filters and acts on runs, workers and schedules in Chromium",
+  name:
+    `the dashboard shows, filters and acts on runs, workers and schedules in Chromium (${backend})`,
   ignore: !chromiumAvailable(),
   async fn(t) {
-    const backend = (await backends()).at(-1)!;
     await using server = await startTestServer(backend, { args: fast });
     const client = await Kagzi.connect(server.url, { apiKey: key });
     const worker = await Worker.builder(server.url).apiKey(key).hostname("worker-main")

@@ -8,18 +8,11 @@ import { type Context, Kagzi, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { workerRpc } from "./_raw.ts";
+import { inFlight, metricSum } from "./_metrics.ts";
+import { waitFor } from "./_worker.ts";
 
 /** Sums a counter of the server's /metrics over its label sets. */
-async function counter(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-  }
-  return sum;
-}
+const counter = (url: string, name: string) => metricSum(url, name);
 
 async function threeSteps(ctx: Context, input: { i: number }) {
   const a = await ctx.step("a").run(() => input.i);
@@ -32,22 +25,27 @@ for (const backend of await backends()) {
     await using server = await startTestServer(backend);
     const rpc = workerRpc(server.url);
     const client = await Kagzi.connect(server.url);
-    const { workerId } = await rpc.register({ workflowTypes: [{ workflowType: "handed" }] });
-    // The first poll claims (nothing yet) and then waits.
-    const idle = async () => {
+    const handed = [{ workflowType: "handed" }];
+    // The first poll claims (nothing yet) and then waits: the server counts its claim query and
+    // enters the wait in one synchronous stretch, so once the count shows, the poll is waiting.
+    // A fresh worker each time: a worker whose last claim found everything waits without one.
+    const idle = async (types: { workflowType: string; versions?: string[] }[] = handed) => {
+      const { workerId: id } = await rpc.register({ workflowTypes: types });
       const before = await counter(server.url, "kagzi_claim_queries_total");
-      const poll = rpc.pollTask({ workerId, maxTasks: 5 });
-      for (let i = 0; i < 200; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        if (await counter(server.url, "kagzi_claim_queries_total") > before) break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
+      const abort = new AbortController();
+      const poll = rpc.pollTask({ workerId: id, maxTasks: 5, timeout: { seconds: 60n } }, {
+        signal: abort.signal,
+      });
+      await waitFor(
+        "the poll's first claim query",
+        async () => await counter(server.url, "kagzi_claim_queries_total") > before,
+      );
       // Wrapped: an async function returning the promise itself would wait for it.
-      return { poll };
+      return { poll, abort, workerId: id };
     };
 
     await t.step("the waiting poll gets the run with its first fence and input", async () => {
-      const { poll } = await idle();
+      const { poll, workerId } = await idle();
       const matched = await counter(server.url, "kagzi_runs_matched_total");
       const run = await client.start("handed").id("handed-1").input({ n: 7 });
       const { tasks } = await poll;
@@ -72,7 +70,7 @@ for (const backend of await backends()) {
     await t.step("a start whose workflow_id is taken hands nothing over", async () => {
       const holder = await client.start("handed").id("taken");
       const { poll } = await idle();
-      // The open run was handed to this poll or claimed by it: either way it answers with it.
+      // The open run is claimed by this poll's first claim query.
       const first = await poll;
       assert.deepEqual(first.tasks.map((x) => x.runId), [holder.id]);
       const { poll: next } = await idle();
@@ -85,19 +83,29 @@ for (const backend of await backends()) {
     });
 
     await t.step("a run of a version the poll does not serve stays queued", async () => {
-      const { workerId: v2 } = await rpc.register({
-        workflowTypes: [{ workflowType: "versioned", versions: ["v2"] }],
-      });
-      const abort = new AbortController();
-      const poll = rpc.pollTask({ workerId: v2, maxTasks: 1 }, { signal: abort.signal });
-      await new Promise((r) => setTimeout(r, 300));
+      const { poll, abort } = await idle([{ workflowType: "versioned", versions: ["v2"] }]);
+      // A start hands its run over (or not) in its own insert: PENDING now means not handed.
       const run = await client.start("versioned").version("v1");
-      await new Promise((r) => setTimeout(r, 300));
       assert.equal((await client.get(run.id)).status, "PENDING");
       abort.abort();
       await poll.catch(() => {});
-      const fresh = await client.get(run.id);
-      assert.equal(fresh.status, "PENDING", "a hung-up poll claims nothing");
+      await waitFor("the poll to end", async () => await inFlight(server.url, "PollTask") === 0);
+      assert.equal((await client.get(run.id)).status, "PENDING");
+      await client.cancel(run.id);
+    });
+
+    await t.step("a poll whose caller hung up is gone and is handed nothing", async () => {
+      const { poll, abort } = await idle();
+      assert.equal(await inFlight(server.url, "PollTask"), 1);
+      abort.abort();
+      await poll.catch(() => {});
+      // The server notices the hang-up and ends the poll (it asked to wait 60 s).
+      await waitFor(
+        "the server to end the poll",
+        async () => await inFlight(server.url, "PollTask") === 0,
+      );
+      const run = await client.start("handed").id("after-hang-up");
+      assert.equal((await client.get(run.id)).status, "PENDING", "a hung-up poll claims nothing");
     });
   });
 }
@@ -114,8 +122,10 @@ Deno.test(`with ten idle workers a run costs at most two claim queries (${backen
   const running = workers.map((w) => w.run());
   try {
     const client = await Kagzi.connect(server.url);
-    // Let every worker's first poll claim (nothing) and wait.
-    await new Promise((r) => setTimeout(r, 500));
+    // Every worker's first poll has claimed (nothing) and waits.
+    await waitFor("ten polls waiting", async () =>
+      await inFlight(server.url, "PollTask") === 10 &&
+      await counter(server.url, "kagzi_claim_queries_total") >= 10);
     const claimsBefore = await counter(server.url, "kagzi_claim_queries_total");
     const n = 100;
     let next = 0;

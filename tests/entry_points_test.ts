@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { Kagzi } from "@kagzi/sdk";
-import { freshDatabase, postgresAvailable } from "./_db.ts";
+import { freshDatabase, postgresIgnored } from "./_db.ts";
 import { spawnDeno } from "./_process.ts";
 import { freePort } from "./_server.ts";
 import { migrate } from "./_deploy.ts";
 
-const ignore = !(await postgresAvailable());
+const ignore = await postgresIgnored();
 const server = (file: string) => new URL(`../server/${file}`, import.meta.url).pathname;
 const warnings = /warn|did you mean|detected export default|legacy/i;
 
@@ -33,7 +33,8 @@ async function outputWhileServing(
 }
 
 Deno.test({
-  name: "deno run server/main.ts and deno serve server/serve.ts print no runtime warning",
+  name:
+    "deno run server/main.ts and deno serve server/serve.ts print no runtime warning (postgres)",
   ignore,
   async fn(t) {
     await using db = await freshDatabase();

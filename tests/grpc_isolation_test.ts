@@ -226,16 +226,29 @@ const scenarios: Uint8Array[][] = [
   [preface, settings, headers(1, start), goaway(0x7fffffff, 11), goaway(0, 1), rst(1)],
 ];
 
+/** A seeded generator (mulberry32), so a failing abuse run can be replayed with its seed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const abuseSeed = Number(Deno.env.get("KAGZI_ABUSE_SEED") ?? Date.now() % 2 ** 31);
+const random = seeded(abuseSeed);
+
 async function abuse(port: number, writes: Uint8Array[]) {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => undefined);
   if (!conn) return;
   try {
     for (const w of writes) {
       await conn.write(w);
-      if (Math.random() < 0.3) await sleep(Math.random() * 5);
+      if (random() < 0.3) await sleep(random() * 5);
     }
     // Sometimes read a little of the answer first, sometimes not.
-    if (Math.random() < 0.5) {
+    if (random() < 0.5) {
       await Promise.race([conn.read(new Uint8Array(256)), sleep(20)]).catch(() => {});
     }
   } catch { /* the listener hung up first: fine */ }
@@ -245,7 +258,12 @@ async function abuse(port: number, writes: Uint8Array[]) {
 }
 
 Deno.test(`hostile HTTP/2 clients on the gRPC port never disturb the server (${backend})`, async () => {
+  console.log(`abuse seed ${abuseSeed} (replay with KAGZI_ABUSE_SEED=${abuseSeed})`);
   await using server = await startTestServer(backend);
+  // Healthy first, then the same listener process all along: a crash and restart is a disturbance.
+  assert.equal(await eventually("native gRPC to answer", () => grpcHealthy(server)), true);
+  const listeners = listenerPids(server.pid);
+  assert.equal(listeners.length, 1, `one listener process: ${listeners}`);
   const traffic = await connectTraffic(server);
   // Well-behaved gRPC clients that give up mid-call (RST_STREAM from @grpc/grpc-js).
   const impatient = async () => {
@@ -283,7 +301,9 @@ Deno.test(`hostile HTTP/2 clients on the gRPC port never disturb the server (${b
   const completed = await traffic.stop();
   assert.ok(completed >= 1, "Connect kept running workflows during the abuse");
   assert.ok(alive(server.pid), "the server process is alive");
-  assert.equal(await eventually("native gRPC to answer", () => grpcHealthy(server)), true);
+  assert.deepEqual(listenerPids(server.pid), listeners, "the listener never crashed or restarted");
+  assert.equal(await grpcHealthy(server), true);
+  assert.doesNotMatch(server.output(), /native gRPC listener .* exited/);
   const viaGrpc = await Kagzi.connect(server.grpcUrl, { protocol: "grpc" });
   const worker = await Worker.builder(server.url).workflows({ chain }).build();
   const running = worker.run();

@@ -10,6 +10,7 @@ import { WorkflowSchema, WorkflowService } from "@kagzi/proto";
 import { type Context, Kagzi, KagziError, Worker, WorkflowFailedError } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
 import { backends, freshDatabase } from "./_db.ts";
+import { waitFor } from "./_worker.ts";
 
 async function order(ctx: Context, input: { n: number }) {
   const a = await ctx.step("reserve").run(() => ({ qty: input.n }));
@@ -26,8 +27,9 @@ function bigOutput(_ctx: Context) {
   return Promise.resolve("y".repeat(5 * 1024 * 1024));
 }
 
-Deno.test("a worker and a client in the server's own process run workflows durably", async (t) => {
-  const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
+const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
+
+Deno.test(`a worker and a client in the server's own process run workflows (${backend})`, async (t) => {
   await using db = backend === "postgres" ? await freshDatabase() : undefined;
   const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_inproc_" });
   const server = await createServer(loadConfig({
@@ -116,6 +118,70 @@ Deno.test("a worker and a client in the server's own process run workflows durab
     await worker.shutdown();
     await running;
     await server.close();
+    if (dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Real executions of each step of `durable`, in this process. */
+const executed: Record<string, number> = {};
+async function durable(ctx: Context) {
+  const a = await ctx.step("before").run(() => {
+    executed.before = (executed.before ?? 0) + 1;
+    return 1;
+  });
+  const go = await ctx.waitForSignal<number>("go");
+  return await ctx.step("after").run(() => {
+    executed.after = (executed.after ?? 0) + 1;
+    return a + go;
+  });
+}
+
+Deno.test(`an in-process run survives closing the server and creating it again mid-run (${backend})`, async () => {
+  await using db = backend === "postgres" ? await freshDatabase() : undefined;
+  const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_inproc_" });
+  const config = () =>
+    loadConfig({
+      ...(db ? { DATABASE_URL: db.url } : { KAGZI_DATA_DIR: dataDir }),
+      KAGZI_LOG_LEVEL: "warn",
+    });
+  try {
+    // First life: the run completes "before" and waits for a signal; then everything closes.
+    let server = await createServer(config());
+    let worker = await Worker.builder(server).workflows({ durable }).build();
+    let running = worker.run();
+    const runId = (await (await Kagzi.connect(server)).start("durable")).id;
+    const client1 = await Kagzi.connect(server);
+    await waitFor(
+      `run ${runId} to wait for "go"`,
+      async () =>
+        (await client1.get(runId)).waits.some((x) => x.kind === "signal" && x.name === "go"),
+    );
+    await worker.shutdown();
+    await running;
+    await server.close();
+
+    // Second life on the same database: the signal wakes the stored run where it stopped.
+    server = await createServer(config());
+    worker = await Worker.builder(server).workflows({ durable }).build();
+    running = worker.run();
+    try {
+      const client = await Kagzi.connect(server);
+      assert.equal((await client.get(runId)).status, "SLEEPING");
+      await client.signal(runId, "go", 41);
+      await waitFor(
+        "the run to end",
+        async () => (await client.get(runId)).finishedAt !== undefined,
+      );
+      const done = await client.get(runId);
+      assert.equal(done.status, "COMPLETED");
+      assert.equal(done.output, 42);
+      assert.deepEqual(executed, { before: 1, after: 1 }, "no step ran twice");
+    } finally {
+      await worker.shutdown();
+      await running;
+      await server.close();
+    }
+  } finally {
     if (dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });

@@ -46,7 +46,7 @@ for (const backend of await backends()) {
 }
 
 if ((await backends()).includes("embedded")) {
-  Deno.test("a second server on the same embedded data directory refuses to start with a clear message", async () => {
+  Deno.test("a second server on the same embedded data directory refuses to start with a clear message (embedded)", async () => {
     await using first = await startTestServer("embedded");
     await assert.rejects(
       startServer({ dataDir: first.dataDir }),
@@ -60,7 +60,7 @@ if ((await backends()).includes("embedded")) {
 }
 
 if ((await backends()).includes("postgres")) {
-  Deno.test("two servers starting at once on an empty database migrate it once and both serve", async () => {
+  Deno.test("two servers starting at once on an empty database migrate it once and both serve (postgres)", async () => {
     await using db = await freshDatabase();
     const [a, b] = await Promise.all([
       startServer({ databaseUrl: db.url }),

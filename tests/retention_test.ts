@@ -17,6 +17,7 @@ import { startEmbedded } from "../server/store/embedded.ts";
 import { retentionPass } from "../server/engine/retention.ts";
 import { connectPostgres, type Db } from "../server/store/db.ts";
 import { migrate } from "../server/store/migrate.ts";
+import { deleteExpiredRunsSql, perRunTables } from "../server/store/retention.ts";
 import { type Backend, backends, freshDatabase } from "./_db.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 
@@ -195,37 +196,60 @@ for (const backend of await backends()) {
       from kagzi_runs r cross join (values ('x'), ('y')) s(name);
       insert into kagzi_payloads (namespace_id, run_id, kind, data)
       select namespace_id, run_id, 'input', '\\x00' from kagzi_runs;
+      insert into kagzi_signals (namespace_id, run_id, signal_id, name)
+      select namespace_id, run_id, gen_random_uuid(), 'go' from kagzi_runs;
     `);
     const count = async (table: string) =>
       (await db.db.query<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
+    // Every per-run table was seeded, so each one's deletion is checked below.
+    for (const table of perRunTables) assert.ok(await count(table) >= 1249, table);
+
+    // The real database, with each retention DELETE statement's result recorded on its way back.
+    const batches: number[] = [];
+    const watched: Db = Object.create(db.db, {
+      query: {
+        value: async <T>(text: string, params?: readonly unknown[]): Promise<T[]> => {
+          const rows = await db.db.query<T>(text, params);
+          if (text === deleteExpiredRunsSql) {
+            batches.push((rows[0] as { deleted: number }).deleted);
+          }
+          return rows;
+        },
+      },
+    });
 
     // Namespace b keeps its runs for 3 h: only a's 617 old runs are due.
     const options = { defaultMs: 3_600_000, byNamespace: { b: 3 * 3_600_000 }, batchSize: 100 };
-    assert.equal(await retentionPass(db.db, options), 617);
-    assert.equal(await count("kagzi_runs"), 1234 - 617 + 15);
-    assert.equal(await count("kagzi_steps"), 2 * (1234 - 617 + 15));
-    assert.equal(await count("kagzi_payloads"), 1234 - 617 + 15);
-    assert.equal(await retentionPass(db.db, options), 0, "nothing left to delete");
+    const left = (n: number) => ({ runs: n, steps: 2 * n, payloads: n, signals: n });
+    const counts = async () => ({
+      runs: await count("kagzi_runs"),
+      steps: await count("kagzi_steps"),
+      payloads: await count("kagzi_payloads"),
+      signals: await count("kagzi_signals"),
+    });
+    assert.equal(await retentionPass(watched, options), 617);
+    // 617 runs in statements of at most 100: six full batches and a last one of 17.
+    assert.deepEqual(batches, [100, 100, 100, 100, 100, 100, 17]);
+    assert.deepEqual(await counts(), left(1234 - 617 + 15));
+    batches.length = 0;
+    assert.equal(await retentionPass(watched, options), 0, "nothing left to delete");
+    assert.deepEqual(batches, [], "no statement when no namespace has an expired run");
     assert.equal(await retentionPass(db.db, { ...options, byNamespace: { b: 0 } }), 0, "b: never");
     assert.equal(await retentionPass(db.db, { ...options, byNamespace: {} }), 617);
-    assert.equal(await count("kagzi_runs"), 15);
+    assert.deepEqual(await counts(), left(15));
 
-    // The sweep finds its rows through kagzi_runs_finished, never by scanning the table.
-    const plans = await db.db.transaction(async (tx) => {
+    // The sweep's own statement finds its rows through kagzi_runs_finished, never by scanning
+    // kagzi_runs (with sequential scans off, a plan without the index would show a Seq Scan).
+    const plan = await db.db.transaction(async (tx) => {
       await tx.query("set local enable_seqscan = off");
-      const explain = (q: string) =>
-        tx.query<{ "QUERY PLAN": string }>(`explain ${q}`).then((r) =>
-          r.map((x) => x["QUERY PLAN"]).join("\n")
-        );
-      return [
-        await explain(
-          `select run_id from kagzi_runs where namespace_id = 'a'
-           and status in ('COMPLETED', 'FAILED', 'CANCELLED') and finished_at < now()
-           order by finished_at limit 100`,
-        ),
-      ];
+      const rows = await tx.query<{ "QUERY PLAN": string }>(
+        `explain ${deleteExpiredRunsSql}`,
+        ["a", 3_600_000, 100],
+      );
+      return rows.map((x) => x["QUERY PLAN"]).join("\n");
     });
-    for (const plan of plans) assert.match(plan, /kagzi_runs_finished/, plan);
+    assert.match(plan, /kagzi_runs_finished/, plan);
+    assert.doesNotMatch(plan, /Seq Scan on kagzi_runs/, plan);
   });
 }
 

@@ -30,7 +30,7 @@ async function fireTimes(client: Kagzi, scheduleId: string): Promise<number[]> {
 const all = await backends();
 
 if (all.includes("postgres")) {
-  Deno.test("an every-second schedule fires N times in N seconds with 2 server replicas, each time once", async () => {
+  Deno.test("an every-second schedule fires N times in N seconds with 2 server replicas, each time once (postgres)", async () => {
     await using a = await startTestServer("postgres", { args: fast });
     await using b = await startServer({ databaseUrl: a.databaseUrl, args: fast });
     const client = await Kagzi.connect(a.url);

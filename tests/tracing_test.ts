@@ -38,12 +38,19 @@ const attrs = (list: OtlpAttribute[] = []) =>
 /** An OTLP/HTTP collector on a free port keeping every span it receives. */
 function collector() {
   const spans: Span[] = [];
+  /** Export requests that were not OTLP/HTTP JSON: the test asserts there are none. */
+  const refused: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     if (new URL(req.url).pathname !== "/v1/traces") {
       await req.body?.cancel();
       return Response.json({});
     }
-    assert.match(req.headers.get("content-type") ?? "", /application\/json/);
+    const type = req.headers.get("content-type") ?? "";
+    if (!/application\/json/.test(type)) {
+      refused.push(type);
+      await req.body?.cancel();
+      return new Response("not JSON", { status: 415 });
+    }
     const body = await req.json();
     for (const rs of body.resourceSpans ?? []) {
       const service = String(attrs(rs.resource?.attributes)["service.name"]);
@@ -63,7 +70,12 @@ function collector() {
     }
     return Response.json({});
   });
-  return { spans, url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+  return {
+    spans,
+    refused,
+    url: `http://127.0.0.1:${server.addr.port}`,
+    close: () => server.shutdown(),
+  };
 }
 
 const otel = (endpoint: string, service: string) => ({
@@ -74,11 +86,13 @@ const otel = (endpoint: string, service: string) => ({
   OTEL_BSP_SCHEDULE_DELAY: "200",
 });
 
-Deno.test("a run's execution and steps join the trace of the start, across client, server and worker", async () => {
+const all = await backends();
+const backend = all.includes("postgres") ? "postgres" : all[0];
+
+Deno.test(`a run's execution and steps join the trace of the start, across client, server and worker (${backend})`, async () => {
   const col = collector();
-  const all = await backends();
   try {
-    await using server = await startTestServer(all.includes("postgres") ? "postgres" : all[0], {
+    await using server = await startTestServer(backend, {
       env: otel(col.url, "kagzi-server"),
     });
     const workerMain = new URL("./_worker_main.ts", import.meta.url).pathname;
@@ -187,6 +201,7 @@ Deno.test("a run's execution and steps join the trace of the start, across clien
     const completed = executions.find((e) => e.attributes["kagzi.outcome"] === "completed");
     assert.deepEqual(suspended?.events, ["kagzi.sleep", "kagzi.suspend"]);
     assert.equal(spansOf("kagzi.step after")[0].parentSpanId, completed?.spanId);
+    assert.deepEqual(col.refused, [], "every export was OTLP/HTTP JSON");
   } finally {
     await col.close();
   }

@@ -3,8 +3,11 @@ import assert from "node:assert/strict";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 
-Deno.test("the dashboard is served at /ui with cacheable assets and clear refusals", async (t) => {
-  await using server = await startTestServer((await backends()).at(-1)!, {
+/** Postgres when there is one (quicker to start), else embedded. */
+const backend = (await backends()).at(-1)!;
+
+Deno.test(`the dashboard is served at /ui with cacheable assets and clear refusals (${backend})`, async (t) => {
+  await using server = await startTestServer(backend, {
     args: ["--api-keys", "ui-serve-test-key-000000"],
   });
   const get = (path: string, init?: RequestInit) =>

@@ -101,7 +101,7 @@ for (const backend of await backends()) {
     );
 
     await t.step(
-      "ctx.sleep('x', '1s') completes in under 2.5 s end to end with a 30 s poll timeout",
+      "ctx.sleep('x', '1s') wakes the run without waiting for the worker's next poll (30 s)",
       async () => {
         const wf = async (ctx: Context) => {
           const t0 = await ctx.step("t0").run(() => Date.now());
@@ -111,10 +111,11 @@ for (const backend of await backends()) {
         await withWorker(server, { sleepy: wf }, async (client) => {
           const started = Date.now();
           const run = await client.start("sleepy");
-          const slept = await run.result();
+          // Well short of the 30 s poll timeout a missed wake-up costs.
+          const slept = await run.result({ timeout: "20s" });
           const total = Date.now() - started;
           assert.ok((slept as number) >= 1_000, `slept ${slept} ms`);
-          assert.ok(total < 2_500, `took ${total} ms`);
+          console.log(`a 1 s sleep took ${total} ms end to end`);
         });
       },
     );
@@ -150,23 +151,18 @@ for (const backend of await backends()) {
         await withWorker(server, { flaky: wf }, async (client) => {
           const run = await client.start("flaky");
           assert.equal(await run.result({ timeout: "20s" }), 3);
-          const gap1 = times[1] - times[0];
-          const gap2 = times[2] - times[1];
-          // 200 ms ±20% then 400 ms ±20%, plus the claim's latency.
-          assert.ok(gap1 >= 160 && gap1 < 160 + 700, `first gap ${gap1}`);
-          assert.ok(gap2 >= 320 && gap2 < 480 + 700, `second gap ${gap2}`);
-          const steps = await (await fetch(`${server.url}/kagzi.v1.AdminService/ListSteps`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ runId: run.id }),
-          })).json();
-          assert.equal(steps.attempts.length, 3, "every attempt is kept");
-          assert.deepEqual(steps.attempts.map((a: { status: string }) => a.status), [
-            "STEP_STATUS_FAILED",
-            "STEP_STATUS_FAILED",
-            "STEP_STATUS_COMPLETED",
-          ]);
-          assert.match(steps.attempts[0].error.message, /attempt 1/);
+          // The delays the server chose, as stored: 200 ms ±20% then 400 ms ±20%; and no
+          // attempt began before its retry was due (how much later depends on the load).
+          const attempts = await client.listSteps(run.id);
+          assert.deepEqual(attempts.map((a) => a.status), ["FAILED", "FAILED", "COMPLETED"]);
+          const failed = attempts.slice(0, 2);
+          assert.match(failed[0].error?.message ?? "", /attempt 1/);
+          const delays = failed.map((a) => a.retryAt!.getTime() - a.finishedAt!.getTime());
+          assert.ok(delays[0] >= 160 && delays[0] <= 240, `first delay ${delays[0]}`);
+          assert.ok(delays[1] >= 320 && delays[1] <= 480, `second delay ${delays[1]}`);
+          for (const [k, a] of failed.entries()) {
+            assert.ok(times[k + 1] >= a.retryAt!.getTime() - 5, `attempt ${k + 2} began early`);
+          }
         });
       },
     );
@@ -269,7 +265,9 @@ for (const backend of await backends()) {
             headers: { "content-type": "application/json" },
             body: JSON.stringify({
               workflowType: "typed",
-              input: { data: btoa("{not json"), metadata: { encoding: "json" } },
+              // Unlabelled, so the server lets it through (labelled JSON is checked at the
+              // door, tests/bad_input_test.ts); the SDK reads unlabelled data as JSON.
+              input: { data: btoa("{not json"), metadata: {} },
             }),
           });
           const { runId } = await res.json();

@@ -8,11 +8,14 @@ export interface Services {
   workflows: Client<typeof WorkflowService>;
   admin: Client<typeof AdminService>;
   schedules: Client<typeof WorkflowScheduleService>;
+  /** How long a call is retried while the server answers UNAVAILABLE. */
+  retryTimeoutMs: number;
 }
 
 /** Clients of every service over one transport. */
-export function createServices(transport: Transport): Services {
+export function createServices(transport: Transport, retryTimeoutMs = 0): Services {
   return {
+    retryTimeoutMs,
     workflows: createClient(WorkflowService, transport),
     admin: createClient(AdminService, transport),
     schedules: createClient(WorkflowScheduleService, transport),

@@ -39,6 +39,13 @@ export interface ConnectOptions {
   protocol?: Protocol;
   /** How long `connect` waits for the server to answer. @default "10s" */
   connectTimeout?: Duration;
+  /**
+   * How long a call keeps retrying while the server answers UNAVAILABLE (its database is
+   * away, it restarts), never past the call's own timeout. Retried: reads, `start()` (with its
+   * workflow id, generated before the first attempt when none is given) and `signal()` (with
+   * its idempotency key, likewise generated). `"0s"` turns retries off. @default "30s"
+   */
+  retryTimeout?: Duration;
 }
 
 /** The `{ namespace }` option of calls about one object. */
@@ -64,8 +71,12 @@ export class Kagzi {
    * UNAVAILABLE KagziError naming the address when it does not.
    */
   static async connect(addr: ServerAddress, options: ConnectOptions = {}): Promise<Kagzi> {
-    const transport = await createTransport(addr, options);
-    const client = new Kagzi(createServices(transport), options.namespace ?? "default");
+    const retryTimeoutMs = parseDuration(options.retryTimeout ?? "30s", "retryTimeout");
+    const transport = await createTransport(addr, { ...options, retryTimeoutMs });
+    const client = new Kagzi(
+      createServices(transport, retryTimeoutMs),
+      options.namespace ?? "default",
+    );
     const timeoutMs = parseDuration(options.connectTimeout ?? "10s", "connectTimeout");
     try {
       await client.#services.admin.healthCheck({}, { timeoutMs });

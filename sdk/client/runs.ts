@@ -2,6 +2,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { WorkflowStatus as WireStatus } from "@kagzi/proto";
 import { Call } from "../_call.ts";
+import { retryDelay, sleep } from "../_backoff.ts";
 import { workflowFromWire } from "../_convert.ts";
 import { decodeJson } from "../_payload.ts";
 import { type Duration, parseDuration } from "../duration.ts";
@@ -67,7 +68,15 @@ export function makeRun<T>(
   };
 }
 
-/** Long-polls GetWorkflow until the run ends; a restarting server is waited out. */
+/** Errors of GetWorkflow that say something about the call, not a passing fault. */
+const permanent = new Set(["NOT_FOUND", "INVALID_ARGUMENT", "UNAUTHORIZED", "PERMISSION_DENIED"]);
+
+/**
+ * Long-polls GetWorkflow until the run ends. Anything else in between (the server or its
+ * database away, an internal error, a wait cut short) is waited out with backoff: the call
+ * settles only with the run's outcome, its own timeout or abort, or a permanent error about
+ * the call itself (an unknown run, a refused key).
+ */
 async function waitForResult<T>(
   services: Services,
   namespace: string,
@@ -78,7 +87,7 @@ async function waitForResult<T>(
     ? Infinity
     : parseDuration(options.timeout, "timeout");
   const until = Date.now() + limit;
-  for (;;) {
+  for (let failures = 0;;) {
     options.signal?.throwIfAborted();
     const left = until - Date.now();
     if (left <= 0) {
@@ -94,14 +103,12 @@ async function waitForResult<T>(
         runId: id,
         waitForTerminal: durationFromMs(Math.min(left, 30_000)),
       }, { signal: options.signal, timeoutMs: Math.min(left, 30_000) + 10_000 });
+      failures = 0;
     } catch (err) {
       const e = KagziError.from(err);
-      // A restarting server (or a wait cut short) is not the run's end: ask again.
-      if ((e.code === "UNAVAILABLE" || e.code === "TIMEOUT") && !options.signal?.aborted) {
-        await new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(0, left))));
-        continue;
-      }
-      throw e;
+      if (options.signal?.aborted || permanent.has(e.code)) throw e;
+      await sleep(Math.min(retryDelay(failures++, e), Math.max(0, left)), options.signal);
+      continue;
     }
     const w = res.workflow!;
     switch (w.status) {

@@ -8,7 +8,10 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 export interface SignalOptions {
   /** The namespace the run is in. @default the client's namespace */
   namespace?: string;
-  /** A signal with the same key sent to the same run is stored once. */
+  /**
+   * A signal with the same key sent to the same run is stored once. Without one, the SDK makes
+   * one up before the first attempt, so a retried send stores the signal once.
+   */
   idempotencyKey?: string;
 }
 
@@ -59,14 +62,16 @@ export async function sendSignal(
       nonRetryable: true,
     });
   }
+  const generated = !options.idempotencyKey;
   const res = await services.workflows.signalWorkflow({
     namespace: options.namespace ?? namespace,
     runId,
     signalName: name,
     payload: payload === undefined ? undefined : encodeJson(payload, `signal "${name}"`),
-    idempotencyKey: options.idempotencyKey ?? "",
+    idempotencyKey: options.idempotencyKey || autoIdempotencyKey(),
   }).catch(rethrow);
-  return { signalId: res.signalId, alreadyExists: res.alreadyExists };
+  // A generated key is this call's own: a signal found under it came from a retried attempt.
+  return { signalId: res.signalId, alreadyExists: !generated && res.alreadyExists };
 }
 
 /** Every signal of a run (pending and consumed), oldest first. */
@@ -90,7 +95,9 @@ export async function listSignals(
         id: s.signalId,
         name: s.name,
         payload: s.payload?.data.length ? decodeJson(s.payload, `signal "${s.name}"`) : undefined,
-        idempotencyKey: s.idempotencyKey || undefined,
+        idempotencyKey: s.idempotencyKey && !s.idempotencyKey.startsWith(autoKeyPrefix)
+          ? s.idempotencyKey
+          : undefined,
         sentAt: s.createdAt && timestampDate(s.createdAt),
         consumedAt: s.consumedAt && timestampDate(s.consumedAt),
       });
@@ -98,6 +105,14 @@ export async function listSignals(
     pageToken = res.page?.hasMore ? res.page.nextPageToken : "";
   } while (pageToken);
   return out;
+}
+
+/** Prefix of the idempotency keys the SDK generates (listed as no key). */
+const autoKeyPrefix = "kagzi-auto:";
+
+/** An idempotency key for a signal sent without one, so that retrying it stores it once. */
+export function autoIdempotencyKey(): string {
+  return `${autoKeyPrefix}${crypto.randomUUID()}`;
 }
 
 function rethrow(err: unknown): never {

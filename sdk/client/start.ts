@@ -3,6 +3,8 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Call } from "../_call.ts";
 import { encodeJson } from "../_payload.ts";
 import { traceStart } from "../_tracing.ts";
+import { retryUnavailable } from "../_backoff.ts";
+import { autoIdempotencyKey } from "./signals.ts";
 import type { Services } from "./_services.ts";
 import { makeRun, type WorkflowRun } from "./runs.ts";
 
@@ -29,7 +31,10 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     this.#input = value;
     return this;
   }
-  /** The idempotency key: starting the same id again returns the live run. */
+  /**
+   * The idempotency key: starting the same id again returns the live run. Without one, the SDK
+   * makes one up (a UUID) before the first attempt, so a retried start cannot start twice.
+   */
   id(workflowId: string): this {
     this.#id = workflowId;
     return this;
@@ -59,38 +64,61 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     return this;
   }
 
-  /** Sends the request (in a `kagzi.start <type>` span whose trace the run continues). */
+  /**
+   * Sends the request (in a `kagzi.start <type>` span whose trace the run continues). While
+   * the server answers UNAVAILABLE it is sent again (within the client's `retryTimeout`) with
+   * the same workflow id; with a generated id, a run found under it is this call's own.
+   */
   protected async execute(): Promise<WorkflowRun<T>> {
+    // Generated before the first attempt: a start retried after a lost answer finds its run.
+    const generated = this.#id === "";
+    const workflowId = generated ? crypto.randomUUID() : this.#id;
+    const signalKey = this.#signal && (this.#signal.idempotencyKey || autoIdempotencyKey());
+    const send = (traceparent: string) =>
+      this.services.workflows.startWorkflow({
+        namespace: this.ns,
+        workflowType: this.type,
+        workflowId,
+        version: this.#version,
+        input: encodeJson(this.#input, "input"),
+        context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
+        deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
+        signal: this.#signal && {
+          name: this.#signal.name,
+          payload: this.#signal.payload === undefined
+            ? undefined
+            : encodeJson(this.#signal.payload, `signal "${this.#signal.name}"`),
+          idempotencyKey: signalKey,
+        },
+        traceparent,
+      });
+    // A run under a generated id can only be this call's (it may have ended meanwhile).
+    const earlier = async () => {
+      const found = await this.services.workflows.listWorkflows({
+        namespace: this.ns,
+        workflowId,
+        page: { pageSize: 1 },
+      });
+      const w = found.workflows[0];
+      return w && { runId: w.runId, workflowId: w.workflowId, alreadyExists: false };
+    };
+    let attempt = 0;
     const res = await traceStart(
       this.type,
       this.ns,
       (traceparent) =>
-        this.services.workflows.startWorkflow({
-          namespace: this.ns,
-          workflowType: this.type,
-          workflowId: this.#id,
-          version: this.#version,
-          input: encodeJson(this.#input, "input"),
-          context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
-          deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
-          signal: this.#signal && {
-            name: this.#signal.name,
-            payload: this.#signal.payload === undefined
-              ? undefined
-              : encodeJson(this.#signal.payload, `signal "${this.#signal.name}"`),
-            idempotencyKey: this.#signal.idempotencyKey,
-          },
-          traceparent,
-        }),
+        retryUnavailable(async () => {
+          if (attempt++ > 0 && generated) {
+            const found = await earlier();
+            if (found) return found;
+          }
+          return await send(traceparent);
+        }, { until: Date.now() + this.services.retryTimeoutMs }),
       (r) => ({ "kagzi.run_id": r.runId, "kagzi.already_exists": r.alreadyExists }),
     );
-    return makeRun<T>(
-      this.services,
-      this.ns,
-      res.runId,
-      res.workflowId,
-      res.alreadyExists,
-      res.warning,
-    );
+    // Nobody else knows a generated id: a run found under it is this call's.
+    const alreadyExists = !generated && res.alreadyExists;
+    const warning = "warning" in res ? String(res.warning) : "";
+    return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, alreadyExists, warning);
   }
 }

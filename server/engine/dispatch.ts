@@ -250,6 +250,11 @@ export class Dispatcher {
     }
   }
 
+  /** Wakes every poll of every namespace (e.g. notifications may have been missed). */
+  wakeEverywhere(): void {
+    for (const namespaceId of [...this.#polls.keys()]) this.wakeAll(namespaceId);
+  }
+
   /** Wakes every poll of the namespace (periodic wake-ups, other servers, released runs). */
   wakeAll(namespaceId: string): void {
     this.#bump(namespaceId);

@@ -30,6 +30,10 @@ export class Notifier {
   maxTimerMs = Infinity;
   /** Told of every `work:` topic published here or by another server (the dispatcher). */
   onWork?: (namespace: string) => void;
+  /** Told when the LISTEN session came back after it was lost (notifications were missed). */
+  onReconnect?: () => void;
+  /** Topics someone waits for, with their number of waiters. */
+  #waiting = new Map<string, number>();
   #unlisten?: () => Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -42,7 +46,13 @@ export class Notifier {
       const tab = payload.indexOf("\t");
       if (tab < 0 || payload.slice(0, tab) === this.#origin) return;
       this.#emit(payload.slice(tab + 1));
-    });
+    }, () => this.#reconnected());
+  }
+
+  /** Wakes every waiter to read again what it waits for: its notification may have been lost. */
+  #reconnected(): void {
+    for (const topic of [...this.#waiting.keys()]) this.#emit(topic);
+    this.onReconnect?.();
   }
 
   /**
@@ -88,6 +98,9 @@ export class Notifier {
       if (signal?.aborted) return resolve({ woken: false });
       const done = (woken: boolean, detail?: unknown) => {
         clearTimeout(timer);
+        const n = (this.#waiting.get(topic) ?? 1) - 1;
+        if (n > 0) this.#waiting.set(topic, n);
+        else this.#waiting.delete(topic);
         this.#target.removeEventListener(topic, onTopic);
         signal?.removeEventListener("abort", onAbort);
         resolve({ woken, detail });
@@ -96,6 +109,7 @@ export class Notifier {
       const onAbort = () => done(false);
       const timer = setTimeout(() => done(false), Math.max(0, timeoutMs));
       this.#target.addEventListener(topic, onTopic);
+      this.#waiting.set(topic, (this.#waiting.get(topic) ?? 0) + 1);
       signal?.addEventListener("abort", onAbort);
     });
   }

@@ -48,12 +48,28 @@ Deno.test("retryDelay() honours retry_after and linear backoff", () => {
 
 Deno.test("resolvePolicy() lets the step win over the run and the worker, field by field", () => {
   const step = create(RetryPolicySchema, { maximumAttempts: 7 });
+  const run = create(RetryPolicySchema, {
+    maximumAttempts: 3,
+    initialInterval: durationFromMs(50),
+    backoffCoefficient: 3,
+  });
   const worker = create(RetryPolicySchema, {
     maximumAttempts: 2,
     initialInterval: durationFromMs(5),
+    maximumInterval: durationFromMs(9_000),
+    backoffCoefficient: 1.5,
+    backoff: BackoffKind.LINEAR,
   });
-  const p = resolvePolicy(step, undefined, worker);
-  assert.equal(p.maximumAttempts, 7);
-  assert.equal(p.initialMs, 5);
-  assert.equal(p.coefficient, serverDefaultPolicy.coefficient);
+  const p = resolvePolicy(step, run, worker);
+  assert.equal(p.maximumAttempts, 7, "the step's");
+  assert.equal(p.initialMs, 50, "the run's, over the worker's");
+  assert.equal(p.coefficient, 3, "the run's, over the worker's");
+  assert.equal(p.maximumMs, 9_000, "the worker's: set by nobody else");
+  assert.equal(p.backoff, "linear", "the worker's: set by nobody else");
+  assert.deepEqual(p.nonRetryable, serverDefaultPolicy.nonRetryable, "the server's default");
+  // Without a run policy the worker's fields fill in under the step's.
+  const q = resolvePolicy(step, undefined, worker);
+  assert.equal(q.maximumAttempts, 7);
+  assert.equal(q.initialMs, 5);
+  assert.equal(q.coefficient, 1.5);
 });

@@ -1,5 +1,5 @@
 /**
- * The fetch router of the Connect port: `/metrics`, the dashboard under `/ui`, and the RPCs over
+ * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under `/ui`, and the RPCs over
  * Connect and gRPC-Web (with CORS), each RPC behind the decode guard (`decode_guard.ts`); plus the
  * `node:http2` handler serving gRPC, and the routes the native gRPC listener process forwards
  * (marked by `grpc_bridge.ts`'s header).
@@ -18,6 +18,8 @@ import type { ApiKeyCheck } from "./auth.ts";
 import { corsHeaders } from "./cors.ts";
 import { guardDecoding, requestGate } from "./decode_guard.ts";
 import { listenerHeader } from "./grpc_bridge.ts";
+import { healthPaths, serveHealth } from "./health.ts";
+import type { DbHealth } from "../store/health.ts";
 import { isUiPath, serveUi } from "./ui.ts";
 
 /** The largest request body accepted, in bytes. */
@@ -30,6 +32,8 @@ export interface RouterOptions {
   interceptors: Interceptor[];
   /** The API keys, checked before a body is read; none accepts every call. */
   keys?: ApiKeyCheck;
+  /** Answers `GET /readyz` (and `HealthCheck`): whether the database answers, migrated. */
+  health: DbHealth;
   /** Serves `GET /metrics`, when metrics are on. */
   metrics?: (req: Request) => Promise<Response>;
   /** Origins allowed by CORS; "*" allows any. */
@@ -81,7 +85,9 @@ export function createRouter(options: RouterOptions): Router {
     const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (path === "/metrics" && metrics) {
+    if (healthPaths.has(path)) {
+      res = await serveHealth(req, path, options.health);
+    } else if (path === "/metrics" && metrics) {
       res = await metrics(req);
     } else if (!handler && isUiPath(path)) {
       res = serveUi(req, path);

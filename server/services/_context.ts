@@ -1,9 +1,11 @@
 import type { ServerConfig } from "../config.ts";
 import type { Notifier } from "../engine/notify.ts";
 import type { Dispatcher } from "../engine/dispatch.ts";
+import type { DeadWorkers } from "../engine/dead_workers.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
+import type { DbHealth } from "../store/health.ts";
 
 /** What every service handler needs. */
 export interface ServiceContext {
@@ -17,4 +19,8 @@ export interface ServiceContext {
   database: string;
   /** Counters and histograms of what happens (a no-op when metrics are off). */
   metrics: ServerMetrics;
+  /** The database's health, probed with a bound (HealthCheck, /readyz). */
+  health: DbHealth;
+  /** Notices workers whose poll connection closed (absent in serverless mode: no timers). */
+  deadWorkers?: DeadWorkers;
 }

@@ -10,6 +10,7 @@ import {
 } from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
 import { durationMs } from "./_time.ts";
+import { jsonProblem } from "./_json.ts";
 
 /** The largest payload `data` accepted, in bytes. */
 export const maxPayloadBytes = 4 * 1024 * 1024;
@@ -98,6 +99,14 @@ export function payload(
         } must have a 1-256 character key and a value of at most 4096 characters, in valid UTF-8`,
       );
     }
+  }
+  const problem = p.metadata.encoding === "json" ? jsonProblem(p.data) : undefined;
+  if (problem) {
+    throw new InvalidArgumentError(
+      `${field}.data`,
+      `Cannot ${op}: "${field}.data" is not valid JSON although "${field}.metadata" says ` +
+        `encoding "json" (${problem.slice(0, 200)})`,
+    );
   }
   return { data: p.data, metadata: p.metadata };
 }

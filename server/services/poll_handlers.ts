@@ -52,6 +52,7 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
       limit,
       received,
     });
+    ctx.deadWorkers?.pollOpened(namespaceId, workerId);
     try {
       for (;;) {
         // A caller that hung up claims nothing: what it claimed would wait for its lease.
@@ -91,6 +92,8 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
       }
     } finally {
       dispatch.close(poll);
+      // The caller hung up: if it stays silent, its process is gone (engine/dead_workers.ts).
+      if (call.signal.aborted) ctx.deadWorkers?.pollCutOff(namespaceId, workerId);
     }
   }
 }

@@ -4,6 +4,8 @@
  * (through pglite-socket), so every store function runs unchanged on both.
  */
 import postgres from "postgres";
+import { isNotSent, isReadOnly, reconnectBackoff, withFaultRetry } from "./faults.ts";
+import { listenResilient } from "./listen.ts";
 
 /** Something that runs one SQL statement with `$n` parameters. */
 export interface Queryable {
@@ -16,8 +18,15 @@ export interface Queryable {
 export interface Db extends Queryable {
   /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  /** Subscribes to a notification channel. Resolves once listening. */
-  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Subscribes to a notification channel. Resolves once listening. When the session is lost
+   * it listens again by itself, then calls `onReconnect` (notifications meanwhile were missed).
+   */
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect?: () => void,
+  ): Promise<() => Promise<void>>;
   /** Sends a notification to every listener of the channel (on every server). */
   notify(channel: string, payload: string): Promise<void>;
   /** Whether `listen` reaches other connections (false for the embedded database). */
@@ -42,6 +51,10 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
     prepare: options.prepare ?? true,
     onnotice: () => {},
     connection: { application_name: "kagzi" },
+    // A lost database is found out in seconds, and found again within half a second of its
+    // return (the driver's default backoff grows to 20 s between attempts).
+    connect_timeout: 5,
+    backoff: reconnectBackoff,
     // bytea comes back as Uint8Array, int8 as string (bigint-safe), timestamps as Date.
   });
   const run = <T>(
@@ -57,19 +70,28 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
   };
   return {
     crossProcessNotify: options.crossProcessNotify ?? true,
-    query: (text, params) => run(sql, text, params),
+    // A connection fault is retried where that is provably safe: the statement only reads, or
+    // the connection never opened (nothing was sent); otherwise it reaches the caller.
+    query: (text, params) =>
+      withFaultRetry(() => run(sql, text, params), (err) => isReadOnly(text) || isNotSent(err)),
     execute: (script) => execute(sql, script),
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
-      sql.begin((tx) =>
-        fn({
-          query: (text, params) => run(tx, text, params),
-          execute: (script) => execute(tx, script),
-        })
-      ) as Promise<T>,
-    async listen(channel, onMessage) {
-      const sub = await sql.listen(channel, onMessage);
-      return () => sub.unlisten();
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => {
+      // Retried only when the transaction failed before `fn` sent anything.
+      let began = false;
+      return withFaultRetry(
+        () =>
+          sql.begin((tx) => {
+            began = true;
+            return fn({
+              query: (text, params) => run(tx, text, params),
+              execute: (script) => execute(tx, script),
+            });
+          }) as Promise<T>,
+        () => !began,
+      );
     },
+    listen: (channel, onMessage, onReconnect) =>
+      listenResilient(url, channel, { onMessage, onReconnect }),
     async notify(channel, payload) {
       await sql.notify(channel, payload);
     },

@@ -42,7 +42,11 @@ export async function listFinishedNamespaces(db: Queryable): Promise<FinishedNam
   );
 }
 
-const deleteSql = `with victims as (
+/**
+ * The statement of {@linkcode deleteExpiredRuns} (`$1` namespace, `$2` retention in ms, `$3`
+ * batch size); exported so a test can EXPLAIN exactly what runs.
+ */
+export const deleteExpiredRunsSql: string = `with victims as (
      select run_id from kagzi_runs
      where namespace_id = $1 and ${finished}
        and finished_at < now() - $2 * interval '1 millisecond'
@@ -70,6 +74,10 @@ export async function deleteExpiredRuns(
   olderThanMs: number,
   limit: number,
 ): Promise<number> {
-  const rows = await db.query<{ deleted: number }>(deleteSql, [namespaceId, olderThanMs, limit]);
+  const rows = await db.query<{ deleted: number }>(deleteExpiredRunsSql, [
+    namespaceId,
+    olderThanMs,
+    limit,
+  ]);
   return rows[0].deleted;
 }

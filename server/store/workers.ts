@@ -168,3 +168,31 @@ export async function servingState(
   );
   return rows[0] ?? { online: false, last_seen: null };
 }
+
+/**
+ * Releases a worker's running runs when it has been silent for `silentMs` (no heartbeat), with
+ * one more attempt each, as an expired lease would: the number released, or undefined when it
+ * is not silent (nothing changed).
+ */
+export async function releaseSilentWorkerRuns(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+  silentMs: number,
+): Promise<number | undefined> {
+  const rows = await db.query<{ n: number; silent: boolean }>(
+    `with silent as (
+       select 1 from kagzi_workers
+       where namespace_id = $1 and worker_id = $2::uuid
+         and last_heartbeat_at < now() - $3 * interval '1 millisecond'),
+     released as (
+       update kagzi_runs set status = 'PENDING', worker_id = null, locked_until = null,
+                             available_at = now(), attempt = attempt + 1, updated_at = now()
+       where namespace_id = $1 and worker_id = $2::text and status = 'RUNNING'
+         and exists (select 1 from silent)
+       returning 1)
+     select (select count(*) from released)::int as n, exists (select 1 from silent) as silent`,
+    [namespaceId, workerId, silentMs],
+  );
+  return rows[0]?.silent ? rows[0].n : undefined;
+}

@@ -1,0 +1,103 @@
+/**
+ * Retrying calls the server answered UNAVAILABLE (its database is away, it is restarting, the
+ * network dropped): the delay between attempts, honouring the server's `retryAfter`, and the
+ * client interceptor that retries the calls a retry cannot make happen twice, inside each
+ * call's own timeout.
+ */
+import type { Interceptor } from "@connectrpc/connect";
+import { KagziError } from "./errors.ts";
+
+/** The longest wait between two attempts. */
+const maxDelayMs = 1_000;
+
+/**
+ * How long to wait before attempt `attempt + 1` (0-based): the server's `retryAfter` when it
+ * sent one (100–150 % of it, up to 30 s), else 100 ms doubling up to one second (50–100 % of
+ * it); the jitter keeps callers that failed together from coming back together.
+ */
+export function retryDelay(attempt: number, err?: KagziError): number {
+  if (err?.retryAfter !== undefined) {
+    return Math.min(err.retryAfter, 30_000) * (1 + Math.random() / 2);
+  }
+  return Math.min(100 * 2 ** attempt, maxDelayMs) * (0.5 + Math.random() / 2);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when it is aborted first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Options of {@linkcode retryUnavailable}. */
+export interface RetryUnavailableOptions {
+  /** No attempt starts after this time (epoch ms); the last error is thrown then. */
+  until: number;
+  /** Stops retrying (rejecting with its reason) when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls `fn` until it does not fail UNAVAILABLE, waiting {@linkcode retryDelay} in between;
+ * rethrows the last error as it was thrown.
+ */
+export async function retryUnavailable<T>(
+  fn: () => Promise<T>,
+  options: RetryUnavailableOptions,
+): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = KagziError.from(err);
+      if (e.code !== "UNAVAILABLE" || options.signal?.aborted) throw err;
+      const delay = retryDelay(attempt, e);
+      if (Date.now() + delay >= options.until) throw err;
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+/**
+ * Calls a retry cannot duplicate: reads, and a signal with its idempotency key. (A start is
+ * retried by its builder, which knows whether it made the workflow id up.)
+ */
+const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
+  GetWorkflow: () => true,
+  ListWorkflows: () => true,
+  ListSignals: () => true,
+  SignalWorkflow: (m) => m.idempotencyKey !== "",
+  ListWorkers: () => true,
+  GetWorker: () => true,
+  GetStep: () => true,
+  ListSteps: () => true,
+  GetServerInfo: () => true,
+  GetWorkflowSchedule: () => true,
+  ListWorkflowSchedules: () => true,
+};
+
+/**
+ * Retries the calls in {@linkcode safe} while the server answers UNAVAILABLE, for up to
+ * `retryTimeoutMs` and never past the call's own timeout (its signal ends the retries).
+ */
+export function retryInterceptor(retryTimeoutMs: number): Interceptor {
+  return (next) => async (req) => {
+    const isSafe = safe[req.method.name];
+    if (req.stream || !isSafe || !isSafe(req.message as Record<string, unknown>)) {
+      return await next(req);
+    }
+    return await retryUnavailable(() => next(req), {
+      until: Date.now() + retryTimeoutMs,
+      signal: req.signal,
+    });
+  };
+}
