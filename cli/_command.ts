@@ -47,6 +47,8 @@ export interface Group {
   name: string;
   summary: string;
   commands: Command[];
+  /** A line for the group's help and its commands' help, e.g. what an argument may be. */
+  note?: string;
 }
 
 /** A string flag's value, or undefined. */

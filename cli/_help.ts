@@ -89,7 +89,7 @@ ${
       })),
     )
   }
-
+${g.note ? `\n${g.note}\n` : ""}
 Run "kagzi ${g.name} <command> --help" for a command's flags; "kagzi --help" for global flags.`;
 }
 
@@ -99,7 +99,9 @@ export function commandHelp(g: Group, c: Command): string {
   return `kagzi ${g.name} ${c.name}: ${c.summary}
 
 Usage: kagzi ${g.name} ${c.name}${c.args ? ` ${c.args}` : ""} [flags]
-${c.details ? `\n${c.details}\n` : ""}${flags}
+${c.details ? `\n${c.details}\n` : ""}${
+    g.note && c.args.includes("<run") ? `\n${g.note}\n` : ""
+  }${flags}
 Global flags:
 ${flagLines(globalFlags)}
 

@@ -39,6 +39,8 @@ export function workflowJson(
     workerId: w.workerId,
     parentRunId: w.parentRunId,
     retriedFromRunId: w.retriedFromRunId,
+    parked: w.parked,
+    unserved: w.unserved,
   };
 }
 
@@ -57,6 +59,7 @@ export function stepJson(s: StepAttemptInfo): Record<string, unknown> {
     finishedAt: s.finishedAt,
     retryAt: s.retryAt,
     wakeUpAt: s.wakeUpAt,
+    supersededAt: s.supersededAt,
   };
 }
 

@@ -134,7 +134,13 @@ export class ContextImpl implements Context {
       if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
       if (!rec.due) return host.waitUntil(timestampDate(rec.retryAt));
     }
-    const p = host.track(attemptStep(host, { name, occurrence, retry, timeoutMs, fn }));
+    const p = host.track(
+      host.fresh(StepKind.FUNCTION, name, occurrence).then((ok) =>
+        ok
+          ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn })
+          : { kind: "gone" as const }
+      ),
+    );
     return p.then((r): T | Promise<T> => {
       switch (r.kind) {
         case "value":

@@ -3,13 +3,20 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   type StepAttempt,
   StepKind,
+  type StepRef,
   type WorkerInfo,
   type Workflow as WorkflowMessage,
   WorkflowStatus as WireStatus,
 } from "@kagzi/proto";
 import { decodeJson } from "./_payload.ts";
 import { KagziError } from "./errors.ts";
-import type { StepAttemptInfo, WorkerSummary, Workflow, WorkflowStatus } from "./types.ts";
+import type {
+  StepAttemptInfo,
+  StepRefInfo,
+  WorkerSummary,
+  Workflow,
+  WorkflowStatus,
+} from "./types.ts";
 
 const statuses: Record<WireStatus, WorkflowStatus | undefined> = {
   [WireStatus.UNSPECIFIED]: undefined,
@@ -19,6 +26,7 @@ const statuses: Record<WireStatus, WorkflowStatus | undefined> = {
   [WireStatus.COMPLETED]: "COMPLETED",
   [WireStatus.FAILED]: "FAILED",
   [WireStatus.CANCELLED]: "CANCELLED",
+  [WireStatus.PARKED]: "PARKED",
 };
 
 /** The wire status of a status name; throws naming the value when unknown. */
@@ -84,6 +92,22 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
       until: date(x.until),
       childRunId: x.childRunId || undefined,
     })),
+    parked: w.parked && {
+      expected: stepRefFromWire(w.parked.expected),
+      asked: stepRefFromWire(w.parked.asked),
+      at: date(w.parked.parkedAt) ?? new Date(0),
+      workerId: w.parked.workerId,
+    },
+    unserved: w.unserved && { lastServedAt: date(w.unserved.lastServedAt) },
+  };
+}
+
+/** A wire StepRef as a {@linkcode StepRefInfo}. */
+export function stepRefFromWire(s: StepRef | undefined): StepRefInfo {
+  return {
+    kind: stepKinds[s?.kind ?? StepKind.FUNCTION] ?? "function",
+    name: s?.name ?? "",
+    occurrence: s?.occurrence ?? 0,
   };
 }
 
@@ -137,5 +161,6 @@ export function stepAttemptFromWire(s: StepAttempt): StepAttemptInfo {
     finishedAt: date(s.finishedAt),
     retryAt: date(s.retryAt),
     wakeUpAt: date(s.wakeUpAt),
+    supersededAt: date(s.supersededAt),
   };
 }

@@ -24,7 +24,13 @@ const codes: Record<KagziErrorCode, ErrorCode> = {
  * them) and unpaired surrogates become U+FFFD.
  */
 export function toErrorDetail(e: unknown): ErrorDetail {
-  const d = rawErrorDetail(e);
+  let d: ErrorDetail;
+  try {
+    d = rawErrorDetail(e);
+  } catch {
+    // An Error whose fields throw or are not text: what can be printed of it.
+    d = create(ErrorDetailSchema, { code: ErrorCode.APPLICATION, message: describe(e) });
+  }
   return {
     ...d,
     message: storable(d.message),
@@ -64,14 +70,46 @@ function rawErrorDetail(e: unknown): ErrorDetail {
   if (e instanceof Error) {
     return create(ErrorDetailSchema, {
       code: ErrorCode.APPLICATION,
-      message: e.message,
-      name: e.name,
-      stack: e.stack ?? "",
+      message: String(e.message),
+      name: String(e.name),
+      stack: typeof e.stack === "string" ? e.stack : "",
     });
   }
+  // Not an Error (a string, a number, a plain or circular object, a BigInt, …): a normal
+  // failure all the same, described as well as it can be.
   return create(ErrorDetailSchema, {
     code: ErrorCode.APPLICATION,
-    message: typeof e === "string" ? e : JSON.stringify(e) ?? String(e),
+    message: describe(e),
     name: "Error",
   });
+}
+
+/**
+ * A thrown value as text: a string as itself, anything else as JSON where it can be (cycles
+ * shown as "[Circular]", BigInts as `12n`), else `String()`. Never throws.
+ */
+export function describe(e: unknown): string {
+  if (typeof e === "string") return e;
+  if (typeof e === "bigint") return `${e}n`;
+  if (typeof e === "object" && e !== null && !(e instanceof Error)) {
+    try {
+      const open: unknown[] = [];
+      const text = JSON.stringify(e, function (this: unknown, _k, v: unknown) {
+        // `open` holds the objects on the path from the root to this one.
+        while (open.length && open[open.length - 1] !== this) open.pop();
+        if (typeof v === "bigint") return `${v}n`;
+        if (typeof v === "object" && v !== null) {
+          if (open.includes(v)) return "[Circular]";
+          open.push(v);
+        }
+        return v;
+      });
+      if (text !== undefined) return text;
+    } catch { /* fall through to String() */ }
+  }
+  try {
+    return String(e);
+  } catch {
+    return Object.prototype.toString.call(e);
+  }
 }

@@ -1,13 +1,24 @@
 import { create } from "@bufbuild/protobuf";
 import { type Payload, PayloadSchema } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
+import { jsonProblem } from "./_json_check.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Encodes a JSON-serializable value; `undefined` becomes an empty payload. */
+/**
+ * Encodes a value that round-trips through JSON (see _json_check.ts); `undefined` becomes an
+ * empty payload. Anything JSON would change is refused, naming where it sits.
+ */
 export function encodeJson(value: unknown, what: string): Payload {
   if (value === undefined) return create(PayloadSchema, { data: new Uint8Array(), metadata: {} });
+  const problem = jsonProblem(value);
+  if (problem) {
+    throw new KagziError("INVALID_ARGUMENT", `${what} cannot be stored as JSON: ${problem}`, {
+      subject: what,
+      nonRetryable: true,
+    });
+  }
   let text: string | undefined;
   try {
     text = JSON.stringify(value);

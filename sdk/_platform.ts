@@ -23,19 +23,19 @@ export function pid(): number {
   return g.Deno?.pid ?? g.process?.pid ?? 0;
 }
 
-/** Calls `onSignal` on SIGINT and SIGTERM; returns the function that stops listening. */
-export function listenForSignals(onSignal: () => void): () => void {
-  const names = ["SIGINT", "SIGTERM"];
+/** Calls `onSignal` with the signal's name on SIGINT and SIGTERM; returns the function that stops listening. */
+export function listenForSignals(onSignal: (name: string) => void): () => void {
+  const handlers = ["SIGINT", "SIGTERM"].map((s) => [s, () => onSignal(s)] as const);
   if (g.Deno?.addSignalListener) {
-    for (const s of names) g.Deno.addSignalListener(s, onSignal);
+    for (const [s, h] of handlers) g.Deno.addSignalListener(s, h);
     return () => {
-      for (const s of names) g.Deno.removeSignalListener(s, onSignal);
+      for (const [s, h] of handlers) g.Deno.removeSignalListener(s, h);
     };
   }
   if (g.process?.on) {
-    for (const s of names) g.process.on(s, onSignal);
+    for (const [s, h] of handlers) g.process.on(s, h);
     return () => {
-      for (const s of names) g.process.off(s, onSignal);
+      for (const [s, h] of handlers) g.process.off(s, h);
     };
   }
   return () => {};

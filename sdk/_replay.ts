@@ -11,8 +11,10 @@
  * The context the function sees is `ContextImpl` (`_context_impl.ts`); one attempt of a
  * step, with its report, is `_step_attempt.ts`. This file keeps the replay bookkeeping.
  */
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Payload, StepKind, type StepRecord, type Task } from "@kagzi/proto";
+import { type Payload, StepKind, type StepRef, StepRefSchema, type Task } from "@kagzi/proto";
+import { describeMismatch, History, refText } from "./_mismatch.ts";
 import type { WorkflowFn } from "./context.ts";
 import { type ContextHost, ContextImpl } from "./_context_impl.ts";
 import { KagziError, NonRetryableError } from "./errors.ts";
@@ -21,16 +23,21 @@ import { decodeJson, encodeJson } from "./_payload.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
 import type { WorkerRpc } from "./_rpc.ts";
 import { RunTrace } from "./_tracing.ts";
+import type { Logger } from "./logger.ts";
 
 /** How an execution ended. */
-export type Outcome = "completed" | "failed" | "suspended" | "abandoned";
+export type Outcome = "completed" | "failed" | "suspended" | "parked" | "abandoned";
 
 const never = new Promise<never>(() => {});
 
 /** Runs one claimed task to its outcome. */
 export class Execution {
   readonly abort = new AbortController();
-  readonly #records = new Map<string, StepRecord>();
+  readonly #history: History;
+  /** Set when the code asked for a step its history does not have there (see _mismatch.ts). */
+  #parkAsked: StepRef | undefined;
+  #parkSignal?: () => void;
+  readonly #parkP = new Promise<void>((r) => (this.#parkSignal = r));
   readonly #counters = new Map<string, number>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sleeps: { name: string; occurrence: number; wakeUpAt: Date }[] = [];
@@ -49,10 +56,9 @@ export class Execution {
     private readonly rpc: WorkerRpc,
     private readonly task: Task,
     private readonly fn: WorkflowFn,
+    private readonly log: Logger,
   ) {
-    for (const r of task.steps) {
-      if (r.step) this.#records.set(key(r.step.kind, r.step.name, r.step.occurrence), r);
-    }
+    this.#history = new History(task.steps);
   }
 
   /** The lease this execution holds. */
@@ -122,9 +128,16 @@ export class Execution {
       result,
       this.#idle.then(() => "suspend" as const),
       this.#releasedP.then(() => "released" as const),
+      this.#parkP.then(() => "park" as const),
     ]);
     await this.settled();
     if (this.#released || ended === "released") return "abandoned";
+    // A new sleep asked for where the history has unasked steps parks like a new step would.
+    const sleep = this.#sleeps[0];
+    if (ended === "suspend" && sleep && !this.#history.walked) {
+      this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
+    }
+    if (this.#parkAsked || ended === "park") return await this.#sendPark(this.#parkAsked!);
     // Shutting down: a function that failed because its signal was aborted did not fail.
     if (this.#stopping && ended !== "suspend" && "error" in ended) return "abandoned";
     if (ended === "suspend") return await this.#suspend();
@@ -134,10 +147,15 @@ export class Execution {
   async #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
     const { runId, fence } = this.lease;
     if ("error" in ended && ended.error !== undefined) {
-      const ok = await this.rpc.call("failWorkflow", {
-        lease: { runId, fence },
-        error: toErrorDetail(ended.error),
-      });
+      const error = toErrorDetail(ended.error);
+      const ok = await this.rpc.call("failWorkflow", { lease: { runId, fence }, error });
+      if (ok) {
+        this.log.error(`run ${runId} (${this.task.workflowType}) failed: ${error.message}`, {
+          ...this.#fields(),
+          error: error.message,
+          errorName: error.name,
+        });
+      }
       return ok ? "failed" : "abandoned";
     }
     let output: Payload;
@@ -158,7 +176,13 @@ export class Execution {
         error: new NonRetryableError(`The workflow's output was refused: ${refusal}`),
       });
     }
+    if (ok) this.log.debug(`run ${runId} (${this.task.workflowType}) completed`, this.#fields());
     return ok ? "completed" : "abandoned";
+  }
+
+  /** The fields every log line about this run carries. */
+  #fields(): Record<string, unknown> {
+    return { workerId: this.rpc.workerId, runId: this.task.runId, type: this.task.workflowType };
   }
 
   async #suspend(): Promise<Outcome> {
@@ -174,6 +198,31 @@ export class Execution {
       resumeAt: this.#resumeAt && timestampFromDate(this.#resumeAt),
     });
     return ok ? "suspended" : "abandoned";
+  }
+
+  /** Stops at a replay mismatch: nothing new starts; the execution ends by parking the run. */
+  #park(asked: { kind: StepKind; name: string; occurrence: number }): void {
+    if (this.#parkAsked || this.#released) return;
+    this.#parkAsked = create(StepRefSchema, asked);
+    this.#parkSignal!();
+  }
+
+  async #sendPark(asked: StepRef): Promise<Outcome> {
+    const left = this.#history.unasked();
+    const ok = await this.rpc.call("parkWorkflow", {
+      lease: this.lease,
+      expected: left[0],
+      asked,
+      unasked: left,
+    });
+    if (!ok) return "abandoned";
+    this.log.error(
+      `run ${this.task.runId} (${this.task.workflowType}) parked: ${
+        describeMismatch(left[0], asked)
+      }`,
+      { ...this.#fields(), expected: refText(left[0]), asked: refText(asked) },
+    );
+    return "parked";
   }
 
   /** Registers a wait; the run suspends when nothing else can make progress. */
@@ -202,19 +251,22 @@ export class Execution {
       return p;
     };
     return {
-      gone: () => this.#released || this.#stopping,
+      gone: () => this.#released || this.#stopping || this.#parkAsked !== undefined,
       released: () => this.#released,
       stopping: () => this.#stopping,
       release: (reason) => this.release(reason),
       next: (kind, name) => {
         const occurrence = this.#next(kind, name);
-        return { occurrence, record: this.#records.get(key(kind, name, occurrence)) };
+        return { occurrence, record: this.#history.take(kind, name, occurrence) };
       },
+      fresh: (kind, name, occurrence) => this.#fresh({ kind, name, occurrence }),
       track,
       waitUntil: (at) => this.#waitUntil(at),
       waitForever: () => this.#waitForever(),
       addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
       call: (method, req) => this.#report(() => this.rpc.call(method, req)),
+      log: this.log,
+      workflowType: this.task.workflowType,
       report: (send) => this.#report(send),
       rpc: this.rpc,
       lease: this.lease,
@@ -222,6 +274,21 @@ export class Execution {
       trace: this.#trace,
       never,
     };
+  }
+
+  /**
+   * Before something new (a step attempt, a signal wait, a child) starts: true when the replay
+   * has asked for every recorded step, so the new thing follows the history. Otherwise it waits
+   * one macrotask, for sibling branches to ask for theirs (their stored outcomes resolve in
+   * microtasks), and parks the run if recorded steps are still unasked.
+   */
+  async #fresh(step: { kind: StepKind; name: string; occurrence: number }): Promise<boolean> {
+    if (this.#history.walked) return !this.#parkAsked;
+    await new Promise((r) => setTimeout(r, 0));
+    if (this.#parkAsked || this.#released) return false;
+    if (this.#history.walked) return true;
+    this.#park(step);
+    return false;
   }
 
   #checkIdle(): void {
@@ -246,15 +313,18 @@ export class Execution {
   async #report<R>(send: () => Promise<R | undefined>): Promise<R | undefined> {
     try {
       const res = await send();
-      if (res === undefined) this.release("lease lost");
+      if (res === undefined && !this.#released) {
+        this.log.warn(`run ${this.task.runId} lost its lease; its execution stops`, this.#fields());
+        this.release("lease lost");
+      }
       return res;
     } catch (err) {
-      this.release(`could not report to the server: ${(err as Error).message}`);
+      const why = `could not report to the server: ${(err as Error).message}`;
+      if (!this.#released) {
+        this.log.warn(`run ${this.task.runId} released: ${why}`, this.#fields());
+      }
+      this.release(why);
       return undefined;
     }
   }
-}
-
-function key(kind: StepKind, name: string, occurrence: number): string {
-  return `${kind}:${name}#${occurrence}`;
 }

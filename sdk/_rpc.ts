@@ -20,7 +20,8 @@ export type RunMethod =
   | "completeWorkflow"
   | "failWorkflow"
   | "receiveSignal"
-  | "startChild";
+  | "startChild"
+  | "parkWorkflow";
 /** The request of a held-run call, without the fields the worker fills in. */
 export type Req<M extends RunMethod> = Omit<
   NonNullable<Parameters<Rpc[M]>[0]>,

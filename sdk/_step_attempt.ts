@@ -13,6 +13,7 @@ import { decodeJson, encodeJson } from "./_payload.ts";
 import { type Retry, retryToProto } from "./retry.ts";
 import type { WorkerRpc } from "./_rpc.ts";
 import type { RunTrace } from "./_tracing.ts";
+import type { Logger } from "./logger.ts";
 
 /** How an attempt ended: a value, a failure for good, a scheduled retry, or nothing (released). */
 export type AttemptResult<T> =
@@ -28,6 +29,9 @@ export interface AttemptHost {
   /** The execution's signal: aborted when it is stopped or released. */
   readonly signal: AbortSignal;
   readonly trace: RunTrace;
+  readonly log: Logger;
+  /** The run's workflow type, for log lines. */
+  readonly workflowType: string;
   /** The execution was released (cancelled, lease lost): report nothing more. */
   released(): boolean;
   /** The execution is winding down for a shutdown. */
@@ -118,7 +122,24 @@ async function tryStep<T>(
     })
   );
   if (!res) return { kind: "gone" };
-  if (res.scheduledRetry && res.retryAt) return { kind: "wait", at: timestampDate(res.retryAt) };
+  const retryAt = res.scheduledRetry && res.retryAt ? timestampDate(res.retryAt) : undefined;
+  const where = `step "${name}"${occurrence > 1 ? `#${occurrence}` : ""} of run ` +
+    `${host.lease.runId} (${host.workflowType})`;
+  host.log.warn(
+    `${where} failed (attempt ${res.attempt}): ${error.message}; ` +
+      (retryAt ? `retry at ${retryAt.toISOString()}` : "no retry left"),
+    {
+      runId: host.lease.runId,
+      type: host.workflowType,
+      step: name,
+      occurrence,
+      attempt: res.attempt,
+      error: error.message,
+      errorName: error.name,
+      retryAt: retryAt?.toISOString(),
+    },
+  );
+  if (retryAt) return { kind: "wait", at: retryAt };
   return { kind: "error", error: new StepFailedError(name, error) };
 }
 

@@ -26,6 +26,11 @@ export interface WaitHost {
   next(kind: StepKind, name: string): { occurrence: number; record: StepRecord | undefined };
   /** Counts `p` as work in flight, so the run does not suspend while it runs. */
   track<T>(p: Promise<T>): Promise<T>;
+  /**
+   * Before something new starts at (kind, name, occurrence): false when the replay found the
+   * code no longer matches the run's history (the run parks; start nothing).
+   */
+  fresh(kind: StepKind, name: string, occurrence: number): Promise<boolean>;
   waitUntil(at: Date): Promise<never>;
   waitForever(): Promise<never>;
   /** A call for the held run; undefined when the lease is gone (the execution is released). */
@@ -62,11 +67,17 @@ export function waitForSignal<T>(
   if (record && record.status !== StepStatus.WAITING) return outcome(record);
   // Not taken yet: ask the server, which takes the oldest unconsumed signal or records the wait.
   const timeoutAt = timeoutMs === undefined ? undefined : new Date(Date.now() + timeoutMs);
-  return host.track(host.call("receiveSignal", {
-    lease: host.lease,
-    step: { kind: StepKind.SIGNAL, name, occurrence },
-    timeoutAt: timeoutAt && timestampFromDate(timeoutAt),
-  })).then((res) => (res?.record ? outcome(res.record) : host.never));
+  return host.track(
+    host.fresh(StepKind.SIGNAL, name, occurrence).then((ok) =>
+      ok
+        ? host.call("receiveSignal", {
+          lease: host.lease,
+          step: { kind: StepKind.SIGNAL, name, occurrence },
+          timeoutAt: timeoutAt && timestampFromDate(timeoutAt),
+        })
+        : undefined
+    ),
+  ).then((res) => (res?.record ? outcome(res.record) : host.never));
 }
 
 /** `ctx.child(name)`: the builder of a child workflow run. */
@@ -93,15 +104,21 @@ export function childBuilder(host: WaitHost, name: string): ChildBuilder {
     } catch (err) {
       return Promise.reject(err);
     }
-    return host.track(host.call("startChild", {
-      lease: host.lease,
-      step: { kind: StepKind.CHILD, name, occurrence },
-      workflowType: type,
-      workflowId,
-      version,
-      input: payload,
-      parentClosePolicy: policy,
-    })).then((res) => (res?.record ? handle<O>(host, name, res.record) : host.never));
+    return host.track(
+      host.fresh(StepKind.CHILD, name, occurrence).then((ok) =>
+        ok
+          ? host.call("startChild", {
+            lease: host.lease,
+            step: { kind: StepKind.CHILD, name, occurrence },
+            workflowType: type,
+            workflowId,
+            version,
+            input: payload,
+            parentClosePolicy: policy,
+          })
+          : undefined
+      ),
+    ).then((res) => (res?.record ? handle<O>(host, name, res.record) : host.never));
   };
   const builder: ChildBuilder = {
     id(id: string) {

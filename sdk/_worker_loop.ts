@@ -3,44 +3,15 @@
  * concurrency), heartbeats its leases, and on shutdown drains, releases and deregisters. The
  * public face is `Worker` (`worker.ts`); one execution is `Execution` (`_replay.ts`).
  */
-import type { Client } from "@connectrpc/connect";
-import type { Task, WorkerService } from "@kagzi/proto";
-import type { WorkflowFn } from "./context.ts";
+import type { Task } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { Execution } from "./_replay.ts";
 import { WorkerRpc } from "./_rpc.ts";
 import { retryDelay, retryUnavailable, sleep } from "./_backoff.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
-
-/** What `WorkerBuilder.build()` hands the worker: its client, identity and settings. */
-export interface WorkerInit {
-  client: Client<typeof WorkerService>;
-  register: () => Promise<{ workerId: string }>;
-  namespace: string;
-  workerId: string;
-  heartbeatMs: number;
-  leaseMs: number;
-  /** How long the server holds a poll; a poll unanswered well past it is abandoned. */
-  pollTimeoutMs: number;
-  maxConcurrent: number;
-  shutdownTimeoutMs: number;
-  handlers: Map<string, WorkflowFn>;
-}
-
-/** Counts of what a worker did, for observability and tests. */
-export interface WorkerStats {
-  /** Executions that completed their run. */
-  completed: number;
-  /** Executions that failed their run. */
-  failed: number;
-  /** Executions that ended suspended (a durable sleep or a scheduled retry). */
-  suspended: number;
-  /** Executions that ended without reporting an outcome (released, or the server unreachable). */
-  abandoned: number;
-  /** RPCs made about runs, by method, plus polls and heartbeats. */
-  rpcs: Record<string, number>;
-}
+import { ServerLink } from "./_server_link.ts";
+import { missingHandler, protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
 
 /** Polls, executes, heartbeats and shuts down for one `Worker`. */
 export class WorkerLoop {
@@ -48,7 +19,14 @@ export class WorkerLoop {
   readonly #rpc: WorkerRpc;
   readonly #leases: Leases;
   readonly #active = new Map<string, Execution>();
-  readonly #stats: WorkerStats = { completed: 0, failed: 0, suspended: 0, abandoned: 0, rpcs: {} };
+  readonly #stats: WorkerStats = {
+    completed: 0,
+    failed: 0,
+    suspended: 0,
+    parked: 0,
+    abandoned: 0,
+    rpcs: {},
+  };
   #deltas = { completed: 0, failed: 0 };
   #stopping = false;
   #pollAbort = new AbortController();
@@ -56,9 +34,11 @@ export class WorkerLoop {
   #wakeHeartbeat?: () => void;
   #running?: Promise<void>;
   #stopped?: Promise<void>;
+  readonly #link: ServerLink;
 
   constructor(init: WorkerInit) {
     this.#init = init;
+    this.#link = new ServerLink(init.log, init.address, () => this.id);
     this.#leases = new Leases(() => this.#beat(), init.leaseMs);
     this.#rpc = new WorkerRpc(
       init.client,
@@ -86,8 +66,7 @@ export class WorkerLoop {
   }
 
   async #run(): Promise<void> {
-    const stop = () => void this.shutdown();
-    const signals = listenForSignals(stop);
+    const signals = listenForSignals((name) => void this.shutdown(name));
     const heartbeat = this.#heartbeatLoop();
     try {
       await this.#pollLoop();
@@ -98,16 +77,26 @@ export class WorkerLoop {
     }
   }
 
-  /** Stops polling, waits for in-flight runs (up to the shutdown timeout), releases the rest, deregisters. */
-  shutdown(): Promise<void> {
-    this.#stopped ??= this.#shutdown();
+  /**
+   * Stops polling, waits for in-flight runs (up to the shutdown timeout), releases the rest,
+   * deregisters. `why` is logged.
+   */
+  shutdown(why = "shutdown() called"): Promise<void> {
+    this.#stopped ??= this.#shutdown(why);
     return this.#stopped;
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(why: string): Promise<void> {
     this.#stopping = true;
     this.#pollAbort.abort();
     this.#slotFreed?.();
+    const log = this.#init.log;
+    const fields = { workerId: this.id, reason: why, inFlight: this.#active.size };
+    log.info(
+      `draining (${why}): polling stopped, waiting up to ${this.#init.shutdownTimeoutMs} ms ` +
+        `for ${this.#active.size} run(s) in flight`,
+      fields,
+    );
     this.#wakeHeartbeat?.();
     const deadline = Date.now() + this.#init.shutdownTimeoutMs;
     while (this.#active.size && Date.now() < deadline) {
@@ -119,14 +108,21 @@ export class WorkerLoop {
     for (const e of left) e.stop("worker shutting down");
     await Promise.all(left.map((e) => e.settled()));
     for (const e of left) e.release("worker shutting down");
+    const done = { workerId: this.id, released: left.length };
     try {
       await this.#init.client.deregister({
         namespace: this.#init.namespace,
         workerId: this.id,
         release: left.map((e) => e.lease),
       }, { timeoutMs: 10_000 });
-    } catch {
+      log.info(`stopped: deregistered; ${left.length} unfinished run(s) released`, done);
+    } catch (err) {
       // The server is away: the leases expire and the runs are picked up again.
+      log.warn(
+        `stopped without deregistering (${KagziError.from(err).message}); ` +
+          `${left.length} unfinished run(s) go to other workers when their leases expire`,
+        done,
+      );
     }
   }
 
@@ -149,15 +145,21 @@ export class WorkerLoop {
         );
         tasks = res.tasks;
         failures = 0;
+        this.#link.ok();
       } catch (err) {
         if (this.#stopping) return;
         const e = KagziError.from(err);
         if (e.code === "NOT_FOUND" && e.subject === "worker") {
           // The server forgot this worker (its database was reset): register again.
-          await this.#init.register().then((r) => (this.#rpc.workerId = r.workerId)).catch(
-            () => {},
-          );
-        }
+          const old = this.id;
+          await this.#init.register().then((r) => {
+            this.#rpc.workerId = r.workerId;
+            this.#init.log.warn(`the server forgot worker ${old}; registered again`, {
+              workerId: r.workerId,
+              previousWorkerId: old,
+            });
+          }).catch(() => {});
+        } else this.#link.failed("poll", err);
         await sleep(retryDelay(failures++, e)); // ≤ ~1 s, or the server's retryAfter
         continue;
       }
@@ -167,7 +169,7 @@ export class WorkerLoop {
 
   #start(task: Task, sentAt: Instant): void {
     const fn = this.#init.handlers.get(`${task.workflowType}@${task.version}`);
-    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task));
+    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task), this.#init.log);
     // Claimed again (an older lease of ours was recovered): the older execution lost it.
     this.#active.get(task.runId)?.release("run claimed again");
     this.#active.set(task.runId, exec);
@@ -237,13 +239,20 @@ export class WorkerLoop {
           ? "run cancelled"
           : lost.has(e.lease.runId) && "lease lost";
         if (gone) {
+          this.#init.log[gone === "lease lost" ? "warn" : "info"](
+            `run ${e.lease.runId} ${gone === "lease lost" ? "lost its lease" : "was cancelled"}; ` +
+              "its execution stops",
+            { workerId: this.id, runId: e.lease.runId },
+          );
           this.#leases.drop(e.lease);
           e.release(gone);
         } else this.#leases.extend(e.lease, sentAt, expiresIn);
       }
-      if (res.shouldDrain) void this.shutdown();
+      if (res.shouldDrain) void this.shutdown("the server asked this worker to drain");
+      this.#link.ok();
       return true;
-    } catch {
+    } catch (err) {
+      this.#link.failed("heartbeat", err);
       this.#deltas.completed += deltas.completed;
       this.#deltas.failed += deltas.failed;
       return false;
@@ -254,20 +263,3 @@ export class WorkerLoop {
     this.#stats.rpcs[name] = (this.#stats.rpcs[name] ?? 0) + 1;
   }
 }
-
-function missingHandler(task: Task): WorkflowFn {
-  return () =>
-    Promise.reject(
-      new KagziError(
-        "NOT_FOUND",
-        `No handler for workflow "${task.workflowType}" version "${task.version}" on this worker`,
-        {
-          nonRetryable: true,
-        },
-      ),
-    );
-}
-
-/** Milliseconds of a protobuf Duration, or undefined when it is not set. */
-export const protoMs = (d: { seconds: bigint; nanos: number } | undefined) =>
-  d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : undefined;

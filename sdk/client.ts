@@ -18,7 +18,13 @@
 export { type ConnectOptions, Kagzi, type NamespaceOption } from "./client/kagzi.ts";
 export { type GetStepOptions, type ListWorkersOptions } from "./client/admin.ts";
 export { ListCall } from "./client/list.ts";
-export { CancelCall, GetCall, type ResultOptions, type WorkflowRun } from "./client/runs.ts";
+export {
+  CancelCall,
+  GetCall,
+  type ResultOptions,
+  type ResumeOptions,
+  type WorkflowRun,
+} from "./client/runs.ts";
 export {
   type ListSchedulesOptions,
   type Schedule,
@@ -64,8 +70,10 @@ export {
   type Health,
   isEnded,
   isOpen,
+  type ParkedInfo,
   type ServerInfo,
   type StepAttemptInfo,
+  type StepRefInfo,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,

@@ -13,9 +13,12 @@ export interface StepBuilder {
   /** Abort the attempt's signal and count it as a retryable failure after this long. */
   timeout(d: Duration): StepBuilder;
   /**
-   * Runs `fn` once and stores its JSON-serializable result; on re-execution
-   * returns the stored result without calling `fn`. Rejects with
-   * `StepFailedError` when retries are exhausted.
+   * Runs `fn` once and stores its result; on re-execution returns the stored
+   * result without calling `fn`. The result must round-trip through JSON (plain
+   * objects, arrays, strings, finite numbers, booleans, null): a Map, Set, Date,
+   * BigInt or class instance fails the step at once, saying where it sits.
+   * Whatever `fn` throws is one failed attempt, retried by the policy; rejects
+   * with `StepFailedError` when retries are exhausted.
    */
   run<T>(fn: StepFn<T>): Promise<T>;
 }

@@ -155,7 +155,7 @@ export class WorkflowCancelledError extends KagziError {
   /** Creates the error of run `runId`, cancelled for `reason` ("" when none was given). */
   constructor(runId: string, reason: string) {
     super(
-      "PRECONDITION_FAILED",
+      "CANCELLED",
       `Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ""}`,
       {
         nonRetryable: true,

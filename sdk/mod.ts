@@ -42,9 +42,11 @@ export {
   type NamespaceOption,
   NonRetryableError,
   type OutputOf,
+  type ParkedInfo,
   parseDuration,
   type Protocol,
   type ResultOptions,
+  type ResumeOptions,
   RetryAfterError,
   type Schedule,
   ScheduleCall,
@@ -59,6 +61,7 @@ export {
   StartCall,
   type StepAttemptInfo,
   StepFailedError,
+  type StepRefInfo,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,
@@ -83,3 +86,4 @@ export type {
 } from "./context.ts";
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
+export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";

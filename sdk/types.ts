@@ -6,13 +6,15 @@ export type WorkflowStatus =
   | "PENDING"
   | "RUNNING"
   | "SLEEPING"
+  | "PARKED"
   | "COMPLETED"
   | "FAILED"
   | "CANCELLED";
 
 /**
- * Every run status, in the order of a run's life: the open ones (PENDING, RUNNING, SLEEPING),
- * then the ended ones (COMPLETED, FAILED, CANCELLED).
+ * Every run status, in the order of a run's life: the open ones (PENDING, RUNNING, SLEEPING,
+ * PARKED), then the ended ones (COMPLETED, FAILED, CANCELLED). PARKED is a run stopped on a
+ * replay mismatch until an operator resumes or cancels it.
  *
  * @example
  * ```ts
@@ -24,15 +26,16 @@ export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = Object.freeze([
   "PENDING",
   "RUNNING",
   "SLEEPING",
+  "PARKED",
   "COMPLETED",
   "FAILED",
   "CANCELLED",
 ]);
 
-const open: ReadonlySet<string> = new Set(["PENDING", "RUNNING", "SLEEPING"]);
+const open: ReadonlySet<string> = new Set(["PENDING", "RUNNING", "SLEEPING", "PARKED"]);
 
 /**
- * Whether `status` is an open run's (PENDING, RUNNING or SLEEPING): it may still change, and
+ * Whether `status` is an open run's (PENDING, RUNNING, SLEEPING or PARKED): it may still change, and
  * it can be cancelled. False for the ended statuses and for any other text.
  *
  * @example
@@ -102,6 +105,35 @@ export interface Workflow {
   parentRunId: string | undefined;
   /** What a waiting run waits for now (filled by `client.get`, empty in lists). */
   waits: WorkflowWait[];
+  /** Why a PARKED run is parked: where its code and its history parted. */
+  parked: ParkedInfo | undefined;
+  /**
+   * Set by `client.get` while the run waits (PENDING or SLEEPING) and no online worker serves
+   * its type and version: nothing will pick it up until one registers.
+   */
+  unserved: { lastServedAt: Date | undefined } | undefined;
+}
+
+/** A step as the replay sees it: its kind, name and which use of the name in the run. */
+export interface StepRefInfo {
+  /** A function step, a durable sleep, a signal wait or a child workflow. */
+  kind: "function" | "sleep" | "signal" | "child";
+  /** The step's name. */
+  name: string;
+  /** Which use of the name in the run (from 1). */
+  occurrence: number;
+}
+
+/** Why a run is PARKED: its code asked for `asked` where its history recorded `expected`. */
+export interface ParkedInfo {
+  /** The step the history recorded there (the earliest one the replay did not ask for). */
+  expected: StepRefInfo;
+  /** The step the code asked for instead. */
+  asked: StepRefInfo;
+  /** When it parked. */
+  at: Date;
+  /** The worker whose replay parked it. */
+  workerId: string;
 }
 
 /** One thing a suspended run waits for. */
@@ -218,4 +250,6 @@ export interface StepAttemptInfo {
   retryAt: Date | undefined;
   /** When a sleep step is due to end. */
   wakeUpAt: Date | undefined;
+  /** Set when `resume(id, { fromHere: true })` set the attempt aside; it is never replayed. */
+  supersededAt: Date | undefined;
 }

@@ -16,7 +16,9 @@ import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
 import { retryUnavailable } from "./_backoff.ts";
 import { hostname, pid } from "./_platform.ts";
-import { protoMs, type WorkerInit, WorkerLoop, type WorkerStats } from "./_worker_loop.ts";
+import { WorkerLoop } from "./_worker_loop.ts";
+import { protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
+import { consoleLogger, type Logger, type LogLevel, toLogger } from "./logger.ts";
 
 export type { WorkerStats };
 
@@ -45,6 +47,7 @@ export class WorkerBuilder {
   #shutdownTimeoutMs = 30_000;
   #apiKey?: string;
   #protocol?: Protocol;
+  #log: Logger | undefined;
 
   /** @internal */
   constructor(private readonly addr: ServerAddress) {}
@@ -158,6 +161,17 @@ export class WorkerBuilder {
     this.#protocol = p;
     return this;
   }
+  /**
+   * Where the worker logs: a {@linkcode Logger} (yours), a level for the default logger
+   * (one line per event on stderr, in the server's shape), or `false` for nothing. Lifecycle
+   * (registered, draining, stopped, server reached again) is `info`; a step failed or
+   * retried, the server lost, a lease lost is `warn`; a run failed or parked is `error`.
+   * @default "info"
+   */
+  logger(option: Logger | LogLevel | false): this {
+    this.#log = toLogger(option);
+    return this;
+  }
 
   /** Registers with the server; rejects when nothing is registered or the server is unreachable. */
   async build(): Promise<Worker> {
@@ -217,7 +231,18 @@ export class WorkerBuilder {
       }
     };
     const res = await register();
+    const log = this.#log ?? consoleLogger("info");
+    const address = addressLabel(this.addr);
+    log.info(
+      `worker ${res.workerId} registered with ${address}: ` +
+        [...types].map(([t, vs]) => vs.filter(Boolean).length ? `${t}@${vs.join(",")}` : t)
+          .join(", ") +
+        ` (namespace "${this.#namespace}", up to ${this.#maxConcurrent} runs)`,
+      { workerId: res.workerId, namespace: this.#namespace },
+    );
     return new Worker({
+      log,
+      address,
       client,
       register,
       namespace: this.#namespace,

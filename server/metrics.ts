@@ -2,16 +2,16 @@
  * Prometheus metrics of a server, served as text on `GET /metrics` of the
  * Connect port (prom-client). Counters and histograms are updated where the
  * events happen (a start, a claim, a step's outcome, the end of a run, an RPC);
- * the gauges that need a query (queue backlog, worker health) are refreshed at
- * most once per `gaugeTtlMs` however often, and by however many scrapers, the
- * server is scraped. Labels are `namespace` and `workflow_type`, never a run id.
+ * the gauges that need a query (queue backlog, worker health, unserved and
+ * parked runs; `metrics_gauges.ts`) are refreshed at most once per `gaugeTtlMs`
+ * however often, and by however many scrapers, the server is scraped. Labels are `namespace` and `workflow_type`, never a run id.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "./log.ts";
 import type { Queryable } from "./store/db.ts";
-import * as stats from "./store/stats.ts";
+import { createGauges } from "./metrics_gauges.ts";
 
 /** How a run ended. */
 export type RunEnd = "completed" | "failed" | "cancelled";
@@ -134,29 +134,7 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     registers,
   });
 
-  const refresh = gaugeRefresher(options);
-  const backlog = new Gauge({
-    name: "kagzi_queue_backlog",
-    help: "Runs due and waiting for a worker (refreshed at most every few seconds).",
-    labelNames: runLabels,
-    registers,
-    collect: () => refresh(),
-  });
-  const oldest = new Gauge({
-    name: "kagzi_queue_oldest_age_seconds",
-    help: "How long the oldest due run has waited for a worker.",
-    labelNames: runLabels,
-    registers,
-    collect: () => refresh(),
-  });
-  const workers = new Gauge({
-    name: "kagzi_workers",
-    help: "Workers that are not offline, by health from their heartbeats.",
-    labelNames: ["namespace", "health"],
-    registers,
-    collect: () => refresh(),
-  });
-  refresh.gauges = { backlog, oldest, workers };
+  createGauges(registers, options);
 
   const check = scrapeAuth(options.apiKeys);
   return {
@@ -212,62 +190,6 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
       });
     },
   };
-}
-
-interface Refresher {
-  (): Promise<void>;
-  gauges?: { backlog: Gauge; oldest: Gauge; workers: Gauge };
-}
-
-/** One database read shared by the gauges, reused for `gaugeTtlMs`. */
-function gaugeRefresher(options: MetricsOptions): Refresher {
-  const ttl = options.gaugeTtlMs ?? 5_000;
-  let last = -Infinity;
-  let running: Promise<void> | undefined;
-  // Label sets seen before stay at 0 when they empty, rather than vanishing.
-  const seenQueues = new Set<string>();
-  const seenWorkers = new Set<string>();
-  const read = async () => {
-    const g = refresher.gauges!;
-    try {
-      const [queues, health] = await Promise.all([
-        stats.queueBacklog(options.db),
-        stats.workerHealth(options.db, options.heartbeatIntervalMs),
-      ]);
-      g.backlog.reset();
-      g.oldest.reset();
-      g.workers.reset();
-      for (const key of seenQueues) {
-        const [namespace, workflow_type] = JSON.parse(key);
-        g.backlog.set({ namespace, workflow_type }, 0);
-        g.oldest.set({ namespace, workflow_type }, 0);
-      }
-      for (const q of queues) {
-        const labels = { namespace: q.namespace_id, workflow_type: q.workflow_type };
-        seenQueues.add(JSON.stringify([labels.namespace, labels.workflow_type]));
-        g.backlog.set(labels, q.backlog);
-        g.oldest.set(labels, q.oldest_s);
-      }
-      for (const key of seenWorkers) {
-        const [namespace, health] = JSON.parse(key);
-        g.workers.set({ namespace, health }, 0);
-      }
-      for (const w of health) {
-        seenWorkers.add(JSON.stringify([w.namespace_id, w.health]));
-        g.workers.set({ namespace: w.namespace_id, health: w.health }, w.workers);
-      }
-      last = Date.now();
-    } catch (err) {
-      // Keep the previous values; try again on the next scrape.
-      options.log.warn("metrics: reading queue and worker gauges failed", err);
-    }
-  };
-  const refresher: Refresher = () => {
-    if (Date.now() - last < ttl) return Promise.resolve();
-    running ??= read().finally(() => (running = undefined));
-    return running;
-  };
-  return refresher;
 }
 
 /** A check of the scrape's Bearer key; returns why it is refused (403: a scoped key), or "". */

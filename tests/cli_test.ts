@@ -5,47 +5,9 @@ import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { waitFor } from "./_worker.ts";
 import { threeSteps } from "./_workflows.ts";
+import { cliMain, expect, kagzi } from "./_cli.ts";
 
-const cliMain = new URL("../cli/main.ts", import.meta.url).pathname;
 const apiKey = "kagzi-cli-test-key-0123456789";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-  // deno-lint-ignore no-explicit-any
-  json: () => any;
-}
-
-/** Runs `kagzi <args>` as its own process; stdout is a pipe, so JSON is the default format. */
-async function kagzi(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", cliMain, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  return {
-    code: out.code,
-    stdout,
-    stderr,
-    json: () => {
-      try {
-        return JSON.parse(stdout);
-      } catch {
-        throw new Error(`kagzi ${args.join(" ")} printed no JSON:\n${stdout}\n${stderr}`);
-      }
-    },
-  };
-}
-
-function expect(r: Result, code: number, what: string): Result {
-  assert.equal(r.code, code, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 const backend = (await backends()).at(-1)!; // Postgres when there is one: quicker to start
 Deno.test(`kagzi CLI drives a real server: runs, schedules, workers, output formats, exit codes (${backend})`, async (t) => {
@@ -93,9 +55,9 @@ Deno.test(`kagzi CLI drives a real server: runs, schedules, workers, output form
       );
       assert.match(expect(await cli("runs"), 2, "unknown group").stderr, /unknown command "runs"/);
       // The server's refusal of a value is a usage error too, with its message and field.
-      const server400 = expect(await cli("run", "result", "not-a-uuid"), 2, "bad run id");
-      assert.match(server400.stderr, /"run_id" "not-a-uuid" is not a UUID/);
-      assert.match(server400.stderr, /INVALID_ARGUMENT, field "run_id"/);
+      const server400 = expect(await cli("worker", "drain", "not-a-uuid"), 2, "bad worker id");
+      assert.match(server400.stderr, /"worker_id" "not-a-uuid" is not a UUID/);
+      assert.match(server400.stderr, /INVALID_ARGUMENT, field "worker_id"/);
     });
 
     await t.step("--help on every level", async () => {
@@ -338,7 +300,7 @@ Deno.test(`kagzi CLI drives a real server: runs, schedules, workers, output form
       assert.match(late.stderr, /PRECONDITION_FAILED/);
       assert.match(
         expect(await cli("run", "signal", runId), 2, "no name").stderr,
-        /takes <runId> <name>/,
+        /takes <run> <name>/,
       );
 
       const failed = (await cli("run", "list", "--type", "fails")).json()[0];

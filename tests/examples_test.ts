@@ -59,3 +59,31 @@ Deno.test(`examples/approval: an approval signal, a timeout and a child charge (
   assert.deepEqual(children.map((c) => `${c.type}:${c.status}`), ["charge-card:COMPLETED"]);
   assert.deepEqual((await client.listSignals(a.id)).map((s) => s.name), ["approve"]);
 });
+
+Deno.test(`examples/versioning: a run keeps the version it started on (${backend})`, async () => {
+  await using server = await startTestServer(backend);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../examples/versioning/main.ts", import.meta.url).pathname],
+    env: { KAGZI_ADDR: server.url, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  assert.match(
+    stdout,
+    /o-1 {"version":"1","receipt":"card-o-1","by":"ana","tracking":"ship-o-1"}/,
+  );
+  assert.match(
+    stdout,
+    /o-2 {"version":"2","risk":"ok","receipt":"pay-o-2","by":"ana","tracking":"ship-o-2"}/,
+  );
+  assert.match(stdout, /open version 1 runs: 0 \(orderV1 can be removed\)/);
+  const client = await Kagzi.connect(server.url);
+  const [o1] = (await client.list().workflowId("o-1")).workflows;
+  assert.equal(o1.version, "1");
+  assert.deepEqual(
+    (await client.listSteps(o1.id)).map((s) => `${s.kind}:${s.name}`),
+    ["function:charge-card", "signal:approve", "function:ship"],
+  );
+});

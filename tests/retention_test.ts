@@ -194,6 +194,10 @@ for (const backend of await backends()) {
       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status)
       select r.namespace_id, r.run_id, 'FUNCTION', s.name, 1, 1, 'COMPLETED'
       from kagzi_runs r cross join (values ('x'), ('y')) s(name);
+      insert into kagzi_superseded_steps (namespace_id, run_id, kind, name, occurrence, attempt,
+                                          status)
+      select namespace_id, run_id, kind, name || '-old', occurrence, attempt, status
+      from kagzi_steps;
       insert into kagzi_payloads (namespace_id, run_id, kind, data)
       select namespace_id, run_id, 'input', '\\x00' from kagzi_runs;
       insert into kagzi_signals (namespace_id, run_id, signal_id, name)

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { StepAttemptInfo } from "@kagzi/sdk/client";
+import { KagziError, type StepAttemptInfo } from "@kagzi/sdk/client";
 import { describeWait, timeline } from "../server/ui/src/timeline.ts";
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
@@ -20,6 +20,7 @@ function attempt(p: Partial<StepAttemptInfo>): StepAttemptInfo {
     finishedAt: at(1),
     retryAt: undefined,
     wakeUpAt: undefined,
+    supersededAt: undefined,
     ...p,
   };
 }
@@ -61,6 +62,26 @@ Deno.test("timeline() groups attempts per step identity, in start order, with th
   assert.equal(steps[1].finishedAt?.getTime(), at(2).getTime(), "a sleep ends when it was due");
   assert.equal(steps[3].childRunId, "c1");
   assert.equal(steps[3].finishedAt, undefined, "a waiting child has not ended");
+});
+
+Deno.test("a signal wait that timed out is TIMED_OUT, not FAILED; set-aside attempts SUPERSEDED", () => {
+  const steps = timeline([
+    attempt({
+      kind: "signal",
+      name: "approve",
+      status: "FAILED",
+      error: new KagziError("TIMEOUT", 'No signal "approve" arrived in time'),
+    }),
+    attempt({ name: "charge-card", startedAt: at(2), supersededAt: at(9) }),
+    attempt({ name: "charge-card", startedAt: at(10) }),
+    attempt({ name: "ship", status: "FAILED", error: new KagziError("APPLICATION", "no truck") }),
+  ]);
+  assert.deepEqual(steps.map((s) => [s.label, s.status]), [
+    ["approve", "TIMED_OUT"],
+    ["charge-card (superseded)", "SUPERSEDED"],
+    ["charge-card", "COMPLETED"],
+    ["ship", "FAILED"],
+  ]);
 });
 
 Deno.test("describeWait() says what a run waits for in words", () => {

@@ -114,12 +114,15 @@ for (const backend of await backends()) {
       const run = await client.start("order").input(1);
       const waiting = assert.rejects(
         run.result({ timeout: "20s" }),
-        (e: Error) => e.name === "WorkflowCancelledError" && /customer asked/.test(e.message),
+        (e: KagziError) =>
+          e.name === "WorkflowCancelledError" && e.code === "CANCELLED" &&
+          /customer asked/.test(e.message),
       );
       const w = await client.cancel(run.id).reason("customer asked");
       assert.equal(w.status, "CANCELLED");
       assert.ok(w.finishedAt);
       assert.match(w.error?.message ?? "", /customer asked/);
+      assert.equal(w.error?.code, "CANCELLED", "a cancelled run's error code is CANCELLED");
       const again = await client.cancel(run.id);
       assert.equal(again.status, "CANCELLED");
       await waiting;

@@ -1,4 +1,7 @@
-/** Helpers shared by the run commands: exit codes, waiting for the end (`isEnded`, the SDK's). */
+/**
+ * Helpers shared by the run commands: naming a run by run id or workflow id, exit codes,
+ * waiting for the end (`isEnded`, the SDK's).
+ */
 import { isEnded, type Kagzi, KagziError, type Workflow } from "@kagzi/sdk";
 import { Exit } from "../_errors.ts";
 
@@ -33,4 +36,27 @@ export async function waitForEnd(
     }
     await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The run `id` names: the run with that run id, else the newest run with that workflow id (the
+ * open one, when one is open: a workflow id has at most one). NOT_FOUND when neither exists.
+ */
+export async function resolveRun(client: Kagzi, id: string, namespace: string): Promise<Workflow> {
+  if (uuid.test(id)) {
+    try {
+      return await client.get(id);
+    } catch (err) {
+      if (KagziError.from(err).code !== "NOT_FOUND") throw err;
+    }
+  }
+  const [newest] = (await client.list().workflowId(id).pageSize(1)).workflows;
+  if (newest) return newest;
+  throw new KagziError(
+    "NOT_FOUND",
+    `Run "${id}" was not found in namespace "${namespace}" (neither as a run id nor as a workflow id)`,
+    { subject: "run", subjectId: id },
+  );
 }

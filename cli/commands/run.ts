@@ -19,8 +19,8 @@ import { Exit, report } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
-import { retryCommand, signalCommand } from "./run_signal.ts";
-import { exitOf, waitForEnd } from "./_runs.ts";
+import { resumeCommand, retryCommand, signalCommand } from "./run_signal.ts";
+import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
 
 /** Prints a run that ended: its output or error. */
 function printEnded(
@@ -80,6 +80,8 @@ const start: Command = {
     if (str(v, "id")) call.id(str(v, "id")!);
     if (str(v, "version")) call.version(str(v, "version")!);
     const run = await call;
+    // Not an error: the run is stored and waits; say why it may wait long.
+    if (run.warning) console.error(`kagzi: warning: ${run.warning}`);
     if (!v.wait) {
       rt.out.item([
         ["Run ID", run.id],
@@ -92,6 +94,7 @@ const start: Command = {
         runId: run.id,
         workflowId: run.workflowId,
         alreadyExists: run.alreadyExists,
+        warning: run.warning,
       });
       return Exit.ok;
     }
@@ -128,6 +131,11 @@ const list: Command = {
       value: "KEY",
       help: "only runs with this workflow id",
     },
+    parent: {
+      type: "string",
+      value: "RUN",
+      help: "only children of this run (a run id or a workflow id)",
+    },
     limit: {
       type: "string",
       value: "N",
@@ -141,6 +149,8 @@ const list: Command = {
     const limit = int(v, "limit", 1, 10_000, 20);
     const client = await rt.client();
     const call = client.list().pageSize(Math.min(limit, 1000));
+    const parent = str(v, "parent");
+    if (parent) call.parent((await resolveRun(client, parent, rt.namespace)).id);
     if (status) call.status(status);
     if (str(v, "type")) call.type(str(v, "type")!);
     if (str(v, "workflow-id")) call.workflowId(str(v, "workflow-id")!);
@@ -164,16 +174,18 @@ const list: Command = {
 
 const result: Command = {
   name: "result",
-  args: "<runId>",
+  args: "<run>",
   summary: "Wait for a run to end and print its output",
   details: "Prints the output as JSON and exits 0 when the run completed; prints the error to\n" +
     "stderr and exits 1 when it failed or was cancelled.",
   flags: { timeout: timeoutFlag },
   min: 1,
   max: 1,
-  async run(rt, v, [runId]) {
+  async run(rt, v, [id]) {
     const timeoutMs = duration(v, "timeout");
-    const w = await waitForEnd(await rt.client(), runId, timeoutMs);
+    const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    const w = await waitForEnd(client, runId, timeoutMs);
     if (w.status === "COMPLETED") rt.out.json(w.output);
     return exitOf(w);
   },
@@ -181,7 +193,7 @@ const result: Command = {
 
 const cancel: Command = {
   name: "cancel",
-  args: "<runId>...",
+  args: "<run>...",
   summary: "Cancel runs that have not ended",
   flags: {
     reason: { type: "string", value: "TEXT", help: "why; stored with the run" },
@@ -194,7 +206,8 @@ const cancel: Command = {
     let code: number = Exit.ok;
     for (const id of ids) {
       try {
-        rows.push(await client.cancel(id).reason(str(v, "reason") ?? ""));
+        const { id: runId } = await resolveRun(client, id, rt.namespace);
+        rows.push(await client.cancel(runId).reason(str(v, "reason") ?? ""));
       } catch (err) {
         code = Math.max(code, report(err));
       }
@@ -215,6 +228,16 @@ const cancel: Command = {
 /** The `run` group. */
 export const runGroup: Group = {
   name: "run",
-  summary: "Start, inspect, wait for, cancel, signal and retry workflow runs",
-  commands: [start, list, showCommand, result, cancel, signalCommand, retryCommand],
+  summary: "Start, inspect, wait for, cancel, signal, retry and resume workflow runs",
+  note: "<run> is a run id, or a workflow id standing for its newest run (the open one, if any).",
+  commands: [
+    start,
+    list,
+    showCommand,
+    result,
+    cancel,
+    signalCommand,
+    retryCommand,
+    resumeCommand,
+  ],
 };

@@ -1,16 +1,18 @@
-/** `kagzi run show <runId> [--follow]`: a run with its steps, attempts, errors and waits. */
+/** `kagzi run show <run> [--follow]`: a run with its steps, attempts, errors and waits. */
 import {
   isEnded,
   type Kagzi,
+  type ParkedInfo,
   type SignalInfo,
   type StepAttemptInfo,
+  type StepRefInfo,
   type Workflow,
 } from "@kagzi/sdk";
 import type { Command, Runtime } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { errorJson, stepJson, workflowJson } from "../_json.ts";
 import { span, time } from "../_output.ts";
-import { exitOf } from "./_runs.ts";
+import { exitOf, resolveRun } from "./_runs.ts";
 
 function detail(s: StepAttemptInfo): string {
   if (s.error) {
@@ -21,7 +23,23 @@ function detail(s: StepAttemptInfo): string {
 }
 
 function stepLabel(s: StepAttemptInfo): string {
-  return `${s.name}#${s.occurrence}`;
+  return `${s.name}#${s.occurrence}${s.supersededAt ? " (superseded)" : ""}`;
+}
+
+function refText(r: StepRefInfo): string {
+  return `${r.kind} "${r.name}"#${r.occurrence}`;
+}
+
+function parkedText(p: ParkedInfo): string {
+  return `since ${time(p.at)}: its history has ${refText(p.expected)}, the code asked for ` +
+    `${refText(p.asked)}. Deploy matching code and \`kagzi run resume\`, or ` +
+    "`kagzi run resume --from-here` to accept the new code (its new steps run), or cancel";
+}
+
+function unservedText(w: Workflow): string {
+  const last = w.unserved?.lastServedAt;
+  return `no online worker serves ${w.type}${w.version ? ` version ${w.version}` : ""} ` +
+    (last ? `since ${time(last)}` : "(none ever registered it)");
 }
 
 async function read(client: Kagzi, runId: string) {
@@ -81,6 +99,8 @@ function print(
       run.status === "COMPLETED" ? JSON.stringify(run.output) : undefined,
     ],
     ["Error", run.error && `${run.error.code}: ${run.error.message}`],
+    ["Parked", run.parked && parkedText(run.parked)],
+    ["Unserved", run.unserved && unservedText(run)],
   ], json);
   rt.out.heading("Steps");
   rt.out.list(steps, [
@@ -118,7 +138,7 @@ function print(
 /** `run show`. */
 export const showCommand: Command = {
   name: "show",
-  args: "<runId>",
+  args: "<run>",
   summary: "Show a run with its steps, attempts, errors and waits",
   details: "With --follow, prints each new step attempt and status change until the run ends,\n" +
     "then exits like `run result` (0 completed, 1 failed or cancelled). In JSON formats every\n" +
@@ -132,8 +152,9 @@ export const showCommand: Command = {
   },
   min: 1,
   max: 1,
-  async run(rt, v, [runId]) {
+  async run(rt, v, [id]) {
     const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
     let view = await read(client, runId);
     let { run, steps } = view;
     const follow = v.follow === true;

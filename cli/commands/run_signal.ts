@@ -1,14 +1,14 @@
-/** `kagzi run signal` and `kagzi run retry`. */
+/** `kagzi run signal`, `kagzi run retry` and `kagzi run resume`. */
 import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
 import { type Command, duration, jsonFlag, str } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { workflowJson } from "../_json.ts";
-import { exitOf } from "./_runs.ts";
+import { exitOf, resolveRun } from "./_runs.ts";
 
-/** `run signal <runId> <name>`. */
+/** `run signal <run> <name>`. */
 export const signalCommand: Command = {
   name: "signal",
-  args: "<runId> <name>",
+  args: "<run> <name>",
   summary: "Send a signal to a run (kept in its mailbox until the run waits for it)",
   details: "A finished run refuses signals (PRECONDITION_FAILED, exit 3). A repeated\n" +
     "--idempotency-key stores the signal once.",
@@ -18,9 +18,10 @@ export const signalCommand: Command = {
   },
   min: 2,
   max: 2,
-  async run(rt, v, [runId, name]) {
+  async run(rt, v, [id, name]) {
     const payload = await jsonFlag(v, "payload");
     const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
     const sent = await client.signal(runId, name, payload, {
       idempotencyKey: str(v, "idempotency-key"),
     });
@@ -34,10 +35,10 @@ export const signalCommand: Command = {
   },
 };
 
-/** `run retry <runId>`. */
+/** `run retry <run>`. */
 export const retryCommand: Command = {
   name: "retry",
-  args: "<runId>",
+  args: "<run>",
   summary: "Start a new run with the type, version and input of a finished run",
   details: "The new run keeps the workflow id and names the old one as its retriedFromRunId.\n" +
     "An open run is refused (PRECONDITION_FAILED, exit 3).",
@@ -54,9 +55,10 @@ export const retryCommand: Command = {
   },
   min: 1,
   max: 1,
-  async run(rt, v, [runId]) {
+  async run(rt, v, [id]) {
     const timeoutMs = duration(v, "timeout");
     const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
     const run = await client.retry(runId);
     if (!v.wait) {
       rt.out.item(
@@ -77,5 +79,35 @@ export const retryCommand: Command = {
       ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
     ], workflowJson(w));
     return exitOf(w);
+  },
+};
+
+/** `run resume <run> [--from-here]`. */
+export const resumeCommand: Command = {
+  name: "resume",
+  args: "<run>",
+  summary: "Let a PARKED run (its code changed under it) run again",
+  details: "A run parks when its replay asks for another step than its history recorded there.\n" +
+    "Deploy code that matches its history, then resume it; or resume it --from-here to\n" +
+    "accept the code as it is now: the recorded steps it no longer asks for are set aside\n" +
+    "(listed as superseded) and the steps it asks for from that point run. Anything but a\n" +
+    "PARKED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends a parked run.",
+  flags: {
+    "from-here": {
+      type: "boolean",
+      help: "accept the current code from where the run parked (its new steps will run)",
+    },
+  },
+  min: 1,
+  max: 1,
+  async run(rt, v, [id]) {
+    const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    const w = await client.resume(runId, { fromHere: v["from-here"] === true });
+    rt.out.item(
+      [["Run ID", w.id], ["Status", w.status], ["From here", v["from-here"] ? "yes" : undefined]],
+      { ...workflowJson(w), fromHere: v["from-here"] === true },
+    );
+    return Exit.ok;
   },
 };

@@ -2,11 +2,18 @@
 import { addressLabel, createTransport, type Protocol, type ServerAddress } from "../_transport.ts";
 import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
-import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary } from "../types.ts";
+import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary, Workflow } from "../types.ts";
 import * as admin from "./admin.ts";
 import { createServices, type Services } from "./_services.ts";
 import { ListCall } from "./list.ts";
-import { CancelCall, GetCall, retryRun, type WorkflowRun } from "./runs.ts";
+import {
+  CancelCall,
+  GetCall,
+  type ResumeOptions,
+  resumeRun,
+  retryRun,
+  type WorkflowRun,
+} from "./runs.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
 import {
@@ -132,6 +139,16 @@ export class Kagzi {
   /** Cancels a run that has not ended; its running steps see their signal aborted. */
   cancel(runId: string): CancelCall {
     return new CancelCall(this.#services, runId, this.namespace);
+  }
+
+  /**
+   * Lets a PARKED run (one whose replay asked for another step than its history recorded) be
+   * claimed again: after deploying code that matches its history, or with `fromHere: true`
+   * accepting the current code from the point it parked. Anything but a PARKED run is
+   * PRECONDITION_FAILED.
+   */
+  resume(runId: string, options: ResumeOptions = {}): Promise<Workflow> {
+    return resumeRun(this.#services, this.#ns(options), runId, options);
   }
 
   /**

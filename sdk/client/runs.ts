@@ -34,6 +34,11 @@ export interface WorkflowRun<T = unknown> {
   readonly workflowId: string;
   /** True when a live run with this workflow id existed and was returned instead. */
   readonly alreadyExists: boolean;
+  /**
+   * Set by `start()` when the run will wait on something that is not there now: no online
+   * worker serves its workflow type and version (it runs once one registers).
+   */
+  readonly warning: string | undefined;
   /** Waits for the run to end: its output, or WorkflowFailedError / WorkflowCancelledError. */
   result(options?: ResultOptions): Promise<T>;
   /** Sends the run signal `name`; resolves once it is durably stored. */
@@ -49,11 +54,13 @@ export function makeRun<T>(
   id: string,
   workflowId: string,
   alreadyExists: boolean,
+  warning = "",
 ): WorkflowRun<T> {
   return {
     id,
     workflowId,
     alreadyExists,
+    warning: warning || undefined,
     result: (options = {}) => waitForResult<T>(services, namespace, id, options),
     signal: (name, payload, options = {}) =>
       sendSignal(services, namespace, id, name, payload, options),
@@ -127,6 +134,36 @@ export function retryRun<T>(
   return rpc(async () => {
     const res = await services.workflows.retryWorkflow({ namespace, runId });
     return makeRun<T>(services, namespace, res.runId, res.workflowId, false);
+  });
+}
+
+/** Options of `client.resume()`. */
+export interface ResumeOptions {
+  /**
+   * Accept the code as it is now from the point where the run parked: the recorded steps its
+   * replay did not ask for are set aside (kept as superseded, never replayed) and the code
+   * runs on from there, running the steps it asks for. Without it the replay must match the
+   * run's history, so deploy code that does first. @default false
+   */
+  fromHere?: boolean;
+  /** The run's namespace. @default the client's */
+  namespace?: string;
+}
+
+/** Lets a PARKED run be claimed again; resolves with the run as it is then (PENDING). */
+export function resumeRun(
+  services: Services,
+  namespace: string,
+  runId: string,
+  options: ResumeOptions,
+): Promise<Workflow> {
+  return rpc(async () => {
+    const res = await services.workflows.resumeWorkflow({
+      namespace,
+      runId,
+      fromHere: options.fromHere ?? false,
+    });
+    return workflowFromWire(res.workflow!);
   });
 }
 

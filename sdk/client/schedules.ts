@@ -131,7 +131,7 @@ export class ScheduleCall extends Call<Schedule> {
     this.#timezone = tz;
     return this;
   }
-  /** The input of each run (JSON-serializable). */
+  /** The input of each run (a value that round-trips through JSON; see the README). */
   input(value: unknown): this {
     this.#input = value;
     return this;

@@ -26,7 +26,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     super(namespace);
   }
 
-  /** The input handed to the workflow function (JSON-serializable). */
+  /** The input handed to the workflow function (a value that round-trips through JSON; see the README). */
   input(value: I): this {
     this.#input = value;
     return this;
@@ -49,7 +49,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     this.#deadline = at;
     return this;
   }
-  /** Extra JSON-serializable context stored with the run. */
+  /** Extra context stored with the run (a value that round-trips through JSON). */
   context(value: unknown): this {
     this.#context = value;
     return this;
@@ -118,6 +118,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     );
     // Nobody else knows a generated id: a run found under it is this call's.
     const alreadyExists = !generated && res.alreadyExists;
-    return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, alreadyExists);
+    const warning = "warning" in res ? String(res.warning) : "";
+    return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, alreadyExists, warning);
   }
 }

@@ -4,20 +4,24 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type ErrorDetail,
   ErrorDetailSchema,
+  type Parked,
+  ParkedSchema,
   type Payload,
   PayloadSchema,
   type RetryPolicy,
   RetryPolicySchema,
+  StepKind,
   type Workflow,
   WorkflowSchema,
   WorkflowStatus,
 } from "@kagzi/proto";
-import type { RunRow, RunStatus } from "../store/runs.ts";
+import type { ParkedJson, RunRow, RunStatus, StepRefJson } from "../store/runs.ts";
 
 const statusNames: Record<RunStatus, WorkflowStatus> = {
   PENDING: WorkflowStatus.PENDING,
   RUNNING: WorkflowStatus.RUNNING,
   SLEEPING: WorkflowStatus.SLEEPING,
+  PARKED: WorkflowStatus.PARKED,
   COMPLETED: WorkflowStatus.COMPLETED,
   FAILED: WorkflowStatus.FAILED,
   CANCELLED: WorkflowStatus.CANCELLED,
@@ -102,5 +106,31 @@ export function runToProto(r: RunRow): Workflow {
     retryPolicy: retryFromJson(r.retry_policy),
     retriedFromRunId: r.retried_from_run_id ?? "",
     traceparent: r.traceparent ?? "",
+    parked: r.status === "PARKED" && r.parked ? parkedToProto(r.parked) : undefined,
+  });
+}
+
+const stepKinds: Record<StepRefJson["kind"], StepKind> = {
+  FUNCTION: StepKind.FUNCTION,
+  SLEEP: StepKind.SLEEP,
+  SIGNAL: StepKind.SIGNAL,
+  CHILD: StepKind.CHILD,
+};
+
+/** A stored step reference as the wire's. */
+export function stepRefToProto(
+  s: StepRefJson,
+): { kind: StepKind; name: string; occurrence: number } {
+  return { kind: stepKinds[s.kind], name: s.name, occurrence: s.occurrence };
+}
+
+/** Where a parked run's code and history parted, as the wire's Parked. */
+export function parkedToProto(p: ParkedJson): Parked {
+  return create(ParkedSchema, {
+    expected: p.expected ? stepRefToProto(p.expected) : undefined,
+    asked: stepRefToProto(p.asked),
+    unasked: p.unasked.map(stepRefToProto),
+    parkedAt: ts(new Date(p.parkedAt)),
+    workerId: p.workerId,
   });
 }

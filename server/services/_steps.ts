@@ -40,6 +40,7 @@ export function stepRecordToProto(s: StepRow): StepRecord {
     wakeUpAt: ts(s.wake_up_at),
     due: s.due,
     childRunId: s.child_run_id ?? "",
+    startedAt: ts(s.started_at),
   });
 }
 
@@ -59,6 +60,7 @@ export function stepAttemptToProto(s: StepRow): StepAttempt {
     retryAt: ts(s.retry_at),
     wakeUpAt: ts(s.wake_up_at),
     childRunId: s.child_run_id ?? "",
+    supersededAt: ts(s.superseded_at),
   });
 }
 

@@ -9,6 +9,7 @@ import * as runs from "../store/runs.ts";
 import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import * as v from "./_validate.ts";
+import { isTerminal } from "./_convert.ts";
 
 type RetryHandlers = Pick<ServiceImpl<typeof WorkflowService>, "retryWorkflow">;
 
@@ -33,7 +34,7 @@ export function retryHandlers(ctx: ServiceContext): RetryHandlers {
       if (!old) {
         throw runNotFound(namespaceId, runId);
       }
-      if (old.status === "PENDING" || old.status === "RUNNING" || old.status === "SLEEPING") {
+      if (!isTerminal(old.status)) {
         throw new PreconditionError(
           "run",
           runId,

@@ -13,6 +13,7 @@ import { reportHandlers } from "./report_handlers.ts";
 import { runEndHandlers } from "./run_end_handlers.ts";
 import { stepHandlers } from "./step_handlers.ts";
 import { waitHandlers } from "./wait_handlers.ts";
+import { parkHandlers } from "./parking_handlers.ts";
 
 /** The WorkerService handlers. One instance per server: it caches registered workers. */
 export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerService> {
@@ -25,6 +26,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     ...steps,
     ...waitHandlers(ctx),
     ...ends,
+    ...parkHandlers(ctx),
     ...reportHandlers(ctx, {
       completeStep: steps.completeStep,
       completeWorkflow: ends.completeWorkflow,

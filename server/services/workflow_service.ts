@@ -32,6 +32,8 @@ import { checkRetryPolicy } from "./_retry.ts";
 import { dateOf, durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 import { retryHandlers } from "./retry_handlers.ts";
+import { resumeHandlers } from "./parking_handlers.ts";
+import { ServedTypes } from "./_served.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 
@@ -41,9 +43,11 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
   // Starts arriving together are committed together (group commit).
   // A start finding a poll waiting for its type hands the run over already claimed (sync match).
   const starts = new Batcher(startRuns(ctx));
+  const served = new ServedTypes(db);
   return {
     ...signalHandlers(ctx),
     ...retryHandlers(ctx),
+    ...resumeHandlers(ctx),
     async startWorkflow(req, call) {
       const op = "start workflow";
       const namespaceId = v.namespace(op, req.namespace);
@@ -92,6 +96,10 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
             workflowId,
             alreadyExists: false,
             status: statusToProto(inserted.status),
+            // Handed to a waiting poll: served. Else say so when no online worker serves it.
+            warning: inserted.status === "RUNNING"
+              ? ""
+              : await served.warning(namespaceId, workflowType, inserted.version),
           });
         }
         const existing = await runs.findActiveRun(db, namespaceId, workflowId);
@@ -112,6 +120,9 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           workflowId,
           alreadyExists: true,
           status: statusToProto(existing.status),
+          warning: existing.status === "PENDING" || existing.status === "SLEEPING"
+            ? await served.warning(namespaceId, workflowType, existing.version)
+            : "",
         });
       }
       throw new ConflictError(
@@ -143,8 +154,12 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
-          if (!isTerminal(row.status)) {
+          // A parked run waits for an operator, not for its recorded waits.
+          if (!isTerminal(row.status) && row.status !== "PARKED") {
             workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);
+          }
+          if (row.status === "PENDING" || row.status === "SLEEPING") {
+            workflow.unserved = await served.unserved(namespaceId, row.workflow_type, row.version);
           }
           return create(GetWorkflowResponseSchema, { workflow });
         }
@@ -172,7 +187,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         if (!status) {
           throw new InvalidArgumentError(
             "status",
-            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-6)`,
+            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-7)`,
           );
         }
       }
@@ -201,7 +216,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const runId = v.runId(op, req.runId);
       const reason = v.clip(req.reason, 1024);
       const error = errorToJson(create(ErrorDetailSchema, {
-        code: ErrorCode.PRECONDITION_FAILED,
+        code: ErrorCode.CANCELLED,
         message: reason ? `Cancelled: ${reason}` : "Cancelled",
         nonRetryable: true,
         name: "CancelledError",
@@ -232,7 +247,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       throw new PreconditionError(
         "run",
         runId,
-        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING or SLEEPING runs can be cancelled`,
+        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING, SLEEPING or PARKED runs can be cancelled`,
       );
     },
   };

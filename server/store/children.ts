@@ -3,6 +3,7 @@
  * of migration 0004 writes the child's outcome into it and wakes the parent.
  */
 import { base64, type Queryable } from "./db.ts";
+import { openStatuses } from "./runs.ts";
 import { stepColumns, type StepKey, type StepRow } from "./steps.ts";
 
 /** The child run a CHILD step starts. */
@@ -53,7 +54,7 @@ export async function startChild(
             coalesce(nullif($5, ''), (select d.version from kagzi_default_versions d
                                       where d.namespace_id = $1 and d.workflow_type = $4), ''),
             'PENDING', $6::jsonb, $7, $8
-     on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
+     on conflict (namespace_id, workflow_id) where status in ${openStatuses}
      do nothing
      returning run_id::text`,
     [
@@ -79,7 +80,7 @@ export async function startChild(
     const open = await tx.query<{ run_id: string; workflow_type: string }>(
       `select run_id::text, workflow_type from kagzi_runs
        where namespace_id = $1 and workflow_id = $2
-         and status in ('PENDING', 'RUNNING', 'SLEEPING')
+         and status in ${openStatuses}
        for share`,
       [k.namespaceId, child.workflowId],
     );

@@ -1,7 +1,7 @@
 /** SQL for the run queue: claims, leases, suspension, wake-ups and the sweeps of the ticker. */
 import type { Queryable } from "./db.ts";
 import type { FinishedRun } from "./run_ends.ts";
-import type { RunStatus } from "./runs.ts";
+import { openStatuses, type RunStatus } from "./runs.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
 export interface ClaimedRow {
@@ -244,7 +244,7 @@ export async function failOverdueRuns(
   return await db.query(
     `with overdue as (
        select namespace_id, run_id from kagzi_runs
-       where deadline_at < now() and status in ('PENDING', 'RUNNING', 'SLEEPING')
+       where deadline_at < now() and status in ${openStatuses}
        limit 1000
        for update skip locked)
      update kagzi_runs r

@@ -6,7 +6,12 @@ import type { Queryable } from "./db.ts";
  * the run. A new per-run table is one more name here (or a foreign key to
  * kagzi_runs with `on delete cascade`).
  */
-export const perRunTables: readonly string[] = ["kagzi_steps", "kagzi_payloads", "kagzi_signals"];
+export const perRunTables: readonly string[] = [
+  "kagzi_steps",
+  "kagzi_superseded_steps",
+  "kagzi_payloads",
+  "kagzi_signals",
+];
 
 const finished = `status in ('COMPLETED', 'FAILED', 'CANCELLED')`;
 

@@ -1,6 +1,6 @@
 /** SQL for RetryWorkflow: a new run copied from a finished one. One statement per function. */
 import type { Queryable } from "./db.ts";
-import type { RunStatus } from "./runs.ts";
+import { openStatuses, type RunStatus } from "./runs.ts";
 
 /**
  * Inserts a PENDING run with the type, version, input, context and retry policy of the
@@ -22,7 +22,7 @@ export async function insertRetryRun(
        from kagzi_runs r
        where r.namespace_id = $1 and r.run_id = $2
          and r.status in ('COMPLETED', 'FAILED', 'CANCELLED')
-       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
+       on conflict (namespace_id, workflow_id) where status in ${openStatuses}
        do nothing
        returning namespace_id, run_id, workflow_id, status),
      payloads as (

@@ -3,7 +3,7 @@
  * lone start (`insertRun`), each storing the run with its input and context payloads.
  */
 import { base64, type Queryable } from "./db.ts";
-import type { RunStatus } from "./runs.ts";
+import { openStatuses, type RunStatus } from "./runs.ts";
 
 /** What StartWorkflow stores. */
 export interface NewRun {
@@ -78,7 +78,7 @@ export async function insertRuns(
               case when i.handed then now() end
        from resolved i
        order by i.idx
-       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
+       on conflict (namespace_id, workflow_id) where status in ${openStatuses}
        do nothing
        returning namespace_id, run_id, status, version, fence, locked_until),
      payloads as (
@@ -138,7 +138,7 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
               case when h.handed then 1 else 0 end,
               case when h.handed then now() end
        from h
-       on conflict (namespace_id, workflow_id) where status in ('PENDING', 'RUNNING', 'SLEEPING')
+       on conflict (namespace_id, workflow_id) where status in ${openStatuses}
        do nothing
        returning namespace_id, run_id, status, version, fence, locked_until),
      payloads as (

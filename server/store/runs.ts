@@ -1,8 +1,21 @@
 /** SQL for workflow runs: get, find, list, count, cancel. One statement per function. */
 import type { Queryable } from "./db.ts";
 
-/** The statuses a run can have; the first three are non-terminal. */
-export type RunStatus = "PENDING" | "RUNNING" | "SLEEPING" | "COMPLETED" | "FAILED" | "CANCELLED";
+/** The statuses a run can have; the first four are open (non-terminal). */
+export type RunStatus =
+  | "PENDING"
+  | "RUNNING"
+  | "SLEEPING"
+  | "PARKED"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLED";
+
+/**
+ * The open statuses as an SQL list, for `status in ${openStatuses}`: the predicate of the
+ * one-open-run-per-workflow-id index (ON CONFLICT clauses name it) and of cancellation.
+ */
+export const openStatuses = `('PENDING', 'RUNNING', 'SLEEPING', 'PARKED')`;
 
 /** A row of kagzi_runs joined with its payloads. */
 export interface RunRow {
@@ -31,6 +44,8 @@ export interface RunRow {
   updated_at: Date;
   /** W3C trace context of the start, if the caller sent one. */
   traceparent: string | null;
+  /** Why a PARKED run is parked (see migrations/0007_parked.sql). */
+  parked: ParkedJson | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -39,13 +54,29 @@ export interface RunRow {
   context_metadata?: Record<string, string> | null;
 }
 
+/** What a PARKED run stores about where its code and its history parted. */
+export interface ParkedJson {
+  expected: StepRefJson | null;
+  asked: StepRefJson;
+  unasked: StepRefJson[];
+  parkedAt: string;
+  workerId: string;
+}
+
+/** A step reference as stored in `parked`. */
+export interface StepRefJson {
+  kind: "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD";
+  name: string;
+  occurrence: number;
+}
+
 /** The columns of a {@linkcode RunRow} (without payloads), for a table aliased `r`. */
 export const runColumns =
   `r.namespace_id, r.run_id::text, r.seq::text, r.workflow_id, r.workflow_type,
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
-  r.traceparent`;
+  r.traceparent, r.parked`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(
@@ -56,7 +87,7 @@ export async function findActiveRun(
   const rows = await db.query<RunRow>(
     `select ${runColumns} from kagzi_runs r
      where r.namespace_id = $1 and r.workflow_id = $2
-       and r.status in ('PENDING', 'RUNNING', 'SLEEPING')`,
+       and r.status in ${openStatuses}`,
     [namespaceId, workflowId],
   );
   return rows[0];
@@ -152,7 +183,7 @@ export async function cancelRun(
     `update kagzi_runs r
      set status = 'CANCELLED', error = $3::jsonb, finished_at = now(), updated_at = now(),
          locked_until = null
-     where r.namespace_id = $1 and r.run_id = $2 and r.status in ('PENDING', 'RUNNING', 'SLEEPING')
+     where r.namespace_id = $1 and r.run_id = $2 and r.status in ${openStatuses}
      returning ${runColumns}`,
     [namespaceId, runId, error],
   );

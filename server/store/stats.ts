@@ -1,4 +1,7 @@
-/** SQL for the gauges of `/metrics`: queue backlog and worker health. Read-only. */
+/**
+ * SQL for the gauges of `/metrics`: queue backlog, worker health, due runs no online worker
+ * serves, parked runs. Read-only.
+ */
 import type { Queryable } from "./db.ts";
 
 /** Due, unclaimed runs of one workflow type. */
@@ -49,5 +52,47 @@ export async function workerHealth(
                  from kagzi_workers where status <> 'OFFLINE') w) h
      group by namespace_id, health`,
     [heartbeatIntervalMs],
+  );
+}
+
+/** Runs of one workflow type, for the unserved and parked gauges. */
+export interface RunCountRow {
+  namespace_id: string;
+  workflow_type: string;
+  runs: number;
+}
+
+/**
+ * Due runs (as in {@linkcode queueBacklog}) whose type and version no ONLINE worker serves: they
+ * wait for a worker that is not there. Runs are grouped first, so the workers are matched once
+ * per (type, version), not once per run.
+ */
+export async function unservedRuns(db: Queryable): Promise<RunCountRow[]> {
+  return await db.query<RunCountRow>(
+    `with due as (
+       select namespace_id, workflow_type, version, count(*)::int as runs from kagzi_runs
+       where status in ('PENDING', 'SLEEPING') and available_at <= now()
+       group by namespace_id, workflow_type, version),
+     served as (
+       select distinct w.namespace_id, t ->> 'workflow_type' as workflow_type, v.version
+       from kagzi_workers w, jsonb_array_elements(w.workflow_types) t,
+            jsonb_array_elements_text(case when jsonb_array_length(coalesce(t -> 'versions', '[]')) = 0
+                                           then '[""]'::jsonb else t -> 'versions' end) v(version)
+       where w.status = 'ONLINE')
+     select d.namespace_id, d.workflow_type, sum(d.runs)::int as runs
+     from due d
+     left join served s on s.namespace_id = d.namespace_id
+                       and s.workflow_type = d.workflow_type and s.version = d.version
+     where s.namespace_id is null
+     group by d.namespace_id, d.workflow_type`,
+  );
+}
+
+/** PARKED runs per namespace and type (the kagzi_runs_parked index holds only them). */
+export async function parkedRuns(db: Queryable): Promise<RunCountRow[]> {
+  return await db.query<RunCountRow>(
+    `select namespace_id, workflow_type, count(*)::int as runs from kagzi_runs
+     where status = 'PARKED'
+     group by namespace_id, workflow_type`,
   );
 }

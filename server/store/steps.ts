@@ -27,6 +27,8 @@ export interface StepRow {
   child_run_id: string | null;
   /** The wake-up or retry time has passed (as of the query). */
   due: boolean;
+  /** Set on an attempt set aside by a resume "from here" (kagzi_superseded_steps). */
+  superseded_at?: Date | null;
 }
 
 // A sleep whose wake-up has passed shows as COMPLETED.
@@ -84,7 +86,10 @@ export async function stepAttempts(
   );
 }
 
-/** Every attempt of every step of a run, in the order they started, after an offset. */
+/**
+ * Every attempt of every step of a run, in the order they started, after an offset; those a
+ * resume "from here" set aside are among them, with `superseded_at`.
+ */
 export async function listStepAttempts(
   db: Queryable,
   namespaceId: string,
@@ -93,9 +98,13 @@ export async function listStepAttempts(
   limit: number,
 ): Promise<StepRow[]> {
   return await db.query<StepRow>(
-    `select ${stepColumns} from kagzi_steps
-     where namespace_id = $1 and run_id = $2
-     order by started_at, kind, name, occurrence, attempt
+    `select * from (
+       select ${stepColumns}, null::timestamptz as superseded_at from kagzi_steps
+       where namespace_id = $1 and run_id = $2
+       union all
+       select ${stepColumns}, superseded_at from kagzi_superseded_steps
+       where namespace_id = $1 and run_id = $2) s
+     order by started_at, superseded_at nulls last, kind, name, occurrence, attempt
      offset $3 limit $4`,
     [namespaceId, runId, offset, limit],
   );

@@ -147,6 +147,29 @@ export async function listWorkers(
 }
 
 /**
+ * Whether an ONLINE worker of the namespace serves (type, version) — a worker registered with
+ * no versions serves the unversioned ("") runs — and when any worker that registered them was
+ * last heard from (null: none ever did).
+ */
+export async function servingState(
+  db: Queryable,
+  namespaceId: string,
+  workflowType: string,
+  version: string,
+): Promise<{ online: boolean; last_seen: Date | null }> {
+  const rows = await db.query<{ online: boolean; last_seen: Date | null }>(
+    `select coalesce(bool_or(w.status = 'ONLINE'), false) as online,
+            max(w.last_heartbeat_at) as last_seen
+     from kagzi_workers w, jsonb_array_elements(w.workflow_types) t
+     where w.namespace_id = $1 and t ->> 'workflow_type' = $2
+       and case when jsonb_array_length(coalesce(t -> 'versions', '[]')) = 0 then $3 = ''
+                else t -> 'versions' ? $3 end`,
+    [namespaceId, workflowType, version],
+  );
+  return rows[0] ?? { online: false, last_seen: null };
+}
+
+/**
  * Releases a worker's running runs when it has been silent for `silentMs` (no heartbeat), with
  * one more attempt each, as an expired lease would: the number released, or undefined when it
  * is not silent (nothing changed).

@@ -47,6 +47,7 @@ const codeWords: Record<string, string> = {
   TIMEOUT: "Timed out",
   RESOURCE_EXHAUSTED: "Too many requests",
   INTERNAL: "Server error",
+  CANCELLED: "Cancelled",
 };
 
 /** An error as one sentence for people: what kind of failure, then the server's message. */

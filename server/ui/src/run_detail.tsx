@@ -17,7 +17,8 @@ import { href, navigate } from "./router.ts";
 import { describeWait, timeline } from "./timeline.ts";
 import { Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
 import { Timeline } from "./run_timeline.tsx";
-import { CancelDialog, RetryDialog, SignalDialog } from "./run_dialogs.tsx";
+import { CancelDialog, ResumeDialog, RetryDialog, SignalDialog } from "./run_dialogs.tsx";
+import { RunAlerts } from "./run_alerts.tsx";
 
 interface Detail {
   run: Workflow;
@@ -46,7 +47,9 @@ export function RunDetail(props: { id: string }) {
     live: live,
     everyMs: 2_000,
   });
-  const [dialog, setDialog] = useState<"" | "cancel" | "signal" | "retry">("");
+  const [dialog, setDialog] = useState<"" | "cancel" | "signal" | "retry" | "resume" | "here">(
+    "",
+  );
   const [done, setDone] = useState("");
   const link = (id: string) => href(`/runs/${id}`, { ns: ns === "default" ? "" : ns });
   const run = d.data?.run;
@@ -80,6 +83,14 @@ export function RunDetail(props: { id: string }) {
           </button>
         )}
         {open && <button type="button" onClick={() => setDialog("signal")}>Send signal</button>}
+        {run.status === "PARKED" && (
+          <>
+            <button type="button" class="primary" onClick={() => setDialog("resume")}>
+              Resume
+            </button>
+            <button type="button" onClick={() => setDialog("here")}>Resume from here</button>
+          </>
+        )}
         {!open && (
           <button type="button" class="primary" onClick={() => setDialog("retry")}>Retry</button>
         )}
@@ -87,6 +98,7 @@ export function RunDetail(props: { id: string }) {
       </div>
       <Notice kind="ok">{done}</Notice>
       <Notice kind="error">{d.error}</Notice>
+      <RunAlerts run={run} />
       {run.waits.length > 0 && (
         <section class="waits" aria-label="Waiting for">
           <h2>Waiting for</h2>
@@ -176,6 +188,14 @@ export function RunDetail(props: { id: string }) {
       {dialog === "signal" && (
         <SignalDialog
           run={run}
+          onDone={after}
+          onClose={() => setDialog("")}
+        />
+      )}
+      {(dialog === "resume" || dialog === "here") && (
+        <ResumeDialog
+          run={run}
+          fromHere={dialog === "here"}
           onDone={after}
           onClose={() => setDialog("")}
         />

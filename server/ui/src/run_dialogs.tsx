@@ -1,4 +1,7 @@
-/** The Run detail screen's actions: cancel, send a signal, retry — each behind a confirmation. */
+/**
+ * The Run detail screen's actions: cancel, send a signal, retry, resume a parked run — each
+ * behind a confirmation.
+ */
 import { useState } from "preact/hooks";
 import type { Workflow } from "@kagzi/sdk/client";
 import { withClient } from "./api.ts";
@@ -92,6 +95,40 @@ export function RetryDialog(props: RunDialogProps & { onStarted: (id: string) =>
         with the same input, under workflow id{" "}
         <span class="mono">{run.workflowId}</span>? It will link back to this run.
       </p>
+    </Confirm>
+  );
+}
+
+/** Resumes a PARKED run: as it is (code that matches was deployed) or from where it parked. */
+export function ResumeDialog(
+  props: RunDialogProps & { fromHere: boolean; onDone: (t: string) => void },
+) {
+  const { run, fromHere } = props;
+  return (
+    <Confirm
+      title={fromHere ? "Resume from here" : "Resume run"}
+      action={fromHere ? "Resume from here" : "Resume"}
+      danger={fromHere}
+      onClose={props.onClose}
+      onConfirm={async () => {
+        await withClient((c) => c.resume(run.id, { fromHere, namespace: run.namespace }));
+        props.onDone(fromHere ? "Run resumed from here." : "Run resumed.");
+      }}
+    >
+      {fromHere
+        ? (
+          <p>
+            Accept the code as it is now? The recorded steps it no longer asks for are set aside
+            (kept, marked superseded) and the steps it asks for from here run — a renamed step runs
+            again.
+          </p>
+        )
+        : (
+          <p>
+            Let the run replay again? If its code still differs from its history, it parks again and
+            nothing runs.
+          </p>
+        )}
     </Confirm>
   );
 }

@@ -1,6 +1,6 @@
 /** The Run detail screen's timeline: each step, sleep, signal wait and child with its attempts. */
 import { elapsed, formatTime, relative, shortId } from "./format.ts";
-import { attemptEnd, kindLabel, type TimelineStep } from "./timeline.ts";
+import { attemptEnd, kindLabel, shownStatus, type TimelineStep } from "./timeline.ts";
 import { Link, Status } from "./ui.tsx";
 
 /** The steps of a run (from `timeline()`), each with a table of its attempts. */
@@ -38,12 +38,16 @@ export function Timeline(props: { steps: TimelineStep[]; link: (id: string) => s
                     <tr key={a.attempt}>
                       <td class="num">{a.attempt}</td>
                       <td>
-                        <Status value={a.status} />
+                        <Status value={shownStatus(a)} />
                       </td>
                       <td>{formatTime(a.startedAt)}</td>
                       <td class="num">{elapsed(a.startedAt, attemptEnd(a))}</td>
                       <td class="wrap">
-                        {a.error && <span class="error-text">{a.error.message}</span>}
+                        {a.error && (
+                          <span class={shownStatus(a) === "FAILED" ? "error-text" : ""}>
+                            {a.error.message}
+                          </span>
+                        )}
                         {a.retryAt && i === s.attempts.length - 1 && (
                           <span>— next attempt {relative(a.retryAt)}</span>
                         )}

@@ -8,8 +8,12 @@ export interface TimelineStep {
   kind: StepAttemptInfo["kind"];
   /** The name, with "#n" for the n-th use of the same name (n > 1). */
   label: string;
-  /** The last attempt's status. */
-  status: StepAttemptInfo["status"];
+  /**
+   * The last attempt's status, as shown: TIMED_OUT for a signal wait whose timeout passed (an
+   * outcome the workflow handles, not a failure of the run), SUPERSEDED for attempts a resume
+   * "from here" set aside.
+   */
+  status: StepAttemptInfo["status"] | "TIMED_OUT" | "SUPERSEDED";
   attempts: StepAttemptInfo[];
   startedAt: Date | undefined;
   finishedAt: Date | undefined;
@@ -30,13 +34,14 @@ export function attemptEnd(a: StepAttemptInfo): Date | undefined {
 export function timeline(attempts: StepAttemptInfo[]): TimelineStep[] {
   const steps = new Map<string, TimelineStep>();
   for (const a of attempts) {
-    const key = `${a.kind}\u0000${a.name}\u0000${a.occurrence}`;
+    const key = `${a.kind}\u0000${a.name}\u0000${a.occurrence}\u0000${a.supersededAt ? "s" : ""}`;
     let s = steps.get(key);
     if (!s) {
       s = {
         key,
         kind: a.kind,
-        label: a.occurrence > 1 ? `${a.name} #${a.occurrence}` : a.name,
+        label: (a.occurrence > 1 ? `${a.name} #${a.occurrence}` : a.name) +
+          (a.supersededAt ? " (superseded)" : ""),
         status: a.status,
         attempts: [],
         startedAt: a.startedAt,
@@ -48,11 +53,20 @@ export function timeline(attempts: StepAttemptInfo[]): TimelineStep[] {
     s.attempts.push(a);
     s.attempts.sort((x, y) => x.attempt - y.attempt);
     const last = s.attempts.at(-1)!;
-    s.status = last.status;
+    s.status = shownStatus(last);
     s.finishedAt = attemptEnd(last);
     s.childRunId = s.attempts.findLast((x) => x.childRunId)?.childRunId;
   }
   return [...steps.values()];
+}
+
+/** The status an attempt is drawn with (see {@linkcode TimelineStep.status}). */
+export function shownStatus(a: StepAttemptInfo): TimelineStep["status"] {
+  if (a.supersededAt) return "SUPERSEDED";
+  if (a.kind === "signal" && a.status === "FAILED" && a.error?.code === "TIMEOUT") {
+    return "TIMED_OUT";
+  }
+  return a.status;
 }
 
 const kindWords: Record<StepAttemptInfo["kind"], string> = {

@@ -8,13 +8,15 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ErrorDetail, PageInfo, PageRequest, Payload, RetryPolicy } from "./common_pb.ts";
 import { file_kagzi_v1_common } from "./common_pb.ts";
+import type { StepRef } from "./worker_pb.ts";
+import { file_kagzi_v1_worker } from "./worker_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file kagzi/v1/workflow.proto.
  */
 export const file_kagzi_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEimwYKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkifwoMV29ya2Zsb3dXYWl0EiAKBGtpbmQYASABKA4yEi5rYWd6aS52MS5XYWl0S2luZBIMCgRuYW1lGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjaGlsZF9ydW5faWQYBCABKAki9wEKBlNpZ25hbBIRCglzaWduYWxfaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NvbnN1bWVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZjb25zdW1lZF9ieV9vY2N1cnJlbmNlGAggASgFIlgKC1N0YXJ0U2lnbmFsEgwKBG5hbWUYASABKAkSIgoHcGF5bG9hZBgCIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIsYCChRTdGFydFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCRITCgt3b3JrZmxvd19pZBgDIAEoCRIgCgVpbnB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgFIAEoCRIvCgtkZWFkbGluZV9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoMcmV0cnlfcG9saWN5GAcgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSIgoHY29udGV4dBgIIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJQoGc2lnbmFsGAkgASgLMhUua2FnemkudjEuU3RhcnRTaWduYWwSEwoLdHJhY2VwYXJlbnQYCiABKAkikQEKFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSFgoOYWxyZWFkeV9leGlzdHMYAyABKAgSKAoGc3RhdHVzGAQgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXMSEQoJc2lnbmFsX2lkGAUgASgJIm0KEkdldFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEjQKEXdhaXRfZm9yX3Rlcm1pbmFsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjsKE0dldFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdyLxAQoUTGlzdFdvcmtmbG93c1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEiMKBHBhZ2UYAiABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBItCgZzdGF0dXMYAyABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1c0gAiAEBEhUKDXdvcmtmbG93X3R5cGUYBCABKAkSEwoLd29ya2Zsb3dfaWQYBSABKAkSEwoLc2NoZWR1bGVfaWQYBiABKAkSDwoHdmVyc2lvbhgHIAEoCRIVCg1wYXJlbnRfcnVuX2lkGAggASgJQgkKB19zdGF0dXMiYAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEiUKCXdvcmtmbG93cxgBIAMoCzISLmthZ3ppLnYxLldvcmtmbG93EiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJKChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiWQoWQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93EhkKEWFscmVhZHlfY2FuY2VsbGVkGAIgASgIIowBChVTaWduYWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRITCgtzaWduYWxfbmFtZRgDIAEoCRIiCgdwYXlsb2FkGAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQwoWU2lnbmFsV29ya2Zsb3dSZXNwb25zZRIRCglzaWduYWxfaWQYASABKAkSFgoOYWxyZWFkeV9leGlzdHMYAiABKAgicQoSTGlzdFNpZ25hbHNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSIwoEcGFnZRgDIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0EhMKC3NpZ25hbF9uYW1lGAQgASgJIloKE0xpc3RTaWduYWxzUmVzcG9uc2USIQoHc2lnbmFscxgBIAMoCzIQLmthZ3ppLnYxLlNpZ25hbBIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iOQoUUmV0cnlXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSI8ChVSZXRyeVdvcmtmbG93UmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJKuMBCg5Xb3JrZmxvd1N0YXR1cxIfChtXT1JLRkxPV19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdXT1JLRkxPV19TVEFUVVNfUEVORElORxABEhsKF1dPUktGTE9XX1NUQVRVU19SVU5OSU5HEAISHAoYV09SS0ZMT1dfU1RBVFVTX1NMRUVQSU5HEAMSHQoZV09SS0ZMT1dfU1RBVFVTX0NPTVBMRVRFRBAEEhoKFldPUktGTE9XX1NUQVRVU19GQUlMRUQQBRIdChlXT1JLRkxPV19TVEFUVVNfQ0FOQ0VMTEVEEAYqegoIV2FpdEtpbmQSGQoVV0FJVF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FJVF9LSU5EX1NMRUVQEAESFAoQV0FJVF9LSU5EX1NJR05BTBACEhMKD1dBSVRfS0lORF9DSElMRBADEhMKD1dBSVRfS0lORF9SRVRSWRAEMskECg9Xb3JrZmxvd1NlcnZpY2USUAoNU3RhcnRXb3JrZmxvdxIeLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0Gh8ua2FnemkudjEuU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEkoKC0dldFdvcmtmbG93Ehwua2FnemkudjEuR2V0V29ya2Zsb3dSZXF1ZXN0Gh0ua2FnemkudjEuR2V0V29ya2Zsb3dSZXNwb25zZRJQCg1MaXN0V29ya2Zsb3dzEh4ua2FnemkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHy5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USUwoOQ2FuY2VsV29ya2Zsb3cSHy5rYWd6aS52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5DYW5jZWxXb3JrZmxvd1Jlc3BvbnNlElMKDlNpZ25hbFdvcmtmbG93Eh8ua2FnemkudjEuU2lnbmFsV29ya2Zsb3dSZXF1ZXN0GiAua2FnemkudjEuU2lnbmFsV29ya2Zsb3dSZXNwb25zZRJKCgtMaXN0U2lnbmFscxIcLmthZ3ppLnYxLkxpc3RTaWduYWxzUmVxdWVzdBodLmthZ3ppLnYxLkxpc3RTaWduYWxzUmVzcG9uc2USUAoNUmV0cnlXb3JrZmxvdxIeLmthZ3ppLnYxLlJldHJ5V29ya2Zsb3dSZXF1ZXN0Gh8ua2FnemkudjEuUmV0cnlXb3JrZmxvd1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common]);
+  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEi4wYKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQitQEKBlBhcmtlZBIjCghleHBlY3RlZBgBIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSIAoFYXNrZWQYAiABKAsyES5rYWd6aS52MS5TdGVwUmVmEi0KCXBhcmtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJd29ya2VyX2lkGAQgASgJEiIKB3VuYXNrZWQYBSADKAsyES5rYWd6aS52MS5TdGVwUmVmIj4KCFVuc2VydmVkEjIKDmxhc3Rfc2VydmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/CgxXb3JrZmxvd1dhaXQSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLldhaXRLaW5kEgwKBG5hbWUYAiABKAkSKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNoaWxkX3J1bl9pZBgEIAEoCSL3AQoGU2lnbmFsEhEKCXNpZ25hbF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIiCgdwYXlsb2FkGAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY29uc3VtZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KFmNvbnN1bWVkX2J5X29jY3VycmVuY2UYCCABKAUiWAoLU3RhcnRTaWduYWwSDAoEbmFtZRgBIAEoCRIiCgdwYXlsb2FkGAIgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkixgIKFFN0YXJ0V29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIVCg13b3JrZmxvd190eXBlGAIgASgJEhMKC3dvcmtmbG93X2lkGAMgASgJEiAKBWlucHV0GAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAUgASgJEi8KC2RlYWRsaW5lX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgxyZXRyeV9wb2xpY3kYByABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIiCgdjb250ZXh0GAggASgLMhEua2FnemkudjEuUGF5bG9hZBIlCgZzaWduYWwYCSABKAsyFS5rYWd6aS52MS5TdGFydFNpZ25hbBITCgt0cmFjZXBhcmVudBgKIAEoCSKiAQoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgDIAEoCBIoCgZzdGF0dXMYBCABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1cxIRCglzaWduYWxfaWQYBSABKAkSDwoHd2FybmluZxgGIAEoCSJtChJHZXRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRI0ChF3YWl0X2Zvcl90ZXJtaW5hbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ci8QEKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIjCgRwYWdlGAIgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSLQoGc3RhdHVzGAMgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXNIAIgBARIVCg13b3JrZmxvd190eXBlGAQgASgJEhMKC3dvcmtmbG93X2lkGAUgASgJEhMKC3NjaGVkdWxlX2lkGAYgASgJEg8KB3ZlcnNpb24YByABKAkSFQoNcGFyZW50X3J1bl9pZBgIIAEoCUIJCgdfc3RhdHVzImAKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIlCgl3b3JrZmxvd3MYASADKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iSgoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlkKFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIZChFhbHJlYWR5X2NhbmNlbGxlZBgCIAEoCCKMAQoVU2lnbmFsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSEwoLc2lnbmFsX25hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJIkMKFlNpZ25hbFdvcmtmbG93UmVzcG9uc2USEQoJc2lnbmFsX2lkGAEgASgJEhYKDmFscmVhZHlfZXhpc3RzGAIgASgIInEKEkxpc3RTaWduYWxzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEiMKBHBhZ2UYAyABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBITCgtzaWduYWxfbmFtZRgEIAEoCSJaChNMaXN0U2lnbmFsc1Jlc3BvbnNlEiEKB3NpZ25hbHMYASADKAsyEC5rYWd6aS52MS5TaWduYWwSIAoEcGFnZRgCIAEoCzISLmthZ3ppLnYxLlBhZ2VJbmZvIjkKFFJldHJ5V29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkiPAoVUmV0cnlXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCSJNChVSZXN1bWVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIRCglmcm9tX2hlcmUYAyABKAgiPgoWUmVzdW1lV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93Kv8BCg5Xb3JrZmxvd1N0YXR1cxIfChtXT1JLRkxPV19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdXT1JLRkxPV19TVEFUVVNfUEVORElORxABEhsKF1dPUktGTE9XX1NUQVRVU19SVU5OSU5HEAISHAoYV09SS0ZMT1dfU1RBVFVTX1NMRUVQSU5HEAMSHQoZV09SS0ZMT1dfU1RBVFVTX0NPTVBMRVRFRBAEEhoKFldPUktGTE9XX1NUQVRVU19GQUlMRUQQBRIdChlXT1JLRkxPV19TVEFUVVNfQ0FOQ0VMTEVEEAYSGgoWV09SS0ZMT1dfU1RBVFVTX1BBUktFRBAHKnoKCFdhaXRLaW5kEhkKFVdBSVRfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBSVRfS0lORF9TTEVFUBABEhQKEFdBSVRfS0lORF9TSUdOQUwQAhITCg9XQUlUX0tJTkRfQ0hJTEQQAxITCg9XQUlUX0tJTkRfUkVUUlkQBDKeBQoPV29ya2Zsb3dTZXJ2aWNlElAKDVN0YXJ0V29ya2Zsb3cSHi5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXNwb25zZRJKCgtHZXRXb3JrZmxvdxIcLmthZ3ppLnYxLkdldFdvcmtmbG93UmVxdWVzdBodLmthZ3ppLnYxLkdldFdvcmtmbG93UmVzcG9uc2USUAoNTGlzdFdvcmtmbG93cxIeLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0Gh8ua2FnemkudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlElMKDkNhbmNlbFdvcmtmbG93Eh8ua2FnemkudjEuQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0GiAua2FnemkudjEuQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRJTCg5TaWduYWxXb3JrZmxvdxIfLmthZ3ppLnYxLlNpZ25hbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLlNpZ25hbFdvcmtmbG93UmVzcG9uc2USSgoLTGlzdFNpZ25hbHMSHC5rYWd6aS52MS5MaXN0U2lnbmFsc1JlcXVlc3QaHS5rYWd6aS52MS5MaXN0U2lnbmFsc1Jlc3BvbnNlElAKDVJldHJ5V29ya2Zsb3cSHi5rYWd6aS52MS5SZXRyeVdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlJldHJ5V29ya2Zsb3dSZXNwb25zZRJTCg5SZXN1bWVXb3JrZmxvdxIfLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_worker]);
 
 /**
  * @generated from message kagzi.v1.Workflow
@@ -150,6 +152,21 @@ export type Workflow = Message<"kagzi.v1.Workflow"> & {
    * @generated from field: string traceparent = 24;
    */
   traceparent: string;
+
+  /**
+   * Set while the run is PARKED: where its code and its history parted.
+   *
+   * @generated from field: kagzi.v1.Parked parked = 25;
+   */
+  parked?: Parked | undefined;
+
+  /**
+   * Set by GetWorkflow while the run waits (PENDING or SLEEPING) and no online worker serves
+   * its type and version.
+   *
+   * @generated from field: kagzi.v1.Unserved unserved = 26;
+   */
+  unserved?: Unserved | undefined;
 };
 
 /**
@@ -158,6 +175,74 @@ export type Workflow = Message<"kagzi.v1.Workflow"> & {
  */
 export const WorkflowSchema: GenMessage<Workflow> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow, 0);
+
+/**
+ * Why a run is PARKED: on replay its code asked for a step (kind or name) where its history
+ * recorded another.
+ *
+ * @generated from message kagzi.v1.Parked
+ */
+export type Parked = Message<"kagzi.v1.Parked"> & {
+  /**
+   * The step the history recorded there: the earliest recorded step the replay did not ask for.
+   *
+   * @generated from field: kagzi.v1.StepRef expected = 1;
+   */
+  expected?: StepRef | undefined;
+
+  /**
+   * The step the code asked for instead.
+   *
+   * @generated from field: kagzi.v1.StepRef asked = 2;
+   */
+  asked?: StepRef | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp parked_at = 3;
+   */
+  parkedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string worker_id = 4;
+   */
+  workerId: string;
+
+  /**
+   * Every recorded step the replay had not asked for; ResumeWorkflow with from_here sets them
+   * aside, so the code runs on from there.
+   *
+   * @generated from field: repeated kagzi.v1.StepRef unasked = 5;
+   */
+  unasked: StepRef[];
+};
+
+/**
+ * Describes the message kagzi.v1.Parked.
+ * Use `create(ParkedSchema)` to create a new message.
+ */
+export const ParkedSchema: GenMessage<Parked> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 1);
+
+/**
+ * No online worker serves the run's type and version, so nothing will claim it.
+ *
+ * @generated from message kagzi.v1.Unserved
+ */
+export type Unserved = Message<"kagzi.v1.Unserved"> & {
+  /**
+   * When a worker serving them was last heard from; unset when none ever registered them.
+   *
+   * @generated from field: google.protobuf.Timestamp last_served_at = 1;
+   */
+  lastServedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.Unserved.
+ * Use `create(UnservedSchema)` to create a new message.
+ */
+export const UnservedSchema: GenMessage<Unserved> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 2);
 
 /**
  * One thing a suspended run waits for.
@@ -195,7 +280,7 @@ export type WorkflowWait = Message<"kagzi.v1.WorkflowWait"> & {
  * Use `create(WorkflowWaitSchema)` to create a new message.
  */
 export const WorkflowWaitSchema: GenMessage<WorkflowWait> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 1);
+  messageDesc(file_kagzi_v1_workflow, 3);
 
 /**
  * A signal stored in a run's mailbox.
@@ -253,7 +338,7 @@ export type Signal = Message<"kagzi.v1.Signal"> & {
  * Use `create(SignalSchema)` to create a new message.
  */
 export const SignalSchema: GenMessage<Signal> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 2);
+  messageDesc(file_kagzi_v1_workflow, 4);
 
 /**
  * A signal to deliver with StartWorkflow (signal-with-start).
@@ -282,7 +367,7 @@ export type StartSignal = Message<"kagzi.v1.StartSignal"> & {
  * Use `create(StartSignalSchema)` to create a new message.
  */
 export const StartSignalSchema: GenMessage<StartSignal> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 3);
+  messageDesc(file_kagzi_v1_workflow, 5);
 
 /**
  * @generated from message kagzi.v1.StartWorkflowRequest
@@ -353,7 +438,7 @@ export type StartWorkflowRequest = Message<"kagzi.v1.StartWorkflowRequest"> & {
  * Use `create(StartWorkflowRequestSchema)` to create a new message.
  */
 export const StartWorkflowRequestSchema: GenMessage<StartWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 4);
+  messageDesc(file_kagzi_v1_workflow, 6);
 
 /**
  * @generated from message kagzi.v1.StartWorkflowResponse
@@ -387,6 +472,14 @@ export type StartWorkflowResponse = Message<"kagzi.v1.StartWorkflowResponse"> & 
    * @generated from field: string signal_id = 5;
    */
   signalId: string;
+
+  /**
+   * Set when the run will wait for nothing it can do today, e.g. no online worker serves its
+   * workflow type and version.
+   *
+   * @generated from field: string warning = 6;
+   */
+  warning: string;
 };
 
 /**
@@ -394,7 +487,7 @@ export type StartWorkflowResponse = Message<"kagzi.v1.StartWorkflowResponse"> & 
  * Use `create(StartWorkflowResponseSchema)` to create a new message.
  */
 export const StartWorkflowResponseSchema: GenMessage<StartWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 5);
+  messageDesc(file_kagzi_v1_workflow, 7);
 
 /**
  * @generated from message kagzi.v1.GetWorkflowRequest
@@ -423,7 +516,7 @@ export type GetWorkflowRequest = Message<"kagzi.v1.GetWorkflowRequest"> & {
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 6);
+  messageDesc(file_kagzi_v1_workflow, 8);
 
 /**
  * @generated from message kagzi.v1.GetWorkflowResponse
@@ -440,7 +533,7 @@ export type GetWorkflowResponse = Message<"kagzi.v1.GetWorkflowResponse"> & {
  * Use `create(GetWorkflowResponseSchema)` to create a new message.
  */
 export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 7);
+  messageDesc(file_kagzi_v1_workflow, 9);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsRequest
@@ -494,7 +587,7 @@ export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 8);
+  messageDesc(file_kagzi_v1_workflow, 10);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsResponse
@@ -518,7 +611,7 @@ export type ListWorkflowsResponse = Message<"kagzi.v1.ListWorkflowsResponse"> & 
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 9);
+  messageDesc(file_kagzi_v1_workflow, 11);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowRequest
@@ -545,7 +638,7 @@ export type CancelWorkflowRequest = Message<"kagzi.v1.CancelWorkflowRequest"> & 
  * Use `create(CancelWorkflowRequestSchema)` to create a new message.
  */
 export const CancelWorkflowRequestSchema: GenMessage<CancelWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 10);
+  messageDesc(file_kagzi_v1_workflow, 12);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowResponse
@@ -567,7 +660,7 @@ export type CancelWorkflowResponse = Message<"kagzi.v1.CancelWorkflowResponse"> 
  * Use `create(CancelWorkflowResponseSchema)` to create a new message.
  */
 export const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 11);
+  messageDesc(file_kagzi_v1_workflow, 13);
 
 /**
  * @generated from message kagzi.v1.SignalWorkflowRequest
@@ -606,7 +699,7 @@ export type SignalWorkflowRequest = Message<"kagzi.v1.SignalWorkflowRequest"> & 
  * Use `create(SignalWorkflowRequestSchema)` to create a new message.
  */
 export const SignalWorkflowRequestSchema: GenMessage<SignalWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 12);
+  messageDesc(file_kagzi_v1_workflow, 14);
 
 /**
  * @generated from message kagzi.v1.SignalWorkflowResponse
@@ -630,7 +723,7 @@ export type SignalWorkflowResponse = Message<"kagzi.v1.SignalWorkflowResponse"> 
  * Use `create(SignalWorkflowResponseSchema)` to create a new message.
  */
 export const SignalWorkflowResponseSchema: GenMessage<SignalWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 13);
+  messageDesc(file_kagzi_v1_workflow, 15);
 
 /**
  * @generated from message kagzi.v1.ListSignalsRequest
@@ -664,7 +757,7 @@ export type ListSignalsRequest = Message<"kagzi.v1.ListSignalsRequest"> & {
  * Use `create(ListSignalsRequestSchema)` to create a new message.
  */
 export const ListSignalsRequestSchema: GenMessage<ListSignalsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 14);
+  messageDesc(file_kagzi_v1_workflow, 16);
 
 /**
  * @generated from message kagzi.v1.ListSignalsResponse
@@ -688,7 +781,7 @@ export type ListSignalsResponse = Message<"kagzi.v1.ListSignalsResponse"> & {
  * Use `create(ListSignalsResponseSchema)` to create a new message.
  */
 export const ListSignalsResponseSchema: GenMessage<ListSignalsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 15);
+  messageDesc(file_kagzi_v1_workflow, 17);
 
 /**
  * Starts a new run with the type, version, input and context of a finished run,
@@ -713,7 +806,7 @@ export type RetryWorkflowRequest = Message<"kagzi.v1.RetryWorkflowRequest"> & {
  * Use `create(RetryWorkflowRequestSchema)` to create a new message.
  */
 export const RetryWorkflowRequestSchema: GenMessage<RetryWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 16);
+  messageDesc(file_kagzi_v1_workflow, 18);
 
 /**
  * @generated from message kagzi.v1.RetryWorkflowResponse
@@ -735,7 +828,55 @@ export type RetryWorkflowResponse = Message<"kagzi.v1.RetryWorkflowResponse"> & 
  * Use `create(RetryWorkflowResponseSchema)` to create a new message.
  */
 export const RetryWorkflowResponseSchema: GenMessage<RetryWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 17);
+  messageDesc(file_kagzi_v1_workflow, 19);
+
+/**
+ * Lets a PARKED run be claimed again. Without from_here the replay must match the history
+ * (deploy code that does first); with from_here the recorded steps the replay did not ask for
+ * are set aside (kept, listed as superseded) and the code runs on from the point it parked.
+ *
+ * @generated from message kagzi.v1.ResumeWorkflowRequest
+ */
+export type ResumeWorkflowRequest = Message<"kagzi.v1.ResumeWorkflowRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: bool from_here = 3;
+   */
+  fromHere: boolean;
+};
+
+/**
+ * Describes the message kagzi.v1.ResumeWorkflowRequest.
+ * Use `create(ResumeWorkflowRequestSchema)` to create a new message.
+ */
+export const ResumeWorkflowRequestSchema: GenMessage<ResumeWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 20);
+
+/**
+ * @generated from message kagzi.v1.ResumeWorkflowResponse
+ */
+export type ResumeWorkflowResponse = Message<"kagzi.v1.ResumeWorkflowResponse"> & {
+  /**
+   * @generated from field: kagzi.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.ResumeWorkflowResponse.
+ * Use `create(ResumeWorkflowResponseSchema)` to create a new message.
+ */
+export const ResumeWorkflowResponseSchema: GenMessage<ResumeWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 21);
 
 /**
  * @generated from enum kagzi.v1.WorkflowStatus
@@ -775,6 +916,14 @@ export enum WorkflowStatus {
    * @generated from enum value: WORKFLOW_STATUS_CANCELLED = 6;
    */
   CANCELLED = 6,
+
+  /**
+   * Stopped by a replay whose code asked for another step than the run's history recorded:
+   * nothing runs until ResumeWorkflow (or CancelWorkflow). Not claimed, not ended.
+   *
+   * @generated from enum value: WORKFLOW_STATUS_PARKED = 7;
+   */
+  PARKED = 7,
 }
 
 /**
@@ -878,6 +1027,14 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof RetryWorkflowRequestSchema;
     output: typeof RetryWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.ResumeWorkflow
+   */
+  resumeWorkflow: {
+    methodKind: "unary";
+    input: typeof ResumeWorkflowRequestSchema;
+    output: typeof ResumeWorkflowResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kagzi_v1_workflow, 0);

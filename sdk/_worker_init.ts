@@ -1,0 +1,62 @@
+/**
+ * What a worker is built from and what it counts: the settings `WorkerBuilder.build()` hands
+ * the loop (`_worker_loop.ts`), the stats it keeps, and the handler for a type it lacks.
+ */
+import type { Client } from "@connectrpc/connect";
+import type { Task, WorkerService } from "@kagzi/proto";
+import type { WorkflowFn } from "./context.ts";
+import { KagziError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+
+/** What `WorkerBuilder.build()` hands the worker: its client, identity and settings. */
+export interface WorkerInit {
+  client: Client<typeof WorkerService>;
+  register: () => Promise<{ workerId: string }>;
+  namespace: string;
+  workerId: string;
+  heartbeatMs: number;
+  leaseMs: number;
+  /** How long the server holds a poll; a poll unanswered well past it is abandoned. */
+  pollTimeoutMs: number;
+  maxConcurrent: number;
+  shutdownTimeoutMs: number;
+  handlers: Map<string, WorkflowFn>;
+  /** Where the worker's events go. */
+  log: Logger;
+  /** The server's address, as logged. */
+  address: string;
+}
+
+/** Counts of what a worker did, for observability and tests. */
+export interface WorkerStats {
+  /** Executions that completed their run. */
+  completed: number;
+  /** Executions that failed their run. */
+  failed: number;
+  /** Executions that ended suspended (a durable sleep or a scheduled retry). */
+  suspended: number;
+  /** Executions that parked their run: the code no longer matched its history. */
+  parked: number;
+  /** Executions that ended without reporting an outcome (released, or the server unreachable). */
+  abandoned: number;
+  /** RPCs made about runs, by method, plus polls and heartbeats. */
+  rpcs: Record<string, number>;
+}
+
+/** The handler of a run whose type and version this worker has none for: it fails the run. */
+export function missingHandler(task: Task): WorkflowFn {
+  return () =>
+    Promise.reject(
+      new KagziError(
+        "NOT_FOUND",
+        `No handler for workflow "${task.workflowType}" version "${task.version}" on this worker`,
+        {
+          nonRetryable: true,
+        },
+      ),
+    );
+}
+
+/** Milliseconds of a protobuf Duration, or undefined when it is not set. */
+export const protoMs = (d: { seconds: bigint; nanos: number } | undefined) =>
+  d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : undefined;
