@@ -18,13 +18,13 @@
 export { type ConnectOptions, Kagzi, type NamespaceOption } from "./client/kagzi.ts";
 export { type GetStepOptions, type ListWorkersOptions } from "./client/admin.ts";
 export { ListCall } from "./client/list.ts";
+export { CancelCall, GetCall, type ResumeOptions, type WorkflowRun } from "./client/runs.ts";
 export {
-  CancelCall,
-  GetCall,
+  type CancelOptions,
   type ResultOptions,
-  type ResumeOptions,
-  type WorkflowRun,
-} from "./client/runs.ts";
+  type RunHandle,
+  type RunRef,
+} from "./client/handle.ts";
 export {
   type ListSchedulesOptions,
   type Schedule,

@@ -16,6 +16,7 @@ import {
 } from "./runs.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
+import { makeHandle, type RunHandle, type RunRef } from "./handle.ts";
 import {
   listSignals,
   type ListSignalsOptions,
@@ -124,6 +125,14 @@ export class Kagzi {
   /** The signals of run `runId`, pending and consumed, oldest first. */
   listSignals(runId: string, options: ListSignalsOptions = {}): Promise<SignalInfo[]> {
     return listSignals(this.#services, this.namespace, runId, options);
+  }
+
+  /**
+   * Attaches to a run knowing only its run id, or `{ workflowId }` (then the newest run under
+   * it): get, result, signal, cancel, steps. Nothing is sent until one of those is called.
+   */
+  handle<T = unknown>(ref: RunRef, options: NamespaceOption = {}): RunHandle<T> {
+    return makeHandle<T>(this.#services, this.#ns(options), ref);
   }
 
   /** Reads a run by its run id. */
