@@ -32,7 +32,7 @@ export {
   type SchedulePage,
   type SchedulePatch,
 } from "./client/schedules.ts";
-export { StartCall } from "./client/start.ts";
+export { type OnDuplicate, StartCall } from "./client/start.ts";
 export type {
   ListSignalsOptions,
   SignalInfo,

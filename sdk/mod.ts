@@ -42,6 +42,7 @@ export {
   type ListWorkersOptions,
   type NamespaceOption,
   NonRetryableError,
+  type OnDuplicate,
   type OutputOf,
   type ParkedInfo,
   parseDuration,

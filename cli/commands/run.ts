@@ -1,5 +1,6 @@
 /** `kagzi run …`: start, list, show, result and cancel workflow runs. */
 import {
+  type OnDuplicate,
   type Workflow,
   WORKFLOW_STATUSES,
   WorkflowCancelledError,
@@ -15,7 +16,7 @@ import {
   type Runtime,
   str,
 } from "../_command.ts";
-import { Exit, report } from "../_errors.ts";
+import { Exit, report, UsageError } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
@@ -44,6 +45,13 @@ const timeoutFlag = {
   help: 'give up waiting after this long, e.g. "30s" or "5m" (exit 3)',
 };
 
+const onDuplicateModes: readonly OnDuplicate[] = [
+  "return-existing",
+  "allow-after-failure",
+  "allow-after-end",
+  "fail",
+];
+
 const start: Command = {
   name: "start",
   args: "<type>",
@@ -57,7 +65,13 @@ const start: Command = {
     id: {
       type: "string",
       value: "KEY",
-      help: "idempotency key: starting it again returns the live run",
+      help: "idempotency key: starting it again returns its run while that is retained",
+    },
+    "on-duplicate": {
+      type: "string",
+      value: "MODE",
+      help: "when a run with --id is retained: return-existing (default), " +
+        "allow-after-failure, allow-after-end or fail",
     },
     version: {
       type: "string",
@@ -79,6 +93,15 @@ const start: Command = {
     const call = client.start(type).input(input);
     if (str(v, "id")) call.id(str(v, "id")!);
     if (str(v, "version")) call.version(str(v, "version")!);
+    const mode = str(v, "on-duplicate");
+    if (mode !== undefined) {
+      if (!onDuplicateModes.includes(mode as OnDuplicate)) {
+        throw new UsageError(
+          `Invalid --on-duplicate "${mode}": use one of ${onDuplicateModes.join(", ")}`,
+        );
+      }
+      call.onDuplicate(mode as OnDuplicate);
+    }
     const run = await call;
     // Not an error: the run is stored and waits; say why it may wait long.
     if (run.warning) console.error(`kagzi: warning: ${run.warning}`);
@@ -88,7 +111,7 @@ const start: Command = {
         ["Workflow ID", run.workflowId],
         [
           "Already existed",
-          run.alreadyExists ? "yes (the live run with this id)" : undefined,
+          run.alreadyExists ? "yes (the retained run with this id)" : undefined,
         ],
       ], {
         runId: run.id,

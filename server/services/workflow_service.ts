@@ -34,6 +34,7 @@ import * as v from "./_validate.ts";
 import { retryHandlers } from "./retry_handlers.ts";
 import { resumeHandlers } from "./parking_handlers.ts";
 import { ServedTypes } from "./_served.ts";
+import { checkExisting, onDuplicateOf, startsPast } from "./_duplicates.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 
@@ -65,6 +66,9 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       }
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
       const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
+      // Signal-with-start delivers to an open run, else starts anew (a signal cannot reach an
+      // ended run).
+      const onDuplicate = req.signal ? "allow-after-end" : onDuplicateOf(op, req.onDuplicate);
       // Insert, or find the live run holding the key; loop when that run ends in between.
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
@@ -81,6 +85,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           context,
           scheduleId: null,
           traceparent,
+          onDuplicate,
         };
         if (signal) {
           const res = await signalWithStart(ctx, op, run, signal);
@@ -102,19 +107,11 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
               : await served.warning(namespaceId, workflowType, inserted.version),
           });
         }
-        const existing = await runs.findActiveRun(db, namespaceId, workflowId);
-        if (!existing) continue;
-        if (existing.workflow_type !== workflowType) {
-          throw new ConflictError(
-            "workflow_id",
-            workflowId,
-            `Cannot ${op}: "workflow_id" ${
-              v.show(workflowId)
-            } is held by a running workflow of type ${v.show(existing.workflow_type)}, not ${
-              v.show(workflowType)
-            }`,
-          );
-        }
+        // Not inserted: a retained run keeps the id. The newest one answers, unless it ended
+        // (or went) in between in a way this mode starts past: then try again.
+        const existing = await runs.findNewestRun(db, namespaceId, workflowId);
+        if (!existing || startsPast(onDuplicate, existing.status)) continue;
+        checkExisting(op, onDuplicate, workflowId, workflowType, existing);
         return create(StartWorkflowResponseSchema, {
           runId: existing.run_id,
           workflowId,

@@ -1,6 +1,6 @@
 /** SQL for RetryWorkflow: a new run copied from a finished one. One statement per function. */
 import type { Queryable } from "./db.ts";
-import { openStatuses, type RunStatus } from "./runs.ts";
+import type { RunStatus } from "./runs.ts";
 
 /**
  * Inserts a PENDING run with the type, version, input, context and retry policy of the
@@ -16,14 +16,15 @@ export async function insertRetryRun(
   const rows = await db.query<{ run_id: string; workflow_id: string; status: RunStatus }>(
     `with ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                               retry_policy, retried_from_run_id)
+                               retry_policy, retried_from_run_id, id_generation)
        select r.namespace_id, $3::uuid, r.workflow_id, r.workflow_type, r.version, 'PENDING',
-              r.retry_policy, r.run_id
+              r.retry_policy, r.run_id,
+              (select max(x.id_generation) + 1 from kagzi_runs x
+               where x.namespace_id = r.namespace_id and x.workflow_id = r.workflow_id)
        from kagzi_runs r
        where r.namespace_id = $1 and r.run_id = $2
          and r.status in ('COMPLETED', 'FAILED', 'CANCELLED')
-       on conflict (namespace_id, workflow_id) where status in ${openStatuses}
-       do nothing
+       on conflict do nothing
        returning namespace_id, run_id, workflow_id, status),
      payloads as (
        insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)

@@ -93,6 +93,21 @@ export async function findActiveRun(
   return rows[0];
 }
 
+/** The newest retained run under a workflow_id (open or ended), if any. */
+export async function findNewestRun(
+  db: Queryable,
+  namespaceId: string,
+  workflowId: string,
+): Promise<RunRow | undefined> {
+  const rows = await db.query<RunRow>(
+    `select ${runColumns} from kagzi_runs r
+     where r.namespace_id = $1 and r.workflow_id = $2
+     order by r.id_generation desc limit 1`,
+    [namespaceId, workflowId],
+  );
+  return rows[0];
+}
+
 /** One run with its input, output and context. */
 export async function getRun(
   db: Queryable,
