@@ -39,6 +39,7 @@ export function workflowJson(
     workerId: w.workerId,
     parentRunId: w.parentRunId,
     retriedFromRunId: w.retriedFromRunId,
+    reruns: w.reruns,
     parked: w.parked,
     unserved: w.unserved,
   };

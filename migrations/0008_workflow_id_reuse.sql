@@ -16,3 +16,7 @@ from (select namespace_id, run_id,
 where r.namespace_id = g.namespace_id and r.run_id = g.run_id and g.n > 0;
 create unique index kagzi_runs_workflow_id_generation
   on kagzi_runs (namespace_id, workflow_id, id_generation);
+
+-- GetWorkflow lists the runs RetryWorkflow started from a run (its retries and reruns).
+create index kagzi_runs_retried_from on kagzi_runs (namespace_id, retried_from_run_id)
+  where retried_from_run_id is not null;

@@ -85,6 +85,7 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
     scheduleId: w.scheduleId || undefined,
     workerId: w.workerId || undefined,
     retriedFromRunId: w.retriedFromRunId || undefined,
+    reruns: [...w.rerunRunIds],
     parentRunId: w.parentRunId || undefined,
     waits: w.waits.map((x) => ({
       kind: waitKinds[x.kind] ?? "sleep",

@@ -18,7 +18,13 @@
 export { type ConnectOptions, Kagzi, type NamespaceOption } from "./client/kagzi.ts";
 export { type GetStepOptions, type ListWorkersOptions } from "./client/admin.ts";
 export { ListCall } from "./client/list.ts";
-export { CancelCall, GetCall, type ResumeOptions, type WorkflowRun } from "./client/runs.ts";
+export {
+  CancelCall,
+  GetCall,
+  type RerunOptions,
+  type ResumeOptions,
+  type WorkflowRun,
+} from "./client/runs.ts";
 export {
   type CancelOptions,
   type ResultOptions,

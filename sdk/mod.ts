@@ -47,6 +47,7 @@ export {
   type ParkedInfo,
   parseDuration,
   type Protocol,
+  type RerunOptions,
   type ResultOptions,
   type ResumeOptions,
   RetryAfterError,

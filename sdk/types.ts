@@ -99,8 +99,10 @@ export interface Workflow {
   scheduleId: string | undefined;
   /** The worker running it now, if any. */
   workerId: string | undefined;
-  /** The finished run this one retries (`client.retry`), if any. */
+  /** The finished run this one retries (`client.retry` / `client.rerun`), if any. */
   retriedFromRunId: string | undefined;
+  /** The runs retried or rerun from this one, oldest first (filled by `client.get`, empty in lists). */
+  reruns: string[];
   /** The run that started this one as a child workflow, if any. */
   parentRunId: string | undefined;
   /** What a waiting run waits for now (filled by `client.get`, empty in lists). */

@@ -20,7 +20,7 @@ import { Exit, report, UsageError } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
-import { resumeCommand, retryCommand, signalCommand } from "./run_signal.ts";
+import { rerunCommand, resumeCommand, retryCommand, signalCommand } from "./run_signal.ts";
 import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
 
 /** Prints a run that ended: its output or error. */
@@ -261,6 +261,7 @@ export const runGroup: Group = {
     cancel,
     signalCommand,
     retryCommand,
+    rerunCommand,
     resumeCommand,
   ],
 };

@@ -92,6 +92,7 @@ function print(
     ["Schedule", run.scheduleId],
     ["Parent run", run.parentRunId],
     ["Retry of", run.retriedFromRunId],
+    ["Reruns", run.reruns.length ? run.reruns.join(", ") : undefined],
     ["Worker", run.workerId],
     ["Input", JSON.stringify(run.input)],
     [

@@ -1,6 +1,6 @@
-/** `kagzi run signal`, `kagzi run retry` and `kagzi run resume`. */
+/** `kagzi run signal`, `kagzi run retry`, `kagzi run rerun` and `kagzi run resume`. */
 import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
-import { type Command, duration, jsonFlag, str } from "../_command.ts";
+import { type Command, duration, jsonFlag, type Runtime, str, type Values } from "../_command.ts";
 import { Exit } from "../_errors.ts";
 import { workflowJson } from "../_json.ts";
 import { exitOf, resolveRun } from "./_runs.ts";
@@ -35,52 +35,83 @@ export const signalCommand: Command = {
   },
 };
 
+const waitFlags = {
+  wait: {
+    type: "boolean" as const,
+    help: "wait for the new run to end; exit 1 if it failed or was cancelled",
+  },
+  timeout: {
+    type: "string" as const,
+    value: "DURATION",
+    help: "with --wait: give up after this long (exit 3)",
+  },
+};
+
 /** `run retry <run>`. */
 export const retryCommand: Command = {
   name: "retry",
   args: "<run>",
   summary: "Start a new run with the type, version and input of a finished run",
   details: "The new run keeps the workflow id and names the old one as its retriedFromRunId.\n" +
-    "An open run is refused (PRECONDITION_FAILED, exit 3).",
+    "An open run is refused (PRECONDITION_FAILED, exit 3). `run rerun --from-step` keeps the\n" +
+    "outputs of the steps before a step.",
+  flags: waitFlags,
+  min: 1,
+  max: 1,
+  run: (rt, v, [id]) => rerun(rt, v, id, ""),
+};
+
+/** `run rerun <run> --from-step NAME`. */
+export const rerunCommand: Command = {
+  name: "rerun",
+  args: "<run>",
+  summary: "Rerun a finished run from a step, keeping the outputs of the steps before it",
+  details: "A new run under the same workflow id (its retriedFromRunId names the old run; the\n" +
+    "old run lists it under Reruns). The steps the old run completed before it began\n" +
+    "--from-step keep their stored outputs; that step and everything after it run again.\n" +
+    "A step name the run does not have is a usage error listing the steps it has (exit 2);\n" +
+    "without --from-step it is `run retry`. An open run is refused (exit 3).",
   flags: {
-    wait: {
-      type: "boolean",
-      help: "wait for the new run to end; exit 1 if it failed or was cancelled",
-    },
-    timeout: {
-      type: "string",
-      value: "DURATION",
-      help: "with --wait: give up after this long (exit 3)",
-    },
+    "from-step": { type: "string", value: "NAME", help: "the first step to run again" },
+    ...waitFlags,
   },
   min: 1,
   max: 1,
-  async run(rt, v, [id]) {
-    const timeoutMs = duration(v, "timeout");
-    const client = await rt.client();
-    const { id: runId } = await resolveRun(client, id, rt.namespace);
-    const run = await client.retry(runId);
-    if (!v.wait) {
-      rt.out.item(
-        [["Run ID", run.id], ["Workflow ID", run.workflowId], ["Retry of", runId]],
-        { runId: run.id, workflowId: run.workflowId, retriedFromRunId: runId },
-      );
-      return Exit.ok;
-    }
-    await run.result({ timeout: timeoutMs }).catch((err) => {
-      if (!(err instanceof WorkflowFailedError || err instanceof WorkflowCancelledError)) throw err;
-    });
-    const w = await client.get(run.id);
-    rt.out.item([
-      ["Run ID", w.id],
-      ["Retry of", runId],
-      ["Status", w.status],
-      ["Output", w.status === "COMPLETED" ? JSON.stringify(w.output) : undefined],
-      ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
-    ], workflowJson(w));
-    return exitOf(w);
-  },
+  run: (rt, v, [id]) => rerun(rt, v, id, str(v, "from-step") ?? ""),
 };
+
+async function rerun(rt: Runtime, v: Values, id: string, fromStep: string): Promise<number> {
+  const timeoutMs = duration(v, "timeout");
+  const client = await rt.client();
+  const { id: runId } = await resolveRun(client, id, rt.namespace);
+  const run = await client.rerun(runId, { fromStep });
+  const from: [string, string | undefined] = ["From step", fromStep || undefined];
+  if (!v.wait) {
+    rt.out.item(
+      [["Run ID", run.id], ["Workflow ID", run.workflowId], ["Retry of", runId], from],
+      {
+        runId: run.id,
+        workflowId: run.workflowId,
+        retriedFromRunId: runId,
+        fromStep: fromStep || undefined,
+      },
+    );
+    return Exit.ok;
+  }
+  await run.result({ timeout: timeoutMs }).catch((err) => {
+    if (!(err instanceof WorkflowFailedError || err instanceof WorkflowCancelledError)) throw err;
+  });
+  const w = await client.get(run.id);
+  rt.out.item([
+    ["Run ID", w.id],
+    ["Retry of", runId],
+    from,
+    ["Status", w.status],
+    ["Output", w.status === "COMPLETED" ? JSON.stringify(w.output) : undefined],
+    ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
+  ], workflowJson(w));
+  return exitOf(w);
+}
 
 /** `run resume <run> [--from-here]`. */
 export const resumeCommand: Command = {

@@ -9,6 +9,7 @@ import { ListCall } from "./list.ts";
 import {
   CancelCall,
   GetCall,
+  type RerunOptions,
   type ResumeOptions,
   resumeRun,
   retryRun,
@@ -167,6 +168,16 @@ export class Kagzi {
    */
   retry<T = unknown>(runId: string, options: NamespaceOption = {}): Promise<WorkflowRun<T>> {
     return retryRun<T>(this.#services, this.#ns(options), runId);
+  }
+
+  /**
+   * Like {@linkcode Kagzi.retry}, from step `fromStep`: the new run (linked by
+   * `retriedFromRunId`; the old run lists it in `reruns`) keeps the stored outputs of the steps
+   * the old run completed before it began `fromStep`, and runs `fromStep` and what follows. An
+   * unknown step is INVALID_ARGUMENT naming the steps the run has.
+   */
+  rerun<T = unknown>(runId: string, options: RerunOptions = {}): Promise<WorkflowRun<T>> {
+    return retryRun<T>(this.#services, this.#ns(options), runId, options.fromStep ?? "");
   }
 
   /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */

@@ -41,17 +41,31 @@ export function makeRun<T>(
   };
 }
 
+/** Options of `client.rerun()`. */
+export interface RerunOptions {
+  /**
+   * Rerun from this step: the completed steps the old run began before its first attempt of a
+   * step of this name keep their stored outputs (the new run replays them), and this step and
+   * everything after it run again. A name the run has no step of is INVALID_ARGUMENT naming the
+   * steps it has. @default none: every step runs again (as `client.retry()`)
+   */
+  fromStep?: string;
+  /** The run's namespace. @default the client's */
+  namespace?: string;
+}
+
 /**
  * Starts a new run with the type, version, input and context of the finished run `runId`,
- * under the same workflow id, linked to it by `retriedFromRunId`.
+ * under the same workflow id, linked to it by `retriedFromRunId`; from `fromStep` when given.
  */
 export function retryRun<T>(
   services: Services,
   namespace: string,
   runId: string,
+  fromStep = "",
 ): Promise<WorkflowRun<T>> {
   return rpc(async () => {
-    const res = await services.workflows.retryWorkflow({ namespace, runId });
+    const res = await services.workflows.retryWorkflow({ namespace, runId, fromStep });
     return makeRun<T>(services, namespace, res.runId, res.workflowId, false);
   });
 }

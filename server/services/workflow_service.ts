@@ -17,6 +17,7 @@ import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
 import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
+import { listReruns } from "../store/retries.ts";
 import { waitToProto } from "./_steps.ts";
 import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -151,6 +152,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
+          workflow.rerunRunIds = await listReruns(db, namespaceId, runId);
           // A parked run waits for an operator, not for its recorded waits.
           if (!isTerminal(row.status) && row.status !== "PARKED") {
             workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);
@@ -170,6 +172,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
             output_data: ended.output,
             output_metadata: ended.outputMetadata,
           });
+          workflow.rerunRunIds = await listReruns(db, namespaceId, runId);
           return create(GetWorkflowResponseSchema, { workflow });
         }
       }

@@ -40,7 +40,11 @@ export async function claimRuns(
 ): Promise<ClaimedRow[]> {
   return await db.query<ClaimedRow>(
     `with due as (
-       select r.namespace_id, r.run_id, r.started_at is not null as resumed, r.available_at
+       -- Resumed (its history is sent along): started before, or a retry that may have been
+       -- given the stored steps of the run it reruns.
+       select r.namespace_id, r.run_id,
+              r.started_at is not null or r.retried_from_run_id is not null as resumed,
+              r.available_at
        from kagzi_runs r
        where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
          and r.available_at <= now()

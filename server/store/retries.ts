@@ -1,4 +1,7 @@
-/** SQL for RetryWorkflow: a new run copied from a finished one. One statement per function. */
+/**
+ * SQL for RetryWorkflow: a new run copied from a finished one, optionally with the stored steps
+ * before a step (a rerun from that step). One statement per function.
+ */
 import type { Queryable } from "./db.ts";
 import type { RunStatus } from "./runs.ts";
 
@@ -35,4 +38,62 @@ export async function insertRetryRun(
     [namespaceId, runId, newRunId],
   );
   return rows[0];
+}
+
+/** The step names of run `runId` (any kind), in the order of their first attempt. */
+export async function stepNames(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `select name from kagzi_steps where namespace_id = $1 and run_id = $2
+     group by name order by min(started_at), name`,
+    [namespaceId, runId],
+  );
+  return rows.map((r) => r.name);
+}
+
+/**
+ * Copies to run `newRunId` the COMPLETED step attempts of run `oldRunId` that began before its
+ * first attempt of any step named `fromStep`; returns how many.
+ */
+export async function copyStepsBefore(
+  db: Queryable,
+  namespaceId: string,
+  oldRunId: string,
+  newRunId: string,
+  fromStep: string,
+): Promise<number> {
+  const rows = await db.query<{ copied: number }>(
+    `with copied as (
+       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
+                                output, output_metadata, error, worker_id, output_size,
+                                started_at, finished_at, retry_at, wake_up_at, child_run_id)
+       select s.namespace_id, $3, s.kind, s.name, s.occurrence, s.attempt, s.status,
+              s.output, s.output_metadata, s.error, s.worker_id, s.output_size,
+              s.started_at, s.finished_at, s.retry_at, s.wake_up_at, s.child_run_id
+       from kagzi_steps s
+       where s.namespace_id = $1 and s.run_id = $2 and s.status = 'COMPLETED'
+         and s.started_at < (select min(f.started_at) from kagzi_steps f
+                             where f.namespace_id = $1 and f.run_id = $2 and f.name = $4)
+       returning 1)
+     select count(*)::int as copied from copied`,
+    [namespaceId, oldRunId, newRunId, fromStep],
+  );
+  return rows[0].copied;
+}
+
+/** The runs started from run `runId` by RetryWorkflow, oldest first. */
+export async function listReruns(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<string[]> {
+  const rows = await db.query<{ run_id: string }>(
+    `select run_id::text from kagzi_runs
+     where namespace_id = $1 and retried_from_run_id = $2 order by seq`,
+    [namespaceId, runId],
+  );
+  return rows.map((r) => r.run_id);
 }
