@@ -27,6 +27,7 @@ const statuses: Record<WireStatus, WorkflowStatus | undefined> = {
   [WireStatus.FAILED]: "FAILED",
   [WireStatus.CANCELLED]: "CANCELLED",
   [WireStatus.PARKED]: "PARKED",
+  [WireStatus.PAUSED]: "PAUSED",
 };
 
 /** The wire status of a status name; throws naming the value when unknown. */

@@ -20,7 +20,13 @@ import { Exit, report, UsageError } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
-import { rerunCommand, resumeCommand, retryCommand, signalCommand } from "./run_signal.ts";
+import {
+  pauseCommand,
+  rerunCommand,
+  resumeCommand,
+  retryCommand,
+  signalCommand,
+} from "./run_signal.ts";
 import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
 
 /** Prints a run that ended: its output or error. */
@@ -262,6 +268,7 @@ export const runGroup: Group = {
     signalCommand,
     retryCommand,
     rerunCommand,
+    pauseCommand,
     resumeCommand,
   ],
 };

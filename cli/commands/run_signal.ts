@@ -1,4 +1,4 @@
-/** `kagzi run signal`, `kagzi run retry`, `kagzi run rerun` and `kagzi run resume`. */
+/** `kagzi run signal`, `kagzi run retry`, `kagzi run rerun`, `kagzi run pause` and `kagzi run resume`. */
 import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
 import { type Command, duration, jsonFlag, type Runtime, str, type Values } from "../_command.ts";
 import { Exit } from "../_errors.ts";
@@ -113,16 +113,37 @@ async function rerun(rt: Runtime, v: Values, id: string, fromStep: string): Prom
   return exitOf(w);
 }
 
+/** `run pause <run>`. */
+export const pauseCommand: Command = {
+  name: "pause",
+  args: "<run>",
+  summary: "Hold an open run (PAUSED) until `run resume`",
+  details: "Nothing claims a paused run; a running one stops at its next step boundary (its\n" +
+    "lease is released; a step in flight runs again after the resume). It keeps its workflow\n" +
+    "id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused (exit 3).",
+  flags: {},
+  min: 1,
+  max: 1,
+  async run(rt, _v, [id]) {
+    const client = await rt.client();
+    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    const w = await client.pause(runId);
+    rt.out.item([["Run ID", w.id], ["Status", w.status]], workflowJson(w));
+    return Exit.ok;
+  },
+};
+
 /** `run resume <run> [--from-here]`. */
 export const resumeCommand: Command = {
   name: "resume",
   args: "<run>",
-  summary: "Let a PARKED run (its code changed under it) run again",
-  details: "A run parks when its replay asks for another step than its history recorded there.\n" +
+  summary: "Let a PAUSED run, or a PARKED run (its code changed under it), run again",
+  details: "A paused run (`run pause`) is due again at once.\n" +
+    "A run parks when its replay asks for another step than its history recorded there.\n" +
     "Deploy code that matches its history, then resume it; or resume it --from-here to\n" +
     "accept the code as it is now: the recorded steps it no longer asks for are set aside\n" +
     "(listed as superseded) and the steps it asks for from that point run. Anything but a\n" +
-    "PARKED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends a parked run.",
+    "PARKED or PAUSED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends either.",
   flags: {
     "from-here": {
       type: "boolean",

@@ -9,6 +9,7 @@ import { ListCall } from "./list.ts";
 import {
   CancelCall,
   GetCall,
+  pauseRun,
   type RerunOptions,
   type ResumeOptions,
   resumeRun,
@@ -152,10 +153,21 @@ export class Kagzi {
   }
 
   /**
-   * Lets a PARKED run (one whose replay asked for another step than its history recorded) be
-   * claimed again: after deploying code that matches its history, or with `fromHere: true`
-   * accepting the current code from the point it parked. Anything but a PARKED run is
-   * PRECONDITION_FAILED.
+   * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until {@linkcode Kagzi.resume}:
+   * nothing claims it; a RUNNING run's lease is released at once, so its worker stops at its
+   * next step boundary (a step in flight then runs again after the resume). It keeps its
+   * workflow id, deadline and signals; `cancel()` ends it. Pausing a PAUSED run returns it as
+   * it is; an ended or PARKED run is PRECONDITION_FAILED.
+   */
+  pause(runId: string, options: NamespaceOption = {}): Promise<Workflow> {
+    return pauseRun(this.#services, this.#ns(options), runId);
+  }
+
+  /**
+   * Lets a PAUSED run, or a PARKED run (one whose replay asked for another step than its
+   * history recorded), be claimed again: a parked one after deploying code that matches its
+   * history, or with `fromHere: true` accepting the current code from the point it parked.
+   * Any other run is PRECONDITION_FAILED.
    */
   resume(runId: string, options: ResumeOptions = {}): Promise<Workflow> {
     return resumeRun(this.#services, this.#ns(options), runId, options);

@@ -76,14 +76,23 @@ export interface ResumeOptions {
    * Accept the code as it is now from the point where the run parked: the recorded steps its
    * replay did not ask for are set aside (kept as superseded, never replayed) and the code
    * runs on from there, running the steps it asks for. Without it the replay must match the
-   * run's history, so deploy code that does first. @default false
+   * run's history, so deploy code that does first. Only for PARKED runs (a PAUSED run is
+   * INVALID_ARGUMENT). @default false
    */
   fromHere?: boolean;
   /** The run's namespace. @default the client's */
   namespace?: string;
 }
 
-/** Lets a PARKED run be claimed again; resolves with the run as it is then (PENDING). */
+/** Holds an open run as PAUSED; resolves with the run as it is then. */
+export function pauseRun(services: Services, namespace: string, runId: string): Promise<Workflow> {
+  return rpc(async () => {
+    const res = await services.workflows.pauseWorkflow({ namespace, runId });
+    return workflowFromWire(res.workflow!);
+  });
+}
+
+/** Lets a PARKED or PAUSED run be claimed again; resolves with the run as it is then (PENDING). */
 export function resumeRun(
   services: Services,
   namespace: string,

@@ -22,6 +22,7 @@ const statusNames: Record<RunStatus, WorkflowStatus> = {
   RUNNING: WorkflowStatus.RUNNING,
   SLEEPING: WorkflowStatus.SLEEPING,
   PARKED: WorkflowStatus.PARKED,
+  PAUSED: WorkflowStatus.PAUSED,
   COMPLETED: WorkflowStatus.COMPLETED,
   FAILED: WorkflowStatus.FAILED,
   CANCELLED: WorkflowStatus.CANCELLED,

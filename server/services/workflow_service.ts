@@ -187,7 +187,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         if (!status) {
           throw new InvalidArgumentError(
             "status",
-            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-7)`,
+            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-8)`,
           );
         }
       }
@@ -247,7 +247,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       throw new PreconditionError(
         "run",
         runId,
-        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING, SLEEPING or PARKED runs can be cancelled`,
+        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING, SLEEPING, PARKED or PAUSED runs can be cancelled`,
       );
     },
   };

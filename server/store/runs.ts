@@ -1,12 +1,13 @@
 /** SQL for workflow runs: get, find, list, count, cancel. One statement per function. */
 import type { Queryable } from "./db.ts";
 
-/** The statuses a run can have; the first four are open (non-terminal). */
+/** The statuses a run can have; the first five are open (non-terminal). */
 export type RunStatus =
   | "PENDING"
   | "RUNNING"
   | "SLEEPING"
   | "PARKED"
+  | "PAUSED"
   | "COMPLETED"
   | "FAILED"
   | "CANCELLED";
@@ -15,7 +16,7 @@ export type RunStatus =
  * The open statuses as an SQL list, for `status in ${openStatuses}`: the predicate of the
  * one-open-run-per-workflow-id index (ON CONFLICT clauses name it) and of cancellation.
  */
-export const openStatuses = `('PENDING', 'RUNNING', 'SLEEPING', 'PARKED')`;
+export const openStatuses = `('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')`;
 
 /** A row of kagzi_runs joined with its payloads. */
 export interface RunRow {
