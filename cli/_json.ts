@@ -40,6 +40,7 @@ export function workflowJson(
     parentRunId: w.parentRunId,
     retriedFromRunId: w.retriedFromRunId,
     reruns: w.reruns,
+    tags: w.tags,
     parked: w.parked,
     unserved: w.unserved,
   };

@@ -95,3 +95,9 @@ create trigger kagzi_run_ended after update of status on kagzi_runs
   when (new.status in ('COMPLETED', 'FAILED', 'CANCELLED')
         and old.status in ('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED'))
   execute function kagzi_run_ended();
+
+-- Tags: searchable attributes of a run, set at start. ListWorkflows filters with tags @> $n,
+-- served by this GIN index (jsonb_path_ops: containment only, about a third the size of the
+-- default operator class).
+alter table kagzi_runs add column tags jsonb not null default '{}';
+create index kagzi_runs_tags on kagzi_runs using gin (tags jsonb_path_ops);

@@ -87,6 +87,7 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
     workerId: w.workerId || undefined,
     retriedFromRunId: w.retriedFromRunId || undefined,
     reruns: [...w.rerunRunIds],
+    tags: { ...w.tags },
     parentRunId: w.parentRunId || undefined,
     waits: w.waits.map((x) => ({
       kind: waitKinds[x.kind] ?? "sleep",

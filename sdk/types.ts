@@ -106,6 +106,8 @@ export interface Workflow {
   retriedFromRunId: string | undefined;
   /** The runs retried or rerun from this one, oldest first (filled by `client.get`, empty in lists). */
   reruns: string[];
+  /** Searchable attributes set at start (`start().tags()`). */
+  tags: Record<string, string>;
   /** The run that started this one as a child workflow, if any. */
   parentRunId: string | undefined;
   /** What a waiting run waits for now (filled by `client.get`, empty in lists). */

@@ -27,7 +27,7 @@ import {
   retryCommand,
   signalCommand,
 } from "./run_signal.ts";
-import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
+import { exitOf, resolveRun, tagsFlag, waitForEnd } from "./_runs.ts";
 
 /** Prints a run that ended: its output or error. */
 function printEnded(
@@ -73,6 +73,11 @@ const start: Command = {
       value: "KEY",
       help: "idempotency key: starting it again returns its run while that is retained",
     },
+    tags: {
+      type: "string",
+      value: "K=V[,K=V]",
+      help: "searchable tags of the run (run list --tag finds it)",
+    },
     "on-duplicate": {
       type: "string",
       value: "MODE",
@@ -99,6 +104,8 @@ const start: Command = {
     const call = client.start(type).input(input);
     if (str(v, "id")) call.id(str(v, "id")!);
     if (str(v, "version")) call.version(str(v, "version")!);
+    const tags = tagsFlag(v, "tags");
+    if (tags) call.tags(tags);
     const mode = str(v, "on-duplicate");
     if (mode !== undefined) {
       if (!onDuplicateModes.includes(mode as OnDuplicate)) {
@@ -165,6 +172,11 @@ const list: Command = {
       value: "RUN",
       help: "only children of this run (a run id or a workflow id)",
     },
+    tag: {
+      type: "string",
+      value: "K=V[,K=V]",
+      help: "only runs carrying every one of these tags",
+    },
     limit: {
       type: "string",
       value: "N",
@@ -183,6 +195,7 @@ const list: Command = {
     if (status) call.status(status);
     if (str(v, "type")) call.type(str(v, "type")!);
     if (str(v, "workflow-id")) call.workflowId(str(v, "workflow-id")!);
+    for (const [k, value] of Object.entries(tagsFlag(v, "tag") ?? {})) call.tag(k, value);
     const rows: Workflow[] = [];
     for await (const w of call) {
       rows.push(w);

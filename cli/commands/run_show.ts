@@ -93,6 +93,12 @@ function print(
     ["Parent run", run.parentRunId],
     ["Retry of", run.retriedFromRunId],
     ["Reruns", run.reruns.length ? run.reruns.join(", ") : undefined],
+    [
+      "Tags",
+      Object.keys(run.tags).length
+        ? Object.entries(run.tags).map(([k, x]) => `${k}=${x}`).join(", ")
+        : undefined,
+    ],
     ["Worker", run.workerId],
     ["Input", JSON.stringify(run.input)],
     [

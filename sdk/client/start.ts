@@ -34,6 +34,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
   #deadline?: Date;
   #context: unknown;
   #onDuplicate: OnDuplicate = "return-existing";
+  #tags: Record<string, string> = {};
 
   /** @internal */
   constructor(
@@ -68,6 +69,14 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
       );
     }
     this.#onDuplicate = mode;
+    return this;
+  }
+  /**
+   * Searchable attributes of the run (`client.list().tag(key, value)` finds it); merged with
+   * earlier calls. At most 32; keys 1-64 and values up to 256 characters.
+   */
+  tags(tags: Record<string, string>): this {
+    this.#tags = { ...this.#tags, ...tags };
     return this;
   }
   /** The version of the workflow type to run. */
@@ -123,6 +132,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
         },
         traceparent,
         onDuplicate: wireOnDuplicate[this.#onDuplicate],
+        tags: this.#tags,
       });
     // A run under a generated id can only be this call's (it may have ended meanwhile).
     const earlier = async () => {

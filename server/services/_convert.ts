@@ -108,6 +108,7 @@ export function runToProto(r: RunRow): Workflow {
     retriedFromRunId: r.retried_from_run_id ?? "",
     traceparent: r.traceparent ?? "",
     parked: r.status === "PARKED" && r.parked ? parkedToProto(r.parked) : undefined,
+    tags: r.tags ?? {},
   });
 }
 

@@ -36,6 +36,7 @@ import { retryHandlers } from "./retry_handlers.ts";
 import { resumeHandlers } from "./parking_handlers.ts";
 import { ServedTypes } from "./_served.ts";
 import { checkExisting, onDuplicateOf, startsPast } from "./_duplicates.ts";
+import { tags as checkTags } from "./_tags.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 
@@ -67,6 +68,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       }
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
       const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
+      const runTags = checkTags(op, "tags", req.tags);
       // Signal-with-start delivers to an open run, else starts anew (a signal cannot reach an
       // ended run).
       const onDuplicate = req.signal ? "allow-after-end" : onDuplicateOf(op, req.onDuplicate);
@@ -87,6 +89,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           scheduleId: null,
           traceparent,
           onDuplicate,
+          tags: runTags ?? {},
         };
         if (signal) {
           const res = await signalWithStart(ctx, op, run, signal);
@@ -199,6 +202,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         scheduleId: v.name(op, "schedule_id", req.scheduleId, false),
         version: req.version === "" ? null : v.name(op, "version", req.version),
         parentRunId: req.parentRunId === "" ? "" : v.runId(op, req.parentRunId, "parent_run_id"),
+        tags: checkTags(op, "tags", req.tags),
       };
       const size = v.pageSize(op, req.page?.pageSize ?? 0);
       const before = v.numericCursor(op, req.page?.pageToken ?? "");

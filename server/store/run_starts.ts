@@ -39,6 +39,8 @@ export interface NewRun {
   claim?: { workerId: string; versions: string[]; leaseMs: number } | null;
   /** When a retained run has the workflow id. @default "return-existing" */
   onDuplicate?: OnDuplicate;
+  /** Searchable attributes. @default {} */
+  tags?: Record<string, string>;
 }
 
 /** What {@linkcode insertRuns} stored for an item. */
@@ -67,11 +69,11 @@ export async function insertRuns(
        select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                             $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-                            $16::int[], $17::text[])
+                            $16::int[], $17::text[], $18::text[])
          with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
                               deadline_at, retry_policy, schedule_id, input, input_metadata,
                               context, context_metadata, traceparent, claim_worker,
-                              claim_versions, lease_ms, on_duplicate, idx)),
+                              claim_versions, lease_ms, on_duplicate, tags, idx)),
      resolved as (
        select i.*, v.version as stored_version,
               coalesce(i.claim_worker is not null
@@ -87,7 +89,7 @@ export async function insertRuns(
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
                                deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at, id_generation)
+                               locked_until, fence, started_at, id_generation, tags)
        select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type, i.stored_version,
               case when i.handed then 'RUNNING' else 'PENDING' end,
               i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent,
@@ -95,7 +97,7 @@ export async function insertRuns(
               case when i.handed then now() + i.lease_ms * interval '1 millisecond' end,
               case when i.handed then 1 else 0 end,
               case when i.handed then now() end,
-              coalesce(i.last_gen + 1, 0)
+              coalesce(i.last_gen + 1, 0), i.tags::jsonb
        from resolved i
        where ${mayInsert("i.on_duplicate", "i.last_gen", "i.last_status")}
        order by i.idx
@@ -128,6 +130,7 @@ export async function insertRuns(
       items.map((r) => (r.claim ? JSON.stringify(r.claim.versions) : null)),
       items.map((r) => r.claim?.leaseMs ?? 0),
       items.map((r) => r.onDuplicate ?? "return-existing"),
+      items.map((r) => JSON.stringify(r.tags ?? {})),
     ],
   );
   const byId = new Map(rows.map((r) => [r.run_id, r]));
@@ -155,14 +158,14 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
                                deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at, id_generation)
+                               locked_until, fence, started_at, id_generation, tags)
        select $1, $2, $3, $4, h.version, case when h.handed then 'RUNNING' else 'PENDING' end,
               $6::timestamptz, $7::jsonb, $8, $13,
               case when h.handed then $14 end,
               case when h.handed then now() + $16 * interval '1 millisecond' end,
               case when h.handed then 1 else 0 end,
               case when h.handed then now() end,
-              coalesce((select id_generation + 1 from last), 0)
+              coalesce((select id_generation + 1 from last), 0), $18::jsonb
        from h
        where ${
       mayInsert("$17::text", "(select id_generation from last)", "(select status from last)")
@@ -195,6 +198,7 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
       r.claim?.versions ?? null,
       r.claim?.leaseMs ?? 0,
       r.onDuplicate ?? "return-existing",
+      r.tags ?? {},
     ],
   );
   return rows[0];

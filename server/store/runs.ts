@@ -47,6 +47,8 @@ export interface RunRow {
   traceparent: string | null;
   /** Why a PARKED run is parked (see migrations/0007_parked.sql). */
   parked: ParkedJson | null;
+  /** Searchable attributes (migration 0008). */
+  tags: Record<string, string>;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -77,7 +79,7 @@ export const runColumns =
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
-  r.traceparent, r.parked`;
+  r.traceparent, r.parked, r.tags`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(
@@ -143,6 +145,8 @@ export interface RunFilter {
   version: string | null;
   /** Only the children of this run; empty for any. */
   parentRunId: string;
+  /** Only runs carrying all of these tags; null for any. */
+  tags: Record<string, string> | null;
 }
 
 const filterSql = `r.namespace_id = $1
@@ -151,7 +155,8 @@ const filterSql = `r.namespace_id = $1
   and ($4 = '' or r.workflow_id = $4)
   and ($5 = '' or r.schedule_id = $5)
   and ($6::text is null or r.version = $6)
-  and ($7 = '' or r.parent_run_id = nullif($7, '')::uuid)`;
+  and ($7 = '' or r.parent_run_id = nullif($7, '')::uuid)
+  and ($8::jsonb is null or r.tags @> $8::jsonb)`;
 
 const filterParams = (f: RunFilter) => [
   f.namespaceId,
@@ -161,6 +166,7 @@ const filterParams = (f: RunFilter) => [
   f.scheduleId,
   f.version,
   f.parentRunId,
+  f.tags,
 ];
 
 /** A page of runs, newest first, strictly older than the cursor `beforeSeq`. */
@@ -172,9 +178,9 @@ export async function listRuns(
 ): Promise<RunRow[]> {
   return await db.query<RunRow>(
     `select ${runColumns} from kagzi_runs r
-     where ${filterSql} and ($8::bigint is null or r.seq < $8)
+     where ${filterSql} and ($9::bigint is null or r.seq < $9)
      order by r.seq desc
-     limit $9`,
+     limit $10`,
     [...filterParams(filter), beforeSeq?.toString() ?? null, limit],
   );
 }
