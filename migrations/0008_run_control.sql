@@ -101,3 +101,12 @@ create trigger kagzi_run_ended after update of status on kagzi_runs
 -- default operator class).
 alter table kagzi_runs add column tags jsonb not null default '{}';
 create index kagzi_runs_tags on kagzi_runs using gin (tags jsonb_path_ops);
+
+-- Paused workflow types (PauseWorkflowType): their open runs were paused, and no run of them is
+-- claimed or handed to a poll (new starts wait PENDING) until ResumeWorkflowType. Few rows.
+create table kagzi_paused_types (
+  namespace_id  text        not null,
+  workflow_type text        not null,
+  paused_at     timestamptz not null default now(),
+  primary key (namespace_id, workflow_type)
+);

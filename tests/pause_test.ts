@@ -115,6 +115,49 @@ for (const backend of await backends()) {
       assert.ok(second.pid);
     });
 
+    await t.step(
+      "pauseType holds a type's runs and its new starts; resumeType lets go",
+      async () => {
+        const flows = {
+          batch: (ctx: Context, n: number) => ctx.step("x").run(() => n),
+          other: (ctx: Context, n: number) => ctx.step("y").run(() => n),
+        };
+        const r1 = await client.start("batch").input(1);
+        const r2 = await client.start("batch").input(2);
+        assert.deepEqual(await client.pauseType("batch"), { paused: 2 });
+        const r3 = await client.start("batch").input(3);
+        const worker = await Worker.builder(server.url).workflows(flows).build();
+        const running = worker.run();
+        try {
+          assert.equal(
+            await (await client.start("other").input(10)).result({ timeout: "30s" }),
+            10,
+          );
+          // Started while the worker's poll waits for work: not handed to it either.
+          const r4 = await client.start("batch").input(4);
+          assert.equal(
+            await (await client.start("other").input(11)).result({ timeout: "30s" }),
+            11,
+          );
+          const statuses = await Promise.all(
+            [r1, r2, r3, r4].map(async (r) => (await client.get(r.id)).status),
+          );
+          assert.deepEqual(statuses, ["PAUSED", "PAUSED", "PENDING", "PENDING"]);
+          assert.deepEqual(await client.resumeType("batch"), { resumed: 2 });
+          const outs = await Promise.all([r1, r2, r3, r4].map((r) => r.result({ timeout: "30s" })));
+          assert.deepEqual(outs, [1, 2, 3, 4]);
+        } finally {
+          await worker.shutdown();
+          await running;
+        }
+        await assert.rejects(client.pauseType(""), (e: KagziError) => {
+          assert.equal(e.code, "INVALID_ARGUMENT");
+          assert.equal(e.subject, "workflow_type");
+          return true;
+        });
+      },
+    );
+
     await t.step("cancel ends a paused run", async () => {
       const run = await client.start("nobody").input({});
       await client.pause(run.id);

@@ -1,7 +1,7 @@
 /** `kagzi run signal`, `kagzi run retry`, `kagzi run rerun`, `kagzi run pause` and `kagzi run resume`. */
 import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
 import { type Command, duration, jsonFlag, type Runtime, str, type Values } from "../_command.ts";
-import { Exit } from "../_errors.ts";
+import { Exit, UsageError } from "../_errors.ts";
 import { workflowJson } from "../_json.ts";
 import { exitOf, resolveRun } from "./_runs.ts";
 
@@ -113,20 +113,43 @@ async function rerun(rt: Runtime, v: Values, id: string, fromStep: string): Prom
   return exitOf(w);
 }
 
+const typeFlag = {
+  type: "string" as const,
+  value: "TYPE",
+  help: "the whole workflow type instead of one run",
+};
+
+/** The --type of a command given it instead of a run; a usage error for both or neither. */
+function typeOnly(v: Values, id: string | undefined): string | undefined {
+  const type = str(v, "type");
+  if ((type === undefined) === (id === undefined)) {
+    throw new UsageError("Give a run or --type TYPE (one of them)");
+  }
+  return type;
+}
+
 /** `run pause <run>`. */
 export const pauseCommand: Command = {
   name: "pause",
-  args: "<run>",
-  summary: "Hold an open run (PAUSED) until `run resume`",
+  args: "<run> | --type TYPE",
+  summary: "Hold an open run (PAUSED) until `run resume`; or every run of a type",
   details: "Nothing claims a paused run; a running one stops at its next step boundary (its\n" +
     "lease is released; a step in flight runs again after the resume). It keeps its workflow\n" +
-    "id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused (exit 3).",
-  flags: {},
-  min: 1,
+    "id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused (exit 3).\n" +
+    "--type pauses the type's open runs and every claim of it (new runs wait PENDING) until\n" +
+    "`run resume --type`.",
+  flags: { type: typeFlag },
+  min: 0,
   max: 1,
-  async run(rt, _v, [id]) {
+  async run(rt, v, [id]) {
+    const type = typeOnly(v, id);
     const client = await rt.client();
-    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    if (type) {
+      const { paused } = await client.pauseType(type);
+      rt.out.item([["Type", type], ["Runs paused", String(paused)]], { type, paused });
+      return Exit.ok;
+    }
+    const { id: runId } = await resolveRun(client, id!, rt.namespace);
     const w = await client.pause(runId);
     rt.out.item([["Run ID", w.id], ["Status", w.status]], workflowJson(w));
     return Exit.ok;
@@ -136,25 +159,33 @@ export const pauseCommand: Command = {
 /** `run resume <run> [--from-here]`. */
 export const resumeCommand: Command = {
   name: "resume",
-  args: "<run>",
+  args: "<run> | --type TYPE",
   summary: "Let a PAUSED run, or a PARKED run (its code changed under it), run again",
   details: "A paused run (`run pause`) is due again at once.\n" +
     "A run parks when its replay asks for another step than its history recorded there.\n" +
     "Deploy code that matches its history, then resume it; or resume it --from-here to\n" +
     "accept the code as it is now: the recorded steps it no longer asks for are set aside\n" +
     "(listed as superseded) and the steps it asks for from that point run. Anything but a\n" +
-    "PARKED or PAUSED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends either.",
+    "PARKED or PAUSED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends either.\n" +
+    "--type lets a paused type be claimed again and resumes its PAUSED runs.",
   flags: {
+    type: typeFlag,
     "from-here": {
       type: "boolean",
       help: "accept the current code from where the run parked (its new steps will run)",
     },
   },
-  min: 1,
+  min: 0,
   max: 1,
   async run(rt, v, [id]) {
+    const type = typeOnly(v, id);
     const client = await rt.client();
-    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    if (type) {
+      const { resumed } = await client.resumeType(type);
+      rt.out.item([["Type", type], ["Runs resumed", String(resumed)]], { type, resumed });
+      return Exit.ok;
+    }
+    const { id: runId } = await resolveRun(client, id!, rt.namespace);
     const w = await client.resume(runId, { fromHere: v["from-here"] === true });
     rt.out.item(
       [["Run ID", w.id], ["Status", w.status], ["From here", v["from-here"] ? "yes" : undefined]],

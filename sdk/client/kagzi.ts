@@ -10,9 +10,11 @@ import {
   CancelCall,
   GetCall,
   pauseRun,
+  pauseType,
   type RerunOptions,
   type ResumeOptions,
   resumeRun,
+  resumeType,
   retryRun,
   type WorkflowRun,
 } from "./runs.ts";
@@ -161,6 +163,21 @@ export class Kagzi {
    */
   pause(runId: string, options: NamespaceOption = {}): Promise<Workflow> {
     return pauseRun(this.#services, this.#ns(options), runId);
+  }
+
+  /**
+   * Pauses workflow type `type` in the namespace (during an incident): its open runs become
+   * PAUSED as with {@linkcode Kagzi.pause}, and no run of the type is claimed — runs started
+   * meanwhile wait PENDING — until {@linkcode Kagzi.resumeType}. Resolves with how many runs it
+   * paused.
+   */
+  pauseType(type: string, options: NamespaceOption = {}): Promise<{ paused: number }> {
+    return pauseType(this.#services, this.#ns(options), type);
+  }
+
+  /** Lets a paused type be claimed again and resumes every PAUSED run of it; how many. */
+  resumeType(type: string, options: NamespaceOption = {}): Promise<{ resumed: number }> {
+    return resumeType(this.#services, this.#ns(options), type);
   }
 
   /**

@@ -92,6 +92,30 @@ export function pauseRun(services: Services, namespace: string, runId: string): 
   });
 }
 
+/** Pauses a workflow type (its open runs, and every claim of it); how many runs it paused. */
+export function pauseType(
+  services: Services,
+  namespace: string,
+  workflowType: string,
+): Promise<{ paused: number }> {
+  return rpc(async () => {
+    const res = await services.workflows.pauseWorkflowType({ namespace, workflowType });
+    return { paused: res.runsPaused };
+  });
+}
+
+/** Lets a paused type be claimed again and resumes its PAUSED runs; how many. */
+export function resumeType(
+  services: Services,
+  namespace: string,
+  workflowType: string,
+): Promise<{ resumed: number }> {
+  return rpc(async () => {
+    const res = await services.workflows.resumeWorkflowType({ namespace, workflowType });
+    return { resumed: res.runsResumed };
+  });
+}
+
 /** Lets a PARKED or PAUSED run be claimed again; resolves with the run as it is then (PENDING). */
 export function resumeRun(
   services: Services,

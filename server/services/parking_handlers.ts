@@ -9,7 +9,9 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ParkWorkflowResponseSchema,
   PauseWorkflowResponseSchema,
+  PauseWorkflowTypeResponseSchema,
   ResumeWorkflowResponseSchema,
+  ResumeWorkflowTypeResponseSchema,
   StepKind,
   type StepRef,
   type WorkerService,
@@ -84,10 +86,13 @@ export function parkHandlers(
   };
 }
 
-/** The PauseWorkflow and ResumeWorkflow handlers of WorkflowService. */
+/** The PauseWorkflow(Type) and ResumeWorkflow(Type) handlers of WorkflowService. */
 export function resumeHandlers(
   ctx: ServiceContext,
-): Pick<ServiceImpl<typeof WorkflowService>, "resumeWorkflow" | "pauseWorkflow"> {
+): Pick<
+  ServiceImpl<typeof WorkflowService>,
+  "resumeWorkflow" | "pauseWorkflow" | "pauseWorkflowType" | "resumeWorkflowType"
+> {
   const { db, notifier } = ctx;
   return {
     async resumeWorkflow(req) {
@@ -114,6 +119,23 @@ export function resumeHandlers(
         runId,
         `Cannot ${op}: run "${runId}" is ${row.status}; only PARKED or PAUSED runs can be resumed`,
       );
+    },
+
+    async pauseWorkflowType(req) {
+      const op = "pause workflow type";
+      const namespaceId = v.namespace(op, req.namespace);
+      const type = v.name(op, "workflow_type", req.workflowType);
+      const runsPaused = await parking.pauseType(db, namespaceId, type);
+      return create(PauseWorkflowTypeResponseSchema, { runsPaused });
+    },
+
+    async resumeWorkflowType(req) {
+      const op = "resume workflow type";
+      const namespaceId = v.namespace(op, req.namespace);
+      const type = v.name(op, "workflow_type", req.workflowType);
+      const runsResumed = await parking.resumeType(db, namespaceId, type);
+      notifier.publish(workTopic(namespaceId));
+      return create(ResumeWorkflowTypeResponseSchema, { runsResumed });
     },
 
     async pauseWorkflow(req) {

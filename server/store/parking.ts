@@ -112,3 +112,45 @@ export async function unpauseRun(
   );
   return rows[0];
 }
+
+/**
+ * Pauses workflow type `type` in a namespace: marks it (no run of it is claimed) and pauses its
+ * open runs that are not held otherwise. How many runs it paused.
+ */
+export async function pauseType(db: Queryable, namespaceId: string, type: string): Promise<number> {
+  const rows = await db.query<{ paused: number }>(
+    `with mark as (
+       insert into kagzi_paused_types (namespace_id, workflow_type) values ($1, $2)
+       on conflict do nothing),
+     runs as (
+       update kagzi_runs r
+       set status = 'PAUSED', worker_id = null, locked_until = null, wake_up_at = null,
+           wake_pending = false, available_at = 'infinity', updated_at = now()
+       where r.namespace_id = $1 and r.workflow_type = $2
+         and r.status in ('PENDING', 'RUNNING', 'SLEEPING')
+       returning 1)
+     select count(*)::int as paused from runs`,
+    [namespaceId, type],
+  );
+  return rows[0].paused;
+}
+
+/** Unmarks a paused type and makes its PAUSED runs due now. How many runs it resumed. */
+export async function resumeType(
+  db: Queryable,
+  namespaceId: string,
+  type: string,
+): Promise<number> {
+  const rows = await db.query<{ resumed: number }>(
+    `with unmark as (
+       delete from kagzi_paused_types where namespace_id = $1 and workflow_type = $2),
+     runs as (
+       update kagzi_runs r
+       set status = 'PENDING', available_at = now(), updated_at = now()
+       where r.namespace_id = $1 and r.workflow_type = $2 and r.status = 'PAUSED'
+       returning 1)
+     select count(*)::int as resumed from runs`,
+    [namespaceId, type],
+  );
+  return rows[0].resumed;
+}

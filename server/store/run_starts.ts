@@ -77,7 +77,10 @@ export async function insertRuns(
      resolved as (
        select i.*, v.version as stored_version,
               coalesce(i.claim_worker is not null
-                       and (i.claim_versions::jsonb ? v.version), false) as handed
+                       and (i.claim_versions::jsonb ? v.version), false)
+                and not exists (select 1 from kagzi_paused_types p
+                                where p.namespace_id = i.namespace_id
+                                  and p.workflow_type = i.workflow_type) as handed
        from input i
        left join kagzi_default_versions d on d.namespace_id = i.namespace_id
                                           and d.workflow_type = i.workflow_type
@@ -149,6 +152,8 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
                        '') as version),
      h as (
        select v.version, coalesce($14::text is not null and ($15::jsonb ? v.version), false)
+                           and not exists (select 1 from kagzi_paused_types p
+                                           where p.namespace_id = $1 and p.workflow_type = $4)
                            as handed
        from v),
      last as (
