@@ -110,3 +110,28 @@ create table kagzi_paused_types (
   paused_at     timestamptz not null default now(),
   primary key (namespace_id, workflow_type)
 );
+
+-- ctx.setTags(): the SDK stores the tags as the output of a memoized step "kagzi:tags" (so a
+-- replay does not set them again); when such a step completes, its tags merge into the run's.
+-- The WHEN clause keeps every other step write free of the function call.
+create function kagzi_step_tags() returns trigger language plpgsql as $$
+declare
+  t jsonb;
+begin
+  begin
+    t := convert_from(new.output, 'UTF8')::jsonb;
+  exception when others then
+    return null; -- not JSON: not tags
+  end;
+  if jsonb_typeof(t) = 'object' then
+    update kagzi_runs set tags = tags || t
+    where namespace_id = new.namespace_id and run_id = new.run_id;
+  end if;
+  return null;
+end
+$$;
+create trigger kagzi_step_tags after insert or update of status on kagzi_steps
+  for each row
+  when (new.kind = 'FUNCTION' and new.name = 'kagzi:tags' and new.status = 'COMPLETED'
+        and new.output is not null)
+  execute function kagzi_step_tags();

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { Kagzi, type KagziError } from "@kagzi/sdk";
+import { type Context, Kagzi, type KagziError, Worker } from "@kagzi/sdk";
 import { kagzi } from "./_cli.ts";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
@@ -39,6 +39,32 @@ for (const backend of await backends()) {
       const again = await client.retry(a.id);
       assert.deepEqual((await client.get(again.id)).tags, { customer: "42", plan: "pro" });
       await client.cancel(again.id);
+    });
+
+    await t.step("ctx.setTags merges into the run's tags once, across a replay", async () => {
+      const ship = async (ctx: Context) => {
+        await ctx.step("pack").run(() => "packed");
+        await ctx.setTags({ stage: "shipped" });
+        await ctx.sleep("nap", "50ms"); // suspends: the run replays from the top after it
+        await assert.rejects(ctx.setTags({ ["x".repeat(65)]: "v" }), /1-64 characters/);
+        return "done";
+      };
+      const worker = await Worker.builder(server.url).workflow("ship", ship).build();
+      const running = worker.run();
+      try {
+        const run = await client.start("ship").input({}).tags({ customer: "42" });
+        assert.equal(await run.result({ timeout: "30s" }), "done");
+        assert.deepEqual((await client.get(run.id)).tags, { customer: "42", stage: "shipped" });
+        const steps = await client.listSteps(run.id);
+        assert.deepEqual(steps.filter((s) => s.name === "kagzi:tags").length, 1);
+        assert.deepEqual(
+          (await client.list().tag("stage", "shipped")).workflows.map((w) => w.id),
+          [run.id],
+        );
+      } finally {
+        await worker.shutdown();
+        await running;
+      }
     });
 
     await t.step("kagzi run start --tags and run list --tag", async () => {
