@@ -18,8 +18,12 @@
  *                  then W1 once more without them (compared with the mean of both W1)
  *   W6 many workers: W1 with 1 worker × 200, then 20 workers × 10; claim queries per run
  *
+ *   soak           not by default (--setups soak): bench3 at --soak-rate runs/s for
+ *                  --soak-minutes (20); RSS and open fds of server and worker sampled every
+ *                  30 s, growth per hour after warm-up (bench/soak.ts)
+ *
  * Options: --backend postgres,embedded  --setups three,in,w6  --runs 2000  --latency 200
- *          --backlog 100000
+ *          --backlog 100000  --soak-minutes 20  --soak-rate 50
  */
 import { parseArgs } from "node:util";
 import {
@@ -32,6 +36,7 @@ import {
 import { spawn } from "./proc.ts";
 import { threeProcess } from "./three_process.ts";
 import { manyWorkers } from "./many_workers.ts";
+import { soak, type SoakReport } from "./soak.ts";
 import { machine, summary, table, writeJson } from "./report.ts";
 
 const args = parseArgs({
@@ -42,6 +47,8 @@ const args = parseArgs({
     runs: { type: "string", default: "2000" },
     latency: { type: "string", default: "200" },
     backlog: { type: "string", default: "100000" },
+    "soak-minutes": { type: "string", default: "20" },
+    "soak-rate": { type: "string", default: "50" },
   },
 }).values;
 const sizes = {
@@ -99,6 +106,7 @@ const results: Row[] = [];
 const ceilings: Record<string, number> = {};
 const errors: string[] = [];
 let w6Ratio: number | undefined;
+const soaks: SoakReport[] = [];
 /** Runs one setup; a failure is reported and the others still run. */
 const attempt = async (what: string, fn: () => Promise<void>) => {
   console.error(`== ${what}`);
@@ -130,6 +138,20 @@ for (const backend of wanted) {
       w6Ratio = w6.ratio;
     });
   }
+  if (setups.has("soak")) {
+    await attempt(`${backend} soak`, async () => {
+      const r = await soak(backend, {
+        minutes: Number(args["soak-minutes"]),
+        ratePerSecond: Number(args["soak-rate"]),
+      });
+      soaks.push(r);
+      console.log(
+        `soak ${backend}: ${r.completed} runs in ${r.minutes} min; after warm-up, per hour: ` +
+          `server RSS ${r.serverRssMiBPerHour} MiB, fds ${r.serverFdsPerHour}; worker RSS ` +
+          `${r.workerRssMiBPerHour} MiB, fds ${r.workerFdsPerHour}`,
+      );
+    });
+  }
 }
 
 console.log(table(results));
@@ -145,6 +167,7 @@ const file = await writeJson({
   sizes,
   ceilings,
   w6: w6Ratio === undefined ? undefined : { ratio: w6Ratio },
+  soak: soaks.length ? soaks : undefined,
   summary: lines,
   errors,
   results,

@@ -149,7 +149,8 @@ export class ContextImpl implements Context {
       if (!rec.due) return host.waitUntil(timestampDate(rec.retryAt));
     }
     const p = host.track(
-      host.fresh(StepKind.FUNCTION, name, occurrence).then((ok) =>
+      // A recorded step due for its retry is the history's own; only a new one must match it.
+      (rec ? Promise.resolve(true) : host.fresh(StepKind.FUNCTION, name, occurrence)).then((ok) =>
         ok
           ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn })
           : { kind: "gone" as const }

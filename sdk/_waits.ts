@@ -67,8 +67,10 @@ export function waitForSignal<T>(
   if (record && record.status !== StepStatus.WAITING) return outcome(record);
   // Not taken yet: ask the server, which takes the oldest unconsumed signal or records the wait.
   const timeoutAt = timeoutMs === undefined ? undefined : new Date(Date.now() + timeoutMs);
+  // A recorded wait still WAITING is the history's own: only a new one must match it.
+  const matches = record ? Promise.resolve(true) : host.fresh(StepKind.SIGNAL, name, occurrence);
   return host.track(
-    host.fresh(StepKind.SIGNAL, name, occurrence).then((ok) =>
+    matches.then((ok) =>
       ok
         ? host.call("receiveSignal", {
           lease: host.lease,

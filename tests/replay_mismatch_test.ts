@@ -138,3 +138,50 @@ Deno.test("a renamed step parks runs in flight; resume (matching code or from he
     },
   );
 });
+
+Deno.test("a new step beside recorded ones in parallel branches runs; no spurious park", async () => {
+  const all = await backends();
+  await using server = await startTestServer(all.includes("postgres") ? "postgres" : all[0]);
+  const client = await Kagzi.connect(server.url);
+  let open = false;
+  let slowRuns = 0;
+  // "slow" is still running when the worker stops (so it is not recorded); "p" and "q" are.
+  const fanIn = async (ctx: Context) => {
+    const [a, b] = await Promise.all([
+      ctx.step("slow").run((signal) => {
+        slowRuns++;
+        if (open) return "slow";
+        return new Promise<string>((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason))
+        );
+      }),
+      (async () => {
+        const p = await ctx.step("p").run(() => "p");
+        return await ctx.step("q").run(() => `${p}q`);
+      })(),
+    ]);
+    return `${a}-${b}`;
+  };
+  const first = await Worker.builder(server.url).logger(false).shutdownTimeout("100ms")
+    .workflows({ fanIn }).build();
+  let running = first.run();
+  const run = await client.start("fanIn");
+  await waitFor(
+    "p and q to be stored while slow runs",
+    async () =>
+      (await client.listSteps(run.id)).filter((s) => s.status === "COMPLETED").length === 2,
+  );
+  await first.shutdown();
+  await running;
+  open = true;
+  const second = await Worker.builder(server.url).logger(false).workflows({ fanIn }).build();
+  running = second.run();
+  try {
+    assert.equal(await run.result({ timeout: "20s" }), "slow-pq");
+    assert.equal(slowRuns, 2, "slow ran again (it was not stored), p and q were replayed");
+    assert.equal(second.stats.parked, 0);
+  } finally {
+    await second.shutdown();
+    await running;
+  }
+});
