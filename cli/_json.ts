@@ -39,6 +39,8 @@ export function workflowJson(
     workerId: w.workerId,
     parentRunId: w.parentRunId,
     retriedFromRunId: w.retriedFromRunId,
+    reruns: w.reruns,
+    tags: w.tags,
     parked: w.parked,
     unserved: w.unserved,
   };

@@ -95,6 +95,20 @@ export class ContextImpl implements Context {
     return childBuilder(this.#host, name);
   };
 
+  setTags = (tags: Record<string, string>): Promise<void> => {
+    const problem = tagsProblem(tags);
+    if (problem) {
+      return Promise.reject(
+        new KagziError("INVALID_ARGUMENT", `ctx.setTags(): ${problem}`, {
+          subject: "tags",
+          nonRetryable: true,
+        }),
+      );
+    }
+    // The server merges a completed "kagzi:tags" step's output into the run (migration 0008).
+    return this.#step("kagzi:tags", undefined, undefined, () => ({ ...tags })).then(() => {});
+  };
+
   #sleep(name: string, wakeAt: () => Date): Promise<void> {
     const host = this.#host;
     if (host.gone()) return host.never;
@@ -168,4 +182,23 @@ function checkName(name: string, what: string): void {
       },
     );
   }
+}
+
+// deno-lint-ignore no-control-regex
+const controlChars = /[\u0000-\u001f\u007f]/;
+
+/** What is wrong with a tag map for `ctx.setTags()`, or undefined. */
+function tagsProblem(tags: Record<string, string>): string | undefined {
+  if (typeof tags !== "object" || tags === null || Array.isArray(tags)) {
+    return "tags must be an object of strings";
+  }
+  const entries = Object.entries(tags);
+  if (entries.length > 32) return `${entries.length} tags; the limit is 32`;
+  for (const [k, v] of entries) {
+    if (typeof v !== "string") return `tag ${JSON.stringify(k)} is not a string`;
+    if (k === "" || k.length > 64) return `tag key ${JSON.stringify(k)} must be 1-64 characters`;
+    if (v.length > 256) return `tag ${JSON.stringify(k)} is longer than 256 characters`;
+    if (controlChars.test(k + v)) return `tag ${JSON.stringify(k)} contains control characters`;
+  }
+  return undefined;
 }

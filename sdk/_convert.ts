@@ -27,6 +27,7 @@ const statuses: Record<WireStatus, WorkflowStatus | undefined> = {
   [WireStatus.FAILED]: "FAILED",
   [WireStatus.CANCELLED]: "CANCELLED",
   [WireStatus.PARKED]: "PARKED",
+  [WireStatus.PAUSED]: "PAUSED",
 };
 
 /** The wire status of a status name; throws naming the value when unknown. */
@@ -85,6 +86,8 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
     scheduleId: w.scheduleId || undefined,
     workerId: w.workerId || undefined,
     retriedFromRunId: w.retriedFromRunId || undefined,
+    reruns: [...w.rerunRunIds],
+    tags: { ...w.tags },
     parentRunId: w.parentRunId || undefined,
     waits: w.waits.map((x) => ({
       kind: waitKinds[x.kind] ?? "sleep",

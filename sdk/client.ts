@@ -21,10 +21,16 @@ export { ListCall } from "./client/list.ts";
 export {
   CancelCall,
   GetCall,
-  type ResultOptions,
+  type RerunOptions,
   type ResumeOptions,
   type WorkflowRun,
 } from "./client/runs.ts";
+export {
+  type CancelOptions,
+  type ResultOptions,
+  type RunHandle,
+  type RunRef,
+} from "./client/handle.ts";
 export {
   type ListSchedulesOptions,
   type Schedule,
@@ -32,7 +38,7 @@ export {
   type SchedulePage,
   type SchedulePatch,
 } from "./client/schedules.ts";
-export { StartCall } from "./client/start.ts";
+export { type OnDuplicate, StartCall } from "./client/start.ts";
 export type {
   ListSignalsOptions,
   SignalInfo,

@@ -77,6 +77,12 @@ export interface Context {
   waitForSignal<T = unknown>(name: string, options?: SignalWaitOptions): Promise<T>;
   /** Declares the child workflow `name`; repeated names are told apart by their order of use. */
   child(name: string): ChildBuilder;
+  /**
+   * Merges `tags` into the run's searchable tags (`client.list().tag()`). Memoized: it is a step
+   * named "kagzi:tags" (listed with the run's steps), so a replay does not set them again. At
+   * most 32 tags a call; keys 1-64 and values up to 256 characters, no control characters.
+   */
+  setTags(tags: Record<string, string>): Promise<void>;
   /** The run id. */
   readonly runId: string;
   /** The idempotency key the run was started with. */

@@ -7,14 +7,16 @@ export type WorkflowStatus =
   | "RUNNING"
   | "SLEEPING"
   | "PARKED"
+  | "PAUSED"
   | "COMPLETED"
   | "FAILED"
   | "CANCELLED";
 
 /**
  * Every run status, in the order of a run's life: the open ones (PENDING, RUNNING, SLEEPING,
- * PARKED), then the ended ones (COMPLETED, FAILED, CANCELLED). PARKED is a run stopped on a
- * replay mismatch until an operator resumes or cancels it.
+ * PARKED, PAUSED), then the ended ones (COMPLETED, FAILED, CANCELLED). PARKED is a run stopped on
+ * a replay mismatch until an operator resumes or cancels it; PAUSED one an operator holds
+ * (`client.pause()`) until `client.resume()` or a cancel.
  *
  * @example
  * ```ts
@@ -27,15 +29,16 @@ export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = Object.freeze([
   "RUNNING",
   "SLEEPING",
   "PARKED",
+  "PAUSED",
   "COMPLETED",
   "FAILED",
   "CANCELLED",
 ]);
 
-const open: ReadonlySet<string> = new Set(["PENDING", "RUNNING", "SLEEPING", "PARKED"]);
+const open: ReadonlySet<string> = new Set(["PENDING", "RUNNING", "SLEEPING", "PARKED", "PAUSED"]);
 
 /**
- * Whether `status` is an open run's (PENDING, RUNNING, SLEEPING or PARKED): it may still change, and
+ * Whether `status` is an open run's (PENDING, RUNNING, SLEEPING, PARKED or PAUSED): it may still change, and
  * it can be cancelled. False for the ended statuses and for any other text.
  *
  * @example
@@ -99,8 +102,12 @@ export interface Workflow {
   scheduleId: string | undefined;
   /** The worker running it now, if any. */
   workerId: string | undefined;
-  /** The finished run this one retries (`client.retry`), if any. */
+  /** The finished run this one retries (`client.retry` / `client.rerun`), if any. */
   retriedFromRunId: string | undefined;
+  /** The runs retried or rerun from this one, oldest first (filled by `client.get`, empty in lists). */
+  reruns: string[];
+  /** Searchable attributes set at start (`start().tags()`). */
+  tags: Record<string, string>;
   /** The run that started this one as a child workflow, if any. */
   parentRunId: string | undefined;
   /** What a waiting run waits for now (filled by `client.get`, empty in lists). */

@@ -8,11 +8,18 @@ Deno.test("WORKFLOW_STATUSES lists every status once, open ones first; isOpen an
     "RUNNING",
     "SLEEPING",
     "PARKED",
+    "PAUSED",
     "COMPLETED",
     "FAILED",
     "CANCELLED",
   ]);
-  assert.deepEqual(WORKFLOW_STATUSES.filter(isOpen), ["PENDING", "RUNNING", "SLEEPING", "PARKED"]);
+  assert.deepEqual(WORKFLOW_STATUSES.filter(isOpen), [
+    "PENDING",
+    "RUNNING",
+    "SLEEPING",
+    "PARKED",
+    "PAUSED",
+  ]);
   assert.deepEqual(WORKFLOW_STATUSES.filter(isEnded), ["COMPLETED", "FAILED", "CANCELLED"]);
   assert.equal(isOpen("pending"), false, "a status is upper-case");
   assert.equal(isOpen(""), false);

@@ -21,8 +21,9 @@ Deno.test(`examples/order runs the API.md program to completion (${backend})`, a
 
   const client = await Kagzi.connect(server.url, { namespace: "production" });
   const again = await client.start("process-order").id("order-123");
-  assert.equal(again.alreadyExists, false, "a completed run frees its idempotency key");
   const [done] = (await client.list().status("COMPLETED")).workflows;
+  assert.equal(again.alreadyExists, true, "a completed run keeps its idempotency key");
+  assert.equal(again.id, done.id);
   const steps = await client.listSteps(done.id);
   assert.deepEqual(
     steps.map((s) => `${s.kind}:${s.name}:${s.status}`),

@@ -126,8 +126,12 @@ for (const backend of await backends()) {
       const again = await client.cancel(run.id);
       assert.equal(again.status, "CANCELLED");
       await waiting;
-      const fresh = await client.start("order").id(run.workflowId);
-      assert.equal(fresh.alreadyExists, false, "a cancelled run frees its workflow_id");
+      const kept = await client.start("order").id(run.workflowId);
+      assert.equal(kept.id, run.id, "a cancelled run keeps its workflow_id while retained");
+      assert.equal(kept.alreadyExists, true);
+      const fresh = await client.start("order").id(run.workflowId)
+        .onDuplicate("allow-after-failure");
+      assert.equal(fresh.alreadyExists, false, "allow-after-failure starts past a cancelled run");
     });
 
     await t.step("get and cancel of an unknown run are NOT_FOUND", async () => {

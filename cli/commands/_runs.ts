@@ -3,7 +3,8 @@
  * waiting for the end (`isEnded`, the SDK's).
  */
 import { isEnded, type Kagzi, KagziError, type Workflow } from "@kagzi/sdk";
-import { Exit } from "../_errors.ts";
+import { Exit, UsageError } from "../_errors.ts";
+import { str, type Values } from "../_command.ts";
 
 /** The exit code of an ended run: 0 when it completed, 1 when it failed or was cancelled. */
 export function exitOf(w: Workflow): number {
@@ -59,4 +60,19 @@ export async function resolveRun(client: Kagzi, id: string, namespace: string): 
     `Run "${id}" was not found in namespace "${namespace}" (neither as a run id nor as a workflow id)`,
     { subject: "run", subjectId: id },
   );
+}
+
+/** The tags of flag `name` ("key=value,key2=value2"); undefined when absent. */
+export function tagsFlag(values: Values, name: string): Record<string, string> | undefined {
+  const raw = str(values, name);
+  if (raw === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const part of raw.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) {
+      throw new UsageError(`Invalid --${name} "${raw}": use key=value[,key=value…]`);
+    }
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
 }

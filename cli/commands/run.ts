@@ -1,5 +1,6 @@
 /** `kagzi run …`: start, list, show, result and cancel workflow runs. */
 import {
+  type OnDuplicate,
   type Workflow,
   WORKFLOW_STATUSES,
   WorkflowCancelledError,
@@ -15,12 +16,18 @@ import {
   type Runtime,
   str,
 } from "../_command.ts";
-import { Exit, report } from "../_errors.ts";
+import { Exit, report, UsageError } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
-import { resumeCommand, retryCommand, signalCommand } from "./run_signal.ts";
-import { exitOf, resolveRun, waitForEnd } from "./_runs.ts";
+import {
+  pauseCommand,
+  rerunCommand,
+  resumeCommand,
+  retryCommand,
+  signalCommand,
+} from "./run_signal.ts";
+import { exitOf, resolveRun, tagsFlag, waitForEnd } from "./_runs.ts";
 
 /** Prints a run that ended: its output or error. */
 function printEnded(
@@ -44,6 +51,13 @@ const timeoutFlag = {
   help: 'give up waiting after this long, e.g. "30s" or "5m" (exit 3)',
 };
 
+const onDuplicateModes: readonly OnDuplicate[] = [
+  "return-existing",
+  "allow-after-failure",
+  "allow-after-end",
+  "fail",
+];
+
 const start: Command = {
   name: "start",
   args: "<type>",
@@ -57,7 +71,18 @@ const start: Command = {
     id: {
       type: "string",
       value: "KEY",
-      help: "idempotency key: starting it again returns the live run",
+      help: "idempotency key: starting it again returns its run while that is retained",
+    },
+    tags: {
+      type: "string",
+      value: "K=V[,K=V]",
+      help: "searchable tags of the run (run list --tag finds it)",
+    },
+    "on-duplicate": {
+      type: "string",
+      value: "MODE",
+      help: "when a run with --id is retained: return-existing (default), " +
+        "allow-after-failure, allow-after-end or fail",
     },
     version: {
       type: "string",
@@ -79,6 +104,17 @@ const start: Command = {
     const call = client.start(type).input(input);
     if (str(v, "id")) call.id(str(v, "id")!);
     if (str(v, "version")) call.version(str(v, "version")!);
+    const tags = tagsFlag(v, "tags");
+    if (tags) call.tags(tags);
+    const mode = str(v, "on-duplicate");
+    if (mode !== undefined) {
+      if (!onDuplicateModes.includes(mode as OnDuplicate)) {
+        throw new UsageError(
+          `Invalid --on-duplicate "${mode}": use one of ${onDuplicateModes.join(", ")}`,
+        );
+      }
+      call.onDuplicate(mode as OnDuplicate);
+    }
     const run = await call;
     // Not an error: the run is stored and waits; say why it may wait long.
     if (run.warning) console.error(`kagzi: warning: ${run.warning}`);
@@ -88,7 +124,7 @@ const start: Command = {
         ["Workflow ID", run.workflowId],
         [
           "Already existed",
-          run.alreadyExists ? "yes (the live run with this id)" : undefined,
+          run.alreadyExists ? "yes (the retained run with this id)" : undefined,
         ],
       ], {
         runId: run.id,
@@ -136,6 +172,11 @@ const list: Command = {
       value: "RUN",
       help: "only children of this run (a run id or a workflow id)",
     },
+    tag: {
+      type: "string",
+      value: "K=V[,K=V]",
+      help: "only runs carrying every one of these tags",
+    },
     limit: {
       type: "string",
       value: "N",
@@ -154,6 +195,7 @@ const list: Command = {
     if (status) call.status(status);
     if (str(v, "type")) call.type(str(v, "type")!);
     if (str(v, "workflow-id")) call.workflowId(str(v, "workflow-id")!);
+    for (const [k, value] of Object.entries(tagsFlag(v, "tag") ?? {})) call.tag(k, value);
     const rows: Workflow[] = [];
     for await (const w of call) {
       rows.push(w);
@@ -238,6 +280,8 @@ export const runGroup: Group = {
     cancel,
     signalCommand,
     retryCommand,
+    rerunCommand,
+    pauseCommand,
     resumeCommand,
   ],
 };

@@ -92,6 +92,13 @@ function print(
     ["Schedule", run.scheduleId],
     ["Parent run", run.parentRunId],
     ["Retry of", run.retriedFromRunId],
+    ["Reruns", run.reruns.length ? run.reruns.join(", ") : undefined],
+    [
+      "Tags",
+      Object.keys(run.tags).length
+        ? Object.entries(run.tags).map(([k, x]) => `${k}=${x}`).join(", ")
+        : undefined,
+    ],
     ["Worker", run.workerId],
     ["Input", JSON.stringify(run.input)],
     [

@@ -1,7 +1,7 @@
-/** `kagzi run signal`, `kagzi run retry` and `kagzi run resume`. */
+/** `kagzi run signal`, `kagzi run retry`, `kagzi run rerun`, `kagzi run pause` and `kagzi run resume`. */
 import { WorkflowCancelledError, WorkflowFailedError } from "@kagzi/sdk";
-import { type Command, duration, jsonFlag, str } from "../_command.ts";
-import { Exit } from "../_errors.ts";
+import { type Command, duration, jsonFlag, type Runtime, str, type Values } from "../_command.ts";
+import { Exit, UsageError } from "../_errors.ts";
 import { workflowJson } from "../_json.ts";
 import { exitOf, resolveRun } from "./_runs.ts";
 
@@ -35,74 +35,157 @@ export const signalCommand: Command = {
   },
 };
 
+const waitFlags = {
+  wait: {
+    type: "boolean" as const,
+    help: "wait for the new run to end; exit 1 if it failed or was cancelled",
+  },
+  timeout: {
+    type: "string" as const,
+    value: "DURATION",
+    help: "with --wait: give up after this long (exit 3)",
+  },
+};
+
 /** `run retry <run>`. */
 export const retryCommand: Command = {
   name: "retry",
   args: "<run>",
   summary: "Start a new run with the type, version and input of a finished run",
   details: "The new run keeps the workflow id and names the old one as its retriedFromRunId.\n" +
-    "An open run is refused (PRECONDITION_FAILED, exit 3).",
+    "An open run is refused (PRECONDITION_FAILED, exit 3). `run rerun --from-step` keeps the\n" +
+    "outputs of the steps before a step.",
+  flags: waitFlags,
+  min: 1,
+  max: 1,
+  run: (rt, v, [id]) => rerun(rt, v, id, ""),
+};
+
+/** `run rerun <run> --from-step NAME`. */
+export const rerunCommand: Command = {
+  name: "rerun",
+  args: "<run>",
+  summary: "Rerun a finished run from a step, keeping the outputs of the steps before it",
+  details: "A new run under the same workflow id (its retriedFromRunId names the old run; the\n" +
+    "old run lists it under Reruns). The steps the old run completed before it began\n" +
+    "--from-step keep their stored outputs; that step and everything after it run again.\n" +
+    "A step name the run does not have is a usage error listing the steps it has (exit 2);\n" +
+    "without --from-step it is `run retry`. An open run is refused (exit 3).",
   flags: {
-    wait: {
-      type: "boolean",
-      help: "wait for the new run to end; exit 1 if it failed or was cancelled",
-    },
-    timeout: {
-      type: "string",
-      value: "DURATION",
-      help: "with --wait: give up after this long (exit 3)",
-    },
+    "from-step": { type: "string", value: "NAME", help: "the first step to run again" },
+    ...waitFlags,
   },
   min: 1,
   max: 1,
+  run: (rt, v, [id]) => rerun(rt, v, id, str(v, "from-step") ?? ""),
+};
+
+async function rerun(rt: Runtime, v: Values, id: string, fromStep: string): Promise<number> {
+  const timeoutMs = duration(v, "timeout");
+  const client = await rt.client();
+  const { id: runId } = await resolveRun(client, id, rt.namespace);
+  const run = await client.rerun(runId, { fromStep });
+  const from: [string, string | undefined] = ["From step", fromStep || undefined];
+  if (!v.wait) {
+    rt.out.item(
+      [["Run ID", run.id], ["Workflow ID", run.workflowId], ["Retry of", runId], from],
+      {
+        runId: run.id,
+        workflowId: run.workflowId,
+        retriedFromRunId: runId,
+        fromStep: fromStep || undefined,
+      },
+    );
+    return Exit.ok;
+  }
+  await run.result({ timeout: timeoutMs }).catch((err) => {
+    if (!(err instanceof WorkflowFailedError || err instanceof WorkflowCancelledError)) throw err;
+  });
+  const w = await client.get(run.id);
+  rt.out.item([
+    ["Run ID", w.id],
+    ["Retry of", runId],
+    from,
+    ["Status", w.status],
+    ["Output", w.status === "COMPLETED" ? JSON.stringify(w.output) : undefined],
+    ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
+  ], workflowJson(w));
+  return exitOf(w);
+}
+
+const typeFlag = {
+  type: "string" as const,
+  value: "TYPE",
+  help: "the whole workflow type instead of one run",
+};
+
+/** The --type of a command given it instead of a run; a usage error for both or neither. */
+function typeOnly(v: Values, id: string | undefined): string | undefined {
+  const type = str(v, "type");
+  if ((type === undefined) === (id === undefined)) {
+    throw new UsageError("Give a run or --type TYPE (one of them)");
+  }
+  return type;
+}
+
+/** `run pause <run>`. */
+export const pauseCommand: Command = {
+  name: "pause",
+  args: "<run> | --type TYPE",
+  summary: "Hold an open run (PAUSED) until `run resume`; or every run of a type",
+  details: "Nothing claims a paused run; a running one stops at its next step boundary (its\n" +
+    "lease is released; a step in flight runs again after the resume). It keeps its workflow\n" +
+    "id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused (exit 3).\n" +
+    "--type pauses the type's open runs and every claim of it (new runs wait PENDING) until\n" +
+    "`run resume --type`.",
+  flags: { type: typeFlag },
+  min: 0,
+  max: 1,
   async run(rt, v, [id]) {
-    const timeoutMs = duration(v, "timeout");
+    const type = typeOnly(v, id);
     const client = await rt.client();
-    const { id: runId } = await resolveRun(client, id, rt.namespace);
-    const run = await client.retry(runId);
-    if (!v.wait) {
-      rt.out.item(
-        [["Run ID", run.id], ["Workflow ID", run.workflowId], ["Retry of", runId]],
-        { runId: run.id, workflowId: run.workflowId, retriedFromRunId: runId },
-      );
+    if (type) {
+      const { paused } = await client.pauseType(type);
+      rt.out.item([["Type", type], ["Runs paused", String(paused)]], { type, paused });
       return Exit.ok;
     }
-    await run.result({ timeout: timeoutMs }).catch((err) => {
-      if (!(err instanceof WorkflowFailedError || err instanceof WorkflowCancelledError)) throw err;
-    });
-    const w = await client.get(run.id);
-    rt.out.item([
-      ["Run ID", w.id],
-      ["Retry of", runId],
-      ["Status", w.status],
-      ["Output", w.status === "COMPLETED" ? JSON.stringify(w.output) : undefined],
-      ["Error", w.error ? `${w.error.code}: ${w.error.message}` : undefined],
-    ], workflowJson(w));
-    return exitOf(w);
+    const { id: runId } = await resolveRun(client, id!, rt.namespace);
+    const w = await client.pause(runId);
+    rt.out.item([["Run ID", w.id], ["Status", w.status]], workflowJson(w));
+    return Exit.ok;
   },
 };
 
 /** `run resume <run> [--from-here]`. */
 export const resumeCommand: Command = {
   name: "resume",
-  args: "<run>",
-  summary: "Let a PARKED run (its code changed under it) run again",
-  details: "A run parks when its replay asks for another step than its history recorded there.\n" +
+  args: "<run> | --type TYPE",
+  summary: "Let a PAUSED run, or a PARKED run (its code changed under it), run again",
+  details: "A paused run (`run pause`) is due again at once.\n" +
+    "A run parks when its replay asks for another step than its history recorded there.\n" +
     "Deploy code that matches its history, then resume it; or resume it --from-here to\n" +
     "accept the code as it is now: the recorded steps it no longer asks for are set aside\n" +
     "(listed as superseded) and the steps it asks for from that point run. Anything but a\n" +
-    "PARKED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends a parked run.",
+    "PARKED or PAUSED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends either.\n" +
+    "--type lets a paused type be claimed again and resumes its PAUSED runs.",
   flags: {
+    type: typeFlag,
     "from-here": {
       type: "boolean",
       help: "accept the current code from where the run parked (its new steps will run)",
     },
   },
-  min: 1,
+  min: 0,
   max: 1,
   async run(rt, v, [id]) {
+    const type = typeOnly(v, id);
     const client = await rt.client();
-    const { id: runId } = await resolveRun(client, id, rt.namespace);
+    if (type) {
+      const { resumed } = await client.resumeType(type);
+      rt.out.item([["Type", type], ["Runs resumed", String(resumed)]], { type, resumed });
+      return Exit.ok;
+    }
+    const { id: runId } = await resolveRun(client, id!, rt.namespace);
     const w = await client.resume(runId, { fromHere: v["from-here"] === true });
     rt.out.item(
       [["Run ID", w.id], ["Status", w.status], ["From here", v["from-here"] ? "yes" : undefined]],

@@ -9,13 +9,18 @@ import { ListCall } from "./list.ts";
 import {
   CancelCall,
   GetCall,
+  pauseRun,
+  pauseType,
+  type RerunOptions,
   type ResumeOptions,
   resumeRun,
+  resumeType,
   retryRun,
   type WorkflowRun,
 } from "./runs.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
+import { makeHandle, type RunHandle, type RunRef } from "./handle.ts";
 import {
   listSignals,
   type ListSignalsOptions,
@@ -126,6 +131,14 @@ export class Kagzi {
     return listSignals(this.#services, this.namespace, runId, options);
   }
 
+  /**
+   * Attaches to a run knowing only its run id, or `{ workflowId }` (then the newest run under
+   * it): get, result, signal, cancel, steps. Nothing is sent until one of those is called.
+   */
+  handle<T = unknown>(ref: RunRef, options: NamespaceOption = {}): RunHandle<T> {
+    return makeHandle<T>(this.#services, this.#ns(options), ref);
+  }
+
   /** Reads a run by its run id. */
   get(runId: string): GetCall {
     return new GetCall(this.#services, runId, this.namespace);
@@ -142,10 +155,36 @@ export class Kagzi {
   }
 
   /**
-   * Lets a PARKED run (one whose replay asked for another step than its history recorded) be
-   * claimed again: after deploying code that matches its history, or with `fromHere: true`
-   * accepting the current code from the point it parked. Anything but a PARKED run is
-   * PRECONDITION_FAILED.
+   * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until {@linkcode Kagzi.resume}:
+   * nothing claims it; a RUNNING run's lease is released at once, so its worker stops at its
+   * next step boundary (a step in flight then runs again after the resume). It keeps its
+   * workflow id, deadline and signals; `cancel()` ends it. Pausing a PAUSED run returns it as
+   * it is; an ended or PARKED run is PRECONDITION_FAILED.
+   */
+  pause(runId: string, options: NamespaceOption = {}): Promise<Workflow> {
+    return pauseRun(this.#services, this.#ns(options), runId);
+  }
+
+  /**
+   * Pauses workflow type `type` in the namespace (during an incident): its open runs become
+   * PAUSED as with {@linkcode Kagzi.pause}, and no run of the type is claimed — runs started
+   * meanwhile wait PENDING — until {@linkcode Kagzi.resumeType}. Resolves with how many runs it
+   * paused.
+   */
+  pauseType(type: string, options: NamespaceOption = {}): Promise<{ paused: number }> {
+    return pauseType(this.#services, this.#ns(options), type);
+  }
+
+  /** Lets a paused type be claimed again and resumes every PAUSED run of it; how many. */
+  resumeType(type: string, options: NamespaceOption = {}): Promise<{ resumed: number }> {
+    return resumeType(this.#services, this.#ns(options), type);
+  }
+
+  /**
+   * Lets a PAUSED run, or a PARKED run (one whose replay asked for another step than its
+   * history recorded), be claimed again: a parked one after deploying code that matches its
+   * history, or with `fromHere: true` accepting the current code from the point it parked.
+   * Any other run is PRECONDITION_FAILED.
    */
   resume(runId: string, options: ResumeOptions = {}): Promise<Workflow> {
     return resumeRun(this.#services, this.#ns(options), runId, options);
@@ -158,6 +197,16 @@ export class Kagzi {
    */
   retry<T = unknown>(runId: string, options: NamespaceOption = {}): Promise<WorkflowRun<T>> {
     return retryRun<T>(this.#services, this.#ns(options), runId);
+  }
+
+  /**
+   * Like {@linkcode Kagzi.retry}, from step `fromStep`: the new run (linked by
+   * `retriedFromRunId`; the old run lists it in `reruns`) keeps the stored outputs of the steps
+   * the old run completed before it began `fromStep`, and runs `fromStep` and what follows. An
+   * unknown step is INVALID_ARGUMENT naming the steps the run has.
+   */
+  rerun<T = unknown>(runId: string, options: RerunOptions = {}): Promise<WorkflowRun<T>> {
+    return retryRun<T>(this.#services, this.#ns(options), runId, options.fromStep ?? "");
   }
 
   /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */

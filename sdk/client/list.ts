@@ -16,6 +16,7 @@ export class ListCall extends Call<WorkflowPage> implements AsyncIterable<Workfl
   #pageSize = 0;
   #pageToken = "";
   #total = false;
+  #tags: Record<string, string> = {};
   /** @internal */
   constructor(private readonly services: Services, namespace: string) {
     super(namespace);
@@ -33,6 +34,11 @@ export class ListCall extends Call<WorkflowPage> implements AsyncIterable<Workfl
   /** Only runs with this workflow id. */
   workflowId(id: string): this {
     this.#workflowId = id;
+    return this;
+  }
+  /** Only runs tagged `key` = `value` (each call adds a tag every run listed must carry). */
+  tag(key: string, value: string): this {
+    this.#tags = { ...this.#tags, [key]: value };
     return this;
   }
   /** Only the child runs of run `runId`. */
@@ -75,6 +81,7 @@ export class ListCall extends Call<WorkflowPage> implements AsyncIterable<Workfl
       scheduleId: this.#scheduleId,
       parentRunId: this.#parentRunId,
       version: this.#version,
+      tags: this.#tags,
       page: { pageSize: this.#pageSize, pageToken: token, includeTotalCount: this.#total },
     });
     return {

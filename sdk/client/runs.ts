@@ -1,50 +1,26 @@
 /** Handles of started runs, and the calls about one run: get, cancel. */
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { WorkflowStatus as WireStatus } from "@kagzi/proto";
 import { Call } from "../_call.ts";
-import { retryDelay, sleep } from "../_backoff.ts";
 import { workflowFromWire } from "../_convert.ts";
-import { decodeJson } from "../_payload.ts";
-import { type Duration, parseDuration } from "../duration.ts";
-import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "../errors.ts";
 import type { Workflow } from "../types.ts";
 import { rpc, type Services } from "./_services.ts";
-import {
-  listSignals,
-  type ListSignalsOptions,
-  sendSignal,
-  type SignalInfo,
-  type SignalOptions,
-  type SignalSent,
-} from "./signals.ts";
+import { makeHandle, type RunHandle } from "./handle.ts";
 
-/** Options of {@linkcode WorkflowRun.result}. */
-export interface ResultOptions {
-  /** Give up (rejecting with a TIMEOUT KagziError) after this long. @default unlimited */
-  timeout?: Duration;
-  /** Stops waiting (rejecting with its reason) when aborted. */
-  signal?: AbortSignal;
-}
-
-/** A started run. */
-export interface WorkflowRun<T = unknown> {
+/** A started run: a {@linkcode RunHandle} that knows its ids and how the start went. */
+export interface WorkflowRun<T = unknown> extends RunHandle<T> {
   /** The run id. */
   readonly id: string;
   /** The idempotency key it was started with. */
   readonly workflowId: string;
-  /** True when a live run with this workflow id existed and was returned instead. */
+  /**
+   * True when a run with this workflow id was returned instead of a new one: an open run, or
+   * (with `onDuplicate("return-existing")`, the default) a retained one that has ended.
+   */
   readonly alreadyExists: boolean;
   /**
    * Set by `start()` when the run will wait on something that is not there now: no online
    * worker serves its workflow type and version (it runs once one registers).
    */
   readonly warning: string | undefined;
-  /** Waits for the run to end: its output, or WorkflowFailedError / WorkflowCancelledError. */
-  result(options?: ResultOptions): Promise<T>;
-  /** Sends the run signal `name`; resolves once it is durably stored. */
-  signal(name: string, payload?: unknown, options?: SignalOptions): Promise<SignalSent>;
-  /** The run's signals, pending and consumed, oldest first. */
-  listSignals(options?: ListSignalsOptions): Promise<SignalInfo[]>;
 }
 
 /** The handle of run `id` in `namespace`. */
@@ -57,82 +33,39 @@ export function makeRun<T>(
   warning = "",
 ): WorkflowRun<T> {
   return {
+    ...makeHandle<T>(services, namespace, id),
     id,
     workflowId,
     alreadyExists,
     warning: warning || undefined,
-    result: (options = {}) => waitForResult<T>(services, namespace, id, options),
-    signal: (name, payload, options = {}) =>
-      sendSignal(services, namespace, id, name, payload, options),
-    listSignals: (options = {}) => listSignals(services, namespace, id, options),
   };
 }
 
-/** Errors of GetWorkflow that say something about the call, not a passing fault. */
-const permanent = new Set(["NOT_FOUND", "INVALID_ARGUMENT", "UNAUTHORIZED", "PERMISSION_DENIED"]);
-
-/**
- * Long-polls GetWorkflow until the run ends. Anything else in between (the server or its
- * database away, an internal error, a wait cut short) is waited out with backoff: the call
- * settles only with the run's outcome, its own timeout or abort, or a permanent error about
- * the call itself (an unknown run, a refused key).
- */
-async function waitForResult<T>(
-  services: Services,
-  namespace: string,
-  id: string,
-  options: ResultOptions,
-): Promise<T> {
-  const limit = options.timeout === undefined
-    ? Infinity
-    : parseDuration(options.timeout, "timeout");
-  const until = Date.now() + limit;
-  for (let failures = 0;;) {
-    options.signal?.throwIfAborted();
-    const left = until - Date.now();
-    if (left <= 0) {
-      throw new KagziError("TIMEOUT", `Workflow run ${id} did not end within ${limit} ms`, {
-        subject: "run",
-        subjectId: id,
-      });
-    }
-    let res;
-    try {
-      res = await services.workflows.getWorkflow({
-        namespace,
-        runId: id,
-        waitForTerminal: durationFromMs(Math.min(left, 30_000)),
-      }, { signal: options.signal, timeoutMs: Math.min(left, 30_000) + 10_000 });
-      failures = 0;
-    } catch (err) {
-      const e = KagziError.from(err);
-      if (options.signal?.aborted || permanent.has(e.code)) throw e;
-      await sleep(Math.min(retryDelay(failures++, e), Math.max(0, left)), options.signal);
-      continue;
-    }
-    const w = res.workflow!;
-    switch (w.status) {
-      case WireStatus.COMPLETED:
-        return decodeJson(w.output, "output") as T;
-      case WireStatus.FAILED:
-        throw new WorkflowFailedError(id, w.error!);
-      case WireStatus.CANCELLED:
-        throw new WorkflowCancelledError(id, w.error?.message.replace(/^Cancelled:? ?/, "") ?? "");
-    }
-  }
+/** Options of `client.rerun()`. */
+export interface RerunOptions {
+  /**
+   * Rerun from this step: the completed steps the old run began before its first attempt of a
+   * step of this name keep their stored outputs (the new run replays them), and this step and
+   * everything after it run again. A name the run has no step of is INVALID_ARGUMENT naming the
+   * steps it has. @default none: every step runs again (as `client.retry()`)
+   */
+  fromStep?: string;
+  /** The run's namespace. @default the client's */
+  namespace?: string;
 }
 
 /**
  * Starts a new run with the type, version, input and context of the finished run `runId`,
- * under the same workflow id, linked to it by `retriedFromRunId`.
+ * under the same workflow id, linked to it by `retriedFromRunId`; from `fromStep` when given.
  */
 export function retryRun<T>(
   services: Services,
   namespace: string,
   runId: string,
+  fromStep = "",
 ): Promise<WorkflowRun<T>> {
   return rpc(async () => {
-    const res = await services.workflows.retryWorkflow({ namespace, runId });
+    const res = await services.workflows.retryWorkflow({ namespace, runId, fromStep });
     return makeRun<T>(services, namespace, res.runId, res.workflowId, false);
   });
 }
@@ -143,14 +76,47 @@ export interface ResumeOptions {
    * Accept the code as it is now from the point where the run parked: the recorded steps its
    * replay did not ask for are set aside (kept as superseded, never replayed) and the code
    * runs on from there, running the steps it asks for. Without it the replay must match the
-   * run's history, so deploy code that does first. @default false
+   * run's history, so deploy code that does first. Only for PARKED runs (a PAUSED run is
+   * INVALID_ARGUMENT). @default false
    */
   fromHere?: boolean;
   /** The run's namespace. @default the client's */
   namespace?: string;
 }
 
-/** Lets a PARKED run be claimed again; resolves with the run as it is then (PENDING). */
+/** Holds an open run as PAUSED; resolves with the run as it is then. */
+export function pauseRun(services: Services, namespace: string, runId: string): Promise<Workflow> {
+  return rpc(async () => {
+    const res = await services.workflows.pauseWorkflow({ namespace, runId });
+    return workflowFromWire(res.workflow!);
+  });
+}
+
+/** Pauses a workflow type (its open runs, and every claim of it); how many runs it paused. */
+export function pauseType(
+  services: Services,
+  namespace: string,
+  workflowType: string,
+): Promise<{ paused: number }> {
+  return rpc(async () => {
+    const res = await services.workflows.pauseWorkflowType({ namespace, workflowType });
+    return { paused: res.runsPaused };
+  });
+}
+
+/** Lets a paused type be claimed again and resumes its PAUSED runs; how many. */
+export function resumeType(
+  services: Services,
+  namespace: string,
+  workflowType: string,
+): Promise<{ resumed: number }> {
+  return rpc(async () => {
+    const res = await services.workflows.resumeWorkflowType({ namespace, workflowType });
+    return { resumed: res.runsResumed };
+  });
+}
+
+/** Lets a PARKED or PAUSED run be claimed again; resolves with the run as it is then (PENDING). */
 export function resumeRun(
   services: Services,
   namespace: string,

@@ -1,5 +1,6 @@
 /** The StartWorkflow builder. */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { OnDuplicate as WireOnDuplicate } from "@kagzi/proto";
 import { Call } from "../_call.ts";
 import { encodeJson } from "../_payload.ts";
 import { traceStart } from "../_tracing.ts";
@@ -7,6 +8,22 @@ import { retryUnavailable } from "../_backoff.ts";
 import { autoIdempotencyKey } from "./signals.ts";
 import type { Services } from "./_services.ts";
 import { makeRun, type WorkflowRun } from "./runs.ts";
+
+/**
+ * What a start with a workflow id does when a run under that id is retained (open, or ended
+ * and not yet deleted by retention): `"return-existing"` returns the newest such run
+ * (`alreadyExists: true`); `"allow-after-failure"` starts anew when it FAILED or was
+ * CANCELLED; `"allow-after-end"` starts anew when it ended at all; `"fail"` rejects with
+ * CONFLICT naming it. An open run is never started past.
+ */
+export type OnDuplicate = "return-existing" | "allow-after-failure" | "allow-after-end" | "fail";
+
+const wireOnDuplicate: Record<OnDuplicate, WireOnDuplicate> = {
+  "return-existing": WireOnDuplicate.RETURN_EXISTING,
+  "allow-after-failure": WireOnDuplicate.ALLOW_AFTER_FAILURE,
+  "allow-after-end": WireOnDuplicate.ALLOW_AFTER_END,
+  "fail": WireOnDuplicate.FAIL,
+};
 
 /** Builder of a StartWorkflow request; await it for a {@linkcode WorkflowRun}. */
 export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
@@ -16,6 +33,8 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
   #version = "";
   #deadline?: Date;
   #context: unknown;
+  #onDuplicate: OnDuplicate = "return-existing";
+  #tags: Record<string, string> = {};
 
   /** @internal */
   constructor(
@@ -32,11 +51,32 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     return this;
   }
   /**
-   * The idempotency key: starting the same id again returns the live run. Without one, the SDK
-   * makes one up (a UUID) before the first attempt, so a retried start cannot start twice.
+   * The idempotency key: starting the same id again returns its run, open or ended, for as long
+   * as that run is retained (see {@linkcode StartCall.onDuplicate}). Without one, the SDK makes
+   * one up (a UUID) before the first attempt, so a retried start cannot start twice.
    */
   id(workflowId: string): this {
     this.#id = workflowId;
+    return this;
+  }
+  /** What to do when a run under the workflow id is retained. @default "return-existing" */
+  onDuplicate(mode: OnDuplicate): this {
+    if (!(mode in wireOnDuplicate)) {
+      throw new TypeError(
+        `onDuplicate must be "return-existing", "allow-after-failure", "allow-after-end" or "fail", not ${
+          JSON.stringify(mode)
+        }`,
+      );
+    }
+    this.#onDuplicate = mode;
+    return this;
+  }
+  /**
+   * Searchable attributes of the run (`client.list().tag(key, value)` finds it); merged with
+   * earlier calls. At most 32; keys 1-64 and values up to 256 characters.
+   */
+  tags(tags: Record<string, string>): this {
+    this.#tags = { ...this.#tags, ...tags };
     return this;
   }
   /** The version of the workflow type to run. */
@@ -91,6 +131,8 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
           idempotencyKey: signalKey,
         },
         traceparent,
+        onDuplicate: wireOnDuplicate[this.#onDuplicate],
+        tags: this.#tags,
       });
     // A run under a generated id can only be this call's (it may have ended meanwhile).
     const earlier = async () => {

@@ -22,6 +22,7 @@ const statusNames: Record<RunStatus, WorkflowStatus> = {
   RUNNING: WorkflowStatus.RUNNING,
   SLEEPING: WorkflowStatus.SLEEPING,
   PARKED: WorkflowStatus.PARKED,
+  PAUSED: WorkflowStatus.PAUSED,
   COMPLETED: WorkflowStatus.COMPLETED,
   FAILED: WorkflowStatus.FAILED,
   CANCELLED: WorkflowStatus.CANCELLED,
@@ -107,6 +108,7 @@ export function runToProto(r: RunRow): Workflow {
     retriedFromRunId: r.retried_from_run_id ?? "",
     traceparent: r.traceparent ?? "",
     parked: r.status === "PARKED" && r.parked ? parkedToProto(r.parked) : undefined,
+    tags: r.tags ?? {},
   });
 }
 

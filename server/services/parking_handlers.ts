@@ -1,13 +1,17 @@
 /**
- * Parked runs: WorkerService.ParkWorkflow (a worker's replay found the code no longer matches
- * the run's history) and WorkflowService.ResumeWorkflow (an operator lets it run again, as it
- * is or "from here"). CancelWorkflow ends a parked run like any open one.
+ * Held runs: WorkerService.ParkWorkflow (a worker's replay found the code no longer matches
+ * the run's history), WorkflowService.PauseWorkflow (an operator holds a run) and
+ * ResumeWorkflow (an operator lets a parked run run again, as it is or "from here", or a paused
+ * one). CancelWorkflow ends a parked or paused run like any open one.
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ParkWorkflowResponseSchema,
+  PauseWorkflowResponseSchema,
+  PauseWorkflowTypeResponseSchema,
   ResumeWorkflowResponseSchema,
+  ResumeWorkflowTypeResponseSchema,
   StepKind,
   type StepRef,
   type WorkerService,
@@ -82,27 +86,76 @@ export function parkHandlers(
   };
 }
 
-/** The ResumeWorkflow handler of WorkflowService. */
+/** The PauseWorkflow(Type) and ResumeWorkflow(Type) handlers of WorkflowService. */
 export function resumeHandlers(
   ctx: ServiceContext,
-): Pick<ServiceImpl<typeof WorkflowService>, "resumeWorkflow"> {
+): Pick<
+  ServiceImpl<typeof WorkflowService>,
+  "resumeWorkflow" | "pauseWorkflow" | "pauseWorkflowType" | "resumeWorkflowType"
+> {
   const { db, notifier } = ctx;
   return {
     async resumeWorkflow(req) {
       const op = "resume workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const runId = v.runId(op, req.runId);
-      const resumed = await parking.resumeRun(db, namespaceId, runId, req.fromHere);
+      const unpaused = req.fromHere ? undefined : await parking.unpauseRun(db, namespaceId, runId);
+      const resumed = unpaused ??
+        (await parking.resumeRun(db, namespaceId, runId, req.fromHere))?.row;
       if (resumed) {
         notifier.publish(workTopic(namespaceId));
-        return create(ResumeWorkflowResponseSchema, { workflow: runToProto(resumed.row) });
+        return create(ResumeWorkflowResponseSchema, { workflow: runToProto(resumed) });
       }
       const row = await runs.getRun(db, namespaceId, runId);
       if (!row) throw runNotFound(namespaceId, runId);
+      if (row.status === "PAUSED") {
+        throw new InvalidArgumentError(
+          "from_here",
+          `Cannot ${op}: "from_here" applies to PARKED runs; run "${runId}" is PAUSED (resume it without from_here)`,
+        );
+      }
       throw new PreconditionError(
         "run",
         runId,
-        `Cannot ${op}: run "${runId}" is ${row.status}; only PARKED runs can be resumed`,
+        `Cannot ${op}: run "${runId}" is ${row.status}; only PARKED or PAUSED runs can be resumed`,
+      );
+    },
+
+    async pauseWorkflowType(req) {
+      const op = "pause workflow type";
+      const namespaceId = v.namespace(op, req.namespace);
+      const type = v.name(op, "workflow_type", req.workflowType);
+      const runsPaused = await parking.pauseType(db, namespaceId, type);
+      return create(PauseWorkflowTypeResponseSchema, { runsPaused });
+    },
+
+    async resumeWorkflowType(req) {
+      const op = "resume workflow type";
+      const namespaceId = v.namespace(op, req.namespace);
+      const type = v.name(op, "workflow_type", req.workflowType);
+      const runsResumed = await parking.resumeType(db, namespaceId, type);
+      notifier.publish(workTopic(namespaceId));
+      return create(ResumeWorkflowTypeResponseSchema, { runsResumed });
+    },
+
+    async pauseWorkflow(req) {
+      const op = "pause workflow";
+      const namespaceId = v.namespace(op, req.namespace);
+      const runId = v.runId(op, req.runId);
+      const paused = await parking.pauseRun(db, namespaceId, runId);
+      if (paused) return create(PauseWorkflowResponseSchema, { workflow: runToProto(paused) });
+      const row = await runs.getRun(db, namespaceId, runId);
+      if (!row) throw runNotFound(namespaceId, runId);
+      if (row.status === "PAUSED") {
+        return create(PauseWorkflowResponseSchema, {
+          workflow: runToProto(row),
+          alreadyPaused: true,
+        });
+      }
+      throw new PreconditionError(
+        "run",
+        runId,
+        `Cannot ${op}: run "${runId}" is ${row.status}; only PENDING, RUNNING or SLEEPING runs can be paused`,
       );
     },
   };

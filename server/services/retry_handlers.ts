@@ -1,10 +1,13 @@
-/** WorkflowService handler RetryWorkflow: a new run from a finished one. */
+/**
+ * WorkflowService handler RetryWorkflow: a new run from a finished one, optionally rerun from a
+ * step (the steps before it keep their stored outputs).
+ */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { RetryWorkflowResponseSchema, type WorkflowService } from "@kagzi/proto";
-import { ConflictError, PreconditionError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError, PreconditionError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
-import { insertRetryRun } from "../store/retries.ts";
+import { copyStepsBefore, insertRetryRun, stepNames } from "../store/retries.ts";
 import * as runs from "../store/runs.ts";
 import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -18,10 +21,32 @@ export function retryHandlers(ctx: ServiceContext): RetryHandlers {
   const { db, notifier } = ctx;
   return {
     async retryWorkflow(req) {
-      const op = "retry workflow";
+      const op = req.fromStep ? "rerun workflow" : "retry workflow";
       const namespaceId = v.namespace(op, req.namespace);
       const runId = v.runId(op, req.runId);
-      const inserted = await insertRetryRun(db, namespaceId, runId, crypto.randomUUID());
+      const fromStep = v.name(op, "from_step", req.fromStep, false);
+      if (fromStep) {
+        const names = await stepNames(db, namespaceId, runId);
+        if (!names.includes(fromStep)) {
+          if (!names.length && !(await runs.getRun(db, namespaceId, runId))) {
+            throw runNotFound(namespaceId, runId);
+          }
+          throw new InvalidArgumentError(
+            "from_step",
+            `Cannot ${op}: "from_step" ${v.show(fromStep)} is not a step of run "${runId}"; ${
+              names.length
+                ? `its steps are ${names.map(v.show).join(", ")}`
+                : "it recorded no steps"
+            }`,
+          );
+        }
+      }
+      // The run and the steps it keeps commit together: no worker claims it without them.
+      const inserted = await db.transaction(async (tx) => {
+        const row = await insertRetryRun(tx, namespaceId, runId, crypto.randomUUID());
+        if (row && fromStep) await copyStepsBefore(tx, namespaceId, runId, row.run_id, fromStep);
+        return row;
+      });
       if (inserted) {
         notifier.publish(workTopic(namespaceId));
         return create(RetryWorkflowResponseSchema, {

@@ -17,6 +17,7 @@ import { Batcher } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
 import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
+import { listReruns } from "../store/retries.ts";
 import { waitToProto } from "./_steps.ts";
 import { runNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -34,6 +35,8 @@ import * as v from "./_validate.ts";
 import { retryHandlers } from "./retry_handlers.ts";
 import { resumeHandlers } from "./parking_handlers.ts";
 import { ServedTypes } from "./_served.ts";
+import { checkExisting, onDuplicateOf, startsPast } from "./_duplicates.ts";
+import { tags as checkTags } from "./_tags.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 
@@ -65,6 +68,10 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       }
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
       const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
+      const runTags = checkTags(op, "tags", req.tags);
+      // Signal-with-start delivers to an open run, else starts anew (a signal cannot reach an
+      // ended run).
+      const onDuplicate = req.signal ? "allow-after-end" : onDuplicateOf(op, req.onDuplicate);
       // Insert, or find the live run holding the key; loop when that run ends in between.
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
@@ -81,6 +88,8 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           context,
           scheduleId: null,
           traceparent,
+          onDuplicate,
+          tags: runTags ?? {},
         };
         if (signal) {
           const res = await signalWithStart(ctx, op, run, signal);
@@ -102,19 +111,11 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
               : await served.warning(namespaceId, workflowType, inserted.version),
           });
         }
-        const existing = await runs.findActiveRun(db, namespaceId, workflowId);
-        if (!existing) continue;
-        if (existing.workflow_type !== workflowType) {
-          throw new ConflictError(
-            "workflow_id",
-            workflowId,
-            `Cannot ${op}: "workflow_id" ${
-              v.show(workflowId)
-            } is held by a running workflow of type ${v.show(existing.workflow_type)}, not ${
-              v.show(workflowType)
-            }`,
-          );
-        }
+        // Not inserted: a retained run keeps the id. The newest one answers, unless it ended
+        // (or went) in between in a way this mode starts past: then try again.
+        const existing = await runs.findNewestRun(db, namespaceId, workflowId);
+        if (!existing || startsPast(onDuplicate, existing.status)) continue;
+        checkExisting(op, onDuplicate, workflowId, workflowType, existing);
         return create(StartWorkflowResponseSchema, {
           runId: existing.run_id,
           workflowId,
@@ -154,6 +155,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
+          workflow.rerunRunIds = await listReruns(db, namespaceId, runId);
           // A parked run waits for an operator, not for its recorded waits.
           if (!isTerminal(row.status) && row.status !== "PARKED") {
             workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);
@@ -173,6 +175,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
             output_data: ended.output,
             output_metadata: ended.outputMetadata,
           });
+          workflow.rerunRunIds = await listReruns(db, namespaceId, runId);
           return create(GetWorkflowResponseSchema, { workflow });
         }
       }
@@ -187,7 +190,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         if (!status) {
           throw new InvalidArgumentError(
             "status",
-            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-7)`,
+            `Cannot ${op}: "status" ${req.status} is not a workflow status (1-8)`,
           );
         }
       }
@@ -199,6 +202,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         scheduleId: v.name(op, "schedule_id", req.scheduleId, false),
         version: req.version === "" ? null : v.name(op, "version", req.version),
         parentRunId: req.parentRunId === "" ? "" : v.runId(op, req.parentRunId, "parent_run_id"),
+        tags: checkTags(op, "tags", req.tags),
       };
       const size = v.pageSize(op, req.page?.pageSize ?? 0);
       const before = v.numericCursor(op, req.page?.pageToken ?? "");
@@ -247,7 +251,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       throw new PreconditionError(
         "run",
         runId,
-        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING, SLEEPING or PARKED runs can be cancelled`,
+        `Cannot ${op}: run "${runId}" is already ${row.status}; only PENDING, RUNNING, SLEEPING, PARKED or PAUSED runs can be cancelled`,
       );
     },
   };

@@ -49,13 +49,15 @@ export async function startChild(
   const childRunId = crypto.randomUUID();
   const inserted = await tx.query<{ run_id: string }>(
     `insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                             retry_policy, parent_run_id, parent_close_policy)
+                             retry_policy, parent_run_id, parent_close_policy, id_generation)
      select $1, $2, $3, $4,
             coalesce(nullif($5, ''), (select d.version from kagzi_default_versions d
                                       where d.namespace_id = $1 and d.workflow_type = $4), ''),
-            'PENDING', $6::jsonb, $7, $8
-     on conflict (namespace_id, workflow_id) where status in ${openStatuses}
-     do nothing
+            'PENDING', $6::jsonb, $7, $8,
+            -- A child starts anew once the runs under its workflow id have ended.
+            coalesce((select max(x.id_generation) + 1 from kagzi_runs x
+                      where x.namespace_id = $1 and x.workflow_id = $3), 0)
+     on conflict do nothing
      returning run_id::text`,
     [
       k.namespaceId,

@@ -1,7 +1,8 @@
 /**
  * SQL for parked runs (migration 0007): a held run parks when its replay asked for another step
  * than its history recorded; an operator resumes it, as it is or "from here" (the recorded
- * steps the replay did not ask for are set aside into kagzi_superseded_steps).
+ * steps the replay did not ask for are set aside into kagzi_superseded_steps). And paused runs
+ * (migration 0008): held by an operator, resumed by one.
  */
 import type { Queryable } from "./db.ts";
 import { type ParkedJson, runColumns, type RunRow } from "./runs.ts";
@@ -70,4 +71,86 @@ export async function resumeRun(
   const { superseded_steps, ...row } = r as RunRow & { superseded_steps: number; was?: unknown };
   delete (row as { was?: unknown }).was;
   return { row, supersededSteps: superseded_steps };
+}
+
+/**
+ * Pauses an open run that is not held otherwise (PENDING, RUNNING or SLEEPING): nothing claims
+ * it, and a RUNNING run's lease is released (its worker's next write is refused). Undefined
+ * when the run is missing or has another status.
+ */
+export async function pauseRun(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<RunRow | undefined> {
+  const rows = await db.query<RunRow>(
+    `update kagzi_runs r
+     set status = 'PAUSED', worker_id = null, locked_until = null, wake_up_at = null,
+         wake_pending = false, available_at = 'infinity', updated_at = now()
+     where r.namespace_id = $1 and r.run_id = $2 and r.status in ('PENDING', 'RUNNING', 'SLEEPING')
+     returning ${runColumns}`,
+    [namespaceId, runId],
+  );
+  return rows[0];
+}
+
+/**
+ * Makes a PAUSED run due now (PENDING): its replay finds its stored steps, and its sleeps and
+ * waits suspend it again if they are not due. Undefined when the run is not PAUSED.
+ */
+export async function unpauseRun(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<RunRow | undefined> {
+  const rows = await db.query<RunRow>(
+    `update kagzi_runs r
+     set status = 'PENDING', available_at = now(), updated_at = now()
+     where r.namespace_id = $1 and r.run_id = $2 and r.status = 'PAUSED'
+     returning ${runColumns}`,
+    [namespaceId, runId],
+  );
+  return rows[0];
+}
+
+/**
+ * Pauses workflow type `type` in a namespace: marks it (no run of it is claimed) and pauses its
+ * open runs that are not held otherwise. How many runs it paused.
+ */
+export async function pauseType(db: Queryable, namespaceId: string, type: string): Promise<number> {
+  const rows = await db.query<{ paused: number }>(
+    `with mark as (
+       insert into kagzi_paused_types (namespace_id, workflow_type) values ($1, $2)
+       on conflict do nothing),
+     runs as (
+       update kagzi_runs r
+       set status = 'PAUSED', worker_id = null, locked_until = null, wake_up_at = null,
+           wake_pending = false, available_at = 'infinity', updated_at = now()
+       where r.namespace_id = $1 and r.workflow_type = $2
+         and r.status in ('PENDING', 'RUNNING', 'SLEEPING')
+       returning 1)
+     select count(*)::int as paused from runs`,
+    [namespaceId, type],
+  );
+  return rows[0].paused;
+}
+
+/** Unmarks a paused type and makes its PAUSED runs due now. How many runs it resumed. */
+export async function resumeType(
+  db: Queryable,
+  namespaceId: string,
+  type: string,
+): Promise<number> {
+  const rows = await db.query<{ resumed: number }>(
+    `with unmark as (
+       delete from kagzi_paused_types where namespace_id = $1 and workflow_type = $2),
+     runs as (
+       update kagzi_runs r
+       set status = 'PENDING', available_at = now(), updated_at = now()
+       where r.namespace_id = $1 and r.workflow_type = $2 and r.status = 'PAUSED'
+       returning 1)
+     select count(*)::int as resumed from runs`,
+    [namespaceId, type],
+  );
+  return rows[0].resumed;
 }

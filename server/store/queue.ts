@@ -40,11 +40,18 @@ export async function claimRuns(
 ): Promise<ClaimedRow[]> {
   return await db.query<ClaimedRow>(
     `with due as (
-       select r.namespace_id, r.run_id, r.started_at is not null as resumed, r.available_at
+       -- Resumed (its history is sent along): started before, or a retry that may have been
+       -- given the stored steps of the run it reruns.
+       select r.namespace_id, r.run_id,
+              r.started_at is not null or r.retried_from_run_id is not null as resumed,
+              r.available_at
        from kagzi_runs r
        where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
          and r.available_at <= now()
-         and (r.workflow_type, r.version) in (select * from unnest($2::text[], $3::text[]))
+         and (r.workflow_type, r.version) in (
+           select * from unnest($2::text[], $3::text[]) u(t, v)
+           where not exists (select 1 from kagzi_paused_types p
+                             where p.namespace_id = $1 and p.workflow_type = u.t))
        order by r.available_at
        limit $6
        for update skip locked)

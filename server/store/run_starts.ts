@@ -3,7 +3,20 @@
  * lone start (`insertRun`), each storing the run with its input and context payloads.
  */
 import { base64, type Queryable } from "./db.ts";
-import { openStatuses, type RunStatus } from "./runs.ts";
+import type { RunStatus } from "./runs.ts";
+
+/** What a start does when a retained run already has its workflow id (see migration 0008). */
+export type OnDuplicate = "return-existing" | "allow-after-failure" | "allow-after-end" | "fail";
+
+/**
+ * The condition under which a start with mode `mode` inserts, given the newest retained run
+ * under its workflow id (`gen`, `status`: null when there is none).
+ */
+function mayInsert(mode: string, gen: string, status: string): string {
+  return `(${gen} is null
+     or (${mode} = 'allow-after-end' and ${status} in ('COMPLETED', 'FAILED', 'CANCELLED'))
+     or (${mode} = 'allow-after-failure' and ${status} in ('FAILED', 'CANCELLED')))`;
+}
 
 /** What StartWorkflow stores. */
 export interface NewRun {
@@ -24,6 +37,10 @@ export interface NewRun {
    * the worker serves (else it is stored PENDING as usual).
    */
   claim?: { workerId: string; versions: string[]; leaseMs: number } | null;
+  /** When a retained run has the workflow id. @default "return-existing" */
+  onDuplicate?: OnDuplicate;
+  /** Searchable attributes. @default {} */
+  tags?: Record<string, string>;
 }
 
 /** What {@linkcode insertRuns} stored for an item. */
@@ -38,8 +55,8 @@ export interface InsertedRun {
 }
 
 /**
- * Inserts PENDING runs with their payloads in one statement; a run whose
- * workflow_id is held by a non-terminal run (or by an earlier item of the same
+ * Inserts PENDING runs with their payloads in one statement; a run whose workflow_id is kept
+ * by a retained run its `onDuplicate` does not start past (or by an earlier item of the same
  * call) is skipped. Per item: the stored status, or undefined when skipped.
  */
 export async function insertRuns(
@@ -52,34 +69,42 @@ export async function insertRuns(
        select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                             $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-                            $16::int[])
+                            $16::int[], $17::text[], $18::text[])
          with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
                               deadline_at, retry_policy, schedule_id, input, input_metadata,
                               context, context_metadata, traceparent, claim_worker,
-                              claim_versions, lease_ms, idx)),
+                              claim_versions, lease_ms, on_duplicate, tags, idx)),
      resolved as (
        select i.*, v.version as stored_version,
               coalesce(i.claim_worker is not null
-                       and (i.claim_versions::jsonb ? v.version), false) as handed
+                       and (i.claim_versions::jsonb ? v.version), false)
+                and not exists (select 1 from kagzi_paused_types p
+                                where p.namespace_id = i.namespace_id
+                                  and p.workflow_type = i.workflow_type) as handed
        from input i
        left join kagzi_default_versions d on d.namespace_id = i.namespace_id
                                           and d.workflow_type = i.workflow_type
-       cross join lateral (select coalesce(nullif(i.version, ''), d.version, '') as version) v),
+       cross join lateral (select coalesce(nullif(i.version, ''), d.version, '') as version) v
+       left join lateral (select x.id_generation as last_gen, x.status as last_status
+                          from kagzi_runs x
+                          where x.namespace_id = i.namespace_id and x.workflow_id = i.workflow_id
+                          order by x.id_generation desc limit 1) l on true),
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
                                deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at)
+                               locked_until, fence, started_at, id_generation, tags)
        select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type, i.stored_version,
               case when i.handed then 'RUNNING' else 'PENDING' end,
               i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent,
               case when i.handed then i.claim_worker end,
               case when i.handed then now() + i.lease_ms * interval '1 millisecond' end,
               case when i.handed then 1 else 0 end,
-              case when i.handed then now() end
+              case when i.handed then now() end,
+              coalesce(i.last_gen + 1, 0), i.tags::jsonb
        from resolved i
+       where ${mayInsert("i.on_duplicate", "i.last_gen", "i.last_status")}
        order by i.idx
-       on conflict (namespace_id, workflow_id) where status in ${openStatuses}
-       do nothing
+       on conflict do nothing
        returning namespace_id, run_id, status, version, fence, locked_until),
      payloads as (
        insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
@@ -107,6 +132,8 @@ export async function insertRuns(
       items.map((r) => r.claim?.workerId ?? null),
       items.map((r) => (r.claim ? JSON.stringify(r.claim.versions) : null)),
       items.map((r) => r.claim?.leaseMs ?? 0),
+      items.map((r) => r.onDuplicate ?? "return-existing"),
+      items.map((r) => JSON.stringify(r.tags ?? {})),
     ],
   );
   const byId = new Map(rows.map((r) => [r.run_id, r]));
@@ -125,21 +152,30 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
                        '') as version),
      h as (
        select v.version, coalesce($14::text is not null and ($15::jsonb ? v.version), false)
+                           and not exists (select 1 from kagzi_paused_types p
+                                           where p.namespace_id = $1 and p.workflow_type = $4)
                            as handed
        from v),
+     last as (
+       select x.id_generation, x.status from kagzi_runs x
+       where x.namespace_id = $1 and x.workflow_id = $3
+       order by x.id_generation desc limit 1),
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
                                deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at)
+                               locked_until, fence, started_at, id_generation, tags)
        select $1, $2, $3, $4, h.version, case when h.handed then 'RUNNING' else 'PENDING' end,
               $6::timestamptz, $7::jsonb, $8, $13,
               case when h.handed then $14 end,
               case when h.handed then now() + $16 * interval '1 millisecond' end,
               case when h.handed then 1 else 0 end,
-              case when h.handed then now() end
+              case when h.handed then now() end,
+              coalesce((select id_generation + 1 from last), 0), $18::jsonb
        from h
-       on conflict (namespace_id, workflow_id) where status in ${openStatuses}
-       do nothing
+       where ${
+      mayInsert("$17::text", "(select id_generation from last)", "(select status from last)")
+    }
+       on conflict do nothing
        returning namespace_id, run_id, status, version, fence, locked_until),
      payloads as (
        insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
@@ -166,6 +202,8 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
       r.claim?.workerId ?? null,
       r.claim?.versions ?? null,
       r.claim?.leaseMs ?? 0,
+      r.onDuplicate ?? "return-existing",
+      r.tags ?? {},
     ],
   );
   return rows[0];

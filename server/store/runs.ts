@@ -1,12 +1,13 @@
 /** SQL for workflow runs: get, find, list, count, cancel. One statement per function. */
 import type { Queryable } from "./db.ts";
 
-/** The statuses a run can have; the first four are open (non-terminal). */
+/** The statuses a run can have; the first five are open (non-terminal). */
 export type RunStatus =
   | "PENDING"
   | "RUNNING"
   | "SLEEPING"
   | "PARKED"
+  | "PAUSED"
   | "COMPLETED"
   | "FAILED"
   | "CANCELLED";
@@ -15,7 +16,7 @@ export type RunStatus =
  * The open statuses as an SQL list, for `status in ${openStatuses}`: the predicate of the
  * one-open-run-per-workflow-id index (ON CONFLICT clauses name it) and of cancellation.
  */
-export const openStatuses = `('PENDING', 'RUNNING', 'SLEEPING', 'PARKED')`;
+export const openStatuses = `('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')`;
 
 /** A row of kagzi_runs joined with its payloads. */
 export interface RunRow {
@@ -46,6 +47,8 @@ export interface RunRow {
   traceparent: string | null;
   /** Why a PARKED run is parked (see migrations/0007_parked.sql). */
   parked: ParkedJson | null;
+  /** Searchable attributes (migration 0008). */
+  tags: Record<string, string>;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -76,7 +79,7 @@ export const runColumns =
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
-  r.traceparent, r.parked`;
+  r.traceparent, r.parked, r.tags`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(
@@ -88,6 +91,21 @@ export async function findActiveRun(
     `select ${runColumns} from kagzi_runs r
      where r.namespace_id = $1 and r.workflow_id = $2
        and r.status in ${openStatuses}`,
+    [namespaceId, workflowId],
+  );
+  return rows[0];
+}
+
+/** The newest retained run under a workflow_id (open or ended), if any. */
+export async function findNewestRun(
+  db: Queryable,
+  namespaceId: string,
+  workflowId: string,
+): Promise<RunRow | undefined> {
+  const rows = await db.query<RunRow>(
+    `select ${runColumns} from kagzi_runs r
+     where r.namespace_id = $1 and r.workflow_id = $2
+     order by r.id_generation desc limit 1`,
     [namespaceId, workflowId],
   );
   return rows[0];
@@ -127,15 +145,21 @@ export interface RunFilter {
   version: string | null;
   /** Only the children of this run; empty for any. */
   parentRunId: string;
+  /** Only runs carrying all of these tags; null for any. */
+  tags: Record<string, string> | null;
 }
 
-const filterSql = `r.namespace_id = $1
+// The tag clause is in the text only when tags are asked for: a prepared statement's generic
+// plan cannot use the GIN index behind "$8 is null or tags @> $8" (it scans every run).
+const filterSql = (f: RunFilter) =>
+  `r.namespace_id = $1
   and ($2::text is null or r.status = $2)
   and ($3 = '' or r.workflow_type = $3)
   and ($4 = '' or r.workflow_id = $4)
   and ($5 = '' or r.schedule_id = $5)
   and ($6::text is null or r.version = $6)
-  and ($7 = '' or r.parent_run_id = nullif($7, '')::uuid)`;
+  and ($7 = '' or r.parent_run_id = nullif($7, '')::uuid)
+  and ${f.tags ? "r.tags @> $8::jsonb" : "$8::jsonb is null"}`;
 
 const filterParams = (f: RunFilter) => [
   f.namespaceId,
@@ -145,7 +169,22 @@ const filterParams = (f: RunFilter) => [
   f.scheduleId,
   f.version,
   f.parentRunId,
+  f.tags,
 ];
+
+/** The statement of {@linkcode listRuns} for `filter` (its parameters: {@linkcode listRunsParams}). */
+export const listRunsSql = (filter: RunFilter): string =>
+  `select ${runColumns} from kagzi_runs r
+   where ${filterSql(filter)} and ($9::bigint is null or r.seq < $9)
+   order by r.seq desc
+   limit $10`;
+
+/** The parameters of {@linkcode listRunsSql}. */
+export const listRunsParams = (
+  filter: RunFilter,
+  beforeSeq: bigint | null,
+  limit: number,
+): unknown[] => [...filterParams(filter), beforeSeq?.toString() ?? null, limit];
 
 /** A page of runs, newest first, strictly older than the cursor `beforeSeq`. */
 export async function listRuns(
@@ -154,19 +193,13 @@ export async function listRuns(
   beforeSeq: bigint | null,
   limit: number,
 ): Promise<RunRow[]> {
-  return await db.query<RunRow>(
-    `select ${runColumns} from kagzi_runs r
-     where ${filterSql} and ($8::bigint is null or r.seq < $8)
-     order by r.seq desc
-     limit $9`,
-    [...filterParams(filter), beforeSeq?.toString() ?? null, limit],
-  );
+  return await db.query<RunRow>(listRunsSql(filter), listRunsParams(filter, beforeSeq, limit));
 }
 
 /** How many runs match the filter. */
 export async function countRuns(db: Queryable, filter: RunFilter): Promise<number> {
   const rows = await db.query<{ n: string }>(
-    `select count(*)::text as n from kagzi_runs r where ${filterSql}`,
+    `select count(*)::text as n from kagzi_runs r where ${filterSql(filter)}`,
     filterParams(filter),
   );
   return Number(rows[0].n);

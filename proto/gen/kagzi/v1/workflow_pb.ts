@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/workflow.proto.
  */
 export const file_kagzi_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEi4wYKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQitQEKBlBhcmtlZBIjCghleHBlY3RlZBgBIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSIAoFYXNrZWQYAiABKAsyES5rYWd6aS52MS5TdGVwUmVmEi0KCXBhcmtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJd29ya2VyX2lkGAQgASgJEiIKB3VuYXNrZWQYBSADKAsyES5rYWd6aS52MS5TdGVwUmVmIj4KCFVuc2VydmVkEjIKDmxhc3Rfc2VydmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/CgxXb3JrZmxvd1dhaXQSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLldhaXRLaW5kEgwKBG5hbWUYAiABKAkSKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNoaWxkX3J1bl9pZBgEIAEoCSL3AQoGU2lnbmFsEhEKCXNpZ25hbF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIiCgdwYXlsb2FkGAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY29uc3VtZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KFmNvbnN1bWVkX2J5X29jY3VycmVuY2UYCCABKAUiWAoLU3RhcnRTaWduYWwSDAoEbmFtZRgBIAEoCRIiCgdwYXlsb2FkGAIgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkixgIKFFN0YXJ0V29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIVCg13b3JrZmxvd190eXBlGAIgASgJEhMKC3dvcmtmbG93X2lkGAMgASgJEiAKBWlucHV0GAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAUgASgJEi8KC2RlYWRsaW5lX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgxyZXRyeV9wb2xpY3kYByABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIiCgdjb250ZXh0GAggASgLMhEua2FnemkudjEuUGF5bG9hZBIlCgZzaWduYWwYCSABKAsyFS5rYWd6aS52MS5TdGFydFNpZ25hbBITCgt0cmFjZXBhcmVudBgKIAEoCSKiAQoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgDIAEoCBIoCgZzdGF0dXMYBCABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1cxIRCglzaWduYWxfaWQYBSABKAkSDwoHd2FybmluZxgGIAEoCSJtChJHZXRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRI0ChF3YWl0X2Zvcl90ZXJtaW5hbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ci8QEKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIjCgRwYWdlGAIgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSLQoGc3RhdHVzGAMgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXNIAIgBARIVCg13b3JrZmxvd190eXBlGAQgASgJEhMKC3dvcmtmbG93X2lkGAUgASgJEhMKC3NjaGVkdWxlX2lkGAYgASgJEg8KB3ZlcnNpb24YByABKAkSFQoNcGFyZW50X3J1bl9pZBgIIAEoCUIJCgdfc3RhdHVzImAKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIlCgl3b3JrZmxvd3MYASADKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iSgoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlkKFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIZChFhbHJlYWR5X2NhbmNlbGxlZBgCIAEoCCKMAQoVU2lnbmFsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSEwoLc2lnbmFsX25hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJIkMKFlNpZ25hbFdvcmtmbG93UmVzcG9uc2USEQoJc2lnbmFsX2lkGAEgASgJEhYKDmFscmVhZHlfZXhpc3RzGAIgASgIInEKEkxpc3RTaWduYWxzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEiMKBHBhZ2UYAyABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBITCgtzaWduYWxfbmFtZRgEIAEoCSJaChNMaXN0U2lnbmFsc1Jlc3BvbnNlEiEKB3NpZ25hbHMYASADKAsyEC5rYWd6aS52MS5TaWduYWwSIAoEcGFnZRgCIAEoCzISLmthZ3ppLnYxLlBhZ2VJbmZvIjkKFFJldHJ5V29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkiPAoVUmV0cnlXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCSJNChVSZXN1bWVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIRCglmcm9tX2hlcmUYAyABKAgiPgoWUmVzdW1lV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93Kv8BCg5Xb3JrZmxvd1N0YXR1cxIfChtXT1JLRkxPV19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdXT1JLRkxPV19TVEFUVVNfUEVORElORxABEhsKF1dPUktGTE9XX1NUQVRVU19SVU5OSU5HEAISHAoYV09SS0ZMT1dfU1RBVFVTX1NMRUVQSU5HEAMSHQoZV09SS0ZMT1dfU1RBVFVTX0NPTVBMRVRFRBAEEhoKFldPUktGTE9XX1NUQVRVU19GQUlMRUQQBRIdChlXT1JLRkxPV19TVEFUVVNfQ0FOQ0VMTEVEEAYSGgoWV09SS0ZMT1dfU1RBVFVTX1BBUktFRBAHKnoKCFdhaXRLaW5kEhkKFVdBSVRfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBSVRfS0lORF9TTEVFUBABEhQKEFdBSVRfS0lORF9TSUdOQUwQAhITCg9XQUlUX0tJTkRfQ0hJTEQQAxITCg9XQUlUX0tJTkRfUkVUUlkQBDKeBQoPV29ya2Zsb3dTZXJ2aWNlElAKDVN0YXJ0V29ya2Zsb3cSHi5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXNwb25zZRJKCgtHZXRXb3JrZmxvdxIcLmthZ3ppLnYxLkdldFdvcmtmbG93UmVxdWVzdBodLmthZ3ppLnYxLkdldFdvcmtmbG93UmVzcG9uc2USUAoNTGlzdFdvcmtmbG93cxIeLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0Gh8ua2FnemkudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlElMKDkNhbmNlbFdvcmtmbG93Eh8ua2FnemkudjEuQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0GiAua2FnemkudjEuQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRJTCg5TaWduYWxXb3JrZmxvdxIfLmthZ3ppLnYxLlNpZ25hbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLlNpZ25hbFdvcmtmbG93UmVzcG9uc2USSgoLTGlzdFNpZ25hbHMSHC5rYWd6aS52MS5MaXN0U2lnbmFsc1JlcXVlc3QaHS5rYWd6aS52MS5MaXN0U2lnbmFsc1Jlc3BvbnNlElAKDVJldHJ5V29ya2Zsb3cSHi5rYWd6aS52MS5SZXRyeVdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlJldHJ5V29ya2Zsb3dSZXNwb25zZRJTCg5SZXN1bWVXb3JrZmxvdxIfLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_worker]);
+  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEi0wcKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQSFQoNcmVydW5fcnVuX2lkcxgbIAMoCRIqCgR0YWdzGBwgAygLMhwua2FnemkudjEuV29ya2Zsb3cuVGFnc0VudHJ5GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCgZQYXJrZWQSIwoIZXhwZWN0ZWQYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiAKBWFza2VkGAIgASgLMhEua2FnemkudjEuU3RlcFJlZhItCglwYXJrZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgEIAEoCRIiCgd1bmFza2VkGAUgAygLMhEua2FnemkudjEuU3RlcFJlZiI+CghVbnNlcnZlZBIyCg5sYXN0X3NlcnZlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoMV29ya2Zsb3dXYWl0EiAKBGtpbmQYASABKA4yEi5rYWd6aS52MS5XYWl0S2luZBIMCgRuYW1lGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjaGlsZF9ydW5faWQYBCABKAki9wEKBlNpZ25hbBIRCglzaWduYWxfaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NvbnN1bWVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZjb25zdW1lZF9ieV9vY2N1cnJlbmNlGAggASgFIlgKC1N0YXJ0U2lnbmFsEgwKBG5hbWUYASABKAkSIgoHcGF5bG9hZBgCIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJItgDChRTdGFydFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCRITCgt3b3JrZmxvd19pZBgDIAEoCRIgCgVpbnB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgFIAEoCRIvCgtkZWFkbGluZV9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoMcmV0cnlfcG9saWN5GAcgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSIgoHY29udGV4dBgIIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJQoGc2lnbmFsGAkgASgLMhUua2FnemkudjEuU3RhcnRTaWduYWwSEwoLdHJhY2VwYXJlbnQYCiABKAkSKwoMb25fZHVwbGljYXRlGAsgASgOMhUua2FnemkudjEuT25EdXBsaWNhdGUSNgoEdGFncxgMIAMoCzIoLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKiAQoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgDIAEoCBIoCgZzdGF0dXMYBCABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1cxIRCglzaWduYWxfaWQYBSABKAkSDwoHd2FybmluZxgGIAEoCSJtChJHZXRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRI0ChF3YWl0X2Zvcl90ZXJtaW5hbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ci1gIKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIjCgRwYWdlGAIgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSLQoGc3RhdHVzGAMgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXNIAIgBARIVCg13b3JrZmxvd190eXBlGAQgASgJEhMKC3dvcmtmbG93X2lkGAUgASgJEhMKC3NjaGVkdWxlX2lkGAYgASgJEg8KB3ZlcnNpb24YByABKAkSFQoNcGFyZW50X3J1bl9pZBgIIAEoCRI2CgR0YWdzGAkgAygLMigua2FnemkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QuVGFnc0VudHJ5GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19zdGF0dXMiYAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEiUKCXdvcmtmbG93cxgBIAMoCzISLmthZ3ppLnYxLldvcmtmbG93EiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJKChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiWQoWQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93EhkKEWFscmVhZHlfY2FuY2VsbGVkGAIgASgIIowBChVTaWduYWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRITCgtzaWduYWxfbmFtZRgDIAEoCRIiCgdwYXlsb2FkGAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQwoWU2lnbmFsV29ya2Zsb3dSZXNwb25zZRIRCglzaWduYWxfaWQYASABKAkSFgoOYWxyZWFkeV9leGlzdHMYAiABKAgicQoSTGlzdFNpZ25hbHNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSIwoEcGFnZRgDIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0EhMKC3NpZ25hbF9uYW1lGAQgASgJIloKE0xpc3RTaWduYWxzUmVzcG9uc2USIQoHc2lnbmFscxgBIAMoCzIQLmthZ3ppLnYxLlNpZ25hbBIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iTAoUUmV0cnlXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIRCglmcm9tX3N0ZXAYAyABKAkiPAoVUmV0cnlXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCSJNChVSZXN1bWVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIRCglmcm9tX2hlcmUYAyABKAgiPgoWUmVzdW1lV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93IjkKFFBhdXNlV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkiVQoVUGF1c2VXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3cSFgoOYWxyZWFkeV9wYXVzZWQYAiABKAgiRAoYUGF1c2VXb3JrZmxvd1R5cGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIVCg13b3JrZmxvd190eXBlGAIgASgJIjAKGVBhdXNlV29ya2Zsb3dUeXBlUmVzcG9uc2USEwoLcnVuc19wYXVzZWQYASABKAUiRQoZUmVzdW1lV29ya2Zsb3dUeXBlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCSIyChpSZXN1bWVXb3JrZmxvd1R5cGVSZXNwb25zZRIUCgxydW5zX3Jlc3VtZWQYASABKAUqmwIKDldvcmtmbG93U3RhdHVzEh8KG1dPUktGTE9XX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF1dPUktGTE9XX1NUQVRVU19QRU5ESU5HEAESGwoXV09SS0ZMT1dfU1RBVFVTX1JVTk5JTkcQAhIcChhXT1JLRkxPV19TVEFUVVNfU0xFRVBJTkcQAxIdChlXT1JLRkxPV19TVEFUVVNfQ09NUExFVEVEEAQSGgoWV09SS0ZMT1dfU1RBVFVTX0ZBSUxFRBAFEh0KGVdPUktGTE9XX1NUQVRVU19DQU5DRUxMRUQQBhIaChZXT1JLRkxPV19TVEFUVVNfUEFSS0VEEAcSGgoWV09SS0ZMT1dfU1RBVFVTX1BBVVNFRBAIKnoKCFdhaXRLaW5kEhkKFVdBSVRfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBSVRfS0lORF9TTEVFUBABEhQKEFdBSVRfS0lORF9TSUdOQUwQAhITCg9XQUlUX0tJTkRfQ0hJTEQQAxITCg9XQUlUX0tJTkRfUkVUUlkQBCqsAQoLT25EdXBsaWNhdGUSHAoYT05fRFVQTElDQVRFX1VOU1BFQ0lGSUVEEAASIAocT05fRFVQTElDQVRFX1JFVFVSTl9FWElTVElORxABEiQKIE9OX0RVUExJQ0FURV9BTExPV19BRlRFUl9GQUlMVVJFEAISIAocT05fRFVQTElDQVRFX0FMTE9XX0FGVEVSX0VORBADEhUKEU9OX0RVUExJQ0FURV9GQUlMEAQyrwcKD1dvcmtmbG93U2VydmljZRJQCg1TdGFydFdvcmtmbG93Eh4ua2FnemkudjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVzcG9uc2USSgoLR2V0V29ya2Zsb3cSHC5rYWd6aS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHS5rYWd6aS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlElAKDUxpc3RXb3JrZmxvd3MSHi5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBofLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJTCg5DYW5jZWxXb3JrZmxvdxIfLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USUwoOU2lnbmFsV29ya2Zsb3cSHy5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1Jlc3BvbnNlEkoKC0xpc3RTaWduYWxzEhwua2FnemkudjEuTGlzdFNpZ25hbHNSZXF1ZXN0Gh0ua2FnemkudjEuTGlzdFNpZ25hbHNSZXNwb25zZRJQCg1SZXRyeVdvcmtmbG93Eh4ua2FnemkudjEuUmV0cnlXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5SZXRyeVdvcmtmbG93UmVzcG9uc2USUwoOUmVzdW1lV29ya2Zsb3cSHy5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1Jlc3BvbnNlElAKDVBhdXNlV29ya2Zsb3cSHi5rYWd6aS52MS5QYXVzZVdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dSZXNwb25zZRJcChFQYXVzZVdvcmtmbG93VHlwZRIiLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVxdWVzdBojLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVzcG9uc2USXwoSUmVzdW1lV29ya2Zsb3dUeXBlEiMua2FnemkudjEuUmVzdW1lV29ya2Zsb3dUeXBlUmVxdWVzdBokLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93VHlwZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_worker]);
 
 /**
  * @generated from message kagzi.v1.Workflow
@@ -167,6 +167,21 @@ export type Workflow = Message<"kagzi.v1.Workflow"> & {
    * @generated from field: kagzi.v1.Unserved unserved = 26;
    */
   unserved?: Unserved | undefined;
+
+  /**
+   * The runs RetryWorkflow started from this one (retries and reruns), oldest first. Filled by
+   * GetWorkflow only.
+   *
+   * @generated from field: repeated string rerun_run_ids = 27;
+   */
+  rerunRunIds: string[];
+
+  /**
+   * Searchable attributes set at start (ListWorkflows filters on them).
+   *
+   * @generated from field: map<string, string> tags = 28;
+   */
+  tags: { [key: string]: string };
 };
 
 /**
@@ -384,7 +399,8 @@ export type StartWorkflowRequest = Message<"kagzi.v1.StartWorkflowRequest"> & {
   workflowType: string;
 
   /**
-   * Idempotency key, unique among non-terminal runs of the namespace. Empty: the server makes one.
+   * Idempotency key: kept by its runs for as long as they are retained (see on_duplicate).
+   * Empty: the server makes one.
    *
    * @generated from field: string workflow_id = 3;
    */
@@ -431,6 +447,21 @@ export type StartWorkflowRequest = Message<"kagzi.v1.StartWorkflowRequest"> & {
    * @generated from field: string traceparent = 10;
    */
   traceparent: string;
+
+  /**
+   * Ignored with a signal (signal-with-start starts anew once the run under the id has ended).
+   *
+   * @generated from field: kagzi.v1.OnDuplicate on_duplicate = 11;
+   */
+  onDuplicate: OnDuplicate;
+
+  /**
+   * Searchable attributes: at most 32; keys 1-64 and values 0-256 characters, no control
+   * characters. Kept by retries and reruns.
+   *
+   * @generated from field: map<string, string> tags = 12;
+   */
+  tags: { [key: string]: string };
 };
 
 /**
@@ -455,7 +486,7 @@ export type StartWorkflowResponse = Message<"kagzi.v1.StartWorkflowResponse"> & 
   workflowId: string;
 
   /**
-   * True when a non-terminal run with this workflow_id existed; it is returned instead.
+   * True when a retained run with this workflow_id existed; it is returned instead.
    *
    * @generated from field: bool already_exists = 3;
    */
@@ -580,6 +611,13 @@ export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
    * @generated from field: string parent_run_id = 8;
    */
   parentRunId: string;
+
+  /**
+   * Only runs carrying every one of these tags (key and value).
+   *
+   * @generated from field: map<string, string> tags = 9;
+   */
+  tags: { [key: string]: string };
 };
 
 /**
@@ -799,6 +837,16 @@ export type RetryWorkflowRequest = Message<"kagzi.v1.RetryWorkflowRequest"> & {
    * @generated from field: string run_id = 2;
    */
   runId: string;
+
+  /**
+   * Rerun from this step: the completed steps the old run began before its first attempt of
+   * from_step (of any kind) are copied to the new run, which replays their stored outputs and
+   * runs from_step and everything after it. Empty: nothing is copied (a plain retry). A name the
+   * run has no step of is INVALID_ARGUMENT naming the steps it has.
+   *
+   * @generated from field: string from_step = 3;
+   */
+  fromStep: string;
 };
 
 /**
@@ -831,9 +879,10 @@ export const RetryWorkflowResponseSchema: GenMessage<RetryWorkflowResponse> = /*
   messageDesc(file_kagzi_v1_workflow, 19);
 
 /**
- * Lets a PARKED run be claimed again. Without from_here the replay must match the history
- * (deploy code that does first); with from_here the recorded steps the replay did not ask for
- * are set aside (kept, listed as superseded) and the code runs on from the point it parked.
+ * Lets a PARKED or PAUSED run be claimed again. For a PARKED run, without from_here the replay
+ * must match the history (deploy code that does first); with from_here the recorded steps the
+ * replay did not ask for are set aside (kept, listed as superseded) and the code runs on from the
+ * point it parked. from_here with a PAUSED run is INVALID_ARGUMENT.
  *
  * @generated from message kagzi.v1.ResumeWorkflowRequest
  */
@@ -877,6 +926,140 @@ export type ResumeWorkflowResponse = Message<"kagzi.v1.ResumeWorkflowResponse"> 
  */
 export const ResumeWorkflowResponseSchema: GenMessage<ResumeWorkflowResponse> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_workflow, 21);
+
+/**
+ * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until ResumeWorkflow. A RUNNING
+ * run's lease is released at once: its worker's next write is refused, so it stops at its next
+ * step boundary (a step in flight then runs again after the resume). Pausing a PAUSED run
+ * answers it as it is (already_paused).
+ *
+ * @generated from message kagzi.v1.PauseWorkflowRequest
+ */
+export type PauseWorkflowRequest = Message<"kagzi.v1.PauseWorkflowRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message kagzi.v1.PauseWorkflowRequest.
+ * Use `create(PauseWorkflowRequestSchema)` to create a new message.
+ */
+export const PauseWorkflowRequestSchema: GenMessage<PauseWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 22);
+
+/**
+ * @generated from message kagzi.v1.PauseWorkflowResponse
+ */
+export type PauseWorkflowResponse = Message<"kagzi.v1.PauseWorkflowResponse"> & {
+  /**
+   * @generated from field: kagzi.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * @generated from field: bool already_paused = 2;
+   */
+  alreadyPaused: boolean;
+};
+
+/**
+ * Describes the message kagzi.v1.PauseWorkflowResponse.
+ * Use `create(PauseWorkflowResponseSchema)` to create a new message.
+ */
+export const PauseWorkflowResponseSchema: GenMessage<PauseWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 23);
+
+/**
+ * Pauses a workflow type in a namespace: its open runs become PAUSED (as PauseWorkflow), and no
+ * run of the type is claimed (new starts wait PENDING) until ResumeWorkflowType.
+ *
+ * @generated from message kagzi.v1.PauseWorkflowTypeRequest
+ */
+export type PauseWorkflowTypeRequest = Message<"kagzi.v1.PauseWorkflowTypeRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string workflow_type = 2;
+   */
+  workflowType: string;
+};
+
+/**
+ * Describes the message kagzi.v1.PauseWorkflowTypeRequest.
+ * Use `create(PauseWorkflowTypeRequestSchema)` to create a new message.
+ */
+export const PauseWorkflowTypeRequestSchema: GenMessage<PauseWorkflowTypeRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 24);
+
+/**
+ * @generated from message kagzi.v1.PauseWorkflowTypeResponse
+ */
+export type PauseWorkflowTypeResponse = Message<"kagzi.v1.PauseWorkflowTypeResponse"> & {
+  /**
+   * How many open runs were paused.
+   *
+   * @generated from field: int32 runs_paused = 1;
+   */
+  runsPaused: number;
+};
+
+/**
+ * Describes the message kagzi.v1.PauseWorkflowTypeResponse.
+ * Use `create(PauseWorkflowTypeResponseSchema)` to create a new message.
+ */
+export const PauseWorkflowTypeResponseSchema: GenMessage<PauseWorkflowTypeResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 25);
+
+/**
+ * Lets a paused type be claimed again and makes every PAUSED run of it PENDING.
+ *
+ * @generated from message kagzi.v1.ResumeWorkflowTypeRequest
+ */
+export type ResumeWorkflowTypeRequest = Message<"kagzi.v1.ResumeWorkflowTypeRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string workflow_type = 2;
+   */
+  workflowType: string;
+};
+
+/**
+ * Describes the message kagzi.v1.ResumeWorkflowTypeRequest.
+ * Use `create(ResumeWorkflowTypeRequestSchema)` to create a new message.
+ */
+export const ResumeWorkflowTypeRequestSchema: GenMessage<ResumeWorkflowTypeRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 26);
+
+/**
+ * @generated from message kagzi.v1.ResumeWorkflowTypeResponse
+ */
+export type ResumeWorkflowTypeResponse = Message<"kagzi.v1.ResumeWorkflowTypeResponse"> & {
+  /**
+   * @generated from field: int32 runs_resumed = 1;
+   */
+  runsResumed: number;
+};
+
+/**
+ * Describes the message kagzi.v1.ResumeWorkflowTypeResponse.
+ * Use `create(ResumeWorkflowTypeResponseSchema)` to create a new message.
+ */
+export const ResumeWorkflowTypeResponseSchema: GenMessage<ResumeWorkflowTypeResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 27);
 
 /**
  * @generated from enum kagzi.v1.WorkflowStatus
@@ -924,6 +1107,14 @@ export enum WorkflowStatus {
    * @generated from enum value: WORKFLOW_STATUS_PARKED = 7;
    */
   PARKED = 7,
+
+  /**
+   * Held by an operator (PauseWorkflow): not claimed, not ended, until ResumeWorkflow (or
+   * CancelWorkflow). A running run stops at its next step boundary, its lease released.
+   *
+   * @generated from enum value: WORKFLOW_STATUS_PAUSED = 8;
+   */
+  PAUSED = 8,
 }
 
 /**
@@ -967,6 +1158,55 @@ export enum WaitKind {
  */
 export const WaitKindSchema: GenEnum<WaitKind> = /*@__PURE__*/
   enumDesc(file_kagzi_v1_workflow, 1);
+
+/**
+ * What StartWorkflow does when a retained run (open or ended, not yet deleted by retention)
+ * already has the workflow_id. An open run is always returned (or CONFLICT with FAIL).
+ *
+ * @generated from enum kagzi.v1.OnDuplicate
+ */
+export enum OnDuplicate {
+  /**
+   * As RETURN_EXISTING.
+   *
+   * @generated from enum value: ON_DUPLICATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The newest run under the id is returned (already_exists), finished or not.
+   *
+   * @generated from enum value: ON_DUPLICATE_RETURN_EXISTING = 1;
+   */
+  RETURN_EXISTING = 1,
+
+  /**
+   * A new run starts when the newest run under the id FAILED or was CANCELLED; else returned.
+   *
+   * @generated from enum value: ON_DUPLICATE_ALLOW_AFTER_FAILURE = 2;
+   */
+  ALLOW_AFTER_FAILURE = 2,
+
+  /**
+   * A new run starts when the newest run under the id has ended; an open one is returned.
+   *
+   * @generated from enum value: ON_DUPLICATE_ALLOW_AFTER_END = 3;
+   */
+  ALLOW_AFTER_END = 3,
+
+  /**
+   * Any retained run under the id is a CONFLICT naming it.
+   *
+   * @generated from enum value: ON_DUPLICATE_FAIL = 4;
+   */
+  FAIL = 4,
+}
+
+/**
+ * Describes the enum kagzi.v1.OnDuplicate.
+ */
+export const OnDuplicateSchema: GenEnum<OnDuplicate> = /*@__PURE__*/
+  enumDesc(file_kagzi_v1_workflow, 2);
 
 /**
  * @generated from service kagzi.v1.WorkflowService
@@ -1035,6 +1275,30 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof ResumeWorkflowRequestSchema;
     output: typeof ResumeWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.PauseWorkflow
+   */
+  pauseWorkflow: {
+    methodKind: "unary";
+    input: typeof PauseWorkflowRequestSchema;
+    output: typeof PauseWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.PauseWorkflowType
+   */
+  pauseWorkflowType: {
+    methodKind: "unary";
+    input: typeof PauseWorkflowTypeRequestSchema;
+    output: typeof PauseWorkflowTypeResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.ResumeWorkflowType
+   */
+  resumeWorkflowType: {
+    methodKind: "unary";
+    input: typeof ResumeWorkflowTypeRequestSchema;
+    output: typeof ResumeWorkflowTypeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kagzi_v1_workflow, 0);
