@@ -49,6 +49,7 @@ export class Execution {
     private readonly rpc: WorkerRpc,
     private readonly task: Task,
     private readonly fn: WorkflowFn,
+    private readonly now: () => number = Date.now,
   ) {
     for (const r of task.steps) {
       if (r.step) this.#records.set(key(r.step.kind, r.step.name, r.step.occurrence), r);
@@ -213,6 +214,7 @@ export class Execution {
       track,
       waitUntil: (at) => this.#waitUntil(at),
       waitForever: () => this.#waitForever(),
+      now: this.now,
       addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
       call: (method, req) => this.#report(() => this.rpc.call(method, req)),
       report: (send) => this.#report(send),

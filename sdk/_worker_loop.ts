@@ -25,6 +25,8 @@ export interface WorkerInit {
   maxConcurrent: number;
   shutdownTimeoutMs: number;
   handlers: Map<string, WorkflowFn>;
+  /** The clock durable sleeps and signal timeouts are timed by: the server's when in process. */
+  now: () => number;
 }
 
 /** Counts of what a worker did, for observability and tests. */
@@ -167,7 +169,7 @@ export class WorkerLoop {
 
   #start(task: Task, sentAt: Instant): void {
     const fn = this.#init.handlers.get(`${task.workflowType}@${task.version}`);
-    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task));
+    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task), this.#init.now);
     // Claimed again (an older lease of ours was recovered): the older execution lost it.
     this.#active.get(task.runId)?.release("run claimed again");
     this.#active.set(task.runId, exec);

@@ -5,6 +5,7 @@
  * `done:<namespace>:<run id>`.
  */
 import type { Db } from "../store/db.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { RunRow } from "../store/runs.ts";
 
 /** The detail of a done topic published where the run ended: the run as stored. */
@@ -33,7 +34,11 @@ export class Notifier {
   #unlisten?: () => Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly db: Db, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly db: Db,
+    private readonly onError: (err: unknown) => void,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Starts listening to other servers' notifications. */
   async start(): Promise<void> {
@@ -63,7 +68,7 @@ export class Notifier {
 
   /** Publishes `topic` locally at `at` (used for wake-ups due soon). */
   publishAt(topic: string, at: Date): void {
-    const delay = at.getTime() - Date.now();
+    const delay = at.getTime() - this.clock.now();
     if (delay <= 0) return this.#emit(topic);
     if (delay > this.maxTimerMs) return;
     const id = setTimeout(() => {

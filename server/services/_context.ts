@@ -1,4 +1,5 @@
 import type { ServerConfig } from "../config.ts";
+import type { Clock } from "../engine/clock.ts";
 import type { Notifier } from "../engine/notify.ts";
 import type { Dispatcher } from "../engine/dispatch.ts";
 import type { Logger } from "../log.ts";
@@ -17,4 +18,6 @@ export interface ServiceContext {
   database: string;
   /** Counters and histograms of what happens (a no-op when metrics are off). */
   metrics: ServerMetrics;
+  /** Engine time: due times of sleeps, retries, timeouts, deadlines and schedules. */
+  clock: Clock;
 }
