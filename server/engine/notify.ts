@@ -70,7 +70,8 @@ export class Notifier {
   publishAt(topic: string, at: Date): void {
     const delay = at.getTime() - this.clock.now();
     if (delay <= 0) return this.#emit(topic);
-    if (delay > this.maxTimerMs) return;
+    // Past setTimeout's 32-bit limit it would fire at once; the ticker times it when nearer.
+    if (delay > Math.min(this.maxTimerMs, 2 ** 31 - 1)) return;
     const id = setTimeout(() => {
       this.#timers.delete(id);
       this.#emit(topic);
