@@ -68,8 +68,10 @@ export class TimeKeeper {
     const target = this.test.now() + ms;
     for (;;) {
       const next = (await this.test.nextTimer())?.getTime();
-      // 1 ms past the timer: deadlines are due once passed.
-      const to = next !== undefined && next + 1 < target ? next + 1 : target;
+      // 1 ms past the timer (deadlines are due once passed); always forward, so this ends.
+      const to = next !== undefined && next + 1 < target && next + 1 > this.test.now()
+        ? next + 1
+        : target;
       if (await this.test.advanceTo(to, this.types)) {
         await this.settle();
         if (to >= target) return;

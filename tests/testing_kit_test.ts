@@ -87,9 +87,14 @@ Deno.test("auto-skip runs a 30-day sleep and a 3-day signal timeout in a test", 
 Deno.test("time stands still while the test's code runs, and without auto-skip", async (t) => {
   await t.step("auto-skip waits for the test to await a result", async () => {
     await using env = await TestEnv.create({ workflows });
+    const t0 = env.now().getTime();
     const run = await env.client.start<string>("waitForGo");
     await env.settle();
-    assert.equal((await env.client.get(run.id)).status, "SLEEPING");
+    for (let i = 0; i < 20; i++) {
+      assert.equal((await env.client.get(run.id)).status, "SLEEPING");
+      await env.settle();
+    }
+    assert.ok(env.now().getTime() - t0 < 1_000, "the clock did not move");
     await run.signal("go", "went");
     assert.equal(await run.result(), "went");
   });
@@ -115,6 +120,7 @@ Deno.test("retry backoffs are skipped, with their delays in virtual time", async
     if (++calls < 3) throw new Error("declined");
     return "charged";
   });
+  await env.skipTime("1 day"); // retry times must be virtual too, not real time plus the delay
   const t0 = env.now().getTime();
   const run = await env.client.start<string>("flaky");
   assert.equal(await run.result({ timeout: "60s" }), "charged");

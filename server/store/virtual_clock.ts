@@ -73,7 +73,8 @@ export async function nextTimer(db: Queryable): Promise<Date | undefined> {
           and available_at < 'infinity'),
        (select min(deadline_at) from kagzi_runs
         where status in ('PENDING', 'RUNNING', 'SLEEPING') and deadline_at >= now()),
-       (select min(next_fire_at) from kagzi_schedules where enabled)) as at`,
+       (select min(next_fire_at) from kagzi_schedules
+        where enabled and next_fire_at > now())) as at`,
   );
   return rows[0].at ?? undefined;
 }
