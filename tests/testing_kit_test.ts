@@ -94,7 +94,7 @@ Deno.test("time stands still while the test's code runs, and without auto-skip",
       assert.equal((await env.client.get(run.id)).status, "SLEEPING");
       await env.settle();
     }
-    assert.ok(env.now().getTime() - t0 < 1_000, "the clock did not move");
+    assert.ok(env.now().getTime() - t0 < DAY, "the clock did not jump");
     await run.signal("go", "went");
     assert.equal(await run.result(), "went");
   });
