@@ -29,10 +29,10 @@ function git(...args: string[]): string | undefined {
 /** The commit before the newest migration (`version`) was added, when history has it. */
 function previousRelease(): { rev: string; version: number } | undefined {
   const newest = [...migrations].sort((a, b) => b.version - a.version)[0];
-  const file = [...Deno.readDirSync(`${root}/migrations`)]
-    .map((e) => e.name).find((n) => n.startsWith(String(newest.version).padStart(4, "0")));
-  const added = file &&
-    git("log", "--diff-filter=A", "--format=%H", "-1", "--", `migrations/${file}`);
+  const prefix = String(newest.version).padStart(4, "0");
+  // The oldest commit adding a file of that number (it may have been renamed since).
+  const added = git("log", "--diff-filter=A", "--format=%H", "--", `migrations/${prefix}_*`)
+    ?.split("\n").filter(Boolean).at(-1);
   const rev = added && git("rev-parse", "--verify", "-q", `${added}^`);
   return rev ? { rev, version: newest.version } : undefined;
 }
