@@ -120,6 +120,24 @@ Deno.test({
           await timeline.locator(".step-head", { hasText: "settle" }).waitFor();
           await timeline.getByRole("link", { name: /child run/ }).waitFor();
           await page.getByRole("region", { name: "Children" }).getByText("receipt").waitFor();
+          // The waterfall: one bar per attempt on the time axis, the retry's wait a dashed gap.
+          const fall = page.getByRole("region", { name: "Waterfall" });
+          const chargeRow = fall.locator('li[data-step="charge-card"]');
+          const bars = chargeRow.locator("rect.wf-bar");
+          await waitFor("two bars for charge-card", async () => (await bars.count()) === 2);
+          assert.equal(await bars.nth(0).getAttribute("data-status"), "FAILED");
+          assert.equal(await bars.nth(1).getAttribute("data-status"), "COMPLETED");
+          const x = async (i: number) => Number(await bars.nth(i).getAttribute("x"));
+          assert.ok((await x(1)) > (await x(0)), "the retry is drawn after the first attempt");
+          assert.equal(await chargeRow.locator("line.wf-gap").count(), 1);
+          assert.match(
+            (await chargeRow.locator("line.wf-gap").getAttribute("aria-label")) ?? "",
+            /charge-card waited \d+ ms before attempt 2/,
+          );
+          const settleBar = fall.locator('li[data-step="settle"] rect.wf-bar');
+          assert.equal(await settleBar.count(), 1);
+          assert.ok(Number(await settleBar.getAttribute("x")) > (await x(1)), "sleep after step");
+          await fall.locator('li[data-step="receipt"] rect.wf-bar').waitFor();
           await shot(page, "run-timeline");
         },
       );

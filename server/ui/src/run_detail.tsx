@@ -17,6 +17,7 @@ import { href, navigate } from "./router.ts";
 import { describeWait, timeline } from "./timeline.ts";
 import { Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
 import { Timeline } from "./run_timeline.tsx";
+import { Waterfall } from "./run_waterfall.tsx";
 import { CancelDialog, ResumeDialog, RetryDialog, SignalDialog } from "./run_dialogs.tsx";
 import { RunAlerts } from "./run_alerts.tsx";
 
@@ -165,6 +166,7 @@ export function RunDetail(props: { id: string }) {
           />
         )}
       </div>
+      <Waterfall steps={timeline(d.data!.steps)} />
       <Timeline steps={timeline(d.data!.steps)} link={link} />
       {d.data!.children.length > 0 && (
         <RunList title="Children" runs={d.data!.children} link={link} />
