@@ -114,7 +114,9 @@ export function Waterfall(props: { steps: TimelineStep[]; now?: number }) {
                   ? `${s.label} attempt ${g.attempt}: ${g.status}, ${
                     formatDuration(g.to - g.from)
                   }${g.open ? " so far" : ""}, at +${formatDuration(g.from)}`
-                  : `${s.label} waited ${formatDuration(g.to - g.from)} before attempt ${g.attempt}`;
+                  : `${s.label} waited ${
+                    formatDuration(g.to - g.from)
+                  } before attempt ${g.attempt}`;
                 return g.kind === "bar"
                   ? (
                     <rect
@@ -154,7 +156,8 @@ export function Waterfall(props: { steps: TimelineStep[]; now?: number }) {
         ))}
       </ol>
       <p class="subtle wf-total">
-        {formatDuration(total)} from the first step's start; dashed: waiting before the next attempt.
+        {formatDuration(total)}{" "}
+        from the first step's start; dashed: waiting before the next attempt.
       </p>
     </section>
   );
