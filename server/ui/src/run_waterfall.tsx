@@ -48,7 +48,7 @@ export function segments(s: TimelineStep, start: number, now: number): Segment[]
     const to = (end?.getTime() ?? now) - start;
     const status = shownStatus(a);
     const prev = out.findLast((x) => x.kind === "bar");
-    if (prev && false) {
+    if (prev && from > prev.to) {
       out.push({ kind: "gap", from: prev.to, to: from, attempt: a.attempt, status, open: false });
     }
     out.push({ kind: "bar", from, to, attempt: a.attempt, status, open: !end });
