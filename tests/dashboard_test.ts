@@ -18,11 +18,13 @@ const fast = ["--heartbeat-interval-ms", "300", "--tick-interval-ms", "200", "--
 
 let broken = true; // what fails "fragile" until the test "fixes" it and retries from the UI
 const failedOnce = new Set<string>();
+let charges = 0; // calls of "charge-card": a rerun from a later step must not call it again
 const flows: Record<string, WorkflowFn> = {
   order: async (ctx: Context, input: { total: number }) => {
     const payment = await ctx.step("charge-card")
       .retry(Retry.exponential(3).initial("100ms"))
       .run(() => {
+        charges++;
         if (!failedOnce.has(ctx.runId)) {
           failedOnce.add(ctx.runId);
           throw new Error("card network timed out");
@@ -141,6 +143,42 @@ Deno.test({
           await shot(page, "run-timeline");
         },
       );
+
+      await t.step("Rerun from here reuses the steps before it and opens the new run", async () => {
+        const before = charges;
+        const settle = page.getByRole("region", { name: "Timeline" })
+          .locator("li", { hasText: "settle" });
+        await settle.getByRole("button", { name: "Rerun from settle" }).click();
+        await dialog().getByRole("button", { name: "Start rerun" }).click();
+        await page.waitForURL((u) =>
+          /\/ui\/runs\//.test(u.pathname) && !u.pathname.endsWith(order.id)
+        );
+        const newId = page.url().split("/runs/")[1].split("?")[0];
+        assert.equal((await client.get(newId)).retriedFromRunId, order.id);
+        assert.deepEqual(
+          await client.handle(newId).result({ timeout: "30s" }),
+          { payment: "pay-42", receipt: "receipt for pay-42" },
+        );
+        assert.equal(charges, before, "charge-card kept its stored output");
+        await page.getByRole("link", { name: order.id }).waitFor(); // "Retry of"
+      });
+
+      await t.step("pauses and resumes a run", async () => {
+        const held = await client.start("approval").id("approval-held");
+        await waitFor("the run waits", async () => (await client.get(held.id)).waits.length > 0);
+        await page.goto(`${server.url}/ui/runs/${held.id}`);
+        await page.getByRole("button", { name: "Pause" }).click();
+        await dialog().getByRole("button", { name: "Pause run" }).click();
+        await page.getByText("Run paused.").waitFor();
+        assert.equal((await client.get(held.id)).status, "PAUSED");
+        await page.locator("#run-title").getByText("PAUSED").waitFor();
+        await page.getByRole("button", { name: "Resume" }).click();
+        await dialog().getByRole("button", { name: "Resume" }).click();
+        await page.getByText("Run resumed.").waitFor();
+        assert.notEqual((await client.get(held.id)).status, "PAUSED");
+        await client.signal(held.id, "approve", { by: "bo" });
+        assert.deepEqual(await held.result({ timeout: "30s" }), { by: "bo" });
+      });
 
       await t.step("Send signal delivers to the waiting run", async () => {
         await page.goto(`${server.url}/ui/runs/${approval.id}`);
