@@ -72,11 +72,13 @@ Deno.test({
     const dialog = () => page.getByRole("dialog");
     try {
       // Runs in every state, started and driven by the SDK and the real workers.
-      const order = await client.start("order").input({ total: 42 }).id("order-42");
+      const order = await client.start("order").input({ total: 42 }).id("order-42")
+        .tags({ customer: "acme", tier: "gold" });
       await order.result({ timeout: "30s" });
       const approval = await client.start("approval").id("approval-7");
       const long = await client.start("long").id("cool-down-1");
-      const fragile = await client.start("fragile").input({ partner: "acme" }).id("sync-acme");
+      const fragile = await client.start("fragile").input({ partner: "acme" }).id("sync-acme")
+        .tags({ customer: "zeta" });
       await assert.rejects(fragile.result({ timeout: "30s" }), /503/);
       await waitFor("waiting runs", async () =>
         (await client.get(approval.id)).waits.length > 0 &&
@@ -106,6 +108,29 @@ Deno.test({
           "the filter survives a reload",
           async () => (await rows.count()) === 1 && /FAILED/.test(await rows.first().innerText()),
         );
+      });
+
+      await t.step("shows tags and filters by a tag, clicked or typed", async () => {
+        await page.goto(`${server.url}/ui/`);
+        const rows = page.locator("table.runs tbody tr");
+        const orderRow = rows.filter({ hasText: "order-42" });
+        await orderRow.getByRole("button", { name: "customer=acme" }).click();
+        await page.waitForURL(/tags=customer%3Dacme/);
+        await waitFor("only the acme run", async () => (await rows.count()) === 1);
+        assert.match(await rows.first().innerText(), /order-42[\s\S]*tier=gold/);
+        await page.getByLabel("Tags").fill("customer=zeta");
+        await page.getByLabel("Tags").press("Enter");
+        await waitFor(
+          "only the zeta run",
+          async () =>
+            (await rows.count()) === 1 && /sync-acme/.test(await rows.first().innerText()),
+        );
+        await shot(page, "runs-tag-filter");
+        await page.getByLabel("Tags").fill("customer=nobody");
+        await page.getByLabel("Tags").press("Enter");
+        await page.getByText("No runs match these filters.").waitFor();
+        await page.goto(`${server.url}/ui/runs/${order.id}`);
+        await page.getByRole("link", { name: "tier=gold" }).waitFor();
       });
 
       await t.step(

@@ -60,7 +60,8 @@ export function RunDetail(props: { id: string }) {
   >("");
   const [fromStep, setFromStep] = useState<string | undefined>();
   const [done, setDone] = useState("");
-  const link = (id: string) => href(`/runs/${id}`, { ns: ns === "default" ? "" : ns });
+  const nsq = ns === "default" ? "" : ns;
+  const link = (id: string) => href(`/runs/${id}`, { ns: nsq });
   const run = d.data?.run;
   if (!run) {
     return (
@@ -152,6 +153,15 @@ export function RunDetail(props: { id: string }) {
         </Fact>
         <Fact label="Namespace">{run.namespace}</Fact>
         <Fact label="Version">{run.version || "(default)"}</Fact>
+        {Object.keys(run.tags).length > 0 && (
+          <Fact label="Tags">
+            {Object.entries(run.tags).map(([k, v]) => (
+              <Link key={k} class="tag" href={href("/", { ns: nsq, tags: `${k}=${v}` })}>
+                {k}={v}
+              </Link>
+            ))}
+          </Fact>
+        )}
         <Fact label="Attempts">{String(run.attempts)}</Fact>
         <Fact label="Created">{formatTime(run.createdAt)}</Fact>
         <Fact label="Started">{formatTime(run.startedAt)}</Fact>
