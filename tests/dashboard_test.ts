@@ -297,6 +297,36 @@ Deno.test({
         assert.equal(runs.workflows.length, 1);
         assert.ok(page.url().includes(runs.workflows[0].id));
       });
+      await t.step("the overview charts runs per minute and per type from the store", async () => {
+        await page.goto(`${server.url}/ui/overview`);
+        // "sync-acme" failed once, then its retry completed.
+        const fragileRow = page.locator('table.overview tr[data-type="fragile"]');
+        await waitFor(
+          "the fragile row",
+          async () => /fragile\s+2\s+1\s+1/.test(await fragileRow.innerText().catch(() => "")),
+        );
+        const sums = async () => {
+          const out: Record<string, number> = {};
+          for (const s of ["begun", "completed", "failed"]) {
+            const values = await page.locator(`polyline[data-series="${s}"]`)
+              .getAttribute("data-values");
+            out[s] = (values ?? "").split(",").reduce((n, v) => n + Number(v), 0);
+          }
+          return out;
+        };
+        await fragileRow.getByRole("link", { name: "fragile" }).click();
+        await page.waitForURL(/overview\?type=fragile/);
+        await page.getByRole("img", { name: /Runs of fragile begun/ }).waitFor();
+        assert.deepEqual(await sums(), { begun: 2, completed: 1, failed: 1 });
+        await page.getByLabel("Workflow type").selectOption("");
+        await page.getByRole("img", { name: /Runs of every type/ }).waitFor();
+        const stats = await client.runStats();
+        const all = (k: "begun" | "completed" | "failed") =>
+          stats.buckets.reduce((n, b) => n + b[k], 0);
+        const shown = await sums();
+        assert.ok(shown.begun > 0 && shown.failed === all("failed"), "every type");
+        await shot(page, "overview");
+      });
       // Refused calls before signing in log a 401; nothing else may fail in the page.
       assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
     } finally {
