@@ -63,7 +63,10 @@ export class ContextImpl implements Context {
 
   sleep = (name: string, duration: Duration): Promise<void> => {
     checkName(name, "sleep");
-    return this.#sleep(name, () => new Date(Date.now() + parseDuration(duration, "duration")));
+    return this.#sleep(
+      name,
+      () => new Date(this.#host.now() + parseDuration(duration, "duration")),
+    );
   };
 
   sleepUntil = (name: string, date: Date): Promise<void> => {
@@ -123,7 +126,7 @@ export class ContextImpl implements Context {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (at.getTime() <= Date.now()) return Promise.resolve();
+    if (at.getTime() <= host.now()) return Promise.resolve();
     host.addSleep(name, occurrence, at);
     host.trace.event("kagzi.sleep", {
       "kagzi.sleep.name": name,

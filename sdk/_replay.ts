@@ -57,6 +57,7 @@ export class Execution {
     private readonly task: Task,
     private readonly fn: WorkflowFn,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {
     this.#history = new History(task.steps);
   }
@@ -263,6 +264,7 @@ export class Execution {
       track,
       waitUntil: (at) => this.#waitUntil(at),
       waitForever: () => this.#waitForever(),
+      now: this.now,
       addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
       call: (method, req) => this.#report(() => this.rpc.call(method, req)),
       log: this.log,

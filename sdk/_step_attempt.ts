@@ -32,6 +32,8 @@ export interface AttemptHost {
   readonly log: Logger;
   /** The run's workflow type, for log lines. */
   readonly workflowType: string;
+  /** The server's time (ms): when the attempt started. */
+  now(): number;
   /** The execution was released (cancelled, lease lost): report nothing more. */
   released(): boolean;
   /** The execution is winding down for a shutdown. */
@@ -71,7 +73,7 @@ async function tryStep<T>(
   const held = host.rpc.leases.hold(host.lease);
   if (held !== true && !(await held)) host.release("the lease may have expired");
   if (host.released() || host.stopping()) return { kind: "gone" };
-  const startedAt = timestampFromDate(new Date());
+  const startedAt = timestampFromDate(new Date(host.now()));
   let outcome = await runFn(host.signal, name, timeoutMs, fn);
   if (host.released()) return { kind: "gone" };
   // A step aborted by a shutdown did not fail: it runs again after the release.

@@ -28,6 +28,16 @@ export function registerGrpcTransport(factory: GrpcTransportFactory): void {
 export interface InProcessServer {
   /** Answers one HTTP request (Connect or gRPC-Web). */
   fetch(req: Request): Promise<Response>;
+  /**
+   * The server's clock (ms since the epoch), when it is not the system's (the testing kit's
+   * virtual clock): a worker in this process times durable sleeps and signal timeouts by it.
+   */
+  now?(): number;
+}
+
+/** The clock a worker times durable sleeps by: the in-process server's, else the system's. */
+export function clockOf(addr: ServerAddress): () => number {
+  return typeof addr !== "string" && typeof addr?.now === "function" ? () => addr.now!() : Date.now;
 }
 
 /** Where a client or worker reaches the server: a URL, or a server in this process. */

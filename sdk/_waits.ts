@@ -33,6 +33,8 @@ export interface WaitHost {
   fresh(kind: StepKind, name: string, occurrence: number): Promise<boolean>;
   waitUntil(at: Date): Promise<never>;
   waitForever(): Promise<never>;
+  /** The server's time (ms) when it is in this process (a test's virtual clock), else Date.now(). */
+  now(): number;
   /** A call for the held run; undefined when the lease is gone (the execution is released). */
   call<M extends RunMethod>(method: M, req: Req<M>): Promise<Res<M> | undefined>;
   readonly lease: { runId: string; fence: bigint };
@@ -66,7 +68,7 @@ export function waitForSignal<T>(
   };
   if (record && record.status !== StepStatus.WAITING) return outcome(record);
   // Not taken yet: ask the server, which takes the oldest unconsumed signal or records the wait.
-  const timeoutAt = timeoutMs === undefined ? undefined : new Date(Date.now() + timeoutMs);
+  const timeoutAt = timeoutMs === undefined ? undefined : new Date(host.now() + timeoutMs);
   // A recorded wait still WAITING is the history's own: only a new one must match it.
   const matches = record ? Promise.resolve(true) : host.fresh(StepKind.SIGNAL, name, occurrence);
   return host.track(

@@ -21,6 +21,8 @@ export interface WorkerInit {
   maxConcurrent: number;
   shutdownTimeoutMs: number;
   handlers: Map<string, WorkflowFn>;
+  /** The clock durable sleeps and signal timeouts are timed by: the server's when in process. */
+  now: () => number;
   /** Where the worker's events go. */
   log: Logger;
   /** The server's address, as logged. */

@@ -169,7 +169,13 @@ export class WorkerLoop {
 
   #start(task: Task, sentAt: Instant): void {
     const fn = this.#init.handlers.get(`${task.workflowType}@${task.version}`);
-    const exec = new Execution(this.#rpc, task, fn ?? missingHandler(task), this.#init.log);
+    const exec = new Execution(
+      this.#rpc,
+      task,
+      fn ?? missingHandler(task),
+      this.#init.log,
+      this.#init.now,
+    );
     // Claimed again (an older lease of ours was recovered): the older execution lost it.
     this.#active.get(task.runId)?.release("run claimed again");
     this.#active.set(task.runId, exec);

@@ -11,7 +11,13 @@ import type { WorkflowFn } from "./context.ts";
 import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
-import { addressLabel, createTransport, type Protocol, type ServerAddress } from "./_transport.ts";
+import {
+  addressLabel,
+  clockOf,
+  createTransport,
+  type Protocol,
+  type ServerAddress,
+} from "./_transport.ts";
 import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
 import { retryUnavailable } from "./_backoff.ts";
@@ -253,6 +259,7 @@ export class WorkerBuilder {
       maxConcurrent: this.#maxConcurrent,
       shutdownTimeoutMs: this.#shutdownTimeoutMs,
       handlers: new Map(this.#registrations.map((r) => [`${r.type}@${r.version}`, r.fn])),
+      now: clockOf(this.addr),
     });
   }
 }

@@ -14,38 +14,8 @@
  *
  * @module
  */
-import type * as http2 from "node:http2";
-import type { ConnectRouter } from "@connectrpc/connect";
-import {
-  AdminService,
-  WorkerService,
-  WorkflowScheduleService,
-  WorkflowService,
-} from "@kagzi/proto";
 import type { ServerConfig } from "./server_config.ts";
-import { Notifier, workTopic } from "./engine/notify.ts";
-import { Dispatcher } from "./engine/dispatch.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { createMetrics, noMetrics } from "./metrics.ts";
-import { withDbSpans } from "./tracing.ts";
-import { connectPostgres, type Db } from "./store/db.ts";
-import { installFaultGuard } from "./store/faults.ts";
-import { DbHealth } from "./store/health.ts";
-import { migrations } from "./store/migrations.gen.ts";
-import { migrate } from "./store/migrate.ts";
-import type { ServiceContext } from "./services/_context.ts";
-import { adminService } from "./services/admin_service.ts";
-import { workflowService } from "./services/workflow_service.ts";
-import { workerService } from "./services/worker_service.ts";
-import { startTicker } from "./engine/ticker.ts";
-import { startScheduler } from "./engine/scheduler.ts";
-import { Maintenance } from "./engine/maintenance.ts";
-import { startRetention } from "./engine/retention.ts";
-import { DeadWorkers } from "./engine/dead_workers.ts";
-import { scheduleService } from "./services/schedule_service.ts";
-import { ApiKeyCheck } from "./http/auth.ts";
-import { interceptorsFor } from "./http/interceptors.ts";
-import { createRouter } from "./http/router.ts";
+import { type KagziServer, startServer } from "./start.ts";
 
 export {
   type ApiKey,
@@ -56,158 +26,11 @@ export {
   type ServerConfig,
 } from "./config.ts";
 export type { Logger, LogLevel } from "./log.ts";
+export type { KagziServer } from "./start.ts";
 
 export { maxRequestBytes } from "./http/router.ts";
 
-/** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
-export interface KagziServer {
-  /**
-   * Serves Connect and gRPC-Web requests (HTTP/1.1 or HTTP/2); gRPC needs `routes` on node:http2.
-   * `Kagzi.connect(server)` and `Worker.builder(server)` call it directly in this process.
-   */
-  fetch(req: Request): Promise<Response>;
-  /**
-   * Serves gRPC, gRPC-Web and Connect on a `node:http2` server (`http2.createServer(handler)`).
-   * `server/main.ts` does not: a `node:http2` server can abort its process (denoland/deno#36788),
-   * so it runs native gRPC in a child process that forwards to `fetch` (`http/grpc_listener.ts`).
-   */
-  http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
-  /** "postgres" or "embedded". */
-  readonly database: string;
-  /** The logger the server writes to. */
-  readonly log: Logger;
-  /**
-   * Runs the engine's periodic work once now. Serverless mode has no background timers: the
-   * `Deno.cron` job calls this (requests run it too); a long-running server ticks by itself.
-   */
-  maintain(): Promise<void>;
-  /** Stops the engine and closes the database. */
-  close(): Promise<void>;
-}
-
 /** Opens the database, migrates it and starts the engine. */
-export async function createServer(config: ServerConfig): Promise<KagziServer> {
-  const log = createLogger(config.logLevel);
-  installFaultGuard((msg, err) => log.warn(msg, err));
-  let db: Db;
-  let closeEmbedded = async () => {};
-  let database: string;
-  if (config.databaseUrl) {
-    db = connectPostgres(config.databaseUrl, { max: config.poolSize });
-    database = "postgres";
-  } else {
-    // Loaded only when used: PGlite is large.
-    const { startEmbedded } = await import("./store/embedded.ts");
-    const embedded = await startEmbedded({ dataDir: config.dataDir });
-    closeEmbedded = () => embedded.close();
-    // pglite-socket serves one connection; LISTEN does not cross it, so wake-ups stay in-process.
-    db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
-    database = "embedded";
-  }
-  db = withDbSpans(db);
-  try {
-    // Serverless mode migrates in a pre-deploy command (`deno task migrate`), not per instance.
-    const applied = config.migrate ? await migrate(db) : [];
-    if (applied.length) log.info(`applied migrations ${applied.join(", ")}`);
-  } catch (err) {
-    await db.close().catch(() => {});
-    await closeEmbedded();
-    throw err;
-  }
-  const notifier = new Notifier(db, (err) => log.warn("notify failed", err));
-  const dispatch = new Dispatcher(config.leaseMs, (ns) => notifier.announce(workTopic(ns)));
-  notifier.onWork = (ns) => dispatch.wakeAll(ns);
-  notifier.onReconnect = () => dispatch.wakeEverywhere();
-  await notifier.start();
-  const metrics = config.metrics
-    ? createMetrics({
-      db,
-      log,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      apiKeys: config.apiKeys,
-    })
-    : undefined;
-  const ctx: ServiceContext = {
-    db,
-    notifier,
-    dispatch,
-    config,
-    log,
-    database,
-    metrics: metrics ?? noMetrics,
-    health: new DbHealth(db, Math.max(...migrations.map((m) => m.version))),
-    deadWorkers: config.serverless
-      ? undefined
-      : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
-  };
-
-  const maintenance = config.serverless
-    ? new Maintenance(db, notifier, log, {
-      intervalMs: config.tickIntervalMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      // The cron job runs once a minute: a fire time found that late is still on time.
-      scheduleGraceMs: 90_000,
-    })
-    : undefined;
-  // The key is checked before the body is read (guardDecoding); what it covers once the
-  // request is decoded (scopeInterceptor), before anything else is said about the request.
-  const keys = config.apiKeys.length ? new ApiKeyCheck(config.apiKeys) : undefined;
-  const interceptors = interceptorsFor({
-    log,
-    metrics: metrics?.interceptor,
-    scoped: keys !== undefined,
-    maintenance,
-  });
-  // One instance: it caches registered workers.
-  const worker = workerService(ctx);
-  const routes = (router: ConnectRouter) => {
-    router.service(WorkflowService, workflowService(ctx));
-    router.service(AdminService, adminService(ctx));
-    router.service(WorkerService, worker);
-    router.service(WorkflowScheduleService, scheduleService(ctx));
-  };
-  const { fetch, http2Handler } = createRouter({
-    routes,
-    interceptors,
-    keys,
-    health: ctx.health,
-    metrics: metrics && ((req) => metrics.handle(req)),
-    corsOrigins: config.corsOrigins,
-    log,
-  });
-  const stopTicker = maintenance ? () => maintenance.close() : startTicker(db, notifier, log, {
-    intervalMs: config.tickIntervalMs,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    metrics: ctx.metrics,
-  });
-  const stopScheduler = maintenance ? async () => {} : startScheduler(db, notifier, log, {
-    graceMs: Math.max(2_000, config.tickIntervalMs * 2),
-    maxIdleMs: config.tickIntervalMs,
-    metrics: ctx.metrics,
-  });
-  const stopRetention = startRetention(db, log, {
-    defaultMs: config.retentionMs,
-    byNamespace: config.retentionByNamespace,
-    // The embedded database has one connection: shorter statements keep it free for requests.
-    batchSize: database === "embedded" ? 100 : 500,
-  });
-  let closed = false;
-  return {
-    fetch,
-    http2Handler,
-    database,
-    log,
-    maintain: () => maintenance?.run() ?? Promise.resolve(),
-    async close() {
-      if (closed) return;
-      closed = true;
-      await stopTicker();
-      await stopScheduler();
-      await stopRetention();
-      ctx.deadWorkers?.close();
-      await notifier.close();
-      await db.close().catch((err) => log.warn("closing the database failed", err));
-      await closeEmbedded();
-    },
-  };
+export function createServer(config: ServerConfig): Promise<KagziServer> {
+  return startServer(config);
 }

@@ -5,6 +5,7 @@
  * `done:<namespace>:<run id>`.
  */
 import type { Db } from "../store/db.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { RunRow } from "../store/runs.ts";
 
 /** The detail of a done topic published where the run ended: the run as stored. */
@@ -37,7 +38,11 @@ export class Notifier {
   #unlisten?: () => Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly db: Db, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly db: Db,
+    private readonly onError: (err: unknown) => void,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Starts listening to other servers' notifications. */
   async start(): Promise<void> {
@@ -73,9 +78,10 @@ export class Notifier {
 
   /** Publishes `topic` locally at `at` (used for wake-ups due soon). */
   publishAt(topic: string, at: Date): void {
-    const delay = at.getTime() - Date.now();
+    const delay = at.getTime() - this.clock.now();
     if (delay <= 0) return this.#emit(topic);
-    if (delay > this.maxTimerMs) return;
+    // Past setTimeout's 32-bit limit it would fire at once; the ticker times it when nearer.
+    if (delay > Math.min(this.maxTimerMs, 2 ** 31 - 1)) return;
     const id = setTimeout(() => {
       this.#timers.delete(id);
       this.#emit(topic);

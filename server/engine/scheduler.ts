@@ -12,6 +12,7 @@ import type { Db } from "../store/db.ts";
 import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
 import { dueTimes, parseCron } from "./cron.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { type Notifier, workTopic } from "./notify.ts";
 
 /** Topic that wakes the scheduler when a schedule changes. */
@@ -25,27 +26,41 @@ export interface SchedulerOptions {
   maxIdleMs: number;
   /** Told about the runs the scheduler starts. */
   metrics?: ServerMetrics;
+  /** When schedules are due. @default the system clock */
+  clock?: Clock;
 }
 
-/** Starts the scheduler loop; the returned function stops it. */
+/** A running scheduler. */
+export interface Scheduler {
+  /** Fires what is due now and resolves once it is started (the loop also does, by itself). */
+  passNow(): Promise<void>;
+  /** Stops the loop and waits for a pass in progress. */
+  stop(): Promise<void>;
+}
+
+/** Starts the scheduler loop. */
 export function startScheduler(
   db: Db,
   notifier: Notifier,
   log: Logger,
   options: SchedulerOptions,
-): () => Promise<void> {
+): Scheduler {
   const abort = new AbortController();
+  const clock = options.clock ?? systemClock;
+  const pass = async (): Promise<boolean> => {
+    const started: { namespace: string; type: string }[] = [];
+    const fired = await firePass(db, options.graceMs, started, clock.now());
+    for (const ns of fired) notifier.publish(workTopic(ns));
+    for (const r of started) options.metrics?.runStarted(r.namespace, r.type);
+    return fired.size > 0;
+  };
   const loop = async () => {
     while (!abort.signal.aborted) {
       try {
-        const started: { namespace: string; type: string }[] = [];
-        const fired = await firePass(db, options.graceMs, started);
-        for (const ns of fired) notifier.publish(workTopic(ns));
-        for (const r of started) options.metrics?.runStarted(r.namespace, r.type);
-        if (fired.size) continue;
+        if (await pass()) continue;
         const next = await schedules.nextScheduleFire(db);
         const wait = next
-          ? Math.min(Math.max(0, next.getTime() - Date.now()), options.maxIdleMs)
+          ? Math.min(Math.max(0, next.getTime() - clock.now()), options.maxIdleMs)
           : options.maxIdleMs;
         await notifier.wait(schedulesTopic, wait, abort.signal);
       } catch (err) {
@@ -56,9 +71,14 @@ export function startScheduler(
     }
   };
   const running = loop();
-  return async () => {
-    abort.abort();
-    await running;
+  return {
+    passNow: async () => {
+      await pass();
+    },
+    stop: async () => {
+      abort.abort();
+      await running;
+    },
   };
 }
 
@@ -67,10 +87,11 @@ export async function firePass(
   db: Db,
   graceMs: number,
   started: { namespace: string; type: string }[],
+  nowMs: number = Date.now(),
 ): Promise<Set<string>> {
   return await db.transaction(async (tx) => {
     const namespaces = new Set<string>();
-    const now = new Date();
+    const now = new Date(nowMs);
     for (const s of await schedules.lockDueSchedules(tx, 100)) {
       let next: Date | undefined;
       let fire: Date[] = [];

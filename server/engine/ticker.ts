@@ -23,13 +23,21 @@ export interface TickerOptions {
   metrics?: ServerMetrics;
 }
 
-/** Starts ticking; the returned function stops it and waits for a tick in progress. */
+/** A running ticker. */
+export interface Ticker {
+  /** Ticks now (after a tick in progress) and resolves when done. */
+  tickNow(): Promise<void>;
+  /** Stops ticking and waits for a tick in progress. */
+  stop(): Promise<void>;
+}
+
+/** Starts ticking. */
 export function startTicker(
   db: Db,
   notifier: Notifier,
   log: Logger,
   options: TickerOptions,
-): () => Promise<void> {
+): Ticker {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const serverId = crypto.randomUUID();
@@ -65,10 +73,16 @@ export function startTicker(
   }, options.intervalMs);
   // Announce this server at once, so peers notify it from their next tick on.
   running = tick().catch((err) => log.warn("ticker failed", err));
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-    await servers.removeServer(db, serverId).catch(() => {});
+  return {
+    tickNow: () => {
+      running = running.then(tick).catch((err) => log.warn("ticker failed", err));
+      return running;
+    },
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      await servers.removeServer(db, serverId).catch(() => {});
+    },
   };
 }

@@ -1,4 +1,5 @@
 import type { ServerConfig } from "../config.ts";
+import type { Clock } from "../engine/clock.ts";
 import type { Notifier } from "../engine/notify.ts";
 import type { Dispatcher } from "../engine/dispatch.ts";
 import type { DeadWorkers } from "../engine/dead_workers.ts";
@@ -23,4 +24,6 @@ export interface ServiceContext {
   health: DbHealth;
   /** Notices workers whose poll connection closed (absent in serverless mode: no timers). */
   deadWorkers?: DeadWorkers;
+  /** Engine time: due times of sleeps, retries, timeouts, deadlines and schedules. */
+  clock: Clock;
 }

@@ -33,7 +33,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       throw new InvalidArgumentError("cron", `Cannot ${op}: "cron" must not be empty`);
     }
     try {
-      const next = parseCron(cron, timezone).next(new Date());
+      const next = parseCron(cron, timezone).next(new Date(ctx.clock.now()));
       return enabled ? (next ?? null) : null;
     } catch (err) {
       if (err instanceof CronError) {

@@ -129,7 +129,7 @@ export function stepHandlers(ctx: ServiceContext, workers: WorkerCache): StepHan
       );
       const error = v.errorDetail(op, req.error);
       const delay = retryDelay(policy, attempt, error);
-      const retryAt = delay === undefined ? null : new Date(Date.now() + delay);
+      const retryAt = delay === undefined ? null : new Date(ctx.clock.now() + delay);
       const res = await stepResults.failStep(
         db,
         held.step(ref),

@@ -26,7 +26,9 @@ export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
       }
       const runId = crypto.randomUUID();
       // Told apart from cron fires ("<id>@<fire time>") and from each other.
-      const workflowId = `${scheduleId}@${new Date().toISOString()}/manual-${runId.slice(0, 8)}`;
+      const workflowId = `${scheduleId}@${new Date(ctx.clock.now()).toISOString()}/manual-${
+        runId.slice(0, 8)
+      }`;
       const inserted = await starts.insertRun(db, scheduledRun(s, runId, workflowId));
       if (!inserted) {
         throw new ConflictError("workflow_id", workflowId, `Cannot ${op}: try again`);

@@ -51,7 +51,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
           message: `No signal "${ref.name}" arrived before ${at.toISOString()}`,
         }));
       const row = await db.transaction((tx) =>
-        receiveSignal(tx, run.step(ref), timeoutAt, timedOut)
+        receiveSignal(tx, run.step(ref), timeoutAt, timedOut, ctx.clock.now())
       );
       if (!row) throw run.lost();
       return create(ReceiveSignalResponseSchema, { record: stepRecordToProto(row) });
@@ -130,7 +130,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         }
         // What it waited for ended after this execution read its steps (a child finished
         // between the claim and now): the run is due at once and replays with the outcome.
-        if (waits === "satisfied") resumeAt = new Date();
+        if (waits === "satisfied") resumeAt = new Date(ctx.clock.now());
       }
       const sleeps = req.sleeps.map((s, i) => {
         const ref = stepRef(op, s.step, "SLEEP");

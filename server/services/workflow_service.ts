@@ -60,7 +60,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const input = v.payload(op, "input", req.input);
       const context = req.context ? v.payload(op, "context", req.context) : null;
       const deadlineAt = dateOf(op, "deadline_at", req.deadlineAt) ?? null;
-      if (deadlineAt && deadlineAt.getTime() <= Date.now()) {
+      if (deadlineAt && deadlineAt.getTime() <= ctx.clock.now()) {
         throw new InvalidArgumentError(
           "deadline_at",
           `Cannot ${op}: "deadline_at" ${deadlineAt.toISOString()} is in the past`,

@@ -16,6 +16,11 @@ export interface EmbeddedOptions {
   dataDir?: string;
   /** How often to run VACUUM ANALYZE, in ms. @default 300000 */
   vacuumIntervalMs?: number;
+  /**
+   * Keep the database in memory (no data directory, lock or VACUUM), starting from a
+   * {@linkcode Embedded.dump} when given one. @default false
+   */
+  memory?: boolean | { load?: Blob };
 }
 
 /** A running embedded database. */
@@ -25,6 +30,8 @@ export interface Embedded {
    * socket server accepts one connection, and LISTEN/NOTIFY stays on it.
    */
   readonly url: string;
+  /** The data directory as a tarball (for `memory: { load }`); call it between transactions. */
+  dump(): Promise<Blob>;
   /** Stops the socket server, closes PGlite, ends the worker and releases the lock. */
   close(): Promise<void>;
 }
@@ -58,10 +65,11 @@ const STOP_TIMEOUT_MS = 30_000;
  * @throws {DataDirLockedError} when another process holds the data directory.
  */
 export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embedded> {
-  const dir = resolve(options.dataDir ?? "./.kagzi");
+  const memory = options.memory ? { ...(options.memory === true ? {} : options.memory) } : false;
+  const dir = memory ? "memory" : resolve(options.dataDir ?? "./.kagzi");
   const vacuumIntervalMs = options.vacuumIntervalMs ?? 300_000;
-  await Deno.mkdir(dir, { recursive: true });
-  const lock = await lockDataDir(dir);
+  if (!memory) await Deno.mkdir(dir, { recursive: true });
+  const lock = memory ? undefined : await lockDataDir(dir);
 
   const worker = new Worker(new URL("./embedded_worker.ts", import.meta.url), { type: "module" });
   const pending = new Map<number, (reply: EmbeddedReply) => void>();
@@ -78,7 +86,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     for (const settle of pending.values()) settle({ id: 0, error: e.message });
     pending.clear();
   };
-  const ask = (req: Omit<EmbeddedRequest, "id">, timeoutMs?: number): Promise<void | number> => {
+  const ask = (req: Omit<EmbeddedRequest, "id">, timeoutMs?: number): Promise<EmbeddedReply> => {
     if (crashed) return Promise.reject(new Error(`the worker failed: ${crashed}`));
     const id = nextId++;
     return new Promise((res, rej) => {
@@ -89,7 +97,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       pending.set(id, (reply) => {
         clearTimeout(timer);
         if (reply.error !== undefined) rej(new Error(reply.error));
-        else res(reply.port);
+        else res(reply);
       });
       worker.postMessage({ ...req, id });
     });
@@ -97,10 +105,13 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
 
   let port: number;
   try {
-    port = await ask({ cmd: "start", dataDir: `${dir}/pgdata` }, START_TIMEOUT_MS) as number;
+    const start = memory
+      ? { cmd: "start" as const, load: memory.load }
+      : { cmd: "start" as const, dataDir: `${dir}/pgdata` };
+    port = (await ask(start, START_TIMEOUT_MS)).port!;
   } catch (err) {
     worker.terminate();
-    lock.close();
+    lock?.close();
     throw new Error(
       `Cannot open the embedded database in "${dir}": ${(err as Error).message}`,
       { cause: err },
@@ -112,7 +123,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   // tick skips rather than queueing behind it.
   let closing: Promise<void> | undefined;
   let vacuuming = false;
-  const timer = setInterval(() => {
+  const timer = memory ? undefined : setInterval(() => {
     if (vacuuming) return;
     vacuuming = true;
     ask({ cmd: "vacuum", waitMs: vacuumIntervalMs / 2 })
@@ -124,6 +135,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
 
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dump: async () => (await ask({ cmd: "dump" }, START_TIMEOUT_MS)).dump!,
     close() {
       return closing ??= (async () => {
         clearInterval(timer);
@@ -134,7 +146,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
           worker.terminate();
           for (const settle of pending.values()) settle({ id: 0, error: "closed" });
           pending.clear();
-          lock.close(); // closing the file releases the lock
+          lock?.close(); // closing the file releases the lock
         }
       })();
     },

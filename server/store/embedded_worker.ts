@@ -1,8 +1,9 @@
 /**
  * The Worker behind {@linkcode startEmbedded}: PGlite plus pglite-socket, off
  * the server's event loop. Requests carry an `id`; every reply echoes it:
- * `{id, cmd: "start", dataDir}` → `{id, port}`, `{id, cmd: "vacuum", waitMs}`
- * → `{id}`, `{id, cmd: "stop"}` → `{id}`, or `{id, error}` for any of them.
+ * `{id, cmd: "start", dataDir}` → `{id, port}` (no `dataDir`: in memory, from `load` if
+ * given), `{id, cmd: "vacuum", waitMs}` → `{id}`, `{id, cmd: "dump"}` → `{id, dump}` (the data
+ * directory as a tarball), `{id, cmd: "stop"}` → `{id}`, or `{id, error}` for any of them.
  *
  * @module
  */
@@ -12,8 +13,10 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 /** A request from the main thread. */
 export interface EmbeddedRequest {
   id: number;
-  cmd: "start" | "vacuum" | "stop";
+  cmd: "start" | "vacuum" | "dump" | "stop";
   dataDir?: string;
+  /** A tarball from "dump" to start from (in memory only). */
+  load?: Blob;
   waitMs?: number;
 }
 
@@ -21,6 +24,7 @@ export interface EmbeddedRequest {
 export interface EmbeddedReply {
   id: number;
   port?: number;
+  dump?: Blob;
   error?: string;
 }
 
@@ -37,8 +41,8 @@ let stopping = false;
 let clientAtBoundary = true;
 const boundaryTypes = new Set([0x53, 0x51, 0x58, 0x00]); // 'S', 'Q', 'X', startup/SSL request
 
-async function start(dataDir: string): Promise<number> {
-  db = await PGlite.create({ dataDir });
+async function start(dataDir?: string, load?: Blob): Promise<number> {
+  db = await PGlite.create(dataDir ? { dataDir } : { loadDataDir: load });
   const raw = db.execProtocolRawStream.bind(db);
   db.execProtocolRawStream = async (message, options) => {
     clientAtBoundary = false;
@@ -132,8 +136,9 @@ scope.onmessage = async (e: MessageEvent<EmbeddedRequest>) => {
   const { id, cmd } = e.data;
   let reply: EmbeddedReply = { id };
   try {
-    if (cmd === "start") reply.port = await start(e.data.dataDir!);
+    if (cmd === "start") reply.port = await start(e.data.dataDir, e.data.load);
     else if (cmd === "vacuum") await vacuum(e.data.waitMs ?? 0);
+    else if (cmd === "dump") reply.dump = await db!.dumpDataDir("none");
     else if (cmd === "stop") await stop();
   } catch (err) {
     reply = { id, error: await describe(err, e.data.dataDir) };

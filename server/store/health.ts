@@ -45,8 +45,23 @@ export class DbHealth {
     this.#cacheMs = options.cacheMs ?? 1_000;
   }
 
+  /** The server closed its database: every later check says so (no cached answer). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  #closed = false;
+
   /** The database's health, at most `cacheMs` old; resolves within about `timeoutMs`. */
   check(): Promise<HealthState> {
+    if (this.#closed) {
+      return Promise.resolve({
+        databaseOk: false,
+        migrated: false,
+        message: "the server closed its database",
+        checkedAt: new Date(),
+      });
+    }
     const last = this.#last;
     if (last && Date.now() - last.checkedAt.getTime() < this.#cacheMs) {
       return Promise.resolve(last);

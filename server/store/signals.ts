@@ -122,6 +122,7 @@ export async function receiveSignal(
   k: StepKey,
   timeoutAt: Date | null,
   timeoutError: (at: Date) => unknown,
+  now: number = Date.now(),
 ): Promise<StepRow | undefined> {
   const held = await tx.query(
     `select 1 from kagzi_runs
@@ -152,7 +153,7 @@ export async function receiveSignal(
   let status: "COMPLETED" | "FAILED" | "WAITING" = "WAITING";
   let error: unknown = null;
   if (taken[0]) status = "COMPLETED";
-  else if (deadline && deadline.getTime() <= Date.now()) {
+  else if (deadline && deadline.getTime() <= now) {
     status = "FAILED";
     error = timeoutError(deadline);
   }
