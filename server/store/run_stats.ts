@@ -3,6 +3,8 @@
  * type over a recent window. Read-only, and reads only the window's runs: ended runs through
  * `kagzi_runs_finished`, begun ones through `kagzi_runs_list` walked back from the newest run to
  * the first one created before the window (`seq` follows `created_at`, both set at insert).
+ * Over 100,000 runs with 1,400 in the last hour (Postgres 15): 0.4 ms + 2.0 ms, where one
+ * statement with the floor as a subquery took a parallel scan of the table (46 ms).
  */
 import type { Queryable } from "./db.ts";
 
@@ -32,21 +34,27 @@ export async function statsWindow(db: Queryable, minutes: number): Promise<RunSt
   return row;
 }
 
-/** Runs begun, completed, failed and cancelled per minute and type since `since`. */
+/**
+ * Runs begun, completed, failed and cancelled per minute and type since `since`. Two
+ * statements: the newest run created before the window gives a `seq` to start from, passed as a
+ * value so the planner sees how few runs lie past it and walks `kagzi_runs_list`.
+ */
 export async function runStats(
   db: Queryable,
   namespaceId: string,
   since: Date,
 ): Promise<RunStatsRow[]> {
+  const [floor] = await db.query<{ s: string }>(
+    `select coalesce((select seq from kagzi_runs
+                      where namespace_id = $1 and created_at < $2
+                      order by seq desc limit 1), 0)::text as s`,
+    [namespaceId, since],
+  );
   return await db.query<RunStatsRow>(
-    `with floor_seq as (
-       select coalesce((select seq from kagzi_runs
-                        where namespace_id = $1 and created_at < $2
-                        order by seq desc limit 1), 0) as s),
-     begun as (
+    `with begun as (
        select workflow_type, date_trunc('minute', created_at) as minute, count(*)::int as n
        from kagzi_runs
-       where namespace_id = $1 and seq > (select s from floor_seq) and created_at >= $2
+       where namespace_id = $1 and seq > $3::bigint and created_at >= $2
        group by 1, 2),
      ended as (
        select workflow_type, date_trunc('minute', finished_at) as minute,
@@ -63,6 +71,6 @@ export async function runStats(
             coalesce(e.failed, 0) as failed, coalesce(e.cancelled, 0) as cancelled
      from begun b full join ended e on b.workflow_type = e.workflow_type and b.minute = e.minute
      order by 2, 1`,
-    [namespaceId, since],
+    [namespaceId, since, floor.s],
   );
 }
