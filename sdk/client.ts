@@ -16,7 +16,13 @@
  * @module
  */
 export { type ConnectOptions, Kagzi, type NamespaceOption } from "./client/kagzi.ts";
-export { type GetStepOptions, type ListWorkersOptions } from "./client/admin.ts";
+export {
+  type GetStepOptions,
+  type ListWorkersOptions,
+  type RunStats,
+  type RunStatsBucket,
+  type RunStatsOptions,
+} from "./client/admin.ts";
 export { ListCall } from "./client/list.ts";
 export {
   CancelCall,

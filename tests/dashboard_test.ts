@@ -18,11 +18,13 @@ const fast = ["--heartbeat-interval-ms", "300", "--tick-interval-ms", "200", "--
 
 let broken = true; // what fails "fragile" until the test "fixes" it and retries from the UI
 const failedOnce = new Set<string>();
+let charges = 0; // calls of "charge-card": a rerun from a later step must not call it again
 const flows: Record<string, WorkflowFn> = {
   order: async (ctx: Context, input: { total: number }) => {
     const payment = await ctx.step("charge-card")
       .retry(Retry.exponential(3).initial("100ms"))
       .run(() => {
+        charges++;
         if (!failedOnce.has(ctx.runId)) {
           failedOnce.add(ctx.runId);
           throw new Error("card network timed out");
@@ -70,11 +72,13 @@ Deno.test({
     const dialog = () => page.getByRole("dialog");
     try {
       // Runs in every state, started and driven by the SDK and the real workers.
-      const order = await client.start("order").input({ total: 42 }).id("order-42");
+      const order = await client.start("order").input({ total: 42 }).id("order-42")
+        .tags({ customer: "acme", tier: "gold" });
       await order.result({ timeout: "30s" });
       const approval = await client.start("approval").id("approval-7");
       const long = await client.start("long").id("cool-down-1");
-      const fragile = await client.start("fragile").input({ partner: "acme" }).id("sync-acme");
+      const fragile = await client.start("fragile").input({ partner: "acme" }).id("sync-acme")
+        .tags({ customer: "zeta" });
       await assert.rejects(fragile.result({ timeout: "30s" }), /503/);
       await waitFor("waiting runs", async () =>
         (await client.get(approval.id)).waits.length > 0 &&
@@ -106,6 +110,29 @@ Deno.test({
         );
       });
 
+      await t.step("shows tags and filters by a tag, clicked or typed", async () => {
+        await page.goto(`${server.url}/ui/`);
+        const rows = page.locator("table.runs tbody tr");
+        const orderRow = rows.filter({ hasText: "order-42" });
+        await orderRow.getByRole("button", { name: "customer=acme" }).click();
+        await page.waitForURL(/tags=customer%3Dacme/);
+        await waitFor("only the acme run", async () => (await rows.count()) === 1);
+        assert.match(await rows.first().innerText(), /order-42[\s\S]*tier=gold/);
+        await page.getByLabel("Tags").fill("customer=zeta");
+        await page.getByLabel("Tags").press("Enter");
+        await waitFor(
+          "only the zeta run",
+          async () =>
+            (await rows.count()) === 1 && /sync-acme/.test(await rows.first().innerText()),
+        );
+        await shot(page, "runs-tag-filter");
+        await page.getByLabel("Tags").fill("customer=nobody");
+        await page.getByLabel("Tags").press("Enter");
+        await page.getByText("No runs match these filters.").waitFor();
+        await page.goto(`${server.url}/ui/runs/${order.id}`);
+        await page.getByRole("link", { name: "tier=gold" }).waitFor();
+      });
+
       await t.step(
         "a run's timeline shows the failed, then retried attempt and the child",
         async () => {
@@ -120,9 +147,63 @@ Deno.test({
           await timeline.locator(".step-head", { hasText: "settle" }).waitFor();
           await timeline.getByRole("link", { name: /child run/ }).waitFor();
           await page.getByRole("region", { name: "Children" }).getByText("receipt").waitFor();
+          // The waterfall: one bar per attempt on the time axis, the retry's wait a dashed gap.
+          const fall = page.getByRole("region", { name: "Waterfall" });
+          const chargeRow = fall.locator('li[data-step="charge-card"]');
+          const bars = chargeRow.locator("rect.wf-bar");
+          await waitFor("two bars for charge-card", async () => (await bars.count()) === 2);
+          assert.equal(await bars.nth(0).getAttribute("data-status"), "FAILED");
+          assert.equal(await bars.nth(1).getAttribute("data-status"), "COMPLETED");
+          const x = async (i: number) => Number(await bars.nth(i).getAttribute("x"));
+          assert.ok((await x(1)) > (await x(0)), "the retry is drawn after the first attempt");
+          assert.equal(await chargeRow.locator("line.wf-gap").count(), 1);
+          assert.match(
+            (await chargeRow.locator("line.wf-gap").getAttribute("aria-label")) ?? "",
+            /charge-card waited \d+ ms before attempt 2/,
+          );
+          const settleBar = fall.locator('li[data-step="settle"] rect.wf-bar');
+          assert.equal(await settleBar.count(), 1);
+          assert.ok(Number(await settleBar.getAttribute("x")) > (await x(1)), "sleep after step");
+          await fall.locator('li[data-step="receipt"] rect.wf-bar').waitFor();
           await shot(page, "run-timeline");
         },
       );
+
+      await t.step("Rerun from here reuses the steps before it and opens the new run", async () => {
+        const before = charges;
+        const settle = page.getByRole("region", { name: "Timeline" })
+          .locator("li", { hasText: "settle" });
+        await settle.getByRole("button", { name: "Rerun from settle" }).click();
+        await dialog().getByRole("button", { name: "Start rerun" }).click();
+        await page.waitForURL((u) =>
+          /\/ui\/runs\//.test(u.pathname) && !u.pathname.endsWith(order.id)
+        );
+        const newId = page.url().split("/runs/")[1].split("?")[0];
+        assert.equal((await client.get(newId)).retriedFromRunId, order.id);
+        assert.deepEqual(
+          await client.handle(newId).result({ timeout: "30s" }),
+          { payment: "pay-42", receipt: "receipt for pay-42" },
+        );
+        assert.equal(charges, before, "charge-card kept its stored output");
+        await page.getByRole("link", { name: order.id }).waitFor(); // "Retry of"
+      });
+
+      await t.step("pauses and resumes a run", async () => {
+        const held = await client.start("approval").id("approval-held");
+        await waitFor("the run waits", async () => (await client.get(held.id)).waits.length > 0);
+        await page.goto(`${server.url}/ui/runs/${held.id}`);
+        await page.getByRole("button", { name: "Pause" }).click();
+        await dialog().getByRole("button", { name: "Pause run" }).click();
+        await page.getByText("Run paused.").waitFor();
+        assert.equal((await client.get(held.id)).status, "PAUSED");
+        await page.locator("#run-title").getByText("PAUSED").waitFor();
+        await page.getByRole("button", { name: "Resume" }).click();
+        await dialog().getByRole("button", { name: "Resume" }).click();
+        await page.getByText("Run resumed.").waitFor();
+        assert.notEqual((await client.get(held.id)).status, "PAUSED");
+        await client.signal(held.id, "approve", { by: "bo" });
+        assert.deepEqual(await held.result({ timeout: "30s" }), { by: "bo" });
+      });
 
       await t.step("Send signal delivers to the waiting run", async () => {
         await page.goto(`${server.url}/ui/runs/${approval.id}`);
@@ -215,6 +296,36 @@ Deno.test({
         const runs = await client.list().scheduleId("nightly-report");
         assert.equal(runs.workflows.length, 1);
         assert.ok(page.url().includes(runs.workflows[0].id));
+      });
+      await t.step("the overview charts runs per minute and per type from the store", async () => {
+        await page.goto(`${server.url}/ui/overview`);
+        // "sync-acme" failed once, then its retry completed.
+        const fragileRow = page.locator('table.overview tr[data-type="fragile"]');
+        await waitFor(
+          "the fragile row",
+          async () => /fragile\s+2\s+1\s+1/.test(await fragileRow.innerText().catch(() => "")),
+        );
+        const sums = async () => {
+          const out: Record<string, number> = {};
+          for (const s of ["begun", "completed", "failed"]) {
+            const values = await page.locator(`polyline[data-series="${s}"]`)
+              .getAttribute("data-values");
+            out[s] = (values ?? "").split(",").reduce((n, v) => n + Number(v), 0);
+          }
+          return out;
+        };
+        await fragileRow.getByRole("link", { name: "fragile" }).click();
+        await page.waitForURL(/overview\?type=fragile/);
+        await page.getByRole("img", { name: /Runs of fragile begun/ }).waitFor();
+        assert.deepEqual(await sums(), { begun: 2, completed: 1, failed: 1 });
+        await page.getByLabel("Workflow type").selectOption("");
+        await page.getByRole("img", { name: /Runs of every type/ }).waitFor();
+        const stats = await client.runStats();
+        const all = (k: "begun" | "completed" | "failed") =>
+          stats.buckets.reduce((n, b) => n + b[k], 0);
+        const shown = await sums();
+        assert.ok(shown.begun > 0 && shown.failed === all("failed"), "every type");
+        await shot(page, "overview");
       });
       // Refused calls before signing in log a 401; nothing else may fail in the page.
       assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);

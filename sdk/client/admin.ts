@@ -141,3 +141,58 @@ export function setDefaultVersion(
     await s.admin.setDefaultVersion({ namespace, workflowType: type, version });
   });
 }
+
+/** Options of {@linkcode Kagzi.runStats}. */
+export interface RunStatsOptions {
+  /** The namespace to count. @default the client's namespace */
+  namespace?: string;
+  /** How far back from now, in minutes (1-1440). @default 60 */
+  minutes?: number;
+}
+
+/** Runs of one workflow type that began and ended in one minute. */
+export interface RunStatsBucket {
+  /** The workflow type. */
+  type: string;
+  /** The start of the minute. */
+  minute: Date;
+  /** Runs created in the minute (started, retried, rerun, children, scheduled). */
+  begun: number;
+  /** Runs that completed in the minute. */
+  completed: number;
+  /** Runs that failed in the minute. */
+  failed: number;
+  /** Runs cancelled in the minute. */
+  cancelled: number;
+}
+
+/** Per-minute run counts over a window (minutes with no run left out), oldest first. */
+export interface RunStats {
+  /** The first minute counted. */
+  since: Date;
+  /** The server's now. */
+  until: Date;
+  /** The counts, by minute then type. */
+  buckets: RunStatsBucket[];
+}
+
+/** Runs begun, completed, failed and cancelled per minute and type, counted by the server. */
+export function runStats(s: Services, namespace: string, minutes: number): Promise<RunStats> {
+  return rpc(async () => {
+    const res = await s.admin.getRunStats({ namespace, minutes });
+    const date = (t: { seconds: bigint; nanos: number } | undefined) =>
+      new Date(t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : 0);
+    return {
+      since: date(res.since),
+      until: date(res.until),
+      buckets: res.buckets.map((b) => ({
+        type: b.workflowType,
+        minute: date(b.minute),
+        begun: b.begun,
+        completed: b.completed,
+        failed: b.failed,
+        cancelled: b.cancelled,
+      })),
+    };
+  });
+}

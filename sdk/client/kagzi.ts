@@ -273,6 +273,14 @@ export class Kagzi {
     return admin.drainWorker(this.#services, this.#ns(options), workerId);
   }
 
+  /**
+   * Runs begun, completed, failed and cancelled per minute and workflow type over the last
+   * `minutes` (default 60), counted by the server from its store.
+   */
+  runStats(options: admin.RunStatsOptions = {}): Promise<admin.RunStats> {
+    return admin.runStats(this.#services, this.#ns(options), options.minutes ?? 60);
+  }
+
   /** Every attempt of every step of a run, in the order they started. */
   listSteps(runId: string, options: NamespaceOption = {}): Promise<StepAttemptInfo[]> {
     return admin.listSteps(this.#services, this.#ns(options), runId);

@@ -6,6 +6,7 @@ import {
   type AdminService,
   DefaultVersionSchema,
   DrainWorkerResponseSchema,
+  GetRunStatsResponseSchema,
   GetServerInfoResponseSchema,
   GetStepResponseSchema,
   GetWorkerResponseSchema,
@@ -20,6 +21,7 @@ import {
   WorkerStatus,
 } from "@kagzi/proto";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
+import * as runStats from "../store/run_stats.ts";
 import * as steps from "../store/steps.ts";
 import * as versions from "../store/versions.ts";
 import * as workers from "../store/workers.ts";
@@ -181,6 +183,32 @@ export function adminService(ctx: ServiceContext): ServiceImpl<typeof AdminServi
         defaultVersions: defaults.map((d) =>
           create(DefaultVersionSchema, { workflowType: d.workflow_type, version: d.version })
         ),
+      });
+    },
+
+    async getRunStats(req) {
+      const op = "get run stats";
+      const namespaceId = v.namespace(op, req.namespace);
+      const minutes = req.minutes === 0 ? 60 : req.minutes;
+      if (minutes < 1 || minutes > 1440) {
+        throw new InvalidArgumentError(
+          "minutes",
+          `Cannot ${op}: "minutes" ${minutes} must be from 1 to 1440 (0 means 60)`,
+        );
+      }
+      const window = await runStats.statsWindow(db, minutes);
+      const rows = await runStats.runStats(db, namespaceId, window.since);
+      return create(GetRunStatsResponseSchema, {
+        buckets: rows.map((r) => ({
+          workflowType: r.workflow_type,
+          minute: ts(r.minute),
+          begun: r.begun,
+          completed: r.completed,
+          failed: r.failed,
+          cancelled: r.cancelled,
+        })),
+        since: ts(window.since),
+        until: ts(window.until),
       });
     },
 

@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { useState } from "preact/hooks";
 import { connect, connection, namespace, signOut } from "./api.ts";
+import { Overview } from "./overview.tsx";
 import { href, navigate, route } from "./router.ts";
 import { RunDetail } from "./run_detail.tsx";
 import { Runs } from "./runs.tsx";
@@ -45,6 +46,7 @@ function Screen() {
   const run = /^\/runs\/([^/]+)$/.exec(path);
   if (run) return <RunDetail id={decodeURIComponent(run[1])} />;
   if (path === "/workers") return <Workers />;
+  if (path === "/overview") return <Overview />;
   if (path === "/schedules") return <Schedules />;
   if (path === "/" || path === "/runs") return <Runs />;
   return (
@@ -73,6 +75,7 @@ function App() {
         <a class="brand" href={href("/")}>Kagzi</a>
         <nav aria-label="Screens">
           {tab("/", "Runs", path === "/" || path.startsWith("/runs"))}
+          {tab("/overview", "Overview", path === "/overview")}
           {tab("/workers", "Workers", path === "/workers")}
           {tab("/schedules", "Schedules", path === "/schedules")}
         </nav>

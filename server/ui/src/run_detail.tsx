@@ -11,14 +11,22 @@ import {
   type Workflow,
 } from "@kagzi/sdk/client";
 import { namespace, withClient } from "./api.ts";
-import { elapsed, formatTime, relative, shortId } from "./format.ts";
+import { elapsed, formatTime, relative } from "./format.ts";
 import { useLoad } from "./hooks.ts";
 import { href, navigate } from "./router.ts";
 import { describeWait, timeline } from "./timeline.ts";
 import { Fact, Facts, Json, Link, Notice, Status } from "./ui.tsx";
 import { Timeline } from "./run_timeline.tsx";
-import { CancelDialog, ResumeDialog, RetryDialog, SignalDialog } from "./run_dialogs.tsx";
+import { Waterfall } from "./run_waterfall.tsx";
+import {
+  CancelDialog,
+  PauseDialog,
+  ResumeDialog,
+  RetryDialog,
+  SignalDialog,
+} from "./run_dialogs.tsx";
 import { RunAlerts } from "./run_alerts.tsx";
+import { RunList, Signals } from "./run_related.tsx";
 
 interface Detail {
   run: Workflow;
@@ -47,11 +55,13 @@ export function RunDetail(props: { id: string }) {
     live: live,
     everyMs: 2_000,
   });
-  const [dialog, setDialog] = useState<"" | "cancel" | "signal" | "retry" | "resume" | "here">(
-    "",
-  );
+  const [dialog, setDialog] = useState<
+    "" | "cancel" | "signal" | "retry" | "resume" | "here" | "pause"
+  >("");
+  const [fromStep, setFromStep] = useState<string | undefined>();
   const [done, setDone] = useState("");
-  const link = (id: string) => href(`/runs/${id}`, { ns: ns === "default" ? "" : ns });
+  const nsq = ns === "default" ? "" : ns;
+  const link = (id: string) => href(`/runs/${id}`, { ns: nsq });
   const run = d.data?.run;
   if (!run) {
     return (
@@ -83,6 +93,18 @@ export function RunDetail(props: { id: string }) {
           </button>
         )}
         {open && <button type="button" onClick={() => setDialog("signal")}>Send signal</button>}
+        {(run.status === "PENDING" || run.status === "RUNNING" || run.status === "SLEEPING") && (
+          <button type="button" onClick={() => setDialog("pause")}>Pause</button>
+        )}
+        {run.status === "PAUSED" && (
+          <button
+            type="button"
+            class="primary"
+            onClick={() => setDialog("resume")}
+          >
+            Resume
+          </button>
+        )}
         {run.status === "PARKED" && (
           <>
             <button type="button" class="primary" onClick={() => setDialog("resume")}>
@@ -92,7 +114,16 @@ export function RunDetail(props: { id: string }) {
           </>
         )}
         {!open && (
-          <button type="button" class="primary" onClick={() => setDialog("retry")}>Retry</button>
+          <button
+            type="button"
+            class="primary"
+            onClick={() => {
+              setFromStep(undefined);
+              setDialog("retry");
+            }}
+          >
+            Retry
+          </button>
         )}
         <button type="button" onClick={d.reload}>Refresh</button>
       </div>
@@ -122,6 +153,15 @@ export function RunDetail(props: { id: string }) {
         </Fact>
         <Fact label="Namespace">{run.namespace}</Fact>
         <Fact label="Version">{run.version || "(default)"}</Fact>
+        {Object.keys(run.tags).length > 0 && (
+          <Fact label="Tags">
+            {Object.entries(run.tags).map(([k, v]) => (
+              <Link key={k} class="tag" href={href("/", { ns: nsq, tags: `${k}=${v}` })}>
+                {k}={v}
+              </Link>
+            ))}
+          </Fact>
+        )}
         <Fact label="Attempts">{String(run.attempts)}</Fact>
         <Fact label="Created">{formatTime(run.createdAt)}</Fact>
         <Fact label="Started">{formatTime(run.startedAt)}</Fact>
@@ -165,7 +205,15 @@ export function RunDetail(props: { id: string }) {
           />
         )}
       </div>
-      <Timeline steps={timeline(d.data!.steps)} link={link} />
+      <Waterfall steps={timeline(d.data!.steps)} />
+      <Timeline
+        steps={timeline(d.data!.steps)}
+        link={link}
+        onRerun={open ? undefined : (step) => {
+          setFromStep(step);
+          setDialog("retry");
+        }}
+      />
       {d.data!.children.length > 0 && (
         <RunList title="Children" runs={d.data!.children} link={link} />
       )}
@@ -200,9 +248,17 @@ export function RunDetail(props: { id: string }) {
           onClose={() => setDialog("")}
         />
       )}
+      {dialog === "pause" && (
+        <PauseDialog
+          run={run}
+          onDone={after}
+          onClose={() => setDialog("")}
+        />
+      )}
       {dialog === "retry" && (
         <RetryDialog
           run={run}
+          fromStep={fromStep}
           onClose={() => setDialog("")}
           onStarted={(id) => {
             setLive(true);
@@ -210,56 +266,6 @@ export function RunDetail(props: { id: string }) {
           }}
         />
       )}
-    </section>
-  );
-}
-
-function RunList(
-  props: { title: string; runs: Workflow[]; link: (id: string) => string; current?: string },
-) {
-  return (
-    <section aria-label={props.title}>
-      <h2>{props.title}</h2>
-      <ul class="runlist">
-        {props.runs.map((w) => (
-          <li key={w.id}>
-            {w.id === props.current
-              ? <span class="mono">{shortId(w.id)} (this run)</span>
-              : <Link href={props.link(w.id)} class="mono">{shortId(w.id)}</Link>} {w.type}{" "}
-            <Status value={w.status} /> <span class="subtle">{formatTime(w.createdAt)}</span>
-          </li>
-        ))}
-      </ul>
-    </section>
-  );
-}
-
-function Signals(props: { signals: SignalInfo[] }) {
-  return (
-    <section aria-labelledby="signals-title">
-      <h2 id="signals-title">Signals</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Sent</th>
-            <th scope="col">Taken</th>
-            <th scope="col">Payload</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.signals.map((s) => (
-            <tr key={s.id}>
-              <td>{s.name}</td>
-              <td>{formatTime(s.sentAt)}</td>
-              <td>
-                {s.consumedAt ? formatTime(s.consumedAt) : <span class="subtle">pending</span>}
-              </td>
-              <td class="mono wrap">{s.payload === undefined ? "" : JSON.stringify(s.payload)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </section>
   );
 }

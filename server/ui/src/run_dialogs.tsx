@@ -1,6 +1,6 @@
 /**
- * The Run detail screen's actions: cancel, send a signal, retry, resume a parked run — each
- * behind a confirmation.
+ * The Run detail screen's actions: cancel, send a signal, retry or rerun from a step, pause,
+ * resume a paused or parked run — each behind a confirmation.
  */
 import { useState } from "preact/hooks";
 import type { Workflow } from "@kagzi/sdk/client";
@@ -77,16 +77,25 @@ export function SignalDialog(props: RunDialogProps & { onDone: (t: string) => vo
   );
 }
 
-/** Starts a retry of the ended run (same input, same workflow id); `onStarted` gets its id. */
-export function RetryDialog(props: RunDialogProps & { onStarted: (id: string) => void }) {
-  const run = props.run;
+/**
+ * Starts a retry of the ended run (same input, same workflow id); with `fromStep`, a rerun that
+ * keeps the stored outputs of the steps before it. `onStarted` gets the new run's id.
+ */
+export function RetryDialog(
+  props: RunDialogProps & { fromStep?: string; onStarted: (id: string) => void },
+) {
+  const { run, fromStep } = props;
   return (
     <Confirm
-      title="Retry run"
-      action="Start retry"
+      title={fromStep ? `Rerun from "${fromStep}"` : "Retry run"}
+      action={fromStep ? "Start rerun" : "Start retry"}
       onClose={props.onClose}
       onConfirm={async () => {
-        const next = await withClient((c) => c.retry(run.id, { namespace: run.namespace }));
+        const next = await withClient((c) =>
+          fromStep
+            ? c.rerun(run.id, { fromStep, namespace: run.namespace })
+            : c.retry(run.id, { namespace: run.namespace })
+        );
         props.onStarted(next.id);
       }}
     >
@@ -95,11 +104,42 @@ export function RetryDialog(props: RunDialogProps & { onStarted: (id: string) =>
         with the same input, under workflow id{" "}
         <span class="mono">{run.workflowId}</span>? It will link back to this run.
       </p>
+      {fromStep && (
+        <p>
+          The steps this run completed before <b>{fromStep}</b>{" "}
+          keep their stored outputs (they are not called again); <b>{fromStep}</b>{" "}
+          and everything after it run again.
+        </p>
+      )}
     </Confirm>
   );
 }
 
-/** Resumes a PARKED run: as it is (code that matches was deployed) or from where it parked. */
+/** Pauses an open run: nothing claims it until it is resumed; a running one stops at its next step. */
+export function PauseDialog(props: RunDialogProps & { onDone: (t: string) => void }) {
+  const run = props.run;
+  return (
+    <Confirm
+      title="Pause run"
+      action="Pause run"
+      onClose={props.onClose}
+      onConfirm={async () => {
+        await withClient((c) => c.pause(run.id, { namespace: run.namespace }));
+        props.onDone("Run paused.");
+      }}
+    >
+      <p>
+        Hold this run as PAUSED? No worker claims it until it is resumed; if it is running, its
+        worker stops at the next step boundary. Signals still arrive and cancel still works.
+      </p>
+    </Confirm>
+  );
+}
+
+/**
+ * Resumes a PAUSED run, or a PARKED one: as it is (code that matches was deployed) or from where
+ * it parked.
+ */
 export function ResumeDialog(
   props: RunDialogProps & { fromHere: boolean; onDone: (t: string) => void },
 ) {
@@ -123,6 +163,8 @@ export function ResumeDialog(
             again.
           </p>
         )
+        : run.status === "PAUSED"
+        ? <p>Let workers claim this run again? It continues from its last completed step.</p>
         : (
           <p>
             Let the run replay again? If its code still differs from its history, it parks again and

@@ -3,8 +3,17 @@ import { elapsed, formatTime, relative, shortId } from "./format.ts";
 import { attemptEnd, kindLabel, shownStatus, type TimelineStep } from "./timeline.ts";
 import { Link, Status } from "./ui.tsx";
 
-/** The steps of a run (from `timeline()`), each with a table of its attempts. */
-export function Timeline(props: { steps: TimelineStep[]; link: (id: string) => string }) {
+/**
+ * The steps of a run (from `timeline()`), each with a table of its attempts; with `onRerun` (an
+ * ended run), a "Rerun from here" button on each step, sleep, wait and child.
+ */
+export function Timeline(
+  props: {
+    steps: TimelineStep[];
+    link: (id: string) => string;
+    onRerun?: (stepName: string) => void;
+  },
+) {
   return (
     <section aria-labelledby="timeline-title">
       <h2 id="timeline-title">Timeline</h2>
@@ -21,6 +30,18 @@ export function Timeline(props: { steps: TimelineStep[]; link: (id: string) => s
                     — <Link href={props.link(s.childRunId)}>child run {shortId(s.childRunId)}</Link>
                   </>
                 )}
+                {props.onRerun && s.status !== "SUPERSEDED" &&
+                  !s.attempts[0].name.startsWith("kagzi:") &&
+                  (
+                    <button
+                      type="button"
+                      class="link rerun"
+                      aria-label={`Rerun from ${s.label}`}
+                      onClick={() => props.onRerun!(s.attempts[0].name)}
+                    >
+                      Rerun from here
+                    </button>
+                  )}
               </div>
               <table class="attempts">
                 <caption class="visually-hidden">Attempts of {s.label}</caption>

@@ -1,62 +1,16 @@
 /** The Runs screen: filters kept in the URL, server-side paging, live refresh, bulk cancel. */
-import type { TargetedEvent } from "preact";
 import { useState } from "preact/hooks";
-import {
-  isOpen,
-  type Kagzi,
-  type ListCall,
-  type Workflow,
-  WORKFLOW_STATUSES,
-  type WorkflowStatus,
-} from "@kagzi/sdk/client";
-import { cancelMany, namespace, withClient } from "./api.ts";
-import { elapsed, formatTime, isUuid, shortId } from "./format.ts";
+import { isOpen, type Kagzi, type Workflow } from "@kagzi/sdk/client";
+import { cancelMany, withClient } from "./api.ts";
+import { elapsed, formatTime, shortId } from "./format.ts";
 import { useLoad } from "./hooks.ts";
-import { href, navigate, route } from "./router.ts";
+import { href, navigate } from "./router.ts";
+import { FilterForm, type Filters, filters, query, tagsText, urlOf } from "./runs_filters.tsx";
 import { Confirm, Link, Notice, Status } from "./ui.tsx";
 
 const pageSize = 50;
 /** Tokens of the pages before the current one, for "Previous" (kept per tab, not in the URL). */
 const previous: string[] = [];
-
-/** The filters of the list, read from the URL. */
-function filters() {
-  const q = route.value.query;
-  return {
-    ns: namespace(),
-    status: q.get("status") ?? "",
-    type: q.get("type") ?? "",
-    wf: q.get("wf") ?? "",
-    schedule: q.get("schedule") ?? "",
-    parent: q.get("parent") ?? "",
-    page: q.get("page") ?? "",
-    live: q.get("live") !== "0",
-  };
-}
-type Filters = ReturnType<typeof filters>;
-
-function urlOf(f: Partial<Filters>): string {
-  return href("/", {
-    ns: f.ns === "default" ? "" : f.ns,
-    status: f.status,
-    type: f.type,
-    wf: f.wf,
-    schedule: f.schedule,
-    parent: f.parent,
-    page: f.page,
-    live: f.live === false ? "0" : "",
-  });
-}
-
-function query(client: Kagzi, f: Filters): ListCall {
-  let call = client.list().namespace(f.ns);
-  if (f.status) call = call.status(f.status as WorkflowStatus);
-  if (f.type) call = call.type(f.type);
-  if (f.wf) call = call.workflowId(f.wf);
-  if (f.schedule) call = call.scheduleId(f.schedule);
-  if (f.parent) call = call.parent(f.parent);
-  return call;
-}
 
 /** The Runs screen. */
 export function Runs() {
@@ -141,6 +95,7 @@ export function Runs() {
             <th scope="col">Type</th>
             <th scope="col">Version</th>
             <th scope="col">Status</th>
+            <th scope="col">Tags</th>
             <th scope="col">Attempts</th>
             <th scope="col">Started</th>
             <th scope="col">Duration</th>
@@ -154,11 +109,12 @@ export function Runs() {
               ns={f.ns}
               checked={allMatching || selected.has(w.id)}
               toggle={toggle}
+              onTag={(k, v) => set({ tags: tagsText(f.tags, k, v) })}
             />
           ))}
           {!page.loading && rows.length === 0 && !page.error && (
             <tr>
-              <td colSpan={9} class="empty">No runs match these filters.</td>
+              <td colSpan={10} class="empty">No runs match these filters.</td>
             </tr>
           )}
         </tbody>
@@ -200,7 +156,13 @@ export function Runs() {
 }
 
 function RunRow(
-  props: { w: Workflow; ns: string; checked: boolean; toggle: (id: string) => void },
+  props: {
+    w: Workflow;
+    ns: string;
+    checked: boolean;
+    toggle: (id: string) => void;
+    onTag: (key: string, value: string) => void;
+  },
 ) {
   const { w } = props;
   const detail = href(`/runs/${w.id}`, { ns: props.ns === "default" ? "" : props.ns });
@@ -223,77 +185,23 @@ function RunRow(
       <td>
         <Status value={w.status} />
       </td>
+      <td class="tags">
+        {Object.entries(w.tags).map(([k, v]) => (
+          <button
+            key={k}
+            type="button"
+            class="tag"
+            title={`Show only runs tagged ${k}=${v}`}
+            onClick={() => props.onTag(k, v)}
+          >
+            {k}={v}
+          </button>
+        ))}
+      </td>
       <td class="num">{w.attempts}</td>
       <td>{formatTime(w.startedAt ?? w.createdAt)}</td>
       <td class="num">{elapsed(w.startedAt, w.finishedAt)}</td>
     </tr>
-  );
-}
-
-function FilterForm(props: { f: Filters; set: (p: Partial<Filters>) => void }) {
-  const { f, set } = props;
-  const [search, setSearch] = useState(f.wf);
-  const submit = async (e: TargetedEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const text = search.trim();
-    // A run id opens that run; anything else filters by workflow id.
-    if (isUuid(text)) {
-      const found = await withClient((c) => c.get(text).namespace(f.ns)).catch(() => undefined);
-      if (found) return navigate(href(`/runs/${found.id}`, { ns: f.ns === "default" ? "" : f.ns }));
-    }
-    set({ wf: text });
-  };
-  return (
-    <form class="filters" onSubmit={submit} role="search" aria-label="Filter runs">
-      <label>
-        Status
-        <select value={f.status} onChange={(e) => set({ status: e.currentTarget.value })}>
-          <option value="">any</option>
-          {WORKFLOW_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-        </select>
-      </label>
-      <label>
-        Type
-        <input
-          value={f.type}
-          placeholder="any"
-          onChange={(e) => set({ type: e.currentTarget.value.trim() })}
-        />
-      </label>
-      <label>
-        Run id or workflow id
-        <input value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
-      </label>
-      <label>
-        Schedule
-        <input
-          value={f.schedule}
-          placeholder="any"
-          onChange={(e) => set({ schedule: e.currentTarget.value.trim() })}
-        />
-      </label>
-      <label>
-        Parent run
-        <input
-          value={f.parent}
-          placeholder="any"
-          onChange={(e) => set({ parent: e.currentTarget.value.trim() })}
-        />
-      </label>
-      <button type="submit">Search</button>
-      {(f.status || f.type || f.wf || f.schedule || f.parent) && (
-        <button
-          type="button"
-          class="link"
-          onClick={() => {
-            setSearch("");
-            set({ status: "", type: "", wf: "", schedule: "", parent: "" });
-          }}
-        >
-          Clear filters
-        </button>
-      )}
-    </form>
   );
 }
 
