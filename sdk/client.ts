@@ -19,6 +19,13 @@ export { type ConnectOptions, Kagzi, type NamespaceOption } from "./client/kagzi
 export { type GetStepOptions, type ListWorkersOptions } from "./client/admin.ts";
 export { ListCall } from "./client/list.ts";
 export {
+  type BulkActionName,
+  BulkCall,
+  BulkOperationHandle,
+  type BulkProgress,
+  type BulkProgressOptions,
+} from "./client/bulk.ts";
+export {
   CancelCall,
   GetCall,
   type RerunOptions,

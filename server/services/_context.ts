@@ -23,4 +23,6 @@ export interface ServiceContext {
   health: DbHealth;
   /** Notices workers whose poll connection closed (absent in serverless mode: no timers). */
   deadWorkers?: DeadWorkers;
+  /** This server's bulk worker, poked when a bulk operation starts (absent in serverless mode). */
+  bulk?: { poke(): void };
 }
