@@ -188,6 +188,8 @@ export async function createServer(config: ServerConfig): Promise<KagziServer> {
   const bulkWorker = maintenance ? undefined : startBulkWorker(db, notifier, log, {
     intervalMs: Math.max(config.tickIntervalMs, 200),
     leaseMs: config.leaseMs,
+    batchSize: config.bulkBatchSize,
+    minPauseMs: config.bulkPauseMs,
   });
   ctx.bulk = bulkWorker;
   const stopScheduler = maintenance ? async () => {} : startScheduler(db, notifier, log, {

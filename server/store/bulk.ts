@@ -139,11 +139,11 @@ export interface BatchResult {
 }
 
 // Per action: the runs of `picked` it changes, returning namespace_id, run_id, workflow_type.
-// $1 namespace; $2 the cancel error (its subjectId is set per run).
+// $1 namespace; CTE err: the cancel error (its subjectId is set per run).
 const actionSql: Record<BulkAction, string> = {
   CANCEL: `update kagzi_runs r
     set status = 'CANCELLED', finished_at = now(), updated_at = now(), locked_until = null,
-        error = jsonb_set($2::jsonb, '{subjectId}', to_jsonb(r.run_id::text))
+        error = jsonb_set((select e from err), '{subjectId}', to_jsonb(r.run_id::text))
     from picked p where r.namespace_id = $1 and r.run_id = p.run_id
       and r.status in ('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')
     returning r.namespace_id, r.run_id::text, r.workflow_type`,
@@ -200,7 +200,8 @@ export async function runBatch(
     if (!job) return { held: false, finished: false, acted: [] };
     const out =
       (await tx.query<{ picked: number; last: string | null; acted: BatchResult["acted"] }>(
-        `with picked as (
+        `with err as (select $2::jsonb as e),
+       picked as (
          select r.run_id, r.seq from kagzi_runs r, kagzi_bulk_operations j
          where j.namespace_id = $1 and j.operation_id = $3::uuid
            and r.namespace_id = $1 and r.seq > $4 and r.seq <= $5 and ${filterSql("j.filter")}
