@@ -13,6 +13,7 @@ import { Kagzi, type KagziError } from "@kagzi/sdk";
 import { backends, postgresIgnored } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { waitFor } from "./_worker.ts";
+import { expect, kagzi } from "./_cli.ts";
 import { count, failedRuns, flaky, flakyWorker } from "./_bulk.ts";
 
 function bulkRpc(url: string): Client<typeof BulkOperationService> {
@@ -87,6 +88,44 @@ for (const backend of await backends()) {
       const until = await (await client.bulk().type("tagged").until(before).pause()).done();
       assert.equal(until.total, 0, "nothing of the type was created before");
     });
+
+    await t.step(
+      "kagzi run rerun|pause|resume|cancel with filters draw their progress",
+      async () => {
+        const env = { KAGZI_ADDRESS: server.url };
+        const rerun = expect(
+          await kagzi(["run", "rerun", "--status", "FAILED", "--type", "flaky"], env),
+          0,
+          "bulk rerun",
+        );
+        assert.deepEqual(
+          [rerun.json().total, rerun.json().acted],
+          [n, n],
+          "the ids are free again",
+        );
+        assert.match(rerun.stderr, /\[#{30}\] 300\/300 \(300 rerun, 0 skipped\)/);
+        const paused = expect(
+          await kagzi(["run", "pause", "--type", "tagged", "--status", "PENDING"], env),
+          0,
+          "bulk pause",
+        );
+        assert.equal(paused.json().acted, 1);
+        const resumed = expect(
+          await kagzi(["run", "resume", "--bulk", "--type", "tagged"], env),
+          0,
+          "",
+        );
+        assert.equal(resumed.json().acted, 2);
+        const cancelled = expect(
+          await kagzi(["run", "cancel", "--type", "tagged", "--since", "1h", "--reason", "x"], env),
+          0,
+          "bulk cancel",
+        );
+        assert.equal(cancelled.json().acted, 2);
+        const none = await kagzi(["run", "rerun"], env);
+        expect(none, 2, "no run and no filter");
+      },
+    );
 
     await t.step("bad input is refused naming the field", async () => {
       const rpc = bulkRpc(server.url);
