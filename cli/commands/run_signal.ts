@@ -140,9 +140,10 @@ export const pauseCommand: Command = {
   name: "pause",
   args: "<run> | --type TYPE | --status S …",
   summary: "Hold an open run (PAUSED) until `run resume`; or every run of a type",
-  details: "Nothing claims a paused run; a running one stops at its next step boundary (its\n" +
-    "lease is released; a step in flight runs again after the resume). It keeps its workflow\n" +
-    "id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused (exit 3).\n" +
+  details: "Nothing claims a paused run; a running one stops at its next step boundary (the\n" +
+    "output of a step in flight is stored; the next step waits for the resume). It keeps its\n" +
+    "workflow id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused\n" +
+    "(exit 3).\n" +
     "--type pauses the type's open runs and every claim of it (new runs wait PENDING) until\n" +
     "`run resume --type`." + bulkDetails,
   flags: { type: typeFlag, ...bulkFlags },

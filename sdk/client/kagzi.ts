@@ -157,8 +157,8 @@ export class Kagzi {
 
   /**
    * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until {@linkcode Kagzi.resume}:
-   * nothing claims it; a RUNNING run's lease is released at once, so its worker stops at its
-   * next step boundary (a step in flight then runs again after the resume). It keeps its
+   * nothing claims it; a RUNNING run stops at its next step boundary (the output of a step in
+   * flight is stored; the step after it does not start). It keeps its
    * workflow id, deadline and signals; `cancel()` ends it. Pausing a PAUSED run returns it as
    * it is; an ended or PARKED run is PRECONDITION_FAILED.
    */
