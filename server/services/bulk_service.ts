@@ -149,6 +149,13 @@ export function bulkService(ctx: ServiceContext): ServiceImpl<typeof BulkOperati
       }
       const filter = filterOf(op, action, req.filter);
       const reason = v.clip(req.reason, 1024);
+      if (!ctx.bulk) {
+        throw new PreconditionError(
+          "server",
+          "serverless",
+          `Cannot ${op}: this server runs in serverless mode, where nothing works a bulk operation; start it on a long-running server`,
+        );
+      }
       const row = await bulk.createOperation(
         db,
         namespaceId,
@@ -157,7 +164,7 @@ export function bulkService(ctx: ServiceContext): ServiceImpl<typeof BulkOperati
         filter,
         reason,
       );
-      ctx.bulk?.poke();
+      ctx.bulk.poke();
       return create(StartBulkOperationResponseSchema, { operation: toProto(row) });
     },
 
