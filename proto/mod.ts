@@ -1,7 +1,7 @@
 /**
- * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the four
+ * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the five
  * service descriptors (`WorkflowService`, `WorkerService`,
- * `WorkflowScheduleService`, `AdminService`).
+ * `WorkflowScheduleService`, `AdminService`, `BulkOperationService`).
  *
  * @example Build a request message
  * ```ts
@@ -19,3 +19,4 @@ export * from "./gen/kagzi/v1/workflow_pb.ts";
 export * from "./gen/kagzi/v1/worker_pb.ts";
 export * from "./gen/kagzi/v1/workflow_schedule_pb.ts";
 export * from "./gen/kagzi/v1/admin_pb.ts";
+export * from "./gen/kagzi/v1/bulk_pb.ts";

@@ -97,6 +97,8 @@ async function tryStep<T>(
           })
       );
       if (res === undefined) return { kind: "gone" };
+      // Paused while the step ran: its output is stored; the execution stops before the next.
+      if (res?.paused) host.release("the run was paused");
       if (res !== null) {
         // Return what is stored (the first stored output wins), exactly as a replay would.
         try {

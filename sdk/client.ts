@@ -25,6 +25,13 @@ export {
 } from "./client/admin.ts";
 export { ListCall } from "./client/list.ts";
 export {
+  type BulkActionName,
+  BulkCall,
+  BulkOperationHandle,
+  type BulkProgress,
+  type BulkProgressOptions,
+} from "./client/bulk.ts";
+export {
   CancelCall,
   GetCall,
   type RerunOptions,

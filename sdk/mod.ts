@@ -19,6 +19,11 @@ import "./grpc.ts";
 export {
   type AnyWorkflowDefinition,
   type AnyWorkflowRef,
+  type BulkActionName,
+  BulkCall,
+  BulkOperationHandle,
+  type BulkProgress,
+  type BulkProgressOptions,
   Call,
   CancelCall,
   type CancelOptions,

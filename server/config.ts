@@ -43,6 +43,8 @@ const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
     kind: "int",
   },
   { key: "tickIntervalMs", flag: "tick-interval-ms", env: "KAGZI_TICK_INTERVAL_MS", kind: "int" },
+  { key: "bulkBatchSize", flag: "bulk-batch-size", env: "KAGZI_BULK_BATCH_SIZE", kind: "int" },
+  { key: "bulkPauseMs", flag: "bulk-pause-ms", env: "KAGZI_BULK_PAUSE_MS", kind: "int" },
   { key: "poolSize", flag: "pool-size", env: "KAGZI_POOL_SIZE", kind: "int" },
   { key: "apiKeys", flag: "api-keys", env: "KAGZI_API_KEYS", kind: "keys" },
   {
@@ -71,6 +73,8 @@ const ranges: Partial<Record<Key, [number, number]>> = {
   leaseMs: [1_000, 3_600_000],
   heartbeatIntervalMs: [100, 600_000],
   tickIntervalMs: [50, 60_000],
+  bulkBatchSize: [1, 10_000],
+  bulkPauseMs: [0, 600_000],
   poolSize: [1, 1000],
   maxPendingSignals: [1, 1_000_000],
   maxWaitMs: [1_000, 300_000],

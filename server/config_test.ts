@@ -15,6 +15,8 @@ Deno.test("loadConfig() uses the defaults when nothing is set", () => {
     leaseMs: 30_000,
     heartbeatIntervalMs: 5_000,
     tickIntervalMs: 1_000,
+    bulkBatchSize: 200,
+    bulkPauseMs: 20,
     poolSize: 10,
     apiKeys: [],
     maxPendingSignals: 1000,

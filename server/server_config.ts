@@ -29,6 +29,13 @@ export interface ServerConfig {
   heartbeatIntervalMs: number;
   /** How often the ticker looks for due work, in ms. @default 1000 */
   tickIntervalMs: number;
+  /** Runs a bulk operation acts on per batch (one transaction). @default 200 */
+  bulkBatchSize: number;
+  /**
+   * The least rest between two batches of a bulk operation, in ms; the rest is at least as long
+   * as the batch took, too. @default 20
+   */
+  bulkPauseMs: number;
   /** Postgres pool size. @default 10 */
   poolSize: number;
   /**
@@ -83,6 +90,8 @@ export const defaults: ServerConfig = {
   leaseMs: 30_000,
   heartbeatIntervalMs: 5_000,
   tickIntervalMs: 1_000,
+  bulkBatchSize: 200,
+  bulkPauseMs: 20,
   poolSize: 10,
   apiKeys: [],
   maxPendingSignals: 1000,

@@ -9,6 +9,7 @@ import type * as http2 from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
+  BulkOperationService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -26,6 +27,8 @@ import { migrations } from "./store/migrations.gen.ts";
 import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
 import { adminService } from "./services/admin_service.ts";
+import { bulkService } from "./services/bulk_service.ts";
+import { startBulkWorker } from "./engine/bulk.ts";
 import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
 import { startTicker } from "./engine/ticker.ts";
@@ -169,6 +172,7 @@ export async function startServer(
     router.service(AdminService, adminService(ctx));
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
+    router.service(BulkOperationService, bulkService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -184,6 +188,14 @@ export async function startServer(
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metrics: ctx.metrics,
   });
+  // Serverless hosts have no timers that outlive requests: bulk operations need a long-running server.
+  const bulkWorker = maintenance ? undefined : startBulkWorker(db, notifier, log, {
+    intervalMs: Math.max(config.tickIntervalMs, 200),
+    leaseMs: config.leaseMs,
+    batchSize: config.bulkBatchSize,
+    minPauseMs: config.bulkPauseMs,
+  });
+  ctx.bulk = bulkWorker;
   const scheduler = maintenance ? undefined : startScheduler(db, notifier, log, {
     graceMs: Math.max(2_000, config.tickIntervalMs * 2),
     maxIdleMs: config.tickIntervalMs,
@@ -212,6 +224,7 @@ export async function startServer(
       if (closed) return;
       closed = true;
       await (maintenance?.close() ?? ticker!.stop());
+      await bulkWorker?.stop();
       await scheduler?.stop();
       await stopRetention();
       ctx.deadWorkers?.close();

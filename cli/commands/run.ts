@@ -28,6 +28,7 @@ import {
   signalCommand,
 } from "./run_signal.ts";
 import { exitOf, resolveRun, tagsFlag, waitForEnd } from "./_runs.ts";
+import { bulkDetails, bulkFlags, bulkTypeFlag, isBulk, runBulk } from "./run_bulk.ts";
 
 /** Prints a run that ended: its output or error. */
 function printEnded(
@@ -235,14 +236,19 @@ const result: Command = {
 
 const cancel: Command = {
   name: "cancel",
-  args: "<run>...",
+  args: "<run>... | --status S --type T …",
   summary: "Cancel runs that have not ended",
+  details: "Each run given is cancelled; ended runs are refused (exit 3)." + bulkDetails,
   flags: {
     reason: { type: "string", value: "TEXT", help: "why; stored with the run" },
+    type: bulkTypeFlag,
+    ...bulkFlags,
   },
-  min: 1,
+  min: 0,
   max: Infinity,
   async run(rt, v, ids) {
+    if (isBulk(v, ids[0], true)) return await runBulk(rt, v, "cancel");
+    if (!ids.length) throw new UsageError("Give runs, or filter flags for a bulk cancel");
     const client = await rt.client();
     const rows: Workflow[] = [];
     let code: number = Exit.ok;

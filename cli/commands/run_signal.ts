@@ -4,6 +4,7 @@ import { type Command, duration, jsonFlag, type Runtime, str, type Values } from
 import { Exit, UsageError } from "../_errors.ts";
 import { workflowJson } from "../_json.ts";
 import { exitOf, resolveRun } from "./_runs.ts";
+import { bulkDetails, bulkFlags, bulkTypeFlag, isBulk, runBulk } from "./run_bulk.ts";
 
 /** `run signal <run> <name>`. */
 export const signalCommand: Command = {
@@ -64,20 +65,26 @@ export const retryCommand: Command = {
 /** `run rerun <run> --from-step NAME`. */
 export const rerunCommand: Command = {
   name: "rerun",
-  args: "<run>",
+  args: "<run> | --status S --type T …",
   summary: "Rerun a finished run from a step, keeping the outputs of the steps before it",
   details: "A new run under the same workflow id (its retriedFromRunId names the old run; the\n" +
     "old run lists it under Reruns). The steps the old run completed before it began\n" +
     "--from-step keep their stored outputs; that step and everything after it run again.\n" +
     "A step name the run does not have is a usage error listing the steps it has (exit 2);\n" +
-    "without --from-step it is `run retry`. An open run is refused (exit 3).",
+    "without --from-step it is `run retry`. An open run is refused (exit 3)." + bulkDetails,
   flags: {
     "from-step": { type: "string", value: "NAME", help: "the first step to run again" },
     ...waitFlags,
+    type: bulkTypeFlag,
+    ...bulkFlags,
   },
-  min: 1,
+  min: 0,
   max: 1,
-  run: (rt, v, [id]) => rerun(rt, v, id, str(v, "from-step") ?? ""),
+  run(rt, v, [id]) {
+    if (isBulk(v, id, true)) return runBulk(rt, v, "rerun");
+    if (id === undefined) throw new UsageError("Give a run, or filter flags for a bulk rerun");
+    return rerun(rt, v, id, str(v, "from-step") ?? "");
+  },
 };
 
 async function rerun(rt: Runtime, v: Values, id: string, fromStep: string): Promise<number> {
@@ -131,17 +138,19 @@ function typeOnly(v: Values, id: string | undefined): string | undefined {
 /** `run pause <run>`. */
 export const pauseCommand: Command = {
   name: "pause",
-  args: "<run> | --type TYPE",
+  args: "<run> | --type TYPE | --status S …",
   summary: "Hold an open run (PAUSED) until `run resume`; or every run of a type",
-  details: "Nothing claims a paused run; a running one stops at its next step boundary (its\n" +
-    "lease is released; a step in flight runs again after the resume). It keeps its workflow\n" +
-    "id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused (exit 3).\n" +
+  details: "Nothing claims a paused run; a running one stops at its next step boundary (the\n" +
+    "output of a step in flight is stored; the next step waits for the resume). It keeps its\n" +
+    "workflow id, deadline and signals; `run cancel` ends it. An ended or PARKED run is refused\n" +
+    "(exit 3).\n" +
     "--type pauses the type's open runs and every claim of it (new runs wait PENDING) until\n" +
-    "`run resume --type`.",
-  flags: { type: typeFlag },
+    "`run resume --type`." + bulkDetails,
+  flags: { type: typeFlag, ...bulkFlags },
   min: 0,
   max: 1,
   async run(rt, v, [id]) {
+    if (isBulk(v, id)) return await runBulk(rt, v, "pause");
     const type = typeOnly(v, id);
     const client = await rt.client();
     if (type) {
@@ -159,7 +168,7 @@ export const pauseCommand: Command = {
 /** `run resume <run> [--from-here]`. */
 export const resumeCommand: Command = {
   name: "resume",
-  args: "<run> | --type TYPE",
+  args: "<run> | --type TYPE | --status S …",
   summary: "Let a PAUSED run, or a PARKED run (its code changed under it), run again",
   details: "A paused run (`run pause`) is due again at once.\n" +
     "A run parks when its replay asks for another step than its history recorded there.\n" +
@@ -167,9 +176,10 @@ export const resumeCommand: Command = {
     "accept the code as it is now: the recorded steps it no longer asks for are set aside\n" +
     "(listed as superseded) and the steps it asks for from that point run. Anything but a\n" +
     "PARKED or PAUSED run is refused (PRECONDITION_FAILED, exit 3). `run cancel` ends either.\n" +
-    "--type lets a paused type be claimed again and resumes its PAUSED runs.",
+    "--type lets a paused type be claimed again and resumes its PAUSED runs." + bulkDetails,
   flags: {
     type: typeFlag,
+    ...bulkFlags,
     "from-here": {
       type: "boolean",
       help: "accept the current code from where the run parked (its new steps will run)",
@@ -178,6 +188,7 @@ export const resumeCommand: Command = {
   min: 0,
   max: 1,
   async run(rt, v, [id]) {
+    if (isBulk(v, id)) return await runBulk(rt, v, "resume");
     const type = typeOnly(v, id);
     const client = await rt.client();
     if (type) {

@@ -1,6 +1,11 @@
 /** The generated service clients one connection talks to, and the error mapping every call uses. */
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
-import { AdminService, WorkflowScheduleService, WorkflowService } from "@kagzi/proto";
+import {
+  AdminService,
+  BulkOperationService,
+  WorkflowScheduleService,
+  WorkflowService,
+} from "@kagzi/proto";
 import { KagziError } from "../errors.ts";
 
 /** The services a client talks to. */
@@ -8,6 +13,7 @@ export interface Services {
   workflows: Client<typeof WorkflowService>;
   admin: Client<typeof AdminService>;
   schedules: Client<typeof WorkflowScheduleService>;
+  bulk: Client<typeof BulkOperationService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -19,6 +25,7 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     workflows: createClient(WorkflowService, transport),
     admin: createClient(AdminService, transport),
     schedules: createClient(WorkflowScheduleService, transport),
+    bulk: createClient(BulkOperationService, transport),
   };
 }
 

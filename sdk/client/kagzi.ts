@@ -6,6 +6,7 @@ import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary, Workflow } fro
 import * as admin from "./admin.ts";
 import { createServices, type Services } from "./_services.ts";
 import { ListCall } from "./list.ts";
+import { BulkCall, BulkOperationHandle } from "./bulk.ts";
 import {
   CancelCall,
   GetCall,
@@ -156,8 +157,8 @@ export class Kagzi {
 
   /**
    * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until {@linkcode Kagzi.resume}:
-   * nothing claims it; a RUNNING run's lease is released at once, so its worker stops at its
-   * next step boundary (a step in flight then runs again after the resume). It keeps its
+   * nothing claims it; a RUNNING run stops at its next step boundary (the output of a step in
+   * flight is stored; the step after it does not start). It keeps its
    * workflow id, deadline and signals; `cancel()` ends it. Pausing a PAUSED run returns it as
    * it is; an ended or PARKED run is PRECONDITION_FAILED.
    */
@@ -173,6 +174,20 @@ export class Kagzi {
    */
   pauseType(type: string, options: NamespaceOption = {}): Promise<{ paused: number }> {
     return pauseType(this.#services, this.#ns(options), type);
+  }
+
+  /**
+   * A bulk operation over a filter (at least one of status, type, version, time range, tag):
+   * `client.bulk().status("FAILED").type("x").rerun()` (or `.cancel()`, `.pause()`,
+   * `.resume()`) starts a server-side job and resolves to its handle; `progress()` follows it.
+   */
+  bulk(): BulkCall {
+    return new BulkCall(this.#services, this.namespace);
+  }
+
+  /** The handle of a bulk operation started earlier (by any process). */
+  bulkOperation(id: string, options: NamespaceOption = {}): BulkOperationHandle {
+    return new BulkOperationHandle(this.#services, this.#ns(options), id);
   }
 
   /** Lets a paused type be claimed again and resumes every PAUSED run of it; how many. */

@@ -26,4 +26,6 @@ export interface ServiceContext {
   deadWorkers?: DeadWorkers;
   /** Engine time: due times of sleeps, retries, timeouts, deadlines and schedules. */
   clock: Clock;
+  /** This server's bulk worker, poked when a bulk operation starts (absent in serverless mode). */
+  bulk?: { poke(): void };
 }

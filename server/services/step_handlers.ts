@@ -82,6 +82,7 @@ export function stepHandlers(ctx: ServiceContext, workers: WorkerCache): StepHan
             output: req.output,
             attempt: res.attempt,
           },
+          paused: res.paused,
         });
       }
       // An output was stored before (the first one wins): answer with it.
@@ -95,6 +96,7 @@ export function stepHandlers(ctx: ServiceContext, workers: WorkerCache): StepHan
       )).find((s) => s.status === "COMPLETED");
       return create(CompleteStepResponseSchema, {
         record: stored ? stepRecordToProto(stored) : undefined,
+        paused: res.paused,
       });
     },
 

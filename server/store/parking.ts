@@ -75,8 +75,9 @@ export async function resumeRun(
 
 /**
  * Pauses an open run that is not held otherwise (PENDING, RUNNING or SLEEPING): nothing claims
- * it, and a RUNNING run's lease is released (its worker's next write is refused). Undefined
- * when the run is missing or has another status.
+ * it. A RUNNING run keeps its fence, so its worker may still store the output of the step in
+ * flight (step_results.ts), which moves the fence on: its next write is refused. Undefined when
+ * the run is missing or has another status.
  */
 export async function pauseRun(
   db: Queryable,

@@ -84,10 +84,14 @@ export async function extendLeases(
   leaseMs: number,
 ): Promise<string[]> {
   const rows = await db.query<{ run_id: string }>(
-    `update kagzi_runs r set locked_until = now() + $5 * interval '1 millisecond'
+    // A run paused while its holder runs a step stays that holder's (same fence) until the
+    // step's output is stored: its lease is not extended, but it is not lost either.
+    `update kagzi_runs r
+     set locked_until = case when r.status = 'RUNNING'
+                             then now() + $5 * interval '1 millisecond' end
      from unnest($3::uuid[], $4::bigint[]) as l(run_id, fence)
      where r.namespace_id = $1 and r.run_id = l.run_id and r.fence = l.fence
-       and r.worker_id = $2 and r.status = 'RUNNING'
+       and (r.worker_id = $2 and r.status = 'RUNNING' or r.status = 'PAUSED')
      returning r.run_id::text`,
     [namespaceId, workerId, runIds, fences, leaseMs],
   );

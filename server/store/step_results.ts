@@ -13,6 +13,19 @@ export interface StepOutput {
 }
 
 /**
+ * What storing a step output did: `held` false when the lease is lost; `attempt` null when an
+ * output was stored before; `paused` when the run was paused (by PauseWorkflow) while the step ran:
+ * the output of the holder (same fence) is still stored, and the fence moves on, so it is the
+ * holder's last write: the execution stops there.
+ */
+export interface StepStored {
+  held: boolean;
+  attempt: number | null;
+  workflow_type: string | null;
+  paused: boolean;
+}
+
+/**
  * Stores step outputs, each as its step's next attempt, in one statement, for
  * the runs still held with the given fence. Per item: `held` false when the
  * lease is lost; `attempt` null when an output was already stored, or an earlier
@@ -21,20 +34,18 @@ export interface StepOutput {
 export async function completeSteps(
   db: Queryable,
   items: StepOutput[],
-): Promise<{ held: boolean; attempt: number | null; workflow_type: string | null }[]> {
+): Promise<StepStored[]> {
   if (items.length === 1) return [await completeStep(db, items[0])];
-  const rows = await db.query<
-    { idx: number; held: boolean; attempt: number | null; workflow_type: string | null }
-  >(
+  const rows = await db.query<StepStored & { idx: number }>(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::int[],
                             $7::text[], $8::text[], $9::text[])
          with ordinality as i(namespace_id, run_id, fence, worker_id, name, occurrence, output,
                               metadata, started_at, idx)),
      held as (
-       select i.*, r.workflow_type from input i
+       select i.*, r.workflow_type, r.status = 'PAUSED' as paused from input i
        join kagzi_runs r on r.namespace_id = i.namespace_id and r.run_id = i.run_id
-                        and r.fence = i.fence and r.status = 'RUNNING'
+                        and r.fence = i.fence and r.status in ('RUNNING', 'PAUSED')
        for share of r),
      -- Of several outputs for one step in a batch, the first is the one offered.
      first as (
@@ -55,10 +66,17 @@ export async function completeSteps(
        from first h
        on conflict do nothing
        returning run_id, name, occurrence, attempt),
+     -- Paused while the step ran: this output was the holder's last write (the fence moves on).
+     unhold as (
+       update kagzi_runs r set fence = r.fence + 1
+       from held h
+       where r.namespace_id = h.namespace_id and r.run_id = h.run_id and r.fence = h.fence
+         and h.paused),
      stored as (
        select f.idx, ins.attempt from first f
        join ins on ins.run_id = f.run_id and ins.name = f.name and ins.occurrence = f.occurrence)
-     select i.idx::int, h.idx is not null as held, s.attempt, h.workflow_type
+     select i.idx::int, h.idx is not null as held, s.attempt, h.workflow_type,
+            coalesce(h.paused, false) as paused
      from input i
      left join held h on h.idx = i.idx
      left join stored s on s.idx = i.idx
@@ -75,7 +93,12 @@ export async function completeSteps(
       items.map((i) => i.startedAt?.toISOString() ?? null),
     ],
   );
-  return rows.map((r) => ({ held: r.held, attempt: r.attempt, workflow_type: r.workflow_type }));
+  return rows.map((r) => ({
+    held: r.held,
+    attempt: r.attempt,
+    workflow_type: r.workflow_type,
+    paused: r.paused,
+  }));
 }
 
 /**
@@ -128,12 +151,14 @@ export async function failStep(
 export async function completeStep(
   db: Queryable,
   item: StepOutput,
-): Promise<{ held: boolean; attempt: number | null; workflow_type: string | null }> {
+): Promise<StepStored> {
   const { key } = item;
-  const [row] = await db.query<{ workflow_type: string | null; attempt: number | null }>(
+  const [row] = await db.query<
+    { workflow_type: string | null; attempt: number | null; paused: boolean | null }
+  >(
     `with r as (
-       select workflow_type from kagzi_runs
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
+       select workflow_type, status = 'PAUSED' as paused from kagzi_runs
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status in ('RUNNING', 'PAUSED')
        for share),
      ins as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
@@ -147,8 +172,14 @@ export async function completeStep(
               coalesce($9::timestamptz, now()), now()
        from r
        on conflict do nothing
-       returning attempt)
-     select (select workflow_type from r) as workflow_type, (select attempt from ins) as attempt`,
+       returning attempt),
+     -- Paused while the step ran: this output was the holder's last write (the fence moves on).
+     unhold as (
+       update kagzi_runs set fence = fence + 1
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'PAUSED'
+         and exists (select 1 from r))
+     select (select workflow_type from r) as workflow_type, (select attempt from ins) as attempt,
+            (select paused from r) as paused`,
     [
       key.namespaceId,
       key.runId,
@@ -166,5 +197,6 @@ export async function completeStep(
     held: row.workflow_type !== null,
     attempt: row.attempt,
     workflow_type: row.workflow_type,
+    paused: row.paused === true,
   };
 }
