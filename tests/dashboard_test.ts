@@ -1,13 +1,15 @@
 /**
  * The dashboard in headless Chromium against a real server (API keys on) and real workers:
  * sign in, see finished and running runs, filter, open a run's timeline with a failed-then-
- * retried attempt and a child, send a signal, cancel, retry, bulk-cancel 10 runs, drain a
- * worker, pause and trigger a schedule — each verified through the SDK. Saves screenshots
+ * retried attempt and a child, send a signal, cancel, retry, bulk-cancel 10 runs, bulk-rerun
+ * every FAILED run of a type with live progress, drain a worker, pause and trigger a schedule —
+ * each verified through the SDK. Saves screenshots
  * (`KAGZI_SCREENSHOTS=docs/screenshots` writes the README's).
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { type Context, Kagzi, Retry, Worker, type WorkflowFn } from "@kagzi/sdk";
+import { bulkFlows, bulkRerunFromUi } from "./_dashboard_bulk.ts";
 import { artifactsDir, chromiumAvailable, launchBrowser, pageErrors } from "./_browser.ts";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
@@ -44,6 +46,7 @@ const flows: Record<string, WorkflowFn> = {
       if (broken) throw new Error("partner API answered 503");
       return "ok";
     }),
+  ...bulkFlows,
 };
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -270,6 +273,11 @@ Deno.test({
         await page.getByText("Cancelled 10 run(s).").waitFor();
         for (const r of batch) assert.equal((await client.get(r.id)).status, "CANCELLED");
       });
+
+      await t.step(
+        "reruns every FAILED run of a type, following the bulk progress",
+        () => bulkRerunFromUi(page, client, server.url, fragile.id),
+      );
 
       await t.step("drains a worker", async () => {
         await page.goto(`${server.url}/ui/workers`);

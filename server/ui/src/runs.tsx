@@ -1,10 +1,14 @@
-/** The Runs screen: filters kept in the URL, server-side paging, live refresh, bulk cancel. */
+/**
+ * The Runs screen: filters kept in the URL, server-side paging, live refresh, cancel of selected
+ * runs, and server-side bulk actions on every run matching the filters.
+ */
 import { useState } from "preact/hooks";
 import { isOpen, type Kagzi, type Workflow } from "@kagzi/sdk/client";
 import { cancelMany, withClient } from "./api.ts";
 import { elapsed, formatTime, shortId } from "./format.ts";
 import { useLoad } from "./hooks.ts";
 import { href, navigate } from "./router.ts";
+import { BulkActions } from "./runs_bulk.tsx";
 import { FilterForm, type Filters, filters, query, tagsText, urlOf } from "./runs_filters.tsx";
 import { Confirm, Link, Notice, Status } from "./ui.tsx";
 
@@ -72,6 +76,7 @@ export function Runs() {
             Select all runs matching these filters
           </button>
         )}
+        <BulkActions f={f} onProgress={page.reload} />
       </div>
       <Notice kind="ok">{result}</Notice>
       <Notice kind="error">{page.error}</Notice>
