@@ -929,8 +929,8 @@ export const ResumeWorkflowResponseSchema: GenMessage<ResumeWorkflowResponse> = 
 
 /**
  * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until ResumeWorkflow. A RUNNING
- * run's lease is released at once: its worker's next write is refused, so it stops at its next
- * step boundary (a step in flight then runs again after the resume). Pausing a PAUSED run
+ * run stops at its next step boundary: the output of the step in flight is still stored (its
+ * CompleteStep answer says paused) and that is its worker's last write. Pausing a PAUSED run
  * answers it as it is (already_paused).
  *
  * @generated from message kagzi.v1.PauseWorkflowRequest
