@@ -81,6 +81,16 @@ for (const backend of await backends()) {
       scheduleId: null,
     });
 
+    await t.step("insertRuns: a clean batch is one statement that stores every start", async () => {
+      // Called directly (no batcher to fall back to one statement per item on an error).
+      const items = Array.from(
+        { length: 5 },
+        (_, i) => ({ ...newRun(n + i), namespaceId: "clean", workflowId: `clean-${i}` }),
+      );
+      const stored = await starts.insertRuns(db, items);
+      assert.deepEqual(stored.map((r) => r?.run_id), items.map((i) => i.runId));
+    });
+
     await t.step("insertRuns: the poisoned start fails, the others are stored", async () => {
       const { batcher, sizes } = recording((items: starts.NewRun[]) =>
         starts.insertRuns(db, items)

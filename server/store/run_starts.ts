@@ -75,7 +75,7 @@ export async function insertRuns(
                               context, context_metadata, traceparent, claim_worker,
                               claim_versions, lease_ms, on_duplicate, tags, idx)),
      resolved as (
-       select i.*, v.version as stored_version,
+       select i.*, v.version as stored_version, l.last_gen, l.last_status,
               coalesce(i.claim_worker is not null
                        and (i.claim_versions::jsonb ? v.version), false)
                 and not exists (select 1 from kagzi_paused_types p
