@@ -1,16 +1,9 @@
 /** SQL for workflow runs: get, find, list, count, cancel. One statement per function. */
+import type { WorkflowStatus } from "@kagzi/sdk/client";
 import type { Queryable } from "./db.ts";
 
-/** The statuses a run can have; the first five are open (non-terminal). */
-export type RunStatus =
-  | "PENDING"
-  | "RUNNING"
-  | "SLEEPING"
-  | "PARKED"
-  | "PAUSED"
-  | "COMPLETED"
-  | "FAILED"
-  | "CANCELLED";
+/** The statuses a run can have (the SDK's one list); the first five are open (non-terminal). */
+export type RunStatus = WorkflowStatus;
 
 /**
  * The open statuses as an SQL list, for `status in ${openStatuses}`: the predicate of the
