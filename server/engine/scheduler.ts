@@ -49,7 +49,7 @@ export function startScheduler(
   const clock = options.clock ?? systemClock;
   const pass = async (): Promise<boolean> => {
     const started: { namespace: string; type: string }[] = [];
-    const fired = await firePass(db, options.graceMs, started, clock.now());
+    const fired = await firePass(db, options.graceMs, started, () => clock.now());
     for (const ns of fired) notifier.publish(workTopic(ns));
     for (const r of started) options.metrics?.runStarted(r.namespace, r.type);
     return fired.size > 0;
@@ -87,11 +87,12 @@ export async function firePass(
   db: Db,
   graceMs: number,
   started: { namespace: string; type: string }[],
-  nowMs: number = Date.now(),
+  /** Read inside the transaction, once it holds its connection (not while it waits for one). */
+  nowMs: () => number = Date.now,
 ): Promise<Set<string>> {
   return await db.transaction(async (tx) => {
     const namespaces = new Set<string>();
-    const now = new Date(nowMs);
+    const now = new Date(nowMs());
     for (const s of await schedules.lockDueSchedules(tx, 100)) {
       let next: Date | undefined;
       let fire: Date[] = [];
