@@ -1,7 +1,7 @@
 /**
  * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the five
  * service descriptors (`WorkflowService`, `WorkerService`,
- * `WorkflowScheduleService`, `AdminService`, `BulkOperationService`).
+ * `WorkflowScheduleService`, `AdminService`, `BulkOperationService`, `RateLimitService`).
  *
  * @example Build a request message
  * ```ts
@@ -20,3 +20,4 @@ export * from "./gen/kagzi/v1/worker_pb.ts";
 export * from "./gen/kagzi/v1/workflow_schedule_pb.ts";
 export * from "./gen/kagzi/v1/admin_pb.ts";
 export * from "./gen/kagzi/v1/bulk_pb.ts";
+export * from "./gen/kagzi/v1/rate_limit_pb.ts";

@@ -83,6 +83,10 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   GetServerInfo: () => true,
   GetWorkflowSchedule: () => true,
   ListWorkflowSchedules: () => true,
+  // Setting a limit to the same values twice stores the same limit.
+  SetRateLimit: () => true,
+  GetRateLimit: () => true,
+  ListRateLimits: () => true,
 };
 
 /**

@@ -51,6 +51,7 @@ export {
   type SchedulePage,
   type SchedulePatch,
 } from "./client/schedules.ts";
+export type { RateLimit, RateLimitOptions } from "./client/rate_limits.ts";
 export { type OnDuplicate, StartCall } from "./client/start.ts";
 export type {
   ListSignalsOptions,

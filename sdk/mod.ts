@@ -52,6 +52,8 @@ export {
   type ParkedInfo,
   parseDuration,
   type Protocol,
+  type RateLimit,
+  type RateLimitOptions,
   type RerunOptions,
   type ResultOptions,
   type ResumeOptions,

@@ -10,6 +10,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  RateLimitService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -28,6 +29,7 @@ import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
 import { adminService } from "./services/admin_service.ts";
 import { bulkService } from "./services/bulk_service.ts";
+import { rateLimitService } from "./services/rate_limit_service.ts";
 import { startBulkWorker } from "./engine/bulk.ts";
 import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
@@ -173,6 +175,7 @@ export async function startServer(
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
     router.service(BulkOperationService, bulkService(ctx));
+    router.service(RateLimitService, rateLimitService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,

@@ -19,6 +19,8 @@ import {
   retryRun,
   type WorkflowRun,
 } from "./runs.ts";
+import * as rl from "./rate_limits.ts";
+import type { RateLimit, RateLimitOptions } from "./rate_limits.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
 import { makeHandle, type RunHandle, type RunRef } from "./handle.ts";
@@ -222,6 +224,30 @@ export class Kagzi {
    */
   rerun<T = unknown>(runId: string, options: RerunOptions = {}): Promise<WorkflowRun<T>> {
     return retryRun<T>(this.#services, this.#ns(options), runId, options.fromStep ?? "");
+  }
+
+  /**
+   * Creates or replaces the named rate limit `name`, shared by the steps of any workflow on any
+   * worker that ask for it with `ctx.step(n).rateLimit(name)`: at most `limit` of them begin in
+   * any window of `period`, tokens spaced `period / limit` apart (no bursts).
+   */
+  setRateLimit(name: string, options: RateLimitOptions & NamespaceOption): Promise<RateLimit> {
+    return rl.setRateLimit(this.#services, this.#ns(options ?? {}), name, options);
+  }
+
+  /** Reads the named rate limit `name` (NOT_FOUND when it is not defined). */
+  getRateLimit(name: string, options: NamespaceOption = {}): Promise<RateLimit> {
+    return rl.getRateLimit(this.#services, this.#ns(options), name);
+  }
+
+  /** Every named rate limit of the namespace, by name. */
+  listRateLimits(options: NamespaceOption = {}): Promise<RateLimit[]> {
+    return rl.listRateLimits(this.#services, this.#ns(options));
+  }
+
+  /** Deletes the named rate limit; steps that ask for it then fail with INVALID_ARGUMENT. */
+  deleteRateLimit(name: string, options: NamespaceOption = {}): Promise<void> {
+    return rl.deleteRateLimit(this.#services, this.#ns(options), name);
   }
 
   /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */
