@@ -30,15 +30,16 @@ create table kagzi_rate_buckets (
 );
 create index kagzi_rate_buckets_idle on kagzi_rate_buckets (greatest(tat, next_wake));
 
--- Takes one token of a bucket in the caller's transaction (the row stays locked until it ends).
--- Returns null when taken, else when the caller should try again (never before the next token
--- frees). `p_interval_ms` is period / limit.
+-- Takes one token of a bucket in the caller's transaction (the row stays locked until it ends),
+-- at `p_at` (the transaction's time unless given). Returns null when taken, else when the
+-- caller should try again (never before the next token frees). `p_interval_ms` is period / limit.
 create function kagzi_take_token(p_ns text, p_kind text, p_name text, p_key text,
-                                 p_interval_ms float8) returns timestamptz
+                                 p_interval_ms float8, p_at timestamptz default now())
+returns timestamptz
 language plpgsql as $$
 declare
   iv interval := p_interval_ms * interval '1 millisecond';
-  t timestamptz := now();
+  t timestamptz := p_at;
   b record;
   wake timestamptz;
 begin

@@ -27,20 +27,36 @@ export function tokenIntervalMs(limit: number, periodMs: number): number {
 }
 
 /**
- * Takes a token of the bucket at the transaction's time. When none is free, the answer's time
- * is this caller's own: callers told to come back are spread period / limit apart.
+ * Takes a token of the bucket at the transaction's time (or `at`). When none is free, the
+ * answer's time is this caller's own: callers told to come back are spread period / limit apart.
  */
 export async function takeToken(
   db: Queryable,
   bucket: BucketRef,
   limit: number,
   periodMs: number,
+  at?: Date,
 ): Promise<Take> {
-  const [row] = await db.query<{ retry_at: Date | null }>(
-    `select kagzi_take_token($1, $2, $3, $4, $5) as retry_at`,
-    [bucket.namespaceId, bucket.kind, bucket.name, bucket.key, tokenIntervalMs(limit, periodMs)],
+  const [row] = await db.query<{ retry_ms: number | null }>(
+    `select ${ceilMs("kagzi_take_token($1, $2, $3, $4, $5, coalesce($6::timestamptz, now()))")}
+       as retry_ms`,
+    [
+      bucket.namespaceId,
+      bucket.kind,
+      bucket.name,
+      bucket.key,
+      tokenIntervalMs(limit, periodMs),
+      at ?? null,
+    ],
   );
-  return row.retry_at === null ? { taken: true } : { taken: false, retryAt: row.retry_at };
+  return row.retry_ms === null
+    ? { taken: true }
+    : { taken: false, retryAt: new Date(row.retry_ms) };
+}
+
+/** A timestamp expression as epoch milliseconds rounded up (a Date would round down). */
+function ceilMs(expr: string): string {
+  return `ceil(extract(epoch from ${expr}) * 1000)::float8`;
 }
 
 /** Deletes the buckets of a limit (when the named limit is deleted). */
@@ -95,11 +111,13 @@ export async function takeStepToken(
   fence: string,
   name: string,
 ): Promise<StepTake> {
-  const [row] = await db.query<{ held: boolean; known: boolean; retry_at: Date | null }>(
+  const [row] = await db.query<{ held: boolean; known: boolean; retry_ms: number | null }>(
     `select r.run_id is not null as held, l.name is not null as known,
             case when r.run_id is not null and l.name is not null
-                 then kagzi_take_token($1, 'step', $4, '', l.period_ms::float8 / l."limit")
-            end as retry_at
+                 then ${
+      ceilMs(`kagzi_take_token($1, 'step', $4, '', l.period_ms::float8 / l."limit")`)
+    }
+            end as retry_ms
      from (select 1) one
      left join kagzi_runs r on r.namespace_id = $1 and r.run_id = $2 and r.fence = $3
                            and r.status = 'RUNNING'
@@ -108,5 +126,7 @@ export async function takeStepToken(
   );
   if (!row.held) return { taken: false, held: false };
   if (!row.known) return { taken: false, unknown: true };
-  return row.retry_at === null ? { taken: true } : { taken: false, retryAt: row.retry_at };
+  return row.retry_ms === null
+    ? { taken: true }
+    : { taken: false, retryAt: new Date(row.retry_ms) };
 }

@@ -75,7 +75,7 @@ export type SetRateLimitRequest = Message<"kagzi.v1.SetRateLimitRequest"> & {
   namespace: string;
 
   /**
-   * 1-128 characters, no control characters.
+   * 1-256 characters, no control characters.
    *
    * @generated from field: string name = 2;
    */
