@@ -57,12 +57,20 @@ export async function setRateLimit(
       nonRetryable: true,
     });
   }
+  const { limit } = options;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000_000) {
+    throw new KagziError(
+      "INVALID_ARGUMENT",
+      `setRateLimit("${name}"): "limit" is ${limit}; it must be a whole number from 1 to 1000000000`,
+      { subject: "limit", nonRetryable: true },
+    );
+  }
   const periodMs = parseDuration(options.period, "period");
   const res = await rpc(() =>
     services.rateLimits.setRateLimit({
       namespace,
       name,
-      limit: options.limit,
+      limit,
       period: durationFromMs(periodMs),
     })
   );
