@@ -75,6 +75,13 @@ export {
   defineWorkflow,
   type WorkflowDefinition,
 } from "./workflow_def.ts";
+export type { ConcurrencyKeyUse, FlowControlInfo, FlowControlRegistration } from "./client/flow.ts";
+export type {
+  ConcurrencyLimit,
+  DebounceOptions,
+  FlowControlOptions,
+  RateLimitOptions,
+} from "./flow_control.ts";
 export {
   type AnyWorkflowRef,
   type InputOf,

@@ -94,6 +94,12 @@ export type {
   StepFn,
   WorkflowFn,
 } from "./context.ts";
+export type {
+  ConcurrencyLimit,
+  DebounceOptions,
+  FlowControlOptions,
+  RateLimitOptions,
+} from "./flow_control.ts";
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";

@@ -4,6 +4,7 @@ import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary, Workflow } from "../types.ts";
 import * as admin from "./admin.ts";
+import { flowControl, type FlowControlInfo } from "./flow.ts";
 import { createServices, type Services } from "./_services.ts";
 import { ListCall } from "./list.ts";
 import { BulkCall, BulkOperationHandle } from "./bulk.ts";
@@ -313,5 +314,17 @@ export class Kagzi {
   /** Makes `version` the one new runs of `type` get when they name none. */
   setDefaultVersion(type: string, version: string, options: NamespaceOption = {}): Promise<void> {
     return admin.setDefaultVersion(this.#services, this.#ns(options), type, version);
+  }
+
+  /** The flow control stored for a workflow type (per version) and its concurrency keys in use. */
+  flowControl(
+    type: string | { type: string },
+    options: NamespaceOption = {},
+  ): Promise<FlowControlInfo> {
+    return flowControl(
+      this.#services,
+      this.#ns(options),
+      typeof type === "string" ? type : type.type,
+    );
   }
 }
