@@ -20,4 +20,5 @@ export * from "./gen/kagzi/v1/worker_pb.ts";
 export * from "./gen/kagzi/v1/workflow_schedule_pb.ts";
 export * from "./gen/kagzi/v1/admin_pb.ts";
 export * from "./gen/kagzi/v1/bulk_pb.ts";
+export * from "./gen/kagzi/v1/flow_pb.ts";
 export * from "./gen/kagzi/v1/rate_limit_pb.ts";

@@ -51,7 +51,7 @@ export {
   type SchedulePage,
   type SchedulePatch,
 } from "./client/schedules.ts";
-export type { RateLimit, RateLimitOptions } from "./client/rate_limits.ts";
+export type { NamedRateLimit, NamedRateLimitOptions, RateLimitArgs } from "./client/rate_limits.ts";
 export { type OnDuplicate, StartCall } from "./client/start.ts";
 export type {
   ListSignalsOptions,
@@ -76,6 +76,13 @@ export {
   defineWorkflow,
   type WorkflowDefinition,
 } from "./workflow_def.ts";
+export type { ConcurrencyKeyUse, FlowControlInfo, FlowControlRegistration } from "./client/flow.ts";
+export type {
+  ConcurrencyLimit,
+  DebounceOptions,
+  FlowControlOptions,
+  RateLimitOptions,
+} from "./flow_control.ts";
 export {
   type AnyWorkflowRef,
   type InputOf,

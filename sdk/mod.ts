@@ -45,6 +45,8 @@ export {
   type ListSchedulesOptions,
   type ListSignalsOptions,
   type ListWorkersOptions,
+  type NamedRateLimit,
+  type NamedRateLimitOptions,
   type NamespaceOption,
   NonRetryableError,
   type OnDuplicate,
@@ -52,8 +54,7 @@ export {
   type ParkedInfo,
   parseDuration,
   type Protocol,
-  type RateLimit,
-  type RateLimitOptions,
+  type RateLimitArgs,
   type RerunOptions,
   type ResultOptions,
   type ResumeOptions,
@@ -96,6 +97,12 @@ export type {
   StepFn,
   WorkflowFn,
 } from "./context.ts";
+export type {
+  ConcurrencyLimit,
+  DebounceOptions,
+  FlowControlOptions,
+  RateLimitOptions,
+} from "./flow_control.ts";
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";

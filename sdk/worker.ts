@@ -9,6 +9,8 @@ import { createClient } from "@connectrpc/connect";
 import { WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import type { AnyWorkflowDefinition } from "./workflow_def.ts";
+import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
+import type { FlowControl } from "@kagzi/proto";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import {
@@ -28,8 +30,8 @@ import { consoleLogger, type Logger, type LogLevel, toLogger } from "./logger.ts
 
 export type { WorkerStats };
 
-/** Options of {@linkcode WorkerBuilder.workflow}. */
-export interface WorkflowOptions {
+/** Options of {@linkcode WorkerBuilder.workflow}: a version and the type's flow control. */
+export interface WorkflowOptions extends FlowControlOptions {
   /** Serve only runs of this version of the type. @default "" (unversioned runs) */
   version?: string;
 }
@@ -38,6 +40,7 @@ interface Registration {
   type: string;
   version: string;
   fn: WorkflowFn;
+  flowControl?: FlowControl;
 }
 
 /** Builds a {@linkcode Worker}; `build()` registers it with the server. */
@@ -134,7 +137,16 @@ export class WorkerBuilder {
         },
       );
     }
-    this.#registrations.push({ type, version, fn });
+    // Options given here override the definition's, one by one.
+    const own = (k: keyof FlowControlOptions) =>
+      options[k] !== undefined ? options : def?.flowControl;
+    const flowControl = flowControlToProto(type, {
+      concurrency: own("concurrency")?.concurrency,
+      rateLimit: own("rateLimit")?.rateLimit,
+      debounce: own("debounce")?.debounce,
+      priority: own("priority")?.priority,
+    });
+    this.#registrations.push({ type, version, fn, flowControl });
     return this;
   }
   /** Shown in worker listings. */
@@ -198,9 +210,15 @@ export class WorkerBuilder {
     const client = createClient(WorkerService, transport);
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
-    const types = new Map<string, string[]>();
+    // One registration per type and flow control (versions of a type may differ in it).
+    const types = new Map<string, { type: string; versions: string[]; fc?: FlowControl }>();
     for (const r of this.#registrations) {
-      types.set(r.type, [...(types.get(r.type) ?? []), r.version]);
+      const fc = r.flowControl &&
+        JSON.stringify(r.flowControl, (_, v) => typeof v === "bigint" ? String(v) : v);
+      const key = `${r.type}\u0000${fc ?? ""}`;
+      const t = types.get(key) ?? { type: r.type, versions: [], fc: r.flowControl };
+      t.versions.push(r.version);
+      types.set(key, t);
     }
     const register = async () => {
       try {
@@ -208,9 +226,10 @@ export class WorkerBuilder {
         return await retryUnavailable(() =>
           client.register({
             namespace: this.#namespace,
-            workflowTypes: [...types].map(([workflowType, versions]) => ({
-              workflowType,
+            workflowTypes: [...types.values()].map(({ type, versions, fc }) => ({
+              workflowType: type,
               versions: versions.filter((v) => v !== "").length ? versions : [],
+              flowControl: fc,
             })),
             hostname: this.#hostname || hostname(),
             pid: pid(),
@@ -241,7 +260,10 @@ export class WorkerBuilder {
     const address = addressLabel(this.addr);
     log.info(
       `worker ${res.workerId} registered with ${address}: ` +
-        [...types].map(([t, vs]) => vs.filter(Boolean).length ? `${t}@${vs.join(",")}` : t)
+        [...types.values()]
+          .map(({ type: t, versions: vs }) =>
+            vs.filter(Boolean).length ? `${t}@${vs.join(",")}` : t
+          )
           .join(", ") +
         ` (namespace "${this.#namespace}", up to ${this.#maxConcurrent} runs)`,
       { workerId: res.workerId, namespace: this.#namespace },

@@ -5,11 +5,14 @@
  */
 import type { Context } from "./context.ts";
 import type { WorkflowRef } from "./workflow_ref.ts";
+import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
 
 /** A workflow function with its type name; a worker runs it, callers start it typed. */
 export interface WorkflowDefinition<I = unknown, O = unknown> extends WorkflowRef<I, O> {
   /** The workflow function. */
   readonly fn: (ctx: Context, input: I) => Promise<O>;
+  /** Its flow control (concurrency, rate limit, debounce, priority), sent at Register. */
+  readonly flowControl?: FlowControlOptions;
 }
 
 /** Any workflow definition, whatever its types. */
@@ -20,10 +23,12 @@ export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
  * Defines a workflow: `defineWorkflow("process-order", async (ctx, input: OrderInput) => …)`.
  * Register it with `Worker.builder(…).workflows([processOrder])`; start it with
  * `client.start(processOrder).input(…)`, whose `result()` is typed by the function's output.
+ * `options` declares its flow control (checked here; the server checks it again at Register).
  */
 export function defineWorkflow<I, O>(
   type: string,
   fn: (ctx: Context, input: I) => Promise<O>,
+  options?: FlowControlOptions,
 ): WorkflowDefinition<I, O> {
   if (typeof type !== "string" || type === "") {
     throw new TypeError("defineWorkflow: the workflow type must be a non-empty string");
@@ -31,5 +36,8 @@ export function defineWorkflow<I, O>(
   if (typeof fn !== "function") {
     throw new TypeError(`defineWorkflow("${type}"): the workflow must be a function`);
   }
-  return Object.freeze({ type, fn });
+  if (options === undefined) return Object.freeze({ type, fn });
+  flowControlToProto(type, options);
+  const { concurrency, rateLimit, debounce, priority } = options;
+  return Object.freeze({ type, fn, flowControl: { concurrency, rateLimit, debounce, priority } });
 }

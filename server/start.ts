@@ -43,6 +43,7 @@ import { scheduleService } from "./services/schedule_service.ts";
 import { ApiKeyCheck } from "./http/auth.ts";
 import { interceptorsFor } from "./http/interceptors.ts";
 import { createRouter } from "./http/router.ts";
+import { FlowCache } from "./services/_flow_cache.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
@@ -148,6 +149,7 @@ export async function startServer(
       ? undefined
       : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
     clock,
+    flowCache: new FlowCache(),
   };
 
   const maintenance = config.serverless

@@ -4,6 +4,7 @@ import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary, Workflow } from "../types.ts";
 import * as admin from "./admin.ts";
+import { flowControl, type FlowControlInfo } from "./flow.ts";
 import { createServices, type Services } from "./_services.ts";
 import { ListCall } from "./list.ts";
 import { BulkCall, BulkOperationHandle } from "./bulk.ts";
@@ -19,8 +20,7 @@ import {
   retryRun,
   type WorkflowRun,
 } from "./runs.ts";
-import * as rl from "./rate_limits.ts";
-import type { RateLimit, RateLimitOptions } from "./rate_limits.ts";
+import { type NamedRateLimit, type RateLimitArgs, rl } from "./rate_limits.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
 import { makeHandle, type RunHandle, type RunRef } from "./handle.ts";
@@ -226,26 +226,19 @@ export class Kagzi {
     return retryRun<T>(this.#services, this.#ns(options), runId, options.fromStep ?? "");
   }
 
-  /**
-   * Creates or replaces the named rate limit `name`, shared by the steps of any workflow on any
-   * worker that ask for it with `ctx.step(n).rateLimit(name)`: at most `limit` of them begin in
-   * any window of `period`, tokens spaced `period / limit` apart (no bursts).
-   */
-  setRateLimit(name: string, options: RateLimitOptions & NamespaceOption): Promise<RateLimit> {
+  /** Creates or replaces the named rate limit `name` (`ctx.step(n).rateLimit(name)`). */
+  setRateLimit(name: string, options: RateLimitArgs): Promise<NamedRateLimit> {
     return rl.setRateLimit(this.#services, this.#ns(options ?? {}), name, options);
   }
-
   /** Reads the named rate limit `name` (NOT_FOUND when it is not defined). */
-  getRateLimit(name: string, options: NamespaceOption = {}): Promise<RateLimit> {
+  getRateLimit(name: string, options: NamespaceOption = {}): Promise<NamedRateLimit> {
     return rl.getRateLimit(this.#services, this.#ns(options), name);
   }
-
   /** Every named rate limit of the namespace, by name. */
-  listRateLimits(options: NamespaceOption = {}): Promise<RateLimit[]> {
+  listRateLimits(options: NamespaceOption = {}): Promise<NamedRateLimit[]> {
     return rl.listRateLimits(this.#services, this.#ns(options));
   }
-
-  /** Deletes the named rate limit; steps that ask for it then fail with INVALID_ARGUMENT. */
+  /** Deletes the named rate limit; steps that ask for it then fail (INVALID_ARGUMENT). */
   deleteRateLimit(name: string, options: NamespaceOption = {}): Promise<void> {
     return rl.deleteRateLimit(this.#services, this.#ns(options), name);
   }
@@ -339,5 +332,17 @@ export class Kagzi {
   /** Makes `version` the one new runs of `type` get when they name none. */
   setDefaultVersion(type: string, version: string, options: NamespaceOption = {}): Promise<void> {
     return admin.setDefaultVersion(this.#services, this.#ns(options), type, version);
+  }
+
+  /** The flow control stored for a workflow type (per version) and its concurrency keys in use. */
+  flowControl(
+    type: string | { type: string },
+    options: NamespaceOption = {},
+  ): Promise<FlowControlInfo> {
+    return flowControl(
+      this.#services,
+      this.#ns(options),
+      typeof type === "string" ? type : type.type,
+    );
   }
 }

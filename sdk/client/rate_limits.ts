@@ -3,21 +3,30 @@
  * and the steps that take them, `ctx.step("summarize").rateLimit("openai").run(fn)`.
  */
 import { durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
-import type { RateLimit as RateLimitProto } from "@kagzi/proto";
+import type { NamedRateLimit as RateLimitProto } from "@kagzi/proto";
 import { type Duration, parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import { rpc, type Services } from "./_services.ts";
 
 /** What a named rate limit allows: at most `limit` steps begun in any window of `period`. */
-export interface RateLimitOptions {
+export interface NamedRateLimitOptions {
   /** Steps begun per period: a whole number, at least 1. */
   limit: number;
   /** The window, e.g. `"1s"`, `"1m"` or a number of milliseconds; at least 1 ms. */
   period: Duration;
 }
 
+/**
+ * The arguments of `client.setRateLimit(name, …)`: at most `limit` steps begin in any window of
+ * `period`, tokens spaced `period / limit` apart (no bursts); optionally the namespace.
+ */
+export type RateLimitArgs = NamedRateLimitOptions & {
+  /** The namespace of the limit. @default the client's namespace */
+  namespace?: string;
+};
+
 /** A named rate limit as stored. */
-export interface RateLimit {
+export interface NamedRateLimit {
   /** The limit's name within its namespace. */
   name: string;
   /** Its namespace. */
@@ -32,7 +41,7 @@ export interface RateLimit {
   updatedAt: Date | undefined;
 }
 
-function fromProto(r: RateLimitProto | undefined): RateLimit {
+function fromProto(r: RateLimitProto | undefined): NamedRateLimit {
   if (!r) throw new KagziError("INTERNAL", "The server answered without the rate limit");
   return {
     name: r.name,
@@ -45,12 +54,12 @@ function fromProto(r: RateLimitProto | undefined): RateLimit {
 }
 
 /** Creates or replaces a named limit. */
-export async function setRateLimit(
+async function setRateLimit(
   services: Services,
   namespace: string,
   name: string,
-  options: RateLimitOptions,
-): Promise<RateLimit> {
+  options: NamedRateLimitOptions,
+): Promise<NamedRateLimit> {
   if (typeof options !== "object" || options === null) {
     throw new KagziError("INVALID_ARGUMENT", `setRateLimit("${name}"): pass { limit, period }`, {
       subject: "limit",
@@ -78,26 +87,32 @@ export async function setRateLimit(
 }
 
 /** Reads a named limit (NOT_FOUND when it is not defined). */
-export async function getRateLimit(
+async function getRateLimit(
   services: Services,
   namespace: string,
   name: string,
-): Promise<RateLimit> {
+): Promise<NamedRateLimit> {
   const res = await rpc(() => services.rateLimits.getRateLimit({ namespace, name }));
   return fromProto(res.rateLimit);
 }
 
 /** Every named limit of a namespace, by name. */
-export async function listRateLimits(services: Services, namespace: string): Promise<RateLimit[]> {
+async function listRateLimits(
+  services: Services,
+  namespace: string,
+): Promise<NamedRateLimit[]> {
   const res = await rpc(() => services.rateLimits.listRateLimits({ namespace }));
   return res.rateLimits.map(fromProto);
 }
 
 /** Deletes a named limit (NOT_FOUND when it is not defined). */
-export async function deleteRateLimit(
+async function deleteRateLimit(
   services: Services,
   namespace: string,
   name: string,
 ): Promise<void> {
   await rpc(() => services.rateLimits.deleteRateLimit({ namespace, name }));
 }
+
+/** The calls of named rate limits, for the client. */
+export const rl = { setRateLimit, getRateLimit, listRateLimits, deleteRateLimit };

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 import type { DbHealth } from "../store/health.ts";
+import type { FlowCache } from "./_flow_cache.ts";
 
 /** What every service handler needs. */
 export interface ServiceContext {
@@ -28,4 +29,6 @@ export interface ServiceContext {
   clock: Clock;
   /** This server's bulk worker, poked when a bulk operation starts (absent in serverless mode). */
   bulk?: { poke(): void };
+  /** Flow control of workflow types, read by starts (absent: none is applied). */
+  flowCache?: FlowCache;
 }

@@ -10,8 +10,8 @@ import {
   DeleteRateLimitResponseSchema,
   GetRateLimitResponseSchema,
   ListRateLimitsResponseSchema,
-  type RateLimit,
-  RateLimitSchema,
+  type NamedRateLimit,
+  NamedRateLimitSchema,
   type RateLimitService,
   SetRateLimitResponseSchema,
 } from "@kagzi/proto";
@@ -27,8 +27,8 @@ import * as v from "./_validate.ts";
 export const maxRateLimits = 10_000;
 
 /** A stored named limit as sent. */
-export function rateLimitToProto(r: limits.RateLimitRow): RateLimit {
-  return create(RateLimitSchema, {
+export function rateLimitToProto(r: limits.RateLimitRow): NamedRateLimit {
+  return create(NamedRateLimitSchema, {
     namespace: r.namespace_id,
     name: r.name,
     limit: r.limit,

@@ -12,7 +12,7 @@ import {
   type WorkerService,
 } from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
-import { Batcher } from "../engine/batcher.ts";
+import { groupCommit } from "../engine/batcher.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import * as ends from "../store/run_ends.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -29,7 +29,11 @@ export type RunEndHandlers =
 export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
   const { db, notifier, metrics } = ctx;
   // Completions arriving together are committed together (group commit).
-  const finishes = new Batcher((items: ends.RunOutput[]) => ends.completeRuns(db, items));
+  const finishes = groupCommit(
+    ctx,
+    "completions",
+    (items: ends.RunOutput[]) => ends.completeRuns(db, items),
+  );
   return {
     async completeWorkflow(req) {
       const op = "complete workflow";

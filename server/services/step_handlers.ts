@@ -17,7 +17,7 @@ import {
   type WorkerService,
 } from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
-import { Batcher } from "../engine/batcher.ts";
+import { groupCommit } from "../engine/batcher.ts";
 import { resolvePolicy, retryDelay } from "../engine/retry.ts";
 import { takeStepToken } from "../store/rate_buckets.ts";
 import * as runs from "../store/runs.ts";
@@ -41,8 +41,10 @@ export type StepHandlers =
 export function stepHandlers(ctx: ServiceContext, workers: WorkerCache): StepHandlers {
   const { db, metrics } = ctx;
   // Step outputs arriving together are committed together (group commit).
-  const completions = new Batcher((items: stepResults.StepOutput[]) =>
-    stepResults.completeSteps(db, items)
+  const completions = groupCommit(
+    ctx,
+    "step_outputs",
+    (items: stepResults.StepOutput[]) => stepResults.completeSteps(db, items),
   );
   return {
     async beginStep(req) {

@@ -13,7 +13,7 @@ import {
 import { ConflictError, InvalidArgumentError, PreconditionError } from "../errors.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import { startRuns } from "./_handoff.ts";
-import { Batcher } from "../engine/batcher.ts";
+import { groupCommit } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
 import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
@@ -45,7 +45,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
   const { db, notifier, metrics } = ctx;
   // Starts arriving together are committed together (group commit).
   // A start finding a poll waiting for its type hands the run over already claimed (sync match).
-  const starts = new Batcher(startRuns(ctx));
+  const starts = groupCommit(ctx, "starts", startRuns(ctx));
   const served = new ServedTypes(db);
   return {
     ...signalHandlers(ctx),

@@ -47,12 +47,12 @@ export async function claimRuns(
               r.available_at
        from kagzi_runs r
        where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
-         and r.available_at <= now()
+         and r.available_at <= now() and r.available_at < 'infinity'
          and (r.workflow_type, r.version) in (
            select * from unnest($2::text[], $3::text[]) u(t, v)
            where not exists (select 1 from kagzi_paused_types p
                              where p.namespace_id = $1 and p.workflow_type = u.t))
-       order by r.available_at
+       order by r.priority desc, r.available_at
        limit $6
        for update skip locked)
      update kagzi_runs r

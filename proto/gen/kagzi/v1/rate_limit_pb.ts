@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/rate_limit.proto.
  */
 export const file_kagzi_v1_rate_limit: GenFile = /*@__PURE__*/
-  fileDesc("ChlrYWd6aS92MS9yYXRlX2xpbWl0LnByb3RvEghrYWd6aS52MSLGAQoJUmF0ZUxpbWl0EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBWxpbWl0GAMgASgFEikKBnBlcmlvZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJwChNTZXRSYXRlTGltaXRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBWxpbWl0GAMgASgFEikKBnBlcmlvZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJQChRTZXRSYXRlTGltaXRSZXNwb25zZRInCgpyYXRlX2xpbWl0GAEgASgLMhMua2FnemkudjEuUmF0ZUxpbWl0Eg8KB2NyZWF0ZWQYAiABKAgiNgoTR2V0UmF0ZUxpbWl0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDAoEbmFtZRgCIAEoCSI/ChRHZXRSYXRlTGltaXRSZXNwb25zZRInCgpyYXRlX2xpbWl0GAEgASgLMhMua2FnemkudjEuUmF0ZUxpbWl0IioKFUxpc3RSYXRlTGltaXRzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkiQgoWTGlzdFJhdGVMaW1pdHNSZXNwb25zZRIoCgtyYXRlX2xpbWl0cxgBIAMoCzITLmthZ3ppLnYxLlJhdGVMaW1pdCI5ChZEZWxldGVSYXRlTGltaXRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJIhkKF0RlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlMt0CChBSYXRlTGltaXRTZXJ2aWNlEk0KDFNldFJhdGVMaW1pdBIdLmthZ3ppLnYxLlNldFJhdGVMaW1pdFJlcXVlc3QaHi5rYWd6aS52MS5TZXRSYXRlTGltaXRSZXNwb25zZRJNCgxHZXRSYXRlTGltaXQSHS5rYWd6aS52MS5HZXRSYXRlTGltaXRSZXF1ZXN0Gh4ua2FnemkudjEuR2V0UmF0ZUxpbWl0UmVzcG9uc2USUwoOTGlzdFJhdGVMaW1pdHMSHy5rYWd6aS52MS5MaXN0UmF0ZUxpbWl0c1JlcXVlc3QaIC5rYWd6aS52MS5MaXN0UmF0ZUxpbWl0c1Jlc3BvbnNlElYKD0RlbGV0ZVJhdGVMaW1pdBIgLmthZ3ppLnYxLkRlbGV0ZVJhdGVMaW1pdFJlcXVlc3QaIS5rYWd6aS52MS5EZWxldGVSYXRlTGltaXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlrYWd6aS92MS9yYXRlX2xpbWl0LnByb3RvEghrYWd6aS52MSLLAQoOTmFtZWRSYXRlTGltaXQSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFbGltaXQYAyABKAUSKQoGcGVyaW9kGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKE1NldFJhdGVMaW1pdFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFbGltaXQYAyABKAUSKQoGcGVyaW9kGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlUKFFNldFJhdGVMaW1pdFJlc3BvbnNlEiwKCnJhdGVfbGltaXQYASABKAsyGC5rYWd6aS52MS5OYW1lZFJhdGVMaW1pdBIPCgdjcmVhdGVkGAIgASgIIjYKE0dldFJhdGVMaW1pdFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiRAoUR2V0UmF0ZUxpbWl0UmVzcG9uc2USLAoKcmF0ZV9saW1pdBgBIAEoCzIYLmthZ3ppLnYxLk5hbWVkUmF0ZUxpbWl0IioKFUxpc3RSYXRlTGltaXRzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkiRwoWTGlzdFJhdGVMaW1pdHNSZXNwb25zZRItCgtyYXRlX2xpbWl0cxgBIAMoCzIYLmthZ3ppLnYxLk5hbWVkUmF0ZUxpbWl0IjkKFkRlbGV0ZVJhdGVMaW1pdFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGQoXRGVsZXRlUmF0ZUxpbWl0UmVzcG9uc2Uy3QIKEFJhdGVMaW1pdFNlcnZpY2USTQoMU2V0UmF0ZUxpbWl0Eh0ua2FnemkudjEuU2V0UmF0ZUxpbWl0UmVxdWVzdBoeLmthZ3ppLnYxLlNldFJhdGVMaW1pdFJlc3BvbnNlEk0KDEdldFJhdGVMaW1pdBIdLmthZ3ppLnYxLkdldFJhdGVMaW1pdFJlcXVlc3QaHi5rYWd6aS52MS5HZXRSYXRlTGltaXRSZXNwb25zZRJTCg5MaXN0UmF0ZUxpbWl0cxIfLmthZ3ppLnYxLkxpc3RSYXRlTGltaXRzUmVxdWVzdBogLmthZ3ppLnYxLkxpc3RSYXRlTGltaXRzUmVzcG9uc2USVgoPRGVsZXRlUmF0ZUxpbWl0EiAua2FnemkudjEuRGVsZXRlUmF0ZUxpbWl0UmVxdWVzdBohLmthZ3ppLnYxLkRlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A named rate limit of a namespace, shared by the steps of any workflow on any worker that
@@ -20,9 +20,9 @@ export const file_kagzi_v1_rate_limit: GenFile = /*@__PURE__*/
  * of `period`, as a token bucket (GCRA) in the database whose tokens are spaced `period /
  * limit` apart (an idle limit does not bank tokens, so there is never a burst).
  *
- * @generated from message kagzi.v1.RateLimit
+ * @generated from message kagzi.v1.NamedRateLimit
  */
-export type RateLimit = Message<"kagzi.v1.RateLimit"> & {
+export type NamedRateLimit = Message<"kagzi.v1.NamedRateLimit"> & {
   /**
    * @generated from field: string namespace = 1;
    */
@@ -59,10 +59,10 @@ export type RateLimit = Message<"kagzi.v1.RateLimit"> & {
 };
 
 /**
- * Describes the message kagzi.v1.RateLimit.
- * Use `create(RateLimitSchema)` to create a new message.
+ * Describes the message kagzi.v1.NamedRateLimit.
+ * Use `create(NamedRateLimitSchema)` to create a new message.
  */
-export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+export const NamedRateLimitSchema: GenMessage<NamedRateLimit> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_rate_limit, 0);
 
 /**
@@ -104,9 +104,9 @@ export const SetRateLimitRequestSchema: GenMessage<SetRateLimitRequest> = /*@__P
  */
 export type SetRateLimitResponse = Message<"kagzi.v1.SetRateLimitResponse"> & {
   /**
-   * @generated from field: kagzi.v1.RateLimit rate_limit = 1;
+   * @generated from field: kagzi.v1.NamedRateLimit rate_limit = 1;
    */
-  rateLimit?: RateLimit | undefined;
+  rateLimit?: NamedRateLimit | undefined;
 
   /**
    * No limit of that name existed before.
@@ -150,9 +150,9 @@ export const GetRateLimitRequestSchema: GenMessage<GetRateLimitRequest> = /*@__P
  */
 export type GetRateLimitResponse = Message<"kagzi.v1.GetRateLimitResponse"> & {
   /**
-   * @generated from field: kagzi.v1.RateLimit rate_limit = 1;
+   * @generated from field: kagzi.v1.NamedRateLimit rate_limit = 1;
    */
-  rateLimit?: RateLimit | undefined;
+  rateLimit?: NamedRateLimit | undefined;
 };
 
 /**
@@ -186,9 +186,9 @@ export type ListRateLimitsResponse = Message<"kagzi.v1.ListRateLimitsResponse"> 
   /**
    * By name; a namespace has at most 10,000 named limits.
    *
-   * @generated from field: repeated kagzi.v1.RateLimit rate_limits = 1;
+   * @generated from field: repeated kagzi.v1.NamedRateLimit rate_limits = 1;
    */
-  rateLimits: RateLimit[];
+  rateLimits: NamedRateLimit[];
 };
 
 /**
