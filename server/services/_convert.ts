@@ -109,6 +109,9 @@ export function runToProto(r: RunRow): Workflow {
     traceparent: r.traceparent ?? "",
     parked: r.status === "PARKED" && r.parked ? parkedToProto(r.parked) : undefined,
     tags: r.tags ?? {},
+    waitingFor: r.status === "PENDING" && r.rate_limited
+      ? { kind: "rate_limit", key: r.rate_key ?? "" }
+      : undefined,
   });
 }
 

@@ -26,8 +26,11 @@ export interface ClaimedRow {
 }
 
 /**
- * Claims up to `limit` due runs of the given (type, version) pairs, oldest first,
- * skipping rows other claimers hold. Each claim bumps the run's fencing number.
+ * Claims up to `limit` due runs of the given (type, version) pairs, highest priority first, then
+ * oldest, skipping rows other claimers hold. Each claim bumps the run's fencing number. A run
+ * beginning (first claim) under its type's run rate limit takes a token of its key's bucket in
+ * this statement; without one it stays PENDING (`rate_limited`), due at its turn, and
+ * `onHeldBack` is told the earliest such turn (so pollers can be woken then).
  */
 export async function claimRuns(
   db: Queryable,
@@ -37,14 +40,16 @@ export async function claimRuns(
   workerId: string,
   leaseMs: number,
   limit: number,
+  onHeldBack?: (at: Date) => void,
 ): Promise<ClaimedRow[]> {
-  return await db.query<ClaimedRow>(
+  const rows = await db.query<ClaimedRow & { held_until: Date | null }>(
     `with due as (
        -- Resumed (its history is sent along): started before, or a retry that may have been
        -- given the stored steps of the run it reruns.
        select r.namespace_id, r.run_id,
               r.started_at is not null or r.retried_from_run_id is not null as resumed,
-              r.available_at
+              r.available_at, r.priority, r.workflow_type, r.version, r.rate_key, r.rate_limited,
+              r.started_at is null and r.rate_key is not null as rated
        from kagzi_runs r
        where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
          and r.available_at <= now() and r.available_at < 'infinity'
@@ -54,24 +59,58 @@ export async function claimRuns(
                              where p.namespace_id = $1 and p.workflow_type = u.t))
        order by r.priority desc, r.available_at
        limit $6
-       for update skip locked)
-     update kagzi_runs r
-     set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
-         fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-         wake_up_at = null, wake_pending = false
-     from due
-     left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
-                               and i.kind = 'input'
-     left join kagzi_payloads c on c.namespace_id = due.namespace_id and c.run_id = due.run_id
-                               and c.kind = 'context'
-     where r.namespace_id = due.namespace_id and r.run_id = due.run_id
-     returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text, r.attempt,
-               r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
-               i.metadata as input_metadata, c.data as context_data,
-               c.metadata as context_metadata, r.traceparent,
-               greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s`,
+       for update skip locked),
+     -- The tokens of the runs that begin under a run rate limit (store/rate_buckets.ts), in
+     -- claim order; retry_at is null for a token taken.
+     rate as materialized (
+       select due.run_id,
+              kagzi_take_token($1, 'run', due.workflow_type, due.rate_key,
+                               (l.rl->>'periodMs')::float8 / (l.rl->>'limit')::float8, now(),
+                               due.rate_limited) as retry_at
+       from due
+       cross join lateral (
+         select f.config->'rateLimit' as rl from kagzi_flow_controls f
+         where f.namespace_id = $1 and f.workflow_type = due.workflow_type
+         order by f.version = due.version desc, f.updated_at desc limit 1) l
+       where due.rated and l.rl is not null
+       order by due.priority desc, due.available_at),
+     held_back as (
+       update kagzi_runs r set available_at = rate.retry_at, rate_limited = true,
+                               updated_at = now()
+       from rate
+       where r.namespace_id = $1 and r.run_id = rate.run_id and rate.retry_at is not null
+       returning r.available_at),
+     claimed as (
+       update kagzi_runs r
+       set status = 'RUNNING', worker_id = $4,
+           locked_until = now() + $5 * interval '1 millisecond', fence = r.fence + 1,
+           started_at = coalesce(r.started_at, now()), updated_at = now(), wake_up_at = null,
+           wake_pending = false, rate_limited = false
+       from due
+       left join kagzi_payloads i on i.namespace_id = due.namespace_id
+                                 and i.run_id = due.run_id and i.kind = 'input'
+       left join kagzi_payloads c on c.namespace_id = due.namespace_id
+                                 and c.run_id = due.run_id and c.kind = 'context'
+       where r.namespace_id = due.namespace_id and r.run_id = due.run_id
+         and not exists (select 1 from rate
+                         where rate.run_id = due.run_id and rate.retry_at is not null)
+       returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text,
+                 r.attempt, r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
+                 i.metadata as input_metadata, c.data as context_data,
+                 c.metadata as context_metadata, r.traceparent,
+                 greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s)
+     -- One row with no run when nothing was claimed: it carries held_until.
+     select claimed.*, least(
+         (select min(available_at) from held_back),
+         (select min(available_at) from kagzi_runs
+          where namespace_id = $1 and rate_limited and status = 'PENDING'
+            and available_at > now())) as held_until
+     from (select 1) one left join claimed on true`,
     [namespaceId, types, versions, workerId, leaseMs, limit],
   );
+  const heldUntil = rows[0]?.held_until;
+  if (heldUntil && onHeldBack) onHeldBack(heldUntil);
+  return rows.filter((r) => r.run_id !== null).map(({ held_until: _, ...r }) => r);
 }
 
 /** Sets the leases a worker still holds to now + lease (never further); returns the runs extended. */

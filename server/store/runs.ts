@@ -42,6 +42,9 @@ export interface RunRow {
   parked: ParkedJson | null;
   /** Searchable attributes (migration 0008). */
   tags: Record<string, string>;
+  /** Held back by its type's run rate limit (migration 0011), with its key's value. */
+  rate_limited?: boolean;
+  rate_key?: string | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -72,7 +75,7 @@ export const runColumns =
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
-  r.traceparent, r.parked, r.tags`;
+  r.traceparent, r.parked, r.tags, r.rate_limited, r.rate_key`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(
