@@ -6,7 +6,7 @@
  */
 
 import { createClient } from "@connectrpc/connect";
-import { WorkerService } from "@kagzi/proto";
+import { StreamService, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
@@ -196,6 +196,7 @@ export class WorkerBuilder {
       protocol: this.#protocol,
     });
     const client = createClient(WorkerService, transport);
+    const streams = createClient(StreamService, transport);
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
     const types = new Map<string, string[]>();
@@ -250,6 +251,7 @@ export class WorkerBuilder {
       log,
       address,
       client,
+      streams,
       register,
       namespace: this.#namespace,
       workerId: res.workerId,
