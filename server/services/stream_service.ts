@@ -17,7 +17,7 @@ import {
   type StreamService,
 } from "@kagzi/proto";
 import { streamTopic } from "../engine/notify.ts";
-import { InvalidArgumentError, PreconditionError } from "../errors.ts";
+import { InvalidArgumentError, PreconditionError, toConnectError } from "../errors.ts";
 import * as streams from "../store/streams.ts";
 import type { ServiceContext } from "./_context.ts";
 import { payloadOf, ts } from "./_convert.ts";
@@ -101,23 +101,11 @@ export function streamService(ctx: ServiceContext): ServiceImpl<typeof StreamSer
     },
 
     async *readStream(req, call): AsyncIterable<ReadStreamResponse> {
-      const f = checkFollow("read stream", req);
-      for await (const batch of follow(ctx, f, call.signal)) {
-        // Within the response size limit a message at a time (a value is at most 4 MiB).
-        let part: StreamEntry[] = [];
-        let size = 0;
-        for (const row of batch.entries) {
-          const entry = entryToProto(row);
-          const bytes = entry.value?.data.byteLength ?? 0;
-          if (part.length && size + bytes > messageBytes) {
-            yield create(ReadStreamResponseSchema, { entries: part });
-            part = [];
-            size = 0;
-          }
-          part.push(entry);
-          size += bytes;
-        }
-        yield create(ReadStreamResponseSchema, { entries: part, end: batch.end });
+      // The interceptors map what a handler throws, not what its stream throws: map it here.
+      try {
+        yield* read(req, call.signal);
+      } catch (err) {
+        throw toConnectError(err, (msg, e) => ctx.log.error(`ReadStream: ${msg}`, e));
       }
     },
 
@@ -152,4 +140,28 @@ export function streamService(ctx: ServiceContext): ServiceImpl<typeof StreamSer
       });
     },
   };
+
+  async function* read(
+    req: { namespace: string; runId: string; name: string; from: bigint },
+    signal: AbortSignal,
+  ): AsyncGenerator<ReadStreamResponse> {
+    const f = checkFollow("read stream", req);
+    for await (const batch of follow(ctx, f, signal)) {
+      // Within the response size limit a message at a time (a value is at most 4 MiB).
+      let part: StreamEntry[] = [];
+      let size = 0;
+      for (const row of batch.entries) {
+        const entry = entryToProto(row);
+        const bytes = entry.value?.data.byteLength ?? 0;
+        if (part.length && size + bytes > messageBytes) {
+          yield create(ReadStreamResponseSchema, { entries: part });
+          part = [];
+          size = 0;
+        }
+        part.push(entry);
+        size += bytes;
+      }
+      yield create(ReadStreamResponseSchema, { entries: part, end: batch.end });
+    }
+  }
 }
