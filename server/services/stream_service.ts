@@ -59,7 +59,10 @@ export function streamService(ctx: ServiceContext): ServiceImpl<typeof StreamSer
         );
       }
       if (req.values.length === 0 && !req.close) {
-        throw new InvalidArgumentError("values", `Cannot ${op}: no values and no close`);
+        throw new InvalidArgumentError(
+          "values",
+          `Cannot ${op}: "values" is empty and "close" is not set`,
+        );
       }
       const values = req.values.map((p, i) => {
         const checked = v.payload(op, `values[${i}]`, p);
