@@ -21,3 +21,4 @@ export * from "./gen/kagzi/v1/workflow_schedule_pb.ts";
 export * from "./gen/kagzi/v1/admin_pb.ts";
 export * from "./gen/kagzi/v1/bulk_pb.ts";
 export * from "./gen/kagzi/v1/flow_pb.ts";
+export * from "./gen/kagzi/v1/stream_pb.ts";

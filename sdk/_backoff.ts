@@ -83,6 +83,8 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   GetServerInfo: () => true,
   GetWorkflowSchedule: () => true,
   ListWorkflowSchedules: () => true,
+  LatestStream: () => true,
+  ListStreams: () => true,
 };
 
 /**

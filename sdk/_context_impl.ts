@@ -6,7 +6,15 @@
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { StepKind, StepStatus, type Task } from "@kagzi/proto";
-import type { ChildBuilder, Context, SignalWaitOptions, StepBuilder, StepFn } from "./context.ts";
+import type {
+  ChildBuilder,
+  Context,
+  SignalWaitOptions,
+  StepBuilder,
+  StepFn,
+  Stream,
+} from "./context.ts";
+import { type StreamHost, StreamWriter } from "./_stream_writer.ts";
 import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, StepFailedError } from "./errors.ts";
@@ -15,7 +23,7 @@ import type { Retry } from "./retry.ts";
 import { type AttemptHost, attemptStep } from "./_step_attempt.ts";
 
 /** What the context needs of the execution that runs it. */
-export interface ContextHost extends WaitHost, AttemptHost {
+export interface ContextHost extends WaitHost, AttemptHost, StreamHost {
   /** Records a new durable sleep, sent with the run's suspension. */
   addSleep(name: string, occurrence: number, wakeUpAt: Date): void;
 }
@@ -32,6 +40,7 @@ export class ContextImpl implements Context {
   readonly attempt: number;
   readonly signal: AbortSignal;
   readonly #host: ContextHost;
+  readonly #streams = new Map<string, StreamWriter<unknown>>();
 
   constructor(host: ContextHost, task: Task, namespace: string) {
     this.#host = host;
@@ -96,6 +105,13 @@ export class ContextImpl implements Context {
     checkName(name, "child");
     this.#host.trace.event("kagzi.child", { "kagzi.child.name": name });
     return childBuilder(this.#host, name);
+  };
+
+  stream = <T = unknown>(name: string): Stream<T> => {
+    checkName(name, "stream");
+    let s = this.#streams.get(name);
+    if (!s) this.#streams.set(name, s = new StreamWriter(this.#host, name));
+    return s as Stream<T>;
   };
 
   setTags = (tags: Record<string, string>): Promise<void> => {

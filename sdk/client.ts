@@ -52,6 +52,7 @@ export {
   type SchedulePatch,
 } from "./client/schedules.ts";
 export { type OnDuplicate, StartCall } from "./client/start.ts";
+export type { StreamInfo, StreamReadOptions, StreamValue } from "./client/streams.ts";
 export type {
   ListSignalsOptions,
   SignalInfo,

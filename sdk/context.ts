@@ -61,6 +61,23 @@ export interface ChildBuilder {
   start<O = unknown>(type: string, input?: unknown): Promise<ChildHandle<O>>;
 }
 
+/**
+ * A stream of the run (`ctx.stream(name)`): ordered values for anyone following the run
+ * (`client.handle(runId).stream(name)`, the dashboard, `kagzi run stream`, or
+ * `GET /v1/runs/{runId}/streams/{name}`).
+ */
+export interface Stream<T = unknown> {
+  /**
+   * Appends `value` (JSON, at most 4 MiB) and resolves once it is stored. Memoized like a
+   * step: the n-th write of a run to this stream is stored once, so a replay after a crash
+   * does not write it again. Writes are stored in the order they are made, without waiting
+   * for each other; await them (or the run's end does) to know they are stored.
+   */
+  write(value: T): Promise<void>;
+  /** Closes the stream: followers end after its last value. A run's streams close when it ends. */
+  close(): Promise<void>;
+}
+
 /** The context of one workflow run. */
 export interface Context {
   /** Declares the step `name`; repeated names are told apart by their order of use. */
@@ -83,6 +100,11 @@ export interface Context {
    * most 32 tags a call; keys 1-64 and values up to 256 characters, no control characters.
    */
   setTags(tags: Record<string, string>): Promise<void>;
+  /**
+   * The stream `name` of this run (1-256 characters): `write` values to it, `close` it. Every
+   * call with one name returns the same stream.
+   */
+  stream<T = unknown>(name: string): Stream<T>;
   /** The run id. */
   readonly runId: string;
   /** The idempotency key the run was started with. */

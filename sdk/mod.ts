@@ -72,6 +72,9 @@ export {
   type StepAttemptInfo,
   StepFailedError,
   type StepRefInfo,
+  type StreamInfo,
+  type StreamReadOptions,
+  type StreamValue,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,
@@ -92,6 +95,7 @@ export type {
   SignalWaitOptions,
   StepBuilder,
   StepFn,
+  Stream,
   WorkflowFn,
 } from "./context.ts";
 export type {

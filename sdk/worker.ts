@@ -6,7 +6,7 @@
  */
 
 import { createClient } from "@connectrpc/connect";
-import { WorkerService } from "@kagzi/proto";
+import { StreamService, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import type { AnyWorkflowDefinition } from "./workflow_def.ts";
 import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
@@ -208,6 +208,7 @@ export class WorkerBuilder {
       protocol: this.#protocol,
     });
     const client = createClient(WorkerService, transport);
+    const streams = createClient(StreamService, transport);
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
     // One registration per type and flow control (versions of a type may differ in it).
@@ -272,6 +273,7 @@ export class WorkerBuilder {
       log,
       address,
       client,
+      streams,
       register,
       namespace: this.#namespace,
       workerId: res.workerId,

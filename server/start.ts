@@ -10,6 +10,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  StreamService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -38,10 +39,12 @@ import { Maintenance } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
 import { DeadWorkers } from "./engine/dead_workers.ts";
 import { scheduleService } from "./services/schedule_service.ts";
+import { streamService } from "./services/stream_service.ts";
 import { ApiKeyCheck } from "./http/auth.ts";
 import { interceptorsFor } from "./http/interceptors.ts";
 import { createRouter } from "./http/router.ts";
 import { FlowCache } from "./services/_flow_cache.ts";
+import { serveStreamEvents } from "./http/stream_sse.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
@@ -175,6 +178,7 @@ export async function startServer(
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
     router.service(BulkOperationService, bulkService(ctx));
+    router.service(StreamService, streamService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -182,6 +186,7 @@ export async function startServer(
     keys,
     health: ctx.health,
     metrics: metrics && ((req) => metrics.handle(req)),
+    streamEvents: (req, path) => serveStreamEvents(ctx, keys, req, path),
     corsOrigins: config.corsOrigins,
     log,
   });

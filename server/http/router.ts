@@ -1,5 +1,6 @@
 /**
- * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under `/ui`, and the RPCs over
+ * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under
+ * `/ui`, streams as `text/event-stream` under `/v1/runs/{runId}/streams/`, and the RPCs over
  * Connect and gRPC-Web (with CORS), each RPC behind the decode guard (`decode_guard.ts`); plus the
  * `node:http2` handler serving gRPC, and the routes the native gRPC listener process forwards
  * (marked by `grpc_bridge.ts`'s header).
@@ -21,6 +22,7 @@ import { listenerHeader } from "./grpc_bridge.ts";
 import { healthPaths, serveHealth } from "./health.ts";
 import type { DbHealth } from "../store/health.ts";
 import { isUiPath, serveUi } from "./ui.ts";
+import { isStreamEventsPath } from "./stream_sse.ts";
 
 /** The largest request body accepted, in bytes. */
 export const maxRequestBytes = 8 * 1024 * 1024;
@@ -36,6 +38,8 @@ export interface RouterOptions {
   health: DbHealth;
   /** Serves `GET /metrics`, when metrics are on. */
   metrics?: (req: Request) => Promise<Response>;
+  /** Serves `GET /v1/runs/{runId}/streams/{name}` (text/event-stream, `stream_sse.ts`). */
+  streamEvents?: (req: Request, path: string) => Promise<Response>;
   /** Origins allowed by CORS; "*" allows any. */
   corsOrigins: string[];
   log: Logger;
@@ -89,6 +93,8 @@ export function createRouter(options: RouterOptions): Router {
       res = await serveHealth(req, path, options.health);
     } else if (path === "/metrics" && metrics) {
       res = await metrics(req);
+    } else if (!handler && options.streamEvents && isStreamEventsPath(path)) {
+      res = await options.streamEvents(req, path);
     } else if (!handler && isUiPath(path)) {
       res = serveUi(req, path);
     } else if (!handler) {

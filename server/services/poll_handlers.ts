@@ -12,6 +12,7 @@ import {
 } from "@kagzi/proto";
 import * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
+import { streamCursors } from "../store/streams.ts";
 import type { ServiceContext } from "./_context.ts";
 import { giveBack } from "./_handoff.ts";
 import { payloadOf, retryFromJson } from "./_convert.ts";
@@ -109,6 +110,7 @@ async function tasksFor(
   // Only a run claimed before can have stored steps: a first claim costs no history query.
   const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
   const history = resumed.length ? await steps.latestSteps(ctx.db, namespaceId, resumed) : [];
+  const cursors = resumed.length ? await streamCursors(ctx.db, namespaceId, resumed) : [];
   return claimed.map((c) =>
     create(TaskSchema, {
       runId: c.run_id,
@@ -124,6 +126,11 @@ async function tasksFor(
       retryPolicy: retryFromJson(c.retry_policy),
       steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
       traceparent: c.traceparent ?? "",
+      streams: cursors.filter((s) => s.run_id === c.run_id).map((s) => ({
+        name: s.name,
+        nextOffset: BigInt(s.next_offset),
+        closed: s.closed,
+      })),
     })
   );
 }

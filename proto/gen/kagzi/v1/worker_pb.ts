@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/worker.proto.
  */
 export const file_kagzi_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChVrYWd6aS92MS93b3JrZXIucHJvdG8SCGthZ3ppLnYxIk0KB1N0ZXBSZWYSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLlN0ZXBLaW5kEgwKBG5hbWUYAiABKAkSEgoKb2NjdXJyZW5jZRgDIAEoBSImCgVMZWFzZRIOCgZydW5faWQYASABKAkSDQoFZmVuY2UYAiABKAMicAoYV29ya2Zsb3dUeXBlUmVnaXN0cmF0aW9uEhUKDXdvcmtmbG93X3R5cGUYASABKAkSEAoIdmVyc2lvbnMYAiADKAkSKwoMZmxvd19jb250cm9sGAMgASgLMhUua2FnemkudjEuRmxvd0NvbnRyb2wi2AIKD1JlZ2lzdGVyUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSOgoOd29ya2Zsb3dfdHlwZXMYAiADKAsyIi5rYWd6aS52MS5Xb3JrZmxvd1R5cGVSZWdpc3RyYXRpb24SEAoIaG9zdG5hbWUYAyABKAkSCwoDcGlkGAQgASgFEhMKC3Nka192ZXJzaW9uGAUgASgJEg8KB3ZlcnNpb24YBiABKAkSNQoGbGFiZWxzGAcgAygLMiUua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhYKDm1heF9jb25jdXJyZW50GAggASgFEjMKFGRlZmF1bHRfcmV0cnlfcG9saWN5GAkgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQoQUmVnaXN0ZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmxlYXNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHBvbGxfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoQSGVhcnRiZWF0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhQKDGFjdGl2ZV9jb3VudBgDIAEoBRIXCg9jb21wbGV0ZWRfZGVsdGEYBCABKAMSFAoMZmFpbGVkX2RlbHRhGAUgASgDEh8KBmxlYXNlcxgGIAMoCzIPLmthZ3ppLnYxLkxlYXNlIo8BChFIZWFydGJlYXRSZXNwb25zZRIUCgxzaG91bGRfZHJhaW4YASABKAgSGQoRY2FuY2VsbGVkX3J1bl9pZHMYAiADKAkSFAoMbG9zdF9ydW5faWRzGAMgAygJEjMKEGxlYXNlX2V4cGlyZXNfaW4YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWwoRRGVyZWdpc3RlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIgCgdyZWxlYXNlGAMgAygLMg8ua2FnemkudjEuTGVhc2UiJgoSRGVyZWdpc3RlclJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgFInYKD1BvbGxUYXNrUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCW1heF90YXNrcxgDIAEoBRIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIt4CCgpTdGVwUmVjb3JkEh8KBHN0ZXAYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiQKBnN0YXR1cxgCIAEoDjIULmthZ3ppLnYxLlN0ZXBTdGF0dXMSIQoGb3V0cHV0GAMgASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsEg8KB2F0dGVtcHQYBSABKAUSLAoIcmV0cnlfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndha2VfdXBfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2R1ZRgIIAEoCBIUCgxjaGlsZF9ydW5faWQYCSABKAkSLgoKc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwMKBFRhc2sSDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhUKDXdvcmtmbG93X3R5cGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIgCgVpbnB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDQoFZmVuY2UYBiABKAMSDwoHYXR0ZW1wdBgHIAEoBRIwCgxsb2NrZWRfdW50aWwYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYCSABKAsyES5rYWd6aS52MS5QYXlsb2FkEiMKBXN0ZXBzGAogAygLMhQua2FnemkudjEuU3RlcFJlY29yZBIrCgxyZXRyeV9wb2xpY3kYCyABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRITCgt0cmFjZXBhcmVudBgMIAEoCRIzChBsZWFzZV9leHBpcmVzX2luGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjEKEFBvbGxUYXNrUmVzcG9uc2USHQoFdGFza3MYASADKAsyDi5rYWd6aS52MS5UYXNrInkKEEJlZ2luU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmIlEKEUJlZ2luU3RlcFJlc3BvbnNlEhYKDnNob3VsZF9leGVjdXRlGAEgASgIEiQKBnJlY29yZBgCIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQizwEKE0NvbXBsZXRlU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEiEKBm91dHB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoUQ29tcGxldGVTdGVwUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIOCgZwYXVzZWQYAiABKAgi+wEKD0ZhaWxTdGVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSJAoFZXJyb3IYBSABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbBIrCgxyZXRyeV9wb2xpY3kYBiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAQoQRmFpbFN0ZXBSZXNwb25zZRIXCg9zY2hlZHVsZWRfcmV0cnkYASABKAgSLAoIcmV0cnlfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSJAoGcmVjb3JkGAQgASgLMhQua2FnemkudjEuU3RlcFJlY29yZCJcCglTbGVlcFN0ZXASHwoEc3RlcBgBIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKd2FrZV91cF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAEKDFNsZWVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USIwoGc2xlZXBzGAQgAygLMhMua2FnemkudjEuU2xlZXBTdGVwEi0KCXJlc3VtZV9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoNU2xlZXBSZXNwb25zZRItCglyZXN1bWVfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq0BChRSZWNlaXZlU2lnbmFsUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKdGltZW91dF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPQoVUmVjZWl2ZVNpZ25hbFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQiwAIKEVN0YXJ0Q2hpbGRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIVCg13b3JrZmxvd190eXBlGAUgASgJEhMKC3dvcmtmbG93X2lkGAYgASgJEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAggASgJEjgKE3BhcmVudF9jbG9zZV9wb2xpY3kYCSABKA4yGy5rYWd6aS52MS5QYXJlbnRDbG9zZVBvbGljeRIrCgxyZXRyeV9wb2xpY3kYCiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeSJSChJTdGFydENoaWxkUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIWCg5hbHJlYWR5X2V4aXN0cxgCIAEoCCKCAQoXQ29tcGxldGVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEiEKBm91dHB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQiGgoYQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlIoEBChNGYWlsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIhYKFEZhaWxXb3JrZmxvd1Jlc3BvbnNlIowBCgpSZXBvcnRJdGVtEjYKDWNvbXBsZXRlX3N0ZXAYASABKAsyHS5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXF1ZXN0SAASPgoRY29tcGxldGVfd29ya2Zsb3cYAiABKAsyIS5rYWd6aS52MS5Db21wbGV0ZVdvcmtmbG93UmVxdWVzdEgAQgYKBGl0ZW0iWgoNUmVwb3J0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEiMKBWl0ZW1zGAMgAygLMhQua2FnemkudjEuUmVwb3J0SXRlbSK6AQoMUmVwb3J0UmVzdWx0EjcKDWNvbXBsZXRlX3N0ZXAYASABKAsyHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZUgAEj8KEWNvbXBsZXRlX3dvcmtmbG93GAIgASgLMiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlSAASJgoFZXJyb3IYAyABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbEgAQggKBnJlc3VsdCI5Cg5SZXBvcnRSZXNwb25zZRInCgdyZXN1bHRzGAEgAygLMhYua2FnemkudjEuUmVwb3J0UmVzdWx0IsYBChNQYXJrV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIjCghleHBlY3RlZBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSIAoFYXNrZWQYBSABKAsyES5rYWd6aS52MS5TdGVwUmVmEiIKB3VuYXNrZWQYBiADKAsyES5rYWd6aS52MS5TdGVwUmVmIhYKFFBhcmtXb3JrZmxvd1Jlc3BvbnNlKn0KCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhYKElNURVBfS0lORF9GVU5DVElPThABEhMKD1NURVBfS0lORF9TTEVFUBACEhQKEFNURVBfS0lORF9TSUdOQUwQAxITCg9TVEVQX0tJTkRfQ0hJTEQQBCqoAQoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQARIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQAhIWChJTVEVQX1NUQVRVU19GQUlMRUQQAxIYChRTVEVQX1NUQVRVU19TTEVFUElORxAEEhcKE1NURVBfU1RBVFVTX1dBSVRJTkcQBSp5ChFQYXJlbnRDbG9zZVBvbGljeRIjCh9QQVJFTlRfQ0xPU0VfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHgoaUEFSRU5UX0NMT1NFX1BPTElDWV9DQU5DRUwQARIfChtQQVJFTlRfQ0xPU0VfUE9MSUNZX0FCQU5ET04QAjKHCAoNV29ya2VyU2VydmljZRJBCghSZWdpc3RlchIZLmthZ3ppLnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmthZ3ppLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2FnemkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmthZ3ppLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEkcKCkRlcmVnaXN0ZXISGy5rYWd6aS52MS5EZXJlZ2lzdGVyUmVxdWVzdBocLmthZ3ppLnYxLkRlcmVnaXN0ZXJSZXNwb25zZRJBCghQb2xsVGFzaxIZLmthZ3ppLnYxLlBvbGxUYXNrUmVxdWVzdBoaLmthZ3ppLnYxLlBvbGxUYXNrUmVzcG9uc2USRAoJQmVnaW5TdGVwEhoua2FnemkudjEuQmVnaW5TdGVwUmVxdWVzdBobLmthZ3ppLnYxLkJlZ2luU3RlcFJlc3BvbnNlEk0KDENvbXBsZXRlU3RlcBIdLmthZ3ppLnYxLkNvbXBsZXRlU3RlcFJlcXVlc3QaHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZRJBCghGYWlsU3RlcBIZLmthZ3ppLnYxLkZhaWxTdGVwUmVxdWVzdBoaLmthZ3ppLnYxLkZhaWxTdGVwUmVzcG9uc2USWQoQQ29tcGxldGVXb3JrZmxvdxIhLmthZ3ppLnYxLkNvbXBsZXRlV29ya2Zsb3dSZXF1ZXN0GiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlEk0KDEZhaWxXb3JrZmxvdxIdLmthZ3ppLnYxLkZhaWxXb3JrZmxvd1JlcXVlc3QaHi5rYWd6aS52MS5GYWlsV29ya2Zsb3dSZXNwb25zZRI4CgVTbGVlcBIWLmthZ3ppLnYxLlNsZWVwUmVxdWVzdBoXLmthZ3ppLnYxLlNsZWVwUmVzcG9uc2USOwoGUmVwb3J0Ehcua2FnemkudjEuUmVwb3J0UmVxdWVzdBoYLmthZ3ppLnYxLlJlcG9ydFJlc3BvbnNlElAKDVJlY2VpdmVTaWduYWwSHi5rYWd6aS52MS5SZWNlaXZlU2lnbmFsUmVxdWVzdBofLmthZ3ppLnYxLlJlY2VpdmVTaWduYWxSZXNwb25zZRJHCgpTdGFydENoaWxkEhsua2FnemkudjEuU3RhcnRDaGlsZFJlcXVlc3QaHC5rYWd6aS52MS5TdGFydENoaWxkUmVzcG9uc2USTQoMUGFya1dvcmtmbG93Eh0ua2FnemkudjEuUGFya1dvcmtmbG93UmVxdWVzdBoeLmthZ3ppLnYxLlBhcmtXb3JrZmxvd1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_flow]);
+  fileDesc("ChVrYWd6aS92MS93b3JrZXIucHJvdG8SCGthZ3ppLnYxIk0KB1N0ZXBSZWYSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLlN0ZXBLaW5kEgwKBG5hbWUYAiABKAkSEgoKb2NjdXJyZW5jZRgDIAEoBSImCgVMZWFzZRIOCgZydW5faWQYASABKAkSDQoFZmVuY2UYAiABKAMicAoYV29ya2Zsb3dUeXBlUmVnaXN0cmF0aW9uEhUKDXdvcmtmbG93X3R5cGUYASABKAkSEAoIdmVyc2lvbnMYAiADKAkSKwoMZmxvd19jb250cm9sGAMgASgLMhUua2FnemkudjEuRmxvd0NvbnRyb2wi2AIKD1JlZ2lzdGVyUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSOgoOd29ya2Zsb3dfdHlwZXMYAiADKAsyIi5rYWd6aS52MS5Xb3JrZmxvd1R5cGVSZWdpc3RyYXRpb24SEAoIaG9zdG5hbWUYAyABKAkSCwoDcGlkGAQgASgFEhMKC3Nka192ZXJzaW9uGAUgASgJEg8KB3ZlcnNpb24YBiABKAkSNQoGbGFiZWxzGAcgAygLMiUua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhYKDm1heF9jb25jdXJyZW50GAggASgFEjMKFGRlZmF1bHRfcmV0cnlfcG9saWN5GAkgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQoQUmVnaXN0ZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmxlYXNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHBvbGxfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoQSGVhcnRiZWF0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhQKDGFjdGl2ZV9jb3VudBgDIAEoBRIXCg9jb21wbGV0ZWRfZGVsdGEYBCABKAMSFAoMZmFpbGVkX2RlbHRhGAUgASgDEh8KBmxlYXNlcxgGIAMoCzIPLmthZ3ppLnYxLkxlYXNlIo8BChFIZWFydGJlYXRSZXNwb25zZRIUCgxzaG91bGRfZHJhaW4YASABKAgSGQoRY2FuY2VsbGVkX3J1bl9pZHMYAiADKAkSFAoMbG9zdF9ydW5faWRzGAMgAygJEjMKEGxlYXNlX2V4cGlyZXNfaW4YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWwoRRGVyZWdpc3RlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIgCgdyZWxlYXNlGAMgAygLMg8ua2FnemkudjEuTGVhc2UiJgoSRGVyZWdpc3RlclJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgFInYKD1BvbGxUYXNrUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCW1heF90YXNrcxgDIAEoBRIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIt4CCgpTdGVwUmVjb3JkEh8KBHN0ZXAYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiQKBnN0YXR1cxgCIAEoDjIULmthZ3ppLnYxLlN0ZXBTdGF0dXMSIQoGb3V0cHV0GAMgASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsEg8KB2F0dGVtcHQYBSABKAUSLAoIcmV0cnlfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndha2VfdXBfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2R1ZRgIIAEoCBIUCgxjaGlsZF9ydW5faWQYCSABKAkSLgoKc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAisAMKBFRhc2sSDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhUKDXdvcmtmbG93X3R5cGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIgCgVpbnB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDQoFZmVuY2UYBiABKAMSDwoHYXR0ZW1wdBgHIAEoBRIwCgxsb2NrZWRfdW50aWwYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYCSABKAsyES5rYWd6aS52MS5QYXlsb2FkEiMKBXN0ZXBzGAogAygLMhQua2FnemkudjEuU3RlcFJlY29yZBIrCgxyZXRyeV9wb2xpY3kYCyABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRITCgt0cmFjZXBhcmVudBgMIAEoCRIzChBsZWFzZV9leHBpcmVzX2luGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKB3N0cmVhbXMYMiADKAsyFi5rYWd6aS52MS5TdHJlYW1DdXJzb3IiQQoMU3RyZWFtQ3Vyc29yEgwKBG5hbWUYASABKAkSEwoLbmV4dF9vZmZzZXQYAiABKAMSDgoGY2xvc2VkGAMgASgIIjEKEFBvbGxUYXNrUmVzcG9uc2USHQoFdGFza3MYASADKAsyDi5rYWd6aS52MS5UYXNrInkKEEJlZ2luU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmIlEKEUJlZ2luU3RlcFJlc3BvbnNlEhYKDnNob3VsZF9leGVjdXRlGAEgASgIEiQKBnJlY29yZBgCIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQizwEKE0NvbXBsZXRlU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEiEKBm91dHB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoUQ29tcGxldGVTdGVwUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIOCgZwYXVzZWQYAiABKAgi+wEKD0ZhaWxTdGVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSJAoFZXJyb3IYBSABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbBIrCgxyZXRyeV9wb2xpY3kYBiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAQoQRmFpbFN0ZXBSZXNwb25zZRIXCg9zY2hlZHVsZWRfcmV0cnkYASABKAgSLAoIcmV0cnlfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSJAoGcmVjb3JkGAQgASgLMhQua2FnemkudjEuU3RlcFJlY29yZCJcCglTbGVlcFN0ZXASHwoEc3RlcBgBIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKd2FrZV91cF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAEKDFNsZWVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USIwoGc2xlZXBzGAQgAygLMhMua2FnemkudjEuU2xlZXBTdGVwEi0KCXJlc3VtZV9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoNU2xlZXBSZXNwb25zZRItCglyZXN1bWVfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq0BChRSZWNlaXZlU2lnbmFsUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKdGltZW91dF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPQoVUmVjZWl2ZVNpZ25hbFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQiwAIKEVN0YXJ0Q2hpbGRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIVCg13b3JrZmxvd190eXBlGAUgASgJEhMKC3dvcmtmbG93X2lkGAYgASgJEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAggASgJEjgKE3BhcmVudF9jbG9zZV9wb2xpY3kYCSABKA4yGy5rYWd6aS52MS5QYXJlbnRDbG9zZVBvbGljeRIrCgxyZXRyeV9wb2xpY3kYCiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeSJSChJTdGFydENoaWxkUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIWCg5hbHJlYWR5X2V4aXN0cxgCIAEoCCKCAQoXQ29tcGxldGVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEiEKBm91dHB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQiGgoYQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlIoEBChNGYWlsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIhYKFEZhaWxXb3JrZmxvd1Jlc3BvbnNlIowBCgpSZXBvcnRJdGVtEjYKDWNvbXBsZXRlX3N0ZXAYASABKAsyHS5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXF1ZXN0SAASPgoRY29tcGxldGVfd29ya2Zsb3cYAiABKAsyIS5rYWd6aS52MS5Db21wbGV0ZVdvcmtmbG93UmVxdWVzdEgAQgYKBGl0ZW0iWgoNUmVwb3J0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEiMKBWl0ZW1zGAMgAygLMhQua2FnemkudjEuUmVwb3J0SXRlbSK6AQoMUmVwb3J0UmVzdWx0EjcKDWNvbXBsZXRlX3N0ZXAYASABKAsyHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZUgAEj8KEWNvbXBsZXRlX3dvcmtmbG93GAIgASgLMiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlSAASJgoFZXJyb3IYAyABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbEgAQggKBnJlc3VsdCI5Cg5SZXBvcnRSZXNwb25zZRInCgdyZXN1bHRzGAEgAygLMhYua2FnemkudjEuUmVwb3J0UmVzdWx0IsYBChNQYXJrV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIjCghleHBlY3RlZBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSIAoFYXNrZWQYBSABKAsyES5rYWd6aS52MS5TdGVwUmVmEiIKB3VuYXNrZWQYBiADKAsyES5rYWd6aS52MS5TdGVwUmVmIhYKFFBhcmtXb3JrZmxvd1Jlc3BvbnNlKn0KCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhYKElNURVBfS0lORF9GVU5DVElPThABEhMKD1NURVBfS0lORF9TTEVFUBACEhQKEFNURVBfS0lORF9TSUdOQUwQAxITCg9TVEVQX0tJTkRfQ0hJTEQQBCqoAQoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQARIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQAhIWChJTVEVQX1NUQVRVU19GQUlMRUQQAxIYChRTVEVQX1NUQVRVU19TTEVFUElORxAEEhcKE1NURVBfU1RBVFVTX1dBSVRJTkcQBSp5ChFQYXJlbnRDbG9zZVBvbGljeRIjCh9QQVJFTlRfQ0xPU0VfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHgoaUEFSRU5UX0NMT1NFX1BPTElDWV9DQU5DRUwQARIfChtQQVJFTlRfQ0xPU0VfUE9MSUNZX0FCQU5ET04QAjKHCAoNV29ya2VyU2VydmljZRJBCghSZWdpc3RlchIZLmthZ3ppLnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmthZ3ppLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2FnemkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmthZ3ppLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEkcKCkRlcmVnaXN0ZXISGy5rYWd6aS52MS5EZXJlZ2lzdGVyUmVxdWVzdBocLmthZ3ppLnYxLkRlcmVnaXN0ZXJSZXNwb25zZRJBCghQb2xsVGFzaxIZLmthZ3ppLnYxLlBvbGxUYXNrUmVxdWVzdBoaLmthZ3ppLnYxLlBvbGxUYXNrUmVzcG9uc2USRAoJQmVnaW5TdGVwEhoua2FnemkudjEuQmVnaW5TdGVwUmVxdWVzdBobLmthZ3ppLnYxLkJlZ2luU3RlcFJlc3BvbnNlEk0KDENvbXBsZXRlU3RlcBIdLmthZ3ppLnYxLkNvbXBsZXRlU3RlcFJlcXVlc3QaHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZRJBCghGYWlsU3RlcBIZLmthZ3ppLnYxLkZhaWxTdGVwUmVxdWVzdBoaLmthZ3ppLnYxLkZhaWxTdGVwUmVzcG9uc2USWQoQQ29tcGxldGVXb3JrZmxvdxIhLmthZ3ppLnYxLkNvbXBsZXRlV29ya2Zsb3dSZXF1ZXN0GiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlEk0KDEZhaWxXb3JrZmxvdxIdLmthZ3ppLnYxLkZhaWxXb3JrZmxvd1JlcXVlc3QaHi5rYWd6aS52MS5GYWlsV29ya2Zsb3dSZXNwb25zZRI4CgVTbGVlcBIWLmthZ3ppLnYxLlNsZWVwUmVxdWVzdBoXLmthZ3ppLnYxLlNsZWVwUmVzcG9uc2USOwoGUmVwb3J0Ehcua2FnemkudjEuUmVwb3J0UmVxdWVzdBoYLmthZ3ppLnYxLlJlcG9ydFJlc3BvbnNlElAKDVJlY2VpdmVTaWduYWwSHi5rYWd6aS52MS5SZWNlaXZlU2lnbmFsUmVxdWVzdBofLmthZ3ppLnYxLlJlY2VpdmVTaWduYWxSZXNwb25zZRJHCgpTdGFydENoaWxkEhsua2FnemkudjEuU3RhcnRDaGlsZFJlcXVlc3QaHC5rYWd6aS52MS5TdGFydENoaWxkUmVzcG9uc2USTQoMUGFya1dvcmtmbG93Eh0ua2FnemkudjEuUGFya1dvcmtmbG93UmVxdWVzdBoeLmthZ3ppLnYxLlBhcmtXb3JrZmxvd1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_flow]);
 
 /**
  * A step's identity within a run: the n-th (from 1) use of `name` for `kind`.
@@ -498,6 +498,14 @@ export type Task = Message<"kagzi.v1.Task"> & {
    * @generated from field: google.protobuf.Duration lease_expires_in = 13;
    */
   leaseExpiresIn?: Duration | undefined;
+
+  /**
+   * How far each stream of the run was written (a resumed run only), so a replay does not
+   * send its writes again.
+   *
+   * @generated from field: repeated kagzi.v1.StreamCursor streams = 50;
+   */
+  streams: StreamCursor[];
 };
 
 /**
@@ -506,6 +514,35 @@ export type Task = Message<"kagzi.v1.Task"> & {
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_worker, 11);
+
+/**
+ * A stream of a run as a replay needs it: the values stored so far and whether it is closed.
+ *
+ * @generated from message kagzi.v1.StreamCursor
+ */
+export type StreamCursor = Message<"kagzi.v1.StreamCursor"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int64 next_offset = 2;
+   */
+  nextOffset: bigint;
+
+  /**
+   * @generated from field: bool closed = 3;
+   */
+  closed: boolean;
+};
+
+/**
+ * Describes the message kagzi.v1.StreamCursor.
+ * Use `create(StreamCursorSchema)` to create a new message.
+ */
+export const StreamCursorSchema: GenMessage<StreamCursor> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 12);
 
 /**
  * @generated from message kagzi.v1.PollTaskResponse
@@ -522,7 +559,7 @@ export type PollTaskResponse = Message<"kagzi.v1.PollTaskResponse"> & {
  * Use `create(PollTaskResponseSchema)` to create a new message.
  */
 export const PollTaskResponseSchema: GenMessage<PollTaskResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 12);
+  messageDesc(file_kagzi_v1_worker, 13);
 
 /**
  * @generated from message kagzi.v1.BeginStepRequest
@@ -554,7 +591,7 @@ export type BeginStepRequest = Message<"kagzi.v1.BeginStepRequest"> & {
  * Use `create(BeginStepRequestSchema)` to create a new message.
  */
 export const BeginStepRequestSchema: GenMessage<BeginStepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 13);
+  messageDesc(file_kagzi_v1_worker, 14);
 
 /**
  * @generated from message kagzi.v1.BeginStepResponse
@@ -576,7 +613,7 @@ export type BeginStepResponse = Message<"kagzi.v1.BeginStepResponse"> & {
  * Use `create(BeginStepResponseSchema)` to create a new message.
  */
 export const BeginStepResponseSchema: GenMessage<BeginStepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 14);
+  messageDesc(file_kagzi_v1_worker, 15);
 
 /**
  * @generated from message kagzi.v1.CompleteStepRequest
@@ -618,7 +655,7 @@ export type CompleteStepRequest = Message<"kagzi.v1.CompleteStepRequest"> & {
  * Use `create(CompleteStepRequestSchema)` to create a new message.
  */
 export const CompleteStepRequestSchema: GenMessage<CompleteStepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 15);
+  messageDesc(file_kagzi_v1_worker, 16);
 
 /**
  * @generated from message kagzi.v1.CompleteStepResponse
@@ -644,7 +681,7 @@ export type CompleteStepResponse = Message<"kagzi.v1.CompleteStepResponse"> & {
  * Use `create(CompleteStepResponseSchema)` to create a new message.
  */
 export const CompleteStepResponseSchema: GenMessage<CompleteStepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 16);
+  messageDesc(file_kagzi_v1_worker, 17);
 
 /**
  * @generated from message kagzi.v1.FailStepRequest
@@ -691,7 +728,7 @@ export type FailStepRequest = Message<"kagzi.v1.FailStepRequest"> & {
  * Use `create(FailStepRequestSchema)` to create a new message.
  */
 export const FailStepRequestSchema: GenMessage<FailStepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 17);
+  messageDesc(file_kagzi_v1_worker, 18);
 
 /**
  * @generated from message kagzi.v1.FailStepResponse
@@ -723,7 +760,7 @@ export type FailStepResponse = Message<"kagzi.v1.FailStepResponse"> & {
  * Use `create(FailStepResponseSchema)` to create a new message.
  */
 export const FailStepResponseSchema: GenMessage<FailStepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 18);
+  messageDesc(file_kagzi_v1_worker, 19);
 
 /**
  * @generated from message kagzi.v1.SleepStep
@@ -745,7 +782,7 @@ export type SleepStep = Message<"kagzi.v1.SleepStep"> & {
  * Use `create(SleepStepSchema)` to create a new message.
  */
 export const SleepStepSchema: GenMessage<SleepStep> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 19);
+  messageDesc(file_kagzi_v1_worker, 20);
 
 /**
  * Suspends the run: records the durable sleeps started in this execution and
@@ -787,7 +824,7 @@ export type SleepRequest = Message<"kagzi.v1.SleepRequest"> & {
  * Use `create(SleepRequestSchema)` to create a new message.
  */
 export const SleepRequestSchema: GenMessage<SleepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 20);
+  messageDesc(file_kagzi_v1_worker, 21);
 
 /**
  * @generated from message kagzi.v1.SleepResponse
@@ -804,7 +841,7 @@ export type SleepResponse = Message<"kagzi.v1.SleepResponse"> & {
  * Use `create(SleepResponseSchema)` to create a new message.
  */
 export const SleepResponseSchema: GenMessage<SleepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 21);
+  messageDesc(file_kagzi_v1_worker, 22);
 
 /**
  * Takes the oldest unconsumed signal named `step.name` for the wait `step`
@@ -848,7 +885,7 @@ export type ReceiveSignalRequest = Message<"kagzi.v1.ReceiveSignalRequest"> & {
  * Use `create(ReceiveSignalRequestSchema)` to create a new message.
  */
 export const ReceiveSignalRequestSchema: GenMessage<ReceiveSignalRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 22);
+  messageDesc(file_kagzi_v1_worker, 23);
 
 /**
  * @generated from message kagzi.v1.ReceiveSignalResponse
@@ -865,7 +902,7 @@ export type ReceiveSignalResponse = Message<"kagzi.v1.ReceiveSignalResponse"> & 
  * Use `create(ReceiveSignalResponseSchema)` to create a new message.
  */
 export const ReceiveSignalResponseSchema: GenMessage<ReceiveSignalResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 23);
+  messageDesc(file_kagzi_v1_worker, 24);
 
 /**
  * Starts the child run of the step (kind CHILD) once: a repeated call returns
@@ -934,7 +971,7 @@ export type StartChildRequest = Message<"kagzi.v1.StartChildRequest"> & {
  * Use `create(StartChildRequestSchema)` to create a new message.
  */
 export const StartChildRequestSchema: GenMessage<StartChildRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 24);
+  messageDesc(file_kagzi_v1_worker, 25);
 
 /**
  * @generated from message kagzi.v1.StartChildResponse
@@ -958,7 +995,7 @@ export type StartChildResponse = Message<"kagzi.v1.StartChildResponse"> & {
  * Use `create(StartChildResponseSchema)` to create a new message.
  */
 export const StartChildResponseSchema: GenMessage<StartChildResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 25);
+  messageDesc(file_kagzi_v1_worker, 26);
 
 /**
  * @generated from message kagzi.v1.CompleteWorkflowRequest
@@ -990,7 +1027,7 @@ export type CompleteWorkflowRequest = Message<"kagzi.v1.CompleteWorkflowRequest"
  * Use `create(CompleteWorkflowRequestSchema)` to create a new message.
  */
 export const CompleteWorkflowRequestSchema: GenMessage<CompleteWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 26);
+  messageDesc(file_kagzi_v1_worker, 27);
 
 /**
  * @generated from message kagzi.v1.CompleteWorkflowResponse
@@ -1003,7 +1040,7 @@ export type CompleteWorkflowResponse = Message<"kagzi.v1.CompleteWorkflowRespons
  * Use `create(CompleteWorkflowResponseSchema)` to create a new message.
  */
 export const CompleteWorkflowResponseSchema: GenMessage<CompleteWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 27);
+  messageDesc(file_kagzi_v1_worker, 28);
 
 /**
  * @generated from message kagzi.v1.FailWorkflowRequest
@@ -1035,7 +1072,7 @@ export type FailWorkflowRequest = Message<"kagzi.v1.FailWorkflowRequest"> & {
  * Use `create(FailWorkflowRequestSchema)` to create a new message.
  */
 export const FailWorkflowRequestSchema: GenMessage<FailWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 28);
+  messageDesc(file_kagzi_v1_worker, 29);
 
 /**
  * @generated from message kagzi.v1.FailWorkflowResponse
@@ -1048,7 +1085,7 @@ export type FailWorkflowResponse = Message<"kagzi.v1.FailWorkflowResponse"> & {
  * Use `create(FailWorkflowResponseSchema)` to create a new message.
  */
 export const FailWorkflowResponseSchema: GenMessage<FailWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 29);
+  messageDesc(file_kagzi_v1_worker, 30);
 
 /**
  * One outcome inside a Report. The inner request's namespace and worker_id may
@@ -1080,7 +1117,7 @@ export type ReportItem = Message<"kagzi.v1.ReportItem"> & {
  * Use `create(ReportItemSchema)` to create a new message.
  */
 export const ReportItemSchema: GenMessage<ReportItem> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 30);
+  messageDesc(file_kagzi_v1_worker, 31);
 
 /**
  * Outcomes of several held runs in one call: the SDK sends together what its
@@ -1112,7 +1149,7 @@ export type ReportRequest = Message<"kagzi.v1.ReportRequest"> & {
  * Use `create(ReportRequestSchema)` to create a new message.
  */
 export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 31);
+  messageDesc(file_kagzi_v1_worker, 32);
 
 /**
  * The answer to one item, in the order of the request: its response, or the
@@ -1150,7 +1187,7 @@ export type ReportResult = Message<"kagzi.v1.ReportResult"> & {
  * Use `create(ReportResultSchema)` to create a new message.
  */
 export const ReportResultSchema: GenMessage<ReportResult> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 32);
+  messageDesc(file_kagzi_v1_worker, 33);
 
 /**
  * @generated from message kagzi.v1.ReportResponse
@@ -1167,7 +1204,7 @@ export type ReportResponse = Message<"kagzi.v1.ReportResponse"> & {
  * Use `create(ReportResponseSchema)` to create a new message.
  */
 export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 33);
+  messageDesc(file_kagzi_v1_worker, 34);
 
 /**
  * Parks a held run: its replay asked for `asked` where the history recorded `expected`. The run
@@ -1214,7 +1251,7 @@ export type ParkWorkflowRequest = Message<"kagzi.v1.ParkWorkflowRequest"> & {
  * Use `create(ParkWorkflowRequestSchema)` to create a new message.
  */
 export const ParkWorkflowRequestSchema: GenMessage<ParkWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 34);
+  messageDesc(file_kagzi_v1_worker, 35);
 
 /**
  * @generated from message kagzi.v1.ParkWorkflowResponse
@@ -1227,7 +1264,7 @@ export type ParkWorkflowResponse = Message<"kagzi.v1.ParkWorkflowResponse"> & {
  * Use `create(ParkWorkflowResponseSchema)` to create a new message.
  */
 export const ParkWorkflowResponseSchema: GenMessage<ParkWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 35);
+  messageDesc(file_kagzi_v1_worker, 36);
 
 /**
  * @generated from enum kagzi.v1.StepKind
