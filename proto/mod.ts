@@ -20,3 +20,4 @@ export * from "./gen/kagzi/v1/worker_pb.ts";
 export * from "./gen/kagzi/v1/workflow_schedule_pb.ts";
 export * from "./gen/kagzi/v1/admin_pb.ts";
 export * from "./gen/kagzi/v1/bulk_pb.ts";
+export * from "./gen/kagzi/v1/tokens_pb.ts";

@@ -58,6 +58,7 @@ export type {
   SignalOptions,
   SignalSent,
 } from "./client/signals.ts";
+export type { TokenCallOptions, TokenInfo } from "./client/tokens.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,
@@ -67,6 +68,8 @@ export {
   RetryAfterError,
   SignalTimeoutError,
   StepFailedError,
+  TokenFailedError,
+  TokenTimeoutError,
   WorkflowCancelledError,
   WorkflowFailedError,
 } from "./errors.ts";

@@ -72,6 +72,10 @@ export {
   type StepAttemptInfo,
   StepFailedError,
   type StepRefInfo,
+  type TokenCallOptions,
+  TokenFailedError,
+  type TokenInfo,
+  TokenTimeoutError,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,
@@ -86,12 +90,16 @@ export {
   type WorkflowWait,
 } from "./client.ts";
 export type {
+  AnyOptions,
+  AnyResult,
   ChildBuilder,
   ChildHandle,
   Context,
   SignalWaitOptions,
   StepBuilder,
   StepFn,
+  Token,
+  TokenOptions,
   WorkflowFn,
 } from "./context.ts";
 export { Retry } from "./retry.ts";

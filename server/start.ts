@@ -10,6 +10,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  TokenService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -38,9 +39,12 @@ import { Maintenance } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
 import { DeadWorkers } from "./engine/dead_workers.ts";
 import { scheduleService } from "./services/schedule_service.ts";
+import { TokenSigner } from "./services/_token_urls.ts";
+import { tokenService } from "./services/token_service.ts";
 import { ApiKeyCheck } from "./http/auth.ts";
 import { interceptorsFor } from "./http/interceptors.ts";
 import { createRouter } from "./http/router.ts";
+import { tokenCallback, tokenPathPrefix } from "./http/token_callback.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
@@ -146,6 +150,7 @@ export async function startServer(
       ? undefined
       : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
     clock,
+    tokens: new TokenSigner(db, config.publicUrl),
   };
 
   const maintenance = config.serverless
@@ -173,6 +178,7 @@ export async function startServer(
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
     router.service(BulkOperationService, bulkService(ctx));
+    router.service(TokenService, tokenService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -182,6 +188,7 @@ export async function startServer(
     metrics: metrics && ((req) => metrics.handle(req)),
     corsOrigins: config.corsOrigins,
     log,
+    httpRoutes: [{ prefix: tokenPathPrefix, handle: tokenCallback(ctx) }],
   });
   const ticker = maintenance ? undefined : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,

@@ -3,6 +3,7 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  TokenService,
   WorkflowScheduleService,
   WorkflowService,
 } from "@kagzi/proto";
@@ -14,6 +15,7 @@ export interface Services {
   admin: Client<typeof AdminService>;
   schedules: Client<typeof WorkflowScheduleService>;
   bulk: Client<typeof BulkOperationService>;
+  tokens: Client<typeof TokenService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -26,6 +28,7 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     admin: createClient(AdminService, transport),
     schedules: createClient(WorkflowScheduleService, transport),
     bulk: createClient(BulkOperationService, transport),
+    tokens: createClient(TokenService, transport),
   };
 }
 
