@@ -22,3 +22,4 @@ export * from "./gen/kagzi/v1/admin_pb.ts";
 export * from "./gen/kagzi/v1/bulk_pb.ts";
 export * from "./gen/kagzi/v1/flow_pb.ts";
 export * from "./gen/kagzi/v1/stream_pb.ts";
+export * from "./gen/kagzi/v1/tokens_pb.ts";

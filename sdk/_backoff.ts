@@ -80,6 +80,7 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   GetWorker: () => true,
   GetStep: () => true,
   ListSteps: () => true,
+  ListTokens: () => true,
   GetServerInfo: () => true,
   GetWorkflowSchedule: () => true,
   ListWorkflowSchedules: () => true,

@@ -29,7 +29,9 @@ export type RunMethod =
   | "failWorkflow"
   | "receiveSignal"
   | "startChild"
-  | "parkWorkflow";
+  | "parkWorkflow"
+  | "createToken"
+  | "awaitAny";
 /** The request of a held-run call, without the fields the worker fills in. */
 export type Req<M extends RunMethod> = Omit<
   NonNullable<Parameters<Rpc[M]>[0]>,

@@ -59,6 +59,7 @@ export type {
   SignalOptions,
   SignalSent,
 } from "./client/signals.ts";
+export type { TokenCallOptions, TokenInfo } from "./client/tokens.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,
@@ -68,6 +69,8 @@ export {
   RetryAfterError,
   SignalTimeoutError,
   StepFailedError,
+  TokenFailedError,
+  TokenTimeoutError,
   WorkflowCancelledError,
   WorkflowFailedError,
 } from "./errors.ts";

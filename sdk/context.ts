@@ -29,6 +29,39 @@ export interface SignalWaitOptions {
   timeout?: Duration;
 }
 
+/** Options of `ctx.token`. */
+export interface TokenOptions {
+  /**
+   * After this long (a duration like `ctx.sleep`'s) the token expires: it takes no completion
+   * and `wait()` rejects with `TokenTimeoutError`. @default no timeout
+   */
+  timeout?: Duration;
+}
+
+/** A token of the run: anyone holding its id (with an API key) or its URL can complete it. */
+export interface Token<T = unknown> {
+  /** The token's id, for `client.completeToken(id, value)` / `client.failToken(id, reason)`. */
+  readonly id: string;
+  /** Its signed callback URL: a `POST` with a JSON body completes it, with no API key. */
+  readonly url: string;
+  /**
+   * Waits durably for the token's value; rejects with `TokenTimeoutError` after its timeout, or
+   * `TokenFailedError` when it was failed. Can be raced with `ctx.any`.
+   */
+  wait(): Promise<T>;
+}
+
+/** Options of `ctx.any`. */
+export interface AnyOptions {
+  /** The name of the wait in the run's history. @default the keys joined by "|" */
+  name?: string;
+}
+
+/** What `ctx.any` resolves with: the key of the branch that won and its value. */
+export type AnyResult<B extends Record<string, PromiseLike<unknown>>> = {
+  [K in keyof B & string]: { key: K; value: Awaited<B[K]> };
+}[keyof B & string];
+
 /** A started child run: its id and, durably awaited, its result. */
 export interface ChildHandle<O = unknown> {
   /** The child's run id. */
@@ -94,6 +127,23 @@ export interface Context {
   waitForSignal<T = unknown>(name: string, options?: SignalWaitOptions): Promise<T>;
   /** Declares the child workflow `name`; repeated names are told apart by their order of use. */
   child(name: string): ChildBuilder;
+  /**
+   * Creates the token `name` of this run (once: a replay gets the same id and URL), for a
+   * person or another system to complete; `await t.wait()` waits durably for its value.
+   */
+  token<T = unknown>(name: string, options?: TokenOptions): Promise<Token<T>>;
+  /**
+   * Waits for whichever of several waits resolves first — `ctx.waitForSignal(…)`, a token's
+   * `wait()`, `ctx.child(…).run(…)` or a child handle's `result()`, `ctx.sleep(…)` — passed
+   * unawaited. The winner is recorded and a replay returns it again; the others are abandoned
+   * (a signal no branch took stays in the mailbox for a later wait). Resolves with
+   * `{ key, value }` (a sleep's value is undefined), or rejects with the winner's error (a
+   * timeout, a failed token or child).
+   */
+  any<B extends Record<string, PromiseLike<unknown>>>(
+    branches: B,
+    options?: AnyOptions,
+  ): Promise<AnyResult<B>>;
   /**
    * Merges `tags` into the run's searchable tags (`client.list().tag()`). Memoized: it is a step
    * named "kagzi:tags" (listed with the run's steps), so a replay does not set them again. At

@@ -75,6 +75,10 @@ export {
   type StreamInfo,
   type StreamReadOptions,
   type StreamValue,
+  type TokenCallOptions,
+  TokenFailedError,
+  type TokenInfo,
+  TokenTimeoutError,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,
@@ -89,6 +93,8 @@ export {
   type WorkflowWait,
 } from "./client.ts";
 export type {
+  AnyOptions,
+  AnyResult,
   ChildBuilder,
   ChildHandle,
   Context,
@@ -96,6 +102,8 @@ export type {
   StepBuilder,
   StepFn,
   Stream,
+  Token,
+  TokenOptions,
   WorkflowFn,
 } from "./context.ts";
 export type {

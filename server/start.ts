@@ -11,6 +11,7 @@ import {
   AdminService,
   BulkOperationService,
   StreamService,
+  TokenService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -45,6 +46,9 @@ import { interceptorsFor } from "./http/interceptors.ts";
 import { createRouter } from "./http/router.ts";
 import { FlowCache } from "./services/_flow_cache.ts";
 import { serveStreamEvents } from "./http/stream_sse.ts";
+import { TokenSigner } from "./services/_token_urls.ts";
+import { tokenService } from "./services/token_service.ts";
+import { tokenCallback, tokenPathPrefix } from "./http/token_callback.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
@@ -151,6 +155,7 @@ export async function startServer(
       : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
     clock,
     flowCache: new FlowCache(),
+    tokens: new TokenSigner(db, config.publicUrl),
   };
 
   const maintenance = config.serverless
@@ -179,6 +184,7 @@ export async function startServer(
     router.service(WorkflowScheduleService, scheduleService(ctx));
     router.service(BulkOperationService, bulkService(ctx));
     router.service(StreamService, streamService(ctx));
+    router.service(TokenService, tokenService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -189,6 +195,7 @@ export async function startServer(
     streamEvents: (req, path) => serveStreamEvents(ctx, keys, req, path),
     corsOrigins: config.corsOrigins,
     log,
+    httpRoutes: [{ prefix: tokenPathPrefix, handle: tokenCallback(ctx) }],
   });
   const ticker = maintenance ? undefined : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,

@@ -4,6 +4,7 @@ import {
   AdminService,
   BulkOperationService,
   StreamService,
+  TokenService,
   WorkflowScheduleService,
   WorkflowService,
 } from "@kagzi/proto";
@@ -16,6 +17,7 @@ export interface Services {
   schedules: Client<typeof WorkflowScheduleService>;
   bulk: Client<typeof BulkOperationService>;
   streams: Client<typeof StreamService>;
+  tokens: Client<typeof TokenService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -29,6 +31,7 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     schedules: createClient(WorkflowScheduleService, transport),
     bulk: createClient(BulkOperationService, transport),
     streams: createClient(StreamService, transport),
+    tokens: createClient(TokenService, transport),
   };
 }
 

@@ -32,6 +32,8 @@ import {
   type SignalSent,
 } from "./signals.ts";
 import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_ref.ts";
+import * as tokens from "./tokens.ts";
+import type { TokenCallOptions, TokenInfo } from "./tokens.ts";
 
 /** Options of {@linkcode Kagzi.connect}. */
 export interface ConnectOptions {
@@ -126,6 +128,33 @@ export class Kagzi {
     options: SignalOptions = {},
   ): Promise<SignalSent> {
     return sendSignal(this.#services, this.namespace, runId, name, payload, options);
+  }
+
+  /**
+   * Completes token `tokenId` (`ctx.token()`) with `value`: the run's `t.wait()` resumes with
+   * it. A token settled before, or expired, is PRECONDITION_FAILED and keeps its outcome.
+   */
+  completeToken(
+    tokenId: string,
+    value?: unknown,
+    options: TokenCallOptions = {},
+  ): Promise<TokenInfo> {
+    return tokens.completeToken(this.#services, this.#ns(options), tokenId, value);
+  }
+
+  /** Fails token `tokenId`: the run's `t.wait()` rejects with `TokenFailedError(reason)`. */
+  failToken(tokenId: string, reason: string, options: TokenCallOptions = {}): Promise<TokenInfo> {
+    return tokens.failToken(this.#services, this.#ns(options), tokenId, reason);
+  }
+
+  /** The tokens of run `runId` (pending, completed, failed, expired), oldest first. */
+  listTokens(runId: string, options: TokenCallOptions = {}): Promise<TokenInfo[]> {
+    return tokens.listTokens(this.#services, this.#ns(options), runId);
+  }
+
+  /** Adds a secret for signing token URLs (admin key); earlier URLs stay valid. Its id. */
+  rotateTokenSecret(): Promise<number> {
+    return tokens.rotateTokenSecret(this.#services);
   }
 
   /** The signals of run `runId`, pending and consumed, oldest first. */

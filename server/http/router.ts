@@ -43,6 +43,8 @@ export interface RouterOptions {
   /** Origins allowed by CORS; "*" allows any. */
   corsOrigins: string[];
   log: Logger;
+  /** Plain HTTP endpoints served before the RPCs, by path prefix (e.g. token callback URLs). */
+  httpRoutes?: { prefix: string; handle: (req: Request) => Promise<Response> }[];
 }
 
 /** The Connect port's fetch handler and the `node:http2` handler of the gRPC port. */
@@ -89,7 +91,10 @@ export function createRouter(options: RouterOptions): Router {
     const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (healthPaths.has(path)) {
+    const route = handler ? undefined : options.httpRoutes?.find((r) => path.startsWith(r.prefix));
+    if (route) {
+      res = await route.handle(req);
+    } else if (healthPaths.has(path)) {
       res = await serveHealth(req, path, options.health);
     } else if (path === "/metrics" && metrics) {
       res = await metrics(req);

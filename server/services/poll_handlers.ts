@@ -43,7 +43,9 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
     );
     const until = Date.now() + waitMs;
     const answer = async (rows: queue.ClaimedRow[], expiresIn: number) =>
-      create(PollTaskResponseSchema, { tasks: await tasksFor(ctx, namespaceId, rows, expiresIn) });
+      create(PollTaskResponseSchema, {
+        tasks: await tasksFor(ctx, namespaceId, rows, expiresIn, call.url),
+      });
     // Registered before the first claim: a run that becomes due meanwhile makes it look again.
     const poll = dispatch.open({
       namespaceId,
@@ -105,13 +107,14 @@ async function tasksFor(
   namespaceId: string,
   claimed: queue.ClaimedRow[],
   expiresIn: number,
+  requestUrl: string,
 ): Promise<Task[]> {
   if (claimed.length === 0) return [];
   // Only a run claimed before can have stored steps: a first claim costs no history query.
   const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
   const history = resumed.length ? await steps.latestSteps(ctx.db, namespaceId, resumed) : [];
   const cursors = resumed.length ? await streamCursors(ctx.db, namespaceId, resumed) : [];
-  return claimed.map((c) =>
+  const tasks = claimed.map((c) =>
     create(TaskSchema, {
       runId: c.run_id,
       workflowId: c.workflow_id,
@@ -133,4 +136,7 @@ async function tasksFor(
       })),
     })
   );
+  // TOKEN steps carry their signed URL (the replay hands the same token to the code again).
+  for (const t of tasks) await ctx.tokens.fillUrls(requestUrl, namespaceId, t.steps);
+  return tasks;
 }
