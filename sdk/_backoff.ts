@@ -83,6 +83,12 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   GetServerInfo: () => true,
   GetWorkflowSchedule: () => true,
   ListWorkflowSchedules: () => true,
+  // An emit carries its event id (the SDK makes one up when none is given).
+  EmitEvent: (m) => m.eventId !== "",
+  ListEvents: () => true,
+  ListEventSubscriptions: () => true,
+  CreateHook: () => true,
+  ListHooks: () => true,
 };
 
 /**

@@ -8,7 +8,7 @@
 import { createClient } from "@connectrpc/connect";
 import { WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
-import type { AnyWorkflowDefinition } from "./workflow_def.ts";
+import { type AnyWorkflowDefinition, checkTriggers, type EventTrigger } from "./workflow_def.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import {
@@ -32,12 +32,15 @@ export type { WorkerStats };
 export interface WorkflowOptions {
   /** Serve only runs of this version of the type. @default "" (unversioned runs) */
   version?: string;
+  /** Events that start a run of the type (see `defineWorkflow`). @default the definition's */
+  triggers?: readonly EventTrigger[];
 }
 
 interface Registration {
   type: string;
   version: string;
   fn: WorkflowFn;
+  triggers: readonly EventTrigger[];
 }
 
 /** Builds a {@linkcode Worker}; `build()` registers it with the server. */
@@ -134,7 +137,10 @@ export class WorkerBuilder {
         },
       );
     }
-    this.#registrations.push({ type, version, fn });
+    const triggers = options.triggers
+      ? checkTriggers(`workflow("${type}")`, options.triggers)
+      : (def?.triggers ?? []);
+    this.#registrations.push({ type, version, fn, triggers });
     return this;
   }
   /** Shown in worker listings. */
@@ -199,8 +205,12 @@ export class WorkerBuilder {
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
     const types = new Map<string, string[]>();
+    const triggers = new Map<string, Set<string>>();
     for (const r of this.#registrations) {
       types.set(r.type, [...(types.get(r.type) ?? []), r.version]);
+      const events = triggers.get(r.type) ?? new Set();
+      for (const t of r.triggers) events.add(t.event);
+      triggers.set(r.type, events);
     }
     const register = async () => {
       try {
@@ -211,6 +221,7 @@ export class WorkerBuilder {
             workflowTypes: [...types].map(([workflowType, versions]) => ({
               workflowType,
               versions: versions.filter((v) => v !== "").length ? versions : [],
+              triggers: [...triggers.get(workflowType)!].map((event) => ({ event })),
             })),
             hostname: this.#hostname || hostname(),
             pid: pid(),

@@ -10,6 +10,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  EventService,
+  HookService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -28,6 +30,9 @@ import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
 import { adminService } from "./services/admin_service.ts";
 import { bulkService } from "./services/bulk_service.ts";
+import { eventService } from "./services/event_service.ts";
+import { hookService } from "./services/hook_service.ts";
+import { hookEndpoint } from "./http/hook_endpoint.ts";
 import { startBulkWorker } from "./engine/bulk.ts";
 import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
@@ -173,6 +178,8 @@ export async function startServer(
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
     router.service(BulkOperationService, bulkService(ctx));
+    router.service(EventService, eventService(ctx));
+    router.service(HookService, hookService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -180,6 +187,7 @@ export async function startServer(
     keys,
     health: ctx.health,
     metrics: metrics && ((req) => metrics.handle(req)),
+    hooks: hookEndpoint(ctx),
     corsOrigins: config.corsOrigins,
     log,
   });

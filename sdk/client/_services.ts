@@ -3,6 +3,8 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  EventService,
+  HookService,
   WorkflowScheduleService,
   WorkflowService,
 } from "@kagzi/proto";
@@ -14,6 +16,8 @@ export interface Services {
   admin: Client<typeof AdminService>;
   schedules: Client<typeof WorkflowScheduleService>;
   bulk: Client<typeof BulkOperationService>;
+  events: Client<typeof EventService>;
+  hooks: Client<typeof HookService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -26,6 +30,8 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     admin: createClient(AdminService, transport),
     schedules: createClient(WorkflowScheduleService, transport),
     bulk: createClient(BulkOperationService, transport),
+    events: createClient(EventService, transport),
+    hooks: createClient(HookService, transport),
   };
 }
 

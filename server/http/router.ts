@@ -1,5 +1,6 @@
 /**
- * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under `/ui`, and the RPCs over
+ * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under `/ui`, the webhook
+ * endpoints under `/v1/hooks/` (`hook_endpoint.ts`), and the RPCs over
  * Connect and gRPC-Web (with CORS), each RPC behind the decode guard (`decode_guard.ts`); plus the
  * `node:http2` handler serving gRPC, and the routes the native gRPC listener process forwards
  * (marked by `grpc_bridge.ts`'s header).
@@ -36,6 +37,8 @@ export interface RouterOptions {
   health: DbHealth;
   /** Serves `GET /metrics`, when metrics are on. */
   metrics?: (req: Request) => Promise<Response>;
+  /** Serves the webhook endpoints under `/v1/hooks/` (no API key: they check an HMAC). */
+  hooks?: (req: Request) => Promise<Response>;
   /** Origins allowed by CORS; "*" allows any. */
   corsOrigins: string[];
   log: Logger;
@@ -87,6 +90,8 @@ export function createRouter(options: RouterOptions): Router {
     let res: Response;
     if (healthPaths.has(path)) {
       res = await serveHealth(req, path, options.health);
+    } else if (path.startsWith("/v1/hooks/") && options.hooks) {
+      res = await options.hooks(req);
     } else if (path === "/metrics" && metrics) {
       res = await metrics(req);
     } else if (!handler && isUiPath(path)) {

@@ -12,6 +12,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import * as queue from "../store/queue.ts";
 import * as workers from "../store/workers.ts";
+import * as events from "../store/events.ts";
 import type { ServiceContext } from "./_context.ts";
 import { retryToJson } from "./_convert.ts";
 import { lease } from "./_lease.ts";
@@ -45,11 +46,22 @@ export function registrationHandlers(
         workflow_type: v.name(op, `workflow_types[${i}].workflow_type`, t.workflowType),
         versions: t.versions.map((ver) => v.name(op, `workflow_types[${i}].versions`, ver, false)),
       }));
+      // A type that declares triggers has exactly those subscriptions from now on.
+      const triggers = req.workflowTypes.flatMap((t, i) =>
+        t.triggers.map((tr, j) => ({
+          workflowType: workflowTypes[i].workflow_type,
+          event: v.name(op, `workflow_types[${i}].triggers[${j}].event`, tr.event),
+        }))
+      );
       if (req.maxConcurrent < 0) {
         throw new InvalidArgumentError(
           "max_concurrent",
           `Cannot ${op}: "max_concurrent" must not be negative`,
         );
+      }
+      if (triggers.length) {
+        const declaring = [...new Set(triggers.map((t) => t.workflowType))];
+        await events.setTypeTriggers(db, namespaceId, declaring, triggers);
       }
       const row = await workers.insertWorker(db, {
         namespaceId,
