@@ -132,7 +132,7 @@ export async function listEvents(
     `select ${columns} from kagzi_events
      where namespace_id = $1 and ($2 = '' or event_name = $2)
        and ($3::bigint is null or seq < $3::bigint)
-     order by seq desc limit $4`,
+     order by kagzi_events.seq desc limit $4`,
     [namespaceId, name, beforeSeq === null ? null : beforeSeq.toString(), limit],
   );
 }
