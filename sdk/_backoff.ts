@@ -86,6 +86,12 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   ListWorkflowSchedules: () => true,
   LatestStream: () => true,
   ListStreams: () => true,
+  // An emit carries its event id (the SDK makes one up when none is given).
+  EmitEvent: (m) => m.eventId !== "",
+  ListEvents: () => true,
+  ListEventSubscriptions: () => true,
+  CreateHook: () => true,
+  ListHooks: () => true,
 };
 
 /**

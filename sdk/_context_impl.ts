@@ -15,11 +15,10 @@ import type {
   StepBuilder,
   StepFn,
   Stream,
-} from "./context.ts";
-import { type StreamHost, StreamWriter } from "./_stream_writer.ts";
   Token,
   TokenOptions,
 } from "./context.ts";
+import { type StreamHost, StreamWriter } from "./_stream_writer.ts";
 import { DurableWait } from "./_durable_wait.ts";
 import { anyOf } from "./_any.ts";
 import { createToken } from "./_tokens.ts";

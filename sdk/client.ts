@@ -111,3 +111,14 @@ export {
   type WorkflowStatus,
   type WorkflowWait,
 } from "./types.ts";
+export type {
+  EmitOptions,
+  EmitResult,
+  EventInfo,
+  EventPage,
+  EventRun,
+  EventSubscription,
+  ListEventsOptions,
+} from "./client/events.ts";
+export type { CreateHookOptions, HookInfo } from "./client/hooks.ts";
+export type { DefineWorkflowOptions, EventTrigger } from "./workflow_def.ts";

@@ -115,3 +115,16 @@ export type {
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
+export type {
+  CreateHookOptions,
+  DefineWorkflowOptions,
+  EmitOptions,
+  EmitResult,
+  EventInfo,
+  EventPage,
+  EventRun,
+  EventSubscription,
+  EventTrigger,
+  HookInfo,
+  ListEventsOptions,
+} from "./client.ts";

@@ -10,6 +10,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  EventService,
+  HookService,
   StreamService,
   TokenService,
   WorkerService,
@@ -30,6 +32,9 @@ import { migrate } from "./store/migrate.ts";
 import type { ServiceContext } from "./services/_context.ts";
 import { adminService } from "./services/admin_service.ts";
 import { bulkService } from "./services/bulk_service.ts";
+import { eventService } from "./services/event_service.ts";
+import { hookService } from "./services/hook_service.ts";
+import { hookEndpoint } from "./http/hook_endpoint.ts";
 import { startBulkWorker } from "./engine/bulk.ts";
 import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
@@ -185,6 +190,8 @@ export async function startServer(
     router.service(BulkOperationService, bulkService(ctx));
     router.service(StreamService, streamService(ctx));
     router.service(TokenService, tokenService(ctx));
+    router.service(EventService, eventService(ctx));
+    router.service(HookService, hookService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -193,6 +200,7 @@ export async function startServer(
     health: ctx.health,
     metrics: metrics && ((req) => metrics.handle(req)),
     streamEvents: (req, path) => serveStreamEvents(ctx, keys, req, path),
+    hooks: hookEndpoint(ctx),
     corsOrigins: config.corsOrigins,
     log,
     httpRoutes: [{ prefix: tokenPathPrefix, handle: tokenCallback(ctx) }],

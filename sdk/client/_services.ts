@@ -3,6 +3,8 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import {
   AdminService,
   BulkOperationService,
+  EventService,
+  HookService,
   StreamService,
   TokenService,
   WorkflowScheduleService,
@@ -18,6 +20,8 @@ export interface Services {
   bulk: Client<typeof BulkOperationService>;
   streams: Client<typeof StreamService>;
   tokens: Client<typeof TokenService>;
+  events: Client<typeof EventService>;
+  hooks: Client<typeof HookService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -32,6 +36,8 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     bulk: createClient(BulkOperationService, transport),
     streams: createClient(StreamService, transport),
     tokens: createClient(TokenService, transport),
+    events: createClient(EventService, transport),
+    hooks: createClient(HookService, transport),
   };
 }
 

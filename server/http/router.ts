@@ -1,6 +1,7 @@
 /**
  * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under
- * `/ui`, streams as `text/event-stream` under `/v1/runs/{runId}/streams/`, and the RPCs over
+ * `/ui`, streams as `text/event-stream` under `/v1/runs/{runId}/streams/`, the webhook endpoints
+ * under `/v1/hooks/` (`hook_endpoint.ts`), token callbacks, and the RPCs over
  * Connect and gRPC-Web (with CORS), each RPC behind the decode guard (`decode_guard.ts`); plus the
  * `node:http2` handler serving gRPC, and the routes the native gRPC listener process forwards
  * (marked by `grpc_bridge.ts`'s header).
@@ -40,6 +41,8 @@ export interface RouterOptions {
   metrics?: (req: Request) => Promise<Response>;
   /** Serves `GET /v1/runs/{runId}/streams/{name}` (text/event-stream, `stream_sse.ts`). */
   streamEvents?: (req: Request, path: string) => Promise<Response>;
+  /** Serves the webhook endpoints under `/v1/hooks/` (no API key: they check an HMAC). */
+  hooks?: (req: Request) => Promise<Response>;
   /** Origins allowed by CORS; "*" allows any. */
   corsOrigins: string[];
   log: Logger;
@@ -96,6 +99,8 @@ export function createRouter(options: RouterOptions): Router {
       res = await route.handle(req);
     } else if (healthPaths.has(path)) {
       res = await serveHealth(req, path, options.health);
+    } else if (path.startsWith("/v1/hooks/") && options.hooks) {
+      res = await options.hooks(req);
     } else if (path === "/metrics" && metrics) {
       res = await metrics(req);
     } else if (!handler && options.streamEvents && isStreamEventsPath(path)) {
