@@ -53,12 +53,14 @@ export {
 } from "./client/schedules.ts";
 export type { NamedRateLimit, NamedRateLimitOptions, RateLimitArgs } from "./client/rate_limits.ts";
 export { type OnDuplicate, StartCall } from "./client/start.ts";
+export type { StreamInfo, StreamReadOptions, StreamValue } from "./client/streams.ts";
 export type {
   ListSignalsOptions,
   SignalInfo,
   SignalOptions,
   SignalSent,
 } from "./client/signals.ts";
+export type { TokenCallOptions, TokenInfo } from "./client/tokens.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,
@@ -68,6 +70,8 @@ export {
   RetryAfterError,
   SignalTimeoutError,
   StepFailedError,
+  TokenFailedError,
+  TokenTimeoutError,
   WorkflowCancelledError,
   WorkflowFailedError,
 } from "./errors.ts";
@@ -108,3 +112,14 @@ export {
   type WorkflowStatus,
   type WorkflowWait,
 } from "./types.ts";
+export type {
+  EmitOptions,
+  EmitResult,
+  EventInfo,
+  EventPage,
+  EventRun,
+  EventSubscription,
+  ListEventsOptions,
+} from "./client/events.ts";
+export type { CreateHookOptions, HookInfo } from "./client/hooks.ts";
+export type { DefineWorkflowOptions, EventTrigger } from "./workflow_def.ts";

@@ -75,6 +75,13 @@ export {
   type StepAttemptInfo,
   StepFailedError,
   type StepRefInfo,
+  type StreamInfo,
+  type StreamReadOptions,
+  type StreamValue,
+  type TokenCallOptions,
+  TokenFailedError,
+  type TokenInfo,
+  TokenTimeoutError,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,
@@ -89,12 +96,17 @@ export {
   type WorkflowWait,
 } from "./client.ts";
 export type {
+  AnyOptions,
+  AnyResult,
   ChildBuilder,
   ChildHandle,
   Context,
   SignalWaitOptions,
   StepBuilder,
   StepFn,
+  Stream,
+  Token,
+  TokenOptions,
   WorkflowFn,
 } from "./context.ts";
 export type {
@@ -106,3 +118,16 @@ export type {
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";
+export type {
+  CreateHookOptions,
+  DefineWorkflowOptions,
+  EmitOptions,
+  EmitResult,
+  EventInfo,
+  EventPage,
+  EventRun,
+  EventSubscription,
+  EventTrigger,
+  HookInfo,
+  ListEventsOptions,
+} from "./client.ts";

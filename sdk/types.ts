@@ -124,7 +124,7 @@ export interface Workflow {
 /** A step as the replay sees it: its kind, name and which use of the name in the run. */
 export interface StepRefInfo {
   /** A function step, a durable sleep, a signal wait or a child workflow. */
-  kind: "function" | "sleep" | "signal" | "child";
+  kind: "function" | "sleep" | "signal" | "child" | "token" | "any";
   /** The step's name. */
   name: string;
   /** Which use of the name in the run (from 1). */
@@ -146,7 +146,7 @@ export interface ParkedInfo {
 /** One thing a suspended run waits for. */
 export interface WorkflowWait {
   /** A durable sleep, a signal, a child run, or a step's next attempt. */
-  kind: "sleep" | "signal" | "child" | "retry";
+  kind: "sleep" | "signal" | "child" | "retry" | "token" | "any";
   /** The sleep's, signal's, child's or step's name. */
   name: string;
   /** When the sleep ends, the signal wait times out or the retry runs; undefined: no limit. */
@@ -230,7 +230,7 @@ export interface StepAttemptInfo {
   /** The run the step belongs to. */
   runId: string;
   /** A function step, a durable sleep, a signal wait or a child workflow. */
-  kind: "function" | "sleep" | "signal" | "child";
+  kind: "function" | "sleep" | "signal" | "child" | "token" | "any";
   /** The step's name. */
   name: string;
   /** Which use of the name in the run (from 1). */

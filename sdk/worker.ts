@@ -6,9 +6,9 @@
  */
 
 import { createClient } from "@connectrpc/connect";
-import { WorkerService } from "@kagzi/proto";
+import { StreamService, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
-import type { AnyWorkflowDefinition } from "./workflow_def.ts";
+import { type AnyWorkflowDefinition, checkTriggers, type EventTrigger } from "./workflow_def.ts";
 import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
 import type { FlowControl } from "@kagzi/proto";
 import { type Duration, parseDuration } from "./duration.ts";
@@ -34,6 +34,8 @@ export type { WorkerStats };
 export interface WorkflowOptions extends FlowControlOptions {
   /** Serve only runs of this version of the type. @default "" (unversioned runs) */
   version?: string;
+  /** Events that start a run of the type (see `defineWorkflow`). @default the definition's */
+  triggers?: readonly EventTrigger[];
 }
 
 interface Registration {
@@ -41,6 +43,7 @@ interface Registration {
   version: string;
   fn: WorkflowFn;
   flowControl?: FlowControl;
+  triggers: readonly EventTrigger[];
 }
 
 /** Builds a {@linkcode Worker}; `build()` registers it with the server. */
@@ -146,9 +149,13 @@ export class WorkerBuilder {
       debounce: own("debounce")?.debounce,
       priority: own("priority")?.priority,
     });
-    this.#registrations.push({ type, version, fn, flowControl });
+    const triggers = options.triggers
+      ? checkTriggers(`workflow("${type}")`, options.triggers)
+      : (def?.triggers ?? []);
+    this.#registrations.push({ type, version, fn, flowControl, triggers });
     return this;
   }
+
   /** Shown in worker listings. */
   hostname(h: string): this {
     this.#hostname = h;
@@ -208,10 +215,12 @@ export class WorkerBuilder {
       protocol: this.#protocol,
     });
     const client = createClient(WorkerService, transport);
+    const streams = createClient(StreamService, transport);
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
     // One registration per type and flow control (versions of a type may differ in it).
     const types = new Map<string, { type: string; versions: string[]; fc?: FlowControl }>();
+    const triggers = new Map<string, Set<string>>();
     for (const r of this.#registrations) {
       const fc = r.flowControl &&
         JSON.stringify(r.flowControl, (_, v) => typeof v === "bigint" ? String(v) : v);
@@ -219,6 +228,9 @@ export class WorkerBuilder {
       const t = types.get(key) ?? { type: r.type, versions: [], fc: r.flowControl };
       t.versions.push(r.version);
       types.set(key, t);
+      const events = triggers.get(r.type) ?? new Set();
+      for (const t of r.triggers) events.add(t.event);
+      triggers.set(r.type, events);
     }
     const register = async () => {
       try {
@@ -230,6 +242,7 @@ export class WorkerBuilder {
               workflowType: type,
               versions: versions.filter((v) => v !== "").length ? versions : [],
               flowControl: fc,
+              triggers: [...triggers.get(type)!].map((event) => ({ event })),
             })),
             hostname: this.#hostname || hostname(),
             pid: pid(),
@@ -272,6 +285,7 @@ export class WorkerBuilder {
       log,
       address,
       client,
+      streams,
       register,
       namespace: this.#namespace,
       workerId: res.workerId,

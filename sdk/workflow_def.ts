@@ -7,12 +7,33 @@ import type { Context } from "./context.ts";
 import type { WorkflowRef } from "./workflow_ref.ts";
 import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
 
+/** An event that starts a run of the workflow: `{ event: "order.created" }`. */
+export interface EventTrigger {
+  /** The event's name, as given to `client.emit(name, data)`. */
+  readonly event: string;
+}
+
+/**
+ * Options of {@linkcode defineWorkflow}, sent when a worker registers the workflow: its flow
+ * control (concurrency, rate limit, debounce, priority) and the events that start it.
+ */
+export interface DefineWorkflowOptions extends FlowControlOptions {
+  /**
+   * Events that start a run of this workflow, with the event's data as input: each
+   * `client.emit(name, …)` starts one run of every type subscribed to `name` (once per event
+   * id). Registering a type with triggers sets its subscriptions to them. @default []
+   */
+  triggers?: readonly EventTrigger[];
+}
+
 /** A workflow function with its type name; a worker runs it, callers start it typed. */
 export interface WorkflowDefinition<I = unknown, O = unknown> extends WorkflowRef<I, O> {
   /** The workflow function. */
   readonly fn: (ctx: Context, input: I) => Promise<O>;
   /** Its flow control (concurrency, rate limit, debounce, priority), sent at Register. */
   readonly flowControl?: FlowControlOptions;
+  /** The events that start it. */
+  readonly triggers?: readonly EventTrigger[];
 }
 
 /** Any workflow definition, whatever its types. */
@@ -28,7 +49,7 @@ export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
 export function defineWorkflow<I, O>(
   type: string,
   fn: (ctx: Context, input: I) => Promise<O>,
-  options?: FlowControlOptions,
+  options: DefineWorkflowOptions = {},
 ): WorkflowDefinition<I, O> {
   if (typeof type !== "string" || type === "") {
     throw new TypeError("defineWorkflow: the workflow type must be a non-empty string");
@@ -36,8 +57,26 @@ export function defineWorkflow<I, O>(
   if (typeof fn !== "function") {
     throw new TypeError(`defineWorkflow("${type}"): the workflow must be a function`);
   }
-  if (options === undefined) return Object.freeze({ type, fn });
+  const triggers = checkTriggers(`defineWorkflow("${type}")`, options.triggers);
   flowControlToProto(type, options);
   const { concurrency, rateLimit, debounce, priority } = options;
-  return Object.freeze({ type, fn, flowControl: { concurrency, rateLimit, debounce, priority } });
+  const flowControl = [concurrency, rateLimit, debounce, priority].some((x) => x !== undefined)
+    ? { flowControl: { concurrency, rateLimit, debounce, priority } }
+    : {};
+  return Object.freeze({ type, fn, ...flowControl, ...(triggers.length ? { triggers } : {}) });
+}
+
+/** The triggers as a frozen list; a TypeError names a malformed one. */
+export function checkTriggers(
+  where: string,
+  triggers: readonly EventTrigger[] | undefined,
+): readonly EventTrigger[] {
+  if (triggers === undefined) return [];
+  if (!Array.isArray(triggers)) throw new TypeError(`${where}: "triggers" must be an array`);
+  return Object.freeze(triggers.map((t, i) => {
+    if (typeof t?.event !== "string" || t.event === "") {
+      throw new TypeError(`${where}: triggers[${i}].event must be a non-empty string`);
+    }
+    return Object.freeze({ event: t.event });
+  }));
 }

@@ -1,6 +1,6 @@
 /** The client: start, inspect, list and cancel workflow runs; schedules; discovery. */
-import { addressLabel, createTransport, type Protocol, type ServerAddress } from "../_transport.ts";
-import { type Duration, parseDuration } from "../duration.ts";
+import { addressLabel, createTransport, type ServerAddress } from "../_transport.ts";
+import { parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary, Workflow } from "../types.ts";
 import * as admin from "./admin.ts";
@@ -33,34 +33,13 @@ import {
   type SignalSent,
 } from "./signals.ts";
 import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_ref.ts";
+import * as tokens from "./tokens.ts";
+import type { TokenCallOptions, TokenInfo } from "./tokens.ts";
+import * as events from "./events.ts";
+import * as hooks from "./hooks.ts";
+import type { ConnectOptions, NamespaceOption } from "./options.ts";
 
-/** Options of {@linkcode Kagzi.connect}. */
-export interface ConnectOptions {
-  /** Namespace used when a call names none. @default "default" */
-  namespace?: string;
-  /** Sent as `authorization: Bearer <apiKey>`. */
-  apiKey?: string;
-  /**
-   * Connect and gRPC-Web work everywhere (fetch); "grpc" needs node:http2 (Deno, Node) and
-   * the `@kagzi/sdk/grpc` entry, which `@kagzi/sdk` imports. @default "connect"
-   */
-  protocol?: Protocol;
-  /** How long `connect` waits for the server to answer. @default "10s" */
-  connectTimeout?: Duration;
-  /**
-   * How long a call keeps retrying while the server answers UNAVAILABLE (its database is
-   * away, it restarts), never past the call's own timeout. Retried: reads, `start()` (with its
-   * workflow id, generated before the first attempt when none is given) and `signal()` (with
-   * its idempotency key, likewise generated). `"0s"` turns retries off. @default "30s"
-   */
-  retryTimeout?: Duration;
-}
-
-/** The `{ namespace }` option of calls about one object. */
-export interface NamespaceOption {
-  /** The namespace of the object. @default the client's namespace */
-  namespace?: string;
-}
+export type { ConnectOptions, NamespaceOption } from "./options.ts";
 
 /** Connects to a Kagzi server. */
 export class Kagzi {
@@ -127,6 +106,33 @@ export class Kagzi {
     options: SignalOptions = {},
   ): Promise<SignalSent> {
     return sendSignal(this.#services, this.namespace, runId, name, payload, options);
+  }
+
+  /**
+   * Completes token `tokenId` (`ctx.token()`) with `value`: the run's `t.wait()` resumes with
+   * it. A token settled before, or expired, is PRECONDITION_FAILED and keeps its outcome.
+   */
+  completeToken(
+    tokenId: string,
+    value?: unknown,
+    options: TokenCallOptions = {},
+  ): Promise<TokenInfo> {
+    return tokens.completeToken(this.#services, this.#ns(options), tokenId, value);
+  }
+
+  /** Fails token `tokenId`: the run's `t.wait()` rejects with `TokenFailedError(reason)`. */
+  failToken(tokenId: string, reason: string, options: TokenCallOptions = {}): Promise<TokenInfo> {
+    return tokens.failToken(this.#services, this.#ns(options), tokenId, reason);
+  }
+
+  /** The tokens of run `runId` (pending, completed, failed, expired), oldest first. */
+  listTokens(runId: string, options: TokenCallOptions = {}): Promise<TokenInfo[]> {
+    return tokens.listTokens(this.#services, this.#ns(options), runId);
+  }
+
+  /** Adds a secret for signing token URLs (admin key); earlier URLs stay valid. Its id. */
+  rotateTokenSecret(): Promise<number> {
+    return tokens.rotateTokenSecret(this.#services);
   }
 
   /** The signals of run `runId`, pending and consumed, oldest first. */
@@ -278,6 +284,54 @@ export class Kagzi {
    */
   triggerSchedule(id: string, options: NamespaceOption = {}): Promise<WorkflowRun> {
     return schedules.triggerSchedule(this.#services, this.#ns(options), id);
+  }
+
+  /**
+   * Emits event `name`: starts one run of every workflow type subscribed to it (`triggers` in
+   * its definition) with `data` as input, in one transaction with the event's record. Once per
+   * `id`: a repeated id starts nothing and resolves with the first emit (`alreadyExists`).
+   */
+  emit(name: string, data?: unknown, options: events.EmitOptions = {}): Promise<events.EmitResult> {
+    return events.emit(this.#services, this.#ns(options), name, data, options);
+  }
+
+  /** One page of emitted events, newest first, each with the runs it started. */
+  listEvents(options: events.ListEventsOptions = {}): Promise<events.EventPage> {
+    return events.listEvents(this.#services, this.#ns(options), options);
+  }
+
+  /** Which workflow types are subscribed to which events (optionally to `event` only). */
+  listEventSubscriptions(
+    options: NamespaceOption & { event?: string } = {},
+  ): Promise<events.EventSubscription[]> {
+    return events.listSubscriptions(this.#services, this.#ns(options), options.event ?? "");
+  }
+
+  /** Unsubscribes `type` from `event` (until a worker registers it with that trigger again). */
+  deleteEventSubscription(
+    event: string,
+    type: string,
+    options: NamespaceOption = {},
+  ): Promise<boolean> {
+    return events.deleteSubscription(this.#services, this.#ns(options), event, type);
+  }
+
+  /**
+   * Creates (or replaces) webhook `name`: a signed `POST /v1/hooks/{namespace}/{name}` starts a
+   * run of `workflow` (or emits `event`) with the JSON body. The secret is never returned.
+   */
+  createHook(name: string, options: hooks.CreateHookOptions): Promise<hooks.HookInfo> {
+    return hooks.createHook(this.#services, this.#ns(options ?? {}), name, options);
+  }
+
+  /** The namespace's webhooks, without their secrets. */
+  listHooks(options: NamespaceOption = {}): Promise<hooks.HookInfo[]> {
+    return hooks.listHooks(this.#services, this.#ns(options));
+  }
+
+  /** Deletes a webhook; its deliveries are refused (404) from then on. */
+  deleteHook(name: string, options: NamespaceOption = {}): Promise<void> {
+    return hooks.deleteHook(this.#services, this.#ns(options), name);
   }
 
   /** The server's health, including its database. */

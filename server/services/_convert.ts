@@ -120,6 +120,8 @@ const stepKinds: Record<StepRefJson["kind"], StepKind> = {
   SLEEP: StepKind.SLEEP,
   SIGNAL: StepKind.SIGNAL,
   CHILD: StepKind.CHILD,
+  TOKEN: StepKind.TOKEN,
+  ANY: StepKind.ANY,
 };
 
 /** A stored step reference as the wire's. */

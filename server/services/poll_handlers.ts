@@ -13,6 +13,7 @@ import {
 import { workTopic } from "../engine/notify.ts";
 import * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
+import { streamCursors } from "../store/streams.ts";
 import type { ServiceContext } from "./_context.ts";
 import { giveBack } from "./_handoff.ts";
 import { payloadOf, retryFromJson } from "./_convert.ts";
@@ -43,7 +44,9 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
     );
     const until = Date.now() + waitMs;
     const answer = async (rows: queue.ClaimedRow[], expiresIn: number) =>
-      create(PollTaskResponseSchema, { tasks: await tasksFor(ctx, namespaceId, rows, expiresIn) });
+      create(PollTaskResponseSchema, {
+        tasks: await tasksFor(ctx, namespaceId, rows, expiresIn, call.url),
+      });
     // Registered before the first claim: a run that becomes due meanwhile makes it look again.
     const poll = dispatch.open({
       namespaceId,
@@ -107,12 +110,14 @@ async function tasksFor(
   namespaceId: string,
   claimed: queue.ClaimedRow[],
   expiresIn: number,
+  requestUrl: string,
 ): Promise<Task[]> {
   if (claimed.length === 0) return [];
   // Only a run claimed before can have stored steps: a first claim costs no history query.
   const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
   const history = resumed.length ? await steps.latestSteps(ctx.db, namespaceId, resumed) : [];
-  return claimed.map((c) =>
+  const cursors = resumed.length ? await streamCursors(ctx.db, namespaceId, resumed) : [];
+  const tasks = claimed.map((c) =>
     create(TaskSchema, {
       runId: c.run_id,
       workflowId: c.workflow_id,
@@ -127,6 +132,14 @@ async function tasksFor(
       retryPolicy: retryFromJson(c.retry_policy),
       steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
       traceparent: c.traceparent ?? "",
+      streams: cursors.filter((s) => s.run_id === c.run_id).map((s) => ({
+        name: s.name,
+        nextOffset: BigInt(s.next_offset),
+        closed: s.closed,
+      })),
     })
   );
+  // TOKEN steps carry their signed URL (the replay hands the same token to the code again).
+  for (const t of tasks) await ctx.tokens.fillUrls(requestUrl, namespaceId, t.steps);
+  return tasks;
 }

@@ -14,6 +14,7 @@ import * as queue from "../store/queue.ts";
 import * as workers from "../store/workers.ts";
 import * as flows from "../store/flow_controls.ts";
 import { type FlowConfig, flowConfigOf } from "./_flow.ts";
+import * as events from "../store/events.ts";
 import type { ServiceContext } from "./_context.ts";
 import { retryToJson } from "./_convert.ts";
 import { lease } from "./_lease.ts";
@@ -82,11 +83,22 @@ export function registrationHandlers(
       const flowConfigs = req.workflowTypes.map((t, i) =>
         t.flowControl && flowConfigOf(op, `workflow_types[${i}].flow_control`, t.flowControl)
       );
+      // A type that declares triggers has exactly those subscriptions from now on.
+      const triggers = req.workflowTypes.flatMap((t, i) =>
+        t.triggers.map((tr, j) => ({
+          workflowType: workflowTypes[i].workflow_type,
+          event: v.name(op, `workflow_types[${i}].triggers[${j}].event`, tr.event),
+        }))
+      );
       if (req.maxConcurrent < 0) {
         throw new InvalidArgumentError(
           "max_concurrent",
           `Cannot ${op}: "max_concurrent" must not be negative`,
         );
+      }
+      if (triggers.length) {
+        const declaring = [...new Set(triggers.map((t) => t.workflowType))];
+        await events.setTypeTriggers(db, namespaceId, declaring, triggers);
       }
       const row = await workers.insertWorker(db, {
         namespaceId,

@@ -11,6 +11,7 @@ export const perRunTables: readonly string[] = [
   "kagzi_superseded_steps",
   "kagzi_payloads",
   "kagzi_signals",
+  "kagzi_stream_entries",
 ];
 
 const finished = `status in ('COMPLETED', 'FAILED', 'CANCELLED')`;

@@ -64,7 +64,7 @@ export interface ParkedJson {
 
 /** A step reference as stored in `parked`. */
 export interface StepRefJson {
-  kind: "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD";
+  kind: "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD" | "TOKEN" | "ANY";
   name: string;
   occurrence: number;
 }

@@ -1,0 +1,123 @@
+/**
+ * Starting runs from outside a client's StartWorkflow: an event's fan-out (`emitEvent`, shared
+ * by EmitEvent and hooks that emit) and a hook's run of one type (`startHookRun`).
+ */
+import * as events from "../store/events.ts";
+import * as runs from "../store/runs.ts";
+import * as starts from "../store/run_starts.ts";
+import { ConflictError } from "../errors.ts";
+import type { ServiceContext } from "./_context.ts";
+import { checkExisting } from "./_duplicates.ts";
+import { show } from "./_validate.ts";
+
+type Data = { data: Uint8Array; metadata: Record<string, string> };
+
+/** What an emit did: the stored event, and whether its id had been emitted before. */
+export interface Emitted {
+  event: events.EventRow;
+  alreadyExists: boolean;
+}
+
+/**
+ * Stores event `name` under `eventId` and starts one run of every type subscribed to it, all in
+ * one transaction: either the event and all its runs are stored, or nothing is. An id emitted
+ * before starts nothing and answers with the stored event.
+ */
+export async function emitEvent(
+  ctx: ServiceContext,
+  namespaceId: string,
+  name: string,
+  eventId: string,
+  data: Data,
+): Promise<Emitted> {
+  const started = await ctx.db.transaction(async (tx) => {
+    if (!await events.insertEvent(tx, namespaceId, name, eventId, data)) return undefined;
+    const types = await events.subscribedTypes(tx, namespaceId, name);
+    const items = types.map((workflowType): starts.NewRun => {
+      const runId = crypto.randomUUID();
+      return {
+        namespaceId,
+        runId,
+        workflowId: runId,
+        workflowType,
+        version: "",
+        deadlineAt: null,
+        retryPolicy: null,
+        input: data,
+        context: null,
+        scheduleId: null,
+      };
+    });
+    const rows = items.length ? await starts.insertRuns(tx, items) : [];
+    const stored = items.map((it, i) => ({ it, row: rows[i] }));
+    const runRows = stored.flatMap(({ it, row }) =>
+      row
+        ? [{ workflow_type: it.workflowType, run_id: row.run_id, workflow_id: it.workflowId }]
+        : []
+    );
+    await events.setEventRuns(tx, namespaceId, name, eventId, runRows);
+    return stored;
+  });
+  if (started) {
+    for (const { it, row } of started) {
+      if (!row) continue;
+      ctx.metrics.runStarted(namespaceId, it.workflowType);
+      if (row.status === "PENDING") ctx.dispatch.runDue(namespaceId, it.workflowType, row.version);
+    }
+  }
+  const event = await events.getEvent(ctx.db, namespaceId, name, eventId);
+  if (!event) {
+    // Only when the event was deleted between the emit and this read.
+    throw new ConflictError("event_id", eventId, `Event ${show(eventId)} changed hands; try again`);
+  }
+  return { event, alreadyExists: !started };
+}
+
+/** What a hook's start did. */
+export interface HookStart {
+  runId: string;
+  workflowId: string;
+  alreadyExists: boolean;
+}
+
+/**
+ * Starts a run of `workflowType` under `workflowId` with `input`; when a retained run holds
+ * the workflow id already (a repeated Idempotency-Key), answers with that run.
+ */
+export async function startHookRun(
+  ctx: ServiceContext,
+  namespaceId: string,
+  workflowType: string,
+  workflowId: string,
+  input: Data,
+): Promise<HookStart> {
+  for (let i = 0; i < 5; i++) {
+    const runId = crypto.randomUUID();
+    const row = await starts.insertRun(ctx.db, {
+      namespaceId,
+      runId,
+      workflowId,
+      workflowType,
+      version: "",
+      deadlineAt: null,
+      retryPolicy: null,
+      input,
+      context: null,
+      scheduleId: null,
+    });
+    if (row) {
+      ctx.metrics.runStarted(namespaceId, workflowType);
+      ctx.dispatch.runDue(namespaceId, workflowType, row.version);
+      return { runId: row.run_id, workflowId, alreadyExists: false };
+    }
+    const existing = await runs.findNewestRun(ctx.db, namespaceId, workflowId);
+    if (!existing) continue;
+    checkExisting("start a hook's run", "return-existing", workflowId, workflowType, existing);
+    return { runId: existing.run_id, workflowId, alreadyExists: true };
+  }
+  throw new ConflictError(
+    "workflow_id",
+    workflowId,
+    `Cannot start a hook's run: "workflow_id" ${show(workflowId)} kept changing hands; try again`,
+  );
+}

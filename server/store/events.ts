@@ -1,0 +1,168 @@
+/**
+ * SQL for events: the event subscriptions of workflow types (declared when workers register),
+ * the emitted events keyed by id, and the runs each one started (see migration 0014).
+ */
+import type { Queryable } from "./db.ts";
+
+/** A run an event started, as stored in kagzi_events.runs. */
+export interface EventRunRow {
+  workflow_type: string;
+  run_id: string;
+  workflow_id: string;
+}
+
+/** A row of kagzi_events. */
+export interface EventRow {
+  namespace_id: string;
+  event_name: string;
+  event_id: string;
+  seq: string;
+  data: Uint8Array;
+  metadata: Record<string, string>;
+  runs: EventRunRow[];
+  created_at: Date;
+}
+
+/** A row of kagzi_event_subscriptions. */
+export interface SubscriptionRow {
+  event_name: string;
+  workflow_type: string;
+  created_at: Date;
+}
+
+/**
+ * Sets the subscriptions of each type in `types` to its pairs in `pairs` (adding the new ones,
+ * removing the ones not listed); types not in `types` keep theirs.
+ */
+export async function setTypeTriggers(
+  db: Queryable,
+  namespaceId: string,
+  types: string[],
+  pairs: { workflowType: string; event: string }[],
+): Promise<void> {
+  await db.query(
+    `with pairs as (
+       select * from unnest($3::text[], $4::text[]) as p(workflow_type, event_name)),
+     gone as (
+       delete from kagzi_event_subscriptions s
+       where s.namespace_id = $1 and s.workflow_type = any($2::text[])
+         and not exists (select 1 from pairs p where p.workflow_type = s.workflow_type
+                                                 and p.event_name = s.event_name))
+     insert into kagzi_event_subscriptions (namespace_id, event_name, workflow_type)
+     select $1, p.event_name, p.workflow_type from pairs p
+     on conflict do nothing`,
+    [namespaceId, types, pairs.map((p) => p.workflowType), pairs.map((p) => p.event)],
+  );
+}
+
+/** Stores a new event with no runs yet; undefined when the id was emitted before. */
+export async function insertEvent(
+  db: Queryable,
+  namespaceId: string,
+  name: string,
+  eventId: string,
+  data: { data: Uint8Array; metadata: Record<string, string> },
+): Promise<{ created_at: Date } | undefined> {
+  const rows = await db.query<{ created_at: Date }>(
+    `insert into kagzi_events (namespace_id, event_name, event_id, data, metadata)
+     values ($1, $2, $3, $4, $5::jsonb)
+     on conflict do nothing
+     returning created_at`,
+    [namespaceId, name, eventId, data.data, data.metadata],
+  );
+  return rows[0];
+}
+
+/** The types subscribed to event `name`, by name. */
+export async function subscribedTypes(
+  db: Queryable,
+  namespaceId: string,
+  name: string,
+): Promise<string[]> {
+  const rows = await db.query<{ workflow_type: string }>(
+    `select workflow_type from kagzi_event_subscriptions
+     where namespace_id = $1 and event_name = $2
+     order by workflow_type`,
+    [namespaceId, name],
+  );
+  return rows.map((r) => r.workflow_type);
+}
+
+/** Records the runs an event started (in the transaction that stored it). */
+export async function setEventRuns(
+  db: Queryable,
+  namespaceId: string,
+  name: string,
+  eventId: string,
+  runs: EventRunRow[],
+): Promise<void> {
+  await db.query(
+    `update kagzi_events set runs = $4::text::jsonb
+     where namespace_id = $1 and event_name = $2 and event_id = $3`,
+    [namespaceId, name, eventId, JSON.stringify(runs)],
+  );
+}
+
+const columns = `namespace_id, event_name, event_id, seq::text, data, metadata, runs, created_at`;
+
+/** One event by name and id. */
+export async function getEvent(
+  db: Queryable,
+  namespaceId: string,
+  name: string,
+  eventId: string,
+): Promise<EventRow | undefined> {
+  const rows = await db.query<EventRow>(
+    `select ${columns} from kagzi_events
+     where namespace_id = $1 and event_name = $2 and event_id = $3`,
+    [namespaceId, name, eventId],
+  );
+  return rows[0];
+}
+
+/** Events newest first, after cursor `beforeSeq` (null: from the newest), optionally of one name. */
+export async function listEvents(
+  db: Queryable,
+  namespaceId: string,
+  name: string,
+  beforeSeq: bigint | null,
+  limit: number,
+): Promise<EventRow[]> {
+  return await db.query<EventRow>(
+    `select ${columns} from kagzi_events
+     where namespace_id = $1 and ($2 = '' or event_name = $2)
+       and ($3::bigint is null or seq < $3::bigint)
+     order by kagzi_events.seq desc limit $4`,
+    [namespaceId, name, beforeSeq === null ? null : beforeSeq.toString(), limit],
+  );
+}
+
+/** Subscriptions of the namespace, optionally to one event, by event then type. */
+export async function listSubscriptions(
+  db: Queryable,
+  namespaceId: string,
+  event: string,
+): Promise<SubscriptionRow[]> {
+  return await db.query<SubscriptionRow>(
+    `select event_name, workflow_type, created_at from kagzi_event_subscriptions
+     where namespace_id = $1 and ($2 = '' or event_name = $2)
+     order by event_name, workflow_type limit 10000`,
+    [namespaceId, event],
+  );
+}
+
+/** Removes one subscription; whether it existed. */
+export async function deleteSubscription(
+  db: Queryable,
+  namespaceId: string,
+  event: string,
+  workflowType: string,
+): Promise<boolean> {
+  const rows = await db.query(
+    `delete from kagzi_event_subscriptions
+     where namespace_id = $1 and event_name = $2 and workflow_type = $3
+     returning 1`,
+    [namespaceId, event, workflowType],
+  );
+  return rows.length > 0;
+}
