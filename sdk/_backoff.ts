@@ -92,6 +92,10 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   ListEventSubscriptions: () => true,
   CreateHook: () => true,
   ListHooks: () => true,
+  // Setting a limit to the same values twice stores the same limit.
+  SetRateLimit: () => true,
+  GetRateLimit: () => true,
+  ListRateLimits: () => true,
 };
 
 /**

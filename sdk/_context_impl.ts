@@ -63,6 +63,7 @@ export class ContextImpl implements Context {
     checkName(name, "step");
     let retry: Retry | undefined;
     let timeoutMs: number | undefined;
+    let rateLimit: string | undefined;
     const builder: StepBuilder = {
       retry(policy) {
         retry = policy;
@@ -72,7 +73,12 @@ export class ContextImpl implements Context {
         timeoutMs = parseDuration(d, "timeout");
         return builder;
       },
-      run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn),
+      rateLimit(limitName) {
+        checkName(limitName, "rate limit");
+        rateLimit = limitName;
+        return builder;
+      },
+      run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn, rateLimit),
     };
     return builder;
   };
@@ -193,6 +199,7 @@ export class ContextImpl implements Context {
     retry: Retry | undefined,
     timeoutMs: number | undefined,
     fn: StepFn<T>,
+    rateLimit?: string,
   ): Promise<T> {
     const host = this.#host;
     if (host.gone()) return host.never;
@@ -208,7 +215,7 @@ export class ContextImpl implements Context {
       // A recorded step due for its retry is the history's own; only a new one must match it.
       (rec ? Promise.resolve(true) : host.fresh(StepKind.FUNCTION, name, occurrence)).then((ok) =>
         ok
-          ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn })
+          ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn, rateLimit })
           : { kind: "gone" as const }
       ),
     );

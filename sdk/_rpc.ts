@@ -22,6 +22,7 @@ import { ItemError, MicroBatcher } from "./batcher.ts";
 type Rpc = Client<typeof WorkerService>;
 /** The calls a worker makes about a run it holds. */
 export type RunMethod =
+  | "beginStep"
   | "completeStep"
   | "failStep"
   | "sleep"

@@ -51,6 +51,7 @@ export {
   type SchedulePage,
   type SchedulePatch,
 } from "./client/schedules.ts";
+export type { NamedRateLimit, NamedRateLimitOptions, RateLimitArgs } from "./client/rate_limits.ts";
 export { type OnDuplicate, StartCall } from "./client/start.ts";
 export type { StreamInfo, StreamReadOptions, StreamValue } from "./client/streams.ts";
 export type {

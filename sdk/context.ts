@@ -13,6 +13,14 @@ export interface StepBuilder {
   /** Abort the attempt's signal and count it as a retryable failure after this long. */
   timeout(d: Duration): StepBuilder;
   /**
+   * Takes a token of the named rate limit (`client.setRateLimit(name, { limit, period })`,
+   * shared by every worker) before each attempt. Over the limit, the run suspends durably
+   * until a token is free, like a scheduled retry, then the step runs: no busy-wait, and no
+   * attempt counted. A name that is not defined fails the step (`INVALID_ARGUMENT`, subject
+   * `rate_limit`).
+   */
+  rateLimit(name: string): StepBuilder;
+  /**
    * Runs `fn` once and stores its result; on re-execution returns the stored
    * result without calling `fn`. The result must round-trip through JSON (plain
    * objects, arrays, strings, finite numbers, booleans, null): a Map, Set, Date,

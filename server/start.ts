@@ -12,6 +12,7 @@ import {
   BulkOperationService,
   EventService,
   HookService,
+  RateLimitService,
   StreamService,
   TokenService,
   WorkerService,
@@ -35,6 +36,7 @@ import { bulkService } from "./services/bulk_service.ts";
 import { eventService } from "./services/event_service.ts";
 import { hookService } from "./services/hook_service.ts";
 import { hookEndpoint } from "./http/hook_endpoint.ts";
+import { rateLimitService } from "./services/rate_limit_service.ts";
 import { startBulkWorker } from "./engine/bulk.ts";
 import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
@@ -192,6 +194,7 @@ export async function startServer(
     router.service(TokenService, tokenService(ctx));
     router.service(EventService, eventService(ctx));
     router.service(HookService, hookService(ctx));
+    router.service(RateLimitService, rateLimitService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,

@@ -5,6 +5,7 @@ import {
   BulkOperationService,
   EventService,
   HookService,
+  RateLimitService,
   StreamService,
   TokenService,
   WorkflowScheduleService,
@@ -22,6 +23,7 @@ export interface Services {
   tokens: Client<typeof TokenService>;
   events: Client<typeof EventService>;
   hooks: Client<typeof HookService>;
+  rateLimits: Client<typeof RateLimitService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -38,6 +40,7 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     tokens: createClient(TokenService, transport),
     events: createClient(EventService, transport),
     hooks: createClient(HookService, transport),
+    rateLimits: createClient(RateLimitService, transport),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   retryRun,
   type WorkflowRun,
 } from "./runs.ts";
+import { type NamedRateLimit, type RateLimitArgs, rl } from "./rate_limits.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
 import { makeHandle, type RunHandle, type RunRef } from "./handle.ts";
@@ -229,6 +230,23 @@ export class Kagzi {
    */
   rerun<T = unknown>(runId: string, options: RerunOptions = {}): Promise<WorkflowRun<T>> {
     return retryRun<T>(this.#services, this.#ns(options), runId, options.fromStep ?? "");
+  }
+
+  /** Creates or replaces the named rate limit `name` (`ctx.step(n).rateLimit(name)`). */
+  setRateLimit(name: string, options: RateLimitArgs): Promise<NamedRateLimit> {
+    return rl.setRateLimit(this.#services, this.#ns(options ?? {}), name, options);
+  }
+  /** Reads the named rate limit `name` (NOT_FOUND when it is not defined). */
+  getRateLimit(name: string, options: NamespaceOption = {}): Promise<NamedRateLimit> {
+    return rl.getRateLimit(this.#services, this.#ns(options), name);
+  }
+  /** Every named rate limit of the namespace, by name. */
+  listRateLimits(options: NamespaceOption = {}): Promise<NamedRateLimit[]> {
+    return rl.listRateLimits(this.#services, this.#ns(options));
+  }
+  /** Deletes the named rate limit; steps that ask for it then fail (INVALID_ARGUMENT). */
+  deleteRateLimit(name: string, options: NamespaceOption = {}): Promise<void> {
+    return rl.deleteRateLimit(this.#services, this.#ns(options), name);
   }
 
   /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */
