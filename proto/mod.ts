@@ -1,7 +1,7 @@
 /**
- * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the five
+ * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the six
  * service descriptors (`WorkflowService`, `WorkerService`,
- * `WorkflowScheduleService`, `AdminService`, `BulkOperationService`).
+ * `WorkflowScheduleService`, `AdminService`, `BulkOperationService`, `StreamService`).
  *
  * @example Build a request message
  * ```ts
