@@ -2,7 +2,7 @@
  * The `kagzi.v1` wire contract: protobuf-es v2 message schemas and the
  * service descriptors (`WorkflowService`, `WorkerService`,
  * `WorkflowScheduleService`, `AdminService`, `BulkOperationService`,
- * `EventService`, `HookService`, `RateLimitService`).
+ * `EventService`, `HookService`, `StreamService`, `TokenService`, `RateLimitService`).
  *
  * @example Build a request message
  * ```ts

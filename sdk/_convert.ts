@@ -103,6 +103,13 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
       workerId: w.parked.workerId,
     },
     unserved: w.unserved && { lastServedAt: date(w.unserved.lastServedAt) },
+    priority: w.priority,
+    waitingFor: w.waitingFor && {
+      kind: w.waitingFor.kind,
+      key: w.waitingFor.key,
+      limit: w.waitingFor.limit,
+      path: w.waitingFor.path,
+    },
   };
 }
 

@@ -119,6 +119,14 @@ export interface Workflow {
    * its type and version: nothing will pick it up until one registers.
    */
   unserved: { lastServedAt: Date | undefined } | undefined;
+  /** Higher is claimed first; FIFO within one priority. */
+  priority: number;
+  /**
+   * Set while the run is PENDING and held back by a flow-control limit: which one
+   * (`{ kind: "concurrency", key: "cust-42", limit: 1 }`; `key` is "" for a limit over the
+   * whole type, `path` the key's path).
+   */
+  waitingFor: { kind: string; key: string; limit: number; path: string } | undefined;
 }
 
 /** A step as the replay sees it: its kind, name and which use of the name in the run. */

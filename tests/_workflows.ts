@@ -140,6 +140,7 @@ export const workflows: Record<string, WorkflowFn> = {
   "fan-out": fanOut,
   "five-steps": fiveSteps,
   progress,
+  "any-race": anyRace,
 };
 
 export { delay };
@@ -171,4 +172,22 @@ export async function fanOut(ctx: Context, input: { n: number; ms: number }) {
   );
   await ctx.step("sum").run(() => record(ctx, "sum"));
   return results.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Races signal "approve" against a sleep of `sleep`; the step after records the winner and holds
+ * while `holdFile` exists (a test kills the worker there); a sleep that won leaves the next
+ * "approve" signal to the wait after it.
+ */
+export async function anyRace(ctx: Context, input: { sleep: string; holdFile: string }) {
+  const first = await ctx.any({
+    ok: ctx.waitForSignal<number>("approve"),
+    late: ctx.sleep("deadline", input.sleep),
+  });
+  await ctx.step("after").run(async () => {
+    record(ctx, `after:${first.key}`);
+    while (await Deno.stat(input.holdFile).then(() => true, () => false)) await delay(50);
+  });
+  const later = first.key === "late" ? await ctx.waitForSignal<number>("approve") : undefined;
+  return { first, later };
 }

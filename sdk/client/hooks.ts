@@ -31,7 +31,7 @@ export interface CreateHookOptions {
   workflow?: string | AnyWorkflowRef;
   /** Each delivery emits this event with the JSON body as data. */
   event?: string;
-  /** The HMAC-SHA256 key deliveries are signed with (16-1024 characters). */
+  /** The HMAC-SHA256 key deliveries are signed with (1-1024 characters; use 32 random bytes or more for your own). */
   secret: string;
   /** The hook's namespace. @default the client's namespace */
   namespace?: string;

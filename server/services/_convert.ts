@@ -1,4 +1,5 @@
 /** Conversions between stored rows and `kagzi.v1` messages. */
+import { slotKeyParts } from "./_flow_keys.ts";
 import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -109,8 +110,16 @@ export function runToProto(r: RunRow): Workflow {
     traceparent: r.traceparent ?? "",
     parked: r.status === "PARKED" && r.parked ? parkedToProto(r.parked) : undefined,
     tags: r.tags ?? {},
-    waitingFor: r.status === "PENDING" && r.rate_limited
-      ? { kind: "rate_limit", key: r.rate_key ?? "" }
+    priority: r.priority ?? 0,
+    waitingFor: r.flow_wait && r.status === "PENDING"
+      ? { kind: "concurrency", ...slotKeyParts(r.flow_wait), limit: r.flow_wait_cap ?? 0 }
+      : r.status === "PENDING" && r.rate_limited
+      ? {
+        kind: "rate_limit",
+        key: r.rate_key ?? "",
+        limit: r.rate_limit?.limit ?? 0,
+        path: r.rate_limit?.key ?? "",
+      }
       : undefined,
   });
 }

@@ -5,6 +5,9 @@
  * boolean, or a value longer than 256 characters is INVALID_ARGUMENT naming the path.
  */
 import { InvalidArgumentError } from "../errors.ts";
+import type { Queryable } from "../store/db.ts";
+import * as flows from "../store/flow_controls.ts";
+import type { StartFlow } from "../store/run_starts.ts";
 import { type FlowConfig, maxKeyLength } from "./_flow.ts";
 
 /** What a start stores for its run's flow control. */
@@ -118,4 +121,29 @@ export function runFlow(
   if (config.rateLimit) flow.rateKey = key("rate limit", config.rateLimit.key);
   if (config.debounce) flow.debounceKey = key("debounce", config.debounce.key);
   return flow;
+}
+
+/**
+ * The flow control of a run started by the server itself (a schedule's fire): read from the
+ * store, without debounce; a key its input lacks leaves the run without limits rather than
+ * failing the fire (the schedule's input was stored before the limit was declared).
+ */
+export async function storedFlow(
+  db: Queryable,
+  namespaceId: string,
+  workflowType: string,
+  version: string,
+  input: { data: Uint8Array; metadata: Record<string, string> },
+): Promise<StartFlow | undefined> {
+  const rows = await flows.flowControlsOf(db, namespaceId, workflowType);
+  const config = (rows.find((r) => r.version === version) ?? rows[0])?.config as
+    | FlowConfig
+    | undefined;
+  if (!config) return undefined;
+  try {
+    const f = runFlow("fire schedule", config, input, undefined);
+    return { priority: f.priority, slots: f.slots, caps: f.caps, rateKey: f.rateKey };
+  } catch {
+    return undefined;
+  }
 }

@@ -66,10 +66,12 @@ export function hookService(ctx: ServiceContext): ServiceImpl<typeof HookService
             `(emit it)`,
         );
       }
-      if (req.secret.length < 16 || req.secret.length > 1024) {
+      // Any non-empty key is taken (a provider's, e.g. Stripe's "whsec_…", is what it is);
+      // the README recommends 32 random bytes for secrets of your own.
+      if (req.secret.length < 1 || req.secret.length > 1024) {
         throw new InvalidArgumentError(
           "secret",
-          `Cannot ${op}: "secret" is ${req.secret.length} characters long; use 16 to 1024`,
+          `Cannot ${op}: "secret" is ${req.secret.length} characters long; use 1 to 1024`,
         );
       }
       const row = await hooks.upsertHook(db, {

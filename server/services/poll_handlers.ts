@@ -57,6 +57,7 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
       received,
     });
     ctx.deadWorkers?.pollOpened(namespaceId, workerId);
+    let retries = 0;
     try {
       for (;;) {
         // A caller that hung up claims nothing: what it claimed would wait for its lease.
@@ -78,10 +79,19 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
             (at) => ctx.notifier.publishAt(workTopic(namespaceId), at),
           )
           : [];
+        // Runs left due behind others of this claim (a concurrency slot's room) are looked
+        // for again at once.
+        const deferred = claimed.deferred ?? 0;
         if (token.must) {
-          dispatch.claimed(namespaceId, workerId, token.seq, claimed.length >= limit);
+          dispatch.claimed(
+            namespaceId,
+            workerId,
+            token.seq,
+            claimed.length >= limit || deferred > 0,
+          );
           metrics.pollClaim(namespaceId, claimed.length ? "claimed" : "empty");
         }
+        if (!claimed.length && deferred > 0 && retries++ < 3) continue;
         for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
         if (claimed.length && call.signal.aborted) {
           await giveBack(ctx, namespaceId, claimed);

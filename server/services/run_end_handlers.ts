@@ -47,6 +47,7 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
         { row: ended.row, output: output.data, outputMetadata: output.metadata };
       notifier.publish(doneTopic(namespaceId, runId), detail);
       metrics.runFinished(namespaceId, ended.workflow_type, "completed", ended.duration_s);
+      await wakeWaiters(ctx, namespaceId, ended.workflow_type);
       return create(CompleteWorkflowResponseSchema, {});
     },
 
@@ -60,7 +61,18 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
       if (!ended) throw run.lost();
       notifier.publish(doneTopic(namespaceId, runId));
       metrics.runFinished(namespaceId, ended.workflow_type, "failed", ended.duration_s);
+      await wakeWaiters(ctx, namespaceId, ended.workflow_type);
       return create(FailWorkflowResponseSchema, {});
     },
   };
+}
+
+/**
+ * The end of a run under a concurrency limit made the next waiter of its slots due (in the
+ * end's transaction, migration 0010): a poll here looks for it at once (other servers hear the
+ * trigger's NOTIFY; without one, as on the embedded database, the ticker's pass would).
+ */
+async function wakeWaiters(ctx: ServiceContext, namespaceId: string, type: string): Promise<void> {
+  const config = await ctx.flowCache?.get(ctx.db, namespaceId, type, "").catch(() => undefined);
+  if (config?.concurrency.length) ctx.dispatch.wakeOne(namespaceId, type);
 }

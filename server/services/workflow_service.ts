@@ -39,6 +39,7 @@ import { checkExisting, onDuplicateOf, startsPast } from "./_duplicates.ts";
 import { tags as checkTags } from "./_tags.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
+import { debouncedStart, planStart } from "./_flow_start.ts";
 
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
@@ -76,6 +77,15 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
       for (let i = 0; i < 5; i++) {
+        const plan = await planStart(
+          ctx,
+          op,
+          namespaceId,
+          workflowType,
+          version,
+          input,
+          req.priority,
+        );
         const run: starts.NewRun = {
           namespaceId,
           runId: crypto.randomUUID(),
@@ -90,14 +100,20 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           traceparent,
           onDuplicate,
           tags: runTags ?? {},
+          flow: plan.flow,
         };
-        if (signal) {
+        if (plan.debounce && !signal) {
+          const res = await debouncedStart(ctx, run, plan.debounce);
+          if (res && !res.debounced) metrics.runStarted(namespaceId, workflowType);
+          if (res) return res;
+        } else if (signal) {
           const res = await signalWithStart(ctx, op, run, signal);
           if (res && !res.alreadyExists) metrics.runStarted(namespaceId, workflowType);
           if (res) return res;
           continue;
         }
-        const inserted = await starts.add(run);
+        // A debounced start that stored nothing: see who keeps the id (none: try again).
+        const inserted = plan.debounce ? undefined : await starts.add(run);
         if (inserted) {
           metrics.runStarted(namespaceId, workflowType);
           return create(StartWorkflowResponseSchema, {

@@ -42,9 +42,16 @@ export interface RunRow {
   parked: ParkedJson | null;
   /** Searchable attributes (migration 0008). */
   tags: Record<string, string>;
+  /** Higher is claimed first. */
+  priority: number;
+  /** The full concurrency slot it waits for (services/_flow_keys.ts), and that slot's limit. */
+  flow_wait: string | null;
+  flow_wait_cap: number | null;
   /** Held back by its type's run rate limit (migration 0011), with its key's value. */
   rate_limited?: boolean;
   rate_key?: string | null;
+  /** The type's run rate limit, read for a run it holds back. */
+  rate_limit?: { key: string; limit: number; periodMs: number } | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -75,7 +82,15 @@ export const runColumns =
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
-  r.traceparent, r.parked, r.tags, r.rate_limited, r.rate_key`;
+  r.traceparent, r.parked, r.tags, r.priority, r.flow_wait,
+  case when r.flow_wait is not null then
+    (select f.cap from kagzi_flow_slots f where f.namespace_id = r.namespace_id
+       and f.workflow_type = r.workflow_type and f.slot_key = r.flow_wait) end as flow_wait_cap,
+  r.rate_limited, r.rate_key,
+  case when r.rate_limited then
+    (select f.config->'rateLimit' from kagzi_flow_controls f
+     where f.namespace_id = r.namespace_id and f.workflow_type = r.workflow_type
+     order by f.version = r.version desc, f.updated_at desc limit 1) end as rate_limit`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(

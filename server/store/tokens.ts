@@ -105,6 +105,7 @@ export async function settleToken(
 ): Promise<SettleResult> {
   const found = await getToken(tx, namespaceId, tokenId);
   if (!found) return { kind: "not_found" };
+  if (found.status !== "WAITING" || found.expired) return { kind: "refused", token: found };
   // The run's row first, as every wait of the run locks it: a completion and a wait serialize.
   const [run] = await tx.query<{ status: RunStatus }>(
     `select status from kagzi_runs where namespace_id = $1 and run_id = $2 for update`,
