@@ -136,11 +136,11 @@ export const claimStatement = `with cand as (
                  greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s)
      -- One row with no run when nothing was claimed: it carries deferred and held_until (the
      -- next turn of a run held back by a rate limit).
-     select claimed.*, d.deferred, least(
+     select claimed.*, d.deferred, ceil(extract(epoch from least(
          (select min(available_at) from held_back),
          (select min(available_at) from kagzi_runs
           where namespace_id = $1 and rate_limited and status = 'PENDING'
-            and available_at > now())) as held_until
+            and available_at > now()))) * 1000)::float8 as held_until
      from (select count(*)::int as deferred from verdict
            where not fits and full_slot is null) d
      left join claimed on true`;
@@ -161,12 +161,13 @@ export async function claimRuns(
   limit: number,
   onHeldBack?: (at: Date) => void,
 ): Promise<ClaimedRow[] & { deferred?: number }> {
-  const rows = await db.query<ClaimedRow & { deferred: number; held_until: Date | null }>(
+  const rows = await db.query<ClaimedRow & { deferred: number; held_until: number | null }>(
     claimStatement,
     [namespaceId, types, versions, workerId, leaseMs, limit],
   );
   const heldUntil = rows[0]?.held_until;
-  if (heldUntil && onHeldBack) onHeldBack(heldUntil);
+  // In whole milliseconds, rounded up: a wake-up before the turn would find nothing due.
+  if (heldUntil && onHeldBack) onHeldBack(new Date(heldUntil));
   const claimed: ClaimedRow[] & { deferred?: number } = rows.filter((r) => r.run_id !== null)
     .map(({ held_until: _, deferred: _d, ...r }) => r);
   claimed.deferred = rows[0]?.deferred ?? 0;
