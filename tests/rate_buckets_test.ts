@@ -1,8 +1,9 @@
 /**
  * The GCRA token bucket of rate limits (store/rate_buckets.ts, kagzi_take_token of migration
  * 0011) against the real databases, at explicit times: for random sequences of takes, no window
- * of `period` holds more than `limit` taken tokens, a take a full interval after the last token
- * is never refused, and a refused caller is told a time in the future.
+ * of `period` holds more than `limit` taken tokens, no two are closer than half an interval, a
+ * take a whole period after the last token is never refused, and a refused caller is told a
+ * time in the future.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -63,13 +64,12 @@ for (const backend of await backends()) {
             at += gap;
             const take = await takeToken(db, bucket, limit, periodMs, new Date(at));
             const last = taken.at(-1);
-            if (take.taken) taken.push(at);
-            else {
+            if (take.taken) {
+              assert.ok(last === undefined || at - last >= interval / 2, "never a burst");
+              taken.push(at);
+            } else {
               assert.ok(take.retryAt.getTime() > at, "a refused caller is told a later time");
-              assert.ok(
-                last !== undefined && at - last < interval,
-                "refused only within an interval",
-              );
+              assert.ok(last !== undefined && at - last < periodMs, "refused only within a period");
             }
           }
           assert.ok(slidingMax(taken, periodMs) <= limit, `at most ${limit} per ${periodMs} ms`);
@@ -90,8 +90,15 @@ for (const backend of await backends()) {
       assert.equal(take.taken, false);
       if (!take.taken) told.push(take.retryAt.getTime() - epoch);
     }
-    assert.deepEqual(told, [200, 400, 600, 800]);
+    // The next token frees half an interval after the last; each waiter is an interval apart.
+    assert.deepEqual(told, [100, 300, 500, 700]);
     // The first waiter, back at its time, gets the token.
-    assert.deepEqual(await takeToken(db, bucket, 5, 1000, new Date(epoch + 200)), { taken: true });
+    assert.deepEqual(await takeToken(db, bucket, 5, 1000, new Date(epoch + 100)), { taken: true });
+    // Five tokens in the first 1 s at most, however often callers come.
+    let n = 2;
+    for (let t = 150; t < 1000; t += 10) {
+      if ((await takeToken(db, bucket, 5, 1000, new Date(epoch + t))).taken) n++;
+    }
+    assert.equal(n, 5);
   });
 }
