@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { connectPostgres, type Db } from "../server/store/db.ts";
 import { migrate } from "../server/store/migrate.ts";
-import { takeToken } from "../server/store/rate_buckets.ts";
+import { sweepIdleBuckets, takeToken } from "../server/store/rate_buckets.ts";
 import { type Backend, backends, freshDatabase } from "./_db.ts";
 import { slidingMax } from "./_windows.ts";
 
@@ -100,5 +100,16 @@ for (const backend of await backends()) {
       if ((await takeToken(db, bucket, 5, 1000, new Date(epoch + t))).taken) n++;
     }
     assert.equal(n, 5);
+  });
+
+  Deno.test(`buckets idle for a minute are swept, busy ones kept, on ${backend}`, async () => {
+    await using db = await open(backend);
+    const idle = { namespaceId: "default", kind: "run" as const, name: "t", key: "idle" };
+    const busy = { ...idle, key: "busy" };
+    await takeToken(db, idle, 1, 1000, new Date(Date.now() - 120_000));
+    await takeToken(db, busy, 1, 1000);
+    assert.equal(await sweepIdleBuckets(db, 60_000, 100), 1);
+    const rows = await db.query<{ key: string }>("select key from kagzi_rate_buckets");
+    assert.deepEqual(rows.map((r) => r.key), ["busy"]);
   });
 }
