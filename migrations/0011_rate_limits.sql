@@ -13,7 +13,8 @@ create table kagzi_rate_limits (
 
 -- One token bucket per (namespace, kind, name, key): kind 'step' (name: a named limit, key '')
 -- or 'run' (name: a workflow type, key: the value of its rate limit's key in the run's input).
--- A GCRA over blocks of m tokens, m the largest divisor of `limit` up to 64: with T = period /
+-- A GCRA over blocks of m tokens (run buckets: m the largest divisor of `limit` up to 64; step
+-- buckets: m = 1, see kagzi_take_token): with T = period /
 -- limit, a token is taken at t when t >= (the m-th last token) + m*T and t >= (the last token)
 -- + T/2. Chained over limit/m blocks, the first rule keeps every window of `period` to at most
 -- `limit` tokens, exactly; the second keeps them smooth (never two closer than T/2, so never a
@@ -46,12 +47,11 @@ begin
   return m;
 end $$;
 
--- When the next token of a bucket frees, given its recent tokens (oldest first).
-create function kagzi_rate_free(p_recent timestamptz[], p_limit int, p_period_ms float8)
+-- When the next token of a bucket frees, given its recent tokens (oldest first) and its block.
+create function kagzi_rate_free(p_recent timestamptz[], p_limit int, p_period_ms float8, m int)
 returns timestamptz language plpgsql immutable as $$
 declare
   iv interval := p_period_ms / p_limit * interval '1 millisecond';
-  m int := kagzi_rate_block(p_limit);
   n int := coalesce(cardinality(p_recent), 0);
 begin
   if n = 0 then
@@ -61,6 +61,9 @@ begin
                   case when n >= m then p_recent[n - m + 1] + m * iv else '-infinity' end);
 end $$;
 
+-- Step buckets use blocks of one (the classic GCRA): a step's token is taken by BeginStep and
+-- its function starts a network hop later, so tokens exactly a window apart could show as
+-- limit + 1 starts in a window; a run's begin is the claim's own time, so run buckets catch up.
 -- Takes one token of a bucket in the caller's transaction (the row stays locked until it ends),
 -- at `p_at` (the transaction's time unless given). Returns null when taken, else when the
 -- caller should try again (never before the next token frees). A newcomer is told the time
@@ -74,7 +77,7 @@ returns timestamptz
 language plpgsql as $$
 declare
   iv interval := p_period_ms / p_limit * interval '1 millisecond';
-  m int := kagzi_rate_block(p_limit);
+  m int := case when p_kind = 'run' then kagzi_rate_block(p_limit) else 1 end;
   b record;
   free timestamptz;
   kept timestamptz[];
@@ -82,7 +85,7 @@ declare
 begin
   insert into kagzi_rate_buckets (namespace_id, kind, name, key, recent, tat, next_wake)
   values (p_ns, p_kind, p_name, p_key, array[p_at],
-          kagzi_rate_free(array[p_at], p_limit, p_period_ms), '-infinity')
+          kagzi_rate_free(array[p_at], p_limit, p_period_ms, m), '-infinity')
   on conflict do nothing;
   if found then
     return null;
@@ -90,11 +93,11 @@ begin
   select recent, next_wake into b from kagzi_rate_buckets
   where namespace_id = p_ns and kind = p_kind and name = p_name and key = p_key
   for update;
-  free := kagzi_rate_free(b.recent, p_limit, p_period_ms);
+  free := kagzi_rate_free(b.recent, p_limit, p_period_ms, m);
   if free <= p_at then
     kept := b.recent[greatest(1, cardinality(b.recent) - m + 2):] || p_at;
     update kagzi_rate_buckets
-    set recent = kept, tat = kagzi_rate_free(kept, p_limit, p_period_ms)
+    set recent = kept, tat = kagzi_rate_free(kept, p_limit, p_period_ms, m)
     where namespace_id = p_ns and kind = p_kind and name = p_name and key = p_key;
     return null;
   end if;

@@ -50,10 +50,11 @@ for (const backend of await backends()) {
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 10, max: 2000 }),
         fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 40 }),
-        async (limit, periodMs, gaps) => {
+        fc.constantFrom("step" as const, "run" as const),
+        async (limit, periodMs, gaps, kind) => {
           const bucket = {
             namespaceId: "default",
-            kind: "step" as const,
+            kind,
             name: "p",
             key: `${n++}`,
           };
@@ -65,7 +66,8 @@ for (const backend of await backends()) {
             const take = await takeToken(db, bucket, limit, periodMs, new Date(at));
             const last = taken.at(-1);
             if (take.taken) {
-              assert.ok(last === undefined || at - last >= interval / 2, "never a burst");
+              const spacing = kind === "step" ? interval : interval / 2;
+              assert.ok(last === undefined || at - last >= spacing, "never a burst");
               taken.push(at);
             } else {
               assert.ok(take.retryAt.getTime() > at, "a refused caller is told a later time");
@@ -81,7 +83,7 @@ for (const backend of await backends()) {
 
   Deno.test(`waiters refused together are told times an interval apart on ${backend}`, async () => {
     await using db = await open(backend);
-    const bucket = { namespaceId: "default", kind: "step" as const, name: "w", key: "" };
+    const bucket = { namespaceId: "default", kind: "run" as const, name: "w", key: "" };
     const at = new Date(epoch);
     assert.deepEqual(await takeToken(db, bucket, 5, 1000, at), { taken: true });
     const told: number[] = [];
