@@ -47,6 +47,11 @@ export interface RunRow {
   /** The full concurrency slot it waits for (services/_flow_keys.ts), and that slot's limit. */
   flow_wait: string | null;
   flow_wait_cap: number | null;
+  /** Held back by its type's run rate limit (migration 0011), with its key's value. */
+  rate_limited?: boolean;
+  rate_key?: string | null;
+  /** The type's run rate limit, read for a run it holds back. */
+  rate_limit?: { key: string; limit: number; periodMs: number } | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -80,7 +85,12 @@ export const runColumns =
   r.traceparent, r.parked, r.tags, r.priority, r.flow_wait,
   case when r.flow_wait is not null then
     (select f.cap from kagzi_flow_slots f where f.namespace_id = r.namespace_id
-       and f.workflow_type = r.workflow_type and f.slot_key = r.flow_wait) end as flow_wait_cap`;
+       and f.workflow_type = r.workflow_type and f.slot_key = r.flow_wait) end as flow_wait_cap,
+  r.rate_limited, r.rate_key,
+  case when r.rate_limited then
+    (select f.config->'rateLimit' from kagzi_flow_controls f
+     where f.namespace_id = r.namespace_id and f.workflow_type = r.workflow_type
+     order by f.version = r.version desc, f.updated_at desc limit 1) end as rate_limit`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(
