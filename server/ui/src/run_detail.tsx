@@ -8,6 +8,7 @@ import {
   type Kagzi,
   type SignalInfo,
   type StepAttemptInfo,
+  type TokenInfo,
   type Workflow,
 } from "@kagzi/sdk/client";
 import { namespace, withClient } from "./api.ts";
@@ -27,24 +28,34 @@ import {
 } from "./run_dialogs.tsx";
 import { RunAlerts } from "./run_alerts.tsx";
 import { RunList, Signals } from "./run_related.tsx";
+import { Tokens } from "./run_tokens.tsx";
 
 interface Detail {
   run: Workflow;
   steps: StepAttemptInfo[];
   signals: SignalInfo[];
+  tokens: TokenInfo[];
   related: Workflow[];
   children: Workflow[];
 }
 
 async function load(c: Kagzi, ns: string, id: string): Promise<Detail> {
   const run = await c.get(id).namespace(ns);
-  const [steps, signals, related, children] = await Promise.all([
+  const [steps, signals, tokens, related, children] = await Promise.all([
     c.listSteps(id, { namespace: ns }),
     c.listSignals(id, { namespace: ns }).catch(() => []),
+    c.listTokens(id, { namespace: ns }).catch(() => []),
     c.list().namespace(ns).workflowId(run.workflowId).pageSize(20),
     c.list().namespace(ns).parent(id).pageSize(100),
   ]);
-  return { run, steps, signals, related: related.workflows, children: children.workflows };
+  return {
+    run,
+    steps,
+    signals,
+    tokens,
+    related: related.workflows,
+    children: children.workflows,
+  };
 }
 
 /** The Run detail screen of run `id`. */
@@ -226,6 +237,7 @@ export function RunDetail(props: { id: string }) {
         />
       )}
       {d.data!.signals.length > 0 && <Signals signals={d.data!.signals} />}
+      {d.data!.tokens.length > 0 && <Tokens tokens={d.data!.tokens} />}
       {dialog === "cancel" && (
         <CancelDialog
           run={run}
