@@ -78,8 +78,14 @@ for (const backend of await backends()) {
         );
         const sorted = [...times].sort((a, b) => a - b);
         const gaps = sorted.slice(1).map((t, i) => t - sorted[i]).sort((a, b) => a - b);
-        if (tenant === "t1") console.log(sorted.slice(1, 80).map((t, i) => t - sorted[i]).join(" "));
-        console.log(`gaps p10 ${gaps[Math.floor(gaps.length * 0.1)]} p50 ${gaps[Math.floor(gaps.length / 2)]} p90 ${gaps[Math.floor(gaps.length * 0.9)]} max ${gaps.at(-1)}`);
+        if (tenant === "t1") {
+          console.log(sorted.slice(1, 80).map((t, i) => t - sorted[i]).join(" "));
+        }
+        console.log(
+          `gaps p10 ${gaps[Math.floor(gaps.length * 0.1)]} p50 ${
+            gaps[Math.floor(gaps.length / 2)]
+          } p90 ${gaps[Math.floor(gaps.length * 0.9)]} max ${gaps.at(-1)}`,
+        );
         assert.ok(slidingMax(times, 1000) <= 10, `${tenant}: at most 10 begun in any 1 s`);
       }
       const allowed = tenants.length * 10 * windowS;
