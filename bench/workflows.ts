@@ -24,4 +24,26 @@ export async function fanout(ctx: Context, input: { steps: number }) {
   return all.length;
 }
 
-export const workflows = { bench3, deep, fanout };
+/**
+ * Writes `n` values `{ i, t }` (t: the write's wall-clock time, for the reader's latency) to
+ * stream "s": awaiting each with `pauseMs` between (latency), or all at once (throughput).
+ */
+export async function streamWriter(
+  ctx: Context,
+  input: { n: number; pauseMs?: number; burst?: boolean; pad?: number },
+) {
+  const s = ctx.stream<{ i: number; t: number; pad: string }>("s");
+  const pad = "x".repeat(input.pad ?? 0);
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < input.n; i++) {
+    const w = s.write({ i, t: Date.now(), pad });
+    if (input.burst) writes.push(w);
+    else await w;
+    if (input.pauseMs) await new Promise((r) => setTimeout(r, input.pauseMs));
+  }
+  await Promise.all(writes);
+  await s.close();
+  return input.n;
+}
+
+export const workflows = { bench3, deep, fanout, "stream-writer": streamWriter };

@@ -80,15 +80,22 @@ const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   GetWorker: () => true,
   GetStep: () => true,
   ListSteps: () => true,
+  ListTokens: () => true,
   GetServerInfo: () => true,
   GetWorkflowSchedule: () => true,
   ListWorkflowSchedules: () => true,
+  LatestStream: () => true,
+  ListStreams: () => true,
   // An emit carries its event id (the SDK makes one up when none is given).
   EmitEvent: (m) => m.eventId !== "",
   ListEvents: () => true,
   ListEventSubscriptions: () => true,
   CreateHook: () => true,
   ListHooks: () => true,
+  // Setting a limit to the same values twice stores the same limit.
+  SetRateLimit: () => true,
+  GetRateLimit: () => true,
+  ListRateLimits: () => true,
 };
 
 /**

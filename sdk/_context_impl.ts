@@ -6,7 +6,22 @@
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { StepKind, StepStatus, type Task } from "@kagzi/proto";
-import type { ChildBuilder, Context, SignalWaitOptions, StepBuilder, StepFn } from "./context.ts";
+import type {
+  AnyOptions,
+  AnyResult,
+  ChildBuilder,
+  Context,
+  SignalWaitOptions,
+  StepBuilder,
+  StepFn,
+  Stream,
+  Token,
+  TokenOptions,
+} from "./context.ts";
+import { type StreamHost, StreamWriter } from "./_stream_writer.ts";
+import { DurableWait } from "./_durable_wait.ts";
+import { anyOf } from "./_any.ts";
+import { createToken } from "./_tokens.ts";
 import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, StepFailedError } from "./errors.ts";
@@ -15,7 +30,7 @@ import type { Retry } from "./retry.ts";
 import { type AttemptHost, attemptStep } from "./_step_attempt.ts";
 
 /** What the context needs of the execution that runs it. */
-export interface ContextHost extends WaitHost, AttemptHost {
+export interface ContextHost extends WaitHost, AttemptHost, StreamHost {
   /** Records a new durable sleep, sent with the run's suspension. */
   addSleep(name: string, occurrence: number, wakeUpAt: Date): void;
 }
@@ -32,6 +47,7 @@ export class ContextImpl implements Context {
   readonly attempt: number;
   readonly signal: AbortSignal;
   readonly #host: ContextHost;
+  readonly #streams = new Map<string, StreamWriter<unknown>>();
 
   constructor(host: ContextHost, task: Task, namespace: string) {
     this.#host = host;
@@ -47,6 +63,7 @@ export class ContextImpl implements Context {
     checkName(name, "step");
     let retry: Retry | undefined;
     let timeoutMs: number | undefined;
+    let rateLimit: string | undefined;
     const builder: StepBuilder = {
       retry(policy) {
         retry = policy;
@@ -56,12 +73,17 @@ export class ContextImpl implements Context {
         timeoutMs = parseDuration(d, "timeout");
         return builder;
       },
-      run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn),
+      rateLimit(limitName) {
+        checkName(limitName, "rate limit");
+        rateLimit = limitName;
+        return builder;
+      },
+      run: <T>(fn: StepFn<T>): Promise<T> => this.#step(name, retry, timeoutMs, fn, rateLimit),
     };
     return builder;
   };
 
-  sleep = (name: string, duration: Duration): Promise<void> => {
+  sleep = (name: string, duration: Duration): DurableWait<void> => {
     checkName(name, "sleep");
     return this.#sleep(
       name,
@@ -69,21 +91,19 @@ export class ContextImpl implements Context {
     );
   };
 
-  sleepUntil = (name: string, date: Date): Promise<void> => {
+  sleepUntil = (name: string, date: Date): DurableWait<void> => {
     checkName(name, "sleep");
-    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-      return Promise.reject(
-        new KagziError(
-          "INVALID_ARGUMENT",
-          `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
-          { subject: "date" },
-        ),
+    return this.#sleep(name, () => {
+      if (date instanceof Date && !Number.isNaN(date.getTime())) return date;
+      throw new KagziError(
+        "INVALID_ARGUMENT",
+        `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
+        { subject: "date" },
       );
-    }
-    return this.#sleep(name, () => date);
+    });
   };
 
-  waitForSignal = <T = unknown>(name: string, options?: SignalWaitOptions): Promise<T> => {
+  waitForSignal = <T = unknown>(name: string, options?: SignalWaitOptions): DurableWait<T> => {
     checkName(name, "signal");
     this.#host.trace.event("kagzi.signal_wait", {
       "kagzi.signal.name": name,
@@ -92,10 +112,30 @@ export class ContextImpl implements Context {
     return waitForSignal<T>(this.#host, name, options);
   };
 
+  token = <T = unknown>(name: string, options?: TokenOptions): Promise<Token<T>> => {
+    checkName(name, "token");
+    return createToken<T>(this.#host, name, options);
+  };
+
+  any = <B extends Record<string, PromiseLike<unknown>>>(
+    branches: B,
+    options?: AnyOptions,
+  ): Promise<AnyResult<B>> => {
+    if (options?.name !== undefined) checkName(options.name, "ctx.any");
+    return anyOf(this.#host, branches, options) as Promise<AnyResult<B>>;
+  };
+
   child = (name: string): ChildBuilder => {
     checkName(name, "child");
     this.#host.trace.event("kagzi.child", { "kagzi.child.name": name });
     return childBuilder(this.#host, name);
+  };
+
+  stream = <T = unknown>(name: string): Stream<T> => {
+    checkName(name, "stream");
+    let s = this.#streams.get(name);
+    if (!s) this.#streams.set(name, s = new StreamWriter(this.#host, name));
+    return s as Stream<T>;
   };
 
   setTags = (tags: Record<string, string>): Promise<void> => {
@@ -112,27 +152,46 @@ export class ContextImpl implements Context {
     return this.#step("kagzi:tags", undefined, undefined, () => ({ ...tags })).then(() => {});
   };
 
-  #sleep(name: string, wakeAt: () => Date): Promise<void> {
+  #sleep(name: string, wakeAt: () => Date): DurableWait<void> {
     const host = this.#host;
-    if (host.gone()) return host.never;
-    const { occurrence, record: rec } = host.next(StepKind.SLEEP, name);
-    if (rec) {
-      if (rec.due || rec.status === StepStatus.COMPLETED) return Promise.resolve();
-      return host.waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
+    if (host.gone()) {
+      return new DurableWait<void>(
+        { kind: StepKind.SLEEP, name, occurrence: 0, settle: () => host.never },
+        () => host.never,
+      );
     }
-    let at: Date;
+    // Numbered and timed now, whether it is awaited alone or raced by ctx.any().
+    const { occurrence, record: rec } = host.next(StepKind.SLEEP, name);
+    let at: Date | undefined;
+    let problem: unknown;
     try {
       at = wakeAt();
     } catch (err) {
-      return Promise.reject(err);
+      problem = err;
     }
-    if (at.getTime() <= host.now()) return Promise.resolve();
-    host.addSleep(name, occurrence, at);
-    host.trace.event("kagzi.sleep", {
-      "kagzi.sleep.name": name,
-      "kagzi.sleep.until": at.toISOString(),
-    });
-    return host.waitUntil(at);
+    const run = (): Promise<void> => {
+      if (host.gone()) return host.never;
+      if (rec) {
+        if (rec.due || rec.status === StepStatus.COMPLETED) return Promise.resolve();
+        return host.waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
+      }
+      if (problem || !at) return Promise.reject(problem);
+      if (at.getTime() <= host.now()) return Promise.resolve();
+      host.addSleep(name, occurrence, at);
+      host.trace.event("kagzi.sleep", {
+        "kagzi.sleep.name": name,
+        "kagzi.sleep.until": at.toISOString(),
+      });
+      return host.waitUntil(at);
+    };
+    return new DurableWait<void>({
+      kind: StepKind.SLEEP,
+      name,
+      occurrence,
+      deadline: at,
+      problem,
+      settle: () => Promise.resolve(),
+    }, run);
   }
 
   #step<T>(
@@ -140,6 +199,7 @@ export class ContextImpl implements Context {
     retry: Retry | undefined,
     timeoutMs: number | undefined,
     fn: StepFn<T>,
+    rateLimit?: string,
   ): Promise<T> {
     const host = this.#host;
     if (host.gone()) return host.never;
@@ -155,7 +215,7 @@ export class ContextImpl implements Context {
       // A recorded step due for its retry is the history's own; only a new one must match it.
       (rec ? Promise.resolve(true) : host.fresh(StepKind.FUNCTION, name, occurrence)).then((ok) =>
         ok
-          ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn })
+          ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn, rateLimit })
           : { kind: "gone" as const }
       ),
     );

@@ -4,6 +4,7 @@ import {
   type StepAttempt,
   StepKind,
   type StepRef,
+  WaitKind,
   type WorkerInfo,
   type Workflow as WorkflowMessage,
   WorkflowStatus as WireStatus,
@@ -102,6 +103,13 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
       workerId: w.parked.workerId,
     },
     unserved: w.unserved && { lastServedAt: date(w.unserved.lastServedAt) },
+    priority: w.priority,
+    waitingFor: w.waitingFor && {
+      kind: w.waitingFor.kind,
+      key: w.waitingFor.key,
+      limit: w.waitingFor.limit,
+      path: w.waitingFor.path,
+    },
   };
 }
 
@@ -117,8 +125,22 @@ export function stepRefFromWire(s: StepRef | undefined): StepRefInfo {
 const workerStatuses = ["ONLINE", "DRAINING", "OFFLINE"] as const;
 const healths = ["HEALTHY", "DEGRADED", "UNHEALTHY", "OFFLINE"] as const;
 const stepStatuses = ["RUNNING", "COMPLETED", "FAILED", "SLEEPING", "WAITING"] as const;
-const stepKinds = ["function", "function", "sleep", "signal", "child"] as const;
-const waitKinds = ["sleep", "sleep", "signal", "child", "retry"] as const;
+const stepKinds: Record<number, StepRefInfo["kind"]> = {
+  [StepKind.FUNCTION]: "function",
+  [StepKind.SLEEP]: "sleep",
+  [StepKind.SIGNAL]: "signal",
+  [StepKind.CHILD]: "child",
+  [StepKind.TOKEN]: "token",
+  [StepKind.ANY]: "any",
+};
+const waitKinds: Record<number, Workflow["waits"][number]["kind"]> = {
+  [WaitKind.SLEEP]: "sleep",
+  [WaitKind.SIGNAL]: "signal",
+  [WaitKind.CHILD]: "child",
+  [WaitKind.RETRY]: "retry",
+  [WaitKind.TOKEN]: "token",
+  [WaitKind.ANY]: "any",
+};
 
 /** A wire WorkerInfo as a {@linkcode WorkerSummary}. */
 export function workerFromWire(w: WorkerInfo): WorkerSummary {

@@ -59,6 +59,8 @@ const kinds: Record<StepKind, string> = {
   [StepKind.SLEEP]: "sleep",
   [StepKind.SIGNAL]: "signal wait",
   [StepKind.CHILD]: "child",
+  [StepKind.TOKEN]: "token",
+  [StepKind.ANY]: "wait for any",
 };
 
 /** A step as people read it: `step "charge-card"`, `sleep "cool-off"#2`. */

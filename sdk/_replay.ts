@@ -266,6 +266,10 @@ export class Execution {
       waitForever: () => this.#waitForever(),
       now: this.now,
       addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
+      streamCursor: (name) => {
+        const c = this.task.streams.find((s) => s.name === name);
+        return c && { nextOffset: Number(c.nextOffset), closed: c.closed };
+      },
       call: (method, req) => this.#report(() => this.rpc.call(method, req)),
       log: this.log,
       workflowType: this.task.workflowType,

@@ -5,7 +5,15 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
-import type { ReportItem, ReportResult, WorkerService } from "@kagzi/proto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  AppendStreamRequestSchema,
+  AppendStreamResponse,
+  ReportItem,
+  ReportResult,
+  StreamService,
+  WorkerService,
+} from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { retryDelay, sleep } from "./_backoff.ts";
 import type { Leases } from "./_lease.ts";
@@ -14,6 +22,7 @@ import { ItemError, MicroBatcher } from "./batcher.ts";
 type Rpc = Client<typeof WorkerService>;
 /** The calls a worker makes about a run it holds. */
 export type RunMethod =
+  | "beginStep"
   | "completeStep"
   | "failStep"
   | "sleep"
@@ -21,7 +30,9 @@ export type RunMethod =
   | "failWorkflow"
   | "receiveSignal"
   | "startChild"
-  | "parkWorkflow";
+  | "parkWorkflow"
+  | "createToken"
+  | "awaitAny";
 /** The request of a held-run call, without the fields the worker fills in. */
 export type Req<M extends RunMethod> = Omit<
   NonNullable<Parameters<Rpc[M]>[0]>,
@@ -65,6 +76,8 @@ export class WorkerRpc {
     private readonly maxRetryMs: number,
     /** The worker's lease deadlines: an execution starts no step without holding its lease. */
     readonly leases: Leases,
+    /** The client of stream writes (`ctx.stream`). */
+    readonly streams: Client<typeof StreamService>,
   ) {}
 
   /**
@@ -73,14 +86,36 @@ export class WorkerRpc {
    * UNAVAILABLE with backoff for up to `maxRetryMs`. Step and workflow
    * completions of all runs made at the same moment travel in one Report.
    */
-  async call<M extends RunMethod>(method: M, req: Req<M>): Promise<Res<M> | undefined> {
+  call<M extends RunMethod>(method: M, req: Req<M>): Promise<Res<M> | undefined> {
+    return this.#retrying(() =>
+      reported.has(method) && this.#reportSupported
+        ? this.#reports.add({ method, req } as Pending) as Promise<Res<M>>
+        : this.#single(method, req)
+    );
+  }
+
+  /** AppendStream for a held run, retried and refused like {@linkcode WorkerRpc.call}. */
+  appendStream(
+    req: Omit<
+      MessageInitShape<typeof AppendStreamRequestSchema>,
+      "namespace" | "workerId" | "$typeName"
+    >,
+  ): Promise<AppendStreamResponse | undefined> {
+    return this.#retrying(() => {
+      this.#count("appendStream");
+      return this.streams.appendStream({
+        ...req,
+        namespace: this.namespace,
+        workerId: this.workerId,
+      });
+    });
+  }
+
+  async #retrying<R>(send: () => Promise<R>): Promise<R | undefined> {
     const until = Date.now() + this.maxRetryMs;
     for (let attempt = 0;; attempt++) {
       try {
-        if (reported.has(method) && this.#reportSupported) {
-          return await this.#reports.add({ method, req } as Pending) as Res<M>;
-        }
-        return await this.#single(method, req);
+        return await send();
       } catch (err) {
         const e = KagziError.from(err);
         if (e.code === "PRECONDITION_FAILED" || e.code === "NOT_FOUND") return undefined;

@@ -5,7 +5,7 @@
  * in `_replay.ts`; the step API that calls this is in `_context_impl.ts`.
  */
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Payload, StepKind } from "@kagzi/proto";
+import { type Payload, StepKind, StepStatus } from "@kagzi/proto";
 import type { StepFn } from "./context.ts";
 import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
@@ -50,6 +50,8 @@ export interface StepCall<T> {
   retry: Retry | undefined;
   timeoutMs: number | undefined;
   fn: StepFn<T>;
+  /** The named rate limit each attempt takes a token of before it runs. */
+  rateLimit?: string;
 }
 
 /** One attempt of a step, in a `kagzi.step <name>` span. */
@@ -65,7 +67,7 @@ export async function attemptStep<T>(
 
 async function tryStep<T>(
   host: AttemptHost,
-  { name, occurrence, retry, timeoutMs, fn }: StepCall<T>,
+  { name, occurrence, retry, timeoutMs, fn, rateLimit }: StepCall<T>,
 ): Promise<AttemptResult<T>> {
   const step = { kind: StepKind.FUNCTION, name, occurrence };
   // No step starts once the lease may have expired (the worker was frozen or cut off):
@@ -73,8 +75,14 @@ async function tryStep<T>(
   const held = host.rpc.leases.hold(host.lease);
   if (held !== true && !(await held)) host.release("the lease may have expired");
   if (host.released() || host.stopping()) return { kind: "gone" };
+  let outcome: { value: T } | { error: unknown } | undefined;
+  if (rateLimit !== undefined) {
+    const token = await takeToken<T>(host, step, rateLimit);
+    if ("kind" in token) return token;
+    if ("error" in token) outcome = token;
+  }
   const startedAt = timestampFromDate(new Date(host.now()));
-  let outcome = await runFn(host.signal, name, timeoutMs, fn);
+  outcome ??= await runFn(host.signal, name, timeoutMs, fn);
   if (host.released()) return { kind: "gone" };
   // A step aborted by a shutdown did not fail: it runs again after the release.
   if (host.stopping() && "error" in outcome) return { kind: "gone" };
@@ -145,6 +153,61 @@ async function tryStep<T>(
   );
   if (retryAt) return { kind: "wait", at: retryAt };
   return { kind: "error", error: new StepFailedError(name, error) };
+}
+
+/**
+ * Takes a token of the step's named rate limit (BeginStep): `{}` when taken, a wait when none
+ * is free (the run suspends until then; nothing is recorded, so it is no attempt), an error
+ * the attempt fails with when the server refuses the limit for good (e.g. not defined).
+ */
+async function takeToken<T>(
+  host: AttemptHost,
+  step: { kind: StepKind; name: string; occurrence: number },
+  rateLimit: string,
+): Promise<AttemptResult<T> | { error: unknown } | Record<never, never>> {
+  let refused: KagziError | undefined;
+  const res = await host.report(() =>
+    host.rpc.call("beginStep", { lease: host.lease, step, rateLimit }).catch((err) => {
+      if (!permanentRefusal(err)) throw err;
+      refused = KagziError.from(err);
+      return null;
+    })
+  );
+  if (res === undefined || host.released()) return { kind: "gone" };
+  if (res === null) {
+    const error = new KagziError(refused!.code, refused!.message, {
+      subject: refused!.subject || "rate_limit",
+      subjectId: rateLimit,
+      nonRetryable: true,
+    });
+    error.name = "RateLimitError";
+    return { error };
+  }
+  if (res.rateLimitedUntil) {
+    const at = timestampDate(res.rateLimitedUntil);
+    host.log.debug(
+      `step "${step.name}" of run ${host.lease.runId} waits for rate limit "${rateLimit}" ` +
+        `until ${at.toISOString()}`,
+      { runId: host.lease.runId, step: step.name, rateLimit, until: at.toISOString() },
+    );
+    return { kind: "wait", at };
+  }
+  if (!res.shouldExecute) {
+    // Stored meanwhile (another execution of this run got there first): as a replay would.
+    const rec = res.record;
+    if (rec?.status === StepStatus.COMPLETED) {
+      try {
+        return {
+          kind: "value",
+          value: decodeJson(rec.output, `output of step "${step.name}"`) as T,
+        };
+      } catch (error) {
+        return { kind: "error", error };
+      }
+    }
+    if (rec?.error) return { kind: "error", error: new StepFailedError(step.name, rec.error) };
+  }
+  return {};
 }
 
 /** Runs the step function under its own signal (the execution's, and its timeout's). */

@@ -25,6 +25,10 @@ function mockedContext(ctx: Context, mocks: StepMocks): Context {
         inner.timeout(d);
         return builder;
       },
+      rateLimit(name) {
+        inner.rateLimit(name);
+        return builder;
+      },
       run: <T>(fn: StepFn<T>): Promise<T> =>
         inner.run((mocks.get(name) as StepFn<T> | undefined) ?? fn),
     };

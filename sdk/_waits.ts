@@ -17,6 +17,7 @@ import {
 import { decodeJson, encodeJson } from "./_payload.ts";
 import type { Req, Res, RunMethod } from "./_rpc.ts";
 import type { WorkflowRef } from "./workflow_ref.ts";
+import { DurableWait, type WaitSpec } from "./_durable_wait.ts";
 
 /** What the helpers need of the execution that runs them. */
 export interface WaitHost {
@@ -46,15 +47,18 @@ export function waitForSignal<T>(
   host: WaitHost,
   name: string,
   options: SignalWaitOptions = {},
-): Promise<T> {
-  if (host.gone()) return host.never;
+): DurableWait<T> {
+  let problem: unknown;
   let timeoutMs: number | undefined;
   try {
     if (options.timeout !== undefined) timeoutMs = parseDuration(options.timeout, "timeout");
   } catch (err) {
-    return Promise.reject(err);
+    problem = err;
   }
-  const { occurrence, record } = host.next(StepKind.SIGNAL, name);
+  // The occurrence is fixed now, whether it is awaited alone or raced by ctx.any().
+  const { occurrence, record } = host.gone()
+    ? { occurrence: 0, record: undefined }
+    : host.next(StepKind.SIGNAL, name);
   const outcome = (rec: StepRecord): Promise<T> => {
     if (rec.status === StepStatus.COMPLETED) {
       return Promise.resolve().then(() =>
@@ -66,22 +70,31 @@ export function waitForSignal<T>(
     }
     return rec.wakeUpAt ? host.waitUntil(timestampDate(rec.wakeUpAt)) : host.waitForever();
   };
-  if (record && record.status !== StepStatus.WAITING) return outcome(record);
-  // Not taken yet: ask the server, which takes the oldest unconsumed signal or records the wait.
-  const timeoutAt = timeoutMs === undefined ? undefined : new Date(host.now() + timeoutMs);
-  // A recorded wait still WAITING is the history's own: only a new one must match it.
-  const matches = record ? Promise.resolve(true) : host.fresh(StepKind.SIGNAL, name, occurrence);
-  return host.track(
-    matches.then((ok) =>
-      ok
-        ? host.call("receiveSignal", {
-          lease: host.lease,
-          step: { kind: StepKind.SIGNAL, name, occurrence },
-          timeoutAt: timeoutAt && timestampFromDate(timeoutAt),
-        })
-        : undefined
-    ),
-  ).then((res) => (res?.record ? outcome(res.record) : host.never));
+  const run = (): Promise<T> => {
+    if (host.gone()) return host.never;
+    if (problem) return Promise.reject(problem);
+    if (record && record.status !== StepStatus.WAITING) return outcome(record);
+    // Not taken yet: ask the server, which takes the oldest unconsumed signal or records the wait.
+    const timeoutAt = timeoutMs === undefined ? undefined : new Date(host.now() + timeoutMs);
+    // A recorded wait still WAITING is the history's own: only a new one must match it.
+    const matches = record ? Promise.resolve(true) : host.fresh(StepKind.SIGNAL, name, occurrence);
+    return host.track(
+      matches.then((ok) =>
+        ok
+          ? host.call("receiveSignal", {
+            lease: host.lease,
+            step: { kind: StepKind.SIGNAL, name, occurrence },
+            timeoutAt: timeoutAt && timestampFromDate(timeoutAt),
+          })
+          : undefined
+      ),
+    ).then((res) => (res?.record ? outcome(res.record) : host.never));
+  };
+  const deadline = timeoutMs === undefined ? undefined : new Date(host.now() + timeoutMs);
+  return new DurableWait<T>(
+    { kind: StepKind.SIGNAL, name, occurrence, deadline, problem, settle: outcome },
+    run,
+  );
 }
 
 /** `ctx.child(name)`: the builder of a child workflow run. */
@@ -89,40 +102,65 @@ export function childBuilder(host: WaitHost, name: string): ChildBuilder {
   let workflowId = "";
   let version = "";
   let policy = ParentClosePolicy.CANCEL;
-  const start = <O>(workflow: string | WorkflowRef, input: unknown): Promise<ChildHandle<O>> => {
-    if (host.gone()) return host.never;
+  /**
+   * The child's CHILD step, numbered now: `begin()` starts the child once (or finds the stored
+   * record) and resolves with its record; undefined when the execution stops.
+   */
+  const describe = (workflow: string | WorkflowRef, input: unknown) => {
     const type = typeof workflow === "string" ? workflow : workflow?.type;
     if (typeof type !== "string" || type === "") {
-      return Promise.reject(
-        new KagziError("INVALID_ARGUMENT", `ctx.child("${name}"): the workflow type is empty`, {
-          subject: "workflow_type",
-          nonRetryable: true,
-        }),
+      const problem = new KagziError(
+        "INVALID_ARGUMENT",
+        `ctx.child("${name}"): the workflow type is empty`,
+        { subject: "workflow_type", nonRetryable: true },
       );
+      return { occurrence: 0, problem, begin: () => Promise.reject(problem) };
     }
     const { occurrence, record } = host.next(StepKind.CHILD, name);
-    if (record) return Promise.resolve(handle<O>(host, name, record));
-    let payload;
-    try {
-      payload = encodeJson(input, `input of child "${name}"`);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return host.track(
-      host.fresh(StepKind.CHILD, name, occurrence).then((ok) =>
-        ok
-          ? host.call("startChild", {
-            lease: host.lease,
-            step: { kind: StepKind.CHILD, name, occurrence },
-            workflowType: type,
-            workflowId,
-            version,
-            input: payload,
-            parentClosePolicy: policy,
-          })
-          : undefined
-      ),
-    ).then((res) => (res?.record ? handle<O>(host, name, res.record) : host.never));
+    let started: Promise<StepRecord | undefined> | undefined;
+    const begin = (): Promise<StepRecord | undefined> => {
+      if (record) return Promise.resolve(record);
+      let payload;
+      try {
+        payload = encodeJson(input, `input of child "${name}"`);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return started ??= host.track(
+        host.fresh(StepKind.CHILD, name, occurrence).then((ok) =>
+          ok
+            ? host.call("startChild", {
+              lease: host.lease,
+              step: { kind: StepKind.CHILD, name, occurrence },
+              workflowType: type,
+              workflowId,
+              version,
+              input: payload,
+              parentClosePolicy: policy,
+            })
+            : undefined
+        ),
+      ).then((res) => res?.record);
+    };
+    return { occurrence, problem: undefined, begin };
+  };
+  const start = <O>(workflow: string | WorkflowRef, input: unknown): Promise<ChildHandle<O>> => {
+    if (host.gone()) return host.never;
+    const { begin } = describe(workflow, input);
+    return begin().then((rec) => (rec ? handle<O>(host, name, rec) : host.never));
+  };
+  const run = <O>(workflow: string | WorkflowRef, input: unknown): DurableWait<O> => {
+    if (host.gone()) return new DurableWait<O>(goneSpec(name), () => host.never);
+    const { occurrence, problem, begin } = describe(workflow, input);
+    let rec: StepRecord | undefined;
+    return new DurableWait<O>({
+      kind: StepKind.CHILD,
+      name,
+      occurrence,
+      problem,
+      prepare: () => begin().then((r) => (rec = r) !== undefined),
+      settle: (outcome) => settleChild<O>(host, name, rec?.childRunId ?? "", outcome),
+    }, () => begin().then((r) => (r ? handle<O>(host, name, r).result() : host.never)));
   };
   const builder: ChildBuilder = {
     id(id: string) {
@@ -145,33 +183,47 @@ export function childBuilder(host: WaitHost, name: string): ChildBuilder {
       return builder;
     },
     start: start as ChildBuilder["start"],
-    run:
-      ((workflow: string | WorkflowRef, input: unknown) =>
-        start(workflow, input).then((h) => h.result())) as ChildBuilder["run"],
+    run: run as ChildBuilder["run"],
   };
   return builder;
+}
+
+/** The spec of a wait made after the execution stopped: it never starts anything. */
+function goneSpec<T>(name: string): WaitSpec<T> {
+  return { kind: StepKind.CHILD, name, occurrence: 0, settle: () => new Promise<T>(() => {}) };
+}
+
+/** A child's result from its CHILD step's record (or a ctx.any outcome shaped like one). */
+function settleChild<O>(host: WaitHost, name: string, runId: string, rec: StepRecord): Promise<O> {
+  if (rec.status === StepStatus.COMPLETED) {
+    return Promise.resolve().then(() =>
+      (rec.output?.data.length
+        ? decodeJson(rec.output, `output of child "${name}"`)
+        : undefined) as O
+    );
+  }
+  if (rec.status === StepStatus.FAILED && rec.error) {
+    if (rec.error.code === ErrorCode.CANCELLED) {
+      return Promise.reject(new WorkflowCancelledError(runId, rec.error.message));
+    }
+    return Promise.reject(new WorkflowFailedError(runId, rec.error));
+  }
+  return host.waitForever();
 }
 
 /** The handle of a started child, from its CHILD step's record. */
 function handle<O>(host: WaitHost, name: string, rec: StepRecord): ChildHandle<O> {
   const runId = rec.childRunId;
+  const step = rec.step;
   return {
     runId,
-    result(): Promise<O> {
-      if (rec.status === StepStatus.COMPLETED) {
-        return Promise.resolve().then(() =>
-          (rec.output?.data.length
-            ? decodeJson(rec.output, `output of child "${name}"`)
-            : undefined) as O
-        );
-      }
-      if (rec.status === StepStatus.FAILED && rec.error) {
-        if (rec.error.code === ErrorCode.CANCELLED) {
-          return Promise.reject(new WorkflowCancelledError(runId, rec.error.message));
-        }
-        return Promise.reject(new WorkflowFailedError(runId, rec.error));
-      }
-      return host.waitForever();
+    result(): DurableWait<O> {
+      return new DurableWait<O>({
+        kind: StepKind.CHILD,
+        name,
+        occurrence: step?.occurrence ?? 0,
+        settle: (outcome) => settleChild<O>(host, name, runId, outcome),
+      }, () => settleChild<O>(host, name, runId, rec));
     },
   };
 }

@@ -3,7 +3,7 @@
  * the loop (`_worker_loop.ts`), the stats it keeps, and the handler for a type it lacks.
  */
 import type { Client } from "@connectrpc/connect";
-import type { Task, WorkerService } from "@kagzi/proto";
+import type { StreamService, Task, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import { KagziError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -11,6 +11,8 @@ import type { Logger } from "./logger.ts";
 /** What `WorkerBuilder.build()` hands the worker: its client, identity and settings. */
 export interface WorkerInit {
   client: Client<typeof WorkerService>;
+  /** The client of the runs' stream writes (`ctx.stream`). */
+  streams: Client<typeof StreamService>;
   register: () => Promise<{ workerId: string }>;
   namespace: string;
   workerId: string;

@@ -46,6 +46,7 @@ export class WorkerLoop {
       init.workerId,
       init.leaseMs,
       this.#leases,
+      init.streams,
     );
   }
 

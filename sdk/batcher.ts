@@ -33,6 +33,12 @@ export interface MicroBatcherOptions {
    * @default true
    */
   splitFailedBatch?: boolean;
+  /**
+   * Called when a batch of `size` items failed as a whole and is being written again item by
+   * item (`splitFailedBatch`), with the batch's failure: each split costs a statement per item,
+   * so a caller can count and report them.
+   */
+  onSplit?: (error: unknown, size: number) => void;
 }
 
 interface Pending<I, O> {
@@ -52,6 +58,7 @@ export class MicroBatcher<I, O> {
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
   readonly #split: boolean;
+  readonly #onSplit?: (error: unknown, size: number) => void;
   #queue: Pending<I, O>[] = [];
   #inFlight = 0;
   #scheduled = false;
@@ -69,6 +76,7 @@ export class MicroBatcher<I, O> {
     this.#maxBatch = options.maxBatch ?? 256;
     this.#maxInFlight = options.maxInFlight ?? 1;
     this.#split = options.splitFailedBatch ?? true;
+    this.#onSplit = options.onSplit;
   }
 
   /** Queues `item`; resolves with its own result when its batch is flushed. */
@@ -107,6 +115,9 @@ export class MicroBatcher<I, O> {
         for (const b of batch) b.reject(err);
         return;
       }
+      try {
+        this.#onSplit?.(err, batch.length);
+      } catch { /* a report must not lose the batch's items */ }
     }
     // Settle each item alone, so only the items that fail by themselves are refused.
     for (const b of batch) {

@@ -31,12 +31,13 @@ Deno.test("MicroBatcher rejects every call of a failed batch and keeps going", a
 
 Deno.test("MicroBatcher settles each call of a failed batch alone, so one bad item fails only itself", async () => {
   const flushed: string[][] = [];
+  const splits: [string, number][] = [];
   const b = new MicroBatcher<string, string>(async (items) => {
     flushed.push(items);
     await new Promise((r) => setTimeout(r, 1));
     if (items.includes("poison")) throw new Error(`cannot store "poison"`);
     return items.map((s) => s.toUpperCase());
-  });
+  }, { onSplit: (err, size) => splits.push([String(err), size]) });
   const results = await Promise.allSettled(["a", "b", "poison", "c"].map((s) => b.add(s)));
   assert.deepEqual(results.map((r) => r.status === "fulfilled" ? r.value : "rejected"), [
     "A",
@@ -47,6 +48,8 @@ Deno.test("MicroBatcher settles each call of a failed batch alone, so one bad it
   assert.match(String((results[2] as PromiseRejectedResult).reason), /poison/);
   // One batch, then each item alone, in order.
   assert.deepEqual(flushed, [["a", "b", "poison", "c"], ["a"], ["b"], ["poison"], ["c"]]);
+  // The split is reported once, with the batch's failure and size.
+  assert.deepEqual(splits, [[`Error: cannot store "poison"`, 4]]);
 });
 
 Deno.test("MicroBatcher with splitFailedBatch off rejects every call of a failed batch with its failure", async () => {

@@ -51,13 +51,16 @@ export {
   type SchedulePage,
   type SchedulePatch,
 } from "./client/schedules.ts";
+export type { NamedRateLimit, NamedRateLimitOptions, RateLimitArgs } from "./client/rate_limits.ts";
 export { type OnDuplicate, StartCall } from "./client/start.ts";
+export type { StreamInfo, StreamReadOptions, StreamValue } from "./client/streams.ts";
 export type {
   ListSignalsOptions,
   SignalInfo,
   SignalOptions,
   SignalSent,
 } from "./client/signals.ts";
+export type { TokenCallOptions, TokenInfo } from "./client/tokens.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,
@@ -67,6 +70,8 @@ export {
   RetryAfterError,
   SignalTimeoutError,
   StepFailedError,
+  TokenFailedError,
+  TokenTimeoutError,
   WorkflowCancelledError,
   WorkflowFailedError,
 } from "./errors.ts";
@@ -75,6 +80,13 @@ export {
   defineWorkflow,
   type WorkflowDefinition,
 } from "./workflow_def.ts";
+export type { ConcurrencyKeyUse, FlowControlInfo, FlowControlRegistration } from "./client/flow.ts";
+export type {
+  ConcurrencyLimit,
+  DebounceOptions,
+  FlowControlOptions,
+  RateLimitOptions,
+} from "./flow_control.ts";
 export {
   type AnyWorkflowRef,
   type InputOf,

@@ -183,6 +183,41 @@ export class SignalTimeoutError extends KagziError {
   }
 }
 
+/** A token's `wait()` gave up: nobody completed token `tokenName` before its timeout. */
+export class TokenTimeoutError extends KagziError {
+  /** The token's name (`ctx.token(name)`). */
+  readonly tokenName: string;
+  /** Creates the error of the wait for token `tokenName`. */
+  constructor(tokenName: string, message = "") {
+    super("TIMEOUT", message || `Token "${tokenName}" was not completed in time`, {
+      nonRetryable: true,
+      subject: "token",
+      subjectId: tokenName,
+    });
+    this.name = "TokenTimeoutError";
+    this.tokenName = tokenName;
+  }
+}
+
+/** A token's `wait()` rejects with it when the token was failed (`client.failToken`). */
+export class TokenFailedError extends KagziError {
+  /** The token's name (`ctx.token(name)`). */
+  readonly tokenName: string;
+  /** The reason given to `failToken`. */
+  readonly reason: string;
+  /** Creates the error of token `tokenName`, failed for `reason`. */
+  constructor(tokenName: string, reason: string) {
+    super("APPLICATION", `Token "${tokenName}" was failed: ${reason}`, {
+      nonRetryable: true,
+      subject: "token",
+      subjectId: tokenName,
+    });
+    this.name = "TokenFailedError";
+    this.tokenName = tokenName;
+    this.reason = reason;
+  }
+}
+
 /** Throw inside a step to fail it at once, without retries. */
 export class NonRetryableError extends KagziError {
   /** Creates an APPLICATION error that is never retried. */

@@ -45,6 +45,8 @@ export {
   type ListSchedulesOptions,
   type ListSignalsOptions,
   type ListWorkersOptions,
+  type NamedRateLimit,
+  type NamedRateLimitOptions,
   type NamespaceOption,
   NonRetryableError,
   type OnDuplicate,
@@ -52,6 +54,7 @@ export {
   type ParkedInfo,
   parseDuration,
   type Protocol,
+  type RateLimitArgs,
   type RerunOptions,
   type ResultOptions,
   type ResumeOptions,
@@ -72,6 +75,13 @@ export {
   type StepAttemptInfo,
   StepFailedError,
   type StepRefInfo,
+  type StreamInfo,
+  type StreamReadOptions,
+  type StreamValue,
+  type TokenCallOptions,
+  TokenFailedError,
+  type TokenInfo,
+  TokenTimeoutError,
   type WorkerSummary,
   type Workflow,
   WORKFLOW_STATUSES,
@@ -86,14 +96,25 @@ export {
   type WorkflowWait,
 } from "./client.ts";
 export type {
+  AnyOptions,
+  AnyResult,
   ChildBuilder,
   ChildHandle,
   Context,
   SignalWaitOptions,
   StepBuilder,
   StepFn,
+  Stream,
+  Token,
+  TokenOptions,
   WorkflowFn,
 } from "./context.ts";
+export type {
+  ConcurrencyLimit,
+  DebounceOptions,
+  FlowControlOptions,
+  RateLimitOptions,
+} from "./flow_control.ts";
 export { Retry } from "./retry.ts";
 export { Worker, WorkerBuilder, type WorkerStats, type WorkflowOptions } from "./worker.ts";
 export { consoleLogger, type Logger, type LogLevel } from "./logger.ts";

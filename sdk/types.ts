@@ -119,12 +119,20 @@ export interface Workflow {
    * its type and version: nothing will pick it up until one registers.
    */
   unserved: { lastServedAt: Date | undefined } | undefined;
+  /** Higher is claimed first; FIFO within one priority. */
+  priority: number;
+  /**
+   * Set while the run is PENDING and held back by a flow-control limit: which one
+   * (`{ kind: "concurrency", key: "cust-42", limit: 1 }`; `key` is "" for a limit over the
+   * whole type, `path` the key's path).
+   */
+  waitingFor: { kind: string; key: string; limit: number; path: string } | undefined;
 }
 
 /** A step as the replay sees it: its kind, name and which use of the name in the run. */
 export interface StepRefInfo {
   /** A function step, a durable sleep, a signal wait or a child workflow. */
-  kind: "function" | "sleep" | "signal" | "child";
+  kind: "function" | "sleep" | "signal" | "child" | "token" | "any";
   /** The step's name. */
   name: string;
   /** Which use of the name in the run (from 1). */
@@ -146,7 +154,7 @@ export interface ParkedInfo {
 /** One thing a suspended run waits for. */
 export interface WorkflowWait {
   /** A durable sleep, a signal, a child run, or a step's next attempt. */
-  kind: "sleep" | "signal" | "child" | "retry";
+  kind: "sleep" | "signal" | "child" | "retry" | "token" | "any";
   /** The sleep's, signal's, child's or step's name. */
   name: string;
   /** When the sleep ends, the signal wait times out or the retry runs; undefined: no limit. */
@@ -230,7 +238,7 @@ export interface StepAttemptInfo {
   /** The run the step belongs to. */
   runId: string;
   /** A function step, a durable sleep, a signal wait or a child workflow. */
-  kind: "function" | "sleep" | "signal" | "child";
+  kind: "function" | "sleep" | "signal" | "child" | "token" | "any";
   /** The step's name. */
   name: string;
   /** Which use of the name in the run (from 1). */

@@ -6,9 +6,11 @@
  */
 
 import { createClient } from "@connectrpc/connect";
-import { WorkerService } from "@kagzi/proto";
+import { StreamService, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import { type AnyWorkflowDefinition, checkTriggers, type EventTrigger } from "./workflow_def.ts";
+import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
+import type { FlowControl } from "@kagzi/proto";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import {
@@ -28,8 +30,8 @@ import { consoleLogger, type Logger, type LogLevel, toLogger } from "./logger.ts
 
 export type { WorkerStats };
 
-/** Options of {@linkcode WorkerBuilder.workflow}. */
-export interface WorkflowOptions {
+/** Options of {@linkcode WorkerBuilder.workflow}: a version and the type's flow control. */
+export interface WorkflowOptions extends FlowControlOptions {
   /** Serve only runs of this version of the type. @default "" (unversioned runs) */
   version?: string;
   /** Events that start a run of the type (see `defineWorkflow`). @default the definition's */
@@ -40,6 +42,7 @@ interface Registration {
   type: string;
   version: string;
   fn: WorkflowFn;
+  flowControl?: FlowControl;
   triggers: readonly EventTrigger[];
 }
 
@@ -137,12 +140,22 @@ export class WorkerBuilder {
         },
       );
     }
+    // Options given here override the definition's, one by one.
+    const own = (k: keyof FlowControlOptions) =>
+      options[k] !== undefined ? options : def?.flowControl;
+    const flowControl = flowControlToProto(type, {
+      concurrency: own("concurrency")?.concurrency,
+      rateLimit: own("rateLimit")?.rateLimit,
+      debounce: own("debounce")?.debounce,
+      priority: own("priority")?.priority,
+    });
     const triggers = options.triggers
       ? checkTriggers(`workflow("${type}")`, options.triggers)
       : (def?.triggers ?? []);
-    this.#registrations.push({ type, version, fn, triggers });
+    this.#registrations.push({ type, version, fn, flowControl, triggers });
     return this;
   }
+
   /** Shown in worker listings. */
   hostname(h: string): this {
     this.#hostname = h;
@@ -202,12 +215,19 @@ export class WorkerBuilder {
       protocol: this.#protocol,
     });
     const client = createClient(WorkerService, transport);
+    const streams = createClient(StreamService, transport);
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
-    const types = new Map<string, string[]>();
+    // One registration per type and flow control (versions of a type may differ in it).
+    const types = new Map<string, { type: string; versions: string[]; fc?: FlowControl }>();
     const triggers = new Map<string, Set<string>>();
     for (const r of this.#registrations) {
-      types.set(r.type, [...(types.get(r.type) ?? []), r.version]);
+      const fc = r.flowControl &&
+        JSON.stringify(r.flowControl, (_, v) => typeof v === "bigint" ? String(v) : v);
+      const key = `${r.type}\u0000${fc ?? ""}`;
+      const t = types.get(key) ?? { type: r.type, versions: [], fc: r.flowControl };
+      t.versions.push(r.version);
+      types.set(key, t);
       const events = triggers.get(r.type) ?? new Set();
       for (const t of r.triggers) events.add(t.event);
       triggers.set(r.type, events);
@@ -218,10 +238,11 @@ export class WorkerBuilder {
         return await retryUnavailable(() =>
           client.register({
             namespace: this.#namespace,
-            workflowTypes: [...types].map(([workflowType, versions]) => ({
-              workflowType,
+            workflowTypes: [...types.values()].map(({ type, versions, fc }) => ({
+              workflowType: type,
               versions: versions.filter((v) => v !== "").length ? versions : [],
-              triggers: [...triggers.get(workflowType)!].map((event) => ({ event })),
+              flowControl: fc,
+              triggers: [...triggers.get(type)!].map((event) => ({ event })),
             })),
             hostname: this.#hostname || hostname(),
             pid: pid(),
@@ -252,7 +273,10 @@ export class WorkerBuilder {
     const address = addressLabel(this.addr);
     log.info(
       `worker ${res.workerId} registered with ${address}: ` +
-        [...types].map(([t, vs]) => vs.filter(Boolean).length ? `${t}@${vs.join(",")}` : t)
+        [...types.values()]
+          .map(({ type: t, versions: vs }) =>
+            vs.filter(Boolean).length ? `${t}@${vs.join(",")}` : t
+          )
           .join(", ") +
         ` (namespace "${this.#namespace}", up to ${this.#maxConcurrent} runs)`,
       { workerId: res.workerId, namespace: this.#namespace },
@@ -261,6 +285,7 @@ export class WorkerBuilder {
       log,
       address,
       client,
+      streams,
       register,
       namespace: this.#namespace,
       workerId: res.workerId,

@@ -5,6 +5,7 @@
  */
 import type { Context } from "./context.ts";
 import type { WorkflowRef } from "./workflow_ref.ts";
+import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
 
 /** An event that starts a run of the workflow: `{ event: "order.created" }`. */
 export interface EventTrigger {
@@ -12,8 +13,11 @@ export interface EventTrigger {
   readonly event: string;
 }
 
-/** Options of {@linkcode defineWorkflow}, sent when a worker registers the workflow. */
-export interface DefineWorkflowOptions {
+/**
+ * Options of {@linkcode defineWorkflow}, sent when a worker registers the workflow: its flow
+ * control (concurrency, rate limit, debounce, priority) and the events that start it.
+ */
+export interface DefineWorkflowOptions extends FlowControlOptions {
   /**
    * Events that start a run of this workflow, with the event's data as input: each
    * `client.emit(name, …)` starts one run of every type subscribed to `name` (once per event
@@ -26,6 +30,8 @@ export interface DefineWorkflowOptions {
 export interface WorkflowDefinition<I = unknown, O = unknown> extends WorkflowRef<I, O> {
   /** The workflow function. */
   readonly fn: (ctx: Context, input: I) => Promise<O>;
+  /** Its flow control (concurrency, rate limit, debounce, priority), sent at Register. */
+  readonly flowControl?: FlowControlOptions;
   /** The events that start it. */
   readonly triggers?: readonly EventTrigger[];
 }
@@ -38,6 +44,7 @@ export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
  * Defines a workflow: `defineWorkflow("process-order", async (ctx, input: OrderInput) => …)`.
  * Register it with `Worker.builder(…).workflows([processOrder])`; start it with
  * `client.start(processOrder).input(…)`, whose `result()` is typed by the function's output.
+ * `options` declares its flow control (checked here; the server checks it again at Register).
  */
 export function defineWorkflow<I, O>(
   type: string,
@@ -51,7 +58,12 @@ export function defineWorkflow<I, O>(
     throw new TypeError(`defineWorkflow("${type}"): the workflow must be a function`);
   }
   const triggers = checkTriggers(`defineWorkflow("${type}")`, options.triggers);
-  return Object.freeze(triggers.length ? { type, fn, triggers } : { type, fn });
+  flowControlToProto(type, options);
+  const { concurrency, rateLimit, debounce, priority } = options;
+  const flowControl = [concurrency, rateLimit, debounce, priority].some((x) => x !== undefined)
+    ? { flowControl: { concurrency, rateLimit, debounce, priority } }
+    : {};
+  return Object.freeze({ type, fn, ...flowControl, ...(triggers.length ? { triggers } : {}) });
 }
 
 /** The triggers as a frozen list; a TypeError names a malformed one. */

@@ -53,6 +53,7 @@ const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
     env: "KAGZI_MAX_PENDING_SIGNALS",
     kind: "int",
   },
+  { key: "publicUrl", flag: "public-url", env: "KAGZI_PUBLIC_URL", kind: "string" },
   { key: "metrics", flag: "metrics", env: "KAGZI_METRICS", kind: "flag" },
   { key: "serverless", flag: "serverless", env: "KAGZI_SERVERLESS", kind: "flag" },
   { key: "migrate", flag: "migrate", env: "KAGZI_MIGRATE", kind: "flag" },
@@ -148,6 +149,12 @@ export function loadConfig(
     config.databaseUrl ||= postgresUrlFromPgEnv(env);
     const problem = serverlessProblem(config);
     if (problem) throw new ConfigError(problem);
+  }
+  if (config.publicUrl && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(config.publicUrl)) {
+    throw new ConfigError(
+      `Invalid --public-url / KAGZI_PUBLIC_URL: "${config.publicUrl}" is not an http:// or ` +
+        `https:// URL without query or fragment (like "https://kagzi.example.com")`,
+    );
   }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     throw new ConfigError(

@@ -31,6 +31,8 @@ export interface ServerMetrics {
    * `matched` for a run a start handed to it directly (no claim query).
    */
   pollClaim(namespace: string, result: "claimed" | "empty" | "matched", runs?: number): void;
+  /** A group-commit batch failed as a whole and was written again item by item. */
+  batchSplit(batch: string): void;
 }
 
 /** The metrics of a server with their registry, RPC interceptor and HTTP endpoint. */
@@ -64,6 +66,7 @@ export const noMetrics: ServerMetrics = {
   runClaimed() {},
   stepAttempt() {},
   pollClaim() {},
+  batchSplit() {},
 };
 
 const runLabels = ["namespace", "workflow_type"] as const;
@@ -134,6 +137,14 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     registers,
   });
 
+  const splits = new Counter({
+    name: "kagzi_batch_splits_total",
+    help: "Group-commit batches that failed as a whole and were written again item by item, " +
+      "by batch (starts, step_outputs, completions).",
+    labelNames: ["batch"],
+    registers,
+  });
+
   createGauges(registers, options);
 
   const check = scrapeAuth(options.apiKeys);
@@ -156,6 +167,9 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     pollClaim(namespace, result, runs = 1) {
       if (result === "matched") matched.inc({ namespace }, runs);
       else claims.inc({ namespace, result });
+    },
+    batchSplit(batch) {
+      splits.inc({ batch });
     },
     interceptor: (next) => async (req) => {
       const method = req.method.name;

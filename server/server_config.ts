@@ -46,6 +46,12 @@ export interface ServerConfig {
   apiKeys: ApiKey[];
   /** Unconsumed signals one run may hold; more are refused with RESOURCE_EXHAUSTED. @default 1000 */
   maxPendingSignals: number;
+  /**
+   * The base URL token callback URLs start with (`https://kagzi.example.com`): how callers outside
+   * reach this server. Empty: the origin of the request that made the URL (the worker's).
+   * @default ""
+   */
+  publicUrl: string;
   /** Serve Prometheus metrics on `GET /metrics` of the Connect port. @default true */
   metrics: boolean;
   /**
@@ -95,6 +101,7 @@ export const defaults: ServerConfig = {
   poolSize: 10,
   apiKeys: [],
   maxPendingSignals: 1000,
+  publicUrl: "",
   metrics: true,
   serverless: false,
   migrate: true,

@@ -12,6 +12,9 @@ import {
   BulkOperationService,
   EventService,
   HookService,
+  RateLimitService,
+  StreamService,
+  TokenService,
   WorkerService,
   WorkflowScheduleService,
   WorkflowService,
@@ -33,6 +36,7 @@ import { bulkService } from "./services/bulk_service.ts";
 import { eventService } from "./services/event_service.ts";
 import { hookService } from "./services/hook_service.ts";
 import { hookEndpoint } from "./http/hook_endpoint.ts";
+import { rateLimitService } from "./services/rate_limit_service.ts";
 import { startBulkWorker } from "./engine/bulk.ts";
 import { workflowService } from "./services/workflow_service.ts";
 import { workerService } from "./services/worker_service.ts";
@@ -43,9 +47,15 @@ import { Maintenance } from "./engine/maintenance.ts";
 import { startRetention } from "./engine/retention.ts";
 import { DeadWorkers } from "./engine/dead_workers.ts";
 import { scheduleService } from "./services/schedule_service.ts";
+import { streamService } from "./services/stream_service.ts";
 import { ApiKeyCheck } from "./http/auth.ts";
 import { interceptorsFor } from "./http/interceptors.ts";
 import { createRouter } from "./http/router.ts";
+import { FlowCache } from "./services/_flow_cache.ts";
+import { serveStreamEvents } from "./http/stream_sse.ts";
+import { TokenSigner } from "./services/_token_urls.ts";
+import { tokenService } from "./services/token_service.ts";
+import { tokenCallback, tokenPathPrefix } from "./http/token_callback.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
 export interface KagziServer {
@@ -151,6 +161,8 @@ export async function startServer(
       ? undefined
       : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
     clock,
+    flowCache: new FlowCache(),
+    tokens: new TokenSigner(db, config.publicUrl),
   };
 
   const maintenance = config.serverless
@@ -178,8 +190,11 @@ export async function startServer(
     router.service(WorkerService, worker);
     router.service(WorkflowScheduleService, scheduleService(ctx));
     router.service(BulkOperationService, bulkService(ctx));
+    router.service(StreamService, streamService(ctx));
+    router.service(TokenService, tokenService(ctx));
     router.service(EventService, eventService(ctx));
     router.service(HookService, hookService(ctx));
+    router.service(RateLimitService, rateLimitService(ctx));
   };
   const { fetch, http2Handler } = createRouter({
     routes,
@@ -187,9 +202,11 @@ export async function startServer(
     keys,
     health: ctx.health,
     metrics: metrics && ((req) => metrics.handle(req)),
+    streamEvents: (req, path) => serveStreamEvents(ctx, keys, req, path),
     hooks: hookEndpoint(ctx),
     corsOrigins: config.corsOrigins,
     log,
+    httpRoutes: [{ prefix: tokenPathPrefix, handle: tokenCallback(ctx) }],
   });
   const ticker = maintenance ? undefined : startTicker(db, notifier, log, {
     intervalMs: config.tickIntervalMs,

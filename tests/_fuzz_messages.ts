@@ -18,12 +18,16 @@ import {
 } from "@bufbuild/protobuf";
 import * as proto from "@kagzi/proto";
 
-/** Every method of every service the proto package exports (new ones are picked up). */
+/**
+ * Every unary method of every service the proto package exports (new ones are picked up). A
+ * server-streaming method (ReadStream) answers a well-formed request with a live stream, not one
+ * message: its hostile input is `tests/stream_hostile_test.ts`'s.
+ */
 export function allMethods(): DescMethod[] {
   const services = (Object.values(proto) as unknown[]).filter((v): v is DescService =>
     typeof v === "object" && v !== null && (v as { kind?: string }).kind === "service"
   );
-  return services.flatMap((s) => s.methods);
+  return services.flatMap((s) => s.methods).filter((m) => m.methodKind === "unary");
 }
 
 const enc = new TextEncoder();

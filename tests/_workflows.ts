@@ -99,6 +99,34 @@ function attemptsSoFar(runId: string): number {
   ).length;
 }
 
+/**
+ * Writes `n` progress values to stream "progress", a step of `ms` before each (so a worker can
+ * be killed between writes), then closes it unless `open`; a write refused (e.g. an oversize
+ * `big` value first) ends the run with that error's code.
+ */
+export async function progress(
+  ctx: Context,
+  input: { n: number; ms?: number; open?: boolean; big?: number },
+) {
+  const s = ctx.stream<{ i: number; pct: number }>("progress");
+  if (input.big) {
+    const refused = await ctx.stream<string>("big").write("x".repeat(input.big)).then(
+      () => "stored",
+      (err) => `${err.code}: ${err.message}`,
+    );
+    return { refused };
+  }
+  for (let i = 0; i < input.n; i++) {
+    await ctx.step("work").run(async () => {
+      record(ctx, `work-${i}`);
+      if (input.ms) await delay(input.ms);
+    });
+    await s.write({ i, pct: Math.round(((i + 1) / input.n) * 100) });
+  }
+  if (!input.open) await s.close();
+  return input.n;
+}
+
 /** Every workflow by type. */
 export const workflows: Record<string, WorkflowFn> = {
   "three-steps": threeSteps,
@@ -111,6 +139,8 @@ export const workflows: Record<string, WorkflowFn> = {
   "slow-child": slowChild,
   "fan-out": fanOut,
   "five-steps": fiveSteps,
+  progress,
+  "any-race": anyRace,
 };
 
 export { delay };
@@ -142,4 +172,22 @@ export async function fanOut(ctx: Context, input: { n: number; ms: number }) {
   );
   await ctx.step("sum").run(() => record(ctx, "sum"));
   return results.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Races signal "approve" against a sleep of `sleep`; the step after records the winner and holds
+ * while `holdFile` exists (a test kills the worker there); a sleep that won leaves the next
+ * "approve" signal to the wait after it.
+ */
+export async function anyRace(ctx: Context, input: { sleep: string; holdFile: string }) {
+  const first = await ctx.any({
+    ok: ctx.waitForSignal<number>("approve"),
+    late: ctx.sleep("deadline", input.sleep),
+  });
+  await ctx.step("after").run(async () => {
+    record(ctx, `after:${first.key}`);
+    while (await Deno.stat(input.holdFile).then(() => true, () => false)) await delay(50);
+  });
+  const later = first.key === "late" ? await ctx.waitForSignal<number>("approve") : undefined;
+  return { first, later };
 }

@@ -5,7 +5,9 @@
  * Postgres cannot store in jsonb). Every other item of the batch must be written.
  */
 import assert from "node:assert/strict";
-import { Batcher } from "../server/engine/batcher.ts";
+import { groupCommit } from "../server/engine/batcher.ts";
+import { noMetrics } from "../server/metrics.ts";
+import type { Logger } from "../server/log.ts";
 import { connectPostgres, type Db } from "../server/store/db.ts";
 import { migrate } from "../server/store/migrate.ts";
 import * as queue from "../server/store/queue.ts";
@@ -49,13 +51,24 @@ async function open(backend: Backend): Promise<Db & AsyncDisposable> {
 }
 
 /** A Batcher over `flush` that records the size of every statement it runs. */
+/** The server's group commit around `flush`, with the sizes it flushed and the splits it reported. */
 function recording<I, O>(flush: (items: I[]) => Promise<O[]>) {
   const sizes: number[] = [];
-  const batcher = new Batcher<I, O>((items) => {
+  const splits: string[] = [];
+  const warnings: string[] = [];
+  const nothing = () => {};
+  const log: Logger = {
+    debug: nothing,
+    info: nothing,
+    error: nothing,
+    warn: (m) => warnings.push(m),
+  };
+  const metrics = { ...noMetrics, batchSplit: (name: string) => splits.push(name) };
+  const batcher = groupCommit<I, O>({ log, metrics }, "poisoned", (items) => {
     sizes.push(items.length);
     return flush(items);
   });
-  return { batcher, sizes };
+  return { batcher, sizes, splits, warnings };
 }
 
 const rejectsWithPostgresText = (e: { code?: string }) => {
@@ -92,12 +105,16 @@ for (const backend of await backends()) {
     });
 
     await t.step("insertRuns: the poisoned start fails, the others are stored", async () => {
-      const { batcher, sizes } = recording((items: starts.NewRun[]) =>
+      const { batcher, sizes, splits, warnings } = recording((items: starts.NewRun[]) =>
         starts.insertRuns(db, items)
       );
       const items = Array.from({ length: n }, (_, i) => newRun(i));
       const results = await Promise.allSettled(items.map((item) => batcher.add(item)));
       assert.equal(sizes[0], n, "all starts were offered in one statement first");
+      // The fallback to one statement per start is counted and warned about, not silent.
+      assert.deepEqual(splits, ["poisoned"]);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /group commit "poisoned": a batch of 20 failed/);
       for (const [i, r] of results.entries()) {
         if (i === bad) {
           assert.equal(r.status, "rejected");

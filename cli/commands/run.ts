@@ -20,6 +20,7 @@ import { Exit, report, UsageError } from "../_errors.ts";
 import { errorJson, workflowJson } from "../_json.ts";
 import { time } from "../_output.ts";
 import { showCommand } from "./run_show.ts";
+import { streamCommand } from "./run_stream.ts";
 import {
   pauseCommand,
   rerunCommand,
@@ -276,7 +277,7 @@ const cancel: Command = {
 /** The `run` group. */
 export const runGroup: Group = {
   name: "run",
-  summary: "Start, inspect, wait for, cancel, signal, retry and resume workflow runs",
+  summary: "Start, inspect, wait for, cancel, signal, follow, retry and resume workflow runs",
   note: "<run> is a run id, or a workflow id standing for its newest run (the open one, if any).",
   commands: [
     start,
@@ -285,6 +286,7 @@ export const runGroup: Group = {
     result,
     cancel,
     signalCommand,
+    streamCommand,
     retryCommand,
     rerunCommand,
     pauseCommand,

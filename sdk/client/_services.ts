@@ -5,6 +5,9 @@ import {
   BulkOperationService,
   EventService,
   HookService,
+  RateLimitService,
+  StreamService,
+  TokenService,
   WorkflowScheduleService,
   WorkflowService,
 } from "@kagzi/proto";
@@ -16,8 +19,11 @@ export interface Services {
   admin: Client<typeof AdminService>;
   schedules: Client<typeof WorkflowScheduleService>;
   bulk: Client<typeof BulkOperationService>;
+  streams: Client<typeof StreamService>;
+  tokens: Client<typeof TokenService>;
   events: Client<typeof EventService>;
   hooks: Client<typeof HookService>;
+  rateLimits: Client<typeof RateLimitService>;
   /** How long a call is retried while the server answers UNAVAILABLE. */
   retryTimeoutMs: number;
 }
@@ -30,8 +36,11 @@ export function createServices(transport: Transport, retryTimeoutMs = 0): Servic
     admin: createClient(AdminService, transport),
     schedules: createClient(WorkflowScheduleService, transport),
     bulk: createClient(BulkOperationService, transport),
+    streams: createClient(StreamService, transport),
+    tokens: createClient(TokenService, transport),
     events: createClient(EventService, transport),
     hooks: createClient(HookService, transport),
+    rateLimits: createClient(RateLimitService, transport),
   };
 }
 

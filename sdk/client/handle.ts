@@ -20,6 +20,14 @@ import {
   type SignalOptions,
   type SignalSent,
 } from "./signals.ts";
+import {
+  followStream,
+  latestValue,
+  listStreams,
+  type StreamInfo,
+  type StreamReadOptions,
+  type StreamValue,
+} from "./streams.ts";
 
 /** Options of {@linkcode RunHandle.result}. */
 export interface ResultOptions {
@@ -62,6 +70,16 @@ export interface RunHandle<T = unknown> {
   cancel(options?: CancelOptions): Promise<Workflow>;
   /** Every attempt of every step of the run, in the order they started (as `client.listSteps()`). */
   steps(): Promise<StepAttemptInfo[]>;
+  /**
+   * Follows the run's stream `name` live (written by `ctx.stream(name)`) from `options.from`
+   * (default 0): `{ offset, value }` in order, each once; the iteration ends when the stream is
+   * closed or the run ended. A dropped connection is resumed from the next offset.
+   */
+  stream<V = unknown>(name: string, options?: StreamReadOptions): AsyncIterable<StreamValue<V>>;
+  /** The last value written to the run's stream `name`; undefined when none was. */
+  latest<V = unknown>(name: string): Promise<V | undefined>;
+  /** The run's streams: name, values written, whether closed. */
+  streams(): Promise<StreamInfo[]>;
 }
 
 /** The handle of `ref` in `namespace`. */
@@ -96,6 +114,13 @@ export function makeHandle<T>(services: Services, namespace: string, ref: RunRef
       });
     },
     steps: async () => listSteps(services, namespace, await runId()),
+    stream: <V>(name: string, options?: StreamReadOptions) => ({
+      async *[Symbol.asyncIterator]() {
+        yield* followStream<V>(services, namespace, await runId(), name, options);
+      },
+    }),
+    latest: async <V>(name: string) => latestValue<V>(services, namespace, await runId(), name),
+    streams: async () => listStreams(services, namespace, await runId()),
   };
 }
 

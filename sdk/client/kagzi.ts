@@ -4,6 +4,7 @@ import { parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import type { Health, ServerInfo, StepAttemptInfo, WorkerSummary, Workflow } from "../types.ts";
 import * as admin from "./admin.ts";
+import { flowControl, type FlowControlInfo } from "./flow.ts";
 import { createServices, type Services } from "./_services.ts";
 import { ListCall } from "./list.ts";
 import { BulkCall, BulkOperationHandle } from "./bulk.ts";
@@ -19,6 +20,7 @@ import {
   retryRun,
   type WorkflowRun,
 } from "./runs.ts";
+import { type NamedRateLimit, type RateLimitArgs, rl } from "./rate_limits.ts";
 import * as schedules from "./schedules.ts";
 import { StartCall } from "./start.ts";
 import { makeHandle, type RunHandle, type RunRef } from "./handle.ts";
@@ -31,6 +33,8 @@ import {
   type SignalSent,
 } from "./signals.ts";
 import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_ref.ts";
+import * as tokens from "./tokens.ts";
+import type { TokenCallOptions, TokenInfo } from "./tokens.ts";
 import * as events from "./events.ts";
 import * as hooks from "./hooks.ts";
 import type { ConnectOptions, NamespaceOption } from "./options.ts";
@@ -102,6 +106,33 @@ export class Kagzi {
     options: SignalOptions = {},
   ): Promise<SignalSent> {
     return sendSignal(this.#services, this.namespace, runId, name, payload, options);
+  }
+
+  /**
+   * Completes token `tokenId` (`ctx.token()`) with `value`: the run's `t.wait()` resumes with
+   * it. A token settled before, or expired, is PRECONDITION_FAILED and keeps its outcome.
+   */
+  completeToken(
+    tokenId: string,
+    value?: unknown,
+    options: TokenCallOptions = {},
+  ): Promise<TokenInfo> {
+    return tokens.completeToken(this.#services, this.#ns(options), tokenId, value);
+  }
+
+  /** Fails token `tokenId`: the run's `t.wait()` rejects with `TokenFailedError(reason)`. */
+  failToken(tokenId: string, reason: string, options: TokenCallOptions = {}): Promise<TokenInfo> {
+    return tokens.failToken(this.#services, this.#ns(options), tokenId, reason);
+  }
+
+  /** The tokens of run `runId` (pending, completed, failed, expired), oldest first. */
+  listTokens(runId: string, options: TokenCallOptions = {}): Promise<TokenInfo[]> {
+    return tokens.listTokens(this.#services, this.#ns(options), runId);
+  }
+
+  /** Adds a secret for signing token URLs (admin key); earlier URLs stay valid. Its id. */
+  rotateTokenSecret(): Promise<number> {
+    return tokens.rotateTokenSecret(this.#services);
   }
 
   /** The signals of run `runId`, pending and consumed, oldest first. */
@@ -199,6 +230,23 @@ export class Kagzi {
    */
   rerun<T = unknown>(runId: string, options: RerunOptions = {}): Promise<WorkflowRun<T>> {
     return retryRun<T>(this.#services, this.#ns(options), runId, options.fromStep ?? "");
+  }
+
+  /** Creates or replaces the named rate limit `name` (`ctx.step(n).rateLimit(name)`). */
+  setRateLimit(name: string, options: RateLimitArgs): Promise<NamedRateLimit> {
+    return rl.setRateLimit(this.#services, this.#ns(options ?? {}), name, options);
+  }
+  /** Reads the named rate limit `name` (NOT_FOUND when it is not defined). */
+  getRateLimit(name: string, options: NamespaceOption = {}): Promise<NamedRateLimit> {
+    return rl.getRateLimit(this.#services, this.#ns(options), name);
+  }
+  /** Every named rate limit of the namespace, by name. */
+  listRateLimits(options: NamespaceOption = {}): Promise<NamedRateLimit[]> {
+    return rl.listRateLimits(this.#services, this.#ns(options));
+  }
+  /** Deletes the named rate limit; steps that ask for it then fail (INVALID_ARGUMENT). */
+  deleteRateLimit(name: string, options: NamespaceOption = {}): Promise<void> {
+    return rl.deleteRateLimit(this.#services, this.#ns(options), name);
   }
 
   /** Creates (or replaces) the cron schedule `id`; await the builder to send it. */
@@ -338,5 +386,17 @@ export class Kagzi {
   /** Makes `version` the one new runs of `type` get when they name none. */
   setDefaultVersion(type: string, version: string, options: NamespaceOption = {}): Promise<void> {
     return admin.setDefaultVersion(this.#services, this.#ns(options), type, version);
+  }
+
+  /** The flow control stored for a workflow type (per version) and its concurrency keys in use. */
+  flowControl(
+    type: string | { type: string },
+    options: NamespaceOption = {},
+  ): Promise<FlowControlInfo> {
+    return flowControl(
+      this.#services,
+      this.#ns(options),
+      typeof type === "string" ? type : type.type,
+    );
   }
 }

@@ -21,6 +21,11 @@ export interface WorkflowRun<T = unknown> extends RunHandle<T> {
    * worker serves its workflow type and version (it runs once one registers).
    */
   readonly warning: string | undefined;
+  /**
+   * True when the start joined the pending run of its debounce key (the type declares
+   * `debounce`): that run is returned, and it will begin with this start's input.
+   */
+  readonly debounced: boolean;
 }
 
 /** The handle of run `id` in `namespace`. */
@@ -31,6 +36,7 @@ export function makeRun<T>(
   workflowId: string,
   alreadyExists: boolean,
   warning = "",
+  debounced = false,
 ): WorkflowRun<T> {
   return {
     ...makeHandle<T>(services, namespace, id),
@@ -38,6 +44,7 @@ export function makeRun<T>(
     workflowId,
     alreadyExists,
     warning: warning || undefined,
+    debounced,
   };
 }
 

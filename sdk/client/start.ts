@@ -1,4 +1,5 @@
 /** The StartWorkflow builder. */
+import { priorityOf } from "../flow_control.ts";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OnDuplicate as WireOnDuplicate } from "@kagzi/proto";
 import { Call } from "../_call.ts";
@@ -35,6 +36,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
   #context: unknown;
   #onDuplicate: OnDuplicate = "return-existing";
   #tags: Record<string, string> = {};
+  #priority: number | undefined;
 
   /** @internal */
   constructor(
@@ -77,6 +79,14 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
    */
   tags(tags: Record<string, string>): this {
     this.#tags = { ...this.#tags, ...tags };
+    return this;
+  }
+  /**
+   * The run's priority (a whole number from -1000000 to 1000000): higher is claimed first, FIFO
+   * within one priority. @default the type's registered priority, else 0
+   */
+  priority(n: number): this {
+    this.#priority = priorityOf(n);
     return this;
   }
   /** The version of the workflow type to run. */
@@ -133,6 +143,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
         traceparent,
         onDuplicate: wireOnDuplicate[this.#onDuplicate],
         tags: this.#tags,
+        priority: this.#priority,
       });
     // A run under a generated id can only be this call's (it may have ended meanwhile).
     const earlier = async () => {
@@ -161,6 +172,15 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     // Nobody else knows a generated id: a run found under it is this call's.
     const alreadyExists = !generated && res.alreadyExists;
     const warning = "warning" in res ? String(res.warning) : "";
-    return makeRun<T>(this.services, this.ns, res.runId, res.workflowId, alreadyExists, warning);
+    const debounced = "debounced" in res && res.debounced === true;
+    return makeRun<T>(
+      this.services,
+      this.ns,
+      res.runId,
+      res.workflowId,
+      alreadyExists,
+      warning,
+      debounced,
+    );
   }
 }

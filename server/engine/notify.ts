@@ -136,3 +136,6 @@ export class Notifier {
 export const workTopic = (namespace: string): string => `work:${namespace}`;
 /** Topic of a run reaching a terminal state. */
 export const doneTopic = (namespace: string, runId: string): string => `done:${namespace}:${runId}`;
+/** Topic of new values (or the close) of a run's stream. */
+export const streamTopic = (namespace: string, runId: string, name: string): string =>
+  `stream:${namespace}:${runId}:${name}`;

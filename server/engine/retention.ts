@@ -8,6 +8,8 @@
  * the database to other work for twice as long as the batch took, so a large
  * backlog drains steadily without slowing the hot path. Several servers may
  * sweep at once: rows another server is deleting are skipped (SKIP LOCKED).
+ * Records that end on their own without being rows of a run (ended bulk operations)
+ * go the same way once they ended longer ago than their namespace's retention.
  */
 import { formatDuration } from "@kagzi/sdk/duration";
 import type { Logger } from "../log.ts";
@@ -40,7 +42,10 @@ export function retentionIntervalMs(options: RetentionOptions): number {
   return Math.min(60_000, Math.max(1_000, Math.min(...all) / 2));
 }
 
-/** Deletes every run that has expired now, batch by batch; returns how many it deleted. */
+/**
+ * Deletes every run (and ended record) that has expired now, batch by batch; returns how many
+ * runs it deleted.
+ */
 export async function retentionPass(
   db: Db,
   options: RetentionOptions,
@@ -57,6 +62,16 @@ export async function retentionPass(
       total += deleted;
       if (deleted < batch) break;
       await pause(Math.max(10, 2 * (performance.now() - started)), signal);
+    }
+  }
+  for (const table of store.endedRecordTables) {
+    for (const ns of await store.listEndedNamespaces(db, table)) {
+      const keepMs = retentionOf(ns.namespace_id, options);
+      if (keepMs === 0 || ns.oldest_age_ms <= keepMs) continue;
+      while (!signal?.aborted) {
+        const deleted = await store.deleteEndedRecords(db, table, ns.namespace_id, keepMs, batch);
+        if (deleted < batch) break;
+      }
     }
   }
   return total;

@@ -6,6 +6,7 @@
  * servers and across restarts. Fire times older than `graceMs` count as missed:
  * at most `max_catchup` of the most recent are started, oldest first.
  */
+import { storedFlow } from "../services/_flow_keys.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
@@ -109,6 +110,7 @@ export async function firePass(
       }
       for (const at of fire) {
         const run = scheduledRun(s, crypto.randomUUID(), `${s.schedule_id}@${at.toISOString()}`);
+        run.flow = await storedFlow(tx, s.namespace_id, s.workflow_type, s.version, run.input);
         const inserted = await starts.insertRun(tx, run);
         if (inserted) started.push({ namespace: s.namespace_id, type: s.workflow_type });
       }

@@ -16,7 +16,7 @@ export function corsHeaders(req: Request, origins: string[]): Headers {
     headers.set("access-control-allow-methods", cors.allowedMethods.join(", "));
     headers.set(
       "access-control-allow-headers",
-      [...cors.allowedHeaders, "authorization"].join(", "),
+      [...cors.allowedHeaders, "authorization", "last-event-id"].join(", "),
     );
     headers.set("access-control-max-age", "7200");
   } else {

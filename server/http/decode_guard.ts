@@ -8,7 +8,7 @@
  * 2. a body over the size limit is refused whole with RESOURCE_EXHAUSTED (by its
  *    `content-length` when it has one, else as soon as it grows past the limit),
  *    and none of it is decoded;
- * 3. enveloped bodies (gRPC, gRPC-Web) are checked frame by frame: a truncated
+ * 3. enveloped bodies (gRPC, gRPC-Web, Connect streaming) are checked frame by frame: a truncated
  *    frame, extra frames, unknown flag bits or a compressed flag without an
  *    encoding are INVALID_ARGUMENT (an encoding the server does not support is
  *    left to Connect, which answers UNIMPLEMENTED as the gRPC spec asks);
@@ -75,7 +75,7 @@ export function guardDecoding(handler: UniversalHandler, options: GuardOptions):
     }
     const pass = (body: Request["body"]) => handler({ ...req, body, contextValues: values });
     const ct = (req.header.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    const framing = /^application\/grpc(-web)?(\+proto|\+json)?$/.test(ct)
+    const framing = /^application\/(grpc(-web)?(\+proto|\+json)?|connect\+(proto|json))$/.test(ct)
       ? "enveloped"
       : ct === "application/proto" || ct === "application/json"
       ? "connect"
@@ -83,7 +83,13 @@ export function guardDecoding(handler: UniversalHandler, options: GuardOptions):
     // Other content types and methods are refused by Connect without reading the body.
     if (!framing || req.method !== "POST" || !isByteStream(req.body)) return pass(req.body);
     const json = ct.endsWith("json");
-    const encoding = req.header.get(framing === "enveloped" ? "grpc-encoding" : "content-encoding");
+    const encoding = req.header.get(
+      framing === "connect"
+        ? "content-encoding"
+        : ct.startsWith("application/connect")
+        ? "connect-content-encoding"
+        : "grpc-encoding",
+    );
     const compression = encoding && encoding !== "identity"
       ? options.compression?.find((c) => c.name === encoding)
       : undefined;

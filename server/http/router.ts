@@ -1,6 +1,7 @@
 /**
- * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under `/ui`, the webhook
- * endpoints under `/v1/hooks/` (`hook_endpoint.ts`), and the RPCs over
+ * The fetch router of the Connect port: `/healthz` and `/readyz`, `/metrics`, the dashboard under
+ * `/ui`, streams as `text/event-stream` under `/v1/runs/{runId}/streams/`, the webhook endpoints
+ * under `/v1/hooks/` (`hook_endpoint.ts`), token callbacks, and the RPCs over
  * Connect and gRPC-Web (with CORS), each RPC behind the decode guard (`decode_guard.ts`); plus the
  * `node:http2` handler serving gRPC, and the routes the native gRPC listener process forwards
  * (marked by `grpc_bridge.ts`'s header).
@@ -22,6 +23,7 @@ import { listenerHeader } from "./grpc_bridge.ts";
 import { healthPaths, serveHealth } from "./health.ts";
 import type { DbHealth } from "../store/health.ts";
 import { isUiPath, serveUi } from "./ui.ts";
+import { isStreamEventsPath } from "./stream_sse.ts";
 
 /** The largest request body accepted, in bytes. */
 export const maxRequestBytes = 8 * 1024 * 1024;
@@ -37,11 +39,15 @@ export interface RouterOptions {
   health: DbHealth;
   /** Serves `GET /metrics`, when metrics are on. */
   metrics?: (req: Request) => Promise<Response>;
+  /** Serves `GET /v1/runs/{runId}/streams/{name}` (text/event-stream, `stream_sse.ts`). */
+  streamEvents?: (req: Request, path: string) => Promise<Response>;
   /** Serves the webhook endpoints under `/v1/hooks/` (no API key: they check an HMAC). */
   hooks?: (req: Request) => Promise<Response>;
   /** Origins allowed by CORS; "*" allows any. */
   corsOrigins: string[];
   log: Logger;
+  /** Plain HTTP endpoints served before the RPCs, by path prefix (e.g. token callback URLs). */
+  httpRoutes?: { prefix: string; handle: (req: Request) => Promise<Response> }[];
 }
 
 /** The Connect port's fetch handler and the `node:http2` handler of the gRPC port. */
@@ -88,12 +94,17 @@ export function createRouter(options: RouterOptions): Router {
     const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
-    if (healthPaths.has(path)) {
+    const route = handler ? undefined : options.httpRoutes?.find((r) => path.startsWith(r.prefix));
+    if (route) {
+      res = await route.handle(req);
+    } else if (healthPaths.has(path)) {
       res = await serveHealth(req, path, options.health);
     } else if (path.startsWith("/v1/hooks/") && options.hooks) {
       res = await options.hooks(req);
     } else if (path === "/metrics" && metrics) {
       res = await metrics(req);
+    } else if (!handler && options.streamEvents && isStreamEventsPath(path)) {
+      res = await options.streamEvents(req, path);
     } else if (!handler && isUiPath(path)) {
       res = serveUi(req, path);
     } else if (!handler) {

@@ -7,6 +7,8 @@ import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 import type { DbHealth } from "../store/health.ts";
+import type { FlowCache } from "./_flow_cache.ts";
+import type { TokenSigner } from "./_token_urls.ts";
 
 /** What every service handler needs. */
 export interface ServiceContext {
@@ -26,6 +28,10 @@ export interface ServiceContext {
   deadWorkers?: DeadWorkers;
   /** Engine time: due times of sleeps, retries, timeouts, deadlines and schedules. */
   clock: Clock;
+  /** Signs and verifies token URLs. */
+  tokens: TokenSigner;
   /** This server's bulk worker, poked when a bulk operation starts (absent in serverless mode). */
   bulk?: { poke(): void };
+  /** Flow control of workflow types, read by starts (absent: none is applied). */
+  flowCache?: FlowCache;
 }

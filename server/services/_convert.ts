@@ -1,4 +1,5 @@
 /** Conversions between stored rows and `kagzi.v1` messages. */
+import { slotKeyParts } from "./_flow_keys.ts";
 import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -109,6 +110,10 @@ export function runToProto(r: RunRow): Workflow {
     traceparent: r.traceparent ?? "",
     parked: r.status === "PARKED" && r.parked ? parkedToProto(r.parked) : undefined,
     tags: r.tags ?? {},
+    priority: r.priority ?? 0,
+    waitingFor: r.flow_wait && r.status === "PENDING"
+      ? { kind: "concurrency", ...slotKeyParts(r.flow_wait), limit: r.flow_wait_cap ?? 0 }
+      : undefined,
   });
 }
 
@@ -117,6 +122,8 @@ const stepKinds: Record<StepRefJson["kind"], StepKind> = {
   SLEEP: StepKind.SLEEP,
   SIGNAL: StepKind.SIGNAL,
   CHILD: StepKind.CHILD,
+  TOKEN: StepKind.TOKEN,
+  ANY: StepKind.ANY,
 };
 
 /** A stored step reference as the wire's. */

@@ -16,8 +16,11 @@ export function startRuns(
 ): (items: starts.NewRun[]) => Promise<(starts.InsertedRun | undefined)[]> {
   const { db, dispatch, config, metrics } = ctx;
   return async (items) => {
+    // A run under a concurrency or rate limit is never handed over: the claim decides.
     const polls: (Poll | undefined)[] = items.map((it) =>
-      dispatch.reserve(it.namespaceId, it.workflowType)
+      it.flow?.slots || it.flow?.rateKey !== null && it.flow?.rateKey !== undefined
+        ? undefined
+        : dispatch.reserve(it.namespaceId, it.workflowType)
     );
     const claimed = items.map((it, i): starts.NewRun => {
       const p = polls[i];

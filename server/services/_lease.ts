@@ -12,6 +12,8 @@ const wireKinds: Record<steps.StepKind, StepKind> = {
   SLEEP: StepKind.SLEEP,
   SIGNAL: StepKind.SIGNAL,
   CHILD: StepKind.CHILD,
+  TOKEN: StepKind.TOKEN,
+  ANY: StepKind.ANY,
 };
 
 /** The fields of a request that writes to a run it holds. */

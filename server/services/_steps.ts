@@ -19,6 +19,8 @@ const kinds = {
   SLEEP: StepKind.SLEEP,
   SIGNAL: StepKind.SIGNAL,
   CHILD: StepKind.CHILD,
+  TOKEN: StepKind.TOKEN,
+  ANY: StepKind.ANY,
 } as const;
 const statuses = {
   RUNNING: StepStatus.RUNNING,
@@ -41,6 +43,8 @@ export function stepRecordToProto(s: StepRow): StepRecord {
     due: s.due,
     childRunId: s.child_run_id ?? "",
     startedAt: ts(s.started_at),
+    tokenId: s.token_id ?? "",
+    anyKey: s.any_key ?? "",
   });
 }
 
@@ -68,6 +72,10 @@ export function stepAttemptToProto(s: StepRow): StepAttempt {
 export function waitToProto(s: StepRow): WorkflowWait {
   const kind = s.kind === "SIGNAL"
     ? WaitKind.SIGNAL
+    : s.kind === "TOKEN"
+    ? WaitKind.TOKEN
+    : s.kind === "ANY"
+    ? WaitKind.ANY
     : s.kind === "CHILD"
     ? WaitKind.CHILD
     : s.kind === "SLEEP"

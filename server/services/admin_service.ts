@@ -31,6 +31,7 @@ import { API_VERSION, SERVER_VERSION } from "../version.ts";
 import { workerNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import * as v from "./_validate.ts";
+import { flowHandlers } from "./flow_handlers.ts";
 
 /** What GetServerInfo lists as supported. */
 export const features = [
@@ -79,6 +80,7 @@ export function adminService(ctx: ServiceContext): ServiceImpl<typeof AdminServi
     return row;
   };
   return {
+    ...flowHandlers(ctx),
     async listWorkers(req) {
       const op = "list workers";
       const namespaceId = v.namespace(op, req.namespace);

@@ -32,6 +32,8 @@ const storedKinds: Partial<Record<StepKind, runs.StepRefJson["kind"]>> = {
   [StepKind.SLEEP]: "SLEEP",
   [StepKind.SIGNAL]: "SIGNAL",
   [StepKind.CHILD]: "CHILD",
+  [StepKind.TOKEN]: "TOKEN",
+  [StepKind.ANY]: "ANY",
 };
 
 /** The most unasked steps a park records (a run's history is rarely longer). */

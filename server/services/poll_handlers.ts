@@ -12,6 +12,7 @@ import {
 } from "@kagzi/proto";
 import * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
+import { streamCursors } from "../store/streams.ts";
 import type { ServiceContext } from "./_context.ts";
 import { giveBack } from "./_handoff.ts";
 import { payloadOf, retryFromJson } from "./_convert.ts";
@@ -42,7 +43,9 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
     );
     const until = Date.now() + waitMs;
     const answer = async (rows: queue.ClaimedRow[], expiresIn: number) =>
-      create(PollTaskResponseSchema, { tasks: await tasksFor(ctx, namespaceId, rows, expiresIn) });
+      create(PollTaskResponseSchema, {
+        tasks: await tasksFor(ctx, namespaceId, rows, expiresIn, call.url),
+      });
     // Registered before the first claim: a run that becomes due meanwhile makes it look again.
     const poll = dispatch.open({
       namespaceId,
@@ -53,6 +56,7 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
       received,
     });
     ctx.deadWorkers?.pollOpened(namespaceId, workerId);
+    let retries = 0;
     try {
       for (;;) {
         // A caller that hung up claims nothing: what it claimed would wait for its lease.
@@ -72,10 +76,19 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
             limit,
           )
           : [];
+        // Runs left due behind others of this claim (a concurrency slot's room) are looked
+        // for again at once.
+        const deferred = claimed.deferred ?? 0;
         if (token.must) {
-          dispatch.claimed(namespaceId, workerId, token.seq, claimed.length >= limit);
+          dispatch.claimed(
+            namespaceId,
+            workerId,
+            token.seq,
+            claimed.length >= limit || deferred > 0,
+          );
           metrics.pollClaim(namespaceId, claimed.length ? "claimed" : "empty");
         }
+        if (!claimed.length && deferred > 0 && retries++ < 3) continue;
         for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
         if (claimed.length && call.signal.aborted) {
           await giveBack(ctx, namespaceId, claimed);
@@ -104,12 +117,14 @@ async function tasksFor(
   namespaceId: string,
   claimed: queue.ClaimedRow[],
   expiresIn: number,
+  requestUrl: string,
 ): Promise<Task[]> {
   if (claimed.length === 0) return [];
   // Only a run claimed before can have stored steps: a first claim costs no history query.
   const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
   const history = resumed.length ? await steps.latestSteps(ctx.db, namespaceId, resumed) : [];
-  return claimed.map((c) =>
+  const cursors = resumed.length ? await streamCursors(ctx.db, namespaceId, resumed) : [];
+  const tasks = claimed.map((c) =>
     create(TaskSchema, {
       runId: c.run_id,
       workflowId: c.workflow_id,
@@ -124,6 +139,14 @@ async function tasksFor(
       retryPolicy: retryFromJson(c.retry_policy),
       steps: history.filter((s) => s.run_id === c.run_id).map(stepRecordToProto),
       traceparent: c.traceparent ?? "",
+      streams: cursors.filter((s) => s.run_id === c.run_id).map((s) => ({
+        name: s.name,
+        nextOffset: BigInt(s.next_offset),
+        closed: s.closed,
+      })),
     })
   );
+  // TOKEN steps carry their signed URL (the replay hands the same token to the code again).
+  for (const t of tasks) await ctx.tokens.fillUrls(requestUrl, namespaceId, t.steps);
+  return tasks;
 }

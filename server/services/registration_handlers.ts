@@ -12,6 +12,8 @@ import { InvalidArgumentError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import * as queue from "../store/queue.ts";
 import * as workers from "../store/workers.ts";
+import * as flows from "../store/flow_controls.ts";
+import { type FlowConfig, flowConfigOf } from "./_flow.ts";
 import * as events from "../store/events.ts";
 import type { ServiceContext } from "./_context.ts";
 import { retryToJson } from "./_convert.ts";
@@ -32,6 +34,38 @@ export function registrationHandlers(
   known: WorkerCache,
 ): RegistrationHandlers {
   const { db, notifier, config } = ctx;
+
+  /** Stores each (type, version)'s flow control (the newest registration wins; logs a change). */
+  async function storeFlowControls(
+    workerId: string,
+    namespaceId: string,
+    types: { workflow_type: string; versions: string[] }[],
+    configs: (FlowConfig | undefined)[],
+  ): Promise<void> {
+    for (const [i, t] of types.entries()) {
+      for (const version of t.versions.length ? t.versions : [""]) {
+        const fc = configs[i];
+        const before = fc
+          ? await flows.upsertFlowControl(db, namespaceId, t.workflow_type, version, fc, workerId)
+          : (await flows.flowControlsOf(db, namespaceId, t.workflow_type))
+            .find((r) => r.version === version);
+        if (!fc && before) await flows.deleteFlowControl(db, namespaceId, t.workflow_type, version);
+        if (before && before.worker_id !== workerId) {
+          ctx.log.warn(
+            `flow control of "${t.workflow_type}"${version ? ` version "${version}"` : ""} ` +
+              `replaced by a newer registration (newest wins)`,
+            {
+              namespace: namespaceId,
+              previous: { workerId: before.worker_id, config: before.config },
+              newest: { workerId, config: fc ?? null },
+            },
+          );
+        }
+        ctx.flowCache?.forget(namespaceId, t.workflow_type);
+      }
+    }
+  }
+
   return {
     async register(req) {
       const op = "register worker";
@@ -46,6 +80,9 @@ export function registrationHandlers(
         workflow_type: v.name(op, `workflow_types[${i}].workflow_type`, t.workflowType),
         versions: t.versions.map((ver) => v.name(op, `workflow_types[${i}].versions`, ver, false)),
       }));
+      const flowConfigs = req.workflowTypes.map((t, i) =>
+        t.flowControl && flowConfigOf(op, `workflow_types[${i}].flow_control`, t.flowControl)
+      );
       // A type that declares triggers has exactly those subscriptions from now on.
       const triggers = req.workflowTypes.flatMap((t, i) =>
         t.triggers.map((tr, j) => ({
@@ -78,6 +115,7 @@ export function registrationHandlers(
         ),
       });
       known.remember(row);
+      await storeFlowControls(row.worker_id, namespaceId, workflowTypes, flowConfigs);
       return create(RegisterResponseSchema, {
         workerId: row.worker_id,
         heartbeatInterval: durationFromMs(config.heartbeatIntervalMs),

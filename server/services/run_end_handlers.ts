@@ -12,7 +12,7 @@ import {
   type WorkerService,
 } from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
-import { Batcher } from "../engine/batcher.ts";
+import { groupCommit } from "../engine/batcher.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import * as ends from "../store/run_ends.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -29,7 +29,11 @@ export type RunEndHandlers =
 export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
   const { db, notifier, metrics } = ctx;
   // Completions arriving together are committed together (group commit).
-  const finishes = new Batcher((items: ends.RunOutput[]) => ends.completeRuns(db, items));
+  const finishes = groupCommit(
+    ctx,
+    "completions",
+    (items: ends.RunOutput[]) => ends.completeRuns(db, items),
+  );
   return {
     async completeWorkflow(req) {
       const op = "complete workflow";
@@ -43,6 +47,7 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
         { row: ended.row, output: output.data, outputMetadata: output.metadata };
       notifier.publish(doneTopic(namespaceId, runId), detail);
       metrics.runFinished(namespaceId, ended.workflow_type, "completed", ended.duration_s);
+      await wakeWaiters(ctx, namespaceId, ended.workflow_type);
       return create(CompleteWorkflowResponseSchema, {});
     },
 
@@ -56,7 +61,18 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
       if (!ended) throw run.lost();
       notifier.publish(doneTopic(namespaceId, runId));
       metrics.runFinished(namespaceId, ended.workflow_type, "failed", ended.duration_s);
+      await wakeWaiters(ctx, namespaceId, ended.workflow_type);
       return create(FailWorkflowResponseSchema, {});
     },
   };
+}
+
+/**
+ * The end of a run under a concurrency limit made the next waiter of its slots due (in the
+ * end's transaction, migration 0010): a poll here looks for it at once (other servers hear the
+ * trigger's NOTIFY; without one, as on the embedded database, the ticker's pass would).
+ */
+async function wakeWaiters(ctx: ServiceContext, namespaceId: string, type: string): Promise<void> {
+  const config = await ctx.flowCache?.get(ctx.db, namespaceId, type, "").catch(() => undefined);
+  if (config?.concurrency.length) ctx.dispatch.wakeOne(namespaceId, type);
 }

@@ -17,8 +17,9 @@ import {
   type WorkerService,
 } from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
-import { Batcher } from "../engine/batcher.ts";
+import { groupCommit } from "../engine/batcher.ts";
 import { resolvePolicy, retryDelay } from "../engine/retry.ts";
+import { takeStepToken } from "../store/rate_buckets.ts";
 import * as runs from "../store/runs.ts";
 import * as stepResults from "../store/step_results.ts";
 import * as steps from "../store/steps.ts";
@@ -40,8 +41,10 @@ export type StepHandlers =
 export function stepHandlers(ctx: ServiceContext, workers: WorkerCache): StepHandlers {
   const { db, metrics } = ctx;
   // Step outputs arriving together are committed together (group commit).
-  const completions = new Batcher((items: stepResults.StepOutput[]) =>
-    stepResults.completeSteps(db, items)
+  const completions = groupCommit(
+    ctx,
+    "step_outputs",
+    (items: stepResults.StepOutput[]) => stepResults.completeSteps(db, items),
   );
   return {
     async beginStep(req) {
@@ -59,10 +62,34 @@ export function stepHandlers(ctx: ServiceContext, workers: WorkerCache): StepHan
       const latest = attempts.at(-1);
       const done = latest &&
         (latest.status === "COMPLETED" || (latest.status === "FAILED" && !latest.retry_at));
-      return create(BeginStepResponseSchema, {
-        shouldExecute: !done,
-        record: latest ? stepRecordToProto(latest) : undefined,
-      });
+      const record = latest ? stepRecordToProto(latest) : undefined;
+      if (!done && req.rateLimit !== "") {
+        const name = v.name(op, "rate_limit", req.rateLimit);
+        if (ref.kind !== "FUNCTION") {
+          throw new InvalidArgumentError(
+            "rate_limit",
+            `Cannot ${op}: "rate_limit" is for FUNCTION steps only`,
+          );
+        }
+        const take = await takeStepToken(db, run.namespaceId, run.runId, run.fence, name);
+        if ("held" in take) throw run.lost();
+        if ("unknown" in take) {
+          throw new InvalidArgumentError(
+            "rate_limit",
+            `Cannot ${op}: rate limit ${
+              v.show(name)
+            } is not defined in namespace "${run.namespaceId}" (define it with client.setRateLimit)`,
+          );
+        }
+        if (!take.taken) {
+          return create(BeginStepResponseSchema, {
+            shouldExecute: false,
+            record,
+            rateLimitedUntil: timestampFromDate(take.retryAt),
+          });
+        }
+      }
+      return create(BeginStepResponseSchema, { shouldExecute: !done, record });
     },
 
     async completeStep(req) {

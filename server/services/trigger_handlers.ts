@@ -1,4 +1,5 @@
 /** WorkflowScheduleService handler TriggerWorkflowSchedule: one run of a schedule, now. */
+import { storedFlow } from "./_flow_keys.ts";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TriggerWorkflowScheduleResponseSchema, type WorkflowScheduleService } from "@kagzi/proto";
@@ -29,7 +30,9 @@ export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
       const workflowId = `${scheduleId}@${new Date(ctx.clock.now()).toISOString()}/manual-${
         runId.slice(0, 8)
       }`;
-      const inserted = await starts.insertRun(db, scheduledRun(s, runId, workflowId));
+      const run = scheduledRun(s, runId, workflowId);
+      run.flow = await storedFlow(db, namespaceId, s.workflow_type, s.version, run.input);
+      const inserted = await starts.insertRun(db, run);
       if (!inserted) {
         throw new ConflictError("workflow_id", workflowId, `Cannot ${op}: try again`);
       }

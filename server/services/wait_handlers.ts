@@ -2,6 +2,7 @@
  * WorkerService handlers for durable waits of a held run: ReceiveSignal, StartChild, and Sleep
  * (suspends the run until its sleeps, signals or children are due).
  */
+import { planStart } from "./_flow_start.ts";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -80,6 +81,8 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
           `Cannot ${op}: "parent_close_policy" ${req.parentClosePolicy} is not a policy (0-2)`,
         );
       }
+      // Its flow control (keys from its input, the type's priority); debounce does not apply.
+      const { flow } = await planStart(ctx, op, namespaceId, workflowType, version, input);
       const spec = {
         workflowType,
         workflowId,
@@ -87,6 +90,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         input,
         parentClosePolicy: policy,
         retryPolicy,
+        flow,
       } as const;
       for (let i = 0;; i++) {
         try {

@@ -14,6 +14,7 @@ import { runEndHandlers } from "./run_end_handlers.ts";
 import { stepHandlers } from "./step_handlers.ts";
 import { waitHandlers } from "./wait_handlers.ts";
 import { parkHandlers } from "./parking_handlers.ts";
+import { tokenWaitHandlers } from "./token_wait_handlers.ts";
 
 /** The WorkerService handlers. One instance per server: it caches registered workers. */
 export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerService> {
@@ -25,6 +26,7 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
     ...pollHandlers(ctx, workers),
     ...steps,
     ...waitHandlers(ctx),
+    ...tokenWaitHandlers(ctx),
     ...ends,
     ...parkHandlers(ctx),
     ...reportHandlers(ctx, {

@@ -13,7 +13,7 @@ import {
 import { ConflictError, InvalidArgumentError, PreconditionError } from "../errors.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import { startRuns } from "./_handoff.ts";
-import { Batcher } from "../engine/batcher.ts";
+import { groupCommit } from "../engine/batcher.ts";
 import * as runs from "../store/runs.ts";
 import type * as starts from "../store/run_starts.ts";
 import * as steps from "../store/steps.ts";
@@ -39,13 +39,14 @@ import { checkExisting, onDuplicateOf, startsPast } from "./_duplicates.ts";
 import { tags as checkTags } from "./_tags.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
+import { debouncedStart, planStart } from "./_flow_start.ts";
 
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
   const { db, notifier, metrics } = ctx;
   // Starts arriving together are committed together (group commit).
   // A start finding a poll waiting for its type hands the run over already claimed (sync match).
-  const starts = new Batcher(startRuns(ctx));
+  const starts = groupCommit(ctx, "starts", startRuns(ctx));
   const served = new ServedTypes(db);
   return {
     ...signalHandlers(ctx),
@@ -76,6 +77,15 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
       for (let i = 0; i < 5; i++) {
+        const plan = await planStart(
+          ctx,
+          op,
+          namespaceId,
+          workflowType,
+          version,
+          input,
+          req.priority,
+        );
         const run: starts.NewRun = {
           namespaceId,
           runId: crypto.randomUUID(),
@@ -90,14 +100,20 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           traceparent,
           onDuplicate,
           tags: runTags ?? {},
+          flow: plan.flow,
         };
-        if (signal) {
+        if (plan.debounce && !signal) {
+          const res = await debouncedStart(ctx, run, plan.debounce);
+          if (res && !res.debounced) metrics.runStarted(namespaceId, workflowType);
+          if (res) return res;
+        } else if (signal) {
           const res = await signalWithStart(ctx, op, run, signal);
           if (res && !res.alreadyExists) metrics.runStarted(namespaceId, workflowType);
           if (res) return res;
           continue;
         }
-        const inserted = await starts.add(run);
+        // A debounced start that stored nothing: see who keeps the id (none: try again).
+        const inserted = plan.debounce ? undefined : await starts.add(run);
         if (inserted) {
           metrics.runStarted(namespaceId, workflowType);
           return create(StartWorkflowResponseSchema, {

@@ -160,9 +160,10 @@ const actionSql: Record<BulkAction, string> = {
   // As RetryWorkflow (store/retries.ts), for many runs at once; a run whose workflow_id is held
   // (or taken by another picked run) conflicts and is skipped.
   RERUN: `insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version,
-      status, retry_policy, retried_from_run_id, tags, id_generation)
+      status, retry_policy, retried_from_run_id, tags, priority, flow_slots, rate_key,
+      id_generation)
     select r.namespace_id, gen_random_uuid(), r.workflow_id, r.workflow_type, r.version,
-      'PENDING', r.retry_policy, r.run_id, r.tags,
+      'PENDING', r.retry_policy, r.run_id, r.tags, r.priority, r.flow_slots, r.rate_key,
       (select max(x.id_generation) + 1 from kagzi_runs x
        where x.namespace_id = r.namespace_id and x.workflow_id = r.workflow_id)
     from kagzi_runs r join picked p on r.namespace_id = $1 and r.run_id = p.run_id

@@ -4,6 +4,7 @@
  */
 import { base64, type Queryable } from "./db.ts";
 import { openStatuses } from "./runs.ts";
+import type { StartFlow } from "./run_starts.ts";
 import { stepColumns, type StepKey, type StepRow } from "./steps.ts";
 
 /** The child run a CHILD step starts. */
@@ -14,6 +15,8 @@ export interface ChildSpec {
   input: { data: Uint8Array; metadata: Record<string, string> };
   parentClosePolicy: "cancel" | "abandon";
   retryPolicy: unknown;
+  /** Its flow control (services/_flow_start.ts). @default none */
+  flow?: StartFlow;
 }
 
 /** What {@linkcode startChild} did. */
@@ -49,14 +52,16 @@ export async function startChild(
   const childRunId = crypto.randomUUID();
   const inserted = await tx.query<{ run_id: string }>(
     `insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                             retry_policy, parent_run_id, parent_close_policy, id_generation)
+                             retry_policy, parent_run_id, parent_close_policy, id_generation,
+                             priority, flow_slots, rate_key)
      select $1, $2, $3, $4,
             coalesce(nullif($5, ''), (select d.version from kagzi_default_versions d
                                       where d.namespace_id = $1 and d.workflow_type = $4), ''),
             'PENDING', $6::jsonb, $7, $8,
             -- A child starts anew once the runs under its workflow id have ended.
             coalesce((select max(x.id_generation) + 1 from kagzi_runs x
-                      where x.namespace_id = $1 and x.workflow_id = $3), 0)
+                      where x.namespace_id = $1 and x.workflow_id = $3), 0),
+            $9, $10::text[], $11
      on conflict do nothing
      returning run_id::text`,
     [
@@ -68,9 +73,20 @@ export async function startChild(
       child.retryPolicy,
       k.runId,
       child.parentClosePolicy,
+      child.flow?.priority ?? 0,
+      child.flow?.slots ?? null,
+      child.flow?.rateKey ?? null,
     ],
   );
   let runId = inserted[0]?.run_id;
+  if (runId && child.flow?.slots) {
+    await tx.query(
+      `insert into kagzi_flow_slots (namespace_id, workflow_type, slot_key, cap)
+       select $1, $2, s.k, s.c from unnest($3::text[], $4::int[]) s(k, c) order by s.k
+       on conflict do nothing`,
+      [k.namespaceId, child.workflowType, child.flow.slots, child.flow.caps],
+    );
+  }
   if (runId) {
     await tx.query(
       `insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)

@@ -3,76 +3,7 @@ import type { Queryable } from "./db.ts";
 import type { FinishedRun } from "./run_ends.ts";
 import { openStatuses, type RunStatus } from "./runs.ts";
 
-/** A claimed run, with what a worker needs to execute it. */
-export interface ClaimedRow {
-  run_id: string;
-  workflow_id: string;
-  workflow_type: string;
-  version: string;
-  fence: string;
-  attempt: number;
-  locked_until: Date;
-  retry_policy: unknown;
-  /** Claimed before: it may have stored steps. */
-  resumed: boolean;
-  input_data: Uint8Array | null;
-  input_metadata: Record<string, string> | null;
-  context_data: Uint8Array | null;
-  context_metadata: Record<string, string> | null;
-  /** W3C trace context of the start, if any. */
-  traceparent: string | null;
-  /** Seconds the run waited in the queue since it became due. */
-  queued_s: number;
-}
-
-/**
- * Claims up to `limit` due runs of the given (type, version) pairs, oldest first,
- * skipping rows other claimers hold. Each claim bumps the run's fencing number.
- */
-export async function claimRuns(
-  db: Queryable,
-  namespaceId: string,
-  types: string[],
-  versions: string[],
-  workerId: string,
-  leaseMs: number,
-  limit: number,
-): Promise<ClaimedRow[]> {
-  return await db.query<ClaimedRow>(
-    `with due as (
-       -- Resumed (its history is sent along): started before, or a retry that may have been
-       -- given the stored steps of the run it reruns.
-       select r.namespace_id, r.run_id,
-              r.started_at is not null or r.retried_from_run_id is not null as resumed,
-              r.available_at
-       from kagzi_runs r
-       where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
-         and r.available_at <= now()
-         and (r.workflow_type, r.version) in (
-           select * from unnest($2::text[], $3::text[]) u(t, v)
-           where not exists (select 1 from kagzi_paused_types p
-                             where p.namespace_id = $1 and p.workflow_type = u.t))
-       order by r.available_at
-       limit $6
-       for update skip locked)
-     update kagzi_runs r
-     set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
-         fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-         wake_up_at = null, wake_pending = false
-     from due
-     left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
-                               and i.kind = 'input'
-     left join kagzi_payloads c on c.namespace_id = due.namespace_id and c.run_id = due.run_id
-                               and c.kind = 'context'
-     where r.namespace_id = due.namespace_id and r.run_id = due.run_id
-     returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text, r.attempt,
-               r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
-               i.metadata as input_metadata, c.data as context_data,
-               c.metadata as context_metadata, r.traceparent,
-               greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s`,
-    [namespaceId, types, versions, workerId, leaseMs, limit],
-  );
-}
+export { type ClaimedRow, claimRuns } from "./claim.ts";
 
 /** Sets the leases a worker still holds to now + lease (never further); returns the runs extended. */
 export async function extendLeases(

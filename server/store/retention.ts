@@ -11,6 +11,7 @@ export const perRunTables: readonly string[] = [
   "kagzi_superseded_steps",
   "kagzi_payloads",
   "kagzi_signals",
+  "kagzi_stream_entries",
 ];
 
 const finished = `status in ('COMPLETED', 'FAILED', 'CANCELLED')`;
@@ -79,5 +80,47 @@ export async function deleteExpiredRuns(
     olderThanMs,
     limit,
   ]);
+  return rows[0].deleted;
+}
+
+/**
+ * Namespaced records that are not rows of a run but end on their own (a bulk operation
+ * that completed or was cancelled): deleted once they ended longer ago than their
+ * namespace's retention, like finished runs. `ended` is the SQL condition of an ended
+ * row, `at` the column holding when it ended. A new kind of such record is one more entry.
+ */
+export const endedRecordTables: readonly { table: string; ended: string; at: string }[] = [
+  { table: "kagzi_bulk_operations", ended: "status <> 'RUNNING'", at: "finished_at" },
+];
+
+/** Namespaces with ended rows in `table`, and the age (ms) of the oldest one. */
+export async function listEndedNamespaces(
+  db: Queryable,
+  t: (typeof endedRecordTables)[number],
+): Promise<FinishedNamespaceRow[]> {
+  return await db.query<FinishedNamespaceRow>(
+    `select namespace_id,
+            (extract(epoch from now() - min(${t.at})) * 1000)::float8 as oldest_age_ms
+     from ${t.table} where ${t.ended} group by namespace_id`,
+  );
+}
+
+/** Deletes up to `limit` rows of `table` in a namespace that ended more than `olderThanMs` ago. */
+export async function deleteEndedRecords(
+  db: Queryable,
+  t: (typeof endedRecordTables)[number],
+  namespaceId: string,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const rows = await db.query<{ deleted: number }>(
+    `with victims as (
+       select ctid from ${t.table}
+       where namespace_id = $1 and ${t.ended} and ${t.at} < now() - $2 * interval '1 millisecond'
+       limit $3 for update skip locked),
+     gone as (delete from ${t.table} x using victims v where x.ctid = v.ctid returning 1)
+     select count(*)::int as deleted from gone`,
+    [namespaceId, olderThanMs, limit],
+  );
   return rows[0].deleted;
 }

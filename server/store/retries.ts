@@ -19,9 +19,10 @@ export async function insertRetryRun(
   const rows = await db.query<{ run_id: string; workflow_id: string; status: RunStatus }>(
     `with ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
-                               retry_policy, retried_from_run_id, tags, id_generation)
+                               retry_policy, retried_from_run_id, tags, priority, flow_slots,
+                               rate_key, id_generation)
        select r.namespace_id, $3::uuid, r.workflow_id, r.workflow_type, r.version, 'PENDING',
-              r.retry_policy, r.run_id, r.tags,
+              r.retry_policy, r.run_id, r.tags, r.priority, r.flow_slots, r.rate_key,
               (select max(x.id_generation) + 1 from kagzi_runs x
                where x.namespace_id = r.namespace_id and x.workflow_id = r.workflow_id)
        from kagzi_runs r

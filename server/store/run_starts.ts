@@ -41,7 +41,29 @@ export interface NewRun {
   onDuplicate?: OnDuplicate;
   /** Searchable attributes. @default {} */
   tags?: Record<string, string>;
+  /** Its flow control, evaluated from its input (services/_flow_keys.ts). @default none */
+  flow?: StartFlow;
+  /** A debounced start: due `periodMs` from now (insertRun only). @default none */
+  debounce?: { key: string; periodMs: number; maxWaitMs: number | null };
 }
+
+/** The flow control a start stores with its run. */
+export interface StartFlow {
+  priority: number;
+  /** Concurrency slots it needs (sorted), with their limits; null: none. */
+  slots: string[] | null;
+  caps: number[];
+  rateKey: string | null;
+}
+
+/** Slot rows for a start's slots (the first start of a key creates its row; sorted, no lock). */
+const slotRows = (ns: string, type: string, slots: string, caps: string, from: string) =>
+  `slot_rows as (
+     insert into kagzi_flow_slots (namespace_id, workflow_type, slot_key, cap)
+     select distinct on (${ns}, ${type}, s.k) ${ns}, ${type}, s.k, s.c
+     from ${from} cross join lateral unnest(${slots}, ${caps}) s(k, c)
+     order by ${ns}, ${type}, s.k
+     on conflict do nothing)`;
 
 /** What {@linkcode insertRuns} stored for an item. */
 export interface InsertedRun {
@@ -69,11 +91,13 @@ export async function insertRuns(
        select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[],
                             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                             $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-                            $16::int[], $17::text[], $18::text[])
+                            $16::int[], $17::text[], $18::text[], $19::int[], $20::text[],
+                            $21::text[], $22::text[])
          with ordinality as i(namespace_id, run_id, workflow_id, workflow_type, version,
                               deadline_at, retry_policy, schedule_id, input, input_metadata,
                               context, context_metadata, traceparent, claim_worker,
-                              claim_versions, lease_ms, on_duplicate, tags, idx)),
+                              claim_versions, lease_ms, on_duplicate, tags, priority,
+                              flow_slots, flow_caps, rate_key, idx)),
      resolved as (
        select i.*, v.version as stored_version, l.last_gen, l.last_status,
               coalesce(i.claim_worker is not null
@@ -92,7 +116,8 @@ export async function insertRuns(
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
                                deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at, id_generation, tags)
+                               locked_until, fence, started_at, id_generation, tags, priority,
+                               flow_slots, rate_key)
        select i.namespace_id, i.run_id, i.workflow_id, i.workflow_type, i.stored_version,
               case when i.handed then 'RUNNING' else 'PENDING' end,
               i.deadline_at::timestamptz, i.retry_policy::jsonb, i.schedule_id, i.traceparent,
@@ -100,7 +125,9 @@ export async function insertRuns(
               case when i.handed then now() + i.lease_ms * interval '1 millisecond' end,
               case when i.handed then 1 else 0 end,
               case when i.handed then now() end,
-              coalesce(i.last_gen + 1, 0), i.tags::jsonb
+              coalesce(i.last_gen + 1, 0), i.tags::jsonb, coalesce(i.priority, 0),
+              (select array_agg(x) from jsonb_array_elements_text(i.flow_slots::jsonb) x),
+              i.rate_key
        from resolved i
        where ${mayInsert("i.on_duplicate", "i.last_gen", "i.last_status")}
        order by i.idx
@@ -113,7 +140,13 @@ export async function insertRuns(
        union all
        select ins.namespace_id, ins.run_id, 'context', decode(i.context, 'base64'),
               i.context_metadata::jsonb
-       from ins join input i on i.run_id = ins.run_id where i.context is not null)
+       from ins join input i on i.run_id = ins.run_id where i.context is not null),
+     flow as (
+       select i.namespace_id, i.workflow_type,
+              array(select jsonb_array_elements_text(i.flow_slots::jsonb)) as slots,
+              array(select jsonb_array_elements_text(i.flow_caps::jsonb)::int) as caps
+       from ins join input i on i.run_id = ins.run_id where i.flow_slots is not null),
+     ${slotRows("flow.namespace_id", "flow.workflow_type", "flow.slots", "flow.caps", "flow")}
      select run_id::text, status, version, fence::text, locked_until from ins`,
     [
       items.map((r) => r.namespaceId),
@@ -134,6 +167,10 @@ export async function insertRuns(
       items.map((r) => r.claim?.leaseMs ?? 0),
       items.map((r) => r.onDuplicate ?? "return-existing"),
       items.map((r) => JSON.stringify(r.tags ?? {})),
+      items.map((r) => r.flow?.priority ?? 0),
+      items.map((r) => (r.flow?.slots ? JSON.stringify(r.flow.slots) : null)),
+      items.map((r) => (r.flow?.slots ? JSON.stringify(r.flow.caps) : null)),
+      items.map((r) => r.flow?.rateKey ?? null),
     ],
   );
   const byId = new Map(rows.map((r) => [r.run_id, r]));
@@ -163,14 +200,17 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
      ins as (
        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, version, status,
                                deadline_at, retry_policy, schedule_id, traceparent, worker_id,
-                               locked_until, fence, started_at, id_generation, tags)
+                               locked_until, fence, started_at, id_generation, tags, priority,
+                               flow_slots, rate_key, debounce_key, available_at, debounce_until)
        select $1, $2, $3, $4, h.version, case when h.handed then 'RUNNING' else 'PENDING' end,
               $6::timestamptz, $7::jsonb, $8, $13,
               case when h.handed then $14 end,
               case when h.handed then now() + $16 * interval '1 millisecond' end,
               case when h.handed then 1 else 0 end,
               case when h.handed then now() end,
-              coalesce((select id_generation + 1 from last), 0), $18::jsonb
+              coalesce((select id_generation + 1 from last), 0), $18::jsonb, $19, $20::text[],
+              $22, $23::text, now() + $24::int * interval '1 millisecond',
+              now() + $25::bigint * interval '1 millisecond'
        from h
        where ${
       mayInsert("$17::text", "(select id_generation from last)", "(select status from last)")
@@ -182,7 +222,8 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
        select ins.namespace_id, ins.run_id, 'input', $9, $10::jsonb from ins
        union all
        select ins.namespace_id, ins.run_id, 'context', $11, $12::jsonb from ins
-       where $11::bytea is not null)
+       where $11::bytea is not null),
+     ${slotRows("$1", "$4", "$20::text[]", "$21::int[]", "ins")}
      select run_id::text, status, version, fence::text, locked_until from ins`,
     [
       r.namespaceId,
@@ -204,6 +245,13 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<InsertedRun |
       r.claim?.leaseMs ?? 0,
       r.onDuplicate ?? "return-existing",
       r.tags ?? {},
+      r.flow?.priority ?? 0,
+      r.flow?.slots ?? null,
+      r.flow?.caps ?? [],
+      r.flow?.rateKey ?? null,
+      r.debounce?.key ?? null,
+      r.debounce?.periodMs ?? 0,
+      r.debounce?.maxWaitMs ?? null,
     ],
   );
   return rows[0];

@@ -42,6 +42,11 @@ export interface RunRow {
   parked: ParkedJson | null;
   /** Searchable attributes (migration 0008). */
   tags: Record<string, string>;
+  /** Higher is claimed first. */
+  priority: number;
+  /** The full concurrency slot it waits for (services/_flow_keys.ts), and that slot's limit. */
+  flow_wait: string | null;
+  flow_wait_cap: number | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -61,7 +66,7 @@ export interface ParkedJson {
 
 /** A step reference as stored in `parked`. */
 export interface StepRefJson {
-  kind: "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD";
+  kind: "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD" | "TOKEN" | "ANY";
   name: string;
   occurrence: number;
 }
@@ -72,7 +77,10 @@ export const runColumns =
   r.version, r.status, r.attempt, r.fence::text, r.worker_id, r.locked_until, r.available_at,
   r.wake_up_at, r.deadline_at, r.retry_policy, r.error, r.schedule_id, r.parent_run_id::text,
   r.created_at, r.started_at, r.finished_at, r.updated_at, r.retried_from_run_id::text,
-  r.traceparent, r.parked, r.tags`;
+  r.traceparent, r.parked, r.tags, r.priority, r.flow_wait,
+  case when r.flow_wait is not null then
+    (select f.cap from kagzi_flow_slots f where f.namespace_id = r.namespace_id
+       and f.workflow_type = r.workflow_type and f.slot_key = r.flow_wait) end as flow_wait_cap`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(

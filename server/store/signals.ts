@@ -104,8 +104,11 @@ export async function deliverSignal(
          updated_at = now()
      where r.namespace_id = $1 and r.run_id = $2
        and exists (select 1 from kagzi_steps w
-                   where w.namespace_id = $1 and w.run_id = $2 and w.kind = 'SIGNAL'
-                     and w.name = $3 and w.status = 'WAITING')
+                   where w.namespace_id = $1 and w.run_id = $2 and w.status = 'WAITING'
+                     and ((w.kind = 'SIGNAL' and w.name = $3)
+                       -- a wait for any with a branch waiting for this name (migration 0013)
+                       or (w.kind = 'ANY' and w.waits -> 'branches' @> jsonb_build_array(
+                             jsonb_build_object('kind', 'SIGNAL', 'name', $3::text)))))
      returning r.status <> 'RUNNING' as due`,
     [s.namespaceId, s.runId, s.name],
   );

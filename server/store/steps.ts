@@ -2,7 +2,7 @@
 import type { Queryable } from "./db.ts";
 
 /** Step kinds as stored. */
-export type StepKind = "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD";
+export type StepKind = "FUNCTION" | "SLEEP" | "SIGNAL" | "CHILD" | "TOKEN" | "ANY";
 /** Step statuses as stored. */
 export type StepStatus = "RUNNING" | "COMPLETED" | "FAILED" | "SLEEPING" | "WAITING";
 
@@ -25,6 +25,10 @@ export interface StepRow {
   wake_up_at: Date | null;
   /** For a CHILD step: the child's run. */
   child_run_id: string | null;
+  /** For a TOKEN step: the token's id (migration 0013). */
+  token_id: string | null;
+  /** For an ANY step that ended: the key of the branch that won. */
+  any_key: string | null;
   /** The wake-up or retry time has passed (as of the query). */
   due: boolean;
   /** Set on an attempt set aside by a resume "from here" (kagzi_superseded_steps). */
@@ -37,7 +41,7 @@ export const stepColumns = `run_id::text, kind, name, occurrence, attempt,
   case when kind = 'SLEEP' and wake_up_at <= now() then 'COMPLETED' else status end as status,
   output, output_metadata,
   error, worker_id, output_size, started_at, finished_at, retry_at, wake_up_at,
-  child_run_id::text,
+  child_run_id::text, token_id::text, waits ->> 'winner' as any_key,
   coalesce(coalesce(wake_up_at, retry_at) <= now(), false) as due`;
 
 /** The latest attempt of every step of the given runs (the replay history). */
@@ -121,7 +125,8 @@ export async function openWaits(
        select distinct on (kind, name, occurrence) ${stepColumns} from kagzi_steps
        where namespace_id = $1 and run_id = $2
        order by kind, name, occurrence, attempt desc) latest
-     where status = 'WAITING' or (status = 'SLEEPING' and wake_up_at > now())
+     where (status = 'WAITING' and not (kind = 'TOKEN' and wake_up_at <= now()))
+        or (status = 'SLEEPING' and wake_up_at > now())
         or (status = 'FAILED' and retry_at > now())
      order by started_at`,
     [namespaceId, runId],
@@ -129,7 +134,7 @@ export async function openWaits(
 }
 
 /**
- * A run's signal waits and children: `waiting` when one is open (a WAITING step), `satisfied`
+ * A run's signal waits, children, tokens and waits for any: `waiting` when one is open (a WAITING step), `satisfied`
  * when it has some and all have ended, `none` when it never waited for either.
  */
 export async function waitState(
@@ -140,7 +145,7 @@ export async function waitState(
   const [row] = await db.query<{ waiting: boolean; waits: boolean }>(
     `select coalesce(bool_or(status = 'WAITING'), false) as waiting, count(*) > 0 as waits
      from kagzi_steps
-     where namespace_id = $1 and run_id = $2 and kind in ('SIGNAL', 'CHILD')`,
+     where namespace_id = $1 and run_id = $2 and kind in ('SIGNAL', 'CHILD', 'TOKEN', 'ANY')`,
     [namespaceId, runId],
   );
   return row.waiting ? "waiting" : row.waits ? "satisfied" : "none";

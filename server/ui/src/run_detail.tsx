@@ -1,5 +1,5 @@
 /**
- * The Run detail screen: status, payloads, waits, relations and signals; the timeline is
+ * The Run detail screen: status, payloads, waits, relations, live streams and signals; the timeline is
  * `run_timeline.tsx`, the actions' dialogs `run_dialogs.tsx`.
  */
 import { useState } from "preact/hooks";
@@ -8,6 +8,7 @@ import {
   type Kagzi,
   type SignalInfo,
   type StepAttemptInfo,
+  type StreamInfo,
   type Workflow,
 } from "@kagzi/sdk/client";
 import { namespace, withClient } from "./api.ts";
@@ -27,24 +28,34 @@ import {
 } from "./run_dialogs.tsx";
 import { RunAlerts } from "./run_alerts.tsx";
 import { RunList, Signals } from "./run_related.tsx";
+import { Streams } from "./run_streams.tsx";
 
 interface Detail {
   run: Workflow;
   steps: StepAttemptInfo[];
   signals: SignalInfo[];
+  streams: StreamInfo[];
   related: Workflow[];
   children: Workflow[];
 }
 
 async function load(c: Kagzi, ns: string, id: string): Promise<Detail> {
   const run = await c.get(id).namespace(ns);
-  const [steps, signals, related, children] = await Promise.all([
+  const [steps, signals, streams, related, children] = await Promise.all([
     c.listSteps(id, { namespace: ns }),
     c.listSignals(id, { namespace: ns }).catch(() => []),
+    c.handle(id, { namespace: ns }).streams().catch(() => []),
     c.list().namespace(ns).workflowId(run.workflowId).pageSize(20),
     c.list().namespace(ns).parent(id).pageSize(100),
   ]);
-  return { run, steps, signals, related: related.workflows, children: children.workflows };
+  return {
+    run,
+    steps,
+    signals,
+    streams,
+    related: related.workflows,
+    children: children.workflows,
+  };
 }
 
 /** The Run detail screen of run `id`. */
@@ -225,6 +236,7 @@ export function RunDetail(props: { id: string }) {
           current={run.id}
         />
       )}
+      {d.data!.streams.length > 0 && <Streams ns={ns} runId={run.id} streams={d.data!.streams} />}
       {d.data!.signals.length > 0 && <Signals signals={d.data!.signals} />}
       {dialog === "cancel" && (
         <CancelDialog

@@ -74,6 +74,8 @@ const kindWords: Record<StepAttemptInfo["kind"], string> = {
   sleep: "sleep",
   signal: "signal wait",
   child: "child run",
+  token: "token",
+  any: "wait for any",
 };
 
 /** "step", "sleep", "signal wait", "child run". */

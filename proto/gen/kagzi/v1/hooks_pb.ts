@@ -106,7 +106,7 @@ export type CreateHookRequest = Message<"kagzi.v1.CreateHookRequest"> & {
   event: string;
 
   /**
-   * The HMAC key: 16 to 1024 characters.
+   * The HMAC key (its UTF-8 bytes): 1 to 1024 characters.
    *
    * @generated from field: string secret = 5;
    */

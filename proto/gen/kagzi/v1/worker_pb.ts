@@ -8,6 +8,8 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ErrorDetail, Payload, RetryPolicy } from "./common_pb.ts";
 import { file_kagzi_v1_common } from "./common_pb.ts";
+import type { FlowControl } from "./flow_pb.ts";
+import { file_kagzi_v1_flow } from "./flow_pb.ts";
 import type { EventTrigger } from "./events_pb.ts";
 import { file_kagzi_v1_events } from "./events_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/worker.proto.
  */
 export const file_kagzi_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChVrYWd6aS92MS93b3JrZXIucHJvdG8SCGthZ3ppLnYxIk0KB1N0ZXBSZWYSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLlN0ZXBLaW5kEgwKBG5hbWUYAiABKAkSEgoKb2NjdXJyZW5jZRgDIAEoBSImCgVMZWFzZRIOCgZydW5faWQYASABKAkSDQoFZmVuY2UYAiABKAMibQoYV29ya2Zsb3dUeXBlUmVnaXN0cmF0aW9uEhUKDXdvcmtmbG93X3R5cGUYASABKAkSEAoIdmVyc2lvbnMYAiADKAkSKAoIdHJpZ2dlcnMYBCADKAsyFi5rYWd6aS52MS5FdmVudFRyaWdnZXIi2AIKD1JlZ2lzdGVyUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSOgoOd29ya2Zsb3dfdHlwZXMYAiADKAsyIi5rYWd6aS52MS5Xb3JrZmxvd1R5cGVSZWdpc3RyYXRpb24SEAoIaG9zdG5hbWUYAyABKAkSCwoDcGlkGAQgASgFEhMKC3Nka192ZXJzaW9uGAUgASgJEg8KB3ZlcnNpb24YBiABKAkSNQoGbGFiZWxzGAcgAygLMiUua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0LkxhYmVsc0VudHJ5EhYKDm1heF9jb25jdXJyZW50GAggASgFEjMKFGRlZmF1bHRfcmV0cnlfcG9saWN5GAkgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLAAQoQUmVnaXN0ZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmxlYXNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHBvbGxfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKeAQoQSGVhcnRiZWF0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhQKDGFjdGl2ZV9jb3VudBgDIAEoBRIXCg9jb21wbGV0ZWRfZGVsdGEYBCABKAMSFAoMZmFpbGVkX2RlbHRhGAUgASgDEh8KBmxlYXNlcxgGIAMoCzIPLmthZ3ppLnYxLkxlYXNlIo8BChFIZWFydGJlYXRSZXNwb25zZRIUCgxzaG91bGRfZHJhaW4YASABKAgSGQoRY2FuY2VsbGVkX3J1bl9pZHMYAiADKAkSFAoMbG9zdF9ydW5faWRzGAMgAygJEjMKEGxlYXNlX2V4cGlyZXNfaW4YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iWwoRRGVyZWdpc3RlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIgCgdyZWxlYXNlGAMgAygLMg8ua2FnemkudjEuTGVhc2UiJgoSRGVyZWdpc3RlclJlc3BvbnNlEhAKCHJlbGVhc2VkGAEgASgFInYKD1BvbGxUYXNrUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEhEKCW1heF90YXNrcxgDIAEoBRIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIt4CCgpTdGVwUmVjb3JkEh8KBHN0ZXAYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiQKBnN0YXR1cxgCIAEoDjIULmthZ3ppLnYxLlN0ZXBTdGF0dXMSIQoGb3V0cHV0GAMgASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsEg8KB2F0dGVtcHQYBSABKAUSLAoIcmV0cnlfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCndha2VfdXBfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2R1ZRgIIAEoCBIUCgxjaGlsZF9ydW5faWQYCSABKAkSLgoKc3RhcnRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwMKBFRhc2sSDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhUKDXdvcmtmbG93X3R5cGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIgCgVpbnB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDQoFZmVuY2UYBiABKAMSDwoHYXR0ZW1wdBgHIAEoBRIwCgxsb2NrZWRfdW50aWwYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYCSABKAsyES5rYWd6aS52MS5QYXlsb2FkEiMKBXN0ZXBzGAogAygLMhQua2FnemkudjEuU3RlcFJlY29yZBIrCgxyZXRyeV9wb2xpY3kYCyABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRITCgt0cmFjZXBhcmVudBgMIAEoCRIzChBsZWFzZV9leHBpcmVzX2luGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjEKEFBvbGxUYXNrUmVzcG9uc2USHQoFdGFza3MYASADKAsyDi5rYWd6aS52MS5UYXNrInkKEEJlZ2luU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmIlEKEUJlZ2luU3RlcFJlc3BvbnNlEhYKDnNob3VsZF9leGVjdXRlGAEgASgIEiQKBnJlY29yZBgCIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQizwEKE0NvbXBsZXRlU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEiEKBm91dHB1dBgFIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoUQ29tcGxldGVTdGVwUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIOCgZwYXVzZWQYAiABKAgi+wEKD0ZhaWxTdGVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSJAoFZXJyb3IYBSABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbBIrCgxyZXRyeV9wb2xpY3kYBiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQAQoQRmFpbFN0ZXBSZXNwb25zZRIXCg9zY2hlZHVsZWRfcmV0cnkYASABKAgSLAoIcmV0cnlfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUSJAoGcmVjb3JkGAQgASgLMhQua2FnemkudjEuU3RlcFJlY29yZCJcCglTbGVlcFN0ZXASHwoEc3RlcBgBIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKd2FrZV91cF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAEKDFNsZWVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USIwoGc2xlZXBzGAQgAygLMhMua2FnemkudjEuU2xlZXBTdGVwEi0KCXJlc3VtZV9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPgoNU2xlZXBSZXNwb25zZRItCglyZXN1bWVfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq0BChRSZWNlaXZlU2lnbmFsUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLgoKdGltZW91dF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPQoVUmVjZWl2ZVNpZ25hbFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQiwAIKEVN0YXJ0Q2hpbGRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIVCg13b3JrZmxvd190eXBlGAUgASgJEhMKC3dvcmtmbG93X2lkGAYgASgJEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIPCgd2ZXJzaW9uGAggASgJEjgKE3BhcmVudF9jbG9zZV9wb2xpY3kYCSABKA4yGy5rYWd6aS52MS5QYXJlbnRDbG9zZVBvbGljeRIrCgxyZXRyeV9wb2xpY3kYCiABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeSJSChJTdGFydENoaWxkUmVzcG9uc2USJAoGcmVjb3JkGAEgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBIWCg5hbHJlYWR5X2V4aXN0cxgCIAEoCCKCAQoXQ29tcGxldGVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEiEKBm91dHB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQiGgoYQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlIoEBChNGYWlsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIhYKFEZhaWxXb3JrZmxvd1Jlc3BvbnNlIowBCgpSZXBvcnRJdGVtEjYKDWNvbXBsZXRlX3N0ZXAYASABKAsyHS5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXF1ZXN0SAASPgoRY29tcGxldGVfd29ya2Zsb3cYAiABKAsyIS5rYWd6aS52MS5Db21wbGV0ZVdvcmtmbG93UmVxdWVzdEgAQgYKBGl0ZW0iWgoNUmVwb3J0UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEiMKBWl0ZW1zGAMgAygLMhQua2FnemkudjEuUmVwb3J0SXRlbSK6AQoMUmVwb3J0UmVzdWx0EjcKDWNvbXBsZXRlX3N0ZXAYASABKAsyHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZUgAEj8KEWNvbXBsZXRlX3dvcmtmbG93GAIgASgLMiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlSAASJgoFZXJyb3IYAyABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbEgAQggKBnJlc3VsdCI5Cg5SZXBvcnRSZXNwb25zZRInCgdyZXN1bHRzGAEgAygLMhYua2FnemkudjEuUmVwb3J0UmVzdWx0IsYBChNQYXJrV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIjCghleHBlY3RlZBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSIAoFYXNrZWQYBSABKAsyES5rYWd6aS52MS5TdGVwUmVmEiIKB3VuYXNrZWQYBiADKAsyES5rYWd6aS52MS5TdGVwUmVmIhYKFFBhcmtXb3JrZmxvd1Jlc3BvbnNlKn0KCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhYKElNURVBfS0lORF9GVU5DVElPThABEhMKD1NURVBfS0lORF9TTEVFUBACEhQKEFNURVBfS0lORF9TSUdOQUwQAxITCg9TVEVQX0tJTkRfQ0hJTEQQBCqoAQoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQARIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQAhIWChJTVEVQX1NUQVRVU19GQUlMRUQQAxIYChRTVEVQX1NUQVRVU19TTEVFUElORxAEEhcKE1NURVBfU1RBVFVTX1dBSVRJTkcQBSp5ChFQYXJlbnRDbG9zZVBvbGljeRIjCh9QQVJFTlRfQ0xPU0VfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHgoaUEFSRU5UX0NMT1NFX1BPTElDWV9DQU5DRUwQARIfChtQQVJFTlRfQ0xPU0VfUE9MSUNZX0FCQU5ET04QAjKHCAoNV29ya2VyU2VydmljZRJBCghSZWdpc3RlchIZLmthZ3ppLnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmthZ3ppLnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0Ehoua2FnemkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmthZ3ppLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEkcKCkRlcmVnaXN0ZXISGy5rYWd6aS52MS5EZXJlZ2lzdGVyUmVxdWVzdBocLmthZ3ppLnYxLkRlcmVnaXN0ZXJSZXNwb25zZRJBCghQb2xsVGFzaxIZLmthZ3ppLnYxLlBvbGxUYXNrUmVxdWVzdBoaLmthZ3ppLnYxLlBvbGxUYXNrUmVzcG9uc2USRAoJQmVnaW5TdGVwEhoua2FnemkudjEuQmVnaW5TdGVwUmVxdWVzdBobLmthZ3ppLnYxLkJlZ2luU3RlcFJlc3BvbnNlEk0KDENvbXBsZXRlU3RlcBIdLmthZ3ppLnYxLkNvbXBsZXRlU3RlcFJlcXVlc3QaHi5rYWd6aS52MS5Db21wbGV0ZVN0ZXBSZXNwb25zZRJBCghGYWlsU3RlcBIZLmthZ3ppLnYxLkZhaWxTdGVwUmVxdWVzdBoaLmthZ3ppLnYxLkZhaWxTdGVwUmVzcG9uc2USWQoQQ29tcGxldGVXb3JrZmxvdxIhLmthZ3ppLnYxLkNvbXBsZXRlV29ya2Zsb3dSZXF1ZXN0GiIua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1Jlc3BvbnNlEk0KDEZhaWxXb3JrZmxvdxIdLmthZ3ppLnYxLkZhaWxXb3JrZmxvd1JlcXVlc3QaHi5rYWd6aS52MS5GYWlsV29ya2Zsb3dSZXNwb25zZRI4CgVTbGVlcBIWLmthZ3ppLnYxLlNsZWVwUmVxdWVzdBoXLmthZ3ppLnYxLlNsZWVwUmVzcG9uc2USOwoGUmVwb3J0Ehcua2FnemkudjEuUmVwb3J0UmVxdWVzdBoYLmthZ3ppLnYxLlJlcG9ydFJlc3BvbnNlElAKDVJlY2VpdmVTaWduYWwSHi5rYWd6aS52MS5SZWNlaXZlU2lnbmFsUmVxdWVzdBofLmthZ3ppLnYxLlJlY2VpdmVTaWduYWxSZXNwb25zZRJHCgpTdGFydENoaWxkEhsua2FnemkudjEuU3RhcnRDaGlsZFJlcXVlc3QaHC5rYWd6aS52MS5TdGFydENoaWxkUmVzcG9uc2USTQoMUGFya1dvcmtmbG93Eh0ua2FnemkudjEuUGFya1dvcmtmbG93UmVxdWVzdBoeLmthZ3ppLnYxLlBhcmtXb3JrZmxvd1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_events]);
+  fileDesc("ChVrYWd6aS92MS93b3JrZXIucHJvdG8SCGthZ3ppLnYxIk0KB1N0ZXBSZWYSIAoEa2luZBgBIAEoDjISLmthZ3ppLnYxLlN0ZXBLaW5kEgwKBG5hbWUYAiABKAkSEgoKb2NjdXJyZW5jZRgDIAEoBSImCgVMZWFzZRIOCgZydW5faWQYASABKAkSDQoFZmVuY2UYAiABKAMimgEKGFdvcmtmbG93VHlwZVJlZ2lzdHJhdGlvbhIVCg13b3JrZmxvd190eXBlGAEgASgJEhAKCHZlcnNpb25zGAIgAygJEisKDGZsb3dfY29udHJvbBgDIAEoCzIVLmthZ3ppLnYxLkZsb3dDb250cm9sEigKCHRyaWdnZXJzGAQgAygLMhYua2FnemkudjEuRXZlbnRUcmlnZ2VyItgCCg9SZWdpc3RlclJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEjoKDndvcmtmbG93X3R5cGVzGAIgAygLMiIua2FnemkudjEuV29ya2Zsb3dUeXBlUmVnaXN0cmF0aW9uEhAKCGhvc3RuYW1lGAMgASgJEgsKA3BpZBgEIAEoBRITCgtzZGtfdmVyc2lvbhgFIAEoCRIPCgd2ZXJzaW9uGAYgASgJEjUKBmxhYmVscxgHIAMoCzIlLmthZ3ppLnYxLlJlZ2lzdGVyUmVxdWVzdC5MYWJlbHNFbnRyeRIWCg5tYXhfY29uY3VycmVudBgIIAEoBRIzChRkZWZhdWx0X3JldHJ5X3BvbGljeRgJIAEoCzIVLmthZ3ppLnYxLlJldHJ5UG9saWN5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiwAEKEFJlZ2lzdGVyUmVzcG9uc2USEQoJd29ya2VyX2lkGAEgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg5sZWFzZV9kdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgxwb2xsX3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ingEKEEhlYXJ0YmVhdFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIUCgxhY3RpdmVfY291bnQYAyABKAUSFwoPY29tcGxldGVkX2RlbHRhGAQgASgDEhQKDGZhaWxlZF9kZWx0YRgFIAEoAxIfCgZsZWFzZXMYBiADKAsyDy5rYWd6aS52MS5MZWFzZSKPAQoRSGVhcnRiZWF0UmVzcG9uc2USFAoMc2hvdWxkX2RyYWluGAEgASgIEhkKEWNhbmNlbGxlZF9ydW5faWRzGAIgAygJEhQKDGxvc3RfcnVuX2lkcxgDIAMoCRIzChBsZWFzZV9leHBpcmVzX2luGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlsKEURlcmVnaXN0ZXJSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSIAoHcmVsZWFzZRgDIAMoCzIPLmthZ3ppLnYxLkxlYXNlIiYKEkRlcmVnaXN0ZXJSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoBSJ2Cg9Qb2xsVGFza1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIRCgltYXhfdGFza3MYAyABKAUSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKUAwoKU3RlcFJlY29yZBIfCgRzdGVwGAEgASgLMhEua2FnemkudjEuU3RlcFJlZhIkCgZzdGF0dXMYAiABKA4yFC5rYWd6aS52MS5TdGVwU3RhdHVzEiEKBm91dHB1dBgDIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJAoFZXJyb3IYBCABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbBIPCgdhdHRlbXB0GAUgASgFEiwKCHJldHJ5X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp3YWtlX3VwX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNkdWUYCCABKAgSFAoMY2hpbGRfcnVuX2lkGAkgASgJEi4KCnN0YXJ0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHRva2VuX2lkGDwgASgJEhEKCXRva2VuX3VybBg9IAEoCRIPCgdhbnlfa2V5GD4gASgJIrADCgRUYXNrEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIVCg13b3JrZmxvd190eXBlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSIAoFaW5wdXQYBSABKAsyES5rYWd6aS52MS5QYXlsb2FkEg0KBWZlbmNlGAYgASgDEg8KB2F0dGVtcHQYByABKAUSMAoMbG9ja2VkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgdjb250ZXh0GAkgASgLMhEua2FnemkudjEuUGF5bG9hZBIjCgVzdGVwcxgKIAMoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQSKwoMcmV0cnlfcG9saWN5GAsgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSEwoLdHJhY2VwYXJlbnQYDCABKAkSMwoQbGVhc2VfZXhwaXJlc19pbhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgdzdHJlYW1zGDIgAygLMhYua2FnemkudjEuU3RyZWFtQ3Vyc29yIkEKDFN0cmVhbUN1cnNvchIMCgRuYW1lGAEgASgJEhMKC25leHRfb2Zmc2V0GAIgASgDEg4KBmNsb3NlZBgDIAEoCCIxChBQb2xsVGFza1Jlc3BvbnNlEh0KBXRhc2tzGAEgAygLMg4ua2FnemkudjEuVGFzayKNAQoQQmVnaW5TdGVwUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSEgoKcmF0ZV9saW1pdBhaIAEoCSKJAQoRQmVnaW5TdGVwUmVzcG9uc2USFgoOc2hvdWxkX2V4ZWN1dGUYASABKAgSJAoGcmVjb3JkGAIgASgLMhQua2FnemkudjEuU3RlcFJlY29yZBI2ChJyYXRlX2xpbWl0ZWRfdW50aWwYWiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIs8BChNDb21wbGV0ZVN0ZXBSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIhCgZvdXRwdXQYBSABKAsyES5rYWd6aS52MS5QYXlsb2FkEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKFENvbXBsZXRlU3RlcFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQSDgoGcGF1c2VkGAIgASgIIvsBCg9GYWlsU3RlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEiQKBWVycm9yGAUgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSKwoMcmV0cnlfcG9saWN5GAYgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKEEZhaWxTdGVwUmVzcG9uc2USFwoPc2NoZWR1bGVkX3JldHJ5GAEgASgIEiwKCHJldHJ5X2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAMgASgFEiQKBnJlY29yZBgEIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQiXAoJU2xlZXBTdGVwEh8KBHN0ZXAYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEi4KCndha2VfdXBfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqgBCgxTbGVlcFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEiMKBnNsZWVwcxgEIAMoCzITLmthZ3ppLnYxLlNsZWVwU3RlcBItCglyZXN1bWVfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj4KDVNsZWVwUmVzcG9uc2USLQoJcmVzdW1lX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKtAQoUUmVjZWl2ZVNpZ25hbFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIeCgVsZWFzZRgDIAEoCzIPLmthZ3ppLnYxLkxlYXNlEh8KBHN0ZXAYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEi4KCnRpbWVvdXRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj0KFVJlY2VpdmVTaWduYWxSZXNwb25zZRIkCgZyZWNvcmQYASABKAsyFC5rYWd6aS52MS5TdGVwUmVjb3JkIsACChFTdGFydENoaWxkUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSFQoNd29ya2Zsb3dfdHlwZRgFIAEoCRITCgt3b3JrZmxvd19pZBgGIAEoCRIgCgVpbnB1dBgHIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgIIAEoCRI4ChNwYXJlbnRfY2xvc2VfcG9saWN5GAkgASgOMhsua2FnemkudjEuUGFyZW50Q2xvc2VQb2xpY3kSKwoMcmV0cnlfcG9saWN5GAogASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kiUgoSU3RhcnRDaGlsZFJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQSFgoOYWxyZWFkeV9leGlzdHMYAiABKAgiggEKF0NvbXBsZXRlV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIhCgZvdXRwdXQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkIhoKGENvbXBsZXRlV29ya2Zsb3dSZXNwb25zZSKBAQoTRmFpbFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USJAoFZXJyb3IYBCABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbCIWChRGYWlsV29ya2Zsb3dSZXNwb25zZSKMAQoKUmVwb3J0SXRlbRI2Cg1jb21wbGV0ZV9zdGVwGAEgASgLMh0ua2FnemkudjEuQ29tcGxldGVTdGVwUmVxdWVzdEgAEj4KEWNvbXBsZXRlX3dvcmtmbG93GAIgASgLMiEua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1JlcXVlc3RIAEIGCgRpdGVtIloKDVJlcG9ydFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIjCgVpdGVtcxgDIAMoCzIULmthZ3ppLnYxLlJlcG9ydEl0ZW0iugEKDFJlcG9ydFJlc3VsdBI3Cg1jb21wbGV0ZV9zdGVwGAEgASgLMh4ua2FnemkudjEuQ29tcGxldGVTdGVwUmVzcG9uc2VIABI/ChFjb21wbGV0ZV93b3JrZmxvdxgCIAEoCzIiLmthZ3ppLnYxLkNvbXBsZXRlV29ya2Zsb3dSZXNwb25zZUgAEiYKBWVycm9yGAMgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWxIAEIICgZyZXN1bHQiOQoOUmVwb3J0UmVzcG9uc2USJwoHcmVzdWx0cxgBIAMoCzIWLmthZ3ppLnYxLlJlcG9ydFJlc3VsdCLGAQoTUGFya1dvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USIwoIZXhwZWN0ZWQYBCABKAsyES5rYWd6aS52MS5TdGVwUmVmEiAKBWFza2VkGAUgASgLMhEua2FnemkudjEuU3RlcFJlZhIiCgd1bmFza2VkGAYgAygLMhEua2FnemkudjEuU3RlcFJlZiIWChRQYXJrV29ya2Zsb3dSZXNwb25zZSKrAQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCgl3b3JrZXJfaWQYAiABKAkSHgoFbGVhc2UYAyABKAsyDy5rYWd6aS52MS5MZWFzZRIfCgRzdGVwGAQgASgLMhEua2FnemkudjEuU3RlcFJlZhIuCgp0aW1lb3V0X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI7ChNDcmVhdGVUb2tlblJlc3BvbnNlEiQKBnJlY29yZBgBIAEoCzIULmthZ3ppLnYxLlN0ZXBSZWNvcmQiZwoJQW55QnJhbmNoEgsKA2tleRgBIAEoCRIfCgRzdGVwGAIgASgLMhEua2FnemkudjEuU3RlcFJlZhIsCghkZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinwEKD0F3YWl0QW55UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJd29ya2VyX2lkGAIgASgJEh4KBWxlYXNlGAMgASgLMg8ua2FnemkudjEuTGVhc2USHwoEc3RlcBgEIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSJQoIYnJhbmNoZXMYBSADKAsyEy5rYWd6aS52MS5BbnlCcmFuY2giOAoQQXdhaXRBbnlSZXNwb25zZRIkCgZyZWNvcmQYASABKAsyFC5rYWd6aS52MS5TdGVwUmVjb3JkKqUBCghTdGVwS2luZBIZChVTVEVQX0tJTkRfVU5TUEVDSUZJRUQQABIWChJTVEVQX0tJTkRfRlVOQ1RJT04QARITCg9TVEVQX0tJTkRfU0xFRVAQAhIUChBTVEVQX0tJTkRfU0lHTkFMEAMSEwoPU1RFUF9LSU5EX0NISUxEEAQSEwoPU1RFUF9LSU5EX1RPS0VOEDwSEQoNU1RFUF9LSU5EX0FOWRA9KqgBCgpTdGVwU3RhdHVzEhsKF1NURVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU1RFUF9TVEFUVVNfUlVOTklORxABEhkKFVNURVBfU1RBVFVTX0NPTVBMRVRFRBACEhYKElNURVBfU1RBVFVTX0ZBSUxFRBADEhgKFFNURVBfU1RBVFVTX1NMRUVQSU5HEAQSFwoTU1RFUF9TVEFUVVNfV0FJVElORxAFKnkKEVBhcmVudENsb3NlUG9saWN5EiMKH1BBUkVOVF9DTE9TRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIeChpQQVJFTlRfQ0xPU0VfUE9MSUNZX0NBTkNFTBABEh8KG1BBUkVOVF9DTE9TRV9QT0xJQ1lfQUJBTkRPThACMpYJCg1Xb3JrZXJTZXJ2aWNlEkEKCFJlZ2lzdGVyEhkua2FnemkudjEuUmVnaXN0ZXJSZXF1ZXN0Ghoua2FnemkudjEuUmVnaXN0ZXJSZXNwb25zZRJECglIZWFydGJlYXQSGi5rYWd6aS52MS5IZWFydGJlYXRSZXF1ZXN0Ghsua2FnemkudjEuSGVhcnRiZWF0UmVzcG9uc2USRwoKRGVyZWdpc3RlchIbLmthZ3ppLnYxLkRlcmVnaXN0ZXJSZXF1ZXN0Ghwua2FnemkudjEuRGVyZWdpc3RlclJlc3BvbnNlEkEKCFBvbGxUYXNrEhkua2FnemkudjEuUG9sbFRhc2tSZXF1ZXN0Ghoua2FnemkudjEuUG9sbFRhc2tSZXNwb25zZRJECglCZWdpblN0ZXASGi5rYWd6aS52MS5CZWdpblN0ZXBSZXF1ZXN0Ghsua2FnemkudjEuQmVnaW5TdGVwUmVzcG9uc2USTQoMQ29tcGxldGVTdGVwEh0ua2FnemkudjEuQ29tcGxldGVTdGVwUmVxdWVzdBoeLmthZ3ppLnYxLkNvbXBsZXRlU3RlcFJlc3BvbnNlEkEKCEZhaWxTdGVwEhkua2FnemkudjEuRmFpbFN0ZXBSZXF1ZXN0Ghoua2FnemkudjEuRmFpbFN0ZXBSZXNwb25zZRJZChBDb21wbGV0ZVdvcmtmbG93EiEua2FnemkudjEuQ29tcGxldGVXb3JrZmxvd1JlcXVlc3QaIi5rYWd6aS52MS5Db21wbGV0ZVdvcmtmbG93UmVzcG9uc2USTQoMRmFpbFdvcmtmbG93Eh0ua2FnemkudjEuRmFpbFdvcmtmbG93UmVxdWVzdBoeLmthZ3ppLnYxLkZhaWxXb3JrZmxvd1Jlc3BvbnNlEjgKBVNsZWVwEhYua2FnemkudjEuU2xlZXBSZXF1ZXN0Ghcua2FnemkudjEuU2xlZXBSZXNwb25zZRI7CgZSZXBvcnQSFy5rYWd6aS52MS5SZXBvcnRSZXF1ZXN0Ghgua2FnemkudjEuUmVwb3J0UmVzcG9uc2USUAoNUmVjZWl2ZVNpZ25hbBIeLmthZ3ppLnYxLlJlY2VpdmVTaWduYWxSZXF1ZXN0Gh8ua2FnemkudjEuUmVjZWl2ZVNpZ25hbFJlc3BvbnNlEkcKClN0YXJ0Q2hpbGQSGy5rYWd6aS52MS5TdGFydENoaWxkUmVxdWVzdBocLmthZ3ppLnYxLlN0YXJ0Q2hpbGRSZXNwb25zZRJNCgxQYXJrV29ya2Zsb3cSHS5rYWd6aS52MS5QYXJrV29ya2Zsb3dSZXF1ZXN0Gh4ua2FnemkudjEuUGFya1dvcmtmbG93UmVzcG9uc2USSgoLQ3JlYXRlVG9rZW4SHC5rYWd6aS52MS5DcmVhdGVUb2tlblJlcXVlc3QaHS5rYWd6aS52MS5DcmVhdGVUb2tlblJlc3BvbnNlEkEKCEF3YWl0QW55Ehkua2FnemkudjEuQXdhaXRBbnlSZXF1ZXN0Ghoua2FnemkudjEuQXdhaXRBbnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_flow, file_kagzi_v1_events]);
 
 /**
  * A step's identity within a run: the n-th (from 1) use of `name` for `kind`.
@@ -86,6 +88,14 @@ export type WorkflowTypeRegistration = Message<"kagzi.v1.WorkflowTypeRegistratio
    * @generated from field: repeated string versions = 2;
    */
   versions: string[];
+
+  /**
+   * Flow control of these versions (unset: none). Stored per (namespace, type, version); of two
+   * workers registering different ones, the newest registration wins (the server logs both).
+   *
+   * @generated from field: kagzi.v1.FlowControl flow_control = 3;
+   */
+  flowControl?: FlowControl | undefined;
 
   /**
    * The events that start a run of this type. A registration that declares triggers sets the
@@ -414,6 +424,25 @@ export type StepRecord = Message<"kagzi.v1.StepRecord"> & {
    * @generated from field: google.protobuf.Timestamp started_at = 10;
    */
   startedAt?: Timestamp | undefined;
+
+  /**
+   * For a TOKEN step: the token's id and its signed callback URL.
+   *
+   * @generated from field: string token_id = 60;
+   */
+  tokenId: string;
+
+  /**
+   * @generated from field: string token_url = 61;
+   */
+  tokenUrl: string;
+
+  /**
+   * For an ANY step that ended: the key of the branch that won.
+   *
+   * @generated from field: string any_key = 62;
+   */
+  anyKey: string;
 };
 
 /**
@@ -498,6 +527,14 @@ export type Task = Message<"kagzi.v1.Task"> & {
    * @generated from field: google.protobuf.Duration lease_expires_in = 13;
    */
   leaseExpiresIn?: Duration | undefined;
+
+  /**
+   * How far each stream of the run was written (a resumed run only), so a replay does not
+   * send its writes again.
+   *
+   * @generated from field: repeated kagzi.v1.StreamCursor streams = 50;
+   */
+  streams: StreamCursor[];
 };
 
 /**
@@ -506,6 +543,35 @@ export type Task = Message<"kagzi.v1.Task"> & {
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
   messageDesc(file_kagzi_v1_worker, 11);
+
+/**
+ * A stream of a run as a replay needs it: the values stored so far and whether it is closed.
+ *
+ * @generated from message kagzi.v1.StreamCursor
+ */
+export type StreamCursor = Message<"kagzi.v1.StreamCursor"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int64 next_offset = 2;
+   */
+  nextOffset: bigint;
+
+  /**
+   * @generated from field: bool closed = 3;
+   */
+  closed: boolean;
+};
+
+/**
+ * Describes the message kagzi.v1.StreamCursor.
+ * Use `create(StreamCursorSchema)` to create a new message.
+ */
+export const StreamCursorSchema: GenMessage<StreamCursor> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 12);
 
 /**
  * @generated from message kagzi.v1.PollTaskResponse
@@ -522,7 +588,7 @@ export type PollTaskResponse = Message<"kagzi.v1.PollTaskResponse"> & {
  * Use `create(PollTaskResponseSchema)` to create a new message.
  */
 export const PollTaskResponseSchema: GenMessage<PollTaskResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 12);
+  messageDesc(file_kagzi_v1_worker, 13);
 
 /**
  * @generated from message kagzi.v1.BeginStepRequest
@@ -547,6 +613,14 @@ export type BeginStepRequest = Message<"kagzi.v1.BeginStepRequest"> & {
    * @generated from field: kagzi.v1.StepRef step = 4;
    */
   step?: StepRef | undefined;
+
+  /**
+   * The named rate limit (RateLimitService) the step's attempt takes a token of before it
+   * executes; only for a FUNCTION step that is not done. Unknown: NOT_FOUND (subject rate_limit).
+   *
+   * @generated from field: string rate_limit = 90;
+   */
+  rateLimit: string;
 };
 
 /**
@@ -554,7 +628,7 @@ export type BeginStepRequest = Message<"kagzi.v1.BeginStepRequest"> & {
  * Use `create(BeginStepRequestSchema)` to create a new message.
  */
 export const BeginStepRequestSchema: GenMessage<BeginStepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 13);
+  messageDesc(file_kagzi_v1_worker, 14);
 
 /**
  * @generated from message kagzi.v1.BeginStepResponse
@@ -569,6 +643,14 @@ export type BeginStepResponse = Message<"kagzi.v1.BeginStepResponse"> & {
    * @generated from field: kagzi.v1.StepRecord record = 2;
    */
   record?: StepRecord | undefined;
+
+  /**
+   * Set when the step's rate limit had no token free: should_execute is false and the run
+   * should suspend (Sleep) until then and ask again. Not an attempt: nothing is recorded.
+   *
+   * @generated from field: google.protobuf.Timestamp rate_limited_until = 90;
+   */
+  rateLimitedUntil?: Timestamp | undefined;
 };
 
 /**
@@ -576,7 +658,7 @@ export type BeginStepResponse = Message<"kagzi.v1.BeginStepResponse"> & {
  * Use `create(BeginStepResponseSchema)` to create a new message.
  */
 export const BeginStepResponseSchema: GenMessage<BeginStepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 14);
+  messageDesc(file_kagzi_v1_worker, 15);
 
 /**
  * @generated from message kagzi.v1.CompleteStepRequest
@@ -618,7 +700,7 @@ export type CompleteStepRequest = Message<"kagzi.v1.CompleteStepRequest"> & {
  * Use `create(CompleteStepRequestSchema)` to create a new message.
  */
 export const CompleteStepRequestSchema: GenMessage<CompleteStepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 15);
+  messageDesc(file_kagzi_v1_worker, 16);
 
 /**
  * @generated from message kagzi.v1.CompleteStepResponse
@@ -644,7 +726,7 @@ export type CompleteStepResponse = Message<"kagzi.v1.CompleteStepResponse"> & {
  * Use `create(CompleteStepResponseSchema)` to create a new message.
  */
 export const CompleteStepResponseSchema: GenMessage<CompleteStepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 16);
+  messageDesc(file_kagzi_v1_worker, 17);
 
 /**
  * @generated from message kagzi.v1.FailStepRequest
@@ -691,7 +773,7 @@ export type FailStepRequest = Message<"kagzi.v1.FailStepRequest"> & {
  * Use `create(FailStepRequestSchema)` to create a new message.
  */
 export const FailStepRequestSchema: GenMessage<FailStepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 17);
+  messageDesc(file_kagzi_v1_worker, 18);
 
 /**
  * @generated from message kagzi.v1.FailStepResponse
@@ -723,7 +805,7 @@ export type FailStepResponse = Message<"kagzi.v1.FailStepResponse"> & {
  * Use `create(FailStepResponseSchema)` to create a new message.
  */
 export const FailStepResponseSchema: GenMessage<FailStepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 18);
+  messageDesc(file_kagzi_v1_worker, 19);
 
 /**
  * @generated from message kagzi.v1.SleepStep
@@ -745,7 +827,7 @@ export type SleepStep = Message<"kagzi.v1.SleepStep"> & {
  * Use `create(SleepStepSchema)` to create a new message.
  */
 export const SleepStepSchema: GenMessage<SleepStep> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 19);
+  messageDesc(file_kagzi_v1_worker, 20);
 
 /**
  * Suspends the run: records the durable sleeps started in this execution and
@@ -787,7 +869,7 @@ export type SleepRequest = Message<"kagzi.v1.SleepRequest"> & {
  * Use `create(SleepRequestSchema)` to create a new message.
  */
 export const SleepRequestSchema: GenMessage<SleepRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 20);
+  messageDesc(file_kagzi_v1_worker, 21);
 
 /**
  * @generated from message kagzi.v1.SleepResponse
@@ -804,7 +886,7 @@ export type SleepResponse = Message<"kagzi.v1.SleepResponse"> & {
  * Use `create(SleepResponseSchema)` to create a new message.
  */
 export const SleepResponseSchema: GenMessage<SleepResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 21);
+  messageDesc(file_kagzi_v1_worker, 22);
 
 /**
  * Takes the oldest unconsumed signal named `step.name` for the wait `step`
@@ -848,7 +930,7 @@ export type ReceiveSignalRequest = Message<"kagzi.v1.ReceiveSignalRequest"> & {
  * Use `create(ReceiveSignalRequestSchema)` to create a new message.
  */
 export const ReceiveSignalRequestSchema: GenMessage<ReceiveSignalRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 22);
+  messageDesc(file_kagzi_v1_worker, 23);
 
 /**
  * @generated from message kagzi.v1.ReceiveSignalResponse
@@ -865,7 +947,7 @@ export type ReceiveSignalResponse = Message<"kagzi.v1.ReceiveSignalResponse"> & 
  * Use `create(ReceiveSignalResponseSchema)` to create a new message.
  */
 export const ReceiveSignalResponseSchema: GenMessage<ReceiveSignalResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 23);
+  messageDesc(file_kagzi_v1_worker, 24);
 
 /**
  * Starts the child run of the step (kind CHILD) once: a repeated call returns
@@ -934,7 +1016,7 @@ export type StartChildRequest = Message<"kagzi.v1.StartChildRequest"> & {
  * Use `create(StartChildRequestSchema)` to create a new message.
  */
 export const StartChildRequestSchema: GenMessage<StartChildRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 24);
+  messageDesc(file_kagzi_v1_worker, 25);
 
 /**
  * @generated from message kagzi.v1.StartChildResponse
@@ -958,7 +1040,7 @@ export type StartChildResponse = Message<"kagzi.v1.StartChildResponse"> & {
  * Use `create(StartChildResponseSchema)` to create a new message.
  */
 export const StartChildResponseSchema: GenMessage<StartChildResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 25);
+  messageDesc(file_kagzi_v1_worker, 26);
 
 /**
  * @generated from message kagzi.v1.CompleteWorkflowRequest
@@ -990,7 +1072,7 @@ export type CompleteWorkflowRequest = Message<"kagzi.v1.CompleteWorkflowRequest"
  * Use `create(CompleteWorkflowRequestSchema)` to create a new message.
  */
 export const CompleteWorkflowRequestSchema: GenMessage<CompleteWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 26);
+  messageDesc(file_kagzi_v1_worker, 27);
 
 /**
  * @generated from message kagzi.v1.CompleteWorkflowResponse
@@ -1003,7 +1085,7 @@ export type CompleteWorkflowResponse = Message<"kagzi.v1.CompleteWorkflowRespons
  * Use `create(CompleteWorkflowResponseSchema)` to create a new message.
  */
 export const CompleteWorkflowResponseSchema: GenMessage<CompleteWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 27);
+  messageDesc(file_kagzi_v1_worker, 28);
 
 /**
  * @generated from message kagzi.v1.FailWorkflowRequest
@@ -1035,7 +1117,7 @@ export type FailWorkflowRequest = Message<"kagzi.v1.FailWorkflowRequest"> & {
  * Use `create(FailWorkflowRequestSchema)` to create a new message.
  */
 export const FailWorkflowRequestSchema: GenMessage<FailWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 28);
+  messageDesc(file_kagzi_v1_worker, 29);
 
 /**
  * @generated from message kagzi.v1.FailWorkflowResponse
@@ -1048,7 +1130,7 @@ export type FailWorkflowResponse = Message<"kagzi.v1.FailWorkflowResponse"> & {
  * Use `create(FailWorkflowResponseSchema)` to create a new message.
  */
 export const FailWorkflowResponseSchema: GenMessage<FailWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 29);
+  messageDesc(file_kagzi_v1_worker, 30);
 
 /**
  * One outcome inside a Report. The inner request's namespace and worker_id may
@@ -1080,7 +1162,7 @@ export type ReportItem = Message<"kagzi.v1.ReportItem"> & {
  * Use `create(ReportItemSchema)` to create a new message.
  */
 export const ReportItemSchema: GenMessage<ReportItem> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 30);
+  messageDesc(file_kagzi_v1_worker, 31);
 
 /**
  * Outcomes of several held runs in one call: the SDK sends together what its
@@ -1112,7 +1194,7 @@ export type ReportRequest = Message<"kagzi.v1.ReportRequest"> & {
  * Use `create(ReportRequestSchema)` to create a new message.
  */
 export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 31);
+  messageDesc(file_kagzi_v1_worker, 32);
 
 /**
  * The answer to one item, in the order of the request: its response, or the
@@ -1150,7 +1232,7 @@ export type ReportResult = Message<"kagzi.v1.ReportResult"> & {
  * Use `create(ReportResultSchema)` to create a new message.
  */
 export const ReportResultSchema: GenMessage<ReportResult> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 32);
+  messageDesc(file_kagzi_v1_worker, 33);
 
 /**
  * @generated from message kagzi.v1.ReportResponse
@@ -1167,7 +1249,7 @@ export type ReportResponse = Message<"kagzi.v1.ReportResponse"> & {
  * Use `create(ReportResponseSchema)` to create a new message.
  */
 export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 33);
+  messageDesc(file_kagzi_v1_worker, 34);
 
 /**
  * Parks a held run: its replay asked for `asked` where the history recorded `expected`. The run
@@ -1214,7 +1296,7 @@ export type ParkWorkflowRequest = Message<"kagzi.v1.ParkWorkflowRequest"> & {
  * Use `create(ParkWorkflowRequestSchema)` to create a new message.
  */
 export const ParkWorkflowRequestSchema: GenMessage<ParkWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 34);
+  messageDesc(file_kagzi_v1_worker, 35);
 
 /**
  * @generated from message kagzi.v1.ParkWorkflowResponse
@@ -1227,7 +1309,167 @@ export type ParkWorkflowResponse = Message<"kagzi.v1.ParkWorkflowResponse"> & {
  * Use `create(ParkWorkflowResponseSchema)` to create a new message.
  */
 export const ParkWorkflowResponseSchema: GenMessage<ParkWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_worker, 35);
+  messageDesc(file_kagzi_v1_worker, 36);
+
+/**
+ * Creates the token of a held run's step (kind TOKEN) once: a repeated call returns the stored
+ * record. The record is WAITING until the token is completed (COMPLETED, with the value) or
+ * failed (FAILED); a WAITING token past `timeout_at` is expired and takes no completion. The
+ * record carries the token's id and its signed callback URL.
+ *
+ * @generated from message kagzi.v1.CreateTokenRequest
+ */
+export type CreateTokenRequest = Message<"kagzi.v1.CreateTokenRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: kagzi.v1.Lease lease = 3;
+   */
+  lease?: Lease | undefined;
+
+  /**
+   * @generated from field: kagzi.v1.StepRef step = 4;
+   */
+  step?: StepRef | undefined;
+
+  /**
+   * When the token expires; unset never. Fixed by the first call.
+   *
+   * @generated from field: google.protobuf.Timestamp timeout_at = 5;
+   */
+  timeoutAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.CreateTokenRequest.
+ * Use `create(CreateTokenRequestSchema)` to create a new message.
+ */
+export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 37);
+
+/**
+ * @generated from message kagzi.v1.CreateTokenResponse
+ */
+export type CreateTokenResponse = Message<"kagzi.v1.CreateTokenResponse"> & {
+  /**
+   * @generated from field: kagzi.v1.StepRecord record = 1;
+   */
+  record?: StepRecord | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.CreateTokenResponse.
+ * Use `create(CreateTokenResponseSchema)` to create a new message.
+ */
+export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 38);
+
+/**
+ * One branch of a wait for any: a signal wait, a token wait, a child's result or a sleep.
+ *
+ * @generated from message kagzi.v1.AnyBranch
+ */
+export type AnyBranch = Message<"kagzi.v1.AnyBranch"> & {
+  /**
+   * The branch's key in ctx.any({ key: ... }); unique within the wait, 1-64 characters.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * SIGNAL (a wait for the next signal of `name`), TOKEN or CHILD (the step that created the
+   * token or started the child), or SLEEP.
+   *
+   * @generated from field: kagzi.v1.StepRef step = 2;
+   */
+  step?: StepRef | undefined;
+
+  /**
+   * SLEEP: when it wakes (required); SIGNAL: when the wait times out (optional).
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 3;
+   */
+  deadline?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.AnyBranch.
+ * Use `create(AnyBranchSchema)` to create a new message.
+ */
+export const AnyBranchSchema: GenMessage<AnyBranch> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 39);
+
+/**
+ * Waits for whichever branch resolves first (kind ANY step). When one has resolved, the first
+ * by the time it resolved (ties: the branch listed first) wins: the step is COMPLETED with its
+ * value (or FAILED with its error) and `any_key` names it; a winning signal is taken from the
+ * mailbox by the branch's SIGNAL step. Otherwise the step is recorded WAITING, with the
+ * branches, until the earliest deadline (`wake_up_at`); a signal of a branch's name, a token's
+ * completion or a child's end wakes the run. The first call fixes the branches and deadlines.
+ *
+ * @generated from message kagzi.v1.AwaitAnyRequest
+ */
+export type AwaitAnyRequest = Message<"kagzi.v1.AwaitAnyRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: kagzi.v1.Lease lease = 3;
+   */
+  lease?: Lease | undefined;
+
+  /**
+   * @generated from field: kagzi.v1.StepRef step = 4;
+   */
+  step?: StepRef | undefined;
+
+  /**
+   * 1 to 32 branches.
+   *
+   * @generated from field: repeated kagzi.v1.AnyBranch branches = 5;
+   */
+  branches: AnyBranch[];
+};
+
+/**
+ * Describes the message kagzi.v1.AwaitAnyRequest.
+ * Use `create(AwaitAnyRequestSchema)` to create a new message.
+ */
+export const AwaitAnyRequestSchema: GenMessage<AwaitAnyRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 40);
+
+/**
+ * @generated from message kagzi.v1.AwaitAnyResponse
+ */
+export type AwaitAnyResponse = Message<"kagzi.v1.AwaitAnyResponse"> & {
+  /**
+   * @generated from field: kagzi.v1.StepRecord record = 1;
+   */
+  record?: StepRecord | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.AwaitAnyResponse.
+ * Use `create(AwaitAnyResponseSchema)` to create a new message.
+ */
+export const AwaitAnyResponseSchema: GenMessage<AwaitAnyResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_worker, 41);
 
 /**
  * @generated from enum kagzi.v1.StepKind
@@ -1261,6 +1503,20 @@ export enum StepKind {
    * @generated from enum value: STEP_KIND_CHILD = 4;
    */
   CHILD = 4,
+
+  /**
+   * A token (ctx.token): WAITING until completed, failed or expired.
+   *
+   * @generated from enum value: STEP_KIND_TOKEN = 60;
+   */
+  TOKEN = 60,
+
+  /**
+   * A wait for whichever of several waits resolves first (ctx.any); records the winner.
+   *
+   * @generated from enum value: STEP_KIND_ANY = 61;
+   */
+  ANY = 61,
 }
 
 /**
@@ -1459,6 +1715,22 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof ParkWorkflowRequestSchema;
     output: typeof ParkWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkerService.CreateToken
+   */
+  createToken: {
+    methodKind: "unary";
+    input: typeof CreateTokenRequestSchema;
+    output: typeof CreateTokenResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkerService.AwaitAny
+   */
+  awaitAny: {
+    methodKind: "unary";
+    input: typeof AwaitAnyRequestSchema;
+    output: typeof AwaitAnyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kagzi_v1_worker, 0);

@@ -1,0 +1,105 @@
+/**
+ * Following a run's stream from an offset: read what is stored, then wait for the stream's
+ * notification (or the run's end) and read again — never a timed loop over the table. Shared
+ * by ReadStream (Connect, gRPC-Web, gRPC) and the `text/event-stream` route.
+ */
+import { doneTopic, streamTopic } from "../engine/notify.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import type { RunStatus } from "../store/runs.ts";
+import * as streams from "../store/streams.ts";
+import type { ServiceContext } from "./_context.ts";
+import { isTerminal } from "./_convert.ts";
+import { runNotFound } from "./_not_found.ts";
+import * as v from "./_validate.ts";
+
+/** Rows read at once. */
+const batchRows = 200;
+/**
+ * With no notification for this long, the stream is read again and a keep-alive goes out. The
+ * read covers a replica that started a moment ago, which its peers do not notify yet.
+ */
+export const idleMs = 10_000;
+
+/** One step of a follow: the next values, and whether the stream ended after them. */
+export interface FollowBatch {
+  entries: streams.EntryRow[];
+  /** Closed, or its run ended, and every value was sent. */
+  end: boolean;
+}
+
+/** What to follow. */
+export interface FollowRequest {
+  namespaceId: string;
+  runId: string;
+  name: string;
+  from: number;
+}
+
+/** Checks the run id, name and offset of a read; `op` names the call in messages. */
+export function checkFollow(
+  op: string,
+  req: { namespace: string; runId: string; name: string; from: bigint | number },
+): FollowRequest {
+  const namespaceId = v.namespace(op, req.namespace);
+  const runId = v.runId(op, req.runId);
+  const name = v.name(op, "name", req.name);
+  const from = Number(req.from);
+  if (!Number.isSafeInteger(from) || from < 0) {
+    throw new InvalidArgumentError(
+      "from",
+      `Cannot ${op}: "from" must be 0 or more, not ${req.from}`,
+    );
+  }
+  return { namespaceId, runId, name, from };
+}
+
+/**
+ * The values of a stream from `from` on, as they are written; the first batch comes at once
+ * (empty when nothing is stored yet), a later empty batch is a keep-alive after a quiet while. Ends after a batch with `end`, or when `signal` is aborted. Throws
+ * NOT_FOUND when the run does not exist at the first read.
+ */
+export async function* follow(
+  ctx: ServiceContext,
+  f: FollowRequest,
+  signal: AbortSignal,
+): AsyncGenerator<FollowBatch> {
+  const { notifier, db } = ctx;
+  let next = f.from;
+  for (let first = true; !signal.aborted; first = false) {
+    // Subscribe before reading, so a write or an end in between wakes the wait below.
+    const wake = new AbortController();
+    const stop = () => wake.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      const woken = Promise.race([
+        notifier.wait(streamTopic(f.namespaceId, f.runId, f.name), idleMs, wake.signal),
+        notifier.wait(doneTopic(f.namespaceId, f.runId), idleMs, wake.signal),
+      ]);
+      const read = await streams.readStream(db, f.namespaceId, f.runId, f.name, next, batchRows);
+      if (read.status === undefined) {
+        if (first) throw runNotFound(f.namespaceId, f.runId);
+        return; // deleted meanwhile (retention): nothing more will come
+      }
+      const entries: streams.EntryRow[] = [];
+      let end = false;
+      for (const row of read.rows) {
+        if (row.closed) {
+          end = true;
+          break;
+        }
+        entries.push(row);
+        next = Number(row.stream_offset) + 1;
+      }
+      const full = read.rows.length === batchRows;
+      if (!full && isTerminal(read.status as RunStatus)) end = true;
+      // The first read always answers, so a caller knows at once that the stream exists.
+      if (entries.length || end || first) yield { entries, end };
+      if (end) return;
+      if (full) continue;
+      if (!(await woken) && !signal.aborted) yield { entries: [], end: false };
+    } finally {
+      wake.abort();
+      signal.removeEventListener("abort", stop);
+    }
+  }
+}

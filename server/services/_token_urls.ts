@@ -1,0 +1,137 @@
+/**
+ * Signed token URLs: `{base}/v1/tokens/{namespace}/{tokenId}?sig={secretId}.{hmac}` where the
+ * HMAC-SHA256 covers the namespace and the token id under a server secret kept in the database
+ * (`store/token_secrets.ts`). The newest secret signs; every kept secret verifies, so rotating
+ * never breaks a URL already handed out. Verification is constant-time (WebCrypto's verify).
+ */
+import type { StepRecord } from "@kagzi/proto";
+import type { Db } from "../store/db.ts";
+import { addSecret, loadSecrets } from "../store/token_secrets.ts";
+
+/** The path every token URL starts with. */
+export const tokenPathPrefix = "/v1/tokens/";
+
+/** How long loaded secrets are trusted before another replica's rotation is looked for. */
+const reloadMs = 60_000;
+
+const encoder = new TextEncoder();
+
+const b64url = (bytes: ArrayBuffer): string =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+function fromB64url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(text)) return undefined;
+  try {
+    const bin = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+const message = (namespace: string, tokenId: string) =>
+  encoder.encode(`kagzi-token\n${namespace}\n${tokenId}`);
+
+const fresh = () => crypto.getRandomValues(new Uint8Array(32));
+
+/** Signs and verifies token URLs with the secrets of the database. */
+export class TokenSigner {
+  #keys = new Map<number, CryptoKey>();
+  #newest = 0;
+  #loadedAt = -Infinity;
+  #loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    /** The public base URL (`--public-url`); empty: the origin of the request. */
+    private readonly publicUrl: string,
+  ) {}
+
+  async #load(force: boolean): Promise<void> {
+    if (!force && performance.now() - this.#loadedAt < reloadMs && this.#keys.size) return;
+    this.#loading ??= (async () => {
+      try {
+        const rows = await loadSecrets(this.db, fresh());
+        const keys = new Map<number, CryptoKey>();
+        for (const r of rows) {
+          keys.set(
+            r.secret_id,
+            await crypto.subtle.importKey(
+              "raw",
+              r.secret as Uint8Array<ArrayBuffer>,
+              { name: "HMAC", hash: "SHA-256" },
+              false,
+              ["sign", "verify"],
+            ),
+          );
+        }
+        this.#keys = keys;
+        this.#newest = rows[0].secret_id;
+        this.#loadedAt = performance.now();
+      } finally {
+        this.#loading = undefined;
+      }
+    })();
+    await this.#loading;
+  }
+
+  /** The base URL of token links for a request that arrived at `requestUrl`. */
+  base(requestUrl: string): string {
+    if (this.publicUrl) return this.publicUrl.replace(/\/+$/, "");
+    try {
+      return new URL(requestUrl).origin;
+    } catch {
+      return "";
+    }
+  }
+
+  /** The signed URL of token `tokenId` of `namespace`. */
+  async url(base: string, namespace: string, tokenId: string): Promise<string> {
+    await this.#load(false);
+    const key = this.#keys.get(this.#newest)!;
+    const mac = await crypto.subtle.sign("HMAC", key, message(namespace, tokenId));
+    return `${base}${tokenPathPrefix}${encodeURIComponent(namespace)}/${tokenId}` +
+      `?sig=${this.#newest}.${b64url(mac)}`;
+  }
+
+  /** Whether `sig` (`{secretId}.{hmac}`) signs token `tokenId` of `namespace`. */
+  async verify(namespace: string, tokenId: string, sig: string): Promise<boolean> {
+    const m = /^(\d{1,9})\.(.+)$/.exec(sig);
+    const mac = m && fromB64url(m[2]);
+    if (!m || !mac) return false;
+    const id = Number(m[1]);
+    await this.#load(false);
+    // A secret made by another replica's rotation since the last load (looked for at most once
+    // a second, so forged ids cannot make every request read the table).
+    const stale = performance.now() - this.#loadedAt > 1_000;
+    if (!this.#keys.has(id) && id > this.#newest && stale) await this.#load(true);
+    const key = this.#keys.get(id);
+    if (!key) return false;
+    return await crypto.subtle.verify(
+      "HMAC",
+      key,
+      mac as Uint8Array<ArrayBuffer>,
+      message(namespace, tokenId),
+    );
+  }
+
+  /** Sets the signed URL of every TOKEN record among `records` (a no-op when there is none). */
+  async fillUrls(requestUrl: string, namespace: string, records: StepRecord[]): Promise<void> {
+    for (const r of records) {
+      if (r.tokenId) r.tokenUrl = await this.url(this.base(requestUrl), namespace, r.tokenId);
+    }
+  }
+
+  /** Adds a new newest secret; its id. URLs signed before stay valid. */
+  async rotate(): Promise<number> {
+    for (let i = 0;; i++) {
+      await this.#load(true);
+      const id = await addSecret(this.db, fresh());
+      if (id !== undefined || i >= 4) {
+        await this.#load(true);
+        return id ?? this.#newest;
+      }
+    }
+  }
+}

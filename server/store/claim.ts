@@ -1,0 +1,134 @@
+/**
+ * The claim: due runs of the (type, version) pairs a poll serves, highest priority first and
+ * oldest first within one, each with a new fence and a lease, in one statement over the claim
+ * index. Flow control is enforced here, with the slot rows it needs locked (in slot_key order,
+ * as the end trigger locks them, so neither deadlocks nor misses the other):
+ *
+ * - a run that holds its slots (claimed before: a sleep, a retry, a lost lease) is claimed;
+ * - a run that needs slots is claimed when every slot has room, counting the runs of the batch
+ *   ahead of it, and takes them (`used + 1`);
+ * - a run one of whose slots is full waits for it: PENDING, out of the claim index
+ *   (available_at infinity), `flow_wait` naming the slot, until a holder ends
+ *   (kagzi_flow_release, migration 0010) and makes the first waiter due again;
+ * - a run that lost only to runs ahead of it in the batch stays due for the next claim
+ *   (`deferred` counts them).
+ */
+import type { Queryable } from "./db.ts";
+
+/** A claimed run, with what a worker needs to execute it. */
+export interface ClaimedRow {
+  run_id: string;
+  workflow_id: string;
+  workflow_type: string;
+  version: string;
+  fence: string;
+  attempt: number;
+  locked_until: Date;
+  retry_policy: unknown;
+  /** Claimed before: it may have stored steps. */
+  resumed: boolean;
+  input_data: Uint8Array | null;
+  input_metadata: Record<string, string> | null;
+  context_data: Uint8Array | null;
+  context_metadata: Record<string, string> | null;
+  /** W3C trace context of the start, if any. */
+  traceparent: string | null;
+  /** Seconds the run waited in the queue since it became due. */
+  queued_s: number;
+}
+
+/** The statement of {@linkcode claimRuns} (EXPLAIN shows its plan in the README). */
+export const claimStatement = `with cand as (
+       -- Resumed (its history is sent along): started before, or a retry that may have been
+       -- given the stored steps of the run it reruns.
+       select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held, r.priority,
+              r.started_at is not null or r.retried_from_run_id is not null as resumed,
+              r.available_at
+       from kagzi_runs r
+       where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
+         and r.available_at <= now() and r.available_at < 'infinity'
+         and (r.workflow_type, r.version) in (
+           select * from unnest($2::text[], $3::text[]) u(t, v)
+           where not exists (select 1 from kagzi_paused_types p
+                             where p.namespace_id = $1 and p.workflow_type = u.t))
+       order by r.priority desc, r.available_at
+       limit $6
+       for update skip locked),
+     need as (
+       select c.run_id, c.workflow_type, s.slot_key,
+              row_number() over (partition by c.workflow_type, s.slot_key
+                                 order by c.priority desc, c.available_at) as rn
+       from cand c cross join lateral unnest(c.flow_slots) s(slot_key)
+       where not c.flow_held),
+     slots as (
+       select f.workflow_type, f.slot_key, f.cap, f.used from kagzi_flow_slots f
+       where f.namespace_id = $1
+         and (f.workflow_type, f.slot_key) in (select workflow_type, slot_key from need)
+       order by f.workflow_type, f.slot_key
+       for update),
+     verdict as (
+       select n.run_id, bool_and(s.slot_key is not null and n.rn + s.used <= s.cap) as fits,
+              min(n.slot_key) filter (where s.used >= s.cap) as full_slot
+       from need n left join slots s on s.workflow_type = n.workflow_type
+                                    and s.slot_key = n.slot_key
+       group by n.run_id),
+     taken as (
+       update kagzi_flow_slots f set used = f.used + t.n
+       from (select n.workflow_type, n.slot_key, count(*)::int as n
+             from need n join verdict v on v.run_id = n.run_id and v.fits
+             group by n.workflow_type, n.slot_key) t
+       where f.namespace_id = $1 and f.workflow_type = t.workflow_type
+         and f.slot_key = t.slot_key),
+     waiting as (
+       update kagzi_runs r set available_at = 'infinity', flow_wait = v.full_slot,
+                               status = 'PENDING', updated_at = now()
+       from verdict v
+       where r.namespace_id = $1 and r.run_id = v.run_id and not v.fits
+         and v.full_slot is not null),
+     due as (
+       select c.* from cand c left join verdict v on v.run_id = c.run_id
+       where c.flow_slots is null or c.flow_held or v.fits),
+     claimed as (
+       update kagzi_runs r
+       set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
+           fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
+           wake_up_at = null, wake_pending = false, flow_held = r.flow_slots is not null,
+           flow_wait = null, debounce_key = null
+       from due
+       left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
+                                 and i.kind = 'input'
+       left join kagzi_payloads c on c.namespace_id = due.namespace_id and c.run_id = due.run_id
+                                 and c.kind = 'context'
+       where r.namespace_id = due.namespace_id and r.run_id = due.run_id
+       returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text,
+                 r.attempt, r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
+                 i.metadata as input_metadata, c.data as context_data,
+                 c.metadata as context_metadata, r.traceparent,
+                 greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s)
+     select claimed.*, d.deferred
+     from (select count(*)::int as deferred from verdict
+           where not fits and full_slot is null) d
+     left join claimed on true`;
+
+/**
+ * Claims up to `limit` due runs of the given (type, version) pairs, skipping rows other
+ * claimers hold. Each claim bumps the run's fencing number. `deferred` counts the runs left due
+ * because runs ahead of them in this claim took the room of a concurrency slot.
+ */
+export async function claimRuns(
+  db: Queryable,
+  namespaceId: string,
+  types: string[],
+  versions: string[],
+  workerId: string,
+  leaseMs: number,
+  limit: number,
+): Promise<ClaimedRow[] & { deferred?: number }> {
+  const rows = await db.query<ClaimedRow & { deferred: number }>(
+    claimStatement,
+    [namespaceId, types, versions, workerId, leaseMs, limit],
+  );
+  const claimed: ClaimedRow[] & { deferred?: number } = rows.filter((r) => r.run_id !== null);
+  claimed.deferred = rows[0]?.deferred ?? 0;
+  return claimed;
+}

@@ -1,0 +1,97 @@
+/**
+ * The GCRA token bucket of rate limits (store/rate_buckets.ts, kagzi_take_token of migration
+ * 0011) against the real databases, at explicit times: for random sequences of takes, no window
+ * of `period` holds more than `limit` taken tokens, a take a full interval after the last token
+ * is never refused, and a refused caller is told a time in the future.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { connectPostgres, type Db } from "../server/store/db.ts";
+import { migrate } from "../server/store/migrate.ts";
+import { takeToken } from "../server/store/rate_buckets.ts";
+import { type Backend, backends, freshDatabase } from "./_db.ts";
+import { slidingMax } from "./_windows.ts";
+
+async function open(backend: Backend): Promise<Db & AsyncDisposable> {
+  let close = async () => {};
+  let db: Db;
+  if (backend === "postgres") {
+    const fresh = await freshDatabase();
+    db = connectPostgres(fresh.url, { max: 4 });
+    close = async () => await fresh[Symbol.asyncDispose]();
+  } else {
+    const { startEmbedded } = await import("../server/store/embedded.ts");
+    const dataDir = await Deno.makeTempDir({ prefix: "kagzi_buckets_" });
+    const embedded = await startEmbedded({ dataDir });
+    db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
+    close = async () => {
+      await embedded.close();
+      await Deno.remove(dataDir, { recursive: true });
+    };
+  }
+  await migrate(db);
+  return Object.assign(db, {
+    async [Symbol.asyncDispose]() {
+      await db.close();
+      await close();
+    },
+  });
+}
+
+const epoch = Date.UTC(2030, 0, 1);
+
+for (const backend of await backends()) {
+  Deno.test(`GCRA buckets keep every window within the limit on ${backend}`, async () => {
+    await using db = await open(backend);
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 10, max: 2000 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 40 }),
+        async (limit, periodMs, gaps) => {
+          const bucket = {
+            namespaceId: "default",
+            kind: "step" as const,
+            name: "p",
+            key: `${n++}`,
+          };
+          const interval = periodMs / limit;
+          const taken: number[] = [];
+          let at = epoch;
+          for (const gap of gaps) {
+            at += gap;
+            const take = await takeToken(db, bucket, limit, periodMs, new Date(at));
+            const last = taken.at(-1);
+            if (take.taken) taken.push(at);
+            else {
+              assert.ok(take.retryAt.getTime() > at, "a refused caller is told a later time");
+              assert.ok(
+                last !== undefined && at - last < interval,
+                "refused only within an interval",
+              );
+            }
+          }
+          assert.ok(slidingMax(taken, periodMs) <= limit, `at most ${limit} per ${periodMs} ms`);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  Deno.test(`waiters refused together are told times an interval apart on ${backend}`, async () => {
+    await using db = await open(backend);
+    const bucket = { namespaceId: "default", kind: "step" as const, name: "w", key: "" };
+    const at = new Date(epoch);
+    assert.deepEqual(await takeToken(db, bucket, 5, 1000, at), { taken: true });
+    const told: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const take = await takeToken(db, bucket, 5, 1000, at);
+      assert.equal(take.taken, false);
+      if (!take.taken) told.push(take.retryAt.getTime() - epoch);
+    }
+    assert.deepEqual(told, [200, 400, 600, 800]);
+    // The first waiter, back at its time, gets the token.
+    assert.deepEqual(await takeToken(db, bucket, 5, 1000, new Date(epoch + 200)), { taken: true });
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Retention of records that end on their own without being rows of a run: ended bulk
+ * operations are deleted once they ended longer ago than their namespace's retention;
+ * running ones, recent ones and longer-kept namespaces stay.
+ */
+import assert from "node:assert/strict";
+import { retentionPass } from "../server/engine/retention.ts";
+import { connectPostgres, type Db } from "../server/store/db.ts";
+import { startEmbedded } from "../server/store/embedded.ts";
+import { migrate } from "../server/store/migrate.ts";
+import { endedRecordTables } from "../server/store/retention.ts";
+import { type Backend, backends, freshDatabase } from "./_db.ts";
+
+for (const backend of await backends()) {
+  Deno.test(`ended bulk operations are swept by retention (${backend})`, async () => {
+    await using db = await openDb(backend);
+    await migrate(db.db);
+    assert.ok(endedRecordTables.some((t) => t.table === "kagzi_bulk_operations"));
+    // In namespaces a (1 h) and b (3 h): 7 ended 2 h ago each, 3 running started 5 h ago,
+    // 2 ended just now.
+    await db.db.execute(`
+      insert into kagzi_bulk_operations (namespace_id, operation_id, action, filter, status,
+                                         total, max_seq, created_at, finished_at)
+      select ns, gen_random_uuid(), 'CANCEL', '{}', (array['COMPLETED', 'CANCELLED'])[1 + i % 2],
+             0, 0, now() - interval '3 hours', now() - interval '2 hours'
+      from generate_series(1, 7) i cross join (values ('a'), ('b')) n(ns);
+      insert into kagzi_bulk_operations (namespace_id, operation_id, action, filter, total,
+                                         max_seq, created_at)
+      select 'a', gen_random_uuid(), 'RERUN', '{}', 10, 10, now() - interval '5 hours'
+      from generate_series(1, 3);
+      insert into kagzi_bulk_operations (namespace_id, operation_id, action, filter, status,
+                                         total, max_seq, finished_at)
+      select 'a', gen_random_uuid(), 'PAUSE', '{}', 'COMPLETED', 0, 0, now()
+      from generate_series(1, 2);
+    `);
+    const left = async () =>
+      Object.fromEntries(
+        (await db.db.query<{ k: string; n: number }>(
+          `select namespace_id || ':' || status as k, count(*)::int as n
+           from kagzi_bulk_operations group by 1 order by 1`,
+        )).map((r) => [r.k, r.n]),
+      );
+    const options = { defaultMs: 3_600_000, byNamespace: { b: 3 * 3_600_000 }, batchSize: 3 };
+    assert.equal(await retentionPass(db.db, options), 0, "no run was deleted");
+    assert.deepEqual(await left(), {
+      "a:COMPLETED": 2, // the two that ended just now
+      "a:RUNNING": 3,
+      "b:CANCELLED": 4,
+      "b:COMPLETED": 3,
+    });
+    await retentionPass(db.db, { ...options, byNamespace: { b: 0 } });
+    assert.equal((await left())["b:COMPLETED"], 3, "b: kept forever");
+    await retentionPass(db.db, { ...options, byNamespace: {} });
+    assert.deepEqual(await left(), { "a:COMPLETED": 2, "a:RUNNING": 3 });
+  });
+}
+
+/** A migrated-later database of the backend, closed (and dropped) on dispose. */
+async function openDb(backend: Backend): Promise<{ db: Db } & AsyncDisposable> {
+  if (backend === "postgres") {
+    const fresh = await freshDatabase();
+    const db = connectPostgres(fresh.url, { max: 2 });
+    return {
+      db,
+      async [Symbol.asyncDispose]() {
+        await db.close();
+        await fresh[Symbol.asyncDispose]();
+      },
+    };
+  }
+  const dataDir = await Deno.makeTempDir({ prefix: "kagzi_retention_records_" });
+  const embedded = await startEmbedded({ dataDir });
+  const db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
+  return {
+    db,
+    async [Symbol.asyncDispose]() {
+      await db.close();
+      await embedded.close();
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}

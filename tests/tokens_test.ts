@@ -1,0 +1,228 @@
+/**
+ * Tokens on both backends with a real server process that requires API keys: a token completed
+ * by a plain HTTP POST to its URL (no key) resumes the run; forged, replayed and expired
+ * completions change nothing; client.completeToken / failToken; rotation keeps old URLs valid.
+ */
+import assert from "node:assert/strict";
+import {
+  type Context,
+  Kagzi,
+  type KagziError,
+  TokenFailedError,
+  TokenTimeoutError,
+  Worker,
+  type WorkflowFn,
+} from "@kagzi/sdk";
+import { backends } from "./_db.ts";
+import { startTestServer } from "./_server.ts";
+import { waitFor } from "./_worker.ts";
+
+const key = "kagzi-tokens-test-key-0123456789";
+const fast = ["--heartbeat-interval-ms", "300", "--tick-interval-ms", "200"];
+
+const flows: Record<string, WorkflowFn> = {
+  // The API.md example, with a step standing in for the e-mail.
+  "approval": async (ctx: Context) => {
+    const t = await ctx.token<{ approved: boolean }>("manager-approval", { timeout: "3 days" });
+    await ctx.step("notify").run(() => ({ id: t.id, url: t.url }));
+    const decision = await t.wait();
+    return { decision, id: t.id, url: t.url };
+  },
+  "expiring": async (ctx: Context) => {
+    const t = await ctx.token("quick", { timeout: "1s" });
+    try {
+      return { value: await t.wait(), id: t.id };
+    } catch (err) {
+      return { timeout: err instanceof TokenTimeoutError, id: t.id };
+    }
+  },
+  "failing": async (ctx: Context) => {
+    const t = await ctx.token("review");
+    try {
+      return await t.wait();
+    } catch (err) {
+      return err instanceof TokenFailedError ? `failed: ${err.reason}` : String(err);
+    }
+  },
+};
+
+const code = (c: string) => (e: KagziError) => e.code === c;
+
+/** The run's token named `name`, once the run has made it. */
+async function tokenOf(client: Kagzi, runId: string, name: string) {
+  let found: Awaited<ReturnType<Kagzi["listTokens"]>>[number] | undefined;
+  await waitFor(`run ${runId} to make token ${name}`, async () => {
+    found = (await client.listTokens(runId)).find((t) => t.name === name);
+    return found !== undefined;
+  });
+  return found!;
+}
+
+/** Waits until the run is suspended (its worker slot free). */
+async function suspended(client: Kagzi, runId: string) {
+  await waitFor(
+    `run ${runId} suspended`,
+    async () => (await client.get(runId)).status === "SLEEPING",
+  );
+}
+
+const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+
+for (const backend of await backends()) {
+  Deno.test(`tokens on ${backend}`, async (t) => {
+    await using server = await startTestServer(backend, {
+      args: fast,
+      env: { KAGZI_API_KEYS: key },
+    });
+    const client = await Kagzi.connect(server.url, { apiKey: key });
+    const worker = await Worker.builder(server.url).apiKey(key).workflows(flows).build();
+    const running = worker.run();
+    try {
+      await t.step("a plain HTTP POST to t.url, with no API key, resumes the run", async () => {
+        const run = await client.start("approval");
+        const token = await tokenOf(client, run.id, "manager-approval");
+        assert.equal(token.status, "PENDING");
+        assert.match(
+          token.url,
+          new RegExp(`^${server.url}/v1/tokens/default/${token.id}\\?sig=\\d+\\.`),
+        );
+        await suspended(client, run.id);
+        // The server refuses every RPC without a key; the URL is its own credential.
+        const plain = await Kagzi.connect(server.url).catch((e) => e as KagziError);
+        assert.equal((plain as KagziError).code, "UNAUTHORIZED");
+        const res = await post(token.url, JSON.stringify({ approved: true }));
+        assert.equal(res.status, 200, await res.clone().text());
+        assert.deepEqual(await res.json(), {
+          tokenId: token.id,
+          runId: run.id,
+          status: "COMPLETED",
+        });
+        const out = await run.result({ timeout: "60s" }) as {
+          decision: unknown;
+          id: string;
+          url: string;
+        };
+        assert.deepEqual(out.decision, { approved: true });
+        // The replay after the wait handed the code the same token.
+        assert.equal(out.id, token.id);
+        assert.equal(out.url, token.url);
+        const [after] = await client.listTokens(run.id);
+        assert.equal(after.status, "COMPLETED");
+        assert.deepEqual(after.value, { approved: true });
+
+        // Replayed: the same POST again is 409 and changes nothing.
+        const again = await post(token.url, JSON.stringify({ approved: false }));
+        assert.equal(again.status, 409);
+        assert.equal((await again.json()).code, "failed_precondition");
+        assert.deepEqual((await client.listTokens(run.id))[0].value, { approved: true });
+      });
+
+      await t.step("forged signatures are 401 and change nothing", async () => {
+        const run = await client.start("approval");
+        const token = await tokenOf(client, run.id, "manager-approval");
+        const url = new URL(token.url);
+        const sig = url.searchParams.get("sig")!;
+        const [id, mac] = sig.split(".");
+        const forgeries = [
+          // another MAC
+          `${url.origin}${url.pathname}?sig=${id}.${mac.slice(0, -2)}${
+            mac.endsWith("AA") ? "BB" : "AA"
+          }`,
+          // no signature
+          `${url.origin}${url.pathname}`,
+          // a secret that does not exist
+          `${url.origin}${url.pathname}?sig=999.${mac}`,
+          // the right signature on another token id
+          `${url.origin}/v1/tokens/default/${crypto.randomUUID()}?sig=${sig}`,
+          // the right signature in another namespace
+          `${url.origin}/v1/tokens/other/${token.id}?sig=${sig}`,
+        ];
+        for (const f of forgeries) {
+          const res = await post(f, "true");
+          assert.equal(res.status, 401, f);
+          assert.equal((await res.json()).code, "unauthenticated");
+        }
+        // Not JSON with a good signature: 400, nothing stored.
+        const bad = await post(token.url, "{nope");
+        assert.equal(bad.status, 400);
+        await bad.body?.cancel();
+        assert.equal((await client.listTokens(run.id))[0].status, "PENDING");
+        assert.equal((await client.get(run.id)).status, "SLEEPING");
+        // The genuine URL still works after all of that.
+        assert.equal((await post(token.url, JSON.stringify({ approved: false }))).status, 200);
+        assert.deepEqual(
+          ((await run.result({ timeout: "60s" })) as { decision: unknown }).decision,
+          { approved: false },
+        );
+      });
+
+      await t.step(
+        "an expired token takes no completion; wait() rejected with TokenTimeoutError",
+        async () => {
+          const run = await client.start("expiring");
+          const out = await run.result({ timeout: "60s" }) as { timeout: boolean; id: string };
+          assert.equal(out.timeout, true);
+          const [token] = await client.listTokens(run.id);
+          assert.equal(token.status, "EXPIRED");
+          await assert.rejects(client.completeToken(token.id, 1), code("PRECONDITION_FAILED"));
+          const res = await post(token.url, "1");
+          assert.equal(res.status, 409);
+          assert.match((await res.json()).message, /expired/);
+          assert.equal((await client.listTokens(run.id))[0].status, "EXPIRED");
+        },
+      );
+
+      await t.step("client.completeToken and client.failToken settle once", async () => {
+        const ok = await client.start("approval");
+        const t1 = await tokenOf(client, ok.id, "manager-approval");
+        const done = await client.completeToken(t1.id, { approved: true });
+        assert.equal(done.status, "COMPLETED");
+        await assert.rejects(
+          client.completeToken(t1.id, { approved: false }),
+          code("PRECONDITION_FAILED"),
+        );
+        await assert.rejects(client.failToken(t1.id, "late"), code("PRECONDITION_FAILED"));
+        assert.deepEqual(
+          ((await ok.result({ timeout: "60s" })) as { decision: unknown }).decision,
+          {
+            approved: true,
+          },
+        );
+
+        const no = await client.start("failing");
+        const t2 = await tokenOf(client, no.id, "review");
+        await client.failToken(t2.id, "denied");
+        assert.equal(await no.result({ timeout: "60s" }), "failed: denied");
+        assert.equal((await client.listTokens(no.id))[0].status, "FAILED");
+
+        await assert.rejects(client.completeToken(crypto.randomUUID(), 1), code("NOT_FOUND"));
+        await assert.rejects(client.completeToken("not-a-uuid", 1), code("INVALID_ARGUMENT"));
+        await assert.rejects(
+          client.completeToken(t2.id, 1, { namespace: "elsewhere" }),
+          code("NOT_FOUND"),
+        );
+      });
+
+      await t.step(
+        "after a secret rotation, old URLs still complete; new ones name the new secret",
+        async () => {
+          const run = await client.start("approval");
+          const before = await tokenOf(client, run.id, "manager-approval");
+          const id = await client.rotateTokenSecret();
+          const run2 = await client.start("approval");
+          const after = await tokenOf(client, run2.id, "manager-approval");
+          assert.match(after.url, new RegExp(`sig=${id}\\.`));
+          assert.notEqual(before.url.split("sig=")[1].split(".")[0], String(id));
+          assert.equal((await post(before.url, JSON.stringify({ approved: true }))).status, 200);
+          assert.equal((await post(after.url, JSON.stringify({ approved: true }))).status, 200);
+          await run.result({ timeout: "60s" });
+          await run2.result({ timeout: "60s" });
+        },
+      );
+    } finally {
+      await worker.shutdown();
+      await running;
+    }
+  });
+}
