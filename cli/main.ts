@@ -21,6 +21,7 @@ import { scheduleGroup } from "./commands/schedule.ts";
 import { serverGroup } from "./commands/server.ts";
 import { tokenGroup } from "./commands/token.ts";
 import { workerGroup } from "./commands/worker.ts";
+import { eventGroup, hookGroup } from "./commands/hook.ts";
 
 /** The CLI's release. */
 export const CLI_VERSION = "0.1.0";
@@ -29,6 +30,8 @@ const groups: Group[] = [
   runGroup,
   scheduleGroup,
   tokenGroup,
+  hookGroup,
+  eventGroup,
   workerGroup,
   serverGroup,
   rateLimitGroup,
