@@ -12,7 +12,7 @@ import postgres from "postgres";
 import { Kagzi, Worker } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
 import { type Backend, dbCounters, parseMetrics, peakRss, type Row } from "./common.ts";
-import { latency, type Target, throughput, warmUp } from "./workloads.ts";
+import { latency, type Target, w1Rounds, warmUp } from "./workloads.ts";
 import { workflows } from "./workflows.ts";
 
 const args = parseArgs({
@@ -23,6 +23,8 @@ const args = parseArgs({
     "data-dir": { type: "string" },
     runs: { type: "string", default: "2000" },
     latency: { type: "string", default: "200" },
+    rounds: { type: "string", default: "1" },
+    workloads: { type: "string", default: "w1,w2" },
   },
 }).values;
 const backend = args.backend as Backend;
@@ -66,10 +68,13 @@ const t: Target = {
 };
 
 const runs = Number(args.runs);
+const workloads = new Set(args.workloads.split(","));
 const rows: Row[] = [];
 await warmUp(t, runs);
-rows.push(await throughput(t, "W1 throughput", runs));
-rows.push(await latency(t, "W2 latency", Number(args.latency)));
+if (workloads.has("w1")) {
+  rows.push(...await w1Rounds(t, runs, Number(args.rounds)));
+}
+if (workloads.has("w2")) rows.push(await latency(t, "W2 latency", Number(args.latency)));
 
 await worker.shutdown();
 await done;

@@ -7,12 +7,16 @@ import type postgres from "postgres";
 import { Kagzi } from "@kagzi/sdk";
 import { type Backend, dbCounters, freshDatabase, peakRss, type Row } from "./common.ts";
 import { startServer, startWorker, stop, sumRpcs, workerStats } from "./proc.ts";
-import { depth, fanOut, latency, type Target, throughput, warmUp } from "./workloads.ts";
+import { depth, fanOut, latency, type Target, throughput, w1Rounds, warmUp } from "./workloads.ts";
 
 export interface Sizes {
   runs: number;
   latency: number;
   backlog: number;
+  /** W1 (results awaited, then completions counted) this many times, interleaved. */
+  rounds: number;
+  /** Which of w1–w5 to run. */
+  workloads: Set<string>;
 }
 
 export async function threeProcess(
@@ -48,12 +52,13 @@ export async function threeProcess(
   const rows: Row[] = [];
   let ceiling: number | undefined;
   try {
+    const w = sizes.workloads;
     await warmUp(t, sizes.runs);
-    rows.push(await throughput(t, "W1 throughput", sizes.runs));
-    rows.push(await latency(t, "W2 latency", sizes.latency));
-    for (const steps of [100, 500]) rows.push(await depth(t, steps));
-    rows.push(await fanOut(t, 500));
-    if (sql) {
+    if (w.has("w1")) rows.push(...await w1Rounds(t, sizes.runs, sizes.rounds));
+    if (w.has("w2")) rows.push(await latency(t, "W2 latency", sizes.latency));
+    if (w.has("w3")) { for (const steps of [100, 500]) rows.push(await depth(t, steps)); }
+    if (w.has("w4")) rows.push(await fanOut(t, 500));
+    if (sql && w.has("w5")) {
       await addBacklog(sql, sizes.backlog);
       rows.push(await throughput(t, "W5 backlog", sizes.runs));
       // A/B/A: W1 once more without the backlog, so machine drift does not pass for a

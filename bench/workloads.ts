@@ -7,6 +7,8 @@ import { type Backend, makeRow, type Row, sleep, type Snapshot } from "./common.
 
 /** Concurrent starters in W1 (and its warm-up). */
 export const STARTERS = 32;
+/** Start calls in flight in W1 with each result awaited (as the peers harness). */
+export const USER_STARTS = 50;
 
 export interface Target {
   backend: Backend;
@@ -74,7 +76,7 @@ export async function measure(
   workload: string,
   workflows: number,
   steps: number,
-  body: (before: Snapshot) => Promise<{ latencies?: number[]; clientRpcs: number }>,
+  body: (before: Snapshot) => Promise<{ latencies?: number[]; clientRpcs?: number }>,
 ): Promise<Row> {
   const before = await t.snapshot();
   const t0 = performance.now();
@@ -110,6 +112,46 @@ export function throughput(t: Target, workload: string, runs: number): Promise<R
     await untilCompleted(t, before.completed + runs);
     return { clientRpcs: runs };
   });
+}
+
+/**
+ * W1 as users run it (the headline row): `runs` starts with 50 start calls in flight, each
+ * run's result awaited through its own handle (`(await client.start(…)).result()`, attached as
+ * soon as the start returns, as the peers harness does with Restate); the window ends when the
+ * last result arrived. Every output is checked. The client's RPCs are the server's count
+ * (starts and result waits, however they are multiplexed) less the worker's.
+ */
+export function throughputAwaited(t: Target, workload: string, runs: number): Promise<Row> {
+  return measure(t, workload, runs, 3, async () => {
+    const results: Promise<void>[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: USER_STARTS }, async () => {
+      while (next < runs) {
+        next++;
+        const run = await t.client.start<{ v: number }>("bench3");
+        results.push(
+          run.result().then((out) => {
+            if (out?.v !== 3) throw new Error(`run ${run.id}: output ${JSON.stringify(out)}`);
+          }),
+        );
+      }
+    }));
+    await Promise.all(results);
+    return {};
+  });
+}
+
+/** The workload label of round `r` (1-based): " r2" from the second on. */
+export const inRound = (label: string, r: number) => r > 1 ? `${label} r${r}` : label;
+
+/** W1 both ways, `rounds` times interleaved, so their ratio is measured under the same load. */
+export async function w1Rounds(t: Target, runs: number, rounds: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    rows.push(await throughputAwaited(t, inRound("W1 results awaited", r), runs));
+    rows.push(await throughput(t, inRound("W1 completions counted", r), runs));
+  }
+  return rows;
 }
 
 /** W2: `runs` workflows one after another, each started and its result awaited. */
