@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/workflow.proto.
  */
 export const file_kagzi_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEi0wcKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQSFQoNcmVydW5fcnVuX2lkcxgbIAMoCRIqCgR0YWdzGBwgAygLMhwua2FnemkudjEuV29ya2Zsb3cuVGFnc0VudHJ5GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCgZQYXJrZWQSIwoIZXhwZWN0ZWQYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiAKBWFza2VkGAIgASgLMhEua2FnemkudjEuU3RlcFJlZhItCglwYXJrZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgEIAEoCRIiCgd1bmFza2VkGAUgAygLMhEua2FnemkudjEuU3RlcFJlZiI+CghVbnNlcnZlZBIyCg5sYXN0X3NlcnZlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoMV29ya2Zsb3dXYWl0EiAKBGtpbmQYASABKA4yEi5rYWd6aS52MS5XYWl0S2luZBIMCgRuYW1lGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjaGlsZF9ydW5faWQYBCABKAki9wEKBlNpZ25hbBIRCglzaWduYWxfaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NvbnN1bWVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZjb25zdW1lZF9ieV9vY2N1cnJlbmNlGAggASgFIlgKC1N0YXJ0U2lnbmFsEgwKBG5hbWUYASABKAkSIgoHcGF5bG9hZBgCIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJItgDChRTdGFydFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCRITCgt3b3JrZmxvd19pZBgDIAEoCRIgCgVpbnB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgFIAEoCRIvCgtkZWFkbGluZV9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoMcmV0cnlfcG9saWN5GAcgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSIgoHY29udGV4dBgIIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJQoGc2lnbmFsGAkgASgLMhUua2FnemkudjEuU3RhcnRTaWduYWwSEwoLdHJhY2VwYXJlbnQYCiABKAkSKwoMb25fZHVwbGljYXRlGAsgASgOMhUua2FnemkudjEuT25EdXBsaWNhdGUSNgoEdGFncxgMIAMoCzIoLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKiAQoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgDIAEoCBIoCgZzdGF0dXMYBCABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1cxIRCglzaWduYWxfaWQYBSABKAkSDwoHd2FybmluZxgGIAEoCSJtChJHZXRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRI0ChF3YWl0X2Zvcl90ZXJtaW5hbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ci1gIKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIjCgRwYWdlGAIgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSLQoGc3RhdHVzGAMgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXNIAIgBARIVCg13b3JrZmxvd190eXBlGAQgASgJEhMKC3dvcmtmbG93X2lkGAUgASgJEhMKC3NjaGVkdWxlX2lkGAYgASgJEg8KB3ZlcnNpb24YByABKAkSFQoNcGFyZW50X3J1bl9pZBgIIAEoCRI2CgR0YWdzGAkgAygLMigua2FnemkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QuVGFnc0VudHJ5GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19zdGF0dXMiYAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEiUKCXdvcmtmbG93cxgBIAMoCzISLmthZ3ppLnYxLldvcmtmbG93EiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJKChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiWQoWQ2FuY2VsV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93EhkKEWFscmVhZHlfY2FuY2VsbGVkGAIgASgIIowBChVTaWduYWxXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRITCgtzaWduYWxfbmFtZRgDIAEoCRIiCgdwYXlsb2FkGAQgASgLMhEua2FnemkudjEuUGF5bG9hZBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiQwoWU2lnbmFsV29ya2Zsb3dSZXNwb25zZRIRCglzaWduYWxfaWQYASABKAkSFgoOYWxyZWFkeV9leGlzdHMYAiABKAgicQoSTGlzdFNpZ25hbHNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSIwoEcGFnZRgDIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0EhMKC3NpZ25hbF9uYW1lGAQgASgJIloKE0xpc3RTaWduYWxzUmVzcG9uc2USIQoHc2lnbmFscxgBIAMoCzIQLmthZ3ppLnYxLlNpZ25hbBIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iTAoUUmV0cnlXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIRCglmcm9tX3N0ZXAYAyABKAkiPAoVUmV0cnlXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCSJNChVSZXN1bWVXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIRCglmcm9tX2hlcmUYAyABKAgiPgoWUmVzdW1lV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93IjkKFFBhdXNlV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkiVQoVUGF1c2VXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3cSFgoOYWxyZWFkeV9wYXVzZWQYAiABKAgiRAoYUGF1c2VXb3JrZmxvd1R5cGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIVCg13b3JrZmxvd190eXBlGAIgASgJIjAKGVBhdXNlV29ya2Zsb3dUeXBlUmVzcG9uc2USEwoLcnVuc19wYXVzZWQYASABKAUiRQoZUmVzdW1lV29ya2Zsb3dUeXBlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCSIyChpSZXN1bWVXb3JrZmxvd1R5cGVSZXNwb25zZRIUCgxydW5zX3Jlc3VtZWQYASABKAUqmwIKDldvcmtmbG93U3RhdHVzEh8KG1dPUktGTE9XX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF1dPUktGTE9XX1NUQVRVU19QRU5ESU5HEAESGwoXV09SS0ZMT1dfU1RBVFVTX1JVTk5JTkcQAhIcChhXT1JLRkxPV19TVEFUVVNfU0xFRVBJTkcQAxIdChlXT1JLRkxPV19TVEFUVVNfQ09NUExFVEVEEAQSGgoWV09SS0ZMT1dfU1RBVFVTX0ZBSUxFRBAFEh0KGVdPUktGTE9XX1NUQVRVU19DQU5DRUxMRUQQBhIaChZXT1JLRkxPV19TVEFUVVNfUEFSS0VEEAcSGgoWV09SS0ZMT1dfU1RBVFVTX1BBVVNFRBAIKnoKCFdhaXRLaW5kEhkKFVdBSVRfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBSVRfS0lORF9TTEVFUBABEhQKEFdBSVRfS0lORF9TSUdOQUwQAhITCg9XQUlUX0tJTkRfQ0hJTEQQAxITCg9XQUlUX0tJTkRfUkVUUlkQBCqsAQoLT25EdXBsaWNhdGUSHAoYT05fRFVQTElDQVRFX1VOU1BFQ0lGSUVEEAASIAocT05fRFVQTElDQVRFX1JFVFVSTl9FWElTVElORxABEiQKIE9OX0RVUExJQ0FURV9BTExPV19BRlRFUl9GQUlMVVJFEAISIAocT05fRFVQTElDQVRFX0FMTE9XX0FGVEVSX0VORBADEhUKEU9OX0RVUExJQ0FURV9GQUlMEAQyrwcKD1dvcmtmbG93U2VydmljZRJQCg1TdGFydFdvcmtmbG93Eh4ua2FnemkudjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVzcG9uc2USSgoLR2V0V29ya2Zsb3cSHC5rYWd6aS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHS5rYWd6aS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlElAKDUxpc3RXb3JrZmxvd3MSHi5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBofLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJTCg5DYW5jZWxXb3JrZmxvdxIfLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USUwoOU2lnbmFsV29ya2Zsb3cSHy5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1Jlc3BvbnNlEkoKC0xpc3RTaWduYWxzEhwua2FnemkudjEuTGlzdFNpZ25hbHNSZXF1ZXN0Gh0ua2FnemkudjEuTGlzdFNpZ25hbHNSZXNwb25zZRJQCg1SZXRyeVdvcmtmbG93Eh4ua2FnemkudjEuUmV0cnlXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5SZXRyeVdvcmtmbG93UmVzcG9uc2USUwoOUmVzdW1lV29ya2Zsb3cSHy5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1Jlc3BvbnNlElAKDVBhdXNlV29ya2Zsb3cSHi5rYWd6aS52MS5QYXVzZVdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dSZXNwb25zZRJcChFQYXVzZVdvcmtmbG93VHlwZRIiLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVxdWVzdBojLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVzcG9uc2USXwoSUmVzdW1lV29ya2Zsb3dUeXBlEiMua2FnemkudjEuUmVzdW1lV29ya2Zsb3dUeXBlUmVxdWVzdBokLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93VHlwZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_worker]);
+  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEi0wcKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQSFQoNcmVydW5fcnVuX2lkcxgbIAMoCRIqCgR0YWdzGBwgAygLMhwua2FnemkudjEuV29ya2Zsb3cuVGFnc0VudHJ5GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrUBCgZQYXJrZWQSIwoIZXhwZWN0ZWQYASABKAsyES5rYWd6aS52MS5TdGVwUmVmEiAKBWFza2VkGAIgASgLMhEua2FnemkudjEuU3RlcFJlZhItCglwYXJrZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgEIAEoCRIiCgd1bmFza2VkGAUgAygLMhEua2FnemkudjEuU3RlcFJlZiI+CghVbnNlcnZlZBIyCg5sYXN0X3NlcnZlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoMV29ya2Zsb3dXYWl0EiAKBGtpbmQYASABKA4yEi5rYWd6aS52MS5XYWl0S2luZBIMCgRuYW1lGAIgASgJEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjaGlsZF9ydW5faWQYBCABKAki9wEKBlNpZ25hbBIRCglzaWduYWxfaWQYASABKAkSDgoGcnVuX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NvbnN1bWVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZjb25zdW1lZF9ieV9vY2N1cnJlbmNlGAggASgFIlgKC1N0YXJ0U2lnbmFsEgwKBG5hbWUYASABKAkSIgoHcGF5bG9hZBgCIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJItgDChRTdGFydFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCRITCgt3b3JrZmxvd19pZBgDIAEoCRIgCgVpbnB1dBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSDwoHdmVyc2lvbhgFIAEoCRIvCgtkZWFkbGluZV9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoMcmV0cnlfcG9saWN5GAcgASgLMhUua2FnemkudjEuUmV0cnlQb2xpY3kSIgoHY29udGV4dBgIIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJQoGc2lnbmFsGAkgASgLMhUua2FnemkudjEuU3RhcnRTaWduYWwSEwoLdHJhY2VwYXJlbnQYCiABKAkSKwoMb25fZHVwbGljYXRlGAsgASgOMhUua2FnemkudjEuT25EdXBsaWNhdGUSNgoEdGFncxgMIAMoCzIoLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKiAQoVU3RhcnRXb3JrZmxvd1Jlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgDIAEoCBIoCgZzdGF0dXMYBCABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1cxIRCglzaWduYWxfaWQYBSABKAkSDwoHd2FybmluZxgGIAEoCSJtChJHZXRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRI0ChF3YWl0X2Zvcl90ZXJtaW5hbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ciYQoPV2FpdFJ1bnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdydW5faWRzGAIgAygJEioKB3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ijwEKClJ1bk91dGNvbWUSDgoGcnVuX2lkGAEgASgJEigKBnN0YXR1cxgCIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiEKBm91dHB1dBgDIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJAoFZXJyb3IYBCABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbCI3ChBXYWl0UnVuc1Jlc3BvbnNlEiMKBWVuZGVkGAEgAygLMhQua2FnemkudjEuUnVuT3V0Y29tZSLWAgoUTGlzdFdvcmtmbG93c1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEiMKBHBhZ2UYAiABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBItCgZzdGF0dXMYAyABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1c0gAiAEBEhUKDXdvcmtmbG93X3R5cGUYBCABKAkSEwoLd29ya2Zsb3dfaWQYBSABKAkSEwoLc2NoZWR1bGVfaWQYBiABKAkSDwoHdmVyc2lvbhgHIAEoCRIVCg1wYXJlbnRfcnVuX2lkGAggASgJEjYKBHRhZ3MYCSADKAsyKC5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdC5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX3N0YXR1cyJgChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJQoJd29ya2Zsb3dzGAEgAygLMhIua2FnemkudjEuV29ya2Zsb3cSIAoEcGFnZRgCIAEoCzISLmthZ3ppLnYxLlBhZ2VJbmZvIkoKFUNhbmNlbFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJZChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3cSGQoRYWxyZWFkeV9jYW5jZWxsZWQYAiABKAgijAEKFVNpZ25hbFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEhMKC3NpZ25hbF9uYW1lGAMgASgJEiIKB3BheWxvYWQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSJDChZTaWduYWxXb3JrZmxvd1Jlc3BvbnNlEhEKCXNpZ25hbF9pZBgBIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgCIAEoCCJxChJMaXN0U2lnbmFsc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIjCgRwYWdlGAMgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSEwoLc2lnbmFsX25hbWUYBCABKAkiWgoTTGlzdFNpZ25hbHNSZXNwb25zZRIhCgdzaWduYWxzGAEgAygLMhAua2FnemkudjEuU2lnbmFsEiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJMChRSZXRyeVdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEhEKCWZyb21fc3RlcBgDIAEoCSI8ChVSZXRyeVdvcmtmbG93UmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJIk0KFVJlc3VtZVdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEhEKCWZyb21faGVyZRgDIAEoCCI+ChZSZXN1bWVXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ciOQoUUGF1c2VXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSJVChVQYXVzZVdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIWCg5hbHJlYWR5X3BhdXNlZBgCIAEoCCJEChhQYXVzZVdvcmtmbG93VHlwZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhUKDXdvcmtmbG93X3R5cGUYAiABKAkiMAoZUGF1c2VXb3JrZmxvd1R5cGVSZXNwb25zZRITCgtydW5zX3BhdXNlZBgBIAEoBSJFChlSZXN1bWVXb3JrZmxvd1R5cGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIVCg13b3JrZmxvd190eXBlGAIgASgJIjIKGlJlc3VtZVdvcmtmbG93VHlwZVJlc3BvbnNlEhQKDHJ1bnNfcmVzdW1lZBgBIAEoBSqbAgoOV29ya2Zsb3dTdGF0dXMSHwobV09SS0ZMT1dfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXV09SS0ZMT1dfU1RBVFVTX1BFTkRJTkcQARIbChdXT1JLRkxPV19TVEFUVVNfUlVOTklORxACEhwKGFdPUktGTE9XX1NUQVRVU19TTEVFUElORxADEh0KGVdPUktGTE9XX1NUQVRVU19DT01QTEVURUQQBBIaChZXT1JLRkxPV19TVEFUVVNfRkFJTEVEEAUSHQoZV09SS0ZMT1dfU1RBVFVTX0NBTkNFTExFRBAGEhoKFldPUktGTE9XX1NUQVRVU19QQVJLRUQQBxIaChZXT1JLRkxPV19TVEFUVVNfUEFVU0VEEAgqegoIV2FpdEtpbmQSGQoVV0FJVF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FJVF9LSU5EX1NMRUVQEAESFAoQV0FJVF9LSU5EX1NJR05BTBACEhMKD1dBSVRfS0lORF9DSElMRBADEhMKD1dBSVRfS0lORF9SRVRSWRAEKqwBCgtPbkR1cGxpY2F0ZRIcChhPTl9EVVBMSUNBVEVfVU5TUEVDSUZJRUQQABIgChxPTl9EVVBMSUNBVEVfUkVUVVJOX0VYSVNUSU5HEAESJAogT05fRFVQTElDQVRFX0FMTE9XX0FGVEVSX0ZBSUxVUkUQAhIgChxPTl9EVVBMSUNBVEVfQUxMT1dfQUZURVJfRU5EEAMSFQoRT05fRFVQTElDQVRFX0ZBSUwQBDLyBwoPV29ya2Zsb3dTZXJ2aWNlElAKDVN0YXJ0V29ya2Zsb3cSHi5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXNwb25zZRJKCgtHZXRXb3JrZmxvdxIcLmthZ3ppLnYxLkdldFdvcmtmbG93UmVxdWVzdBodLmthZ3ppLnYxLkdldFdvcmtmbG93UmVzcG9uc2USQQoIV2FpdFJ1bnMSGS5rYWd6aS52MS5XYWl0UnVuc1JlcXVlc3QaGi5rYWd6aS52MS5XYWl0UnVuc1Jlc3BvbnNlElAKDUxpc3RXb3JrZmxvd3MSHi5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBofLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJTCg5DYW5jZWxXb3JrZmxvdxIfLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USUwoOU2lnbmFsV29ya2Zsb3cSHy5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1Jlc3BvbnNlEkoKC0xpc3RTaWduYWxzEhwua2FnemkudjEuTGlzdFNpZ25hbHNSZXF1ZXN0Gh0ua2FnemkudjEuTGlzdFNpZ25hbHNSZXNwb25zZRJQCg1SZXRyeVdvcmtmbG93Eh4ua2FnemkudjEuUmV0cnlXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5SZXRyeVdvcmtmbG93UmVzcG9uc2USUwoOUmVzdW1lV29ya2Zsb3cSHy5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1Jlc3BvbnNlElAKDVBhdXNlV29ya2Zsb3cSHi5rYWd6aS52MS5QYXVzZVdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dSZXNwb25zZRJcChFQYXVzZVdvcmtmbG93VHlwZRIiLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVxdWVzdBojLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVzcG9uc2USXwoSUmVzdW1lV29ya2Zsb3dUeXBlEiMua2FnemkudjEuUmVzdW1lV29ya2Zsb3dUeXBlUmVxdWVzdBokLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93VHlwZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_worker]);
 
 /**
  * @generated from message kagzi.v1.Workflow
@@ -567,6 +567,98 @@ export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__P
   messageDesc(file_kagzi_v1_workflow, 9);
 
 /**
+ * Waits for any of many runs to end: every `result()` awaited through one client shares such
+ * calls (one per batch of up to 1,000 run ids) instead of a GetWorkflow each.
+ *
+ * @generated from message kagzi.v1.WaitRunsRequest
+ */
+export type WaitRunsRequest = Message<"kagzi.v1.WaitRunsRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * The runs to wait for (1 to 1,000; repeats are answered once).
+   *
+   * @generated from field: repeated string run_ids = 2;
+   */
+  runIds: string[];
+
+  /**
+   * Answer after this long (at most the server's longest wait, 60s by default) even when none
+   * of them ended: then `ended` is empty.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 3;
+   */
+  timeout?: Duration | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.WaitRunsRequest.
+ * Use `create(WaitRunsRequestSchema)` to create a new message.
+ */
+export const WaitRunsRequestSchema: GenMessage<WaitRunsRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 10);
+
+/**
+ * How a waited-for run ended, or why it cannot be waited for.
+ *
+ * @generated from message kagzi.v1.RunOutcome
+ */
+export type RunOutcome = Message<"kagzi.v1.RunOutcome"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * COMPLETED, FAILED or CANCELLED; UNSPECIFIED when `error` says why the run id cannot be
+   * waited for (NOT_FOUND, INVALID_ARGUMENT): that id only, the others are still waited for.
+   *
+   * @generated from field: kagzi.v1.WorkflowStatus status = 2;
+   */
+  status: WorkflowStatus;
+
+  /**
+   * @generated from field: kagzi.v1.Payload output = 3;
+   */
+  output?: Payload | undefined;
+
+  /**
+   * @generated from field: kagzi.v1.ErrorDetail error = 4;
+   */
+  error?: ErrorDetail | undefined;
+};
+
+/**
+ * Describes the message kagzi.v1.RunOutcome.
+ * Use `create(RunOutcomeSchema)` to create a new message.
+ */
+export const RunOutcomeSchema: GenMessage<RunOutcome> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 11);
+
+/**
+ * @generated from message kagzi.v1.WaitRunsResponse
+ */
+export type WaitRunsResponse = Message<"kagzi.v1.WaitRunsResponse"> & {
+  /**
+   * The runs that ended (as soon as one did, with those that ended with it), and the ids that
+   * cannot be waited for. Those not named are still open.
+   *
+   * @generated from field: repeated kagzi.v1.RunOutcome ended = 1;
+   */
+  ended: RunOutcome[];
+};
+
+/**
+ * Describes the message kagzi.v1.WaitRunsResponse.
+ * Use `create(WaitRunsResponseSchema)` to create a new message.
+ */
+export const WaitRunsResponseSchema: GenMessage<WaitRunsResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 12);
+
+/**
  * @generated from message kagzi.v1.ListWorkflowsRequest
  */
 export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
@@ -625,7 +717,7 @@ export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 10);
+  messageDesc(file_kagzi_v1_workflow, 13);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsResponse
@@ -649,7 +741,7 @@ export type ListWorkflowsResponse = Message<"kagzi.v1.ListWorkflowsResponse"> & 
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 11);
+  messageDesc(file_kagzi_v1_workflow, 14);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowRequest
@@ -676,7 +768,7 @@ export type CancelWorkflowRequest = Message<"kagzi.v1.CancelWorkflowRequest"> & 
  * Use `create(CancelWorkflowRequestSchema)` to create a new message.
  */
 export const CancelWorkflowRequestSchema: GenMessage<CancelWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 12);
+  messageDesc(file_kagzi_v1_workflow, 15);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowResponse
@@ -698,7 +790,7 @@ export type CancelWorkflowResponse = Message<"kagzi.v1.CancelWorkflowResponse"> 
  * Use `create(CancelWorkflowResponseSchema)` to create a new message.
  */
 export const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 13);
+  messageDesc(file_kagzi_v1_workflow, 16);
 
 /**
  * @generated from message kagzi.v1.SignalWorkflowRequest
@@ -737,7 +829,7 @@ export type SignalWorkflowRequest = Message<"kagzi.v1.SignalWorkflowRequest"> & 
  * Use `create(SignalWorkflowRequestSchema)` to create a new message.
  */
 export const SignalWorkflowRequestSchema: GenMessage<SignalWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 14);
+  messageDesc(file_kagzi_v1_workflow, 17);
 
 /**
  * @generated from message kagzi.v1.SignalWorkflowResponse
@@ -761,7 +853,7 @@ export type SignalWorkflowResponse = Message<"kagzi.v1.SignalWorkflowResponse"> 
  * Use `create(SignalWorkflowResponseSchema)` to create a new message.
  */
 export const SignalWorkflowResponseSchema: GenMessage<SignalWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 15);
+  messageDesc(file_kagzi_v1_workflow, 18);
 
 /**
  * @generated from message kagzi.v1.ListSignalsRequest
@@ -795,7 +887,7 @@ export type ListSignalsRequest = Message<"kagzi.v1.ListSignalsRequest"> & {
  * Use `create(ListSignalsRequestSchema)` to create a new message.
  */
 export const ListSignalsRequestSchema: GenMessage<ListSignalsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 16);
+  messageDesc(file_kagzi_v1_workflow, 19);
 
 /**
  * @generated from message kagzi.v1.ListSignalsResponse
@@ -819,7 +911,7 @@ export type ListSignalsResponse = Message<"kagzi.v1.ListSignalsResponse"> & {
  * Use `create(ListSignalsResponseSchema)` to create a new message.
  */
 export const ListSignalsResponseSchema: GenMessage<ListSignalsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 17);
+  messageDesc(file_kagzi_v1_workflow, 20);
 
 /**
  * Starts a new run with the type, version, input and context of a finished run,
@@ -854,7 +946,7 @@ export type RetryWorkflowRequest = Message<"kagzi.v1.RetryWorkflowRequest"> & {
  * Use `create(RetryWorkflowRequestSchema)` to create a new message.
  */
 export const RetryWorkflowRequestSchema: GenMessage<RetryWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 18);
+  messageDesc(file_kagzi_v1_workflow, 21);
 
 /**
  * @generated from message kagzi.v1.RetryWorkflowResponse
@@ -876,7 +968,7 @@ export type RetryWorkflowResponse = Message<"kagzi.v1.RetryWorkflowResponse"> & 
  * Use `create(RetryWorkflowResponseSchema)` to create a new message.
  */
 export const RetryWorkflowResponseSchema: GenMessage<RetryWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 19);
+  messageDesc(file_kagzi_v1_workflow, 22);
 
 /**
  * Lets a PARKED or PAUSED run be claimed again. For a PARKED run, without from_here the replay
@@ -908,7 +1000,7 @@ export type ResumeWorkflowRequest = Message<"kagzi.v1.ResumeWorkflowRequest"> & 
  * Use `create(ResumeWorkflowRequestSchema)` to create a new message.
  */
 export const ResumeWorkflowRequestSchema: GenMessage<ResumeWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 20);
+  messageDesc(file_kagzi_v1_workflow, 23);
 
 /**
  * @generated from message kagzi.v1.ResumeWorkflowResponse
@@ -925,7 +1017,7 @@ export type ResumeWorkflowResponse = Message<"kagzi.v1.ResumeWorkflowResponse"> 
  * Use `create(ResumeWorkflowResponseSchema)` to create a new message.
  */
 export const ResumeWorkflowResponseSchema: GenMessage<ResumeWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 21);
+  messageDesc(file_kagzi_v1_workflow, 24);
 
 /**
  * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until ResumeWorkflow. A RUNNING
@@ -952,7 +1044,7 @@ export type PauseWorkflowRequest = Message<"kagzi.v1.PauseWorkflowRequest"> & {
  * Use `create(PauseWorkflowRequestSchema)` to create a new message.
  */
 export const PauseWorkflowRequestSchema: GenMessage<PauseWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 22);
+  messageDesc(file_kagzi_v1_workflow, 25);
 
 /**
  * @generated from message kagzi.v1.PauseWorkflowResponse
@@ -974,7 +1066,7 @@ export type PauseWorkflowResponse = Message<"kagzi.v1.PauseWorkflowResponse"> & 
  * Use `create(PauseWorkflowResponseSchema)` to create a new message.
  */
 export const PauseWorkflowResponseSchema: GenMessage<PauseWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 23);
+  messageDesc(file_kagzi_v1_workflow, 26);
 
 /**
  * Pauses a workflow type in a namespace: its open runs become PAUSED (as PauseWorkflow), and no
@@ -999,7 +1091,7 @@ export type PauseWorkflowTypeRequest = Message<"kagzi.v1.PauseWorkflowTypeReques
  * Use `create(PauseWorkflowTypeRequestSchema)` to create a new message.
  */
 export const PauseWorkflowTypeRequestSchema: GenMessage<PauseWorkflowTypeRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 24);
+  messageDesc(file_kagzi_v1_workflow, 27);
 
 /**
  * @generated from message kagzi.v1.PauseWorkflowTypeResponse
@@ -1018,7 +1110,7 @@ export type PauseWorkflowTypeResponse = Message<"kagzi.v1.PauseWorkflowTypeRespo
  * Use `create(PauseWorkflowTypeResponseSchema)` to create a new message.
  */
 export const PauseWorkflowTypeResponseSchema: GenMessage<PauseWorkflowTypeResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 25);
+  messageDesc(file_kagzi_v1_workflow, 28);
 
 /**
  * Lets a paused type be claimed again and makes every PAUSED run of it PENDING.
@@ -1042,7 +1134,7 @@ export type ResumeWorkflowTypeRequest = Message<"kagzi.v1.ResumeWorkflowTypeRequ
  * Use `create(ResumeWorkflowTypeRequestSchema)` to create a new message.
  */
 export const ResumeWorkflowTypeRequestSchema: GenMessage<ResumeWorkflowTypeRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 26);
+  messageDesc(file_kagzi_v1_workflow, 29);
 
 /**
  * @generated from message kagzi.v1.ResumeWorkflowTypeResponse
@@ -1059,7 +1151,7 @@ export type ResumeWorkflowTypeResponse = Message<"kagzi.v1.ResumeWorkflowTypeRes
  * Use `create(ResumeWorkflowTypeResponseSchema)` to create a new message.
  */
 export const ResumeWorkflowTypeResponseSchema: GenMessage<ResumeWorkflowTypeResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 27);
+  messageDesc(file_kagzi_v1_workflow, 30);
 
 /**
  * @generated from enum kagzi.v1.WorkflowStatus
@@ -1227,6 +1319,14 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof GetWorkflowRequestSchema;
     output: typeof GetWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.WaitRuns
+   */
+  waitRuns: {
+    methodKind: "unary";
+    input: typeof WaitRunsRequestSchema;
+    output: typeof WaitRunsResponseSchema;
   },
   /**
    * @generated from rpc kagzi.v1.WorkflowService.ListWorkflows
