@@ -197,3 +197,34 @@ export function peakRss(pid: number | "self"): number {
     return 0;
   }
 }
+
+/** CPU time (user + system) a process has used so far, in ms; `self` for this one. */
+export function cpuMs(pid: number | "self"): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 (1-based); fields[0] is field 3.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of the Postgres backends serving database `db`, in ms (0 where /proc cannot tell). */
+export function postgresCpuMs(db: string): number {
+  let total = 0;
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+        if (cmd.startsWith("postgres:") && cmd.includes(` ${db} `)) total += cpuMs(Number(e.name));
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}

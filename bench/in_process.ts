@@ -11,7 +11,16 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { Kagzi, Worker } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
-import { type Backend, dbCounters, parseMetrics, peakRss, type Row } from "./common.ts";
+import {
+  type Backend,
+  cpuMs,
+  dbCounters,
+  parseMetrics,
+  peakRss,
+  postgresCpuMs,
+  type Row,
+} from "./common.ts";
+import { getEach } from "./get_each.ts";
 import { latency, type Target, w1Rounds, warmUp } from "./workloads.ts";
 import { workflows } from "./workflows.ts";
 
@@ -54,6 +63,7 @@ const t: Target = {
   setup: "in-process",
   label: " (in-process)",
   client: await Kagzi.connect(server),
+  getEach: getEach(server),
   postgres: !!sql,
   analyze: sql && (() => sql.unsafe("analyze")),
   completed: () => Promise.resolve(worker.stats.completed),
@@ -65,6 +75,10 @@ const t: Target = {
   }),
   // One process: its peak is in the server column.
   rss: () => ({ serverRssMiB: peakRss("self") }),
+  cpu: () => ({
+    process: cpuMs("self"),
+    postgres: databaseUrl ? postgresCpuMs(new URL(databaseUrl).pathname.slice(1)) : 0,
+  }),
 };
 
 const runs = Number(args.runs);
@@ -72,7 +86,7 @@ const workloads = new Set(args.workloads.split(","));
 const rows: Row[] = [];
 await warmUp(t, runs);
 if (workloads.has("w1")) {
-  rows.push(...await w1Rounds(t, runs, Number(args.rounds)));
+  rows.push(...await w1Rounds(t, runs, Number(args.rounds), workloads.has("w1get")));
 }
 if (workloads.has("w2")) rows.push(await latency(t, "W2 latency", Number(args.latency)));
 
