@@ -5,7 +5,14 @@
  * children as branches; what ctx.any refuses.
  */
 import assert from "node:assert/strict";
-import { type Context, Kagzi, type KagziError, Worker, type WorkflowFn } from "@kagzi/sdk";
+import {
+  type Context,
+  Kagzi,
+  type KagziError,
+  TokenTimeoutError,
+  Worker,
+  type WorkflowFn,
+} from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 import { leaseFlags, readJournal, startWorker, tempJournal, waitFor } from "./_worker.ts";
@@ -55,6 +62,14 @@ const flows: Record<string, WorkflowFn> = {
       c: ctx.child("c").run<number>("child-quick", 21),
       late: ctx.sleep("deadline", "1h"),
     }),
+  "any-token-timeout": async (ctx: Context) => {
+    const t = await ctx.token("quick", { timeout: "300ms" });
+    try {
+      return await ctx.any({ no: t.wait(), late: ctx.sleep("deadline", "1h") });
+    } catch (err) {
+      return err instanceof TokenTimeoutError ? "token timed out first" : String(err);
+    }
+  },
   "any-refused": async (ctx: Context) => {
     const awaited = ctx.waitForSignal("x", { timeout: "1ms" });
     await awaited.catch(() => {});
@@ -111,7 +126,7 @@ for (const backend of await backends()) {
     ]]);
   });
 
-  Deno.test(`ctx.any over a child, and what it refuses (${backend})`, async () => {
+  Deno.test(`ctx.any over a child and a token that times out, and what it refuses (${backend})`, async () => {
     await using server = await startTestServer(backend, { args: leaseFlags(2_000) });
     const worker = await Worker.builder(server.url).workflows(flows).build();
     const running = worker.run();
@@ -119,6 +134,8 @@ for (const backend of await backends()) {
       const client = await Kagzi.connect(server.url);
       const child = await client.start("any-child");
       assert.deepEqual(await child.result({ timeout: "60s" }), { key: "c", value: 42 });
+      const timedOut = await client.start("any-token-timeout");
+      assert.equal(await timedOut.result({ timeout: "60s" }), "token timed out first");
       const refused = await client.start("any-refused");
       assert.deepEqual(await refused.result({ timeout: "60s" }), [
         "INVALID_ARGUMENT",

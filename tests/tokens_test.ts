@@ -254,3 +254,32 @@ for (const backend of await backends()) {
     }
   });
 }
+
+Deno.test("token URLs start with --public-url; a proxy forwarding the path completes them", async () => {
+  const backend = (await backends()).at(-1)!;
+  await using server = await startTestServer(backend, {
+    args: [...fast, "--public-url", "https://kagzi.example.com/api/"],
+  });
+  const client = await Kagzi.connect(server.url);
+  const worker = await Worker.builder(server.url).workflows(flows).build();
+  const running = worker.run();
+  try {
+    const run = await client.start("approval");
+    const token = await tokenOf(client, run.id, "manager-approval");
+    const prefix = `https://kagzi.example.com/api/v1/tokens/default/${token.id}?sig=`;
+    assert.ok(token.url.startsWith(prefix), token.url);
+    // What a proxy mapping https://kagzi.example.com/api/ to the server would send on.
+    const res = await post(
+      `${server.url}${token.url.slice("https://kagzi.example.com/api".length)}`,
+      "true",
+    );
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    const out = await run.result({ timeout: "60s" }) as { decision: unknown; url: string };
+    assert.equal(out.decision, true);
+    assert.equal(out.url, token.url);
+  } finally {
+    await worker.shutdown();
+    await running;
+  }
+});
