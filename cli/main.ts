@@ -19,12 +19,23 @@ import { rateLimitGroup } from "./commands/rate_limit.ts";
 import { runGroup } from "./commands/run.ts";
 import { scheduleGroup } from "./commands/schedule.ts";
 import { serverGroup } from "./commands/server.ts";
+import { tokenGroup } from "./commands/token.ts";
 import { workerGroup } from "./commands/worker.ts";
+import { eventGroup, hookGroup } from "./commands/hook.ts";
 
 /** The CLI's release. */
 export const CLI_VERSION = "0.1.0";
 
-const groups: Group[] = [runGroup, scheduleGroup, workerGroup, serverGroup, rateLimitGroup];
+const groups: Group[] = [
+  runGroup,
+  scheduleGroup,
+  tokenGroup,
+  hookGroup,
+  eventGroup,
+  workerGroup,
+  serverGroup,
+  rateLimitGroup,
+];
 
 type Options = Parameters<typeof parseArgs>[0] extends infer O
   ? O extends { options?: infer P } ? NonNullable<P> : never

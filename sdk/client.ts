@@ -16,6 +16,7 @@
  * @module
  */
 export { type ConnectOptions, Kagzi, type NamespaceOption } from "./client/kagzi.ts";
+export { KagziOperations } from "./client/kagzi_operations.ts";
 export {
   type GetStepOptions,
   type ListWorkersOptions,

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Context, defineWorkflow, Kagzi, type KagziError, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
+import { waitFor } from "./_worker.ts";
 
 const echo = (tag: string) => (_ctx: Context, input: unknown) => Promise.resolve({ tag, input });
 const emailReceipt = defineWorkflow("email-receipt", echo("email"), {
@@ -162,6 +163,36 @@ for (const backend of await backends()) {
           assert.deepEqual(e.runs.map((r) => r.workflowType), ["update-crm"]);
         },
       );
+
+      await t.step("the runs an event starts obey their type's flow control", async () => {
+        const held = (ctx: Context) => ctx.waitForSignal("go");
+        const w = await Worker.builder(server.url).workflow("sync-customer", held, {
+          triggers: [{ event: "customer.synced" }],
+          concurrency: [{ key: "input.customerId", limit: 1 }],
+        }).logger(false).build();
+        const going = w.run();
+        try {
+          const one = await a.emit("customer.synced", { customerId: "c1" });
+          const two = await b.emit("customer.synced", { customerId: "c1" });
+          const first = one.runs[0].runId;
+          const second = two.runs[0].runId;
+          await waitFor("the first run to wait", async () => (await a.get(first)).waits.length > 0);
+          const waiting = await a.get(second);
+          assert.equal(waiting.status, "PENDING");
+          assert.equal(waiting.waitingFor?.kind, "concurrency");
+          assert.equal(waiting.waitingFor?.key, "c1");
+          await a.signal(first, "go");
+          await waitFor(
+            "the second run to wait",
+            async () => (await a.get(second)).waits.length > 0,
+          );
+          await a.signal(second, "go");
+          await a.handle(second).result({ timeout: "30s" });
+        } finally {
+          await w.shutdown();
+          await going;
+        }
+      });
 
       await t.step(
         "bad input is INVALID_ARGUMENT naming the field, and stores nothing",

@@ -8,6 +8,7 @@ import * as starts from "../store/run_starts.ts";
 import { ConflictError } from "../errors.ts";
 import type { ServiceContext } from "./_context.ts";
 import { checkExisting } from "./_duplicates.ts";
+import { storedFlow } from "./_flow_keys.ts";
 import { show } from "./_validate.ts";
 
 type Data = { data: Uint8Array; metadata: Record<string, string> };
@@ -33,9 +34,12 @@ export async function emitEvent(
   const started = await ctx.db.transaction(async (tx) => {
     if (!await events.insertEvent(tx, namespaceId, name, eventId, data)) return undefined;
     const types = await events.subscribedTypes(tx, namespaceId, name);
-    const items = types.map((workflowType): starts.NewRun => {
+    const items: starts.NewRun[] = [];
+    for (const workflowType of types) {
       const runId = crypto.randomUUID();
-      return {
+      // The type's flow control applies as to any start (a key the data lacks: no limit).
+      const flow = await storedFlow(tx, namespaceId, workflowType, "", data);
+      items.push({
         namespaceId,
         runId,
         workflowId: runId,
@@ -46,8 +50,9 @@ export async function emitEvent(
         input: data,
         context: null,
         scheduleId: null,
-      };
-    });
+        flow,
+      });
+    }
     const rows = items.length ? await starts.insertRuns(tx, items) : [];
     const stored = items.map((it, i) => ({ it, row: rows[i] }));
     const runRows = stored.flatMap(({ it, row }) =>
@@ -91,6 +96,7 @@ export async function startHookRun(
   workflowId: string,
   input: Data,
 ): Promise<HookStart> {
+  const flow = await storedFlow(ctx.db, namespaceId, workflowType, "", input);
   for (let i = 0; i < 5; i++) {
     const runId = crypto.randomUUID();
     const row = await starts.insertRun(ctx.db, {
@@ -104,6 +110,7 @@ export async function startHookRun(
       input,
       context: null,
       scheduleId: null,
+      flow,
     });
     if (row) {
       ctx.metrics.runStarted(namespaceId, workflowType);

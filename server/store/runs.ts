@@ -146,6 +146,31 @@ export async function getRun(
   return rows[0];
 }
 
+/** How a run ended (or that it is still open): what a result wait answers. */
+export interface RunEnd {
+  run_id: string;
+  status: RunStatus;
+  error: unknown;
+  output_data: Uint8Array | null;
+  output_metadata: Record<string, string> | null;
+}
+
+/** The status of each of `runIds` that exists, with the output of those that completed. */
+export async function getRunEnds(
+  db: Queryable,
+  namespaceId: string,
+  runIds: string[],
+): Promise<RunEnd[]> {
+  return await db.query<RunEnd>(
+    `select r.run_id, r.status, r.error, o.data as output_data, o.metadata as output_metadata
+     from kagzi_runs r
+     left join kagzi_payloads o on r.status = 'COMPLETED' and o.namespace_id = r.namespace_id
+                               and o.run_id = r.run_id and o.kind = 'output'
+     where r.namespace_id = $1 and r.run_id = any($2::uuid[])`,
+    [namespaceId, runIds],
+  );
+}
+
 /** Filters of ListWorkflows; empty strings and null mean "any". */
 export interface RunFilter {
   namespaceId: string;

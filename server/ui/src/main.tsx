@@ -6,6 +6,7 @@ import { render } from "preact";
 import { useState } from "preact/hooks";
 import { connect, connection, namespace, signOut } from "./api.ts";
 import { Overview } from "./overview.tsx";
+import { Events } from "./events.tsx";
 import { href, navigate, route } from "./router.ts";
 import { RunDetail } from "./run_detail.tsx";
 import { Runs } from "./runs.tsx";
@@ -48,6 +49,7 @@ function Screen() {
   if (path === "/workers") return <Workers />;
   if (path === "/overview") return <Overview />;
   if (path === "/schedules") return <Schedules />;
+  if (path === "/events") return <Events />;
   if (path === "/" || path === "/runs") return <Runs />;
   return (
     <section>
@@ -78,6 +80,7 @@ function App() {
           {tab("/overview", "Overview", path === "/overview")}
           {tab("/workers", "Workers", path === "/workers")}
           {tab("/schedules", "Schedules", path === "/schedules")}
+          {tab("/events", "Events", path === "/events")}
         </nav>
         <form
           class="ns"
