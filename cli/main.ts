@@ -19,11 +19,12 @@ import { runGroup } from "./commands/run.ts";
 import { scheduleGroup } from "./commands/schedule.ts";
 import { serverGroup } from "./commands/server.ts";
 import { workerGroup } from "./commands/worker.ts";
+import { flowGroup } from "./commands/flow.ts";
 
 /** The CLI's release. */
 export const CLI_VERSION = "0.1.0";
 
-const groups: Group[] = [runGroup, scheduleGroup, workerGroup, serverGroup];
+const groups: Group[] = [runGroup, scheduleGroup, workerGroup, flowGroup, serverGroup];
 
 type Options = Parameters<typeof parseArgs>[0] extends infer O
   ? O extends { options?: infer P } ? NonNullable<P> : never

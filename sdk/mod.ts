@@ -94,6 +94,7 @@ export type {
   StepFn,
   WorkflowFn,
 } from "./context.ts";
+export type { ConcurrencyKeyUse, FlowControlInfo, FlowControlRegistration } from "./client/flow.ts";
 export type {
   ConcurrencyLimit,
   DebounceOptions,

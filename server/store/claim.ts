@@ -11,7 +11,9 @@
  *   (available_at infinity), `flow_wait` naming the slot, until a holder ends
  *   (kagzi_flow_release, migration 0010) and makes the first waiter due again;
  * - a run that lost only to runs ahead of it in the batch stays due for the next claim
- *   (`deferred` counts them).
+ *   (`deferred` counts them);
+ * - a slot the claim looked at that still has room makes its first waiter due (the room an
+ *   ended holder made a waiter due for is passed on when that waiter finds another slot full).
  */
 import type { Queryable } from "./db.ts";
 
@@ -56,8 +58,10 @@ export const claimStatement = `with cand as (
        for update skip locked),
      need as (
        select c.run_id, c.workflow_type, s.slot_key,
+              -- One total order for every slot (ties broken by run id): the first run of the
+              -- batch is first at each of its slots, so it is claimed or waits, never deferred.
               row_number() over (partition by c.workflow_type, s.slot_key
-                                 order by c.priority desc, c.available_at) as rn
+                                 order by c.priority desc, c.available_at, c.run_id) as rn
        from cand c cross join lateral unnest(c.flow_slots) s(slot_key)
        where not c.flow_held),
      slots as (
@@ -72,13 +76,28 @@ export const claimStatement = `with cand as (
        from need n left join slots s on s.workflow_type = n.workflow_type
                                     and s.slot_key = n.slot_key
        group by n.run_id),
+     take as (
+       select n.workflow_type, n.slot_key, count(*)::int as n
+       from need n join verdict v on v.run_id = n.run_id and v.fits
+       group by n.workflow_type, n.slot_key),
      taken as (
        update kagzi_flow_slots f set used = f.used + t.n
-       from (select n.workflow_type, n.slot_key, count(*)::int as n
-             from need n join verdict v on v.run_id = n.run_id and v.fits
-             group by n.workflow_type, n.slot_key) t
+       from take t
        where f.namespace_id = $1 and f.workflow_type = t.workflow_type
          and f.slot_key = t.slot_key),
+     -- A slot this claim looked at that still has room hands it to its first waiter: room a
+     -- run was made due for but could not use (another of its slots was full) is not lost.
+     handoff as (
+       update kagzi_runs w set available_at = now(), flow_wait = null, updated_at = now()
+       from slots s
+       left join take t on t.workflow_type = s.workflow_type and t.slot_key = s.slot_key
+       cross join lateral (
+         select x.run_id from kagzi_runs x
+         where x.namespace_id = $1 and x.workflow_type = s.workflow_type
+           and x.flow_wait = s.slot_key and x.status = 'PENDING'
+         order by x.priority desc, x.seq limit 1) nx
+       where s.used + coalesce(t.n, 0) < s.cap
+         and w.namespace_id = $1 and w.run_id = nx.run_id),
      waiting as (
        update kagzi_runs r set available_at = 'infinity', flow_wait = v.full_slot,
                                status = 'PENDING', updated_at = now()
