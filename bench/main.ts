@@ -17,6 +17,8 @@
  *   W5 backlog:    W1 again beside 100,000 sleeping and 10,000 completed runs,
  *                  then W1 once more without them (compared with the mean of both W1)
  *   W6 many workers: W1 with 1 worker × 200, then 20 workers × 10; claim queries per run
+ *   W7 limited:    W1 with every run under a per-key concurrency limit of 1 over 1,000 keys and
+ *                  a global limit of 50 (three-process; its ratio to W1 printed)
  *
  *   soak           not by default (--setups soak): bench3 at --soak-rate runs/s for
  *                  --soak-minutes (20); RSS and open fds of server and worker sampled every

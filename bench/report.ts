@@ -27,7 +27,7 @@ export function table(rows: Row[]): string {
   ].join("\n");
 }
 
-/** The lines under the table: Postgres ceiling, W5 / W1, in-process / three-process, W6. */
+/** The lines under the table: Postgres ceiling, W5 / W1, in-process / three-process, W7, W6. */
 export function summary(
   rows: Row[],
   ceilings: Record<string, number>,
@@ -65,6 +65,16 @@ export function summary(
           round((i1.workflowsPerSec ?? 0) / (t1.workflowsPerSec ?? 1), 2)
         } (${i1.workflowsPerSec} vs ${t1.workflowsPerSec} wf/s), ` +
           `W2 p50 ${round((i2.p50 ?? 0) / (t2.p50 ?? 1), 2)} (${i2.p50} vs ${t2.p50} ms)`,
+      );
+    }
+  }
+  for (const backend of ["postgres", "embedded"]) {
+    const [plain, limited] = [find(backend, "W1 throughput"), find(backend, "W7 limited")];
+    if (plain && limited) {
+      lines.push(
+        `${backend} W7 (per-key limit 1 over 1,000 keys + global 50) / W1 throughput: ${
+          round((limited.workflowsPerSec ?? 0) / (plain.workflowsPerSec ?? 1), 2)
+        } (${limited.workflowsPerSec} vs ${plain.workflowsPerSec} wf/s)`,
       );
     }
   }

@@ -7,7 +7,15 @@ import type postgres from "postgres";
 import { Kagzi } from "@kagzi/sdk";
 import { type Backend, dbCounters, freshDatabase, peakRss, type Row } from "./common.ts";
 import { startServer, startWorker, stop, sumRpcs, workerStats } from "./proc.ts";
-import { depth, fanOut, latency, type Target, throughput, warmUp } from "./workloads.ts";
+import {
+  depth,
+  fanOut,
+  latency,
+  limitedThroughput,
+  type Target,
+  throughput,
+  warmUp,
+} from "./workloads.ts";
 
 export interface Sizes {
   runs: number;
@@ -50,6 +58,7 @@ export async function threeProcess(
   try {
     await warmUp(t, sizes.runs);
     rows.push(await throughput(t, "W1 throughput", sizes.runs));
+    rows.push(await limitedThroughput(t, "W7 limited", sizes.runs));
     rows.push(await latency(t, "W2 latency", sizes.latency));
     for (const steps of [100, 500]) rows.push(await depth(t, steps));
     rows.push(await fanOut(t, 500));
