@@ -41,21 +41,27 @@ export interface ClaimedRow {
 
 /** The statement of {@linkcode claimRuns} (EXPLAIN shows its plan in the README). */
 export const claimStatement = `with cand as (
-       -- Resumed (its history is sent along): started before, or a retry that may have been
-       -- given the stored steps of the run it reruns.
-       select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held, r.priority,
-              r.started_at is not null or r.retried_from_run_id is not null as resumed,
-              r.available_at
-       from kagzi_runs r
-       where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
-         and r.available_at <= now() and r.available_at < 'infinity'
-         and (r.workflow_type, r.version) in (
-           select * from unnest($2::text[], $3::text[]) u(t, v)
-           where not exists (select 1 from kagzi_paused_types p
-                             where p.namespace_id = $1 and p.workflow_type = u.t))
+       -- Per (type, version) the claim index in its order, stopping at the limit; then the best
+       -- of them. Resumed (its history is sent along): started before, or a retry that may have
+       -- been given the stored steps of the run it reruns.
+       select r.* from (
+         select * from unnest($2::text[], $3::text[]) u(t, v)
+         where not exists (select 1 from kagzi_paused_types p
+                           where p.namespace_id = $1 and p.workflow_type = u.t)) u
+       cross join lateral (
+         select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held,
+                r.priority, r.started_at is not null or r.retried_from_run_id is not null
+                  as resumed,
+                r.available_at
+         from kagzi_runs r
+         where r.namespace_id = $1 and r.workflow_type = u.t and r.version = u.v
+           and r.status in ('PENDING', 'SLEEPING')
+           and r.available_at <= now() and r.available_at < 'infinity'
+         order by r.priority desc, r.available_at
+         limit $6
+         for update skip locked) r
        order by r.priority desc, r.available_at
-       limit $6
-       for update skip locked),
+       limit $6),
      need as (
        select c.run_id, c.workflow_type, s.slot_key,
               -- One total order for every slot (ties broken by run id): the first run of the
