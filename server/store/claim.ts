@@ -49,17 +49,32 @@ export const claimStatement = `with cand as (
          where not exists (select 1 from kagzi_paused_types p
                            where p.namespace_id = $1 and p.workflow_type = u.t)) u
        cross join lateral (
-         select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held,
-                r.priority, r.started_at is not null or r.retried_from_run_id is not null
-                  as resumed,
-                r.available_at
-         from kagzi_runs r
-         where r.namespace_id = $1 and r.workflow_type = u.t and r.version = u.v
-           and r.status in ('PENDING', 'SLEEPING')
-           and r.available_at <= now() and r.available_at < 'infinity'
-         order by r.priority desc, r.available_at
-         limit $6
-         for update skip locked) r
+         -- The priorities present, highest first, one index probe each (a skip scan), so that
+         -- each is read as a range of due times: runs due later (sleepers) are never scanned.
+         with recursive prio(p) as (
+           (select x.priority from kagzi_runs x
+            where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
+              and x.status in ('PENDING', 'SLEEPING') and x.available_at < 'infinity'
+            order by x.priority desc limit 1)
+           union all
+           select (select x.priority from kagzi_runs x
+                   where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
+                     and x.status in ('PENDING', 'SLEEPING') and x.available_at < 'infinity'
+                     and x.priority < prio.p
+                   order by x.priority desc limit 1)
+           from prio where prio.p is not null)
+         select r.* from prio cross join lateral (
+           select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held,
+                  r.priority, r.started_at is not null or r.retried_from_run_id is not null
+                    as resumed,
+                  r.available_at
+           from kagzi_runs r
+           where r.namespace_id = $1 and r.workflow_type = u.t and r.version = u.v
+             and r.status in ('PENDING', 'SLEEPING') and r.priority = prio.p
+             and r.available_at <= now() and r.available_at < 'infinity'
+           order by r.available_at
+           limit $6
+           for update skip locked) r) r
        order by r.priority desc, r.available_at
        limit $6),
      need as (
