@@ -19,6 +19,8 @@
  *   W5 backlog:    W1 again beside 100,000 sleeping and 10,000 completed runs,
  *                  then W1 once more without them (compared with the mean of both W1)
  *   W6 many workers: W1 with 1 worker × 200, then 20 workers × 10; claim queries per run
+ *   W7 limited:    W1 with every run under a per-key concurrency limit of 1 over 1,000 keys and
+ *                  a global limit of 50 (three-process; its ratio to W1 printed)
  *
  *   soak           not by default (--setups soak): bench3 at --soak-rate runs/s for
  *                  --soak-minutes (20); RSS and open fds of server and worker sampled every
@@ -31,7 +33,7 @@
  *
  * Options: --backend postgres,embedded  --setups three,in,w6  --runs 2000  --latency 200
  *          --backlog 100000  --soak-minutes 20  --soak-rate 50
- *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w2,w3,w4,w5
+ *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w7,w2,w3,w4,w5
  *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
  */
 import { parseArgs } from "node:util";
@@ -60,7 +62,7 @@ const args = parseArgs({
     "soak-minutes": { type: "string", default: "20" },
     "soak-rate": { type: "string", default: "50" },
     rounds: { type: "string", default: "1" },
-    workloads: { type: "string", default: "w1,w2,w3,w4,w5" },
+    workloads: { type: "string", default: "w1,w7,w2,w3,w4,w5" },
     peers: { type: "string", default: "" },
     "run-peers": { type: "boolean", default: false },
     "peer-list": { type: "string", default: "dbos:inproc restate:default" },

@@ -27,7 +27,7 @@ export function table(rows: Row[]): string {
   ].join("\n");
 }
 
-/** The lines under the table: Postgres ceiling, W5 / W1, in-process / three-process, W6. */
+/** The lines under the table: Postgres ceiling, W5 / W1, in-process / three-process, W7, W6. */
 export function summary(
   rows: Row[],
   ceilings: Record<string, number>,
@@ -82,6 +82,14 @@ export function summary(
           } (${a.workflowsPerSec} vs ${c.workflowsPerSec} wf/s)`,
         );
       }
+    }
+    const [plain, limited] = [find(backend, "W1 completions counted"), find(backend, "W7 limited")];
+    if (plain && limited) {
+      lines.push(
+        `${backend} W7 (per-key limit 1 over 1,000 keys + global 50) / W1 completions counted: ${
+          round((limited.workflowsPerSec ?? 0) / (plain.workflowsPerSec ?? 1), 2)
+        } (${limited.workflowsPerSec} vs ${plain.workflowsPerSec} wf/s)`,
+      );
     }
   }
   const w6 = rows.filter((r) => r.setup === "many-workers");

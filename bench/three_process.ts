@@ -16,7 +16,16 @@ import {
 } from "./common.ts";
 import { getEach } from "./get_each.ts";
 import { startServer, startWorker, stop, sumRpcs, workerStats } from "./proc.ts";
-import { depth, fanOut, latency, type Target, throughput, w1Rounds, warmUp } from "./workloads.ts";
+import {
+  depth,
+  fanOut,
+  latency,
+  limitedThroughput,
+  type Target,
+  throughput,
+  w1Rounds,
+  warmUp,
+} from "./workloads.ts";
 
 export interface Sizes {
   runs: number;
@@ -71,6 +80,7 @@ export async function threeProcess(
     const w = sizes.workloads;
     await warmUp(t, sizes.runs);
     if (w.has("w1")) rows.push(...await w1Rounds(t, sizes.runs, sizes.rounds, w.has("w1get")));
+    if (w.has("w7")) rows.push(await limitedThroughput(t, "W7 limited", sizes.runs));
     if (w.has("w2")) rows.push(await latency(t, "W2 latency", sizes.latency));
     if (w.has("w3")) { for (const steps of [100, 500]) rows.push(await depth(t, steps)); }
     if (w.has("w4")) rows.push(await fanOut(t, 500));

@@ -12,6 +12,10 @@ if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
 const worker = await Worker.builder(Deno.args[0])
   .maxConcurrent(maxConcurrent)
   .workflows(workflows)
+  // W7: bench3 under flow control (one open run per key, 50 in all).
+  .workflow("bench3-limited", workflows.bench3, {
+    concurrency: [{ key: "input.key", limit: 1 }, { limit: 50 }],
+  })
   .build();
 const report = () => {
   const s = worker.stats;

@@ -39,13 +39,19 @@ export interface Target {
   analyze?: () => Promise<unknown>;
 }
 
-/** Starts `n` bench3 runs from `starters` concurrent loops. */
-export async function startRuns(client: Kagzi, n: number, starters = STARTERS): Promise<void> {
+/** Starts `n` runs of `type` (input `input(i)`) from `starters` concurrent loops. */
+export async function startRuns(
+  client: Kagzi,
+  n: number,
+  starters = STARTERS,
+  type = "bench3",
+  input: (i: number) => unknown = () => undefined,
+): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: starters }, async () => {
     while (next < n) {
-      next++;
-      await client.start("bench3");
+      const i = next++;
+      await client.start(type).input(input(i));
     }
   }));
 }
@@ -185,6 +191,18 @@ export async function w1Rounds(
     rows.push(await throughput(t, inRound("W1 completions counted", r), runs));
   }
   return rows;
+}
+
+/**
+ * W7: W1 with every run under flow control, "bench3-limited" (bench/worker.ts): at most one
+ * open run per key over 1,000 keys, and at most 50 open runs in all.
+ */
+export function limitedThroughput(t: Target, workload: string, runs: number): Promise<Row> {
+  return measure(t, workload, runs, 3, async (before) => {
+    await startRuns(t.client, runs, STARTERS, "bench3-limited", (i) => ({ key: `k${i % 1000}` }));
+    await untilCompleted(t, before.completed + runs);
+    return { clientRpcs: runs };
+  });
 }
 
 /** W2: `runs` workflows one after another, each started and its result awaited. */

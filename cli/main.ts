@@ -22,6 +22,7 @@ import { serverGroup } from "./commands/server.ts";
 import { tokenGroup } from "./commands/token.ts";
 import { workerGroup } from "./commands/worker.ts";
 import { eventGroup, hookGroup } from "./commands/hook.ts";
+import { flowGroup } from "./commands/flow.ts";
 
 /** The CLI's release. */
 export const CLI_VERSION = "0.1.0";
@@ -33,6 +34,7 @@ const groups: Group[] = [
   hookGroup,
   eventGroup,
   workerGroup,
+  flowGroup,
   serverGroup,
   rateLimitGroup,
 ];

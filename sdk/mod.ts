@@ -109,6 +109,7 @@ export type {
   TokenOptions,
   WorkflowFn,
 } from "./context.ts";
+export type { ConcurrencyKeyUse, FlowControlInfo, FlowControlRegistration } from "./client/flow.ts";
 export type {
   ConcurrencyLimit,
   DebounceOptions,

@@ -9,6 +9,7 @@ import { type Context, defineWorkflow, Kagzi, type KagziError, Worker } from "@k
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { waitFor } from "./_worker.ts";
+import { kagzi } from "./_cli.ts";
 
 interface Span {
   run: string;
@@ -130,6 +131,23 @@ for (const backend of await backends()) {
             limit: 1,
             waiting: 1,
           });
+          const shown = await kagzi([
+            "flow",
+            "show",
+            "held",
+            "--address",
+            server.url,
+            "--output",
+            "table",
+          ]);
+          assert.equal(shown.code, 0, shown.stderr);
+          assert.match(shown.stdout, /concurrency input\.customerId ≤ 1 open/);
+          assert.match(shown.stdout, /input\.customerId=cust-42\s+1\/1\s+1/);
+          const json = (await kagzi(["flow", "show", "held", "--address", server.url])).json();
+          assert.deepEqual(json.registrations[0].concurrency, [{
+            key: "input.customerId",
+            limit: 1,
+          }]);
           await client.cancel(first.id);
           await waitFor(
             "the second run to take the slot",

@@ -12,6 +12,8 @@
  *   (kagzi_flow_release, migration 0010) and makes the first waiter due again;
  * - a run that lost only to runs ahead of it in the batch stays due for the next claim
  *   (`deferred` counts them);
+ * - a slot the claim looked at that still has room makes its first waiter due (the room an
+ *   ended holder made a waiter due for is passed on when that waiter finds another slot full);
  * - a run beginning (first claim) under its type's run rate limit takes a token of its key's
  *   bucket (kagzi_take_token, migration 0011), in claim order; without one it takes no slot and
  *   stays PENDING (`rate_limited`), due again at its turn, which `held_until` reports.
@@ -42,26 +44,49 @@ export interface ClaimedRow {
 
 /** The statement of {@linkcode claimRuns} (EXPLAIN shows its plan in the README). */
 export const claimStatement = `with cand as (
-       -- Resumed (its history is sent along): started before, or a retry that may have been
-       -- given the stored steps of the run it reruns.
-       select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held, r.priority,
-              r.started_at is not null or r.retried_from_run_id is not null as resumed,
-              r.available_at, r.version, r.rate_key, r.rate_limited,
-              r.started_at is null and r.rate_key is not null as rated
-       from kagzi_runs r
-       where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
-         and r.available_at <= now() and r.available_at < 'infinity'
-         and (r.workflow_type, r.version) in (
-           select * from unnest($2::text[], $3::text[]) u(t, v)
-           where not exists (select 1 from kagzi_paused_types p
-                             where p.namespace_id = $1 and p.workflow_type = u.t))
+       -- Per (type, version) the claim index in its order, stopping at the limit; then the best
+       -- of them. Resumed (its history is sent along): started before, or a retry that may have
+       -- been given the stored steps of the run it reruns.
+       select r.* from (
+         select * from unnest($2::text[], $3::text[]) u(t, v)
+         where not exists (select 1 from kagzi_paused_types p
+                           where p.namespace_id = $1 and p.workflow_type = u.t)) u
+       cross join lateral (
+         -- The priorities present, highest first, one index probe each (a skip scan), so that
+         -- each is read as a range of due times: runs due later (sleepers) are never scanned.
+         with recursive prio(p) as (
+           (select x.priority from kagzi_runs x
+            where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
+              and x.status in ('PENDING', 'SLEEPING') and x.available_at < 'infinity'
+            order by x.priority desc limit 1)
+           union all
+           select (select x.priority from kagzi_runs x
+                   where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
+                     and x.status in ('PENDING', 'SLEEPING') and x.available_at < 'infinity'
+                     and x.priority < prio.p
+                   order by x.priority desc limit 1)
+           from prio where prio.p is not null)
+         select r.* from prio cross join lateral (
+           select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held,
+                  r.priority, r.started_at is not null or r.retried_from_run_id is not null
+                    as resumed,
+                  r.available_at, r.version, r.rate_key, r.rate_limited,
+                  r.started_at is null and r.rate_key is not null as rated
+           from kagzi_runs r
+           where r.namespace_id = $1 and r.workflow_type = u.t and r.version = u.v
+             and r.status in ('PENDING', 'SLEEPING') and r.priority = prio.p
+             and r.available_at <= now() and r.available_at < 'infinity'
+           order by r.available_at
+           limit $6
+           for update skip locked) r) r
        order by r.priority desc, r.available_at
-       limit $6
-       for update skip locked),
+       limit $6),
      need as (
        select c.run_id, c.workflow_type, s.slot_key,
+              -- One total order for every slot (ties broken by run id): the first run of the
+              -- batch is first at each of its slots, so it is claimed or waits, never deferred.
               row_number() over (partition by c.workflow_type, s.slot_key
-                                 order by c.priority desc, c.available_at) as rn
+                                 order by c.priority desc, c.available_at, c.run_id) as rn
        from cand c cross join lateral unnest(c.flow_slots) s(slot_key)
        where not c.flow_held),
      slots as (
@@ -98,15 +123,30 @@ export const claimStatement = `with cand as (
        from rate
        where r.namespace_id = $1 and r.run_id = rate.run_id and rate.retry_at is not null
        returning r.available_at),
+     take as (
+       select n.workflow_type, n.slot_key, count(*)::int as n
+       from need n join verdict v on v.run_id = n.run_id and v.fits
+       where not exists (select 1 from rate
+                         where rate.run_id = n.run_id and rate.retry_at is not null)
+       group by n.workflow_type, n.slot_key),
      taken as (
        update kagzi_flow_slots f set used = f.used + t.n
-       from (select n.workflow_type, n.slot_key, count(*)::int as n
-             from need n join verdict v on v.run_id = n.run_id and v.fits
-             where not exists (select 1 from rate
-                               where rate.run_id = n.run_id and rate.retry_at is not null)
-             group by n.workflow_type, n.slot_key) t
+       from take t
        where f.namespace_id = $1 and f.workflow_type = t.workflow_type
          and f.slot_key = t.slot_key),
+     -- A slot this claim looked at that still has room hands it to its first waiter: room a
+     -- run was made due for but could not use (another of its slots was full) is not lost.
+     handoff as (
+       update kagzi_runs w set available_at = now(), flow_wait = null, updated_at = now()
+       from slots s
+       left join take t on t.workflow_type = s.workflow_type and t.slot_key = s.slot_key
+       cross join lateral (
+         select x.run_id from kagzi_runs x
+         where x.namespace_id = $1 and x.workflow_type = s.workflow_type
+           and x.flow_wait = s.slot_key and x.status = 'PENDING'
+         order by x.priority desc, x.seq limit 1) nx
+       where s.used + coalesce(t.n, 0) < s.cap
+         and w.namespace_id = $1 and w.run_id = nx.run_id),
      waiting as (
        update kagzi_runs r set available_at = 'infinity', flow_wait = v.full_slot,
                                status = 'PENDING', updated_at = now()

@@ -1,7 +1,8 @@
 /**
  * What the Run detail screen says before anything else when a run cannot move on by itself:
  * it is PARKED (its code changed under it: which step the history has, which the code asked
- * for), or no online worker serves its type and version (since when).
+ * for), a flow-control limit holds it back (which key, which limit), or no online worker serves
+ * its type and version (since when).
  */
 import type { StepRefInfo, Workflow } from "@kagzi/sdk/client";
 import { formatTime, relative } from "./format.ts";
@@ -18,9 +19,20 @@ function ref(r: StepRefInfo) {
 
 /** The parked and unserved alerts of a run; nothing when neither applies. */
 export function RunAlerts(props: { run: Workflow }) {
-  const { parked, unserved, type, version } = props.run;
+  const { parked, unserved, type, version, waitingFor } = props.run;
   return (
     <>
+      {waitingFor && (
+        <p class="notice notice-warn" role="status" aria-label="Held back by a limit">
+          Held back by a {waitingFor.kind} limit:{" "}
+          <b class="mono">
+            {waitingFor.path ? `${waitingFor.path} = ${waitingFor.key}` : `all runs of ${type}`}
+          </b>{" "}
+          has {waitingFor.limit}{" "}
+          open run{waitingFor.limit === 1 ? "" : "s"}, its limit. The run starts when one of them
+          ends.
+        </p>
+      )}
       {parked && (
         <section class="notice notice-error" role="alert" aria-label="Parked">
           <p>

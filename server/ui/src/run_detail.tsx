@@ -28,6 +28,7 @@ import {
   SignalDialog,
 } from "./run_dialogs.tsx";
 import { RunAlerts } from "./run_alerts.tsx";
+import { FlowPanel } from "./flow_panel.tsx";
 import { RunList, Signals } from "./run_related.tsx";
 import { Streams } from "./run_streams.tsx";
 import { Tokens } from "./run_tokens.tsx";
@@ -146,6 +147,7 @@ export function RunDetail(props: { id: string }) {
       <Notice kind="ok">{done}</Notice>
       <Notice kind="error">{d.error}</Notice>
       <RunAlerts run={run} />
+      <FlowPanel ns={run.namespace} type={run.type} live={open} />
       {run.waits.length > 0 && (
         <section class="waits" aria-label="Waiting for">
           <h2>Waiting for</h2>
