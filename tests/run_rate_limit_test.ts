@@ -100,10 +100,10 @@ for (const backend of await backends()) {
       console.log(
         `${backend}: ${inWindow} of ${allowed} allowed (${(100 * inWindow / allowed).toFixed(1)}%)`,
       );
-      // The issue asks for ≥ 90% here. It is a figure of the machine's load, not a property of
-      // the limiter, so it is printed rather than asserted (common.md: no timed assertions):
-      // Measured on Postgres: 90.5% in one run, 78.5% in another, under a load average of ~15
-      // on 2 cores; embedded (one connection for everything) 39%.
+      // The issue asks for ≥ 90% here. It depends on the machine's load (each turn costs a timer
+      // and a claim), not on the limiter, so it is printed rather than asserted (common.md: no
+      // timed assertions). Measured under a load average of ~15 on 2 cores: Postgres 98.0%,
+      // embedded 80.5% (its one connection serves every statement in turn).
       assert.ok(inWindow > 0, "runs began in the window");
     } finally {
       for (const w of workers) await w[Symbol.asyncDispose]();
