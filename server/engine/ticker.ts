@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 import * as queue from "../store/queue.ts";
+import { sweepIdleBuckets } from "../store/rate_buckets.ts";
 import * as servers from "../store/servers.ts";
 import * as workers from "../store/workers.ts";
 import { doneTopic, type Notifier, workTopic } from "./notify.ts";
@@ -48,6 +49,8 @@ export function startTicker(
       woken: await queue.wakeDueRuns(tx),
       soon: await queue.nextDue(tx, options.intervalMs * 2),
       overdue: await queue.failOverdueRuns(tx),
+      // Rate buckets idle for a minute act as no row (store/rate_buckets.ts): drop them.
+      idleBuckets: await sweepIdleBuckets(tx, 60_000, 500),
       offline: await workers.markSilentWorkersOffline(
         tx,
         options.heartbeatIntervalMs * offlineAfterBeats,

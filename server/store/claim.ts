@@ -105,9 +105,8 @@ export const claimStatement = `with cand as (
      -- null for a token taken.
      rate as materialized (
        select c.run_id,
-              kagzi_take_token($1, 'run', c.workflow_type, c.rate_key,
-                               (l.rl->>'periodMs')::float8 / (l.rl->>'limit')::float8, now(),
-                               c.rate_limited) as retry_at
+              kagzi_take_token($1, 'run', c.workflow_type, c.rate_key, (l.rl->>'limit')::int,
+                               (l.rl->>'periodMs')::float8, now(), c.rate_limited) as retry_at
        from cand c
        left join verdict v on v.run_id = c.run_id
        cross join lateral (
@@ -115,7 +114,9 @@ export const claimStatement = `with cand as (
          where f.namespace_id = $1 and f.workflow_type = c.workflow_type
          order by f.version = c.version desc, f.updated_at desc limit 1) l
        where c.rated and l.rl is not null and (c.flow_slots is null or c.flow_held or v.fits)
-       order by c.priority desc, c.available_at),
+       -- Buckets are locked in key order (claims taking several never deadlock), the runs of
+       -- one key in claim order.
+       order by c.workflow_type, c.rate_key, c.priority desc, c.available_at),
      held_back as (
        update kagzi_runs r set available_at = rate.retry_at, rate_limited = true,
                                updated_at = now()
@@ -181,14 +182,18 @@ export const claimStatement = `with cand as (
          (select min(available_at) from kagzi_runs
           where namespace_id = $1 and rate_limited and status = 'PENDING'
             and available_at > now()))) * 1000)::float8 as held_until
-     from (select count(*)::int as deferred from verdict
-           where not fits and full_slot is null) d
+     from (select (select count(*)::int from verdict where not fits and full_slot is null)
+                  -- A whole batch looked at, some held back: more may be due behind it.
+                  + case when (select count(*) from cand) >= $6
+                              and exists (select 1 from held_back) then 1 else 0 end
+                  as deferred) d
      left join claimed on true`;
 
 /**
  * Claims up to `limit` due runs of the given (type, version) pairs, skipping rows other
  * claimers hold. Each claim bumps the run's fencing number. `deferred` counts the runs left due
- * because runs ahead of them in this claim took the room of a concurrency slot; `onHeldBack` is
+ * because runs ahead of them in this claim took the room of a concurrency slot (plus one when a
+ * whole batch was looked at and runs were held back by a rate limit); `onHeldBack` is
  * told when the next run held back by a run rate limit is due (to wake a poll then).
  */
 export async function claimRuns(

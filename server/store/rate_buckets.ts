@@ -1,6 +1,8 @@
 /**
- * Token buckets of rate limits (migration 0011): GCRA with no burst tolerance, so tokens taken
- * are at least period / limit apart and any window of `period` holds at most `limit` of them.
+ * Token buckets of rate limits (migration 0011): a GCRA over blocks of m tokens (m the largest
+ * divisor of `limit` up to 64), so any window of `period` holds at most `limit` tokens, exactly;
+ * tokens are never closer than period / limit / 2 (no bursts), and one taken late does not lower
+ * the rate (the next may follow sooner).
  * A take runs in the caller's transaction (the bucket row stays locked until it commits), so a
  * claim or a step's begin and its token are one atomic decision across every server replica.
  */
@@ -21,11 +23,6 @@ export interface BucketRef {
 /** The result of a take: taken, or the time to try again (no token is free before then). */
 export type Take = { taken: true } | { taken: false; retryAt: Date };
 
-/** The milliseconds between two tokens of a limit of `limit` per `periodMs`. */
-export function tokenIntervalMs(limit: number, periodMs: number): number {
-  return periodMs / limit;
-}
-
 /**
  * Takes a token of the bucket at the transaction's time (or `at`). When none is free, the
  * answer's time is this caller's own: callers told to come back are spread period / limit apart.
@@ -38,14 +35,16 @@ export async function takeToken(
   at?: Date,
 ): Promise<Take> {
   const [row] = await db.query<{ retry_ms: number | null }>(
-    `select ${ceilMs("kagzi_take_token($1, $2, $3, $4, $5, coalesce($6::timestamptz, now()))")}
-       as retry_ms`,
+    `select ${
+      ceilMs("kagzi_take_token($1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now()))")
+    } as retry_ms`,
     [
       bucket.namespaceId,
       bucket.kind,
       bucket.name,
       bucket.key,
-      tokenIntervalMs(limit, periodMs),
+      limit,
+      periodMs,
       at ?? null,
     ],
   );
@@ -115,7 +114,7 @@ export async function takeStepToken(
     `select r.run_id is not null as held, l.name is not null as known,
             case when r.run_id is not null and l.name is not null
                  then ${
-      ceilMs(`kagzi_take_token($1, 'step', $4, '', l.period_ms::float8 / l."limit")`)
+      ceilMs(`kagzi_take_token($1, 'step', $4, '', l."limit", l.period_ms::float8)`)
     }
             end as retry_ms
      from (select 1) one
