@@ -224,6 +224,20 @@ for (const backend of await backends()) {
           assert.equal((await a.listEvents()).events.length, before);
         },
       );
+      await t.step("figures: 100 emits fanning out to 2 types (logged, not asserted)", async () => {
+        const w = await Worker.builder(server.url).logger(false)
+          .workflow("fig-a", echo("a"), { triggers: [{ event: "figures.event" }] })
+          .workflow("fig-b", echo("b"), { triggers: [{ event: "figures.event" }] }).build();
+        await w.shutdown();
+        const ms: number[] = [];
+        for (let i = 0; i < 100; i++) {
+          const t0 = performance.now();
+          assert.equal((await b.emit("figures.event", { i })).runs.length, 2);
+          ms.push(performance.now() - t0);
+        }
+        ms.sort((x, y) => x - y);
+        console.log(`emit (${backend}): p50 ${ms[49].toFixed(1)} ms, p99 ${ms[98].toFixed(1)} ms`);
+      });
     } finally {
       await worker.shutdown();
       await running;
