@@ -55,37 +55,31 @@ export async function setTypeTriggers(
   );
 }
 
-/** Stores a new event with no runs yet; undefined when the id was emitted before. */
+/**
+ * Stores a new event with no runs yet, and reads the types subscribed to its name (by name);
+ * undefined when the id was emitted before.
+ */
 export async function insertEvent(
   db: Queryable,
   namespaceId: string,
   name: string,
   eventId: string,
   data: { data: Uint8Array; metadata: Record<string, string> },
-): Promise<{ created_at: Date } | undefined> {
-  const rows = await db.query<{ created_at: Date }>(
-    `insert into kagzi_events (namespace_id, event_name, event_id, data, metadata)
-     values ($1, $2, $3, $4, $5::jsonb)
-     on conflict do nothing
-     returning created_at`,
+): Promise<{ created_at: Date; types: string[] } | undefined> {
+  const rows = await db.query<{ created_at: Date | null; types: string[] }>(
+    `with ins as (
+       insert into kagzi_events (namespace_id, event_name, event_id, data, metadata)
+       values ($1, $2, $3, $4, $5::jsonb)
+       on conflict do nothing
+       returning created_at)
+     select (select created_at from ins) as created_at,
+            array(select s.workflow_type from kagzi_event_subscriptions s
+                  where s.namespace_id = $1 and s.event_name = $2
+                  order by s.workflow_type) as types`,
     [namespaceId, name, eventId, data.data, data.metadata],
   );
-  return rows[0];
-}
-
-/** The types subscribed to event `name`, by name. */
-export async function subscribedTypes(
-  db: Queryable,
-  namespaceId: string,
-  name: string,
-): Promise<string[]> {
-  const rows = await db.query<{ workflow_type: string }>(
-    `select workflow_type from kagzi_event_subscriptions
-     where namespace_id = $1 and event_name = $2
-     order by workflow_type`,
-    [namespaceId, name],
-  );
-  return rows.map((r) => r.workflow_type);
+  const row = rows[0];
+  return row.created_at ? { created_at: row.created_at, types: row.types } : undefined;
 }
 
 /** Records the runs an event started (in the transaction that stored it). */
