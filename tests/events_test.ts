@@ -244,3 +244,23 @@ for (const backend of await backends()) {
     }
   });
 }
+
+for (const backend of await backends()) {
+  Deno.test(`events are deleted once their namespace's retention has passed; the id is then new (${backend})`, async () => {
+    await using server = await startTestServer(backend, {
+      args: ["--retention", "2s", "--retention-namespaces", "kept=off"],
+    });
+    const client = await Kagzi.connect(server.url);
+    await client.emit("tick", 1, { id: "r-1" });
+    await client.emit("tick", 1, { id: "r-1", namespace: "kept" });
+    await waitFor(
+      "the event to expire",
+      async () => (await client.listEvents()).events.length === 0,
+      30_000,
+    );
+    assert.equal((await client.listEvents({ namespace: "kept" })).events.length, 1);
+    const again = await client.emit("tick", 2, { id: "r-1" });
+    assert.equal(again.alreadyExists, false);
+    assert.equal(again.data, 2);
+  });
+}

@@ -9,12 +9,14 @@
  * backlog drains steadily without slowing the hot path. Several servers may
  * sweep at once: rows another server is deleting are skipped (SKIP LOCKED).
  * Records that end on their own without being rows of a run (ended bulk operations)
- * go the same way once they ended longer ago than their namespace's retention.
+ * go the same way once they ended longer ago than their namespace's retention, and so do
+ * events once they were emitted longer ago than that (`eventRetentionPass`).
  */
 import { formatDuration } from "@kagzi/sdk/duration";
 import type { Logger } from "../log.ts";
 import type { Db } from "../store/db.ts";
 import * as store from "../store/retention.ts";
+import { deleteExpiredEvents, listEventNamespaces } from "../store/events.ts";
 
 /** Options of {@linkcode startRetention} and {@linkcode retentionPass}. */
 export interface RetentionOptions {
@@ -77,6 +79,28 @@ export async function retentionPass(
   return total;
 }
 
+/**
+ * Deletes every event emitted longer ago than its namespace's retention, batch by batch (the
+ * runs it started follow the runs' own retention); returns how many it deleted.
+ */
+export async function eventRetentionPass(
+  db: Db,
+  options: RetentionOptions,
+  signal?: AbortSignal,
+): Promise<number> {
+  const batch = options.batchSize ?? 500;
+  let total = 0;
+  for (const ns of await listEventNamespaces(db)) {
+    const keepMs = retentionOf(ns, options);
+    while (keepMs > 0 && !signal?.aborted) {
+      const deleted = await deleteExpiredEvents(db, ns, keepMs, batch);
+      total += deleted;
+      if (deleted < batch) break;
+    }
+  }
+  return total;
+}
+
 /** Starts the retention loop (when retention is enabled); the returned function stops it. */
 export function startRetention(
   db: Db,
@@ -99,6 +123,8 @@ export function startRetention(
       try {
         const deleted = await retentionPass(db, options, abort.signal);
         if (deleted) log.info(`retention: deleted ${deleted} finished run(s)`);
+        const events = await eventRetentionPass(db, options, abort.signal);
+        if (events) log.info(`retention: deleted ${events} event(s)`);
       } catch (err) {
         if (!abort.signal.aborted) log.warn("retention pass failed", err);
       }

@@ -160,3 +160,48 @@ export async function deleteSubscription(
   );
   return rows.length > 0;
 }
+
+/** The namespaces that have events (a loose index scan: one probe per namespace). */
+export async function listEventNamespaces(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ namespace_id: string }>(
+    `with recursive ns as (
+       (select namespace_id from kagzi_events order by namespace_id limit 1)
+       union all
+       select (select e.namespace_id from kagzi_events e where e.namespace_id > ns.namespace_id
+               order by e.namespace_id limit 1)
+       from ns where ns.namespace_id is not null)
+     select namespace_id from ns where namespace_id is not null`,
+  );
+  return rows.map((r) => r.namespace_id);
+}
+
+/**
+ * Deletes the events among the `limit` oldest of a namespace that were emitted more than
+ * `olderThanMs` ago (their ids can then be emitted anew, as a workflow id once its run is
+ * gone); how many. Fewer than `limit` means no older ones are left.
+ */
+export async function deleteExpiredEvents(
+  db: Queryable,
+  namespaceId: string,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const rows = await db.query<{ deleted: number }>(
+    // The oldest `limit` by seq (an index range, never the whole namespace), those expired.
+    `with oldest as (
+       select event_name, event_id, created_at from kagzi_events
+       where namespace_id = $1
+       order by seq limit $3
+       for update skip locked),
+     victims as (
+       select event_name, event_id from oldest
+       where created_at < now() - $2 * interval '1 millisecond'),
+     gone as (
+       delete from kagzi_events e using victims v
+       where e.namespace_id = $1 and e.event_name = v.event_name and e.event_id = v.event_id
+       returning 1)
+     select count(*)::int as deleted from gone`,
+    [namespaceId, olderThanMs, limit],
+  );
+  return rows[0].deleted;
+}
