@@ -43,10 +43,11 @@ export interface Snapshot {
   /** Postgres transaction ids handed out and WAL position (0 on embedded). */
   xact: number;
   wal: number;
-  /** Server metrics: claim queries, sync-matched runs, started runs (NaN when unknown). */
+  /** Server metrics: claim queries, sync-matched runs, started runs, RPCs answered. */
   claims: number;
   matched: number;
   started: number;
+  rpcs: number;
 }
 
 export function round(n: number, digits: number): number {
@@ -57,7 +58,9 @@ export function round(n: number, digits: number): number {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Sums of the claim, match and start counters over all their labels in Prometheus text. */
-export function parseMetrics(text: string): Pick<Snapshot, "claims" | "matched" | "started"> {
+export function parseMetrics(
+  text: string,
+): Pick<Snapshot, "claims" | "matched" | "started" | "rpcs"> {
   const sum = (name: string) => {
     let total = 0;
     for (const line of text.split("\n")) {
@@ -70,6 +73,7 @@ export function parseMetrics(text: string): Pick<Snapshot, "claims" | "matched" 
     claims: sum("kagzi_claim_queries_total"),
     matched: sum("kagzi_runs_matched_total"),
     started: sum("kagzi_runs_started_total"),
+    rpcs: sum("kagzi_rpc_duration_seconds_count"),
   };
 }
 
@@ -94,8 +98,8 @@ export interface Measured {
   workflows: number;
   steps: number;
   seconds: number;
-  /** The client's RPCs (starts and result waits). */
-  clientRpcs: number;
+  /** The client's RPCs (starts and result waits); unknown: the server's count less the worker's. */
+  clientRpcs?: number;
   latencies?: number[];
   postgres: boolean;
 }
@@ -108,8 +112,11 @@ export function makeRow(m: Measured, before: Snapshot, after: Snapshot): Row {
     workload: m.workload,
     workflows: m.workflows,
     seconds: round(m.seconds, 3),
-    rpcsPerWorkflow: round((after.workerRpcs - before.workerRpcs + m.clientRpcs) / m.workflows, 2),
+    rpcsPerWorkflow: 0,
   };
+  const workerRpcs = after.workerRpcs - before.workerRpcs;
+  const clientRpcs = m.clientRpcs ?? (after.rpcs - before.rpcs - workerRpcs);
+  row.rpcsPerWorkflow = round((workerRpcs + clientRpcs) / m.workflows, 2);
   const started = after.started - before.started;
   if (started > 0) {
     row.claimsPerRun = round((after.claims - before.claims) / started, 3);
@@ -189,4 +196,35 @@ export function peakRss(pid: number | "self"): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms; `self` for this one. */
+export function cpuMs(pid: number | "self"): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 (1-based); fields[0] is field 3.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of the Postgres backends serving database `db`, in ms (0 where /proc cannot tell). */
+export function postgresCpuMs(db: string): number {
+  let total = 0;
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+        if (cmd.startsWith("postgres:") && cmd.includes(` ${db} `)) total += cpuMs(Number(e.name));
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
 }

@@ -11,8 +11,17 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { Kagzi, Worker } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
-import { type Backend, dbCounters, parseMetrics, peakRss, type Row } from "./common.ts";
-import { latency, type Target, throughput, warmUp } from "./workloads.ts";
+import {
+  type Backend,
+  cpuMs,
+  dbCounters,
+  parseMetrics,
+  peakRss,
+  postgresCpuMs,
+  type Row,
+} from "./common.ts";
+import { getEach } from "./get_each.ts";
+import { latency, type Target, w1Rounds, warmUp } from "./workloads.ts";
 import { workflows } from "./workflows.ts";
 
 const args = parseArgs({
@@ -23,6 +32,8 @@ const args = parseArgs({
     "data-dir": { type: "string" },
     runs: { type: "string", default: "2000" },
     latency: { type: "string", default: "200" },
+    rounds: { type: "string", default: "1" },
+    workloads: { type: "string", default: "w1,w2" },
   },
 }).values;
 const backend = args.backend as Backend;
@@ -52,6 +63,7 @@ const t: Target = {
   setup: "in-process",
   label: " (in-process)",
   client: await Kagzi.connect(server),
+  getEach: getEach(server),
   postgres: !!sql,
   analyze: sql && (() => sql.unsafe("analyze")),
   completed: () => Promise.resolve(worker.stats.completed),
@@ -63,13 +75,20 @@ const t: Target = {
   }),
   // One process: its peak is in the server column.
   rss: () => ({ serverRssMiB: peakRss("self") }),
+  cpu: () => ({
+    process: cpuMs("self"),
+    postgres: databaseUrl ? postgresCpuMs(new URL(databaseUrl).pathname.slice(1)) : 0,
+  }),
 };
 
 const runs = Number(args.runs);
+const workloads = new Set(args.workloads.split(","));
 const rows: Row[] = [];
 await warmUp(t, runs);
-rows.push(await throughput(t, "W1 throughput", runs));
-rows.push(await latency(t, "W2 latency", Number(args.latency)));
+if (workloads.has("w1")) {
+  rows.push(...await w1Rounds(t, runs, Number(args.rounds), workloads.has("w1get")));
+}
+if (workloads.has("w2")) rows.push(await latency(t, "W2 latency", Number(args.latency)));
 
 await worker.shutdown();
 await done;

@@ -10,7 +10,9 @@
  *   many-workers   Postgres only: one worker process of 200 against 20 of 10 (bench/many_workers.ts)
  *
  * Workloads:
- *   W1 throughput: 2,000 three-step workflows started by 32 concurrent starters (after a warm-up)
+ *   W1 results awaited (the headline): 2,000 three-step workflows, 50 start calls in flight, each
+ *                  run's result awaited through its own handle, as users do (after a warm-up)
+ *   W1 completions counted: the same runs from 32 starters, completions counted by the worker
  *   W2 latency:    200 workflows one after another (start, await result)
  *   W3 depth:      one workflow of 100, then 500 sequential steps
  *   W4 fan-out:    one workflow of 500 parallel steps
@@ -22,8 +24,15 @@
  *                  --soak-minutes (20); RSS and open fds of server and worker sampled every
  *                  30 s, growth per hour after warm-up (bench/soak.ts)
  *
+ *   peers          beside the peers harness (../peers or ../shared/peers: Restate, DBOS, …),
+ *                  its figures and Kagzi's ratios to them: from its newest results file, from
+ *                  --peers FILE|DIR, or run first in this invocation with --run-peers
+ *                  (--peer-list "dbos:inproc restate:default") (bench/peers.ts)
+ *
  * Options: --backend postgres,embedded  --setups three,in,w6  --runs 2000  --latency 200
  *          --backlog 100000  --soak-minutes 20  --soak-rate 50
+ *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w2,w3,w4,w5
+ *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
  */
 import { parseArgs } from "node:util";
 import {
@@ -38,6 +47,7 @@ import { threeProcess } from "./three_process.ts";
 import { manyWorkers } from "./many_workers.ts";
 import { soak, type SoakReport } from "./soak.ts";
 import { machine, summary, table, writeJson } from "./report.ts";
+import { peerRatios, type Peers, peersDir, peersTable, readPeers, runPeers } from "./peers.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -49,12 +59,19 @@ const args = parseArgs({
     backlog: { type: "string", default: "100000" },
     "soak-minutes": { type: "string", default: "20" },
     "soak-rate": { type: "string", default: "50" },
+    rounds: { type: "string", default: "1" },
+    workloads: { type: "string", default: "w1,w2,w3,w4,w5" },
+    peers: { type: "string", default: "" },
+    "run-peers": { type: "boolean", default: false },
+    "peer-list": { type: "string", default: "dbos:inproc restate:default" },
   },
 }).values;
 const sizes = {
   runs: Number(args.runs),
   latency: Number(args.latency),
   backlog: Number(args.backlog),
+  rounds: Number(args.rounds),
+  workloads: new Set(args.workloads.split(",")),
 };
 const setups = new Set(args.setups.split(","));
 
@@ -75,6 +92,10 @@ async function inProcess(backend: Backend): Promise<Row[]> {
       String(sizes.runs),
       "--latency",
       String(sizes.latency),
+      "--rounds",
+      String(sizes.rounds),
+      "--workloads",
+      args.workloads,
     ], { echo: true });
     const timeout = setTimeout(() => proc.child.kill("SIGKILL"), 300_000);
     const status = await proc.child.status;
@@ -101,6 +122,13 @@ const wanted =
 if (wanted.includes("postgres") && !(await postgresReachable())) {
   throw new Error("Postgres is not reachable (KAGZI_BENCH_POSTGRES_URL)");
 }
+
+let peers: Peers | undefined;
+if (args["run-peers"]) {
+  const dir = peersDir(args.peers || undefined);
+  if (!dir) throw new Error("--run-peers: no peers harness in ../peers or ../shared/peers");
+  peers = await runPeers(dir, args["peer-list"], sizes.runs);
+} else peers = readPeers(args.peers || undefined);
 
 const results: Row[] = [];
 const ceilings: Record<string, number> = {};
@@ -156,6 +184,10 @@ for (const backend of wanted) {
 
 console.log(table(results));
 const lines = summary(results, ceilings, w6Ratio);
+if (peers) {
+  console.log(`\n${peersTable(peers)}`);
+  lines.push(...peerRatios(results, peers));
+}
 if (lines.length) console.log(`\n${lines.join("\n")}`);
 if (errors.length) console.log(`\n${errors.length} setup(s) failed:\n${errors.join("\n")}`);
 const seconds = Math.round((performance.now() - started) / 1000);
@@ -169,6 +201,7 @@ const file = await writeJson({
   w6: w6Ratio === undefined ? undefined : { ratio: w6Ratio },
   soak: soaks.length ? soaks : undefined,
   summary: lines,
+  peers: peers && { file: peers.file, sameRun: peers.sameRun, results: peers.results },
   errors,
   results,
 });

@@ -5,7 +5,15 @@
  * workers); claim queries and sync matches per run come from the server's /metrics.
  */
 import { Kagzi } from "@kagzi/sdk";
-import { dbCounters, freshDatabase, peakRss, round, type Row } from "./common.ts";
+import {
+  cpuMs,
+  dbCounters,
+  freshDatabase,
+  peakRss,
+  postgresCpuMs,
+  round,
+  type Row,
+} from "./common.ts";
 import {
   type Proc,
   startServer,
@@ -71,6 +79,12 @@ export async function manyWorkers(runs: number): Promise<ManyWorkersResult> {
             const workerRpcs = s.reduce((a, w) => a + sumRpcs(w), 0);
             return { completed: n, workerRpcs, ...counters, ...metrics };
           },
+          cpu: () => ({
+            server: cpuMs(server.child.pid),
+            workers: procs.reduce((a, p) => a + cpuMs(p.child.pid), 0),
+            client: cpuMs("self"),
+            postgres: postgresCpuMs(new URL(db.url).pathname.slice(1)),
+          }),
           rss: () => ({
             serverRssMiB: peakRss(server.child.pid),
             workerRssMiB: procs.reduce((a, p) => a + peakRss(p.child.pid), 0),
@@ -81,6 +95,7 @@ export async function manyWorkers(runs: number): Promise<ManyWorkersResult> {
         const [before, after] = stats.slice(-2);
         const perWorker = after.map((s, i) => s.completed - before[i].completed);
         row.extra = {
+          ...row.extra,
           workers,
           maxConcurrent,
           completedPerWorker: { min: Math.min(...perWorker), max: Math.max(...perWorker) },

@@ -84,7 +84,7 @@ const prof = Deno.env.get("KAGZI_BENCH_PROFILE")
 export interface ServerProc extends Proc {
   url: string;
   /** Claim, match and start counters from its /metrics. */
-  metrics: () => Promise<Pick<Snapshot, "claims" | "matched" | "started">>;
+  metrics: () => Promise<Pick<Snapshot, "claims" | "matched" | "started" | "rpcs">>;
 }
 
 /** A server process on a free port, once it is ready. */

@@ -36,7 +36,7 @@ export function summary(
   const find = (backend: string, workload: string) =>
     rows.find((r) => r.backend === backend && r.workload === workload);
   const lines: string[] = [];
-  const w1 = find("postgres", "W1 throughput");
+  const w1 = find("postgres", "W1 completions counted");
   if (ceilings.postgres && w1?.xactsPerWorkflow) {
     const bound = ceilings.postgres / w1.xactsPerWorkflow;
     lines.push(
@@ -57,7 +57,10 @@ export function summary(
     );
   }
   for (const backend of ["postgres", "embedded"]) {
-    const [t1, i1] = [find(backend, "W1 throughput"), find(backend, "W1 throughput (in-process)")];
+    const [t1, i1] = [
+      find(backend, "W1 results awaited"),
+      find(backend, "W1 results awaited (in-process)"),
+    ];
     const [t2, i2] = [find(backend, "W2 latency"), find(backend, "W2 latency (in-process)")];
     if (t1 && i1 && t2 && i2) {
       lines.push(
@@ -66,6 +69,19 @@ export function summary(
         } (${i1.workflowsPerSec} vs ${t1.workflowsPerSec} wf/s), ` +
           `W2 p50 ${round((i2.p50 ?? 0) / (t2.p50 ?? 1), 2)} (${i2.p50} vs ${t2.p50} ms)`,
       );
+    }
+  }
+  for (const backend of ["postgres", "embedded"]) {
+    for (const suffix of ["", " (in-process)"]) {
+      const a = find(backend, `W1 results awaited${suffix}`);
+      const c = find(backend, `W1 completions counted${suffix}`);
+      if (a && c) {
+        lines.push(
+          `${backend}${suffix} W1 results awaited / completions counted: ${
+            round((a.workflowsPerSec ?? 0) / (c.workflowsPerSec ?? 1), 2)
+          } (${a.workflowsPerSec} vs ${c.workflowsPerSec} wf/s)`,
+        );
+      }
     }
   }
   const w6 = rows.filter((r) => r.setup === "many-workers");

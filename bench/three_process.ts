@@ -5,14 +5,27 @@
  */
 import type postgres from "postgres";
 import { Kagzi } from "@kagzi/sdk";
-import { type Backend, dbCounters, freshDatabase, peakRss, type Row } from "./common.ts";
+import {
+  type Backend,
+  cpuMs,
+  dbCounters,
+  freshDatabase,
+  peakRss,
+  postgresCpuMs,
+  type Row,
+} from "./common.ts";
+import { getEach } from "./get_each.ts";
 import { startServer, startWorker, stop, sumRpcs, workerStats } from "./proc.ts";
-import { depth, fanOut, latency, type Target, throughput, warmUp } from "./workloads.ts";
+import { depth, fanOut, latency, type Target, throughput, w1Rounds, warmUp } from "./workloads.ts";
 
 export interface Sizes {
   runs: number;
   latency: number;
   backlog: number;
+  /** W1 (results awaited, then completions counted) this many times, interleaved. */
+  rounds: number;
+  /** Which of w1–w5 to run. */
+  workloads: Set<string>;
 }
 
 export async function threeProcess(
@@ -29,6 +42,7 @@ export async function threeProcess(
     backend,
     setup: "three-process",
     client: await Kagzi.connect(server.url),
+    getEach: getEach(server.url),
     postgres: !!sql,
     analyze: sql && (() => sql.unsafe("analyze")),
     completed: async () => (await workerStats(worker)).completed,
@@ -40,6 +54,12 @@ export async function threeProcess(
       ]);
       return { completed: stats.completed, workerRpcs: sumRpcs(stats), ...counters, ...metrics };
     },
+    cpu: () => ({
+      server: cpuMs(server.child.pid),
+      worker: cpuMs(worker.child.pid),
+      client: cpuMs("self"),
+      postgres: db ? postgresCpuMs(new URL(db.url).pathname.slice(1)) : 0,
+    }),
     rss: () => ({
       serverRssMiB: peakRss(server.child.pid),
       workerRssMiB: peakRss(worker.child.pid),
@@ -48,12 +68,13 @@ export async function threeProcess(
   const rows: Row[] = [];
   let ceiling: number | undefined;
   try {
+    const w = sizes.workloads;
     await warmUp(t, sizes.runs);
-    rows.push(await throughput(t, "W1 throughput", sizes.runs));
-    rows.push(await latency(t, "W2 latency", sizes.latency));
-    for (const steps of [100, 500]) rows.push(await depth(t, steps));
-    rows.push(await fanOut(t, 500));
-    if (sql) {
+    if (w.has("w1")) rows.push(...await w1Rounds(t, sizes.runs, sizes.rounds, w.has("w1get")));
+    if (w.has("w2")) rows.push(await latency(t, "W2 latency", sizes.latency));
+    if (w.has("w3")) { for (const steps of [100, 500]) rows.push(await depth(t, steps)); }
+    if (w.has("w4")) rows.push(await fanOut(t, 500));
+    if (sql && w.has("w5")) {
       await addBacklog(sql, sizes.backlog);
       rows.push(await throughput(t, "W5 backlog", sizes.runs));
       // A/B/A: W1 once more without the backlog, so machine drift does not pass for a

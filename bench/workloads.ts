@@ -3,15 +3,25 @@
  * says how to start runs, how to know they completed and how to read the counters.
  */
 import type { Kagzi } from "@kagzi/sdk";
-import { type Backend, makeRow, type Row, sleep, type Snapshot } from "./common.ts";
+import { type Backend, makeRow, round, type Row, sleep, type Snapshot } from "./common.ts";
 
 /** Concurrent starters in W1 (and its warm-up). */
 export const STARTERS = 32;
+/**
+ * Start calls in flight in W1 with each result awaited (as the peers harness);
+ * KAGZI_BENCH_USER_STARTS for an experiment.
+ */
+export const USER_STARTS = Number(Deno.env.get("KAGZI_BENCH_USER_STARTS") ?? 50);
 
 export interface Target {
   backend: Backend;
   setup: string;
   client: Kagzi;
+  /**
+   * A result wait as the SDK did before WaitRuns (one GetWorkflow long poll per run), for the
+   * A/B row "W1 results awaited, GetWorkflow each" (`--workloads …,w1get`).
+   */
+  getEach?: (runId: string) => Promise<unknown>;
   /** Postgres: rows get write transactions and WAL bytes per workflow. */
   postgres: boolean;
   /** Runs completed by the worker(s) so far. */
@@ -19,6 +29,8 @@ export interface Target {
   snapshot(): Promise<Snapshot>;
   /** Peak memory of server and worker(s). */
   rss(): { serverRssMiB?: number; workerRssMiB?: number };
+  /** CPU ms used so far by each process of the setup (server, worker, client, postgres). */
+  cpu?: () => Record<string, number>;
   /** Suffix of the workload labels, e.g. " (in-process)". */
   label?: string;
   /** How often to ask `completed()` while waiting. @default 5 */
@@ -74,12 +86,14 @@ export async function measure(
   workload: string,
   workflows: number,
   steps: number,
-  body: (before: Snapshot) => Promise<{ latencies?: number[]; clientRpcs: number }>,
+  body: (before: Snapshot) => Promise<{ latencies?: number[]; clientRpcs?: number }>,
 ): Promise<Row> {
   const before = await t.snapshot();
+  const cpu0 = t.cpu?.();
   const t0 = performance.now();
   const { latencies, clientRpcs } = await body(before);
   const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = t.cpu?.();
   const after = await t.snapshot();
   const row: Row = {
     ...makeRow(
@@ -99,6 +113,12 @@ export async function measure(
     ),
     ...t.rss(),
   };
+  if (cpu0 && cpu1) {
+    // CPU ms per workflow by process: where the time of a workload goes.
+    const perWf: Record<string, number> = {};
+    for (const k of Object.keys(cpu1)) perWf[k] = round((cpu1[k] - cpu0[k]) / workflows, 2);
+    row.extra = { ...row.extra, cpuMsPerWorkflow: perWf };
+  }
   console.error(`  ${t.backend} ${row.workload}: ${JSON.stringify(row)}`);
   return row;
 }
@@ -110,6 +130,61 @@ export function throughput(t: Target, workload: string, runs: number): Promise<R
     await untilCompleted(t, before.completed + runs);
     return { clientRpcs: runs };
   });
+}
+
+/**
+ * W1 as users run it (the headline row): `runs` starts with 50 start calls in flight, each
+ * run's result awaited through its own handle (`(await client.start(…)).result()`, attached as
+ * soon as the start returns, as the peers harness does with Restate); the window ends when the
+ * last result arrived. Every output is checked. The client's RPCs are the server's count
+ * (starts and result waits, however they are multiplexed) less the worker's.
+ */
+export function throughputAwaited(
+  t: Target,
+  workload: string,
+  runs: number,
+  getEach = false,
+): Promise<Row> {
+  return measure(t, workload, runs, 3, async () => {
+    const results: Promise<void>[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: USER_STARTS }, async () => {
+      while (next < runs) {
+        next++;
+        const run = await t.client.start<{ v: number }>("bench3");
+        const result = getEach ? t.getEach!(run.id) as Promise<{ v: number }> : run.result();
+        results.push(
+          result.then((out) => {
+            if (out?.v !== 3) throw new Error(`run ${run.id}: output ${JSON.stringify(out)}`);
+          }),
+        );
+      }
+    }));
+    await Promise.all(results);
+    return {};
+  });
+}
+
+/** The workload label of round `r` (1-based): " r2" from the second on. */
+export const inRound = (label: string, r: number) => r > 1 ? `${label} r${r}` : label;
+
+/** W1 both ways, `rounds` times interleaved, so their ratio is measured under the same load. */
+export async function w1Rounds(
+  t: Target,
+  runs: number,
+  rounds: number,
+  getEach = false,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    rows.push(await throughputAwaited(t, inRound("W1 results awaited", r), runs));
+    if (getEach && t.getEach) {
+      const label = inRound("W1 results awaited, GetWorkflow each", r);
+      rows.push(await throughputAwaited(t, label, runs, true));
+    }
+    rows.push(await throughput(t, inRound("W1 completions counted", r), runs));
+  }
+  return rows;
 }
 
 /** W2: `runs` workflows one after another, each started and its result awaited. */

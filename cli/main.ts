@@ -15,16 +15,27 @@ import type { Command, Group, Runtime, Values } from "./_command.ts";
 import { Exit, report, UsageError } from "./_errors.ts";
 import { commandHelp, globalFlags, groupHelp, topHelp } from "./_help.ts";
 import { type Format, formats, Output } from "./_output.ts";
+import { rateLimitGroup } from "./commands/rate_limit.ts";
 import { runGroup } from "./commands/run.ts";
 import { scheduleGroup } from "./commands/schedule.ts";
 import { serverGroup } from "./commands/server.ts";
+import { tokenGroup } from "./commands/token.ts";
 import { workerGroup } from "./commands/worker.ts";
 import { eventGroup, hookGroup } from "./commands/hook.ts";
 
 /** The CLI's release. */
 export const CLI_VERSION = "0.1.0";
 
-const groups: Group[] = [runGroup, scheduleGroup, workerGroup, serverGroup, hookGroup, eventGroup];
+const groups: Group[] = [
+  runGroup,
+  scheduleGroup,
+  tokenGroup,
+  hookGroup,
+  eventGroup,
+  workerGroup,
+  serverGroup,
+  rateLimitGroup,
+];
 
 type Options = Parameters<typeof parseArgs>[0] extends infer O
   ? O extends { options?: infer P } ? NonNullable<P> : never

@@ -33,18 +33,21 @@ create index kagzi_rate_buckets_idle on kagzi_rate_buckets (greatest(tat, next_w
 -- Takes one token of a bucket in the caller's transaction (the row stays locked until it ends),
 -- at `p_at` (the transaction's time unless given). Returns null when taken, else when the
 -- caller should try again (never before the next token frees). `p_interval_ms` is period / limit.
+-- A newcomer is told the time after the last waiter's; a waiter (`p_waiter`: told a time before)
+-- that is back before the token frees (the tokens before it were taken late) is told the time the
+-- token frees, keeping its place.
 create function kagzi_take_token(p_ns text, p_kind text, p_name text, p_key text,
-                                 p_interval_ms float8, p_at timestamptz default now())
+                                 p_interval_ms float8, p_at timestamptz default now(),
+                                 p_waiter boolean default false)
 returns timestamptz
 language plpgsql as $$
 declare
   iv interval := p_interval_ms * interval '1 millisecond';
-  t timestamptz := p_at;
   b record;
   wake timestamptz;
 begin
   insert into kagzi_rate_buckets (namespace_id, kind, name, key, tat, next_wake)
-  values (p_ns, p_kind, p_name, p_key, t + iv, '-infinity')
+  values (p_ns, p_kind, p_name, p_key, p_at + iv, '-infinity')
   on conflict do nothing;
   if found then
     return null;
@@ -52,13 +55,23 @@ begin
   select tat, next_wake into b from kagzi_rate_buckets
   where namespace_id = p_ns and kind = p_kind and name = p_name and key = p_key
   for update;
-  if b.tat <= t then
-    update kagzi_rate_buckets set tat = greatest(b.tat, t) + iv
+  if b.tat <= p_at then
+    update kagzi_rate_buckets set tat = greatest(b.tat, p_at) + iv
     where namespace_id = p_ns and kind = p_kind and name = p_name and key = p_key;
     return null;
+  end if;
+  if p_waiter then
+    return b.tat;
   end if;
   wake := greatest(b.next_wake + iv, b.tat);
   update kagzi_rate_buckets set next_wake = wake
   where namespace_id = p_ns and kind = p_kind and name = p_name and key = p_key;
   return wake;
 end $$;
+
+-- A run over its type's run rate limit: its first claim took no token and left it PENDING, due
+-- again at its turn (available_at). Cleared by the claim that begins it. The index finds the
+-- next such turn, for the claim that held runs back to wake pollers then.
+alter table kagzi_runs add column rate_limited boolean not null default false;
+create index kagzi_runs_rate_limited on kagzi_runs (namespace_id, available_at)
+  where rate_limited and status = 'PENDING';

@@ -37,6 +37,7 @@ export function anyOf(
     return invalid(`${keys.length} branches; race 1 to ${maxBranches}`);
   }
   const specs: WaitSpec<unknown>[] = [];
+  const seen = new Set<unknown>();
   for (const key of keys) {
     if (key.length > 64) return invalid(`key "${key.slice(0, 32)}…" is over 64 characters`);
     const w = branches[key];
@@ -46,6 +47,8 @@ export function anyOf(
           "ctx.child(…).run(…) or a child handle's result(), or ctx.sleep(…), without awaiting it",
       );
     }
+    if (seen.has(w)) return invalid(`branch "${key}" is the same wait as another branch`);
+    seen.add(w);
     const spec = w.claim(key);
     if (typeof spec === "string") return invalid(spec);
     if (spec.problem) return Promise.reject(spec.problem);

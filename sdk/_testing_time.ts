@@ -34,17 +34,17 @@ export class TimeKeeper {
   }
 
   /**
-   * The server as the test's client sees it: a GetWorkflow that waits for the run's end
-   * (`run.result()`) counts as awaiting a result while it is in flight.
+   * The server as the test's client sees it: a WaitRuns (`run.result()`), or a GetWorkflow
+   * that waits for the run's end, counts as awaiting a result while it is in flight.
    */
   clientServer(): InProcessServer {
     const server = this.test.server;
     return {
       now: () => server.now(),
       fetch: async (req: Request) => {
-        if (!req.url.endsWith("/GetWorkflow") || !(await waitsForEnd(req))) {
-          return await server.fetch(req);
-        }
+        const waits = req.url.endsWith("/WaitRuns") ||
+          (req.url.endsWith("/GetWorkflow") && await waitsForEnd(req));
+        if (!waits) return await server.fetch(req);
         this.#awaiting++;
         this.#wake?.();
         try {

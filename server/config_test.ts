@@ -20,6 +20,7 @@ Deno.test("loadConfig() uses the defaults when nothing is set", () => {
     poolSize: 10,
     apiKeys: [],
     maxPendingSignals: 1000,
+    publicUrl: "",
     metrics: true,
     serverless: false,
     migrate: true,
@@ -139,4 +140,22 @@ Deno.test("loadConfig() reads --metrics / KAGZI_METRICS as true or false", () =>
     () => loadConfig({ KAGZI_METRICS: "maybe" }, []),
     (e: ConfigError) => /--metrics \/ KAGZI_METRICS: "maybe" is not true or false/.test(e.message),
   );
+});
+
+Deno.test("loadConfig() reads --public-url / KAGZI_PUBLIC_URL and rejects what is not a base URL", () => {
+  assert.equal(
+    loadConfig({ KAGZI_PUBLIC_URL: "https://kagzi.example.com" }).publicUrl,
+    "https://kagzi.example.com",
+  );
+  assert.equal(
+    loadConfig({}, ["--public-url", "http://10.0.0.5:8080/kagzi"]).publicUrl,
+    "http://10.0.0.5:8080/kagzi",
+  );
+  for (const bad of ["kagzi.example.com", "ftp://x", "https://x/?a=1", "https://x/#f"]) {
+    assert.throws(
+      () => loadConfig({ KAGZI_PUBLIC_URL: bad }),
+      (e: ConfigError) => /--public-url \/ KAGZI_PUBLIC_URL/.test(e.message),
+      bad,
+    );
+  }
 });

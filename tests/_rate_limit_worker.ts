@@ -38,10 +38,16 @@ export async function limited(ctx: Context, input: { steps: number; limit: strin
   return done.length;
 }
 
+/** Workflow "rated": at most 10 runs begun per second per tenant (a run rate limit). */
+export function rated(_ctx: Context, input: { tenant: string; i: number }) {
+  return Promise.resolve(input.i);
+}
+
 if (import.meta.main) {
   const worker = await Worker.builder(Deno.args[0])
     .maxConcurrent(50)
     .workflow("limited", limited)
+    .workflow("rated", rated, { rateLimit: { key: "input.tenant", limit: 10, period: "1s" } })
     .build();
   console.log(`worker ready ${worker.id}`);
   await worker.run();

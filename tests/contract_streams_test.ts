@@ -49,3 +49,20 @@ Deno.test("API.md's stream example runs as written (embedded)", async () => {
     await running;
   }
 });
+
+Deno.test("examples/streams follows a run's tokens live and reads its progress as SSE (embedded)", async () => {
+  await using server = await startTestServer("embedded");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../examples/streams/main.ts", import.meta.url).pathname],
+    env: { KAGZI_ADDR: server.url, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  const said = "You asked: what is six times seven? The answer is forty-two.";
+  assert.match(stdout, new RegExp(`streamed: ${said.replace("?", "\\?")}\n`));
+  assert.match(stdout, /progress events: 11 last: {"pct":100}/);
+  assert.match(stdout, /latest progress: {"pct":100}/);
+  assert.match(stdout, new RegExp(`result: ${said.replace("?", "\\?")}`));
+});

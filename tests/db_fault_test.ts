@@ -25,14 +25,17 @@ const alive = async (p: { status: Promise<unknown> }) =>
 
 /** Every run's result() against what is stored: the run, its status and output. */
 async function checkOutcomes(sql: postgres.Sql, started: Started[]): Promise<void> {
+  // Every result first: the runs started last may still be running when the load ends, and
+  // what is stored is compared once their results are in.
+  const outcomes = await Promise.all(started.map((s) => s.outcome));
   const rows = await sql<{ run_id: string; status: string }[]>`
     select run_id::text, status from kagzi_runs
     where workflow_type = 'five-steps' and workflow_id not like 'recovery-%'`;
   const stored = new Map(rows.map((r) => [r.run_id, r.status]));
   assert.equal(rows.length, started.length, "one stored run per start, none lost or doubled");
   const rejected: string[] = [];
-  for (const s of started) {
-    const o = await s.outcome;
+  for (const [i, s] of started.entries()) {
+    const o = outcomes[i];
     assert.equal(stored.get(s.id), "COMPLETED", `run ${s.id} is stored COMPLETED`);
     if (!o.ok) rejected.push(`${s.id}: ${o.error.code} ${o.error.message}`);
     else assert.deepEqual(o.value, { out: [1, 2, 3, 4, 5], runId: s.id });

@@ -187,7 +187,7 @@ Deno.test({
       async () => {
         const run = await client.start("sleeper").input({ ms: 3_000 });
         const result = run.result({ timeout: "30s" });
-        await waitFor("the result wait on b", async () => await inFlight(b.url, "GetWorkflow") > 0);
+        await waitFor("the result wait on b", async () => await inFlight(b.url, "WaitRuns") > 0);
         b.kill("SIGKILL");
         await b.status;
         b = await cluster.replace(b);
@@ -200,7 +200,7 @@ Deno.test({
       async () => {
         const run = await client.start("sleeper").input({ ms: 3_000 });
         const result = run.result({ timeout: "30s" });
-        await waitFor("the result wait on b", async () => await inFlight(b.url, "GetWorkflow") > 0);
+        await waitFor("the result wait on b", async () => await inFlight(b.url, "WaitRuns") > 0);
         assert.equal((await stopLikeDeploy(b)).status.code, 0);
         b = await cluster.replace(b);
         assert.equal(typeof await result, "number");

@@ -9,6 +9,7 @@ import { type Context, Kagzi, KagziError, StepFailedError, Worker } from "@kagzi
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { RateLimitService } from "@kagzi/proto";
+import { expect, kagzi } from "./_cli.ts";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { waitFor } from "./_worker.ts";
@@ -88,6 +89,27 @@ for (const backend of await backends()) {
         await client.deleteRateLimit("crud");
         await rejects(client.getRateLimit("crud"), "NOT_FOUND", "rate_limit");
         await rejects(client.deleteRateLimit("crud"), "NOT_FOUND", "rate_limit");
+      });
+
+      await t.step("kagzi rate-limit set, list, get and delete", async () => {
+        const env = { KAGZI_ADDRESS: server.url };
+        const set = expect(
+          await kagzi(["rate-limit", "set", "cli", "--limit", "7", "--period", "2s"], env),
+          0,
+          "set",
+        ).json();
+        assert.deepEqual([set[0].name, set[0].limit, set[0].periodMs], ["cli", 7, 2000]);
+        const listed = expect(await kagzi(["rate-limit", "list"], env), 0, "list").json();
+        assert.deepEqual(listed.map((r: { name: string }) => r.name), ["cli", "openai"]);
+        expect(
+          await kagzi(["rate-limit", "set", "cli", "--limit", "0", "--period", "1s"], env),
+          2,
+          "limit 0",
+        );
+        expect(await kagzi(["rate-limit", "delete", "cli"], env), 0, "delete");
+        const gone = await kagzi(["rate-limit", "get", "cli"], env);
+        assert.notEqual(gone.code, 0);
+        assert.match(gone.stderr, /rate limit "cli" is not defined/);
       });
 
       await t.step("bad input names the field and stores nothing", async () => {

@@ -1,7 +1,7 @@
 /**
  * Retention of records that end on their own without being rows of a run: ended bulk
- * operations are deleted once they ended longer ago than their namespace's retention;
- * running ones, recent ones and longer-kept namespaces stay.
+ * operations and emitted events are deleted once they ended (were emitted) longer ago than
+ * their namespace's retention; running ones, recent ones and longer-kept namespaces stay.
  */
 import assert from "node:assert/strict";
 import { retentionPass } from "../server/engine/retention.ts";
@@ -52,6 +52,30 @@ for (const backend of await backends()) {
     assert.equal((await left())["b:COMPLETED"], 3, "b: kept forever");
     await retentionPass(db.db, { ...options, byNamespace: {} });
     assert.deepEqual(await left(), { "a:COMPLETED": 2, "a:RUNNING": 3 });
+  });
+
+  Deno.test(`emitted events are swept by retention (${backend})`, async () => {
+    await using db = await openDb(backend);
+    await migrate(db.db);
+    // 5 events emitted 2 h ago in each of a (1 h) and b (3 h), 2 emitted just now in a.
+    await db.db.execute(`
+      insert into kagzi_events (namespace_id, event_name, event_id, data, created_at)
+      select ns, 'order.created', 'old-' || i, '\\x00', now() - interval '2 hours'
+      from generate_series(1, 5) i cross join (values ('a'), ('b')) n(ns);
+      insert into kagzi_events (namespace_id, event_name, event_id, data)
+      select 'a', 'order.created', 'new-' || i, '\\x00' from generate_series(1, 2) i;
+    `);
+    const left = async () =>
+      (await db.db.query<{ k: string }>(
+        `select namespace_id || ':' || event_id as k from kagzi_events order by 1`,
+      )).map((r) => r.k);
+    const options = { defaultMs: 3_600_000, byNamespace: { b: 3 * 3_600_000 }, batchSize: 2 };
+    await retentionPass(db.db, options);
+    assert.deepEqual(await left(), [
+      "a:new-1",
+      "a:new-2",
+      ...[1, 2, 3, 4, 5].map((i) => `b:old-${i}`),
+    ]);
   });
 }
 

@@ -16,6 +16,7 @@ import {
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { waitFor } from "./_worker.ts";
+import { expect, kagzi } from "./_cli.ts";
 
 const key = "kagzi-tokens-test-key-0123456789";
 const fast = ["--heartbeat-interval-ms", "300", "--tick-interval-ms", "200"];
@@ -202,6 +203,33 @@ for (const backend of await backends()) {
           client.completeToken(t2.id, 1, { namespace: "elsewhere" }),
           code("NOT_FOUND"),
         );
+      });
+
+      await t.step("kagzi token list / complete / fail", async () => {
+        const env = { KAGZI_ADDRESS: server.url, KAGZI_API_KEY: key };
+        const run = await client.start("approval");
+        const token = await tokenOf(client, run.id, "manager-approval");
+        const listed = expect(await kagzi(["token", "list", run.id], env), 0, "token list").json();
+        assert.deepEqual(listed.map((x: { id: string; status: string }) => [x.id, x.status]), [
+          [token.id, "PENDING"],
+        ]);
+        const done = await kagzi(
+          ["token", "complete", token.id, "--value", '{"approved":true}'],
+          env,
+        );
+        assert.equal(expect(done, 0, "token complete").json().status, "COMPLETED");
+        expect(await kagzi(["token", "complete", token.id, "--value", "1"], env), 3, "again");
+        expect(await kagzi(["token", "fail", token.id, "--reason", "no"], env), 3, "fail after");
+        assert.deepEqual(
+          ((await run.result({ timeout: "60s" })) as { decision: unknown }).decision,
+          {
+            approved: true,
+          },
+        );
+        const other = await client.start("failing");
+        const t2 = await tokenOf(client, other.id, "review");
+        expect(await kagzi(["token", "fail", t2.id, "--reason", "nope"], env), 0, "token fail");
+        assert.equal(await other.result({ timeout: "60s" }), "failed: nope");
       });
 
       await t.step(

@@ -2,9 +2,7 @@
  * Handles of runs: attach to any run knowing only its run id or its workflow id, and read it,
  * await its result (a server-side wait, passing faults retried), signal, cancel or list its steps.
  */
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { WorkflowStatus as WireStatus } from "@kagzi/proto";
-import { retryDelay, sleep } from "../_backoff.ts";
 import { workflowFromWire } from "../_convert.ts";
 import { decodeJson } from "../_payload.ts";
 import { type Duration, parseDuration } from "../duration.ts";
@@ -12,6 +10,7 @@ import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "../erro
 import type { StepAttemptInfo, Workflow } from "../types.ts";
 import { listSteps } from "./admin.ts";
 import { rpc, type Services } from "./_services.ts";
+import { resultWaits } from "./_result_waits.ts";
 import {
   listSignals,
   type ListSignalsOptions,
@@ -146,14 +145,11 @@ async function newestRun(services: Services, namespace: string, workflowId: stri
   return w.runId;
 }
 
-/** Errors of GetWorkflow that say something about the call, not a passing fault. */
-const permanent = new Set(["NOT_FOUND", "INVALID_ARGUMENT", "UNAUTHORIZED", "PERMISSION_DENIED"]);
-
 /**
- * Long-polls GetWorkflow until the run ends. Anything else in between (the server or its
- * database away, an internal error, a wait cut short) is waited out with backoff: the call
- * settles only with the run's outcome, its own timeout or abort, or a permanent error about
- * the call itself (an unknown run, a refused key).
+ * Waits until the run ends, in the WaitRuns calls this client's result waits share. Anything
+ * else in between (the server or its database away, an internal error, a wait cut short) is
+ * waited out with backoff: the call settles only with the run's outcome, its own timeout or
+ * abort, or a permanent error about the call itself (an unknown run, a refused key).
  */
 export async function waitForResult<T>(
   services: Services,
@@ -164,38 +160,16 @@ export async function waitForResult<T>(
   const limit = options.timeout === undefined
     ? Infinity
     : parseDuration(options.timeout, "timeout");
-  const until = Date.now() + limit;
-  for (let failures = 0;;) {
-    options.signal?.throwIfAborted();
-    const left = until - Date.now();
-    if (left <= 0) {
-      throw new KagziError("TIMEOUT", `Workflow run ${id} did not end within ${limit} ms`, {
-        subject: "run",
-        subjectId: id,
-      });
-    }
-    let res;
-    try {
-      res = await services.workflows.getWorkflow({
-        namespace,
-        runId: id,
-        waitForTerminal: durationFromMs(Math.min(left, 30_000)),
-      }, { signal: options.signal, timeoutMs: Math.min(left, 30_000) + 10_000 });
-      failures = 0;
-    } catch (err) {
-      const e = KagziError.from(err);
-      if (options.signal?.aborted || permanent.has(e.code)) throw e;
-      await sleep(Math.min(retryDelay(failures++, e), Math.max(0, left)), options.signal);
-      continue;
-    }
-    const w = res.workflow!;
-    switch (w.status) {
-      case WireStatus.COMPLETED:
-        return decodeJson(w.output, "output") as T;
-      case WireStatus.FAILED:
-        throw new WorkflowFailedError(id, w.error!);
-      case WireStatus.CANCELLED:
-        throw new WorkflowCancelledError(id, w.error?.message.replace(/^Cancelled:? ?/, "") ?? "");
-    }
+  const w = await resultWaits(services).wait(namespace, id, limit, options.signal);
+  switch (w.status) {
+    case WireStatus.COMPLETED:
+      return decodeJson(w.output, "output") as T;
+    case WireStatus.FAILED:
+      throw new WorkflowFailedError(id, w.error!);
+    case WireStatus.CANCELLED:
+      throw new WorkflowCancelledError(id, w.error?.message.replace(/^Cancelled:? ?/, "") ?? "");
   }
+  throw w.error
+    ? KagziError.fromDetail(w.error)
+    : new KagziError("INTERNAL", `The server answered the wait for run ${id} without an outcome`);
 }

@@ -8,10 +8,10 @@ import type { Db } from "../store/db.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { RunRow } from "../store/runs.ts";
 
-/** The detail of a done topic published where the run ended: the run as stored. */
+/** The detail of a done topic published where the run completed: its output (and row). */
 export interface RunEnded {
-  /** The ended run, without payloads. */
-  row: RunRow;
+  /** The ended run, without payloads, when the statement that ended it returned it. */
+  row?: RunRow;
   output: Uint8Array;
   outputMetadata: Record<string, string>;
 }
@@ -35,6 +35,8 @@ export class Notifier {
   onReconnect?: () => void;
   /** Topics someone waits for, with their number of waiters. */
   #waiting = new Map<string, number>();
+  /** Callbacks of {@linkcode Notifier.watch}, by topic. */
+  #watchers = new Map<string, Set<(topic: string, detail?: unknown) => void>>();
   #unlisten?: () => Promise<void>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -120,8 +122,33 @@ export class Notifier {
     });
   }
 
+  /**
+   * Calls `onTopic` each time one of `topics` is published (with a local publisher's detail)
+   * until the returned function is called: one subscription for many topics, e.g. the ends of
+   * a thousand runs awaited by one WaitRuns.
+   */
+  watch(topics: string[], onTopic: (topic: string, detail?: unknown) => void): () => void {
+    for (const t of topics) {
+      let set = this.#watchers.get(t);
+      if (!set) this.#watchers.set(t, set = new Set());
+      set.add(onTopic);
+      this.#waiting.set(t, (this.#waiting.get(t) ?? 0) + 1);
+    }
+    return () => {
+      for (const t of topics) {
+        const set = this.#watchers.get(t);
+        if (set?.delete(onTopic) && set.size === 0) this.#watchers.delete(t);
+        const n = (this.#waiting.get(t) ?? 1) - 1;
+        if (n > 0) this.#waiting.set(t, n);
+        else this.#waiting.delete(t);
+      }
+    };
+  }
+
   #emit(topic: string, detail?: unknown): void {
     if (this.onWork && topic.startsWith("work:")) this.onWork(topic.slice(5));
+    const watchers = this.#watchers.get(topic);
+    if (watchers) { for (const w of [...watchers]) w(topic, detail); }
     this.#target.dispatchEvent(new CustomEvent(topic, { detail }));
   }
 

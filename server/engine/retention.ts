@@ -66,6 +66,7 @@ export async function retentionPass(
       await pause(Math.max(10, 2 * (performance.now() - started)), signal);
     }
   }
+  await eventRetentionPass(db, options, signal);
   for (const table of store.endedRecordTables) {
     for (const ns of await store.listEndedNamespaces(db, table)) {
       const keepMs = retentionOf(ns.namespace_id, options);
@@ -80,8 +81,9 @@ export async function retentionPass(
 }
 
 /**
- * Deletes every event emitted longer ago than its namespace's retention, batch by batch (the
- * runs it started follow the runs' own retention); returns how many it deleted.
+ * Deletes every event emitted longer ago than its namespace's retention, the oldest of each
+ * namespace first by index, batch by batch (the runs it started follow the runs' own
+ * retention); returns how many it deleted. `retentionPass` runs it.
  */
 export async function eventRetentionPass(
   db: Db,
@@ -123,8 +125,6 @@ export function startRetention(
       try {
         const deleted = await retentionPass(db, options, abort.signal);
         if (deleted) log.info(`retention: deleted ${deleted} finished run(s)`);
-        const events = await eventRetentionPass(db, options, abort.signal);
-        if (events) log.info(`retention: deleted ${events} event(s)`);
       } catch (err) {
         if (!abort.signal.aborted) log.warn("retention pass failed", err);
       }

@@ -40,7 +40,7 @@ export function interceptorsFor(options: InterceptorOptions): Interceptor[] {
 }
 
 /** Methods that may wait (long polls, result waits): passes repeat while they are open. */
-const waiting = new Set(["PollTask", "GetWorkflow"]);
+const waiting = new Set(["PollTask", "GetWorkflow", "WaitRuns"]);
 
 /**
  * Runs maintenance inside the requests being served: every call pokes a pass, long polls and

@@ -113,6 +113,13 @@ export function runToProto(r: RunRow): Workflow {
     priority: r.priority ?? 0,
     waitingFor: r.flow_wait && r.status === "PENDING"
       ? { kind: "concurrency", ...slotKeyParts(r.flow_wait), limit: r.flow_wait_cap ?? 0 }
+      : r.status === "PENDING" && r.rate_limited
+      ? {
+        kind: "rate_limit",
+        key: r.rate_key ?? "",
+        limit: r.rate_limit?.limit ?? 0,
+        path: r.rate_limit?.key ?? "",
+      }
       : undefined,
   });
 }

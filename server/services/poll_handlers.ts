@@ -10,6 +10,7 @@ import {
   TaskSchema,
   type WorkerService,
 } from "@kagzi/proto";
+import { workTopic } from "../engine/notify.ts";
 import * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
 import { streamCursors } from "../store/streams.ts";
@@ -74,6 +75,8 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
             workerId,
             config.leaseMs,
             limit,
+            // Runs held back by a run rate limit are due at their turn: wake a poll then.
+            (at) => ctx.notifier.publishAt(workTopic(namespaceId), at),
           )
           : [];
         // Runs left due behind others of this claim (a concurrency slot's room) are looked

@@ -42,9 +42,13 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
       const output = v.payload(op, "output", req.output);
       const ended = await finishes.add({ namespaceId, runId, fence, output });
       if (!ended) throw run.lost();
-      // Waiting GetWorkflow calls here answer from this without reading the run again.
-      const detail: RunEnded | undefined = ended.row &&
-        { row: ended.row, output: output.data, outputMetadata: output.metadata };
+      // Waiting GetWorkflow and WaitRuns calls here answer from this without reading the run
+      // again (GetWorkflow needs the row too).
+      const detail: RunEnded = {
+        row: ended.row,
+        output: output.data,
+        outputMetadata: output.metadata,
+      };
       notifier.publish(doneTopic(namespaceId, runId), detail);
       metrics.runFinished(namespaceId, ended.workflow_type, "completed", ended.duration_s);
       await wakeWaiters(ctx, namespaceId, ended.workflow_type);

@@ -17,7 +17,7 @@ import {
   type TokenService,
   TokenStatus,
 } from "@kagzi/proto";
-import { NotFoundError, PreconditionError } from "../errors.ts";
+import { InvalidArgumentError, NotFoundError, PreconditionError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import * as runs from "../store/runs.ts";
 import * as tokens from "../store/tokens.ts";
@@ -25,6 +25,10 @@ import type { ServiceContext } from "./_context.ts";
 import { errorFromJson, errorToJson, payloadOf, ts } from "./_convert.ts";
 import { runNotFound } from "./_not_found.ts";
 import * as v from "./_validate.ts";
+
+/** NUL or an unpaired surrogate: text the database cannot store. */
+// deno-lint-ignore no-control-regex
+const badText = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A token row as the wire's Token, with its signed URL. */
 async function tokenToProto(
@@ -129,6 +133,12 @@ export function tokenService(ctx: ServiceContext): ServiceImpl<typeof TokenServi
       const op = "fail token";
       const namespaceId = v.namespace(op, req.namespace);
       const tokenId = v.runId(op, req.tokenId, "token_id");
+      if (badText.test(req.reason)) {
+        throw new InvalidArgumentError(
+          "reason",
+          `Cannot ${op}: "reason" holds a NUL character or invalid Unicode`,
+        );
+      }
       const reason = v.clip(req.reason, 4096) || "the token was failed";
       const token = await settleToken(ctx, op, namespaceId, tokenId, { reason }, call.url);
       return create(FailTokenResponseSchema, { token });

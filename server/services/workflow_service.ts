@@ -40,6 +40,7 @@ import { tags as checkTags } from "./_tags.ts";
 import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.ts";
 import { traceparentOf } from "../tracing.ts";
 import { debouncedStart, planStart } from "./_flow_start.ts";
+import { waitRunsHandler } from "./wait_runs_handler.ts";
 
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
@@ -52,6 +53,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
     ...signalHandlers(ctx),
     ...retryHandlers(ctx),
     ...resumeHandlers(ctx),
+    ...waitRunsHandler(ctx),
     async startWorkflow(req, call) {
       const op = "start workflow";
       const namespaceId = v.namespace(op, req.namespace);
@@ -182,7 +184,7 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
           return create(GetWorkflowResponseSchema, { workflow });
         }
         const ended = (await woken).detail as RunEnded | undefined;
-        if (ended) {
+        if (ended?.row) {
           // Ended on this server: the stored run came with the news; input and context never
           // change, so the row read above supplies them.
           const workflow = runToProto({

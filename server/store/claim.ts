@@ -11,7 +11,10 @@
  *   (available_at infinity), `flow_wait` naming the slot, until a holder ends
  *   (kagzi_flow_release, migration 0010) and makes the first waiter due again;
  * - a run that lost only to runs ahead of it in the batch stays due for the next claim
- *   (`deferred` counts them).
+ *   (`deferred` counts them);
+ * - a run beginning (first claim) under its type's run rate limit takes a token of its key's
+ *   bucket (kagzi_take_token, migration 0011), in claim order; without one it takes no slot and
+ *   stays PENDING (`rate_limited`), due again at its turn, which `held_until` reports.
  */
 import type { Queryable } from "./db.ts";
 
@@ -43,7 +46,8 @@ export const claimStatement = `with cand as (
        -- given the stored steps of the run it reruns.
        select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held, r.priority,
               r.started_at is not null or r.retried_from_run_id is not null as resumed,
-              r.available_at
+              r.available_at, r.version, r.rate_key, r.rate_limited,
+              r.started_at is null and r.rate_key is not null as rated
        from kagzi_runs r
        where r.namespace_id = $1 and r.status in ('PENDING', 'SLEEPING')
          and r.available_at <= now() and r.available_at < 'infinity'
@@ -72,10 +76,33 @@ export const claimStatement = `with cand as (
        from need n left join slots s on s.workflow_type = n.workflow_type
                                     and s.slot_key = n.slot_key
        group by n.run_id),
+     -- Tokens of the runs beginning under a run rate limit that have their slots; retry_at is
+     -- null for a token taken.
+     rate as materialized (
+       select c.run_id,
+              kagzi_take_token($1, 'run', c.workflow_type, c.rate_key,
+                               (l.rl->>'periodMs')::float8 / (l.rl->>'limit')::float8, now(),
+                               c.rate_limited) as retry_at
+       from cand c
+       left join verdict v on v.run_id = c.run_id
+       cross join lateral (
+         select f.config->'rateLimit' as rl from kagzi_flow_controls f
+         where f.namespace_id = $1 and f.workflow_type = c.workflow_type
+         order by f.version = c.version desc, f.updated_at desc limit 1) l
+       where c.rated and l.rl is not null and (c.flow_slots is null or c.flow_held or v.fits)
+       order by c.priority desc, c.available_at),
+     held_back as (
+       update kagzi_runs r set available_at = rate.retry_at, rate_limited = true,
+                               updated_at = now()
+       from rate
+       where r.namespace_id = $1 and r.run_id = rate.run_id and rate.retry_at is not null
+       returning r.available_at),
      taken as (
        update kagzi_flow_slots f set used = f.used + t.n
        from (select n.workflow_type, n.slot_key, count(*)::int as n
              from need n join verdict v on v.run_id = n.run_id and v.fits
+             where not exists (select 1 from rate
+                               where rate.run_id = n.run_id and rate.retry_at is not null)
              group by n.workflow_type, n.slot_key) t
        where f.namespace_id = $1 and f.workflow_type = t.workflow_type
          and f.slot_key = t.slot_key),
@@ -87,13 +114,15 @@ export const claimStatement = `with cand as (
          and v.full_slot is not null),
      due as (
        select c.* from cand c left join verdict v on v.run_id = c.run_id
-       where c.flow_slots is null or c.flow_held or v.fits),
+       where (c.flow_slots is null or c.flow_held or v.fits)
+         and not exists (select 1 from rate
+                         where rate.run_id = c.run_id and rate.retry_at is not null)),
      claimed as (
        update kagzi_runs r
        set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
            fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
            wake_up_at = null, wake_pending = false, flow_held = r.flow_slots is not null,
-           flow_wait = null, debounce_key = null
+           flow_wait = null, debounce_key = null, rate_limited = false
        from due
        left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
                                  and i.kind = 'input'
@@ -105,7 +134,13 @@ export const claimStatement = `with cand as (
                  i.metadata as input_metadata, c.data as context_data,
                  c.metadata as context_metadata, r.traceparent,
                  greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s)
-     select claimed.*, d.deferred
+     -- One row with no run when nothing was claimed: it carries deferred and held_until (the
+     -- next turn of a run held back by a rate limit).
+     select claimed.*, d.deferred, ceil(extract(epoch from least(
+         (select min(available_at) from held_back),
+         (select min(available_at) from kagzi_runs
+          where namespace_id = $1 and rate_limited and status = 'PENDING'
+            and available_at > now()))) * 1000)::float8 as held_until
      from (select count(*)::int as deferred from verdict
            where not fits and full_slot is null) d
      left join claimed on true`;
@@ -113,7 +148,8 @@ export const claimStatement = `with cand as (
 /**
  * Claims up to `limit` due runs of the given (type, version) pairs, skipping rows other
  * claimers hold. Each claim bumps the run's fencing number. `deferred` counts the runs left due
- * because runs ahead of them in this claim took the room of a concurrency slot.
+ * because runs ahead of them in this claim took the room of a concurrency slot; `onHeldBack` is
+ * told when the next run held back by a run rate limit is due (to wake a poll then).
  */
 export async function claimRuns(
   db: Queryable,
@@ -123,12 +159,17 @@ export async function claimRuns(
   workerId: string,
   leaseMs: number,
   limit: number,
+  onHeldBack?: (at: Date) => void,
 ): Promise<ClaimedRow[] & { deferred?: number }> {
-  const rows = await db.query<ClaimedRow & { deferred: number }>(
+  const rows = await db.query<ClaimedRow & { deferred: number; held_until: number | null }>(
     claimStatement,
     [namespaceId, types, versions, workerId, leaseMs, limit],
   );
-  const claimed: ClaimedRow[] & { deferred?: number } = rows.filter((r) => r.run_id !== null);
+  const heldUntil = rows[0]?.held_until;
+  // In whole milliseconds, rounded up: a wake-up before the turn would find nothing due.
+  if (heldUntil && onHeldBack) onHeldBack(new Date(heldUntil));
+  const claimed: ClaimedRow[] & { deferred?: number } = rows.filter((r) => r.run_id !== null)
+    .map(({ held_until: _, deferred: _d, ...r }) => r);
   claimed.deferred = rows[0]?.deferred ?? 0;
   return claimed;
 }

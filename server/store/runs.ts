@@ -47,6 +47,11 @@ export interface RunRow {
   /** The full concurrency slot it waits for (services/_flow_keys.ts), and that slot's limit. */
   flow_wait: string | null;
   flow_wait_cap: number | null;
+  /** Held back by its type's run rate limit (migration 0011), with its key's value. */
+  rate_limited?: boolean;
+  rate_key?: string | null;
+  /** The type's run rate limit, read for a run it holds back. */
+  rate_limit?: { key: string; limit: number; periodMs: number } | null;
   input_data?: Uint8Array | null;
   input_metadata?: Record<string, string> | null;
   output_data?: Uint8Array | null;
@@ -80,7 +85,12 @@ export const runColumns =
   r.traceparent, r.parked, r.tags, r.priority, r.flow_wait,
   case when r.flow_wait is not null then
     (select f.cap from kagzi_flow_slots f where f.namespace_id = r.namespace_id
-       and f.workflow_type = r.workflow_type and f.slot_key = r.flow_wait) end as flow_wait_cap`;
+       and f.workflow_type = r.workflow_type and f.slot_key = r.flow_wait) end as flow_wait_cap,
+  r.rate_limited, r.rate_key,
+  case when r.rate_limited then
+    (select f.config->'rateLimit' from kagzi_flow_controls f
+     where f.namespace_id = r.namespace_id and f.workflow_type = r.workflow_type
+     order by f.version = r.version desc, f.updated_at desc limit 1) end as rate_limit`;
 
 /** The non-terminal run holding a workflow_id, if any. */
 export async function findActiveRun(
@@ -134,6 +144,31 @@ export async function getRun(
     [namespaceId, runId],
   );
   return rows[0];
+}
+
+/** How a run ended (or that it is still open): what a result wait answers. */
+export interface RunEnd {
+  run_id: string;
+  status: RunStatus;
+  error: unknown;
+  output_data: Uint8Array | null;
+  output_metadata: Record<string, string> | null;
+}
+
+/** The status of each of `runIds` that exists, with the output of those that completed. */
+export async function getRunEnds(
+  db: Queryable,
+  namespaceId: string,
+  runIds: string[],
+): Promise<RunEnd[]> {
+  return await db.query<RunEnd>(
+    `select r.run_id, r.status, r.error, o.data as output_data, o.metadata as output_metadata
+     from kagzi_runs r
+     left join kagzi_payloads o on r.status = 'COMPLETED' and o.namespace_id = r.namespace_id
+                               and o.run_id = r.run_id and o.kind = 'output'
+     where r.namespace_id = $1 and r.run_id = any($2::uuid[])`,
+    [namespaceId, runIds],
+  );
 }
 
 /** Filters of ListWorkflows; empty strings and null mean "any". */

@@ -9,6 +9,7 @@ import {
   type SignalInfo,
   type StepAttemptInfo,
   type StreamInfo,
+  type TokenInfo,
   type Workflow,
 } from "@kagzi/sdk/client";
 import { namespace, withClient } from "./api.ts";
@@ -29,22 +30,25 @@ import {
 import { RunAlerts } from "./run_alerts.tsx";
 import { RunList, Signals } from "./run_related.tsx";
 import { Streams } from "./run_streams.tsx";
+import { Tokens } from "./run_tokens.tsx";
 
 interface Detail {
   run: Workflow;
   steps: StepAttemptInfo[];
   signals: SignalInfo[];
   streams: StreamInfo[];
+  tokens: TokenInfo[];
   related: Workflow[];
   children: Workflow[];
 }
 
 async function load(c: Kagzi, ns: string, id: string): Promise<Detail> {
   const run = await c.get(id).namespace(ns);
-  const [steps, signals, streams, related, children] = await Promise.all([
+  const [steps, signals, streams, tokens, related, children] = await Promise.all([
     c.listSteps(id, { namespace: ns }),
     c.listSignals(id, { namespace: ns }).catch(() => []),
     c.handle(id, { namespace: ns }).streams().catch(() => []),
+    c.listTokens(id, { namespace: ns }).catch(() => []),
     c.list().namespace(ns).workflowId(run.workflowId).pageSize(20),
     c.list().namespace(ns).parent(id).pageSize(100),
   ]);
@@ -53,6 +57,7 @@ async function load(c: Kagzi, ns: string, id: string): Promise<Detail> {
     steps,
     signals,
     streams,
+    tokens,
     related: related.workflows,
     children: children.workflows,
   };
@@ -238,6 +243,7 @@ export function RunDetail(props: { id: string }) {
       )}
       {d.data!.streams.length > 0 && <Streams ns={ns} runId={run.id} streams={d.data!.streams} />}
       {d.data!.signals.length > 0 && <Signals signals={d.data!.signals} />}
+      {d.data!.tokens.length > 0 && <Tokens tokens={d.data!.tokens} />}
       {dialog === "cancel" && (
         <CancelDialog
           run={run}
