@@ -133,6 +133,11 @@ for (const backend of await backends()) {
           404,
         );
         assert.equal((await deliver(server.url, "/v1/hooks/default", body, sig)).status, 404);
+        for (
+          const bad of ["/v1/hooks//stripe-events", "/v1/hooks/default/%E0%A4%A", "/v1/hooks/a/b/c"]
+        ) {
+          assert.equal((await deliver(server.url, bad, body, sig)).status, 404, bad);
+        }
         const bad = await deliver(server.url, path, body, { ...sig, "idempotency-key": "a\u0001" })
           .catch(() => ({ status: 400, json: {} })); // fetch may refuse the header itself
         assert.equal(bad.status, 400);
