@@ -5,7 +5,15 @@
  * children as branches; what ctx.any refuses.
  */
 import assert from "node:assert/strict";
-import { type Context, Kagzi, type KagziError, Worker, type WorkflowFn } from "@kagzi/sdk";
+import {
+  type Context,
+  Kagzi,
+  type KagziError,
+  Retry,
+  TokenTimeoutError,
+  Worker,
+  type WorkflowFn,
+} from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 import { leaseFlags, readJournal, startWorker, tempJournal, waitFor } from "./_worker.ts";
@@ -48,13 +56,34 @@ async function raceWithKill(
   return { out, entries, pids: [first.pid, second.pid], run };
 }
 
+let declined = true; // what fails step "charge" of "rerun-after" until the rerun
+
 const flows: Record<string, WorkflowFn> = {
+  // A token and a race recorded before a step that fails: a rerun from that step keeps both.
+  "rerun-after": async (ctx: Context) => {
+    const t = await ctx.token<number>("t");
+    const v = await t.wait();
+    const first = await ctx.any({ ok: ctx.waitForSignal("go"), late: ctx.sleep("d", "1h") });
+    const charged = await ctx.step("charge").retry(Retry.none()).run(() => {
+      if (declined) throw new Error("declined");
+      return "charged";
+    });
+    return { v, first, charged, tokenId: t.id };
+  },
   "child-quick": (ctx: Context, n: number) => ctx.step("double").run(() => n * 2),
   "any-child": async (ctx: Context) =>
     await ctx.any({
       c: ctx.child("c").run<number>("child-quick", 21),
       late: ctx.sleep("deadline", "1h"),
     }),
+  "any-token-timeout": async (ctx: Context) => {
+    const t = await ctx.token("quick", { timeout: "300ms" });
+    try {
+      return await ctx.any({ no: t.wait(), late: ctx.sleep("deadline", "1h") });
+    } catch (err) {
+      return err instanceof TokenTimeoutError ? "token timed out first" : String(err);
+    }
+  },
   "any-refused": async (ctx: Context) => {
     const awaited = ctx.waitForSignal("x", { timeout: "1ms" });
     await awaited.catch(() => {});
@@ -111,7 +140,7 @@ for (const backend of await backends()) {
     ]]);
   });
 
-  Deno.test(`ctx.any over a child, and what it refuses (${backend})`, async () => {
+  Deno.test(`ctx.any over a child and a token that times out; a rerun keeps a token and a race; what ctx.any refuses (${backend})`, async () => {
     await using server = await startTestServer(backend, { args: leaseFlags(2_000) });
     const worker = await Worker.builder(server.url).workflows(flows).build();
     const running = worker.run();
@@ -119,6 +148,29 @@ for (const backend of await backends()) {
       const client = await Kagzi.connect(server.url);
       const child = await client.start("any-child");
       assert.deepEqual(await child.result({ timeout: "60s" }), { key: "c", value: 42 });
+      const timedOut = await client.start("any-token-timeout");
+      assert.equal(await timedOut.result({ timeout: "60s" }), "token timed out first");
+      declined = true;
+      const before = await client.start("rerun-after");
+      await waitFor("the token", async () => (await client.listTokens(before.id)).length === 1);
+      const [tok] = await client.listTokens(before.id);
+      await client.completeToken(tok.id, 5);
+      await before.signal("go", "yes");
+      await assert.rejects(before.result({ timeout: "60s" }), /declined/);
+      declined = false;
+      const rerun = await client.rerun(before.id, { fromStep: "charge" });
+      const out = await rerun.result({ timeout: "60s" }) as { tokenId: string };
+      assert.deepEqual({ ...out, tokenId: "" }, {
+        v: 5,
+        first: { key: "ok", value: "yes" },
+        charged: "charged",
+        tokenId: "",
+      });
+      // The new run's token is its own (settled, with the copied value), not the old id.
+      assert.ok(out.tokenId && out.tokenId !== tok.id);
+      assert.deepEqual((await client.listTokens(rerun.id)).map((x) => [x.status, x.value]), [
+        ["COMPLETED", 5],
+      ]);
       const refused = await client.start("any-refused");
       assert.deepEqual(await refused.result({ timeout: "60s" }), [
         "INVALID_ARGUMENT",

@@ -29,6 +29,13 @@ const flows: Record<string, WorkflowFn> = {
     const decision = await t.wait();
     return { decision, id: t.id, url: t.url };
   },
+  // Stays open after the token's wait, so a second completion meets the token, not an ended run.
+  "approval-held": async (ctx: Context) => {
+    const t = await ctx.token("manager-approval");
+    const decision = await t.wait();
+    await ctx.waitForSignal("finish");
+    return decision;
+  },
   "expiring": async (ctx: Context) => {
     const t = await ctx.token("quick", { timeout: "1s" });
     try {
@@ -112,12 +119,39 @@ for (const backend of await backends()) {
         assert.equal(after.status, "COMPLETED");
         assert.deepEqual(after.value, { approved: true });
 
-        // Replayed: the same POST again is 409 and changes nothing.
-        const again = await post(token.url, JSON.stringify({ approved: false }));
-        assert.equal(again.status, 409);
-        assert.equal((await again.json()).code, "failed_precondition");
+        // After the run ended: 409, nothing changes.
+        const late = await post(token.url, JSON.stringify({ approved: false }));
+        assert.equal(late.status, 409);
+        await late.body?.cancel();
         assert.deepEqual((await client.listTokens(run.id))[0].value, { approved: true });
       });
+
+      await t.step(
+        "a replayed POST to a completed token is 409 and keeps the first value",
+        async () => {
+          const run = await client.start("approval-held");
+          const token = await tokenOf(client, run.id, "manager-approval");
+          const first = await post(token.url, JSON.stringify({ n: 1 }));
+          assert.equal(first.status, 200);
+          await first.body?.cancel();
+          for (const body of [JSON.stringify({ n: 1 }), JSON.stringify({ n: 2 })]) {
+            const again = await post(token.url, body);
+            assert.equal(again.status, 409);
+            const err = await again.json();
+            assert.equal(err.code, "failed_precondition");
+            assert.match(err.message, /already completed/);
+          }
+          await assert.rejects(
+            client.completeToken(token.id, { n: 3 }),
+            (e: KagziError) =>
+              e.code === "PRECONDITION_FAILED" && /already completed/.test(e.message),
+          );
+          await assert.rejects(client.failToken(token.id, "late"), code("PRECONDITION_FAILED"));
+          await run.signal("finish");
+          assert.deepEqual(await run.result({ timeout: "60s" }), { n: 1 });
+          assert.deepEqual((await client.listTokens(run.id))[0].value, { n: 1 });
+        },
+      );
 
       await t.step("forged signatures are 401 and change nothing", async () => {
         const run = await client.start("approval");
@@ -254,3 +288,32 @@ for (const backend of await backends()) {
     }
   });
 }
+
+Deno.test("token URLs start with --public-url; a proxy forwarding the path completes them", async () => {
+  const backend = (await backends()).at(-1)!;
+  await using server = await startTestServer(backend, {
+    args: [...fast, "--public-url", "https://kagzi.example.com/api/"],
+  });
+  const client = await Kagzi.connect(server.url);
+  const worker = await Worker.builder(server.url).workflows(flows).build();
+  const running = worker.run();
+  try {
+    const run = await client.start("approval");
+    const token = await tokenOf(client, run.id, "manager-approval");
+    const prefix = `https://kagzi.example.com/api/v1/tokens/default/${token.id}?sig=`;
+    assert.ok(token.url.startsWith(prefix), token.url);
+    // What a proxy mapping https://kagzi.example.com/api/ to the server would send on.
+    const res = await post(
+      `${server.url}${token.url.slice("https://kagzi.example.com/api".length)}`,
+      "true",
+    );
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    const out = await run.result({ timeout: "60s" }) as { decision: unknown; url: string };
+    assert.equal(out.decision, true);
+    assert.equal(out.url, token.url);
+  } finally {
+    await worker.shutdown();
+    await running;
+  }
+});

@@ -102,4 +102,17 @@ Deno.test("describeWait() says what a run waits for in words", () => {
     describeWait({ kind: "child", name: "email", until: undefined, childRunId: "c1" }, now),
     'Waiting for child run "email" (c1)',
   );
+  assert.match(
+    describeWait({ kind: "any", name: "ok|no|late", until: at(60), childRunId: undefined }, now),
+    /^Waiting for the first of ok, no, late \(the earliest deadline .* \(in 1 min 0 s\)\)$/,
+  );
+  assert.equal(
+    describeWait({
+      kind: "token",
+      name: "manager-approval",
+      until: undefined,
+      childRunId: undefined,
+    }, now),
+    'Token "manager-approval" open',
+  );
 });

@@ -70,10 +70,13 @@ export async function copyStepsBefore(
     `with copied as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 output, output_metadata, error, worker_id, output_size,
-                                started_at, finished_at, retry_at, wake_up_at, child_run_id)
+                                started_at, finished_at, retry_at, wake_up_at, child_run_id,
+                                token_id, waits)
        select s.namespace_id, $3, s.kind, s.name, s.occurrence, s.attempt, s.status,
               s.output, s.output_metadata, s.error, s.worker_id, s.output_size,
-              s.started_at, s.finished_at, s.retry_at, s.wake_up_at, s.child_run_id
+              s.started_at, s.finished_at, s.retry_at, s.wake_up_at, s.child_run_id,
+              -- a completed token of the new run: its own id (ids are unique), the same value
+              case when s.token_id is not null then gen_random_uuid() end, s.waits
        from kagzi_steps s
        where s.namespace_id = $1 and s.run_id = $2 and s.status = 'COMPLETED'
          and s.started_at < (select min(f.started_at) from kagzi_steps f

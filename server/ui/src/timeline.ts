@@ -95,6 +95,12 @@ export function describeWait(w: WorkflowWait, now = Date.now()): string {
       return `Waiting for child run "${w.name}"${w.childRunId ? ` (${w.childRunId})` : ""}`;
     case "retry":
       return `Retrying step "${w.name}" at ${until || "once due"}`;
+    case "token":
+      return `Token "${w.name}" open${until ? `, expiring at ${until}` : ""}`;
+    case "any":
+      return `Waiting for the first of ${w.name.split("|").join(", ")}${
+        until ? ` (the earliest deadline ${until})` : ""
+      }`;
     default:
       return `Waiting for ${w.kind} "${w.name}"`;
   }
