@@ -4,13 +4,15 @@
  * last statement fail once (Postgres: it terminates its own connection, so the server answers
  * UNAVAILABLE and the SDK retries; embedded: it raises), and the server is killed with kill -9
  * while emits are in flight. Afterwards every stored event names one run per subscribed type
- * and every run of those types belongs to a stored event.
+ * and every run of those types belongs to a stored event. A hook delivery cut off the same way
+ * answers 503 with Retry-After, and its redelivery starts the one run.
  */
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import postgres from "postgres";
 import { type Context, Kagzi, Worker } from "@kagzi/sdk";
 import { startEmbedded } from "../server/store/embedded.ts";
-import { backends } from "./_db.ts";
+import { backends, postgresIgnored } from "./_db.ts";
 import { type ServerProcess, startTestServer, type TestServer } from "./_server.ts";
 
 const types = ["fault-a", "fault-b"];
@@ -144,3 +146,49 @@ for (const backend of await backends()) {
     console.log(`kill -9 (${backend}): ${done} of 60 emits acknowledged, ${stored} stored`);
   });
 }
+
+Deno.test({
+  name:
+    "a hook delivery cut off by a database fault is 503 with Retry-After; redelivered, one run (postgres)",
+  ignore: await postgresIgnored(),
+  async fn() {
+    await using server = await startTestServer("postgres");
+    const client = await Kagzi.connect(server.url);
+    const hook = await client.createHook("pay", { workflow: "pay", secret: "s3cret" });
+    await withSql(server, async (sql) => {
+      await sql.unsafe(`
+        create sequence kagzi_test_fault;
+        create function kagzi_test_fault() returns trigger language plpgsql as $$
+        begin
+          if nextval('kagzi_test_fault') = 1 then
+            perform pg_terminate_backend(pg_backend_pid());
+          end if;
+          return new;
+        end $$;
+        create trigger kagzi_test_fault after insert on kagzi_payloads
+          for each row execute function kagzi_test_fault();`).simple();
+    });
+    const body = JSON.stringify({ amount: 5 });
+    const post = () =>
+      fetch(`${server.url}${hook.path}`, {
+        method: "POST",
+        headers: {
+          "x-kagzi-signature": `sha256=${
+            createHmac("sha256", "s3cret").update(body).digest("hex")
+          }`,
+          "idempotency-key": "pay-1",
+        },
+        body,
+      });
+    const first = await post();
+    assert.equal(first.status, 503, await first.clone().text());
+    assert.ok(Number(first.headers.get("retry-after")) >= 1);
+    assert.equal((await first.json()).code, "unavailable");
+    assert.equal((await client.list().type("pay")).workflows.length, 0, "nothing half-stored");
+    const again = await post();
+    assert.equal(again.status, 202);
+    const { runId, alreadyExists } = await again.json();
+    assert.equal(alreadyExists, false);
+    assert.deepEqual((await client.list().type("pay")).workflows.map((w) => w.id), [runId]);
+  },
+});

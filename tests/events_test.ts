@@ -224,9 +224,43 @@ for (const backend of await backends()) {
           assert.equal((await a.listEvents()).events.length, before);
         },
       );
+      await t.step("figures: 100 emits fanning out to 2 types (logged, not asserted)", async () => {
+        const w = await Worker.builder(server.url).logger(false)
+          .workflow("fig-a", echo("a"), { triggers: [{ event: "figures.event" }] })
+          .workflow("fig-b", echo("b"), { triggers: [{ event: "figures.event" }] }).build();
+        await w.shutdown();
+        const ms: number[] = [];
+        for (let i = 0; i < 100; i++) {
+          const t0 = performance.now();
+          assert.equal((await b.emit("figures.event", { i })).runs.length, 2);
+          ms.push(performance.now() - t0);
+        }
+        ms.sort((x, y) => x - y);
+        console.log(`emit (${backend}): p50 ${ms[49].toFixed(1)} ms, p99 ${ms[98].toFixed(1)} ms`);
+      });
     } finally {
       await worker.shutdown();
       await running;
     }
+  });
+}
+
+for (const backend of await backends()) {
+  Deno.test(`events are deleted once their namespace's retention has passed; the id is then new (${backend})`, async () => {
+    await using server = await startTestServer(backend, {
+      args: ["--retention", "2s", "--retention-namespaces", "kept=off"],
+    });
+    const client = await Kagzi.connect(server.url);
+    await client.emit("tick", 1, { id: "r-1" });
+    await client.emit("tick", 1, { id: "r-1", namespace: "kept" });
+    await waitFor(
+      "the event to expire",
+      async () => (await client.listEvents()).events.length === 0,
+      30_000,
+    );
+    assert.equal((await client.listEvents({ namespace: "kept" })).events.length, 1);
+    const again = await client.emit("tick", 2, { id: "r-1" });
+    assert.equal(again.alreadyExists, false);
+    assert.equal(again.data, 2);
   });
 }

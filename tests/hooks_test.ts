@@ -133,6 +133,11 @@ for (const backend of await backends()) {
           404,
         );
         assert.equal((await deliver(server.url, "/v1/hooks/default", body, sig)).status, 404);
+        for (
+          const bad of ["/v1/hooks//stripe-events", "/v1/hooks/default/%E0%A4%A", "/v1/hooks/a/b/c"]
+        ) {
+          assert.equal((await deliver(server.url, bad, body, sig)).status, 404, bad);
+        }
         const bad = await deliver(server.url, path, body, { ...sig, "idempotency-key": "a\u0001" })
           .catch(() => ({ status: 400, json: {} })); // fetch may refuse the header itself
         assert.equal(bad.status, 400);
@@ -188,6 +193,29 @@ for (const backend of await backends()) {
         await bad("ok", { workflow: "x", event: "y", secret }, "event");
         assert.deepEqual(await client.listHooks(), []);
       });
+
+      await t.step(
+        "figures: 100 signed deliveries one after another (logged, not asserted)",
+        async () => {
+          const timed = await client.createHook("timed", { workflow: "handle-payment", secret });
+          const ms: number[] = [];
+          for (let i = 0; i < 100; i++) {
+            const body = JSON.stringify({ i });
+            const t0 = performance.now();
+            const r = await deliver(other.url, timed.path, body, {
+              "x-kagzi-signature": sign(body),
+            });
+            ms.push(performance.now() - t0);
+            assert.equal(r.status, 202);
+          }
+          ms.sort((x, y) => x - y);
+          console.log(
+            `hook delivery → 202 (${backend}): p50 ${ms[49].toFixed(1)} ms, p99 ${
+              ms[98].toFixed(1)
+            } ms`,
+          );
+        },
+      );
     } finally {
       await worker.shutdown();
       await running;

@@ -9,12 +9,14 @@
  * backlog drains steadily without slowing the hot path. Several servers may
  * sweep at once: rows another server is deleting are skipped (SKIP LOCKED).
  * Records that end on their own without being rows of a run (ended bulk operations)
- * go the same way once they ended longer ago than their namespace's retention.
+ * go the same way once they ended longer ago than their namespace's retention, and so do
+ * events once they were emitted longer ago than that (`eventRetentionPass`).
  */
 import { formatDuration } from "@kagzi/sdk/duration";
 import type { Logger } from "../log.ts";
 import type { Db } from "../store/db.ts";
 import * as store from "../store/retention.ts";
+import { deleteExpiredEvents, listEventNamespaces } from "../store/events.ts";
 
 /** Options of {@linkcode startRetention} and {@linkcode retentionPass}. */
 export interface RetentionOptions {
@@ -64,6 +66,7 @@ export async function retentionPass(
       await pause(Math.max(10, 2 * (performance.now() - started)), signal);
     }
   }
+  await eventRetentionPass(db, options, signal);
   for (const table of store.endedRecordTables) {
     for (const ns of await store.listEndedNamespaces(db, table)) {
       const keepMs = retentionOf(ns.namespace_id, options);
@@ -72,6 +75,29 @@ export async function retentionPass(
         const deleted = await store.deleteEndedRecords(db, table, ns.namespace_id, keepMs, batch);
         if (deleted < batch) break;
       }
+    }
+  }
+  return total;
+}
+
+/**
+ * Deletes every event emitted longer ago than its namespace's retention, the oldest of each
+ * namespace first by index, batch by batch (the runs it started follow the runs' own
+ * retention); returns how many it deleted. `retentionPass` runs it.
+ */
+export async function eventRetentionPass(
+  db: Db,
+  options: RetentionOptions,
+  signal?: AbortSignal,
+): Promise<number> {
+  const batch = options.batchSize ?? 500;
+  let total = 0;
+  for (const ns of await listEventNamespaces(db)) {
+    const keepMs = retentionOf(ns, options);
+    while (keepMs > 0 && !signal?.aborted) {
+      const deleted = await deleteExpiredEvents(db, ns, keepMs, batch);
+      total += deleted;
+      if (deleted < batch) break;
     }
   }
   return total;

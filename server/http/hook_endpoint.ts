@@ -44,15 +44,13 @@ export function hookEndpoint(ctx: ServiceContext): (req: Request) => Promise<Res
 }
 
 async function serve(ctx: ServiceContext, req: Request): Promise<Response> {
-  const parts = new URL(req.url).pathname.slice(hooksPrefix.length).split("/");
-  if (parts.length !== 2) {
-    return refuse(404, "not_found", "Use POST /v1/hooks/{namespace}/{name}");
-  }
+  const parts = pathParts(new URL(req.url).pathname.slice(hooksPrefix.length));
+  if (!parts) return refuse(404, "not_found", "Use POST /v1/hooks/{namespace}/{name}");
   if (req.method !== "POST") {
     return refuse(405, "method_not_allowed", "Hooks accept POST only", { allow: "POST" });
   }
   const op = "deliver to hook";
-  const [namespaceId, name] = parts.map(decodeURIComponent);
+  const [namespaceId, name] = parts;
   checkNamespace(op, namespaceId);
   checkHookName(op, name);
   const body = await readBody(req);
@@ -98,6 +96,17 @@ async function serve(ctx: ServiceContext, req: Request): Promise<Response> {
   return Response.json({ eventId, runIds: event.runs.map((r) => r.run_id), alreadyExists }, {
     status: 202,
   });
+}
+
+/** `{namespace}/{name}`, both non-empty and percent-decoded; undefined for any other shape. */
+function pathParts(rest: string): [string, string] | undefined {
+  const parts = rest.split("/");
+  if (parts.length !== 2 || parts.some((p) => p === "")) return undefined;
+  try {
+    return [decodeURIComponent(parts[0]), decodeURIComponent(parts[1])];
+  } catch {
+    return undefined; // malformed percent-encoding
+  }
 }
 
 /** The body, or undefined once it is over the payload limit (the rest is not read). */

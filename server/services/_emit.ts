@@ -32,10 +32,10 @@ export async function emitEvent(
   data: Data,
 ): Promise<Emitted> {
   const started = await ctx.db.transaction(async (tx) => {
-    if (!await events.insertEvent(tx, namespaceId, name, eventId, data)) return undefined;
-    const types = await events.subscribedTypes(tx, namespaceId, name);
+    const inserted = await events.insertEvent(tx, namespaceId, name, eventId, data);
+    if (!inserted) return undefined;
     const items: starts.NewRun[] = [];
-    for (const workflowType of types) {
+    for (const workflowType of inserted.types) {
       const runId = crypto.randomUUID();
       // The type's flow control applies as to any start (a key the data lacks: no limit).
       const flow = await storedFlow(tx, namespaceId, workflowType, "", data);
@@ -60,22 +60,33 @@ export async function emitEvent(
         ? [{ workflow_type: it.workflowType, run_id: row.run_id, workflow_id: it.workflowId }]
         : []
     );
-    await events.setEventRuns(tx, namespaceId, name, eventId, runRows);
-    return stored;
+    if (runRows.length) await events.setEventRuns(tx, namespaceId, name, eventId, runRows);
+    const event: events.EventRow = {
+      namespace_id: namespaceId,
+      event_name: name,
+      event_id: eventId,
+      seq: "",
+      data: data.data,
+      metadata: data.metadata,
+      runs: runRows,
+      created_at: inserted.created_at,
+    };
+    return { stored, event };
   });
   if (started) {
-    for (const { it, row } of started) {
+    for (const { it, row } of started.stored) {
       if (!row) continue;
       ctx.metrics.runStarted(namespaceId, it.workflowType);
       if (row.status === "PENDING") ctx.dispatch.runDue(namespaceId, it.workflowType, row.version);
     }
+    return { event: started.event, alreadyExists: false };
   }
   const event = await events.getEvent(ctx.db, namespaceId, name, eventId);
   if (!event) {
     // Only when the event was deleted between the emit and this read.
     throw new ConflictError("event_id", eventId, `Event ${show(eventId)} changed hands; try again`);
   }
-  return { event, alreadyExists: !started };
+  return { event, alreadyExists: true };
 }
 
 /** What a hook's start did. */

@@ -55,37 +55,31 @@ export async function setTypeTriggers(
   );
 }
 
-/** Stores a new event with no runs yet; undefined when the id was emitted before. */
+/**
+ * Stores a new event with no runs yet, and reads the types subscribed to its name (by name);
+ * undefined when the id was emitted before.
+ */
 export async function insertEvent(
   db: Queryable,
   namespaceId: string,
   name: string,
   eventId: string,
   data: { data: Uint8Array; metadata: Record<string, string> },
-): Promise<{ created_at: Date } | undefined> {
-  const rows = await db.query<{ created_at: Date }>(
-    `insert into kagzi_events (namespace_id, event_name, event_id, data, metadata)
-     values ($1, $2, $3, $4, $5::jsonb)
-     on conflict do nothing
-     returning created_at`,
+): Promise<{ created_at: Date; types: string[] } | undefined> {
+  const rows = await db.query<{ created_at: Date | null; types: string[] }>(
+    `with ins as (
+       insert into kagzi_events (namespace_id, event_name, event_id, data, metadata)
+       values ($1, $2, $3, $4, $5::jsonb)
+       on conflict do nothing
+       returning created_at)
+     select (select created_at from ins) as created_at,
+            array(select s.workflow_type from kagzi_event_subscriptions s
+                  where s.namespace_id = $1 and s.event_name = $2
+                  order by s.workflow_type) as types`,
     [namespaceId, name, eventId, data.data, data.metadata],
   );
-  return rows[0];
-}
-
-/** The types subscribed to event `name`, by name. */
-export async function subscribedTypes(
-  db: Queryable,
-  namespaceId: string,
-  name: string,
-): Promise<string[]> {
-  const rows = await db.query<{ workflow_type: string }>(
-    `select workflow_type from kagzi_event_subscriptions
-     where namespace_id = $1 and event_name = $2
-     order by workflow_type`,
-    [namespaceId, name],
-  );
-  return rows.map((r) => r.workflow_type);
+  const row = rows[0];
+  return row.created_at ? { created_at: row.created_at, types: row.types } : undefined;
 }
 
 /** Records the runs an event started (in the transaction that stored it). */
@@ -165,4 +159,49 @@ export async function deleteSubscription(
     [namespaceId, event, workflowType],
   );
   return rows.length > 0;
+}
+
+/** The namespaces that have events (a loose index scan: one probe per namespace). */
+export async function listEventNamespaces(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ namespace_id: string }>(
+    `with recursive ns as (
+       (select namespace_id from kagzi_events order by namespace_id limit 1)
+       union all
+       select (select e.namespace_id from kagzi_events e where e.namespace_id > ns.namespace_id
+               order by e.namespace_id limit 1)
+       from ns where ns.namespace_id is not null)
+     select namespace_id from ns where namespace_id is not null`,
+  );
+  return rows.map((r) => r.namespace_id);
+}
+
+/**
+ * Deletes the events among the `limit` oldest of a namespace that were emitted more than
+ * `olderThanMs` ago (their ids can then be emitted anew, as a workflow id once its run is
+ * gone); how many. Fewer than `limit` means no older ones are left.
+ */
+export async function deleteExpiredEvents(
+  db: Queryable,
+  namespaceId: string,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const rows = await db.query<{ deleted: number }>(
+    // The oldest `limit` by seq (an index range, never the whole namespace), those expired.
+    `with oldest as (
+       select event_name, event_id, created_at from kagzi_events
+       where namespace_id = $1
+       order by seq limit $3
+       for update skip locked),
+     victims as (
+       select event_name, event_id from oldest
+       where created_at < now() - $2 * interval '1 millisecond'),
+     gone as (
+       delete from kagzi_events e using victims v
+       where e.namespace_id = $1 and e.event_name = v.event_name and e.event_id = v.event_id
+       returning 1)
+     select count(*)::int as deleted from gone`,
+    [namespaceId, olderThanMs, limit],
+  );
+  return rows[0].deleted;
 }

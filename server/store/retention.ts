@@ -85,14 +85,12 @@ export async function deleteExpiredRuns(
 
 /**
  * Namespaced records that are not rows of a run but end on their own (a bulk operation
- * that completed or was cancelled, an emitted event): deleted once they ended longer ago than their
+ * that completed or was cancelled): deleted once they ended longer ago than their
  * namespace's retention, like finished runs. `ended` is the SQL condition of an ended
  * row, `at` the column holding when it ended. A new kind of such record is one more entry.
  */
 export const endedRecordTables: readonly { table: string; ended: string; at: string }[] = [
   { table: "kagzi_bulk_operations", ended: "status <> 'RUNNING'", at: "finished_at" },
-  // An event's record is its id's idempotency key, kept as long as a finished run is.
-  { table: "kagzi_events", ended: "true", at: "created_at" },
 ];
 
 /** Namespaces with ended rows in `table`, and the age (ms) of the oldest one. */
