@@ -202,6 +202,8 @@ for (const backend of await backends()) {
       select namespace_id, run_id, 'input', '\\x00' from kagzi_runs;
       insert into kagzi_signals (namespace_id, run_id, signal_id, name)
       select namespace_id, run_id, gen_random_uuid(), 'go' from kagzi_runs;
+      insert into kagzi_stream_entries (namespace_id, run_id, name, stream_offset, data)
+      select namespace_id, run_id, 'progress', 0, '\\x7b7d' from kagzi_runs;
     `);
     const count = async (table: string) =>
       (await db.db.query<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
@@ -224,12 +226,13 @@ for (const backend of await backends()) {
 
     // Namespace b keeps its runs for 3 h: only a's 617 old runs are due.
     const options = { defaultMs: 3_600_000, byNamespace: { b: 3 * 3_600_000 }, batchSize: 100 };
-    const left = (n: number) => ({ runs: n, steps: 2 * n, payloads: n, signals: n });
+    const left = (n: number) => ({ runs: n, steps: 2 * n, payloads: n, signals: n, streams: n });
     const counts = async () => ({
       runs: await count("kagzi_runs"),
       steps: await count("kagzi_steps"),
       payloads: await count("kagzi_payloads"),
       signals: await count("kagzi_signals"),
+      streams: await count("kagzi_stream_entries"),
     });
     assert.equal(await retentionPass(watched, options), 617);
     // 617 runs in statements of at most 100: six full batches and a last one of 17.

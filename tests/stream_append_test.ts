@@ -153,3 +153,35 @@ Deno.test("a replay sends no stored stream write again: the resumed task carries
     await running;
   }
 });
+
+/** Writes `n` values at once (not awaiting each), then closes the stream. */
+async function burst(ctx: Context, input: { n: number }) {
+  const s = ctx.stream<{ i: number; pad: string }>("s");
+  await Promise.all(Array.from({ length: input.n }, (_, i) => s.write({ i, pad: "x".repeat(80) })));
+  await s.close();
+  return input.n;
+}
+
+Deno.test("100 readers of one stream each get a 3,000-value burst once, in order, and the embedded server stays up", async () => {
+  await using server = await startTestServer("embedded");
+  const client = await Kagzi.connect(server.url);
+  const worker = await Worker.builder(server.url).logger(false).workflow("burst", burst).build();
+  const running = worker.run();
+  try {
+    const n = 3_000;
+    const run = await client.start("burst").input({ n });
+    const readers = await Promise.all(Array.from({ length: 100 }, async () => {
+      let next = 0;
+      for await (const e of client.handle(run.id).stream<{ i: number }>("s")) {
+        if (e.offset !== next || e.value.i !== next) return `offset ${e.offset} after ${next - 1}`;
+        next++;
+      }
+      return next;
+    }));
+    assert.deepEqual(new Set(readers), new Set([n]));
+    assert.equal(await run.result(), n);
+  } finally {
+    await worker.shutdown();
+    await running;
+  }
+});

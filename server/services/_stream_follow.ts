@@ -5,6 +5,7 @@
  */
 import { doneTopic, streamTopic } from "../engine/notify.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import type { Db } from "../store/db.ts";
 import type { RunStatus } from "../store/runs.ts";
 import * as streams from "../store/streams.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -19,6 +20,69 @@ const batchRows = 200;
  * read covers a replica that started a moment ago, which its peers do not notify yet.
  */
 export const idleMs = 10_000;
+
+/** Reads in flight, by database, stream and offset: readers at one offset share one read. */
+const inFlight = new WeakMap<
+  Db,
+  Map<string, { started: number; read: Promise<streams.StreamRead> }>
+>();
+/** Orders subscriptions and reads in this process (a counter, not a time). */
+let ticks = 0;
+
+/**
+ * {@linkcode streams.readStream} from `from`, shared by the followers of the stream that read
+ * from the same offset at the same moment (as many readers of one stream do, woken by one
+ * notification): one statement instead of one per reader. Rows never change once written, so a
+ * shared answer is each reader's own. A follower joins only a read begun after it subscribed
+ * (`subscribed`): an earlier read may miss a write whose notification came before the
+ * subscription.
+ */
+function sharedRead(
+  db: Db,
+  f: FollowRequest,
+  from: number,
+  subscribed: number,
+): Promise<streams.StreamRead> {
+  let reads = inFlight.get(db);
+  if (!reads) inFlight.set(db, reads = new Map());
+  const key = `${f.namespaceId}\t${f.runId}\t${f.name}\t${from}`;
+  const shared = reads.get(key);
+  if (shared && shared.started > subscribed) return shared.read;
+  const entry = {
+    started: ++ticks,
+    read: limited(
+      db,
+      () => streams.readStream(db, f.namespaceId, f.runId, f.name, from, batchRows),
+    ),
+  };
+  reads.set(key, entry);
+  const done = () => reads.get(key) === entry && reads.delete(key);
+  entry.read.then(done, done);
+  return entry.read;
+}
+
+/**
+ * Stream reads on the database at once, per database: more wait their turn. Many readers must
+ * not flood the pool; and postgres.js (3.4.9) loses a transaction's connection when its
+ * `begin` is queued behind a full pipeline of 100 queries on one connection (the embedded
+ * database has one), so readers alone never fill it.
+ */
+const maxReads = 8;
+const gates = new WeakMap<Db, { running: number; waiting: (() => void)[] }>();
+
+async function limited<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  let gate = gates.get(db);
+  if (!gate) gates.set(db, gate = { running: 0, waiting: [] });
+  if (gate.running >= maxReads) await new Promise<void>((r) => gate.waiting.push(r));
+  else gate.running++;
+  try {
+    return await fn();
+  } finally {
+    const next = gate.waiting.shift();
+    if (next) next(); // the slot passes on
+    else gate.running--;
+  }
+}
 
 /** One step of a follow: the next values, and whether the stream ended after them. */
 export interface FollowBatch {
@@ -55,8 +119,9 @@ export function checkFollow(
 
 /**
  * The values of a stream from `from` on, as they are written; the first batch comes at once
- * (empty when nothing is stored yet), a later empty batch is a keep-alive after a quiet while. Ends after a batch with `end`, or when `signal` is aborted. Throws
- * NOT_FOUND when the run does not exist at the first read.
+ * (empty when nothing is stored yet), a later empty batch is a keep-alive after a quiet while.
+ * Ends after a batch with `end`, or when `signal` is aborted. Throws NOT_FOUND when the run
+ * does not exist at the first read.
  */
 export async function* follow(
   ctx: ServiceContext,
@@ -75,7 +140,7 @@ export async function* follow(
         notifier.wait(streamTopic(f.namespaceId, f.runId, f.name), idleMs, wake.signal),
         notifier.wait(doneTopic(f.namespaceId, f.runId), idleMs, wake.signal),
       ]);
-      const read = await streams.readStream(db, f.namespaceId, f.runId, f.name, next, batchRows);
+      const read = await sharedRead(db, f, next, ++ticks);
       if (read.status === undefined) {
         if (first) throw runNotFound(f.namespaceId, f.runId);
         return; // deleted meanwhile (retention): nothing more will come
