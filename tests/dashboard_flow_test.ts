@@ -55,7 +55,7 @@ Deno.test({
       const panel = page.getByRole("region", { name: "Flow control" });
       await panel.waitFor();
       const text = await panel.innerText();
-      assert.match(text, /at most 1 open per input\.customerId; at most 20 open per all runs/);
+      assert.match(text, /at most 1 open per input\.customerId; at most 20 open in all/);
       assert.match(text, /default priority 2/);
       assert.match(text, /input\.customerId = cust-42\s+1\/1\s+1/);
       await page.screenshot({ path: `${artifactsDir()}/run-flow-control.png`, fullPage: true });

@@ -98,7 +98,19 @@ for (const backend of await backends()) {
           killed++;
           await spawn(k + 1);
         }
-        const outs = await Promise.all(started.map((r) => r.result({ timeout: "120s" })));
+        const outs = await Promise.all(started.map((r) => r.result({ timeout: "300s" })))
+          .catch(async (err) => {
+            // Say where it stands before failing: what the open runs wait for, the slots in use.
+            const open = [];
+            for (const r of started) {
+              const w = await client.get(r.id);
+              if (w.status !== "COMPLETED") open.push([w.id, w.status, w.waitingFor, w.attempts]);
+            }
+            console.log(
+              JSON.stringify({ open, keys: (await client.flowControl("flow-evidence")).keys }),
+            );
+            throw err;
+          });
         assert.deepEqual(outs, started.map((_, n) => n), "every run completed with its output");
         const text = await Deno.readTextFile(journal.path);
         const entries = text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Entry);

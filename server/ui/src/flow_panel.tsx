@@ -8,13 +8,13 @@ import { withClient } from "./api.ts";
 import { useLoad } from "./hooks.ts";
 
 function limits(r: FlowControlRegistration): string[] {
-  const key = (k?: string) => k ?? "all runs";
+  const per = (k?: string) => k ? ` per ${k}` : " in all";
   return [
-    ...r.concurrency.map((c) => `at most ${c.limit} open per ${key(c.key)}`),
+    ...r.concurrency.map((c) => `at most ${c.limit} open${per(c.key)}`),
     ...(r.rateLimit
-      ? [`at most ${r.rateLimit.limit} begun per ${r.rateLimit.period} per ${key(r.rateLimit.key)}`]
+      ? [`at most ${r.rateLimit.limit} begun per ${r.rateLimit.period}${per(r.rateLimit.key)}`]
       : []),
-    ...(r.debounce ? [`debounce ${r.debounce.period} by ${key(r.debounce.key)}`] : []),
+    ...(r.debounce ? [`debounce ${r.debounce.period}${per(r.debounce.key)}`] : []),
     ...(r.priority !== undefined ? [`default priority ${r.priority}`] : []),
   ];
 }
