@@ -35,6 +35,7 @@
  *          --backlog 100000  --soak-minutes 20  --soak-rate 50
  *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w7,w2,w3,w4,w5
  *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
+ *          --w6-warm N (warm-up runs per W6 worker process; default: 1,000 shared by all)
  */
 import { parseArgs } from "node:util";
 import {
@@ -62,6 +63,7 @@ const args = parseArgs({
     "soak-minutes": { type: "string", default: "20" },
     "soak-rate": { type: "string", default: "50" },
     rounds: { type: "string", default: "1" },
+    "w6-warm": { type: "string", default: "" },
     workloads: { type: "string", default: "w1,w7,w2,w3,w4,w5" },
     peers: { type: "string", default: "" },
     "run-peers": { type: "boolean", default: false },
@@ -163,7 +165,10 @@ for (const backend of wanted) {
   }
   if (setups.has("w6") && backend === "postgres") {
     await attempt(`${backend} W6 many workers`, async () => {
-      const w6 = await manyWorkers(sizes.runs);
+      const w6 = await manyWorkers(
+        sizes.runs,
+        args["w6-warm"] ? Number(args["w6-warm"]) : undefined,
+      );
       results.push(...w6.rows);
       w6Ratio = w6.ratio;
     });

@@ -78,8 +78,11 @@ export async function untilCompleted(
  * it, and W1 measured before that ran 20–40% slower than the same W1 after (W1 again). So
  * every W1 (and W5) compares like with like: a database in its steady state.
  */
-export async function warmUp(t: Target, runs: number): Promise<void> {
-  const warm = Math.ceil(runs / 2);
+export async function warmUp(
+  t: Target,
+  runs: number,
+  warm = Math.ceil(runs / 2),
+): Promise<void> {
   const start = await t.completed();
   await startRuns(t.client, warm);
   await untilCompleted(t, start + warm);

@@ -11,6 +11,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { WorkflowService, WorkflowStatus } from "@kagzi/proto";
 import { type Context, Kagzi, KagziError, Retry, Worker, WorkflowFailedError } from "@kagzi/sdk";
 import "@kagzi/sdk/grpc";
+import postgres from "postgres";
 import { backends } from "./_db.ts";
 import { inFlight, metricSum } from "./_metrics.ts";
 import { startTestServer } from "./_server.ts";
@@ -166,5 +167,35 @@ for (const backend of await backends()) {
         );
       },
     );
+
+    if (server.databaseUrl) {
+      await t.step(
+        "an end no server announces is still found (read again within 5 s)",
+        async () => {
+          const run = await client.start("nobody-serves-this");
+          // Found open: the next WaitRuns trusts that until an end is announced…
+          const first = await raw.waitRuns({
+            namespace: "default",
+            runIds: [run.id],
+            timeout: durationFromMs(100),
+          });
+          assert.deepEqual(first.ended, []);
+          // …and this end is not (as when the database's trigger cancels a child).
+          const sql = postgres(server.databaseUrl, { max: 1, onnotice: () => {} });
+          try {
+            await sql`update kagzi_runs set status = 'CANCELLED', finished_at = now()
+                    where run_id = ${run.id}`;
+          } finally {
+            await sql.end();
+          }
+          const later = await raw.waitRuns({
+            namespace: "default",
+            runIds: [run.id],
+            timeout: durationFromMs(15_000),
+          });
+          assert.deepEqual(later.ended.map((o) => o.status), [WorkflowStatus.CANCELLED]);
+        },
+      );
+    }
   });
 }

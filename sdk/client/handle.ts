@@ -57,8 +57,9 @@ export interface RunHandle<T = unknown> {
   /** The run as it is now (as `client.get()`). */
   get(): Promise<Workflow>;
   /**
-   * Waits for the run to end (long-polling the server; an outage, restart or passing fault is
-   * waited out): its output, or WorkflowFailedError / WorkflowCancelledError.
+   * Waits for the run to end (long-polling the server, in calls all pending waits of this client
+   * share; an outage, restart or passing fault is waited out): its output, or
+   * WorkflowFailedError / WorkflowCancelledError.
    */
   result(options?: ResultOptions): Promise<T>;
   /** Sends the run signal `name`; resolves once it is durably stored. */

@@ -35,6 +35,8 @@ export class Notifier {
   onReconnect?: () => void;
   /** Topics someone waits for, with their number of waiters. */
   #waiting = new Map<string, number>();
+  /** Callbacks of {@linkcode Notifier.watchDone}. */
+  #doneWatchers = new Set<(topic: string | undefined) => void>();
   /** Callbacks of {@linkcode Notifier.watch}, by topic. */
   #watchers = new Map<string, Set<(topic: string, detail?: unknown) => void>>();
   #unlisten?: () => Promise<void>;
@@ -58,6 +60,7 @@ export class Notifier {
 
   /** Wakes every waiter to read again what it waits for: its notification may have been lost. */
   #reconnected(): void {
+    for (const f of this.#doneWatchers) f(undefined);
     for (const topic of [...this.#waiting.keys()]) this.#emit(topic);
     this.onReconnect?.();
   }
@@ -145,8 +148,20 @@ export class Notifier {
     };
   }
 
+  /**
+   * Calls `fn(topic)` for every done topic published here or by another server, and
+   * `fn(undefined)` when the LISTEN session came back (notifications meanwhile were missed).
+   */
+  watchDone(fn: (topic: string | undefined) => void): () => void {
+    this.#doneWatchers.add(fn);
+    return () => this.#doneWatchers.delete(fn);
+  }
+
   #emit(topic: string, detail?: unknown): void {
     if (this.onWork && topic.startsWith("work:")) this.onWork(topic.slice(5));
+    if (this.#doneWatchers.size && topic.startsWith("done:")) {
+      for (const f of this.#doneWatchers) f(topic);
+    }
     const watchers = this.#watchers.get(topic);
     if (watchers) { for (const w of [...watchers]) w(topic, detail); }
     this.#target.dispatchEvent(new CustomEvent(topic, { detail }));

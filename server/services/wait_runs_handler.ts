@@ -25,9 +25,12 @@ import * as v from "./_validate.ts";
 export const maxWaitRuns = 1000;
 /**
  * Once one run ended, how long the answer waits for others to end with it (runs completed by
- * one Report are published one after another): fewer answers, each carrying more.
+ * one Report are published one after another): 2 ms, plus 1 ms for every 25 runs still open,
+ * up to 20 ms. Every answer makes the client ask again for the runs still open (a read of each
+ * and a request): with 2,000 results awaited, answering at the first end cost the server half
+ * as much CPU again per workflow as the workflow itself. A lone wait answers at once.
  */
-const lingerMs = 2;
+const lingerMs = (open: number) => Math.min(20, 2 + Math.floor(open / 25));
 /** How often open runs are read again (a replica that started a moment ago is not yet told). */
 const rereadMs = 5_000;
 
@@ -37,6 +40,14 @@ export function waitRunsHandler(
 ): Pick<ServiceImpl<typeof WorkflowService>, "waitRuns"> {
   const { db, notifier } = ctx;
   const log = (msg: string, err: unknown) => ctx.log.error(`WaitRuns: ${msg}`, err);
+  // Runs a WaitRuns read and found open (by done topic, with when): the next WaitRuns naming
+  // them within 5 s reads them only if an end was published meanwhile, so asking again for the
+  // runs still open (as the client does after every answer) costs no read of them. Ends on
+  // other servers arrive by NOTIFY; a lost LISTEN session forgets everything; what no server
+  // publishes (a child cancelled by the database's trigger) is read again after 5 s, as a
+  // GetWorkflow wait re-reads.
+  const knownOpen = new Map<string, number>();
+  notifier.watchDone((topic) => topic === undefined ? knownOpen.clear() : knownOpen.delete(topic));
   return {
     async waitRuns(req, call) {
       const op = "wait for runs";
@@ -89,32 +100,44 @@ export function waitRunsHandler(
       // Ends published here while waiting; the detail of a completion carries its output.
       const fired = new Map<string, RunEnded | undefined>();
       let wake: (() => void) | undefined;
+      let lingerWake: (() => void) | undefined;
       const byTopic = new Map([...open].map((id) => [doneTopic(namespaceId, id), id]));
       // Subscribed before reading, so an end in between is not missed.
       const unwatch = notifier.watch([...byTopic.keys()], (topic, detail) => {
         fired.set(byTopic.get(topic)!, detail as RunEnded | undefined);
         wake?.();
+        // Every run still open ended: the linger has nothing left to wait for.
+        if (fired.size >= open.size) lingerWake?.();
       });
-      const sleep = (ms: number) =>
+      /** Waits `ms`; an end cuts it short only when `wakeable` (the linger waits its time). */
+      const sleep = (ms: number, wakeable = true) =>
         new Promise<boolean>((resolve) => {
           const done = (woken: boolean) => {
             clearTimeout(timer);
             call.signal.removeEventListener("abort", onAbort);
-            wake = undefined;
+            wake = lingerWake = undefined;
             resolve(woken);
           };
           const onAbort = () => done(false);
           const timer = setTimeout(() => done(false), Math.max(0, ms));
-          wake = () => done(true);
+          if (wakeable) wake = () => done(true);
+          else lingerWake = () => done(true);
           call.signal.addEventListener("abort", onAbort);
         });
       try {
         let readAll = open.size > 0;
+        // The first read trusts `knownOpen`; the periodic re-read does not.
+        let trustKnown = true;
         let lingered = false;
         for (;;) {
           if (readAll) {
-            const ids = [...open];
-            const rows = await runs.getRunEnds(db, namespaceId, ids);
+            const now = Date.now();
+            const ids = trustKnown
+              ? [...open].filter((id) =>
+                (knownOpen.get(doneTopic(namespaceId, id)) ?? 0) <= now - rereadMs
+              )
+              : [...open];
+            const rows = ids.length ? await runs.getRunEnds(db, namespaceId, ids) : [];
             const found = new Set(rows.map((r) => r.run_id));
             for (const id of ids) {
               if (!found.has(id)) {
@@ -125,7 +148,13 @@ export function waitRunsHandler(
               }
             }
             fromRows(rows);
-            readAll = false;
+            readAll = trustKnown = false;
+            // Open as of now; an end from here on deletes the mark (those that ended since the
+            // subscription are in `fired`, and not marked).
+            if (knownOpen.size > 100_000) knownOpen.clear();
+            for (const id of ids) {
+              if (open.has(id) && !fired.has(id)) knownOpen.set(doneTopic(namespaceId, id), now);
+            }
           }
           // What ended meanwhile: a completion here says its output; others are read.
           const unread: string[] = [];
@@ -146,7 +175,7 @@ export function waitRunsHandler(
             // Let the runs ending with these join the answer (once), then answer.
             if (lingered) break;
             lingered = true;
-            await sleep(lingerMs);
+            await sleep(lingerMs(open.size), false);
             continue;
           }
           if (!(await sleep(Math.min(left, rereadMs))) && Date.now() < until) readAll = true;
