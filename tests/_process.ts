@@ -56,7 +56,8 @@ export async function spawnProcess(
     ready(false);
     return s;
   });
-  const timer = setTimeout(() => ready(false), 60_000);
+  // Generous: an embedded server applies every migration at start, slow on a loaded machine.
+  const timer = setTimeout(() => ready(false), 120_000);
   const ok = await readyP;
   clearTimeout(timer);
   const proc: TestProcess = {
