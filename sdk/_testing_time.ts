@@ -42,9 +42,16 @@ export class TimeKeeper {
     return {
       now: () => server.now(),
       fetch: async (req: Request) => {
+<<<<<<< HEAD
         const waits = req.url.endsWith("/WaitRuns") ||
           (req.url.endsWith("/GetWorkflow") && await waitsForEnd(req));
         if (!waits) return await server.fetch(req);
+=======
+        if (req.url.endsWith("/ReadStream")) return await this.#following(server.fetch(req));
+        if (!req.url.endsWith("/GetWorkflow") || !(await waitsForEnd(req))) {
+          return await server.fetch(req);
+        }
+>>>>>>> streams
         this.#awaiting++;
         this.#wake?.();
         try {
@@ -54,6 +61,50 @@ export class TimeKeeper {
         }
       },
     };
+  }
+
+  /**
+   * A stream being followed (`handle.stream()`, ReadStream) waits for its run as a result does:
+   * it counts as awaiting until its response body ends.
+   */
+  async #following(res: Promise<Response>): Promise<Response> {
+    this.#awaiting++;
+    this.#wake?.();
+    let counted = true;
+    const done = () => {
+      if (counted) this.#awaiting--;
+      counted = false;
+    };
+    try {
+      const r = await res;
+      if (!r.body) {
+        done();
+        return r;
+      }
+      const reader = r.body.getReader();
+      // The body as it comes; its end, or a reader that stops early (a cancel), stops counting.
+      const watched = new ReadableStream<Uint8Array>({
+        pull: async (c) => {
+          const { done: end, value } = await reader.read();
+          if (end) {
+            done();
+            c.close();
+          } else c.enqueue(value);
+        },
+        cancel: async (reason) => {
+          done();
+          await reader.cancel(reason);
+        },
+      });
+      return new Response(watched, {
+        status: r.status,
+        statusText: r.statusText,
+        headers: r.headers,
+      });
+    } catch (err) {
+      done();
+      throw err;
+    }
   }
 
   /** Resolves once no run is running or due. */

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type Context, Kagzi, Worker } from "@kagzi/sdk";
+import { TestEnv } from "@kagzi/sdk/testing";
 import { startTestServer } from "./_server.ts";
 
 async function exportReport(ctx: Context) {
@@ -65,4 +66,23 @@ Deno.test("examples/streams follows a run's tokens live and reads its progress a
   assert.match(stdout, /progress events: 11 last: {"pct":100}/);
   assert.match(stdout, /latest progress: {"pct":100}/);
   assert.match(stdout, new RegExp(`result: ${said.replace("?", "\\?")}`));
+});
+
+Deno.test("streams work in the testing kit: written across a virtual day, followed in process", async () => {
+  await using env = await TestEnv.create({
+    workflows: {
+      daily: async (ctx: Context) => {
+        const s = ctx.stream<number>("p");
+        await s.write(1);
+        await ctx.sleep("day", "1 day"); // virtual: the replay after it writes nothing twice
+        await s.write(2);
+        return "ok";
+      },
+    },
+  });
+  const run = await env.client.start("daily");
+  const got: number[] = [];
+  for await (const e of env.client.handle(run.id).stream<number>("p")) got.push(e.value);
+  assert.equal(await run.result(), "ok");
+  assert.deepEqual(got, [1, 2]);
 });
