@@ -42,16 +42,10 @@ export class TimeKeeper {
     return {
       now: () => server.now(),
       fetch: async (req: Request) => {
-<<<<<<< HEAD
+        if (req.url.endsWith("/ReadStream")) return await this.#following(server.fetch(req));
         const waits = req.url.endsWith("/WaitRuns") ||
           (req.url.endsWith("/GetWorkflow") && await waitsForEnd(req));
         if (!waits) return await server.fetch(req);
-=======
-        if (req.url.endsWith("/ReadStream")) return await this.#following(server.fetch(req));
-        if (!req.url.endsWith("/GetWorkflow") || !(await waitsForEnd(req))) {
-          return await server.fetch(req);
-        }
->>>>>>> streams
         this.#awaiting++;
         this.#wake?.();
         try {
