@@ -37,9 +37,10 @@ export const W6_PHASES = [
 ] as const;
 
 /**
- * `warmPerWorker`: warm-up runs per worker process (default: W1's warm-up, half of `runs`,
- * shared by however many workers there are; 20 workers then see 50 runs each, and their code
- * is measured before V8 optimized it).
+ * `warmPerWorker`: warm-up runs per worker process (`deno task bench` passes 1,000, so each of
+ * the 20 processes is as warm as the one worker × 200; without it, W1's warm-up of half of
+ * `runs` is shared: 20 workers see 50 runs each and their code is measured before V8 optimized
+ * it — 0.63 of one worker × 200 where equally warm processes reached 1.07, in one session).
  */
 export async function manyWorkers(
   runs: number,
