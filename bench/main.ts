@@ -64,13 +64,8 @@ const args = parseArgs({
     "soak-minutes": { type: "string", default: "20" },
     "soak-rate": { type: "string", default: "50" },
     rounds: { type: "string", default: "1" },
-<<<<<<< HEAD
-    "w6-warm": { type: "string", default: "" },
-    workloads: { type: "string", default: "w1,w7,w2,w3,w4,w5" },
-=======
     "w6-warm": { type: "string", default: "1000" },
-    workloads: { type: "string", default: "w1,w2,w3,w4,w5" },
->>>>>>> speed
+    workloads: { type: "string", default: "w1,w7,w2,w3,w4,w5" },
     peers: { type: "string", default: "" },
     "run-peers": { type: "boolean", default: false },
     "peer-list": { type: "string", default: "dbos:inproc restate:default" },
