@@ -47,6 +47,12 @@ export interface PostgresOptions {
 /** Opens a {@linkcode Db} on a Postgres URL with postgres.js. */
 export function connectPostgres(url: string, options: PostgresOptions = {}): Db {
   const sql = postgres(url, {
+    // postgres.js 3.4.9 reserves a transaction's connection in a hook it skips when the BEGIN
+    // is the query that fills a connection's pipeline (porsager/postgres#1189, #823; fix open as
+    // #1218): the transaction then runs on no connection (a TypeError that kills the process)
+    // while the server sits idle in transaction. A pipeline that never fills takes that case
+    // away; queries are spread over the pool's connections as before.
+    ...({ max_pipeline: 1_000_000 } as object),
     max: options.max ?? 10,
     prepare: options.prepare ?? true,
     onnotice: () => {},
