@@ -8,14 +8,13 @@ import assert from "node:assert/strict";
 import { groupCommit } from "../server/engine/batcher.ts";
 import { noMetrics } from "../server/metrics.ts";
 import type { Logger } from "../server/log.ts";
-import { connectPostgres, type Db } from "../server/store/db.ts";
-import { migrate } from "../server/store/migrate.ts";
 import * as queue from "../server/store/queue.ts";
 import * as ends from "../server/store/run_ends.ts";
 import * as starts from "../server/store/run_starts.ts";
 import * as steps from "../server/store/steps.ts";
 import * as stepResults from "../server/store/step_results.ts";
-import { type Backend, backends, freshDatabase } from "./_db.ts";
+import { backends } from "./_db.ts";
+import { openStore } from "./_store.ts";
 
 const ns = "innocent";
 const poison = { data: new TextEncoder().encode('"x"'), metadata: { k: "a\u0000b" } };
@@ -23,32 +22,6 @@ const output = (i: number) => ({
   data: new TextEncoder().encode(JSON.stringify({ i, s: "with \u0000 inside JSON" })),
   metadata: { encoding: "json" },
 });
-
-async function open(backend: Backend): Promise<Db & AsyncDisposable> {
-  let close = async () => {};
-  let db: Db;
-  if (backend === "postgres") {
-    const fresh = await freshDatabase();
-    db = connectPostgres(fresh.url, { max: 4 });
-    close = async () => await fresh[Symbol.asyncDispose]();
-  } else {
-    const { startEmbedded } = await import("../server/store/embedded.ts");
-    const dataDir = await Deno.makeTempDir({ prefix: "kagzi_batch_" });
-    const embedded = await startEmbedded({ dataDir });
-    db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
-    close = async () => {
-      await embedded.close();
-      await Deno.remove(dataDir, { recursive: true });
-    };
-  }
-  await migrate(db);
-  return Object.assign(db, {
-    async [Symbol.asyncDispose]() {
-      await db.close();
-      await close();
-    },
-  });
-}
 
 /** A Batcher over `flush` that records the size of every statement it runs. */
 /** The server's group commit around `flush`, with the sizes it flushed and the splits it reported. */
@@ -78,7 +51,7 @@ const rejectsWithPostgresText = (e: { code?: string }) => {
 
 for (const backend of await backends()) {
   Deno.test(`a group-commit batch with a poisoned item still writes every other item (${backend})`, async (t) => {
-    await using db = await open(backend);
+    await using db = await openStore(backend);
     const n = 20;
     const bad = 7; // the poisoned item's place in each batch
     const newRun = (i: number): starts.NewRun => ({

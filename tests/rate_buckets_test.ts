@@ -7,43 +7,16 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { connectPostgres, type Db } from "../server/store/db.ts";
-import { migrate } from "../server/store/migrate.ts";
 import { sweepIdleBuckets, takeToken } from "../server/store/rate_buckets.ts";
-import { type Backend, backends, freshDatabase } from "./_db.ts";
+import { backends } from "./_db.ts";
+import { openStore } from "./_store.ts";
 import { slidingMax } from "./_windows.ts";
-
-async function open(backend: Backend): Promise<Db & AsyncDisposable> {
-  let close = async () => {};
-  let db: Db;
-  if (backend === "postgres") {
-    const fresh = await freshDatabase();
-    db = connectPostgres(fresh.url, { max: 4 });
-    close = async () => await fresh[Symbol.asyncDispose]();
-  } else {
-    const { startEmbedded } = await import("../server/store/embedded.ts");
-    const dataDir = await Deno.makeTempDir({ prefix: "kagzi_buckets_" });
-    const embedded = await startEmbedded({ dataDir });
-    db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
-    close = async () => {
-      await embedded.close();
-      await Deno.remove(dataDir, { recursive: true });
-    };
-  }
-  await migrate(db);
-  return Object.assign(db, {
-    async [Symbol.asyncDispose]() {
-      await db.close();
-      await close();
-    },
-  });
-}
 
 const epoch = Date.UTC(2030, 0, 1);
 
 for (const backend of await backends()) {
   Deno.test(`GCRA buckets keep every window within the limit on ${backend}`, async () => {
-    await using db = await open(backend);
+    await using db = await openStore(backend);
     let n = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -82,7 +55,7 @@ for (const backend of await backends()) {
   });
 
   Deno.test(`waiters refused together are told times an interval apart on ${backend}`, async () => {
-    await using db = await open(backend);
+    await using db = await openStore(backend);
     const bucket = { namespaceId: "default", kind: "run" as const, name: "w", key: "" };
     const at = new Date(epoch);
     assert.deepEqual(await takeToken(db, bucket, 5, 1000, at), { taken: true });
@@ -105,7 +78,7 @@ for (const backend of await backends()) {
   });
 
   Deno.test(`buckets idle for a minute are swept, busy ones kept, on ${backend}`, async () => {
-    await using db = await open(backend);
+    await using db = await openStore(backend);
     const idle = { namespaceId: "default", kind: "run" as const, name: "t", key: "idle" };
     const busy = { ...idle, key: "busy" };
     await takeToken(db, idle, 1, 1000, new Date(Date.now() - 120_000));

@@ -15,10 +15,10 @@ import {
 } from "@kagzi/sdk";
 import { startEmbedded } from "../server/store/embedded.ts";
 import { retentionPass } from "../server/engine/retention.ts";
-import { connectPostgres, type Db } from "../server/store/db.ts";
-import { migrate } from "../server/store/migrate.ts";
+import { type Db } from "../server/store/db.ts";
 import { deleteExpiredRunsSql, perRunTables } from "../server/store/retention.ts";
-import { type Backend, backends, freshDatabase } from "./_db.ts";
+import { backends } from "./_db.ts";
+import { openStore } from "./_store.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -176,9 +176,8 @@ for (const backend of await backends()) {
   });
 
   Deno.test(`a retention pass deletes a backlog in batches through its index (${backend})`, async () => {
-    await using db = await openDb(backend);
-    await migrate(db.db);
-    const sql = (text: string) => db.db.execute(text);
+    await using db = await openStore(backend);
+    const sql = (text: string) => db.execute(text);
     // 1,234 runs finished 2 h ago with 2 steps and an input each; 10 running; 5 finished just now.
     await sql(`
       insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, status, finished_at)
@@ -206,16 +205,16 @@ for (const backend of await backends()) {
       select namespace_id, run_id, 'progress', 0, '\\x7b7d' from kagzi_runs;
     `);
     const count = async (table: string) =>
-      (await db.db.query<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
+      (await db.query<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
     // Every per-run table was seeded, so each one's deletion is checked below.
     for (const table of perRunTables) assert.ok(await count(table) >= 1249, table);
 
     // The real database, with each retention DELETE statement's result recorded on its way back.
     const batches: number[] = [];
-    const watched: Db = Object.create(db.db, {
+    const watched: Db = Object.create(db, {
       query: {
         value: async <T>(text: string, params?: readonly unknown[]): Promise<T[]> => {
-          const rows = await db.db.query<T>(text, params);
+          const rows = await db.query<T>(text, params);
           if (text === deleteExpiredRunsSql) {
             batches.push((rows[0] as { deleted: number }).deleted);
           }
@@ -241,13 +240,13 @@ for (const backend of await backends()) {
     batches.length = 0;
     assert.equal(await retentionPass(watched, options), 0, "nothing left to delete");
     assert.deepEqual(batches, [], "no statement when no namespace has an expired run");
-    assert.equal(await retentionPass(db.db, { ...options, byNamespace: { b: 0 } }), 0, "b: never");
-    assert.equal(await retentionPass(db.db, { ...options, byNamespace: {} }), 617);
+    assert.equal(await retentionPass(db, { ...options, byNamespace: { b: 0 } }), 0, "b: never");
+    assert.equal(await retentionPass(db, { ...options, byNamespace: {} }), 617);
     assert.deepEqual(await counts(), left(15));
 
     // The sweep's own statement finds its rows through kagzi_runs_finished, never by scanning
     // kagzi_runs (with sequential scans off, a plan without the index would show a Seq Scan).
-    const plan = await db.db.transaction(async (tx) => {
+    const plan = await db.transaction(async (tx) => {
       await tx.query("set local enable_seqscan = off");
       const rows = await tx.query<{ "QUERY PLAN": string }>(
         `explain ${deleteExpiredRunsSql}`,
@@ -258,30 +257,4 @@ for (const backend of await backends()) {
     assert.match(plan, /kagzi_runs_finished/, plan);
     assert.doesNotMatch(plan, /Seq Scan on kagzi_runs/, plan);
   });
-}
-
-/** A migrated-later database of the backend, closed (and dropped) on dispose. */
-async function openDb(backend: Backend): Promise<{ db: Db } & AsyncDisposable> {
-  if (backend === "postgres") {
-    const fresh = await freshDatabase();
-    const db = connectPostgres(fresh.url, { max: 2 });
-    return {
-      db,
-      async [Symbol.asyncDispose]() {
-        await db.close();
-        await fresh[Symbol.asyncDispose]();
-      },
-    };
-  }
-  const dataDir = await Deno.makeTempDir({ prefix: "kagzi_retention_" });
-  const embedded = await startEmbedded({ dataDir });
-  const db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
-  return {
-    db,
-    async [Symbol.asyncDispose]() {
-      await db.close();
-      await embedded.close();
-      await Deno.remove(dataDir, { recursive: true });
-    },
-  };
 }
