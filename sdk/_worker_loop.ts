@@ -242,6 +242,9 @@ export class WorkerLoop {
       const lost = new Set(res.lostRunIds);
       const expiresIn = protoMs(res.leaseExpiresIn) ?? this.#init.leaseMs;
       for (const e of active) {
+        // Ended while the heartbeat was in flight (its completion already stored): the server
+        // no longer holds a lease for it, which says nothing about the run.
+        if (this.#active.get(e.lease.runId) !== e) continue;
         const gone = cancelled.has(e.lease.runId)
           ? "run cancelled"
           : lost.has(e.lease.runId) && "lease lost";
