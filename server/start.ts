@@ -55,6 +55,7 @@ import { FlowCache } from "./services/_flow_cache.ts";
 import { serveStreamEvents } from "./http/stream_sse.ts";
 import { TokenSigner } from "./services/_token_urls.ts";
 import { tokenService } from "./services/token_service.ts";
+import { OpenRuns } from "./services/_open_runs.ts";
 import { tokenCallback, tokenPathPrefix } from "./http/token_callback.ts";
 
 /** A running Kagzi server (without listeners: serve `fetch` or `routes` yourself). */
@@ -162,6 +163,7 @@ export async function startServer(
       : new DeadWorkers(db, notifier, log, config.heartbeatIntervalMs, config.leaseMs),
     clock,
     flowCache: new FlowCache(),
+    openRuns: new OpenRuns(notifier),
     tokens: new TokenSigner(db, config.publicUrl),
   };
 
@@ -196,7 +198,7 @@ export async function startServer(
     router.service(HookService, hookService(ctx));
     router.service(RateLimitService, rateLimitService(ctx));
   };
-  const { fetch, http2Handler } = createRouter({
+  const { fetch, http2Handler, call } = createRouter({
     routes,
     interceptors,
     keys,
@@ -234,7 +236,7 @@ export async function startServer(
     batchSize: database === "embedded" ? 100 : 500,
   });
   let closed = false;
-  return {
+  const server: KagziServer = {
     fetch,
     http2Handler,
     database,
@@ -259,4 +261,12 @@ export async function startServer(
       await closeEmbedded();
     },
   };
+  // The same handlers, checks and keys as `fetch`, called in memory with no HTTP request or
+  // response objects: what `Kagzi.connect(server)` and `Worker.builder(server)` use for Connect
+  // (sdk/_transport.ts; gRPC-Web goes through `fetch`). A symbol: a handshake, not API.
+  Object.defineProperty(server, Symbol.for("kagzi.inProcessCall"), {
+    value: call,
+    enumerable: true,
+  });
+  return server;
 }

@@ -114,6 +114,23 @@ Deno.test(`a worker and a client in the server's own process run workflows (${ba
         toJson(WorkflowSchema, read.workflow!),
       );
     });
+
+    await t.step("Connect calls go in memory, past fetch, under the same key check", async () => {
+      let fetched = 0;
+      const counted = { ...server, fetch: (req: Request) => (fetched++, server.fetch(req)) };
+      const viaMemory = await Kagzi.connect(counted, { apiKey: "in-process-secret-key" });
+      const run = await viaMemory.start<{ qty: number; paid: number }>("order").input({ n: 2 });
+      assert.deepEqual(await run.result(), { qty: 2, paid: 4 });
+      assert.equal(fetched, 0);
+      await assert.rejects(Kagzi.connect(counted), /requires an API key/);
+      assert.equal(fetched, 0);
+      const grpcWeb = await Kagzi.connect(counted, {
+        apiKey: "in-process-secret-key",
+        protocol: "grpc-web",
+      });
+      assert.equal((await grpcWeb.get(run.id)).status, "COMPLETED");
+      assert.ok(fetched > 0);
+    });
   } finally {
     await worker.shutdown();
     await running;

@@ -9,7 +9,12 @@
 import type * as http2 from "node:http2";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  createFetchHandler,
+  createUniversalHandlerClient,
+  type UniversalClientFn,
+  type UniversalHandler,
+} from "@connectrpc/connect/protocol";
 import {
   compressionGzip,
   universalRequestFromNodeRequest,
@@ -54,6 +59,11 @@ export interface RouterOptions {
 export interface Router {
   fetch(req: Request): Promise<Response>;
   http2Handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void;
+  /**
+   * The Connect RPCs called in memory (the same guarded handlers, interceptors and keys as
+   * `fetch`, without a Request, a Response or their streams): the in-process SDK's transport.
+   */
+  call: UniversalClientFn;
 }
 
 /** Builds both handlers over one set of services and interceptors. */
@@ -135,7 +145,8 @@ export function createRouter(options: RouterOptions): Router {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
   };
-  return { fetch, http2Handler };
+  const call = createUniversalHandlerClient([...connectHandlers.values()]);
+  return { fetch, http2Handler, call };
 }
 
 const supportedContentType =

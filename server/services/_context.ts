@@ -8,6 +8,7 @@ import type { ServerMetrics } from "../metrics.ts";
 import type { Db } from "../store/db.ts";
 import type { DbHealth } from "../store/health.ts";
 import type { FlowCache } from "./_flow_cache.ts";
+import type { OpenRuns } from "./_open_runs.ts";
 import type { TokenSigner } from "./_token_urls.ts";
 
 /** What every service handler needs. */
@@ -32,6 +33,8 @@ export interface ServiceContext {
   tokens: TokenSigner;
   /** This server's bulk worker, poked when a bulk operation starts (absent in serverless mode). */
   bulk?: { poke(): void };
+  /** Runs known to be open, so a result wait need not read them (`_open_runs.ts`). */
+  openRuns: OpenRuns;
   /** Flow control of workflow types, read by starts (absent: none is applied). */
   flowCache?: FlowCache;
 }

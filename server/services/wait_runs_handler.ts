@@ -18,6 +18,7 @@ import * as runs from "../store/runs.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorFromJson, isTerminal, payloadOf, statusToProto } from "./_convert.ts";
 import { runNotFound } from "./_not_found.ts";
+import { rereadMs } from "./_open_runs.ts";
 import { durationMs } from "./_time.ts";
 import * as v from "./_validate.ts";
 
@@ -31,8 +32,6 @@ export const maxWaitRuns = 1000;
  * as much CPU again per workflow as the workflow itself. A lone wait answers at once.
  */
 const lingerMs = (open: number) => Math.min(20, 2 + Math.floor(open / 25));
-/** How often open runs are read again (a replica that started a moment ago is not yet told). */
-const rereadMs = 5_000;
 
 /** The WaitRuns handler of WorkflowService. */
 export function waitRunsHandler(
@@ -40,14 +39,7 @@ export function waitRunsHandler(
 ): Pick<ServiceImpl<typeof WorkflowService>, "waitRuns"> {
   const { db, notifier } = ctx;
   const log = (msg: string, err: unknown) => ctx.log.error(`WaitRuns: ${msg}`, err);
-  // Runs a WaitRuns read and found open (by done topic, with when): the next WaitRuns naming
-  // them within 5 s reads them only if an end was published meanwhile, so asking again for the
-  // runs still open (as the client does after every answer) costs no read of them. Ends on
-  // other servers arrive by NOTIFY; a lost LISTEN session forgets everything; what no server
-  // publishes (a child cancelled by the database's trigger) is read again after 5 s, as a
-  // GetWorkflow wait re-reads.
-  const knownOpen = new Map<string, number>();
-  notifier.watchDone((topic) => topic === undefined ? knownOpen.clear() : knownOpen.delete(topic));
+  const openRuns = ctx.openRuns;
   return {
     async waitRuns(req, call) {
       const op = "wait for runs";
@@ -126,16 +118,14 @@ export function waitRunsHandler(
         });
       try {
         let readAll = open.size > 0;
-        // The first read trusts `knownOpen`; the periodic re-read does not.
+        // The first read trusts the open marks (`_open_runs.ts`); the periodic re-read does not.
         let trustKnown = true;
         let lingered = false;
         for (;;) {
           if (readAll) {
             const now = Date.now();
             const ids = trustKnown
-              ? [...open].filter((id) =>
-                (knownOpen.get(doneTopic(namespaceId, id)) ?? 0) <= now - rereadMs
-              )
+              ? [...open].filter((id) => !openRuns.knownOpen(namespaceId, id, now))
               : [...open];
             const rows = ids.length ? await runs.getRunEnds(db, namespaceId, ids) : [];
             const found = new Set(rows.map((r) => r.run_id));
@@ -151,9 +141,8 @@ export function waitRunsHandler(
             readAll = trustKnown = false;
             // Open as of now; an end from here on deletes the mark (those that ended since the
             // subscription are in `fired`, and not marked).
-            if (knownOpen.size > 100_000) knownOpen.clear();
             for (const id of ids) {
-              if (open.has(id) && !fired.has(id)) knownOpen.set(doneTopic(namespaceId, id), now);
+              if (open.has(id) && !fired.has(id)) openRuns.mark(namespaceId, id, now);
             }
           }
           // What ended meanwhile: a completion here says its output; others are read.
