@@ -145,7 +145,14 @@ export class Execution {
     return await this.#finish(ended);
   }
 
+  /** True once the run's end (completion or failure) is being reported: no step starts after. */
+  get ending(): boolean {
+    return this.#ending;
+  }
+  #ending = false;
+
   async #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
+    this.#ending = true;
     const { runId, fence } = this.lease;
     if ("error" in ended && ended.error !== undefined) {
       const error = toErrorDetail(ended.error);

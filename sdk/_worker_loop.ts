@@ -242,9 +242,10 @@ export class WorkerLoop {
       const lost = new Set(res.lostRunIds);
       const expiresIn = protoMs(res.leaseExpiresIn) ?? this.#init.leaseMs;
       for (const e of active) {
-        // Ended while the heartbeat was in flight (its completion already stored): the server
-        // no longer holds a lease for it, which says nothing about the run.
-        if (this.#active.get(e.lease.runId) !== e) continue;
+        // Ended, or reporting its end, while the heartbeat was in flight: the server holds no
+        // lease for a run that ended, which says nothing here (the end's own answer says whether
+        // it was stored; an execution reporting its end starts no step).
+        if (this.#active.get(e.lease.runId) !== e || e.ending) continue;
         const gone = cancelled.has(e.lease.runId)
           ? "run cancelled"
           : lost.has(e.lease.runId) && "lease lost";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freshDatabase, type TestDatabase } from "./_db.ts";
 import { spawnDeno, type TestProcess } from "./_process.ts";
-import { freePort } from "./_server.ts";
+import { freePort, portTaken } from "./_server.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const serverMain = new URL("../server/main.ts", import.meta.url).pathname;
@@ -48,10 +48,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const db = await freshDatabase();
   const started: Instance[] = [];
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  const start = async (port = freePort()) => {
-    const i = await startInstance(db.url, port, options);
-    started.push(i);
-    return i;
+  const start = async (port?: number) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        const i = await startInstance(db.url, port ?? freePort(), options);
+        started.push(i);
+        return i;
+      } catch (err) {
+        if (port !== undefined || attempt >= 3 || !portTaken(err)) throw err;
+      }
+    }
   };
   try {
     const migrateOutput = await migrate(db.url);

@@ -34,8 +34,28 @@ export interface ServerProcess extends TestProcess {
   stop(): Promise<Deno.CommandStatus>;
 }
 
+/**
+ * Whether a start failed because a port picked by {@linkcode freePort} was taken before the
+ * process bound it (another test's process got it first): then it is tried on other ports.
+ */
+export function portTaken(err: unknown): boolean {
+  return err instanceof Error && /did not start/.test(err.message) &&
+    /AddrInUse|Address already in use/.test(err.message);
+}
+
 /** Spawns `deno run server/main.ts` and waits for its ready line. */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (err) {
+      const picked = options.port === undefined || options.grpcPort === undefined;
+      if (!picked || attempt >= 3 || !portTaken(err)) throw err;
+    }
+  }
+}
+
+async function startServerOnce(options: ServerOptions): Promise<ServerProcess> {
   const port = options.port ?? freePort();
   const grpcPort = options.grpcPort ?? freePort();
   const args = [

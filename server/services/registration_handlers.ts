@@ -161,11 +161,7 @@ export function registrationHandlers(
           (await queue.runStatuses(db, namespaceId, missing)).map((r) => [r.run_id, r.status]),
         );
         for (const id of missing) {
-          const status = statuses.get(id);
-          // Ended while this heartbeat was on its way (the worker's own completion, usually):
-          // nothing is lost; a late report of another holder is refused on its own.
-          if (status === "COMPLETED" || status === "FAILED") continue;
-          (status === "CANCELLED" ? cancelled : lostRuns).push(id);
+          (statuses.get(id) === "CANCELLED" ? cancelled : lostRuns).push(id);
         }
       }
       return create(HeartbeatResponseSchema, {
