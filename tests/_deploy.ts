@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { freshDatabase, type TestDatabase } from "./_db.ts";
 import { spawnDeno, type TestProcess } from "./_process.ts";
-import { freePort, portTaken } from "./_server.ts";
+import { freePort, onFreePorts } from "./_server.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const serverMain = new URL("../server/main.ts", import.meta.url).pathname;
@@ -49,15 +49,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const started: Instance[] = [];
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   const start = async (port?: number) => {
-    for (let attempt = 1;; attempt++) {
-      try {
-        const i = await startInstance(db.url, port ?? freePort(), options);
-        started.push(i);
-        return i;
-      } catch (err) {
-        if (port !== undefined || attempt >= 3 || !portTaken(err)) throw err;
-      }
-    }
+    const i = await onFreePorts(
+      port === undefined,
+      () => startInstance(db.url, port ?? freePort(), options),
+    );
+    started.push(i);
+    return i;
   };
   try {
     const migrateOutput = await migrate(db.url);

@@ -35,24 +35,26 @@ export interface ServerProcess extends TestProcess {
 }
 
 /**
- * Whether a start failed because a port picked by {@linkcode freePort} was taken before the
- * process bound it (another test's process got it first): then it is tried on other ports.
+ * Runs `start`, and again (up to three times in all) when a port it picked with
+ * {@linkcode freePort} was taken before the process bound it (another test's process got it
+ * first); `picked` false (the caller named the ports) tries once.
  */
-export function portTaken(err: unknown): boolean {
-  return err instanceof Error && /did not start/.test(err.message) &&
-    /AddrInUse|Address already in use/.test(err.message);
+export async function onFreePorts<T>(picked: boolean, start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      const taken = err instanceof Error && /did not start/.test(err.message) &&
+        /AddrInUse|Address already in use/.test(err.message);
+      if (!picked || attempt >= 3 || !taken) throw err;
+    }
+  }
 }
 
 /** Spawns `deno run server/main.ts` and waits for its ready line. */
-export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await startServerOnce(options);
-    } catch (err) {
-      const picked = options.port === undefined || options.grpcPort === undefined;
-      if (!picked || attempt >= 3 || !portTaken(err)) throw err;
-    }
-  }
+export function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
+  const picked = options.port === undefined || options.grpcPort === undefined;
+  return onFreePorts(picked, () => startServerOnce(options));
 }
 
 async function startServerOnce(options: ServerOptions): Promise<ServerProcess> {

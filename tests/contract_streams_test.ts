@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Context, Kagzi, Worker } from "@kagzi/sdk";
 import { TestEnv } from "@kagzi/sdk/testing";
 import { startTestServer } from "./_server.ts";
+import { runExample } from "./_examples.ts";
 
 async function exportReport(ctx: Context) {
   // inside a workflow: durable, ordered, replay-safe output (a write is stored once per occurrence)
@@ -53,14 +54,7 @@ Deno.test("API.md's stream example runs as written (embedded)", async () => {
 
 Deno.test("examples/streams follows a run's tokens live and reads its progress as SSE (embedded)", async () => {
   await using server = await startTestServer("embedded");
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../examples/streams/main.ts", import.meta.url).pathname],
-    env: { KAGZI_ADDR: server.url, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  const stdout = await runExample("streams", server.url);
   const said = "You asked: what is six times seven? The answer is forty-two.";
   assert.match(stdout, new RegExp(`streamed: ${said.replace("?", "\\?")}\n`));
   assert.match(stdout, /progress events: 11 last: {"pct":100}/);

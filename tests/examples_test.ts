@@ -2,19 +2,13 @@ import assert from "node:assert/strict";
 import { Kagzi } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
+import { runExample } from "./_examples.ts";
 
 const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
 
 Deno.test(`examples/order runs the API.md program to completion (${backend})`, async () => {
   await using server = await startTestServer(backend);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../examples/order/main.ts", import.meta.url).pathname],
-    env: { KAGZI_ADDR: server.url, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  const stdout = await runExample("order", server.url);
   assert.match(stdout, /^[0-9a-f-]{36} false$/m);
   assert.match(stdout, /emailed user123@example.com about ship-2/);
   assert.match(stdout, /result {"orderId":"tx-123-9999","status":"completed"}/);
@@ -41,14 +35,7 @@ Deno.test(`examples/order runs the API.md program to completion (${backend})`, a
 
 Deno.test(`examples/approval: an approval signal, a timeout and a child charge (${backend})`, async () => {
   await using server = await startTestServer(backend);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../examples/approval/main.ts", import.meta.url).pathname],
-    env: { KAGZI_ADDR: server.url, NO_COLOR: "1", APPROVAL_TIMEOUT: "1s" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  const stdout = await runExample("approval", server.url, { APPROVAL_TIMEOUT: "1s" });
   assert.match(
     stdout,
     /approved: {"orderId":"A-1","status":"charged","receipt":"rcpt-42","approvedBy":"ana"}/,
@@ -63,14 +50,7 @@ Deno.test(`examples/approval: an approval signal, a timeout and a child charge (
 
 Deno.test(`examples/versioning: a run keeps the version it started on (${backend})`, async () => {
   await using server = await startTestServer(backend);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../examples/versioning/main.ts", import.meta.url).pathname],
-    env: { KAGZI_ADDR: server.url, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  const stdout = await runExample("versioning", server.url);
   assert.match(
     stdout,
     /o-1 {"version":"1","receipt":"card-o-1","by":"ana","tracking":"ship-o-1"}/,

@@ -117,12 +117,15 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         // A debounced start that stored nothing: see who keeps the id (none: try again).
         // Open from before its insert: an end published from then on clears the mark, so the
         // result wait that usually follows need not read it.
-        if (!plan.debounce) ctx.openRuns.mark(namespaceId, run.runId);
-        const inserted = plan.debounce ? undefined : await starts.add(run).catch((err) => {
-          ctx.openRuns.forget(namespaceId, run.runId);
-          throw err;
-        });
-        if (!inserted) ctx.openRuns.forget(namespaceId, run.runId);
+        let inserted: Awaited<ReturnType<typeof starts.add>> | undefined;
+        if (!plan.debounce) {
+          ctx.openRuns.mark(namespaceId, run.runId);
+          try {
+            inserted = await starts.add(run);
+          } finally {
+            if (!inserted) ctx.openRuns.forget(namespaceId, run.runId);
+          }
+        }
         if (inserted) {
           metrics.runStarted(namespaceId, workflowType);
           return create(StartWorkflowResponseSchema, {
