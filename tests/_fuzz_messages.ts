@@ -196,12 +196,15 @@ function field(f: DescField, depth: number): fc.Arbitrary<unknown> {
 /**
  * Whether the server must refuse this decoded request as INVALID_ARGUMENT for its
  * content alone: a string holding U+0000 or an unpaired surrogate, or an enum number
- * the schema does not define. (A Report's items are answered one by one instead.)
+ * the schema does not define. (The items of a Report and of a StartWorkflows are answered one
+ * by one instead.)
  */
 export function refusedForContent(desc: DescMessage, message: unknown): boolean {
-  const skip = desc.typeName === "kagzi.v1.ReportRequest" ? "items" : undefined;
+  const skip = perItem.has(desc.typeName) ? "items" : undefined;
   return hostile(desc, message, skip);
 }
+
+const perItem = new Set(["kagzi.v1.ReportRequest", "kagzi.v1.StartWorkflowsRequest"]);
 
 function hostile(desc: DescMessage, message: unknown, skip?: string): boolean {
   const msg = message as Record<string, unknown>;

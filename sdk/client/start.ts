@@ -9,6 +9,7 @@ import { retryUnavailable } from "../_backoff.ts";
 import { autoIdempotencyKey } from "./signals.ts";
 import type { Services } from "./_services.ts";
 import { makeRun, type WorkflowRun } from "./runs.ts";
+import { startBatches } from "./_start_batch.ts";
 
 /**
  * What a start with a workflow id does when a run under that id is retained (open, or ended
@@ -125,7 +126,7 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
     const workflowId = generated ? crypto.randomUUID() : this.#id;
     const signalKey = this.#signal && (this.#signal.idempotencyKey || autoIdempotencyKey());
     const send = (traceparent: string) =>
-      this.services.workflows.startWorkflow({
+      startBatches(this.services).start({
         namespace: this.ns,
         workflowType: this.type,
         workflowId,

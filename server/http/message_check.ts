@@ -25,10 +25,13 @@ import {
 } from "../services/_message_values.ts";
 
 /**
- * Fields of a request checked elsewhere, item by item: a Report answers each of
- * its items on its own, so one bad item must not refuse the others.
+ * Fields of a request checked elsewhere, item by item: a Report and a StartWorkflows answer
+ * each of their items on their own, so one bad item must not refuse the others.
  */
-const checkedPerItem: Record<string, string> = { "kagzi.v1.ReportRequest": "items" };
+const checkedPerItem: Record<string, string> = {
+  "kagzi.v1.ReportRequest": "items",
+  "kagzi.v1.StartWorkflowsRequest": "items",
+};
 
 /** Refuses a request holding an unstorable string or an undefined enum value. */
 export const messageCheckInterceptor: Interceptor = (next) => (req) => {

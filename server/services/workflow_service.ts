@@ -41,6 +41,7 @@ import { checkSignal, signalHandlers, signalWithStart } from "./signal_handlers.
 import { traceparentOf } from "../tracing.ts";
 import { debouncedStart, planStart } from "./_flow_start.ts";
 import { waitRunsHandler } from "./wait_runs_handler.ts";
+import { startBatchHandler } from "./start_batch_handler.ts";
 
 /** The WorkflowService handlers. */
 export function workflowService(ctx: ServiceContext): ServiceImpl<typeof WorkflowService> {
@@ -49,7 +50,8 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
   // A start finding a poll waiting for its type hands the run over already claimed (sync match).
   const starts = groupCommit(ctx, "starts", startRuns(ctx));
   const served = new ServedTypes(db);
-  return {
+  const service: ServiceImpl<typeof WorkflowService> = {
+    ...startBatchHandler(ctx, (req, call) => service.startWorkflow(req, call)),
     ...signalHandlers(ctx),
     ...retryHandlers(ctx),
     ...resumeHandlers(ctx),
@@ -283,4 +285,5 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       );
     },
   };
+  return service;
 }

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/workflow.proto.
  */
 export const file_kagzi_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEikAgKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQSFQoNcmVydW5fcnVuX2lkcxgbIAMoCRIqCgR0YWdzGBwgAygLMhwua2FnemkudjEuV29ya2Zsb3cuVGFnc0VudHJ5EikKC3dhaXRpbmdfZm9yGCggASgLMhQua2FnemkudjEuV2FpdGluZ0ZvchIQCghwcmlvcml0eRgpIAEoBRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK1AQoGUGFya2VkEiMKCGV4cGVjdGVkGAEgASgLMhEua2FnemkudjEuU3RlcFJlZhIgCgVhc2tlZBgCIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLQoJcGFya2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl3b3JrZXJfaWQYBCABKAkSIgoHdW5hc2tlZBgFIAMoCzIRLmthZ3ppLnYxLlN0ZXBSZWYiPgoIVW5zZXJ2ZWQSMgoObGFzdF9zZXJ2ZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn8KDFdvcmtmbG93V2FpdBIgCgRraW5kGAEgASgOMhIua2FnemkudjEuV2FpdEtpbmQSDAoEbmFtZRgCIAEoCRIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY2hpbGRfcnVuX2lkGAQgASgJIvcBCgZTaWduYWwSEQoJc2lnbmFsX2lkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEiIKB3BheWxvYWQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjb25zdW1lZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHgoWY29uc3VtZWRfYnlfb2NjdXJyZW5jZRgIIAEoBSJYCgtTdGFydFNpZ25hbBIMCgRuYW1lGAEgASgJEiIKB3BheWxvYWQYAiABKAsyES5rYWd6aS52MS5QYXlsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSL8AwoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhUKDXdvcmtmbG93X3R5cGUYAiABKAkSEwoLd29ya2Zsb3dfaWQYAyABKAkSIAoFaW5wdXQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEg8KB3ZlcnNpb24YBSABKAkSLwoLZGVhZGxpbmVfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKDHJldHJ5X3BvbGljeRgHIAEoCzIVLmthZ3ppLnYxLlJldHJ5UG9saWN5EiIKB2NvbnRleHQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiUKBnNpZ25hbBgJIAEoCzIVLmthZ3ppLnYxLlN0YXJ0U2lnbmFsEhMKC3RyYWNlcGFyZW50GAogASgJEisKDG9uX2R1cGxpY2F0ZRgLIAEoDjIVLmthZ3ppLnYxLk9uRHVwbGljYXRlEjYKBHRhZ3MYDCADKAsyKC5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVxdWVzdC5UYWdzRW50cnkSFQoIcHJpb3JpdHkYKCABKAVIAIgBARorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUILCglfcHJpb3JpdHkitQEKFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSFgoOYWxyZWFkeV9leGlzdHMYAyABKAgSKAoGc3RhdHVzGAQgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXMSEQoJc2lnbmFsX2lkGAUgASgJEg8KB3dhcm5pbmcYBiABKAkSEQoJZGVib3VuY2VkGCggASgIIm0KEkdldFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEjQKEXdhaXRfZm9yX3Rlcm1pbmFsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjsKE0dldFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdyJhCg9XYWl0UnVuc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg8KB3J1bl9pZHMYAiADKAkSKgoHdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKPAQoKUnVuT3V0Y29tZRIOCgZydW5faWQYASABKAkSKAoGc3RhdHVzGAIgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXMSIQoGb3V0cHV0GAMgASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgEIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIjcKEFdhaXRSdW5zUmVzcG9uc2USIwoFZW5kZWQYASADKAsyFC5rYWd6aS52MS5SdW5PdXRjb21lItYCChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSIwoEcGFnZRgCIAEoCzIVLmthZ3ppLnYxLlBhZ2VSZXF1ZXN0Ei0KBnN0YXR1cxgDIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzSACIAQESFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRITCgt3b3JrZmxvd19pZBgFIAEoCRITCgtzY2hlZHVsZV9pZBgGIAEoCRIPCgd2ZXJzaW9uGAcgASgJEhUKDXBhcmVudF9ydW5faWQYCCABKAkSNgoEdGFncxgJIAMoCzIoLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfc3RhdHVzImAKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIlCgl3b3JrZmxvd3MYASADKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIgCgRwYWdlGAIgASgLMhIua2FnemkudjEuUGFnZUluZm8iSgoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlkKFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIZChFhbHJlYWR5X2NhbmNlbGxlZBgCIAEoCCKMAQoVU2lnbmFsV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSEwoLc2lnbmFsX25hbWUYAyABKAkSIgoHcGF5bG9hZBgEIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJIkMKFlNpZ25hbFdvcmtmbG93UmVzcG9uc2USEQoJc2lnbmFsX2lkGAEgASgJEhYKDmFscmVhZHlfZXhpc3RzGAIgASgIInEKEkxpc3RTaWduYWxzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEiMKBHBhZ2UYAyABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBITCgtzaWduYWxfbmFtZRgEIAEoCSJaChNMaXN0U2lnbmFsc1Jlc3BvbnNlEiEKB3NpZ25hbHMYASADKAsyEC5rYWd6aS52MS5TaWduYWwSIAoEcGFnZRgCIAEoCzISLmthZ3ppLnYxLlBhZ2VJbmZvIkwKFFJldHJ5V29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSEQoJZnJvbV9zdGVwGAMgASgJIjwKFVJldHJ5V29ya2Zsb3dSZXNwb25zZRIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkiTQoVUmVzdW1lV29ya2Zsb3dSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIOCgZydW5faWQYAiABKAkSEQoJZnJvbV9oZXJlGAMgASgIIj4KFlJlc3VtZVdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdyI5ChRQYXVzZVdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJIlUKFVBhdXNlV29ya2Zsb3dSZXNwb25zZRIkCgh3b3JrZmxvdxgBIAEoCzISLmthZ3ppLnYxLldvcmtmbG93EhYKDmFscmVhZHlfcGF1c2VkGAIgASgIIkQKGFBhdXNlV29ya2Zsb3dUeXBlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFQoNd29ya2Zsb3dfdHlwZRgCIAEoCSIwChlQYXVzZVdvcmtmbG93VHlwZVJlc3BvbnNlEhMKC3J1bnNfcGF1c2VkGAEgASgFIkUKGVJlc3VtZVdvcmtmbG93VHlwZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhUKDXdvcmtmbG93X3R5cGUYAiABKAkiMgoaUmVzdW1lV29ya2Zsb3dUeXBlUmVzcG9uc2USFAoMcnVuc19yZXN1bWVkGAEgASgFKpsCCg5Xb3JrZmxvd1N0YXR1cxIfChtXT1JLRkxPV19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdXT1JLRkxPV19TVEFUVVNfUEVORElORxABEhsKF1dPUktGTE9XX1NUQVRVU19SVU5OSU5HEAISHAoYV09SS0ZMT1dfU1RBVFVTX1NMRUVQSU5HEAMSHQoZV09SS0ZMT1dfU1RBVFVTX0NPTVBMRVRFRBAEEhoKFldPUktGTE9XX1NUQVRVU19GQUlMRUQQBRIdChlXT1JLRkxPV19TVEFUVVNfQ0FOQ0VMTEVEEAYSGgoWV09SS0ZMT1dfU1RBVFVTX1BBUktFRBAHEhoKFldPUktGTE9XX1NUQVRVU19QQVVTRUQQCCqiAQoIV2FpdEtpbmQSGQoVV0FJVF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPV0FJVF9LSU5EX1NMRUVQEAESFAoQV0FJVF9LSU5EX1NJR05BTBACEhMKD1dBSVRfS0lORF9DSElMRBADEhMKD1dBSVRfS0lORF9SRVRSWRAEEhMKD1dBSVRfS0lORF9UT0tFThA8EhEKDVdBSVRfS0lORF9BTlkQPSqsAQoLT25EdXBsaWNhdGUSHAoYT05fRFVQTElDQVRFX1VOU1BFQ0lGSUVEEAASIAocT05fRFVQTElDQVRFX1JFVFVSTl9FWElTVElORxABEiQKIE9OX0RVUExJQ0FURV9BTExPV19BRlRFUl9GQUlMVVJFEAISIAocT05fRFVQTElDQVRFX0FMTE9XX0FGVEVSX0VORBADEhUKEU9OX0RVUExJQ0FURV9GQUlMEAQy8gcKD1dvcmtmbG93U2VydmljZRJQCg1TdGFydFdvcmtmbG93Eh4ua2FnemkudjEuU3RhcnRXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVzcG9uc2USSgoLR2V0V29ya2Zsb3cSHC5rYWd6aS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHS5rYWd6aS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlEkEKCFdhaXRSdW5zEhkua2FnemkudjEuV2FpdFJ1bnNSZXF1ZXN0Ghoua2FnemkudjEuV2FpdFJ1bnNSZXNwb25zZRJQCg1MaXN0V29ya2Zsb3dzEh4ua2FnemkudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHy5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USUwoOQ2FuY2VsV29ya2Zsb3cSHy5rYWd6aS52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5DYW5jZWxXb3JrZmxvd1Jlc3BvbnNlElMKDlNpZ25hbFdvcmtmbG93Eh8ua2FnemkudjEuU2lnbmFsV29ya2Zsb3dSZXF1ZXN0GiAua2FnemkudjEuU2lnbmFsV29ya2Zsb3dSZXNwb25zZRJKCgtMaXN0U2lnbmFscxIcLmthZ3ppLnYxLkxpc3RTaWduYWxzUmVxdWVzdBodLmthZ3ppLnYxLkxpc3RTaWduYWxzUmVzcG9uc2USUAoNUmV0cnlXb3JrZmxvdxIeLmthZ3ppLnYxLlJldHJ5V29ya2Zsb3dSZXF1ZXN0Gh8ua2FnemkudjEuUmV0cnlXb3JrZmxvd1Jlc3BvbnNlElMKDlJlc3VtZVdvcmtmbG93Eh8ua2FnemkudjEuUmVzdW1lV29ya2Zsb3dSZXF1ZXN0GiAua2FnemkudjEuUmVzdW1lV29ya2Zsb3dSZXNwb25zZRJQCg1QYXVzZVdvcmtmbG93Eh4ua2FnemkudjEuUGF1c2VXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5QYXVzZVdvcmtmbG93UmVzcG9uc2USXAoRUGF1c2VXb3JrZmxvd1R5cGUSIi5rYWd6aS52MS5QYXVzZVdvcmtmbG93VHlwZVJlcXVlc3QaIy5rYWd6aS52MS5QYXVzZVdvcmtmbG93VHlwZVJlc3BvbnNlEl8KElJlc3VtZVdvcmtmbG93VHlwZRIjLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93VHlwZVJlcXVlc3QaJC5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1R5cGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_flow, file_kagzi_v1_worker]);
+  fileDesc("ChdrYWd6aS92MS93b3JrZmxvdy5wcm90bxIIa2FnemkudjEikAgKCFdvcmtmbG93Eg4KBnJ1bl9pZBgBIAEoCRITCgt3b3JrZmxvd19pZBgCIAEoCRIRCgluYW1lc3BhY2UYAyABKAkSFQoNd29ya2Zsb3dfdHlwZRgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEigKBnN0YXR1cxgGIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiAKBWlucHV0GAcgASgLMhEua2FnemkudjEuUGF5bG9hZBIhCgZvdXRwdXQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiQKBWVycm9yGAkgASgLMhUua2FnemkudjEuRXJyb3JEZXRhaWwSDwoHYXR0ZW1wdBgKIAEoBRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKd2FrZV91cF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVhZGxpbmVfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKB2NvbnRleHQYESABKAsyES5rYWd6aS52MS5QYXlsb2FkEhMKC3NjaGVkdWxlX2lkGBIgASgJEhEKCXdvcmtlcl9pZBgTIAEoCRIrCgxyZXRyeV9wb2xpY3kYFCABKAsyFS5rYWd6aS52MS5SZXRyeVBvbGljeRIVCg1wYXJlbnRfcnVuX2lkGBUgASgJEiUKBXdhaXRzGBYgAygLMhYua2FnemkudjEuV29ya2Zsb3dXYWl0EhsKE3JldHJpZWRfZnJvbV9ydW5faWQYFyABKAkSEwoLdHJhY2VwYXJlbnQYGCABKAkSIAoGcGFya2VkGBkgASgLMhAua2FnemkudjEuUGFya2VkEiQKCHVuc2VydmVkGBogASgLMhIua2FnemkudjEuVW5zZXJ2ZWQSFQoNcmVydW5fcnVuX2lkcxgbIAMoCRIqCgR0YWdzGBwgAygLMhwua2FnemkudjEuV29ya2Zsb3cuVGFnc0VudHJ5EikKC3dhaXRpbmdfZm9yGCggASgLMhQua2FnemkudjEuV2FpdGluZ0ZvchIQCghwcmlvcml0eRgpIAEoBRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK1AQoGUGFya2VkEiMKCGV4cGVjdGVkGAEgASgLMhEua2FnemkudjEuU3RlcFJlZhIgCgVhc2tlZBgCIAEoCzIRLmthZ3ppLnYxLlN0ZXBSZWYSLQoJcGFya2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl3b3JrZXJfaWQYBCABKAkSIgoHdW5hc2tlZBgFIAMoCzIRLmthZ3ppLnYxLlN0ZXBSZWYiPgoIVW5zZXJ2ZWQSMgoObGFzdF9zZXJ2ZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn8KDFdvcmtmbG93V2FpdBIgCgRraW5kGAEgASgOMhIua2FnemkudjEuV2FpdEtpbmQSDAoEbmFtZRgCIAEoCRIpCgV1bnRpbBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY2hpbGRfcnVuX2lkGAQgASgJIvcBCgZTaWduYWwSEQoJc2lnbmFsX2lkGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEiIKB3BheWxvYWQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjb25zdW1lZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHgoWY29uc3VtZWRfYnlfb2NjdXJyZW5jZRgIIAEoBSJYCgtTdGFydFNpZ25hbBIMCgRuYW1lGAEgASgJEiIKB3BheWxvYWQYAiABKAsyES5rYWd6aS52MS5QYXlsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSL8AwoUU3RhcnRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhUKDXdvcmtmbG93X3R5cGUYAiABKAkSEwoLd29ya2Zsb3dfaWQYAyABKAkSIAoFaW5wdXQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEg8KB3ZlcnNpb24YBSABKAkSLwoLZGVhZGxpbmVfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKDHJldHJ5X3BvbGljeRgHIAEoCzIVLmthZ3ppLnYxLlJldHJ5UG9saWN5EiIKB2NvbnRleHQYCCABKAsyES5rYWd6aS52MS5QYXlsb2FkEiUKBnNpZ25hbBgJIAEoCzIVLmthZ3ppLnYxLlN0YXJ0U2lnbmFsEhMKC3RyYWNlcGFyZW50GAogASgJEisKDG9uX2R1cGxpY2F0ZRgLIAEoDjIVLmthZ3ppLnYxLk9uRHVwbGljYXRlEjYKBHRhZ3MYDCADKAsyKC5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVxdWVzdC5UYWdzRW50cnkSFQoIcHJpb3JpdHkYKCABKAVIAIgBARorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUILCglfcHJpb3JpdHkitQEKFVN0YXJ0V29ya2Zsb3dSZXNwb25zZRIOCgZydW5faWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSFgoOYWxyZWFkeV9leGlzdHMYAyABKAgSKAoGc3RhdHVzGAQgASgOMhgua2FnemkudjEuV29ya2Zsb3dTdGF0dXMSEQoJc2lnbmFsX2lkGAUgASgJEg8KB3dhcm5pbmcYBiABKAkSEQoJZGVib3VuY2VkGCggASgIIlkKFVN0YXJ0V29ya2Zsb3dzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSLQoFaXRlbXMYAiADKAsyHi5rYWd6aS52MS5TdGFydFdvcmtmbG93UmVxdWVzdCJ8ChRTdGFydFdvcmtmbG93c1Jlc3VsdBIyCgdzdGFydGVkGAEgASgLMh8ua2FnemkudjEuU3RhcnRXb3JrZmxvd1Jlc3BvbnNlSAASJgoFZXJyb3IYAiABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbEgAQggKBnJlc3VsdCJJChZTdGFydFdvcmtmbG93c1Jlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5rYWd6aS52MS5TdGFydFdvcmtmbG93c1Jlc3VsdCJtChJHZXRXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRI0ChF3YWl0X2Zvcl90ZXJtaW5hbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ciYQoPV2FpdFJ1bnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIPCgdydW5faWRzGAIgAygJEioKB3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ijwEKClJ1bk91dGNvbWUSDgoGcnVuX2lkGAEgASgJEigKBnN0YXR1cxgCIAEoDjIYLmthZ3ppLnYxLldvcmtmbG93U3RhdHVzEiEKBm91dHB1dBgDIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQSJAoFZXJyb3IYBCABKAsyFS5rYWd6aS52MS5FcnJvckRldGFpbCI3ChBXYWl0UnVuc1Jlc3BvbnNlEiMKBWVuZGVkGAEgAygLMhQua2FnemkudjEuUnVuT3V0Y29tZSLWAgoUTGlzdFdvcmtmbG93c1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEiMKBHBhZ2UYAiABKAsyFS5rYWd6aS52MS5QYWdlUmVxdWVzdBItCgZzdGF0dXMYAyABKA4yGC5rYWd6aS52MS5Xb3JrZmxvd1N0YXR1c0gAiAEBEhUKDXdvcmtmbG93X3R5cGUYBCABKAkSEwoLd29ya2Zsb3dfaWQYBSABKAkSEwoLc2NoZWR1bGVfaWQYBiABKAkSDwoHdmVyc2lvbhgHIAEoCRIVCg1wYXJlbnRfcnVuX2lkGAggASgJEjYKBHRhZ3MYCSADKAsyKC5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdC5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX3N0YXR1cyJgChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJQoJd29ya2Zsb3dzGAEgAygLMhIua2FnemkudjEuV29ya2Zsb3cSIAoEcGFnZRgCIAEoCzISLmthZ3ppLnYxLlBhZ2VJbmZvIkoKFUNhbmNlbFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJZChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3cSGQoRYWxyZWFkeV9jYW5jZWxsZWQYAiABKAgijAEKFVNpZ25hbFdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEhMKC3NpZ25hbF9uYW1lGAMgASgJEiIKB3BheWxvYWQYBCABKAsyES5rYWd6aS52MS5QYXlsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSJDChZTaWduYWxXb3JrZmxvd1Jlc3BvbnNlEhEKCXNpZ25hbF9pZBgBIAEoCRIWCg5hbHJlYWR5X2V4aXN0cxgCIAEoCCJxChJMaXN0U2lnbmFsc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIjCgRwYWdlGAMgASgLMhUua2FnemkudjEuUGFnZVJlcXVlc3QSEwoLc2lnbmFsX25hbWUYBCABKAkiWgoTTGlzdFNpZ25hbHNSZXNwb25zZRIhCgdzaWduYWxzGAEgAygLMhAua2FnemkudjEuU2lnbmFsEiAKBHBhZ2UYAiABKAsyEi5rYWd6aS52MS5QYWdlSW5mbyJMChRSZXRyeVdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEhEKCWZyb21fc3RlcBgDIAEoCSI8ChVSZXRyeVdvcmtmbG93UmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJIk0KFVJlc3VtZVdvcmtmbG93UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSDgoGcnVuX2lkGAIgASgJEhEKCWZyb21faGVyZRgDIAEoCCI+ChZSZXN1bWVXb3JrZmxvd1Jlc3BvbnNlEiQKCHdvcmtmbG93GAEgASgLMhIua2FnemkudjEuV29ya2Zsb3ciOQoUUGF1c2VXb3JrZmxvd1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSJVChVQYXVzZVdvcmtmbG93UmVzcG9uc2USJAoId29ya2Zsb3cYASABKAsyEi5rYWd6aS52MS5Xb3JrZmxvdxIWCg5hbHJlYWR5X3BhdXNlZBgCIAEoCCJEChhQYXVzZVdvcmtmbG93VHlwZVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhUKDXdvcmtmbG93X3R5cGUYAiABKAkiMAoZUGF1c2VXb3JrZmxvd1R5cGVSZXNwb25zZRITCgtydW5zX3BhdXNlZBgBIAEoBSJFChlSZXN1bWVXb3JrZmxvd1R5cGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIVCg13b3JrZmxvd190eXBlGAIgASgJIjIKGlJlc3VtZVdvcmtmbG93VHlwZVJlc3BvbnNlEhQKDHJ1bnNfcmVzdW1lZBgBIAEoBSqbAgoOV29ya2Zsb3dTdGF0dXMSHwobV09SS0ZMT1dfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXV09SS0ZMT1dfU1RBVFVTX1BFTkRJTkcQARIbChdXT1JLRkxPV19TVEFUVVNfUlVOTklORxACEhwKGFdPUktGTE9XX1NUQVRVU19TTEVFUElORxADEh0KGVdPUktGTE9XX1NUQVRVU19DT01QTEVURUQQBBIaChZXT1JLRkxPV19TVEFUVVNfRkFJTEVEEAUSHQoZV09SS0ZMT1dfU1RBVFVTX0NBTkNFTExFRBAGEhoKFldPUktGTE9XX1NUQVRVU19QQVJLRUQQBxIaChZXT1JLRkxPV19TVEFUVVNfUEFVU0VEEAgqogEKCFdhaXRLaW5kEhkKFVdBSVRfS0lORF9VTlNQRUNJRklFRBAAEhMKD1dBSVRfS0lORF9TTEVFUBABEhQKEFdBSVRfS0lORF9TSUdOQUwQAhITCg9XQUlUX0tJTkRfQ0hJTEQQAxITCg9XQUlUX0tJTkRfUkVUUlkQBBITCg9XQUlUX0tJTkRfVE9LRU4QPBIRCg1XQUlUX0tJTkRfQU5ZED0qrAEKC09uRHVwbGljYXRlEhwKGE9OX0RVUExJQ0FURV9VTlNQRUNJRklFRBAAEiAKHE9OX0RVUExJQ0FURV9SRVRVUk5fRVhJU1RJTkcQARIkCiBPTl9EVVBMSUNBVEVfQUxMT1dfQUZURVJfRkFJTFVSRRACEiAKHE9OX0RVUExJQ0FURV9BTExPV19BRlRFUl9FTkQQAxIVChFPTl9EVVBMSUNBVEVfRkFJTBAEMscICg9Xb3JrZmxvd1NlcnZpY2USUAoNU3RhcnRXb3JrZmxvdxIeLmthZ3ppLnYxLlN0YXJ0V29ya2Zsb3dSZXF1ZXN0Gh8ua2FnemkudjEuU3RhcnRXb3JrZmxvd1Jlc3BvbnNlElMKDlN0YXJ0V29ya2Zsb3dzEh8ua2FnemkudjEuU3RhcnRXb3JrZmxvd3NSZXF1ZXN0GiAua2FnemkudjEuU3RhcnRXb3JrZmxvd3NSZXNwb25zZRJKCgtHZXRXb3JrZmxvdxIcLmthZ3ppLnYxLkdldFdvcmtmbG93UmVxdWVzdBodLmthZ3ppLnYxLkdldFdvcmtmbG93UmVzcG9uc2USQQoIV2FpdFJ1bnMSGS5rYWd6aS52MS5XYWl0UnVuc1JlcXVlc3QaGi5rYWd6aS52MS5XYWl0UnVuc1Jlc3BvbnNlElAKDUxpc3RXb3JrZmxvd3MSHi5rYWd6aS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBofLmthZ3ppLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJTCg5DYW5jZWxXb3JrZmxvdxIfLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBogLmthZ3ppLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USUwoOU2lnbmFsV29ya2Zsb3cSHy5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5TaWduYWxXb3JrZmxvd1Jlc3BvbnNlEkoKC0xpc3RTaWduYWxzEhwua2FnemkudjEuTGlzdFNpZ25hbHNSZXF1ZXN0Gh0ua2FnemkudjEuTGlzdFNpZ25hbHNSZXNwb25zZRJQCg1SZXRyeVdvcmtmbG93Eh4ua2FnemkudjEuUmV0cnlXb3JrZmxvd1JlcXVlc3QaHy5rYWd6aS52MS5SZXRyeVdvcmtmbG93UmVzcG9uc2USUwoOUmVzdW1lV29ya2Zsb3cSHy5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1JlcXVlc3QaIC5rYWd6aS52MS5SZXN1bWVXb3JrZmxvd1Jlc3BvbnNlElAKDVBhdXNlV29ya2Zsb3cSHi5rYWd6aS52MS5QYXVzZVdvcmtmbG93UmVxdWVzdBofLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dSZXNwb25zZRJcChFQYXVzZVdvcmtmbG93VHlwZRIiLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVxdWVzdBojLmthZ3ppLnYxLlBhdXNlV29ya2Zsb3dUeXBlUmVzcG9uc2USXwoSUmVzdW1lV29ya2Zsb3dUeXBlEiMua2FnemkudjEuUmVzdW1lV29ya2Zsb3dUeXBlUmVxdWVzdBokLmthZ3ppLnYxLlJlc3VtZVdvcmtmbG93VHlwZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_kagzi_v1_common, file_kagzi_v1_flow, file_kagzi_v1_worker]);
 
 /**
  * @generated from message kagzi.v1.Workflow
@@ -551,6 +551,83 @@ export const StartWorkflowResponseSchema: GenMessage<StartWorkflowResponse> = /*
   messageDesc(file_kagzi_v1_workflow, 7);
 
 /**
+ * Several starts of one namespace in one call: the SDK sends together the starts its client
+ * makes at the same moment, which the server commits together. Each item is checked and
+ * answered as its own StartWorkflow would be; one bad item refuses only itself.
+ *
+ * @generated from message kagzi.v1.StartWorkflowsRequest
+ */
+export type StartWorkflowsRequest = Message<"kagzi.v1.StartWorkflowsRequest"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * 1 to 1,000 starts; an item's namespace is empty or the request's.
+   *
+   * @generated from field: repeated kagzi.v1.StartWorkflowRequest items = 2;
+   */
+  items: StartWorkflowRequest[];
+};
+
+/**
+ * Describes the message kagzi.v1.StartWorkflowsRequest.
+ * Use `create(StartWorkflowsRequestSchema)` to create a new message.
+ */
+export const StartWorkflowsRequestSchema: GenMessage<StartWorkflowsRequest> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 8);
+
+/**
+ * The answer to one item, in the order of the request: its response, or the error its own
+ * StartWorkflow would have failed with.
+ *
+ * @generated from message kagzi.v1.StartWorkflowsResult
+ */
+export type StartWorkflowsResult = Message<"kagzi.v1.StartWorkflowsResult"> & {
+  /**
+   * @generated from oneof kagzi.v1.StartWorkflowsResult.result
+   */
+  result: {
+    /**
+     * @generated from field: kagzi.v1.StartWorkflowResponse started = 1;
+     */
+    value: StartWorkflowResponse;
+    case: "started";
+  } | {
+    /**
+     * @generated from field: kagzi.v1.ErrorDetail error = 2;
+     */
+    value: ErrorDetail;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kagzi.v1.StartWorkflowsResult.
+ * Use `create(StartWorkflowsResultSchema)` to create a new message.
+ */
+export const StartWorkflowsResultSchema: GenMessage<StartWorkflowsResult> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 9);
+
+/**
+ * @generated from message kagzi.v1.StartWorkflowsResponse
+ */
+export type StartWorkflowsResponse = Message<"kagzi.v1.StartWorkflowsResponse"> & {
+  /**
+   * @generated from field: repeated kagzi.v1.StartWorkflowsResult results = 1;
+   */
+  results: StartWorkflowsResult[];
+};
+
+/**
+ * Describes the message kagzi.v1.StartWorkflowsResponse.
+ * Use `create(StartWorkflowsResponseSchema)` to create a new message.
+ */
+export const StartWorkflowsResponseSchema: GenMessage<StartWorkflowsResponse> = /*@__PURE__*/
+  messageDesc(file_kagzi_v1_workflow, 10);
+
+/**
  * @generated from message kagzi.v1.GetWorkflowRequest
  */
 export type GetWorkflowRequest = Message<"kagzi.v1.GetWorkflowRequest"> & {
@@ -577,7 +654,7 @@ export type GetWorkflowRequest = Message<"kagzi.v1.GetWorkflowRequest"> & {
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 8);
+  messageDesc(file_kagzi_v1_workflow, 11);
 
 /**
  * @generated from message kagzi.v1.GetWorkflowResponse
@@ -594,7 +671,7 @@ export type GetWorkflowResponse = Message<"kagzi.v1.GetWorkflowResponse"> & {
  * Use `create(GetWorkflowResponseSchema)` to create a new message.
  */
 export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 9);
+  messageDesc(file_kagzi_v1_workflow, 12);
 
 /**
  * Waits for any of many runs to end: every `result()` awaited through one client shares such
@@ -629,7 +706,7 @@ export type WaitRunsRequest = Message<"kagzi.v1.WaitRunsRequest"> & {
  * Use `create(WaitRunsRequestSchema)` to create a new message.
  */
 export const WaitRunsRequestSchema: GenMessage<WaitRunsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 10);
+  messageDesc(file_kagzi_v1_workflow, 13);
 
 /**
  * How a waited-for run ended, or why it cannot be waited for.
@@ -666,7 +743,7 @@ export type RunOutcome = Message<"kagzi.v1.RunOutcome"> & {
  * Use `create(RunOutcomeSchema)` to create a new message.
  */
 export const RunOutcomeSchema: GenMessage<RunOutcome> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 11);
+  messageDesc(file_kagzi_v1_workflow, 14);
 
 /**
  * @generated from message kagzi.v1.WaitRunsResponse
@@ -686,7 +763,7 @@ export type WaitRunsResponse = Message<"kagzi.v1.WaitRunsResponse"> & {
  * Use `create(WaitRunsResponseSchema)` to create a new message.
  */
 export const WaitRunsResponseSchema: GenMessage<WaitRunsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 12);
+  messageDesc(file_kagzi_v1_workflow, 15);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsRequest
@@ -747,7 +824,7 @@ export type ListWorkflowsRequest = Message<"kagzi.v1.ListWorkflowsRequest"> & {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 13);
+  messageDesc(file_kagzi_v1_workflow, 16);
 
 /**
  * @generated from message kagzi.v1.ListWorkflowsResponse
@@ -771,7 +848,7 @@ export type ListWorkflowsResponse = Message<"kagzi.v1.ListWorkflowsResponse"> & 
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 14);
+  messageDesc(file_kagzi_v1_workflow, 17);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowRequest
@@ -798,7 +875,7 @@ export type CancelWorkflowRequest = Message<"kagzi.v1.CancelWorkflowRequest"> & 
  * Use `create(CancelWorkflowRequestSchema)` to create a new message.
  */
 export const CancelWorkflowRequestSchema: GenMessage<CancelWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 15);
+  messageDesc(file_kagzi_v1_workflow, 18);
 
 /**
  * @generated from message kagzi.v1.CancelWorkflowResponse
@@ -820,7 +897,7 @@ export type CancelWorkflowResponse = Message<"kagzi.v1.CancelWorkflowResponse"> 
  * Use `create(CancelWorkflowResponseSchema)` to create a new message.
  */
 export const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 16);
+  messageDesc(file_kagzi_v1_workflow, 19);
 
 /**
  * @generated from message kagzi.v1.SignalWorkflowRequest
@@ -859,7 +936,7 @@ export type SignalWorkflowRequest = Message<"kagzi.v1.SignalWorkflowRequest"> & 
  * Use `create(SignalWorkflowRequestSchema)` to create a new message.
  */
 export const SignalWorkflowRequestSchema: GenMessage<SignalWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 17);
+  messageDesc(file_kagzi_v1_workflow, 20);
 
 /**
  * @generated from message kagzi.v1.SignalWorkflowResponse
@@ -883,7 +960,7 @@ export type SignalWorkflowResponse = Message<"kagzi.v1.SignalWorkflowResponse"> 
  * Use `create(SignalWorkflowResponseSchema)` to create a new message.
  */
 export const SignalWorkflowResponseSchema: GenMessage<SignalWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 18);
+  messageDesc(file_kagzi_v1_workflow, 21);
 
 /**
  * @generated from message kagzi.v1.ListSignalsRequest
@@ -917,7 +994,7 @@ export type ListSignalsRequest = Message<"kagzi.v1.ListSignalsRequest"> & {
  * Use `create(ListSignalsRequestSchema)` to create a new message.
  */
 export const ListSignalsRequestSchema: GenMessage<ListSignalsRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 19);
+  messageDesc(file_kagzi_v1_workflow, 22);
 
 /**
  * @generated from message kagzi.v1.ListSignalsResponse
@@ -941,7 +1018,7 @@ export type ListSignalsResponse = Message<"kagzi.v1.ListSignalsResponse"> & {
  * Use `create(ListSignalsResponseSchema)` to create a new message.
  */
 export const ListSignalsResponseSchema: GenMessage<ListSignalsResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 20);
+  messageDesc(file_kagzi_v1_workflow, 23);
 
 /**
  * Starts a new run with the type, version, input and context of a finished run,
@@ -976,7 +1053,7 @@ export type RetryWorkflowRequest = Message<"kagzi.v1.RetryWorkflowRequest"> & {
  * Use `create(RetryWorkflowRequestSchema)` to create a new message.
  */
 export const RetryWorkflowRequestSchema: GenMessage<RetryWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 21);
+  messageDesc(file_kagzi_v1_workflow, 24);
 
 /**
  * @generated from message kagzi.v1.RetryWorkflowResponse
@@ -998,7 +1075,7 @@ export type RetryWorkflowResponse = Message<"kagzi.v1.RetryWorkflowResponse"> & 
  * Use `create(RetryWorkflowResponseSchema)` to create a new message.
  */
 export const RetryWorkflowResponseSchema: GenMessage<RetryWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 22);
+  messageDesc(file_kagzi_v1_workflow, 25);
 
 /**
  * Lets a PARKED or PAUSED run be claimed again. For a PARKED run, without from_here the replay
@@ -1030,7 +1107,7 @@ export type ResumeWorkflowRequest = Message<"kagzi.v1.ResumeWorkflowRequest"> & 
  * Use `create(ResumeWorkflowRequestSchema)` to create a new message.
  */
 export const ResumeWorkflowRequestSchema: GenMessage<ResumeWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 23);
+  messageDesc(file_kagzi_v1_workflow, 26);
 
 /**
  * @generated from message kagzi.v1.ResumeWorkflowResponse
@@ -1047,7 +1124,7 @@ export type ResumeWorkflowResponse = Message<"kagzi.v1.ResumeWorkflowResponse"> 
  * Use `create(ResumeWorkflowResponseSchema)` to create a new message.
  */
 export const ResumeWorkflowResponseSchema: GenMessage<ResumeWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 24);
+  messageDesc(file_kagzi_v1_workflow, 27);
 
 /**
  * Holds an open run (PENDING, RUNNING or SLEEPING) as PAUSED until ResumeWorkflow. A RUNNING
@@ -1074,7 +1151,7 @@ export type PauseWorkflowRequest = Message<"kagzi.v1.PauseWorkflowRequest"> & {
  * Use `create(PauseWorkflowRequestSchema)` to create a new message.
  */
 export const PauseWorkflowRequestSchema: GenMessage<PauseWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 25);
+  messageDesc(file_kagzi_v1_workflow, 28);
 
 /**
  * @generated from message kagzi.v1.PauseWorkflowResponse
@@ -1096,7 +1173,7 @@ export type PauseWorkflowResponse = Message<"kagzi.v1.PauseWorkflowResponse"> & 
  * Use `create(PauseWorkflowResponseSchema)` to create a new message.
  */
 export const PauseWorkflowResponseSchema: GenMessage<PauseWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 26);
+  messageDesc(file_kagzi_v1_workflow, 29);
 
 /**
  * Pauses a workflow type in a namespace: its open runs become PAUSED (as PauseWorkflow), and no
@@ -1121,7 +1198,7 @@ export type PauseWorkflowTypeRequest = Message<"kagzi.v1.PauseWorkflowTypeReques
  * Use `create(PauseWorkflowTypeRequestSchema)` to create a new message.
  */
 export const PauseWorkflowTypeRequestSchema: GenMessage<PauseWorkflowTypeRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 27);
+  messageDesc(file_kagzi_v1_workflow, 30);
 
 /**
  * @generated from message kagzi.v1.PauseWorkflowTypeResponse
@@ -1140,7 +1217,7 @@ export type PauseWorkflowTypeResponse = Message<"kagzi.v1.PauseWorkflowTypeRespo
  * Use `create(PauseWorkflowTypeResponseSchema)` to create a new message.
  */
 export const PauseWorkflowTypeResponseSchema: GenMessage<PauseWorkflowTypeResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 28);
+  messageDesc(file_kagzi_v1_workflow, 31);
 
 /**
  * Lets a paused type be claimed again and makes every PAUSED run of it PENDING.
@@ -1164,7 +1241,7 @@ export type ResumeWorkflowTypeRequest = Message<"kagzi.v1.ResumeWorkflowTypeRequ
  * Use `create(ResumeWorkflowTypeRequestSchema)` to create a new message.
  */
 export const ResumeWorkflowTypeRequestSchema: GenMessage<ResumeWorkflowTypeRequest> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 29);
+  messageDesc(file_kagzi_v1_workflow, 32);
 
 /**
  * @generated from message kagzi.v1.ResumeWorkflowTypeResponse
@@ -1181,7 +1258,7 @@ export type ResumeWorkflowTypeResponse = Message<"kagzi.v1.ResumeWorkflowTypeRes
  * Use `create(ResumeWorkflowTypeResponseSchema)` to create a new message.
  */
 export const ResumeWorkflowTypeResponseSchema: GenMessage<ResumeWorkflowTypeResponse> = /*@__PURE__*/
-  messageDesc(file_kagzi_v1_workflow, 30);
+  messageDesc(file_kagzi_v1_workflow, 33);
 
 /**
  * @generated from enum kagzi.v1.WorkflowStatus
@@ -1355,6 +1432,14 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof StartWorkflowRequestSchema;
     output: typeof StartWorkflowResponseSchema;
+  },
+  /**
+   * @generated from rpc kagzi.v1.WorkflowService.StartWorkflows
+   */
+  startWorkflows: {
+    methodKind: "unary";
+    input: typeof StartWorkflowsRequestSchema;
+    output: typeof StartWorkflowsResponseSchema;
   },
   /**
    * @generated from rpc kagzi.v1.WorkflowService.GetWorkflow
