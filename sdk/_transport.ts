@@ -1,10 +1,11 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
-import type { UniversalClientFn } from "@connectrpc/connect/protocol";
-import { createTransport as createConnectMemoryTransport } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { KagziError } from "./errors.ts";
 import { runtimeFetch } from "./_platform.ts";
 import { retryInterceptor } from "./_backoff.ts";
+import { type InProcessServer, inProcessTransport } from "./_in_process_transport.ts";
+
+export type { InProcessServer };
 
 /** Which wire protocol a client speaks. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
@@ -21,27 +22,6 @@ let grpcFactory: GrpcTransportFactory | undefined;
 export function registerGrpcTransport(factory: GrpcTransportFactory): void {
   grpcFactory = factory;
 }
-
-/**
- * A Kagzi server in this process (what `createServer()` of the server package returns): the
- * SDK calls its `fetch` handler directly, with no socket and no network hop. Every request
- * still goes through the server's checks (keys, limits, validation, leases).
- */
-export interface InProcessServer {
-  /** Answers one HTTP request (Connect or gRPC-Web). */
-  fetch(req: Request): Promise<Response>;
-  /**
-   * The server's clock (ms since the epoch), when it is not the system's (the testing kit's
-   * virtual clock): a worker in this process times durable sleeps and signal timeouts by it.
-   */
-  now?(): number;
-}
-
-/**
- * Where a server of this process keeps its RPCs called in memory (Connect's UniversalClientFn
- * over the same guarded handlers as its `fetch`): not API, a handshake between the two packages.
- */
-const inProcessCall: unique symbol = Symbol.for("kagzi.inProcessCall");
 
 /** The clock a worker times durable sleeps by: the in-process server's, else the system's. */
 export function clockOf(addr: ServerAddress): () => number {
@@ -75,7 +55,9 @@ export async function createTransport(
   options: TransportOptions,
 ): Promise<Transport> {
   if (typeof addr !== "string") {
-    if (typeof addr?.fetch === "function") return inProcessTransport(addr, options);
+    if (typeof addr?.fetch === "function") {
+      return inProcessTransport(addr, options.protocol, keyInterceptors(options));
+    }
     throw new KagziError(
       "INVALID_ARGUMENT",
       "Invalid server address: expected a URL string or a server with a fetch handler",
@@ -146,45 +128,4 @@ function keyInterceptors(options: TransportOptions): Interceptor[] {
     req.header.set("authorization", `Bearer ${key}`);
     return next(req);
   }, ...retry];
-}
-
-/** Connect (or gRPC-Web) over the server's own fetch handler: no socket, no hop. */
-function inProcessTransport(server: InProcessServer, options: TransportOptions): Transport {
-  const fetch = (input: RequestInfo | URL, init?: RequestInit) =>
-    server.fetch(new Request(input, init));
-  const common = {
-    baseUrl: "http://in-process.kagzi",
-    useBinaryFormat: true,
-    interceptors: keyInterceptors(options),
-    fetch: fetch as typeof globalThis.fetch,
-  };
-  const call = (server as { [inProcessCall]?: UniversalClientFn })[inProcessCall];
-  switch (options.protocol ?? "connect") {
-    case "connect":
-      // In memory: a third of the CPU of an in-process call went to Request, Response, Headers
-      // and their streams.
-      return typeof call === "function"
-        ? createConnectMemoryTransport({
-          httpClient: call,
-          baseUrl: common.baseUrl,
-          useBinaryFormat: true,
-          interceptors: common.interceptors,
-          acceptCompression: [],
-          sendCompression: null,
-          compressMinBytes: Number.MAX_SAFE_INTEGER,
-          readMaxBytes: 0xffffffff,
-          writeMaxBytes: 0xffffffff,
-        })
-        : createConnectTransport(common);
-    case "grpc-web":
-      return createGrpcWebTransport(common);
-    default:
-      throw new KagziError(
-        "INVALID_ARGUMENT",
-        `Protocol ${
-          JSON.stringify(options.protocol)
-        } is not available in process: use "connect" or "grpc-web"`,
-        { subject: "protocol", nonRetryable: true },
-      );
-  }
 }

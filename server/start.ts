@@ -198,7 +198,7 @@ export async function startServer(
     router.service(HookService, hookService(ctx));
     router.service(RateLimitService, rateLimitService(ctx));
   };
-  const { fetch, http2Handler, call } = createRouter({
+  const { fetch, http2Handler, call, unary } = createRouter({
     routes,
     interceptors,
     keys,
@@ -266,6 +266,11 @@ export async function startServer(
   // (sdk/_transport.ts; gRPC-Web goes through `fetch`). A symbol: a handshake, not API.
   Object.defineProperty(server, Symbol.for("kagzi.inProcessCall"), {
     value: call,
+    enumerable: true,
+  });
+  // Its unary calls with messages, not bytes (http/in_process_unary.ts).
+  Object.defineProperty(server, Symbol.for("kagzi.inProcessUnary"), {
+    value: unary,
     enumerable: true,
   });
   return server;

@@ -131,6 +131,78 @@ Deno.test(`a worker and a client in the server's own process run workflows (${ba
       assert.equal((await grpcWeb.get(run.id)).status, "COMPLETED");
       assert.ok(fetched > 0);
     });
+
+    await t.step("unary calls carry messages past the bytes, under the same checks", async () => {
+      const symbols = {
+        unary: Symbol.for("kagzi.inProcessUnary"),
+        bytes: Symbol.for("kagzi.inProcessCall"),
+      };
+      const counts = { unary: 0, bytes: 0 };
+      // deno-lint-ignore no-explicit-any
+      const of = server as any;
+      const counted = {
+        ...server,
+        // deno-lint-ignore no-explicit-any
+        [symbols.unary]: (...a: any[]) => (counts.unary++, of[symbols.unary](...a)),
+        // deno-lint-ignore no-explicit-any
+        [symbols.bytes]: (...a: any[]) => (counts.bytes++, of[symbols.bytes](...a)),
+      };
+      const key = { apiKey: "in-process-secret-key" };
+      const direct = await Kagzi.connect(counted, key);
+      const bytes = await Kagzi.connect(server, { ...key, protocol: "grpc-web" });
+      const metric = async (method: string) => {
+        const res = await server.fetch(
+          new Request("http://in-process.kagzi/metrics", {
+            headers: { authorization: "Bearer in-process-secret-key" },
+          }),
+        );
+        const line = (await res.text()).split("\n").filter((l) =>
+          l.startsWith("kagzi_rpc_duration_seconds_count{") && l.includes(`method="${method}"`)
+        );
+        return line.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+      };
+      const startsBefore = await metric("StartWorkflow");
+      const run = await direct.start<{ qty: number; paid: number }>("order").input({ n: 4 });
+      assert.deepEqual(await run.result(), { qty: 4, paid: 8 });
+      assert.ok(counts.unary >= 2, `${counts.unary} calls as messages`);
+      assert.equal(counts.bytes, 0, "no unary call went as bytes");
+      assert.equal(await metric("StartWorkflow") - startsBefore, 1, "the interceptors saw it");
+      // The same refusals, field names and messages as over bytes.
+      await direct.start("order").id("in-process-taken");
+      const past = new Date(Date.now() - 60_000);
+      for (
+        const make of [
+          (c: Kagzi) => c.start("order").id("nul\u0000id"),
+          (c: Kagzi) => c.start("order").deadline(past),
+          (c: Kagzi) => c.start("order").id("in-process-taken").onDuplicate("fail"),
+          (c: Kagzi) => c.handle("not-a-run-id").get(),
+        ]
+      ) {
+        const [a, b] = await Promise.allSettled([make(direct), make(bytes)]);
+        assert.ok(a.status === "rejected" && b.status === "rejected");
+        const [x, y] = [KagziError.from(a.reason), KagziError.from(b.reason)];
+        assert.deepEqual([x.code, x.subject, x.message], [y.code, y.subject, y.message]);
+      }
+      // A wait given up by the caller ends on the server too (the signal reaches the handler).
+      const idle = await direct.start("nobody-serves-this");
+      const abort = new AbortController();
+      const waiting = idle.result({ signal: abort.signal });
+      await waitFor("the wait to reach the server", async () => await inFlight("WaitRuns") > 0);
+      abort.abort(new Error("given up"));
+      await assert.rejects(waiting, /given up/);
+      await waitFor("the server to end the wait", async () => await inFlight("WaitRuns") === 0);
+      async function inFlight(method: string) {
+        const res = await server.fetch(
+          new Request("http://in-process.kagzi/metrics", {
+            headers: { authorization: "Bearer in-process-secret-key" },
+          }),
+        );
+        const line = (await res.text()).split("\n").find((l) =>
+          l.startsWith("kagzi_rpcs_in_flight{") && l.includes(`method="${method}"`)
+        );
+        return Number(line?.split(" ").at(-1) ?? 0);
+      }
+    });
   } finally {
     await worker.shutdown();
     await running;

@@ -29,6 +29,7 @@ import { healthPaths, serveHealth } from "./health.ts";
 import type { DbHealth } from "../store/health.ts";
 import { isUiPath, serveUi } from "./ui.ts";
 import { isStreamEventsPath } from "./stream_sse.ts";
+import { type InProcessUnary, inProcessUnary, recordingRouter } from "./in_process_unary.ts";
 
 /** The largest request body accepted, in bytes. */
 export const maxRequestBytes = 8 * 1024 * 1024;
@@ -64,11 +65,14 @@ export interface Router {
    * `fetch`, without a Request, a Response or their streams): the in-process SDK's transport.
    */
   call: UniversalClientFn;
+  /** The unary RPCs called in memory with messages, not bytes (`in_process_unary.ts`). */
+  unary: InProcessUnary;
 }
 
 /** Builds both handlers over one set of services and interceptors. */
 export function createRouter(options: RouterOptions): Router {
   const { keys, log, metrics } = options;
+  const specs: Parameters<typeof recordingRouter>[1] = new Map();
   const handlers = (grpc: boolean): Map<string, UniversalHandler> => {
     const compression = grpc ? [compressionGzip] : [];
     const router = createConnectRouter({
@@ -78,7 +82,7 @@ export function createRouter(options: RouterOptions): Router {
       acceptCompression: compression,
       requestGate: requestGate((msg, e) => log.error(msg, e)),
     });
-    options.routes(router);
+    options.routes(grpc ? router : recordingRouter(router, specs));
     const guard = {
       maxBytes: maxRequestBytes,
       compression,
@@ -146,7 +150,13 @@ export function createRouter(options: RouterOptions): Router {
       .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
   };
   const call = createUniversalHandlerClient([...connectHandlers.values()]);
-  return { fetch, http2Handler, call };
+  const unary = inProcessUnary(
+    specs,
+    options.interceptors,
+    keys,
+    (msg, e) => log.error(msg, e),
+  );
+  return { fetch, http2Handler, call, unary };
 }
 
 const supportedContentType =
