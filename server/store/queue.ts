@@ -17,11 +17,21 @@ export async function extendLeases(
   const rows = await db.query<{ run_id: string }>(
     // A run paused while its holder runs a step stays that holder's (same fence) until the
     // step's output is stored: its lease is not extended, but it is not lost either.
-    `update kagzi_runs r
+    // Rows are locked in run order first, as the batches of step outputs and completions lock
+    // them: a heartbeat and a batch sharing runs never deadlock.
+    `with held as (
+       select r.namespace_id, r.run_id, r.fence from kagzi_runs r
+       join unnest($3::uuid[], $4::bigint[]) as l(run_id, fence)
+         on r.run_id = l.run_id and r.fence = l.fence
+       where r.namespace_id = $1
+         and (r.worker_id = $2 and r.status = 'RUNNING' or r.status = 'PAUSED')
+       order by r.namespace_id, r.run_id
+       for no key update of r)
+     update kagzi_runs r
      set locked_until = case when r.status = 'RUNNING'
                              then now() + $5 * interval '1 millisecond' end
-     from unnest($3::uuid[], $4::bigint[]) as l(run_id, fence)
-     where r.namespace_id = $1 and r.run_id = l.run_id and r.fence = l.fence
+     from held h
+     where r.namespace_id = h.namespace_id and r.run_id = h.run_id and r.fence = h.fence
        and (r.worker_id = $2 and r.status = 'RUNNING' or r.status = 'PAUSED')
      returning r.run_id::text`,
     [namespaceId, workerId, runIds, fences, leaseMs],

@@ -38,10 +38,18 @@ export async function completeRuns(
      -- Of several completions of one run in a batch, the first is the one offered.
      first as (
        select distinct on (namespace_id, run_id) * from input order by namespace_id, run_id, idx),
+     -- Locked in run order first, as heartbeats and step outputs lock them (no deadlocks).
+     locked as (
+       select r.namespace_id, r.run_id from kagzi_runs r
+       join first i on r.namespace_id = i.namespace_id and r.run_id = i.run_id
+                   and r.fence = i.fence
+       where r.status = 'RUNNING'
+       order by r.namespace_id, r.run_id
+       for no key update of r),
      run as (
        update kagzi_runs r
        set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
-       from first i
+       from first i join locked k on k.namespace_id = i.namespace_id and k.run_id = i.run_id
        where r.namespace_id = i.namespace_id and r.run_id = i.run_id and r.fence = i.fence
          and r.status = 'RUNNING'
        returning r.namespace_id, r.run_id, i.idx, r.workflow_type,

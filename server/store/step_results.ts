@@ -42,10 +42,12 @@ export async function completeSteps(
                             $7::text[], $8::text[], $9::text[])
          with ordinality as i(namespace_id, run_id, fence, worker_id, name, occurrence, output,
                               metadata, started_at, idx)),
+     -- Locked in run order, as heartbeats and completions lock them (no deadlocks).
      held as (
        select i.*, r.workflow_type, r.status = 'PAUSED' as paused from input i
        join kagzi_runs r on r.namespace_id = i.namespace_id and r.run_id = i.run_id
                         and r.fence = i.fence and r.status in ('RUNNING', 'PAUSED')
+       order by r.namespace_id, r.run_id
        for share of r),
      -- Of several outputs for one step in a batch, the first is the one offered.
      first as (
