@@ -1,5 +1,6 @@
 /** Real server processes for integration tests, on 127.0.0.1 with free ports. */
 import { type Backend, freshDatabase, type TestDatabase } from "./_db.ts";
+import { migratedDataDir } from "./_pgdata.ts";
 import { spawnDeno, type TestProcess } from "./_process.ts";
 
 const mainModule = new URL("../server/main.ts", import.meta.url).pathname;
@@ -98,7 +99,10 @@ export interface TestServer extends ServerProcess {
   dataDir: string;
 }
 
-/** Starts a server on `backend` with a fresh database; disposing stops it and drops the data. */
+/**
+ * Starts a server on `backend` with a fresh database (embedded: a copy of a migrated template,
+ * see tests/_pgdata.ts); disposing stops it and drops the data.
+ */
 export async function startTestServer(
   backend: Backend,
   options: ServerOptions = {},
@@ -106,7 +110,7 @@ export async function startTestServer(
   let db: TestDatabase | undefined;
   let dataDir = "";
   if (backend === "postgres") db = await freshDatabase();
-  else dataDir = await Deno.makeTempDir({ prefix: "kagzi_test_" });
+  else dataDir = await migratedDataDir("kagzi_test_");
   const base: ServerOptions = { ...options, databaseUrl: db?.url, dataDir: dataDir || undefined };
   const extra: ServerProcess[] = [];
   let proc: ServerProcess;

@@ -6,6 +6,7 @@ import { connectPostgres, type Db } from "../server/store/db.ts";
 import { startEmbedded } from "../server/store/embedded.ts";
 import { migrate } from "../server/store/migrate.ts";
 import { type Backend, freshDatabase } from "./_db.ts";
+import { migratedDataDir } from "./_pgdata.ts";
 
 /** Opens and migrates a database of `backend`; closed and removed on dispose. */
 export async function openStore(backend: Backend): Promise<Db & AsyncDisposable> {
@@ -16,7 +17,7 @@ export async function openStore(backend: Backend): Promise<Db & AsyncDisposable>
     db = connectPostgres(fresh.url, { max: 4 });
     close = async () => await fresh[Symbol.asyncDispose]();
   } else {
-    const dataDir = await Deno.makeTempDir({ prefix: "kagzi_store_" });
+    const dataDir = await migratedDataDir("kagzi_store_");
     const embedded = await startEmbedded({ dataDir });
     db = connectPostgres(embedded.url, { max: 1, crossProcessNotify: false });
     close = async () => {

@@ -17,6 +17,7 @@ import { privatePostgresAvailable, startPrivatePostgres } from "./_private_pg.ts
 import { type ServerProcess, startServer } from "./_server.ts";
 import { startWorker, waitFor, type WorkerProcess } from "./_worker.ts";
 import { probe, type Started, startRuns, timeOneRun } from "./_fault_load.ts";
+import { migratedDataDir } from "./_pgdata.ts";
 import type { KagziError } from "@kagzi/sdk";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,7 +134,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dataDir = await Deno.makeTempDir({ prefix: "kagzi_fault_" });
+    const dataDir = await migratedDataDir("kagzi_fault_");
     let server = await startServer({ dataDir });
     const { port, grpcPort } = server;
     const worker = await startWorker(server.url, { types: ["five-steps"] });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Context, Kagzi, type Logger, Worker } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
 import { backends, freshDatabase } from "./_db.ts";
+import { migratedDataDir } from "./_pgdata.ts";
 
 async function quick(ctx: Context, input: { i: number }) {
   return await ctx.step("one").run(() => ({ i: input.i }));
@@ -17,7 +18,7 @@ const backend = (await backends()).includes("postgres") ? "postgres" : "embedded
 
 Deno.test(`runs that end while a heartbeat is in flight are not reported as lost (${backend})`, async () => {
   await using db = backend === "postgres" ? await freshDatabase() : undefined;
-  const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_hb_race_" });
+  const dataDir = db ? "" : await migratedDataDir("kagzi_hb_race_");
   const server = await createServer(loadConfig({
     ...(db ? { DATABASE_URL: db.url } : { KAGZI_DATA_DIR: dataDir }),
     KAGZI_LOG_LEVEL: "warn",

@@ -11,6 +11,7 @@ import { type Context, Kagzi, KagziError, Worker, WorkflowFailedError } from "@k
 import { createServer, loadConfig } from "../server/mod.ts";
 import { backends, freshDatabase } from "./_db.ts";
 import { waitFor } from "./_worker.ts";
+import { migratedDataDir } from "./_pgdata.ts";
 
 async function order(ctx: Context, input: { n: number }) {
   const a = await ctx.step("reserve").run(() => ({ qty: input.n }));
@@ -31,7 +32,7 @@ const backend = (await backends()).includes("postgres") ? "postgres" : "embedded
 
 Deno.test(`a worker and a client in the server's own process run workflows (${backend})`, async (t) => {
   await using db = backend === "postgres" ? await freshDatabase() : undefined;
-  const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_inproc_" });
+  const dataDir = db ? "" : await migratedDataDir("kagzi_inproc_");
   const server = await createServer(loadConfig({
     ...(db ? { DATABASE_URL: db.url } : { KAGZI_DATA_DIR: dataDir }),
     KAGZI_LOG_LEVEL: "warn",
@@ -227,7 +228,7 @@ async function durable(ctx: Context) {
 
 Deno.test(`an in-process run survives closing the server and creating it again mid-run (${backend})`, async () => {
   await using db = backend === "postgres" ? await freshDatabase() : undefined;
-  const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_inproc_" });
+  const dataDir = db ? "" : await migratedDataDir("kagzi_inproc_");
   const config = () =>
     loadConfig({
       ...(db ? { DATABASE_URL: db.url } : { KAGZI_DATA_DIR: dataDir }),

@@ -16,6 +16,7 @@ import {
 } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
 import { backends, freshDatabase } from "./_db.ts";
+import { migratedDataDir } from "./_pgdata.ts";
 
 function circular(): unknown {
   const o: Record<string, unknown> = { reason: "card declined", amount: 10n };
@@ -47,7 +48,7 @@ const returns = (value: () => unknown) => (ctx: Context) => ctx.step("produce").
 Deno.test("odd values at a step's edges fail that step clearly, never the run's bookkeeping", async (t) => {
   const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
   await using db = backend === "postgres" ? await freshDatabase() : undefined;
-  const dataDir = db ? "" : await Deno.makeTempDir({ prefix: "kagzi_values_" });
+  const dataDir = db ? "" : await migratedDataDir("kagzi_values_");
   const server = await createServer(loadConfig({
     ...(db ? { DATABASE_URL: db.url } : { KAGZI_DATA_DIR: dataDir }),
     KAGZI_LOG_LEVEL: "warn",
