@@ -2,8 +2,9 @@
  * Migrated embedded data directories for tests, copied from a template. PGlite's initdb and the
  * migrations cost seconds of CPU per fresh directory; the template is made once (PGlite started
  * on an empty directory and migrated, as a server's first start does, then closed) and kept in
- * `<cache>/kagzi/` (XDG_CACHE_HOME, else ~/.cache) under a name that hashes PGlite's version and
- * every migration, as the testing kit keeps its snapshot. A server started on a copy finds every
+ * `<cache>/kagzi/` (XDG_CACHE_HOME, else ~/.cache) under a name that hashes PGlite's version, the
+ * embedded startup (`server/store/embedded.ts`) and every migration, as the testing kit keeps its
+ * snapshot. A server started on a copy finds every
  * migration applied and nothing else: no server, worker or secret rows. Tests of initdb itself or
  * of an upgrade make their own empty directories.
  */
@@ -17,7 +18,13 @@ let template: Promise<string> | undefined;
 /** `<cache>/kagzi/test-pgdata-<hash>`: what the template depends on, hashed. */
 async function templatePath(): Promise<string> {
   const home = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
-  const parts = [import.meta.resolve("@electric-sql/pglite"), ...migrations.map((m) => m.sql)];
+  // How the embedded database is created (initdb's options) is part of what it holds.
+  const startup = await Deno.readTextFile(new URL("../server/store/embedded.ts", import.meta.url));
+  const parts = [
+    import.meta.resolve("@electric-sql/pglite"),
+    startup,
+    ...migrations.map((m) => m.sql),
+  ];
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
   const hex = [...new Uint8Array(digest).slice(0, 12)]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
