@@ -24,8 +24,9 @@ import { KagziError } from "./errors.ts";
 
 /**
  * A Kagzi server in this process (what `createServer()` of the server package returns): the
- * SDK calls its `fetch` handler directly, with no socket and no network hop. Every request
- * still goes through the server's checks (keys, limits, validation, leases).
+ * SDK calls it directly, with no socket and no network hop (its handlers in memory when it
+ * offers them, else its `fetch` handler). Every call still goes through the server's checks
+ * (keys, limits, validation, leases).
  */
 export interface InProcessServer {
   /** Answers one HTTP request (Connect or gRPC-Web). */
@@ -37,7 +38,7 @@ export interface InProcessServer {
   now?(): number;
 }
 
-/** Connect (or gRPC-Web) over the server's own fetch handler: no socket, no hop. */
+/** Connect (or gRPC-Web) to the server in this process: no socket, no hop. */
 export function inProcessTransport(
   server: InProcessServer,
   protocol: string | undefined,
