@@ -177,6 +177,11 @@ for (const backend of await backends()) {
           const first = one.runs[0].runId;
           const second = two.runs[0].runId;
           await waitFor("the first run to wait", async () => (await a.get(first)).waits.length > 0);
+          // The second is due until a claim finds its slot taken (the worker's next poll).
+          await waitFor(
+            "the second run to wait for the slot",
+            async () => (await a.get(second)).waitingFor?.kind === "concurrency",
+          );
           const waiting = await a.get(second);
           assert.equal(waiting.status, "PENDING");
           assert.equal(waiting.waitingFor?.kind, "concurrency");
