@@ -179,6 +179,18 @@ export function count(op: string, field: string, value: number | bigint, max: nu
   return Number(value);
 }
 
+/** The items of a batch request: `min` to `max` of them, named in the error otherwise. */
+export function batchSize(op: string, field: string, length: number, max: number, min = 0): void {
+  if (length < min || length > max) {
+    throw new InvalidArgumentError(
+      field,
+      `Cannot ${op}: "${field}" holds ${length} items; ${
+        min > 0 ? `${min} to ${max}` : `at most ${max}`
+      } are allowed`,
+    );
+  }
+}
+
 /** Worker labels: at most 64, keys 1-256 and values at most 1024 characters. */
 export function labels(op: string, value: Record<string, string>): Record<string, string> {
   const entries = Object.entries(value);

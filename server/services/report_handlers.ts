@@ -27,12 +27,7 @@ export function reportHandlers(
       const op = "report";
       const namespace = v.namespace(op, req.namespace);
       const workerId = v.runId(op, req.workerId, "worker_id");
-      if (req.items.length > maxReportItems) {
-        throw new InvalidArgumentError(
-          "items",
-          `Cannot ${op}: "items" holds ${req.items.length} items; at most ${maxReportItems} are allowed`,
-        );
-      }
+      v.batchSize(op, "items", req.items.length, maxReportItems);
       const results = await Promise.all(req.items.map(async (item, i) => {
         const field = item.item.case === "completeStep"
           ? `items[${i}].complete_step`

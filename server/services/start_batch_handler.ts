@@ -37,12 +37,7 @@ export function startBatchHandler(
     async startWorkflows(req, call) {
       const op = "start workflows";
       const namespace = v.namespace(op, req.namespace);
-      if (req.items.length === 0 || req.items.length > maxStartItems) {
-        throw new InvalidArgumentError(
-          "items",
-          `Cannot ${op}: "items" holds ${req.items.length} items; 1 to ${maxStartItems} are allowed`,
-        );
-      }
+      v.batchSize(op, "items", req.items.length, maxStartItems, 1);
       const results = await Promise.all(req.items.map(async (item) => {
         try {
           // Checked as the transport checks a StartWorkflow, so the item fails as one would.

@@ -12,7 +12,7 @@ import {
   type WorkflowService,
   WorkflowStatus,
 } from "@kagzi/proto";
-import { InvalidArgumentError, toErrorDetail } from "../errors.ts";
+import { toErrorDetail } from "../errors.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import * as runs from "../store/runs.ts";
 import type { ServiceContext } from "./_context.ts";
@@ -44,12 +44,7 @@ export function waitRunsHandler(
     async waitRuns(req, call) {
       const op = "wait for runs";
       const namespaceId = v.namespace(op, req.namespace);
-      if (req.runIds.length === 0 || req.runIds.length > maxWaitRuns) {
-        throw new InvalidArgumentError(
-          "run_ids",
-          `Cannot ${op}: "run_ids" names ${req.runIds.length} runs; name 1 to ${maxWaitRuns}`,
-        );
-      }
+      v.batchSize(op, "run_ids", req.runIds.length, maxWaitRuns, 1);
       const waitMs = Math.min(
         durationMs(op, "timeout", req.timeout) ?? ctx.config.maxWaitMs,
         ctx.config.maxWaitMs,
