@@ -140,13 +140,20 @@ export const claimStatement = `with cand as (
        update kagzi_runs w set available_at = now(), flow_wait = null, updated_at = now()
        from slots s
        left join take t on t.workflow_type = s.workflow_type and t.slot_key = s.slot_key
+       -- The first waiter, unless another transaction holds it: then it is being made due (an
+       -- end) or claimed (a claim that read it due and waits for these slots), and waiting for
+       -- it here would deadlock with that claim.
        cross join lateral (
-         select x.run_id from kagzi_runs x
-         where x.namespace_id = $1 and x.workflow_type = s.workflow_type
-           and x.flow_wait = s.slot_key and x.status = 'PENDING'
-         order by x.priority desc, x.seq limit 1) nx
+         select y.run_id from kagzi_runs y
+         where y.namespace_id = $1 and y.run_id = (
+           select x.run_id from kagzi_runs x
+           where x.namespace_id = $1 and x.workflow_type = s.workflow_type
+             and x.flow_wait = s.slot_key and x.status = 'PENDING'
+           order by x.priority desc, x.seq limit 1)
+         for update skip locked) nx
        where s.used + coalesce(t.n, 0) < s.cap
-         and w.namespace_id = $1 and w.run_id = nx.run_id),
+         and w.namespace_id = $1 and w.run_id = nx.run_id
+         and w.status = 'PENDING' and w.flow_wait = s.slot_key),
      waiting as (
        update kagzi_runs r set available_at = 'infinity', flow_wait = v.full_slot,
                                status = 'PENDING', updated_at = now()
