@@ -263,15 +263,11 @@ export async function startServer(
   };
   // The same handlers, checks and keys as `fetch`, called in memory with no HTTP request or
   // response objects: what `Kagzi.connect(server)` and `Worker.builder(server)` use for Connect
-  // (sdk/_transport.ts; gRPC-Web goes through `fetch`). A symbol: a handshake, not API.
-  Object.defineProperty(server, Symbol.for("kagzi.inProcessCall"), {
-    value: call,
-    enumerable: true,
-  });
-  // Its unary calls with messages, not bytes (http/in_process_unary.ts).
-  Object.defineProperty(server, Symbol.for("kagzi.inProcessUnary"), {
-    value: unary,
-    enumerable: true,
+  // (sdk/_in_process_transport.ts; gRPC-Web goes through `fetch`): unary calls as messages
+  // (http/in_process_unary.ts), streaming calls as bytes. Symbols: a handshake, not API.
+  Object.defineProperties(server, {
+    [Symbol.for("kagzi.inProcessCall")]: { value: call, enumerable: true },
+    [Symbol.for("kagzi.inProcessUnary")]: { value: unary, enumerable: true },
   });
   return server;
 }

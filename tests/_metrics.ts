@@ -1,13 +1,17 @@
 /** Reads a server's `GET /metrics` (Prometheus text) in tests: the sum of a metric's samples. */
 
-/** Sums the samples of `name` whose labels include `labels` (0 when there are none). */
+/**
+ * Sums the samples of `name` whose labels include `labels` (0 when there are none); `get` asks
+ * (`fetch`, or an in-process server's handler).
+ */
 export async function metricSum(
   url: string,
   name: string,
   labels: Record<string, string> = {},
   headers: HeadersInit = {},
+  get: (url: string, init: RequestInit) => Promise<Response> = fetch,
 ): Promise<number> {
-  const res = await fetch(`${url}/metrics`, { headers });
+  const res = await get(`${url}/metrics`, { headers });
   const text = await res.text();
   if (!res.ok) throw new Error(`GET ${url}/metrics: ${res.status} ${text}`);
   let sum = 0;

@@ -10,6 +10,7 @@ import { WorkflowSchema, WorkflowService } from "@kagzi/proto";
 import { type Context, Kagzi, KagziError, Worker, WorkflowFailedError } from "@kagzi/sdk";
 import { createServer, loadConfig } from "../server/mod.ts";
 import { backends, freshDatabase } from "./_db.ts";
+import { metricSum } from "./_metrics.ts";
 import { waitFor } from "./_worker.ts";
 import { migratedDataDir } from "./_pgdata.ts";
 
@@ -151,23 +152,23 @@ Deno.test(`a worker and a client in the server's own process run workflows (${ba
       const key = { apiKey: "in-process-secret-key" };
       const direct = await Kagzi.connect(counted, key);
       const bytes = await Kagzi.connect(server, { ...key, protocol: "grpc-web" });
-      const metric = async (method: string) => {
-        const res = await server.fetch(
-          new Request("http://in-process.kagzi/metrics", {
-            headers: { authorization: "Bearer in-process-secret-key" },
-          }),
+      // The server's metrics, read through its own handler.
+      const metric = (name: string, method: string) =>
+        metricSum(
+          "http://in-process.kagzi",
+          name,
+          { method },
+          { authorization: "Bearer in-process-secret-key" },
+          (url, init) => server.fetch(new Request(url, init)),
         );
-        const line = (await res.text()).split("\n").filter((l) =>
-          l.startsWith("kagzi_rpc_duration_seconds_count{") && l.includes(`method="${method}"`)
-        );
-        return line.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-      };
-      const startsBefore = await metric("StartWorkflow");
+      const calls = (method: string) => metric("kagzi_rpc_duration_seconds_count", method);
+      const inFlight = (method: string) => metric("kagzi_rpcs_in_flight", method);
+      const startsBefore = await calls("StartWorkflow");
       const run = await direct.start<{ qty: number; paid: number }>("order").input({ n: 4 });
       assert.deepEqual(await run.result(), { qty: 4, paid: 8 });
       assert.ok(counts.unary >= 2, `${counts.unary} calls as messages`);
       assert.equal(counts.bytes, 0, "no unary call went as bytes");
-      assert.equal(await metric("StartWorkflow") - startsBefore, 1, "the interceptors saw it");
+      assert.equal(await calls("StartWorkflow") - startsBefore, 1, "the interceptors saw it");
       // The same refusals, field names and messages as over bytes.
       await direct.start("order").id("in-process-taken");
       const past = new Date(Date.now() - 60_000);
@@ -192,17 +193,6 @@ Deno.test(`a worker and a client in the server's own process run workflows (${ba
       abort.abort(new Error("given up"));
       await assert.rejects(waiting, /given up/);
       await waitFor("the server to end the wait", async () => await inFlight("WaitRuns") === 0);
-      async function inFlight(method: string) {
-        const res = await server.fetch(
-          new Request("http://in-process.kagzi/metrics", {
-            headers: { authorization: "Bearer in-process-secret-key" },
-          }),
-        );
-        const line = (await res.text()).split("\n").find((l) =>
-          l.startsWith("kagzi_rpcs_in_flight{") && l.includes(`method="${method}"`)
-        );
-        return Number(line?.split(" ").at(-1) ?? 0);
-      }
     });
   } finally {
     await worker.shutdown();

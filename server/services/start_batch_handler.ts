@@ -33,6 +33,7 @@ export function startBatchHandler(
   ctx: ServiceContext,
   single: Single,
 ): Pick<ServiceImpl<typeof WorkflowService>, "startWorkflows"> {
+  const log = (msg: string, e: unknown) => ctx.log.error(`StartWorkflows: ${msg}`, e);
   return {
     async startWorkflows(req, call) {
       const op = "start workflows";
@@ -54,7 +55,6 @@ export function startBatchHandler(
             value: await single({ ...item, namespace }, call),
           };
         } catch (err) {
-          const log = (msg: string, e: unknown) => ctx.log.error(`StartWorkflows: ${msg}`, e);
           return { case: "error" as const, value: toErrorDetail(err, log) };
         }
       }));
