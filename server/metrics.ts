@@ -31,6 +31,10 @@ export interface ServerMetrics {
    * `matched` for a run a start handed to it directly (no claim query).
    */
   pollClaim(namespace: string, result: "claimed" | "empty" | "matched", runs?: number): void;
+  /** One claim query served `polls` polls (those that asked while the last one ran). */
+  claimPolls(namespace: string, polls: number): void;
+  /** A poll began (`1`) or stopped (`-1`) waiting for work, its claim having found none. */
+  pollWaiting(namespace: string, delta: 1 | -1): void;
   /** A group-commit batch failed as a whole and was written again item by item. */
   batchSplit(batch: string): void;
 }
@@ -66,6 +70,8 @@ export const noMetrics: ServerMetrics = {
   runClaimed() {},
   stepAttempt() {},
   pollClaim() {},
+  claimPolls() {},
+  pollWaiting() {},
   batchSplit() {},
 };
 
@@ -89,6 +95,19 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     help:
       "Claim queries run by polling workers, by whether they found runs (claimed) or not (empty).",
     labelNames: ["namespace", "result"],
+    registers,
+  });
+  const claimPolls = new Counter({
+    name: "kagzi_claim_polls_total",
+    help: "Polls served by claim queries: polls that ask while a claim of the same workflow " +
+      "types runs share the next one (this over kagzi_claim_queries_total: polls per query).",
+    labelNames: ["namespace"],
+    registers,
+  });
+  const waiting = new Gauge({
+    name: "kagzi_polls_waiting",
+    help: "Polls waiting for work (their claim found none): idle worker capacity asking.",
+    labelNames: ["namespace"],
     registers,
   });
   const matched = new Counter({
@@ -167,6 +186,12 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     pollClaim(namespace, result, runs = 1) {
       if (result === "matched") matched.inc({ namespace }, runs);
       else claims.inc({ namespace, result });
+    },
+    claimPolls(namespace, polls) {
+      claimPolls.inc({ namespace }, polls);
+    },
+    pollWaiting(namespace, delta) {
+      waiting.inc({ namespace }, delta);
     },
     batchSplit(batch) {
       splits.inc({ batch });

@@ -125,7 +125,7 @@ Deno.test(`with ten idle workers a run costs at most two claim queries (${backen
     // Every worker's first poll has claimed (nothing) and waits.
     await waitFor("ten polls waiting", async () =>
       await inFlight(server.url, "PollTask") === 10 &&
-      await counter(server.url, "kagzi_claim_queries_total") >= 10);
+      await counter(server.url, "kagzi_polls_waiting") === 10);
     const claimsBefore = await counter(server.url, "kagzi_claim_queries_total");
     const n = 100;
     let next = 0;

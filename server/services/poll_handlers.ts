@@ -10,10 +10,10 @@ import {
   TaskSchema,
   type WorkerService,
 } from "@kagzi/proto";
-import { workTopic } from "../engine/notify.ts";
-import * as queue from "../store/queue.ts";
+import type * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
 import { streamCursors } from "../store/streams.ts";
+import { type Claimed, PollClaims } from "./_claims.ts";
 import type { ServiceContext } from "./_context.ts";
 import { giveBack } from "./_handoff.ts";
 import { payloadOf, retryFromJson } from "./_convert.ts";
@@ -28,7 +28,8 @@ type PollHandlers = Pick<ServiceImpl<typeof WorkerService>, "pollTask">;
 
 /** The PollTask handler of WorkerService. */
 export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHandlers {
-  const { db, dispatch, config, metrics } = ctx;
+  const { dispatch, config, metrics } = ctx;
+  const claims = new PollClaims(ctx);
   return { pollTask };
 
   async function pollTask(req: PollTaskRequest, call: HandlerContext): Promise<PollTaskResponse> {
@@ -66,18 +67,15 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
         const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
         // Nothing became due since this worker's last claim found all there was: wait at once.
         const token = dispatch.mustClaim(namespaceId, workerId);
-        const claimed = token.must
-          ? await queue.claimRuns(
-            db,
+        const claimed: Claimed = token.must
+          ? await claims.claim({
             namespaceId,
-            info.types,
-            info.versions,
+            types: info.types,
+            versions: info.versions,
             workerId,
-            config.leaseMs,
             limit,
-            // Runs held back by a run rate limit are due at their turn: wake a poll then.
-            (at) => ctx.notifier.publishAt(workTopic(namespaceId), at),
-          )
+            signal: call.signal,
+          })
           : [];
         // Runs left due behind others of this claim (a concurrency slot's room) are looked
         // for again at once.
@@ -89,7 +87,6 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
             token.seq,
             claimed.length >= limit || deferred > 0,
           );
-          metrics.pollClaim(namespaceId, claimed.length ? "claimed" : "empty");
         }
         if (!claimed.length && deferred > 0 && retries++ < 3) continue;
         for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
@@ -99,7 +96,9 @@ export function pollHandlers(ctx: ServiceContext, workers: WorkerCache): PollHan
         }
         const remaining = until - Date.now();
         if (claimed.length || remaining <= 0) return await answer(claimed, expiresIn);
-        const outcome = await poll.wait(remaining, call.signal);
+        metrics.pollWaiting(namespaceId, 1);
+        const outcome = await poll.wait(remaining, call.signal)
+          .finally(() => metrics.pollWaiting(namespaceId, -1));
         if (outcome.kind === "tasks") {
           metrics.pollClaim(namespaceId, "matched", outcome.rows.length);
           return await answer(outcome.rows, outcome.expiresIn);

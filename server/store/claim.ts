@@ -160,14 +160,18 @@ export const claimStatement = `with cand as (
        from verdict v
        where r.namespace_id = $1 and r.run_id = v.run_id and not v.fits
          and v.full_slot is not null),
+     -- Numbered in claim order: the run at position n goes to the poll $4[n] (several polls'
+     -- claims in one statement, each poll's positions as many as its limit).
      due as (
-       select c.* from cand c left join verdict v on v.run_id = c.run_id
+       select c.*, row_number() over (order by c.priority desc, c.available_at, c.run_id)::int
+                     as pos
+       from cand c left join verdict v on v.run_id = c.run_id
        where (c.flow_slots is null or c.flow_held or v.fits)
          and not exists (select 1 from rate
                          where rate.run_id = c.run_id and rate.retry_at is not null)),
      claimed as (
        update kagzi_runs r
-       set status = 'RUNNING', worker_id = $4, locked_until = now() + $5 * interval '1 millisecond',
+       set status = 'RUNNING', worker_id = ($4::text[])[due.pos], locked_until = now() + $5 * interval '1 millisecond',
            fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
            wake_up_at = null, wake_pending = false, flow_held = r.flow_slots is not null,
            flow_wait = null, debounce_key = null, rate_limited = false
@@ -181,7 +185,8 @@ export const claimStatement = `with cand as (
                  r.attempt, r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
                  i.metadata as input_metadata, c.data as context_data,
                  c.metadata as context_metadata, r.traceparent,
-                 greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s)
+                 greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s,
+                 due.pos)
      -- One row with no run when nothing was claimed: it carries deferred and held_until (the
      -- next turn of a run held back by a rate limit).
      select claimed.*, d.deferred, ceil(extract(epoch from least(
@@ -195,6 +200,12 @@ export const claimStatement = `with cand as (
                               and exists (select 1 from held_back) then 1 else 0 end
                   as deferred) d
      left join claimed on true`;
+
+/** One poll's share of a claim: its worker and how many runs it takes at most. */
+export interface ClaimAsk {
+  workerId: string;
+  limit: number;
+}
 
 /**
  * Claims up to `limit` due runs of the given (type, version) pairs, skipping rows other
@@ -213,15 +224,52 @@ export async function claimRuns(
   limit: number,
   onHeldBack?: (at: Date) => void,
 ): Promise<ClaimedRow[] & { deferred?: number }> {
-  const rows = await db.query<ClaimedRow & { deferred: number; held_until: number | null }>(
+  const { runs, deferred } = await claimRunsFor(
+    db,
+    namespaceId,
+    types,
+    versions,
+    [{
+      workerId,
+      limit,
+    }],
+    leaseMs,
+    onHeldBack,
+  );
+  return Object.assign(runs[0], { deferred });
+}
+
+/**
+ * The claims of several polls of the same (type, version) pairs in one statement: the due runs
+ * in claim order go to the first ask up to its limit, then to the next (`runs[i]` for
+ * `asks[i]`), each locked to its ask's worker. `deferred` and `onHeldBack` as in
+ * {@linkcode claimRuns}, for the statement as a whole.
+ */
+export async function claimRunsFor(
+  db: Queryable,
+  namespaceId: string,
+  types: string[],
+  versions: string[],
+  asks: ClaimAsk[],
+  leaseMs: number,
+  onHeldBack?: (at: Date) => void,
+): Promise<{ runs: ClaimedRow[][]; deferred: number }> {
+  const owners = asks.flatMap((a) => Array<string>(a.limit).fill(a.workerId));
+  const rows = await db.query<
+    ClaimedRow & { pos: number | null; deferred: number; held_until: number | null }
+  >(
     claimStatement,
-    [namespaceId, types, versions, workerId, leaseMs, limit],
+    [namespaceId, types, versions, owners, leaseMs, owners.length],
   );
   const heldUntil = rows[0]?.held_until;
   // In whole milliseconds, rounded up: a wake-up before the turn would find nothing due.
   if (heldUntil && onHeldBack) onHeldBack(new Date(heldUntil));
-  const claimed: ClaimedRow[] & { deferred?: number } = rows.filter((r) => r.run_id !== null)
-    .map(({ held_until: _, deferred: _d, ...r }) => r);
-  claimed.deferred = rows[0]?.deferred ?? 0;
-  return claimed;
+  // The ask that position p (1-based) belongs to.
+  const askOf: number[] = asks.flatMap((a, i) => Array<number>(a.limit).fill(i));
+  const runs: ClaimedRow[][] = asks.map(() => []);
+  rows.sort((a, b) => (a.pos ?? 0) - (b.pos ?? 0));
+  for (const { held_until: _, deferred: _d, pos, ...r } of rows) {
+    if (r.run_id !== null && pos !== null) runs[askOf[pos - 1]].push(r);
+  }
+  return { runs, deferred: rows[0]?.deferred ?? 0 };
 }

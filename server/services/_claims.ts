@@ -1,0 +1,101 @@
+/**
+ * The claims of concurrent polls, one statement at a time per (namespace, types, versions):
+ * polls that ask while a claim of theirs is running wait for it to end and are then claimed for
+ * together, in one statement (`claimRunsFor`), each with its own worker and limit. Under load,
+ * many small workers (W6: 20 × 10) otherwise each run the claim (its planning and index probes,
+ * the slot rows it locks) for a few runs apiece, several at once, skipping each other's rows.
+ * A lone poll claims at once, as before.
+ */
+import { workTopic } from "../engine/notify.ts";
+import type { ClaimAsk, ClaimedRow } from "../store/claim.ts";
+import { claimRunsFor } from "../store/claim.ts";
+import type { ServiceContext } from "./_context.ts";
+
+/** A poll's claim: what it asks for, and what it serves. */
+export interface PollClaim extends ClaimAsk {
+  namespaceId: string;
+  types: string[];
+  versions: string[];
+  /** A poll whose caller hung up meanwhile is claimed nothing. */
+  signal: AbortSignal;
+}
+
+/** What a poll is claimed: its runs, and the statement's `deferred` count. */
+export type Claimed = ClaimedRow[] & { deferred?: number };
+
+interface Waiting {
+  claim: PollClaim;
+  resolve: (rows: Claimed) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The runs one statement claims at most (a poll asks for 100 at most). */
+const maxRunsPerStatement = 500;
+
+/** Runs the claims of polls, those that wait for the same claim together. */
+export class PollClaims {
+  readonly #ctx: ServiceContext;
+  /** Per key, the polls waiting for the claim running now (present while one runs). */
+  readonly #lanes = new Map<string, Waiting[]>();
+
+  constructor(ctx: ServiceContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Claims for `claim`, alone or with the polls that wait beside it. */
+  claim(claim: PollClaim): Promise<Claimed> {
+    const key = JSON.stringify([claim.namespaceId, claim.types, claim.versions]);
+    return new Promise((resolve, reject) => {
+      const waiting = { claim, resolve, reject };
+      const lane = this.#lanes.get(key);
+      if (lane) return void lane.push(waiting);
+      const fresh = [waiting];
+      this.#lanes.set(key, fresh);
+      // Polls of the same tick join the first statement.
+      queueMicrotask(() => this.#drain(key, fresh));
+    });
+  }
+
+  async #drain(key: string, lane: Waiting[]): Promise<void> {
+    try {
+      while (lane.length) {
+        let runs = 0;
+        let n = 0;
+        while (n < lane.length && (n === 0 || runs + lane[n].claim.limit <= maxRunsPerStatement)) {
+          runs += lane[n++].claim.limit;
+        }
+        await this.#run(lane.splice(0, n));
+      }
+    } finally {
+      this.#lanes.delete(key);
+    }
+  }
+
+  async #run(batch: Waiting[]): Promise<void> {
+    const live = batch.filter((w) => {
+      if (!w.claim.signal.aborted) return true;
+      w.resolve(Object.assign([], { deferred: 0 }));
+      return false;
+    });
+    if (!live.length) return;
+    const { namespaceId, types, versions } = live[0].claim;
+    const { db, config, metrics, notifier } = this.#ctx;
+    try {
+      const { runs, deferred } = await claimRunsFor(
+        db,
+        namespaceId,
+        types,
+        versions,
+        live.map((w) => w.claim),
+        config.leaseMs,
+        // Runs held back by a run rate limit are due at their turn: wake a poll then.
+        (at) => notifier.publishAt(workTopic(namespaceId), at),
+      );
+      metrics.pollClaim(namespaceId, runs.some((r) => r.length) ? "claimed" : "empty");
+      metrics.claimPolls(namespaceId, live.length);
+      live.forEach((w, i) => w.resolve(Object.assign(runs[i], { deferred })));
+    } catch (err) {
+      for (const w of live) w.reject(err);
+    }
+  }
+}
