@@ -105,3 +105,17 @@ function redact(url: string): string {
   if (u.password) u.password = "***";
   return u.href;
 }
+
+/** Ends every other session of the database at `url`, `times` times, `gapMs` apart. */
+export async function dropEveryConnection(url: string, times = 3, gapMs = 150): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    for (let i = 0; i < times; i++) {
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity
+                where datname = current_database() and pid <> pg_backend_pid()`;
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+  } finally {
+    await sql.end();
+  }
+}

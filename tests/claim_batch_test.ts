@@ -5,11 +5,10 @@
  * drops every connection, no run is handed to two polls and every run ends.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Kagzi } from "@kagzi/sdk";
 import type { Task } from "@kagzi/proto";
-import { backends } from "./_db.ts";
+import { backends, dropEveryConnection } from "./_db.ts";
 import { json, workerRpc } from "./_raw.ts";
 import { metricSum } from "./_metrics.ts";
 import { startTestServer } from "./_server.ts";
@@ -84,18 +83,7 @@ for (const backend of await backends()) {
       );
       const handed = new Set<string>();
       const codes = new Set<Code>();
-      const fault = async () => {
-        const sql = postgres(server.databaseUrl, { max: 1, onnotice: () => {} });
-        try {
-          for (let i = 0; i < 3; i++) {
-            await sql`select pg_terminate_backend(pid) from pg_stat_activity
-                      where datname = current_database() and pid <> pg_backend_pid()`;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        } finally {
-          await sql.end();
-        }
-      };
+      const fault = () => dropEveryConnection(server.databaseUrl, 3, 100);
       const open = async () =>
         (await Promise.all(runs.map((r) => client.get(r.id))))
           .filter((r) => r.status !== "COMPLETED").length;

@@ -11,8 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { ErrorCode, WorkflowService } from "@kagzi/proto";
 import { type Context, Kagzi, KagziError, Worker } from "@kagzi/sdk";
-import postgres from "postgres";
-import { backends } from "./_db.ts";
+import { backends, dropEveryConnection } from "./_db.ts";
 import { metricSum } from "./_metrics.ts";
 import { startTestServer } from "./_server.ts";
 
@@ -173,16 +172,7 @@ for (const backend of await backends()) {
       batched = await calls(server.url, "StartWorkflows");
       const startedAtFault = started.length;
       if (backend === "postgres") {
-        const sql = postgres(server.databaseUrl, { max: 1, onnotice: () => {} });
-        try {
-          for (let i = 0; i < 3; i++) {
-            await sql`select pg_terminate_backend(pid) from pg_stat_activity
-                      where datname = current_database() and pid <> pg_backend_pid()`;
-            await new Promise((r) => setTimeout(r, 150));
-          }
-        } finally {
-          await sql.end();
-        }
+        await dropEveryConnection(server.databaseUrl);
       } else {
         server.kill("SIGKILL");
         await server.status;
