@@ -29,8 +29,11 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-/** The runs one statement claims at most (a poll asks for 100 at most). */
-const maxRunsPerStatement = 500;
+/**
+ * The runs one statement claims at most: two full polls (a poll asks for 100 at most), or twenty
+ * workers of ten slots. A claim's time grows with the rows it updates, and the polls behind it wait.
+ */
+const maxRunsPerStatement = 200;
 
 /** Runs the claims of polls, those that wait for the same claim together. */
 export class PollClaims {
