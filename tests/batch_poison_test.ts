@@ -112,7 +112,10 @@ for (const backend of await backends()) {
     });
 
     const workerId = crypto.randomUUID();
-    const claimed = await queue.claimRuns(db, ns, ["t"], [""], workerId, 60_000, 100);
+    const { runs: [claimed] } = await queue.claimRuns(db, ns, ["t"], [""], [{
+      workerId,
+      limit: 100,
+    }], 60_000);
     assert.equal(claimed.length, n - 1);
 
     await t.step("completeSteps: the poisoned output fails, the others are stored", async () => {

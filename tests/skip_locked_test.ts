@@ -24,8 +24,8 @@ if (all.includes("postgres")) {
         insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, status)
         select 'ns', gen_random_uuid(), 'w' || i, 't', 'PENDING' from generate_series(1, 3) i`);
       const claim = (limit: number) =>
-        claimRuns(db, "ns", ["t"], [""], "worker-a", 30_000, limit).then((rows) =>
-          rows.map((r) => r.workflow_id).sort()
+        claimRuns(db, "ns", ["t"], [""], [{ workerId: "worker-a", limit }], 30_000).then((c) =>
+          c.runs[0].map((r) => r.workflow_id).sort()
         );
       let release!: () => void;
       const released = new Promise<void>((r) => (release = r));

@@ -1,14 +1,14 @@
 /**
  * The claims of concurrent polls, one statement at a time per (namespace, types, versions):
  * polls that ask while a claim of theirs is running wait for it to end and are then claimed for
- * together, in one statement (`claimRunsFor`), each with its own worker and limit. Under load,
+ * together, in one statement (`claimRuns`), each with its own worker and limit. Under load,
  * many small workers (W6: 20 × 10) otherwise each run the claim (its planning and index probes,
  * the slot rows it locks) for a few runs apiece, several at once, skipping each other's rows.
  * A lone poll claims at once, as before.
  */
 import { workTopic } from "../engine/notify.ts";
 import type { ClaimAsk, ClaimedRow } from "../store/claim.ts";
-import { claimRunsFor } from "../store/claim.ts";
+import { claimRuns } from "../store/claim.ts";
 import type { ServiceContext } from "./_context.ts";
 
 /** A poll's claim: what it asks for, and what it serves. */
@@ -84,7 +84,7 @@ export class PollClaims {
     const { namespaceId, types, versions } = live[0].claim;
     const { db, config, metrics, notifier } = this.#ctx;
     try {
-      const { runs, deferred } = await claimRunsFor(
+      const { runs, deferred } = await claimRuns(
         db,
         namespaceId,
         types,

@@ -208,44 +208,15 @@ export interface ClaimAsk {
 }
 
 /**
- * Claims up to `limit` due runs of the given (type, version) pairs, skipping rows other
- * claimers hold. Each claim bumps the run's fencing number. `deferred` counts the runs left due
- * because runs ahead of them in this claim took the room of a concurrency slot (plus one when a
- * whole batch was looked at and runs were held back by a rate limit); `onHeldBack` is
- * told when the next run held back by a run rate limit is due (to wake a poll then).
+ * Claims due runs of the given (type, version) pairs for the polls `asks`, in one statement,
+ * skipping rows other claimers hold: the due runs in claim order go to the first ask up to its
+ * limit, then to the next (`runs[i]` for `asks[i]`), each locked to its ask's worker with a new
+ * fencing number. `deferred` counts the runs left due because runs ahead of them in this claim
+ * took the room of a concurrency slot (plus one when a whole batch was looked at and runs were
+ * held back by a rate limit); `onHeldBack` is told when the next run held back by a run rate
+ * limit is due (to wake a poll then).
  */
 export async function claimRuns(
-  db: Queryable,
-  namespaceId: string,
-  types: string[],
-  versions: string[],
-  workerId: string,
-  leaseMs: number,
-  limit: number,
-  onHeldBack?: (at: Date) => void,
-): Promise<ClaimedRow[] & { deferred?: number }> {
-  const { runs, deferred } = await claimRunsFor(
-    db,
-    namespaceId,
-    types,
-    versions,
-    [{
-      workerId,
-      limit,
-    }],
-    leaseMs,
-    onHeldBack,
-  );
-  return Object.assign(runs[0], { deferred });
-}
-
-/**
- * The claims of several polls of the same (type, version) pairs in one statement: the due runs
- * in claim order go to the first ask up to its limit, then to the next (`runs[i]` for
- * `asks[i]`), each locked to its ask's worker. `deferred` and `onHeldBack` as in
- * {@linkcode claimRuns}, for the statement as a whole.
- */
-export async function claimRunsFor(
   db: Queryable,
   namespaceId: string,
   types: string[],
@@ -254,7 +225,15 @@ export async function claimRunsFor(
   leaseMs: number,
   onHeldBack?: (at: Date) => void,
 ): Promise<{ runs: ClaimedRow[][]; deferred: number }> {
-  const owners = asks.flatMap((a) => Array<string>(a.limit).fill(a.workerId));
+  // Per position (1-based in the statement), the worker it is locked to and the ask it answers.
+  const owners: string[] = [];
+  const askOf: number[] = [];
+  asks.forEach((a, i) => {
+    for (let k = 0; k < a.limit; k++) {
+      owners.push(a.workerId);
+      askOf.push(i);
+    }
+  });
   const rows = await db.query<
     ClaimedRow & { pos: number | null; deferred: number; held_until: number | null }
   >(
@@ -264,8 +243,6 @@ export async function claimRunsFor(
   const heldUntil = rows[0]?.held_until;
   // In whole milliseconds, rounded up: a wake-up before the turn would find nothing due.
   if (heldUntil && onHeldBack) onHeldBack(new Date(heldUntil));
-  // The ask that position p (1-based) belongs to.
-  const askOf: number[] = asks.flatMap((a, i) => Array<number>(a.limit).fill(i));
   const runs: ClaimedRow[][] = asks.map(() => []);
   rows.sort((a, b) => (a.pos ?? 0) - (b.pos ?? 0));
   for (const { held_until: _, deferred: _d, pos, ...r } of rows) {
