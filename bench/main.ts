@@ -37,6 +37,7 @@
  *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
  *          --w6-warm N (warm-up runs per W6 worker process, 1,000: each process as warm as
  *          the one worker × 200; with 50 each, 20 cold processes measured 0.63 instead of 1.07)
+ *          --w6-rounds N (2: the two W6 phases N times, interleaved; the ratio is of the means)
  */
 import { parseArgs } from "node:util";
 import {
@@ -65,6 +66,7 @@ const args = parseArgs({
     "soak-rate": { type: "string", default: "50" },
     rounds: { type: "string", default: "1" },
     "w6-warm": { type: "string", default: "1000" },
+    "w6-rounds": { type: "string", default: "2" },
     workloads: { type: "string", default: "w1,w7,w2,w3,w4,w5" },
     peers: { type: "string", default: "" },
     "run-peers": { type: "boolean", default: false },
@@ -139,6 +141,7 @@ const results: Row[] = [];
 const ceilings: Record<string, number> = {};
 const errors: string[] = [];
 let w6Ratio: number | undefined;
+let w6Ratios: number[] = [];
 const soaks: SoakReport[] = [];
 /** Runs one setup; a failure is reported and the others still run. */
 const attempt = async (what: string, fn: () => Promise<void>) => {
@@ -169,9 +172,11 @@ for (const backend of wanted) {
       const w6 = await manyWorkers(
         sizes.runs,
         args["w6-warm"] ? Number(args["w6-warm"]) : undefined,
+        Number(args["w6-rounds"]),
       );
       results.push(...w6.rows);
       w6Ratio = w6.ratio;
+      w6Ratios = w6.ratios;
     });
   }
   if (setups.has("soak")) {
@@ -191,7 +196,7 @@ for (const backend of wanted) {
 }
 
 console.log(table(results));
-const lines = summary(results, ceilings, w6Ratio);
+const lines = summary(results, ceilings, w6Ratio, w6Ratios);
 if (peers) {
   console.log(`\n${peersTable(peers)}`);
   lines.push(...peerRatios(results, peers));
@@ -206,7 +211,7 @@ const file = await writeJson({
   seconds,
   sizes,
   ceilings,
-  w6: w6Ratio === undefined ? undefined : { ratio: w6Ratio },
+  w6: w6Ratio === undefined ? undefined : { ratio: w6Ratio, ratios: w6Ratios },
   soak: soaks.length ? soaks : undefined,
   summary: lines,
   peers: peers && { file: peers.file, sameRun: peers.sameRun, results: peers.results },

@@ -1,7 +1,8 @@
 /**
  * W6 many workers (Postgres only): on a fresh database and server, W1 (warm-up first) with
  * (a) one worker process of maxConcurrent 200, then (b) 20 worker processes of maxConcurrent 10:
- * the same capacity, split. Completions are counted in Postgres (one query, however many
+ * the same capacity, split; `rounds` times, interleaved (a, b, a, b: one sample of each swung
+ * 0.62–1.02 within an hour on one host, mostly with (a)). Completions are counted in Postgres (one query, however many
  * workers); claim queries and sync matches per run come from the server's /metrics.
  */
 import { Kagzi } from "@kagzi/sdk";
@@ -27,8 +28,10 @@ import { type Target, throughput, warmUp } from "./workloads.ts";
 
 export interface ManyWorkersResult {
   rows: Row[];
-  /** wf/s of (b) over wf/s of (a). */
+  /** Mean wf/s of (b) over mean wf/s of (a). */
   ratio: number;
+  /** (b) over (a) in each round. */
+  ratios: number[];
 }
 
 export const W6_PHASES = [
@@ -45,6 +48,7 @@ export const W6_PHASES = [
 export async function manyWorkers(
   runs: number,
   warmPerWorker?: number,
+  rounds = 2,
 ): Promise<ManyWorkersResult> {
   const db = await freshDatabase();
   const server = await startServer({ databaseUrl: db.url });
@@ -57,71 +61,92 @@ export async function manyWorkers(
   };
   const rows: Row[] = [];
   try {
-    for (const { workers, maxConcurrent } of W6_PHASES) {
-      const label = `W6 ${workers} worker${workers > 1 ? "s" : ""} × ${maxConcurrent}`;
-      const t0 = performance.now();
-      const started = Array.from({ length: workers }, () => startWorker(server.url, maxConcurrent));
-      const procs = started.map((w) => w.proc);
-      try {
-        await Promise.all(started.map((w) => w.ready));
-        console.error(
-          `  postgres ${label}: ${workers} worker(s) ready in ` +
-            `${Math.round(performance.now() - t0)} ms`,
+    for (let pass = 1; pass <= rounds; pass++) {
+      for (const { workers, maxConcurrent } of W6_PHASES) {
+        const label = `W6 ${workers} worker${workers > 1 ? "s" : ""} × ${maxConcurrent}` +
+          (rounds > 1 ? ` #${pass}` : "");
+        const t0 = performance.now();
+        const started = Array.from(
+          { length: workers },
+          () => startWorker(server.url, maxConcurrent),
         );
-        const stats: WorkerStats[][] = [];
-        const t: Target = {
-          backend: "postgres",
-          setup: "many-workers",
-          client,
-          postgres: true,
-          analyze: () => db.sql.unsafe("analyze"),
-          completed,
-          pollMs: 10,
-          snapshot: async () => {
-            const [s, counters, metrics, n] = await Promise.all([
-              Promise.all(procs.map(workerStats)),
-              dbCounters(db.sql),
-              server.metrics(),
-              completed(),
-            ]);
-            stats.push(s);
-            const workerRpcs = s.reduce((a, w) => a + sumRpcs(w), 0);
-            return { completed: n, workerRpcs, ...counters, ...metrics };
-          },
-          cpu: () => ({
-            server: cpuMs(server.child.pid),
-            workers: procs.reduce((a, p) => a + cpuMs(p.child.pid), 0),
-            client: cpuMs("self"),
-            postgres: postgresCpuMs(new URL(db.url).pathname.slice(1)),
-          }),
-          rss: () => ({
-            serverRssMiB: peakRss(server.child.pid),
-            workerRssMiB: procs.reduce((a, p) => a + peakRss(p.child.pid), 0),
-          }),
-        };
-        await warmUp(t, runs, warmPerWorker ? warmPerWorker * workers : undefined);
-        const row = await throughput(t, label, runs);
-        const [before, after] = stats.slice(-2);
-        const perWorker = after.map((s, i) => s.completed - before[i].completed);
-        row.extra = {
-          ...row.extra,
-          workers,
-          maxConcurrent,
-          warmUpRuns: warmPerWorker ? warmPerWorker * workers : Math.ceil(runs / 2),
-          completedPerWorker: { min: Math.min(...perWorker), max: Math.max(...perWorker) },
-          completedByWorkers: perWorker.reduce((a, b) => a + b, 0),
-        };
-        rows.push(row);
-      } finally {
-        await stopAll(procs);
+        const procs = started.map((w) => w.proc);
+        try {
+          await Promise.all(started.map((w) => w.ready));
+          console.error(
+            `  postgres ${label}: ${workers} worker(s) ready in ` +
+              `${Math.round(performance.now() - t0)} ms`,
+          );
+          const stats: WorkerStats[][] = [];
+          const t: Target = {
+            backend: "postgres",
+            setup: "many-workers",
+            client,
+            postgres: true,
+            analyze: () => db.sql.unsafe("analyze"),
+            completed,
+            pollMs: 10,
+            snapshot: async () => {
+              const [s, counters, metrics, n] = await Promise.all([
+                Promise.all(procs.map(workerStats)),
+                dbCounters(db.sql),
+                server.metrics(),
+                completed(),
+              ]);
+              stats.push(s);
+              const workerRpcs = s.reduce((a, w) => a + sumRpcs(w), 0);
+              return { completed: n, workerRpcs, ...counters, ...metrics };
+            },
+            cpu: () => ({
+              server: cpuMs(server.child.pid),
+              workers: procs.reduce((a, p) => a + cpuMs(p.child.pid), 0),
+              client: cpuMs("self"),
+              postgres: postgresCpuMs(new URL(db.url).pathname.slice(1)),
+            }),
+            rss: () => ({
+              serverRssMiB: peakRss(server.child.pid),
+              workerRssMiB: procs.reduce((a, p) => a + peakRss(p.child.pid), 0),
+            }),
+          };
+          await warmUp(t, runs, warmPerWorker ? warmPerWorker * workers : undefined);
+          const row = await throughput(t, label, runs);
+          const [before, after] = stats.slice(-2);
+          const perWorker = after.map((s, i) => s.completed - before[i].completed);
+          const rpcsPerWorkflow: Record<string, number> = {};
+          for (const [i, s] of after.entries()) {
+            for (const [name, n] of Object.entries(s.rpcs)) {
+              const d = (n - (before[i].rpcs[name] ?? 0)) / runs;
+              rpcsPerWorkflow[name] = round((rpcsPerWorkflow[name] ?? 0) + d, 3);
+            }
+          }
+          row.extra = {
+            ...row.extra,
+            workers,
+            maxConcurrent,
+            warmUpRuns: warmPerWorker ? warmPerWorker * workers : Math.ceil(runs / 2),
+            completedPerWorker: { min: Math.min(...perWorker), max: Math.max(...perWorker) },
+            completedByWorkers: perWorker.reduce((a, b) => a + b, 0),
+            workerRpcsPerWorkflow: rpcsPerWorkflow,
+          };
+          rows.push(row);
+        } finally {
+          await stopAll(procs);
+        }
       }
     }
   } finally {
     await stop(server);
     await db.drop();
   }
-  const [a, b] = rows;
-  return { rows, ratio: round((b.workflowsPerSec ?? 0) / (a.workflowsPerSec ?? 1), 2) };
+  const wfs = (phase: number) =>
+    rows.filter((_, i) => i % W6_PHASES.length === phase).map((r) => r.workflowsPerSec ?? 0);
+  const [a, b] = [wfs(0), wfs(1)];
+  const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / (xs.length || 1);
+  return {
+    rows,
+    ratio: round(mean(b) / (mean(a) || 1), 2),
+    ratios: a.map((x, i) => round((b[i] ?? 0) / (x || 1), 2)),
+  };
 }
 
 async function stopAll(procs: Proc[]): Promise<void> {

@@ -32,6 +32,7 @@ export function summary(
   rows: Row[],
   ceilings: Record<string, number>,
   w6Ratio?: number,
+  w6Ratios: number[] = [],
 ): string[] {
   const find = (backend: string, workload: string) =>
     rows.find((r) => r.backend === backend && r.workload === workload);
@@ -93,12 +94,15 @@ export function summary(
     }
   }
   const w6 = rows.filter((r) => r.setup === "many-workers");
-  if (w6.length === 2 && w6Ratio !== undefined) {
-    const [a, b] = w6;
+  if (w6.length >= 2 && w6Ratio !== undefined) {
+    const a = w6.filter((_, i) => i % 2 === 0);
+    const b = w6.filter((_, i) => i % 2 === 1);
+    const wfs = (xs: Row[]) => xs.map((r) => r.workflowsPerSec).join(", ");
+    const per = w6Ratios.length > 1 ? ` (by round ${w6Ratios.join(", ")})` : "";
     lines.push(
-      `W6 many workers: ${b.workload} / ${a.workload} throughput = ${w6Ratio} ` +
-        `(${b.workflowsPerSec} vs ${a.workflowsPerSec} wf/s); claims/run ` +
-        `${b.claimsPerRun} vs ${a.claimsPerRun}, matched/run ${b.matchedPerRun} vs ${a.matchedPerRun}`,
+      `W6 many workers: 20 workers × 10 / 1 worker × 200 throughput = ${w6Ratio}${per} ` +
+        `(${wfs(b)} vs ${wfs(a)} wf/s); claims/run ` +
+        `${b.map((r) => r.claimsPerRun).join(", ")} vs ${a.map((r) => r.claimsPerRun).join(", ")}`,
     );
   }
   return lines;
