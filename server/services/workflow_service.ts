@@ -179,13 +179,13 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         const woken = remaining > 0
           ? notifier.next(doneTopic(namespaceId, runId), remaining, call.signal)
           : undefined;
-        const row = await runs.getRun(db, namespaceId, runId);
+        const row = await runs.getRunWithReruns(db, namespaceId, runId);
         if (!row) {
           throw runNotFound(namespaceId, runId);
         }
         if (!woken || isTerminal(row.status) || call.signal.aborted) {
           const workflow = runToProto(row);
-          workflow.rerunRunIds = await listReruns(db, namespaceId, runId);
+          workflow.rerunRunIds = row.rerun_run_ids;
           // A parked run waits for an operator, not for its recorded waits.
           if (!isTerminal(row.status) && row.status !== "PARKED") {
             workflow.waits = (await steps.openWaits(db, namespaceId, runId)).map(waitToProto);

@@ -128,23 +128,42 @@ export async function getRun(
   namespaceId: string,
   runId: string,
 ): Promise<RunRow | undefined> {
-  const rows = await db.query<RunRow>(
-    `select ${runColumns},
-       i.data as input_data, i.metadata as input_metadata,
-       o.data as output_data, o.metadata as output_metadata,
-       c.data as context_data, c.metadata as context_metadata
-     from kagzi_runs r
-     left join kagzi_payloads i on i.namespace_id = r.namespace_id and i.run_id = r.run_id
-                               and i.kind = 'input'
-     left join kagzi_payloads o on o.namespace_id = r.namespace_id and o.run_id = r.run_id
-                               and o.kind = 'output'
-     left join kagzi_payloads c on c.namespace_id = r.namespace_id and c.run_id = r.run_id
-                               and c.kind = 'context'
-     where r.namespace_id = $1 and r.run_id = $2`,
+  const rows = await db.query<RunRow>(runSql(""), [namespaceId, runId]);
+  return rows[0];
+}
+
+/**
+ * {@linkcode getRun} with the ids of the runs RetryWorkflow started from it, oldest first, in the
+ * same statement (GetWorkflow's answer: one round trip instead of two).
+ */
+export async function getRunWithReruns(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+): Promise<(RunRow & { rerun_run_ids: string[] }) | undefined> {
+  const rows = await db.query<RunRow & { rerun_run_ids: string[] }>(
+    runSql(`,
+       array(select x.run_id::text from kagzi_runs x
+             where x.namespace_id = r.namespace_id and x.retried_from_run_id = r.run_id
+             order by x.seq) as rerun_run_ids`),
     [namespaceId, runId],
   );
   return rows[0];
 }
+
+const runSql = (more: string) =>
+  `select ${runColumns},
+     i.data as input_data, i.metadata as input_metadata,
+     o.data as output_data, o.metadata as output_metadata,
+     c.data as context_data, c.metadata as context_metadata${more}
+   from kagzi_runs r
+   left join kagzi_payloads i on i.namespace_id = r.namespace_id and i.run_id = r.run_id
+                             and i.kind = 'input'
+   left join kagzi_payloads o on o.namespace_id = r.namespace_id and o.run_id = r.run_id
+                             and o.kind = 'output'
+   left join kagzi_payloads c on c.namespace_id = r.namespace_id and c.run_id = r.run_id
+                             and c.kind = 'context'
+   where r.namespace_id = $1 and r.run_id = $2`;
 
 /** How a run ended (or that it is still open): what a result wait answers. */
 export interface RunEnd {
