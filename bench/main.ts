@@ -73,6 +73,29 @@ const args = parseArgs({
     "peer-list": { type: "string", default: "dbos:inproc restate:default" },
   },
 }).values;
+// Counts, sizes and rates: a typo would otherwise run nothing, or forever, without a word.
+for (
+  const [name, whole] of [
+    ["runs", true],
+    ["latency", true],
+    ["backlog", true],
+    ["rounds", true],
+    ["w6-warm", true],
+    ["w6-rounds", true],
+    ["soak-minutes", false],
+    ["soak-rate", false],
+  ] as const
+) {
+  const value = Number(args[name]);
+  if (!(value > 0 && Number.isFinite(value)) || (whole && !Number.isInteger(value))) {
+    console.error(
+      `--${name} must be a positive ${whole ? "whole " : ""}number, not ${
+        JSON.stringify(args[name])
+      }`,
+    );
+    Deno.exit(2);
+  }
+}
 const sizes = {
   runs: Number(args.runs),
   latency: Number(args.latency),
@@ -171,7 +194,7 @@ for (const backend of wanted) {
     await attempt(`${backend} W6 many workers`, async () => {
       const w6 = await manyWorkers(
         sizes.runs,
-        args["w6-warm"] ? Number(args["w6-warm"]) : undefined,
+        Number(args["w6-warm"]),
         Number(args["w6-rounds"]),
       );
       results.push(...w6.rows);
