@@ -177,7 +177,7 @@ export function registrationHandlers(
       const namespaceId = v.namespace(op, req.namespace);
       const workerId = v.runId(op, req.workerId, "worker_id");
       const released = await queue.releaseWorkerRuns(db, namespaceId, workerId);
-      await workers.setWorkerStatus(db, namespaceId, workerId, "OFFLINE");
+      await workers.deregisterWorker(db, namespaceId, workerId);
       known.forget(workerId);
       ctx.dispatch.forget(namespaceId, workerId);
       if (released) notifier.publish(workTopic(namespaceId));

@@ -64,7 +64,10 @@ export async function insertWorker(db: Queryable, w: NewWorker): Promise<WorkerR
   return rows[0];
 }
 
-/** Records a heartbeat; a worker marked OFFLINE while silent comes back ONLINE. */
+/**
+ * Records a heartbeat; a worker marked OFFLINE while silent comes back ONLINE, one that
+ * deregistered does not (its heartbeat sent before deregistering can arrive after).
+ */
 export async function heartbeatWorker(
   db: Queryable,
   namespaceId: string,
@@ -79,7 +82,8 @@ export async function heartbeatWorker(
          -- Counters saturate instead of overflowing.
          completed_count = completed_count + least($4::bigint, 9223372036854775807 - completed_count),
          failed_count = failed_count + least($5::bigint, 9223372036854775807 - failed_count),
-         status = case when status = 'OFFLINE' then 'ONLINE' else status end
+         status = case when status = 'OFFLINE' and deregistered_at is null then 'ONLINE'
+                       else status end
      where namespace_id = $1 and worker_id = $2
      returning ${columns}`,
     [namespaceId, workerId, activeCount, completedDelta.toString(), failedDelta.toString()],
@@ -100,17 +104,30 @@ export async function getWorker(
   return rows[0];
 }
 
-/** Sets a worker's status (DRAINING or OFFLINE). */
+/** Asks a worker to drain (its next heartbeat says so); false when it is not known. */
 export async function setWorkerStatus(
   db: Queryable,
   namespaceId: string,
   workerId: string,
-  status: "DRAINING" | "OFFLINE",
+  status: "DRAINING",
 ): Promise<boolean> {
   const rows = await db.query(
-    `update kagzi_workers set status = $3, active_count = case when $3 = 'OFFLINE' then 0 else active_count end
-     where namespace_id = $1 and worker_id = $2 returning 1`,
+    `update kagzi_workers set status = $3 where namespace_id = $1 and worker_id = $2 returning 1`,
     [namespaceId, workerId, status],
+  );
+  return rows.length > 0;
+}
+
+/** Marks a worker OFFLINE for good: it deregistered. False when it is not known. */
+export async function deregisterWorker(
+  db: Queryable,
+  namespaceId: string,
+  workerId: string,
+): Promise<boolean> {
+  const rows = await db.query(
+    `update kagzi_workers set status = 'OFFLINE', active_count = 0, deregistered_at = now()
+     where namespace_id = $1 and worker_id = $2 returning 1`,
+    [namespaceId, workerId],
   );
   return rows.length > 0;
 }
