@@ -5,8 +5,9 @@
  * 0.62–1.02 within an hour on one host, mostly with (a)). Each warm-up ends with `vacuum analyze`:
  * a phase churns 20,000 and more runs through the same tables, and where autovacuum is off (as
  * on this project's test machines) dead index entries piled up and the second round of 20 workers
- * ran at 388 and 599 wf/s against 584 and 669 in the first. Completions are counted in Postgres (one query, however many
- * workers); claim queries and sync matches per run come from the server's /metrics.
+ * ran at 388 and 599 wf/s against 584 and 669 in the first. Completions are counted in Postgres
+ * (one query, however many workers); claim queries and sync matches per run come from the
+ * server's /metrics.
  */
 import { Kagzi } from "@kagzi/sdk";
 import {

@@ -98,9 +98,10 @@ export function summary(
     const a = w6.filter((_, i) => i % 2 === 0);
     const b = w6.filter((_, i) => i % 2 === 1);
     const wfs = (xs: Row[]) => xs.map((r) => r.workflowsPerSec).join(", ");
+    const phase = (r: Row) => r.workload.replace(/^W6 | #\d+$/g, "");
     const per = w6Ratios.length > 1 ? ` (by round ${w6Ratios.join(", ")})` : "";
     lines.push(
-      `W6 many workers: 20 workers × 10 / 1 worker × 200 throughput = ${w6Ratio}${per} ` +
+      `W6 many workers: ${phase(b[0])} / ${phase(a[0])} throughput = ${w6Ratio}${per} ` +
         `(${wfs(b)} vs ${wfs(a)} wf/s); claims/run ` +
         `${b.map((r) => r.claimsPerRun).join(", ")} vs ${a.map((r) => r.claimsPerRun).join(", ")}`,
     );

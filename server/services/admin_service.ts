@@ -121,7 +121,7 @@ export function adminService(ctx: ServiceContext): ServiceImpl<typeof AdminServi
       const namespaceId = v.namespace(op, req.namespace);
       const id = v.runId(op, req.workerId, "worker_id");
       const row = await requireWorker(namespaceId, id);
-      if (row.status === "ONLINE") await workers.setWorkerStatus(db, namespaceId, id, "DRAINING");
+      if (row.status === "ONLINE") await workers.drainWorker(db, namespaceId, id);
       const after = await workers.getWorker(db, namespaceId, id);
       return create(DrainWorkerResponseSchema, { worker: workerToProto(after ?? row) });
     },

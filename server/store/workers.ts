@@ -105,15 +105,15 @@ export async function getWorker(
 }
 
 /** Asks a worker to drain (its next heartbeat says so); false when it is not known. */
-export async function setWorkerStatus(
+export async function drainWorker(
   db: Queryable,
   namespaceId: string,
   workerId: string,
-  status: "DRAINING",
 ): Promise<boolean> {
   const rows = await db.query(
-    `update kagzi_workers set status = $3 where namespace_id = $1 and worker_id = $2 returning 1`,
-    [namespaceId, workerId, status],
+    `update kagzi_workers set status = 'DRAINING'
+     where namespace_id = $1 and worker_id = $2 returning 1`,
+    [namespaceId, workerId],
   );
   return rows.length > 0;
 }
