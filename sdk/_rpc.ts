@@ -9,14 +9,16 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   AppendStreamRequestSchema,
   AppendStreamResponse,
+  ErrorDetail,
   ReportItem,
   ReportResult,
   StreamService,
+  Task,
   WorkerService,
 } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { retryDelay, sleep } from "./_backoff.ts";
-import type { Leases } from "./_lease.ts";
+import { type Instant, type Leases, now } from "./_lease.ts";
 import { ItemError, MicroBatcher } from "./batcher.ts";
 
 type Rpc = Client<typeof WorkerService>;
@@ -55,6 +57,18 @@ interface Pending {
   req: Req<Reported>;
 }
 
+/**
+ * Where runs a Report asks for come from and go to: the worker's slots. A Report that ends runs
+ * asks for as many runs as `wanted` allows (the slots those runs free); `take` receives what the
+ * server claimed, before the ended runs' calls resolve.
+ */
+export interface TaskFeed {
+  /** How many runs to ask for when a Report ends `ending` runs (0 while shutting down). */
+  wanted(ending: number): number;
+  /** Runs the server claimed for this worker, leased from `sentAt`. */
+  take(tasks: Task[], sentAt: Instant): void;
+}
+
 /** The calls a worker makes about a run it holds, with retries while the server is away. */
 export class WorkerRpc {
   /** Network calls made, by method, for tests and benchmarks. */
@@ -78,6 +92,8 @@ export class WorkerRpc {
     readonly leases: Leases,
     /** The client of stream writes (`ctx.stream`). */
     readonly streams: Client<typeof StreamService>,
+    /** The worker's slots, for the runs a Report asks for; none: Reports ask for none. */
+    private readonly feed?: TaskFeed,
   ) {}
 
   /**
@@ -133,7 +149,9 @@ export class WorkerRpc {
   }
 
   async #send(batch: Pending[]): Promise<unknown[]> {
-    if (batch.length === 1 || !this.#reportSupported) {
+    const ending = batch.filter((p) => p.method === "completeWorkflow").length;
+    const maxTasks = this.#reportSupported && ending ? this.feed?.wanted(ending) ?? 0 : 0;
+    if ((batch.length === 1 && maxTasks === 0) || !this.#reportSupported) {
       // Alone, the single call is the same round trip with a smaller message.
       return await Promise.all(
         batch.map((p) => this.#single(p.method, p.req).catch((err) => new ItemError(err))),
@@ -142,13 +160,19 @@ export class WorkerRpc {
     let results: ReportResult[];
     try {
       this.#count("report");
-      results = (await this.client.report({
+      const sentAt = now();
+      const res = await this.client.report({
         namespace: this.namespace,
         workerId: this.workerId,
         items: batch.map((p): Omit<ReportItem, "$typeName"> => ({
           item: { case: p.method, value: p.req } as ReportItem["item"],
         })),
-      })).results;
+        maxTasks,
+      });
+      // Handed over before the ended runs' calls resolve and free their slots: the slots go to
+      // these runs, not to a poll.
+      if (res.tasks.length) this.feed?.take(res.tasks, sentAt);
+      results = res.results;
     } catch (err) {
       if (err instanceof ConnectError && err.code === Code.Unimplemented) {
         this.#reportSupported = false;
@@ -158,7 +182,7 @@ export class WorkerRpc {
     }
     return batch.map((p, i) => {
       const r = results[i]?.result;
-      if (r?.case === "error") return new ItemError(KagziError.fromDetail(r.value));
+      if (r?.case === "error") return new ItemError(KagziError.fromDetail(unprefixed(r.value, i)));
       if (r?.case === p.method) return r.value;
       return new ItemError(
         new KagziError("INTERNAL", `The server answered item ${i} of a report wrongly`),
@@ -169,4 +193,22 @@ export class WorkerRpc {
   #count(name: string): void {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
   }
+}
+
+/**
+ * An item's error as its single call would have answered it: the server names a bad field
+ * within the Report (`items[0].complete_workflow.output.data`), which means nothing to the
+ * workflow whose output it was.
+ */
+function unprefixed(detail: ErrorDetail, i: number): ErrorDetail {
+  const item = /^items\[(\d+)\]\.(complete_step|complete_workflow)/.exec(detail.subject);
+  if (!item || Number(item[1]) !== i) return detail;
+  const prefix = item[0];
+  return {
+    ...detail,
+    subject: detail.subject.slice(prefix.length).replace(/^\./, ""),
+    message: detail.message.startsWith(`${prefix}: `)
+      ? detail.message.slice(prefix.length + 2)
+      : detail.message,
+  };
 }

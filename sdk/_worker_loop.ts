@@ -1,12 +1,14 @@
 /**
  * A registered worker at work: long-polls for runs and starts an execution for each (up to its
- * concurrency), heartbeats its leases, and on shutdown drains, releases and deregisters. The
- * public face is `Worker` (`worker.ts`); one execution is `Execution` (`_replay.ts`).
+ * concurrency), heartbeats its leases, and on shutdown drains, releases and deregisters. A Report
+ * that ends runs asks for new ones for the slots it frees (`TaskFeed`): under load a worker takes
+ * its next runs with its last outcomes and polls only for slots those did not fill. The public
+ * face is `Worker` (`worker.ts`); one execution is `Execution` (`_replay.ts`).
  */
 import type { Task } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { Execution } from "./_replay.ts";
-import { WorkerRpc } from "./_rpc.ts";
+import { type TaskFeed, WorkerRpc } from "./_rpc.ts";
 import { retryDelay, retryUnavailable, sleep } from "./_backoff.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
@@ -19,6 +21,8 @@ export class WorkerLoop {
   readonly #rpc: WorkerRpc;
   readonly #leases: Leases;
   readonly #active = new Map<string, Execution>();
+  /** Runs a Report brought, waiting for the slots of the runs it ended. */
+  #ready: { task: Task; sentAt: Instant }[] = [];
   readonly #stats: WorkerStats = {
     completed: 0,
     failed: 0,
@@ -47,7 +51,25 @@ export class WorkerLoop {
       init.leaseMs,
       this.#leases,
       init.streams,
+      this.#feed,
     );
+  }
+
+  /** The slots a Report's ended runs free, for the runs it asks for. */
+  readonly #feed: TaskFeed = {
+    wanted: (ending) => this.#stopping ? 0 : ending,
+    take: (tasks, sentAt) => {
+      for (const task of tasks) this.#ready.push({ task, sentAt });
+      this.#fill();
+    },
+  };
+
+  /** Starts the runs Reports brought while slots are free. */
+  #fill(): void {
+    while (!this.#stopping && this.#ready.length && this.#active.size < this.#init.maxConcurrent) {
+      const { task, sentAt } = this.#ready.shift()!;
+      this.#start(task, sentAt);
+    }
   }
 
   /** This worker's id, as the server knows it. */
@@ -109,19 +131,22 @@ export class WorkerLoop {
     for (const e of left) e.stop("worker shutting down");
     await Promise.all(left.map((e) => e.settled()));
     for (const e of left) e.release("worker shutting down");
-    const done = { workerId: this.id, released: left.length };
+    // Runs a Report brought that never started go back too: deregistering releases every run
+    // leased to the worker.
+    const unstarted = this.#ready.splice(0).length;
+    const done = { workerId: this.id, released: left.length + unstarted };
     try {
       await this.#init.client.deregister({
         namespace: this.#init.namespace,
         workerId: this.id,
         release: left.map((e) => e.lease),
       }, { timeoutMs: 10_000 });
-      log.info(`stopped: deregistered; ${left.length} unfinished run(s) released`, done);
+      log.info(`stopped: deregistered; ${done.released} unfinished run(s) released`, done);
     } catch (err) {
       // The server is away: the leases expire and the runs are picked up again.
       log.warn(
         `stopped without deregistering (${KagziError.from(err).message}); ` +
-          `${left.length} unfinished run(s) go to other workers when their leases expire`,
+          `${done.released} unfinished run(s) go to other workers when their leases expire`,
         done,
       );
     }
@@ -130,7 +155,7 @@ export class WorkerLoop {
   async #pollLoop(): Promise<void> {
     let failures = 0;
     while (!this.#stopping) {
-      const free = this.#init.maxConcurrent - this.#active.size;
+      const free = this.#init.maxConcurrent - this.#active.size - this.#ready.length;
       if (free <= 0) {
         await new Promise<void>((r) => (this.#slotFreed = r));
         continue;
@@ -197,6 +222,7 @@ export class WorkerLoop {
       exec.release("execution ended");
       this.#leases.drop(exec.lease);
       if (this.#active.get(task.runId) === exec) this.#active.delete(task.runId);
+      this.#fill();
       this.#slotFreed?.();
     });
   }

@@ -5,6 +5,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { WorkerService } from "@kagzi/proto";
+import { PollClaims } from "./_claims.ts";
 import type { ServiceContext } from "./_context.ts";
 import { WorkerCache } from "./_worker_cache.ts";
 import { pollHandlers } from "./poll_handlers.ts";
@@ -21,15 +22,17 @@ export function workerService(ctx: ServiceContext): ServiceImpl<typeof WorkerSer
   const workers = new WorkerCache(ctx.db);
   const steps = stepHandlers(ctx, workers);
   const ends = runEndHandlers(ctx);
+  // Polls and Reports that ask for runs share their claim statements.
+  const claims = new PollClaims(ctx);
   return {
     ...registrationHandlers(ctx, workers),
-    ...pollHandlers(ctx, workers),
+    ...pollHandlers(ctx, workers, claims),
     ...steps,
     ...waitHandlers(ctx),
     ...tokenWaitHandlers(ctx),
     ...ends,
     ...parkHandlers(ctx),
-    ...reportHandlers(ctx, {
+    ...reportHandlers(ctx, workers, claims, {
       completeStep: steps.completeStep,
       completeWorkflow: ends.completeWorkflow,
     }),
