@@ -18,7 +18,7 @@ import {
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { toConnectError } from "../errors.ts";
-import { type ApiKeyCheck, callerScope } from "./auth.ts";
+import { type ApiKeyCheck, callerScope, type KeyScope } from "./auth.ts";
 
 /** One unary call in memory: the request message in, the response message out. */
 export type InProcessUnary = (
@@ -29,7 +29,8 @@ export type InProcessUnary = (
   timeoutMs: number | undefined,
 ) => Promise<{ header: Headers; trailer: Headers; message: unknown }>;
 
-type MethodSpec = ServiceImplSpec["methods"][string];
+/** A method's implementation, as registered. */
+export type MethodSpec = ServiceImplSpec["methods"][string];
 
 /** Ends a call's context when it answered (a reason of its own: no DOMException per call). */
 const answered = new ConnectError("the call was answered", Code.Canceled);
@@ -60,34 +61,45 @@ export function recordingRouter(
   return recording;
 }
 
-/** The in-memory caller of the unary methods in `specs`. */
-export function inProcessUnary(
-  specs: Map<string, MethodSpec>,
+/** How a unary call arrived: over HTTP (its URL), or in memory. */
+export interface UnaryCall {
+  header: Headers;
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+  /** The request's URL (token callback URLs are built from it). */
+  url: string;
+  /** The caller's key scope, already checked (the key check is skipped). */
+  scope?: KeyScope;
+}
+
+/**
+ * Calls a unary method's implementation with a decoded message, through the interceptors, with
+ * the key check first (unless the call carries its checked scope).
+ */
+export function unaryInvoker(
   interceptors: Interceptor[],
   keys: ApiKeyCheck | undefined,
   log: (msg: string, err: unknown) => void,
-): InProcessUnary {
-  return async (method, header, message, signal, timeoutMs) => {
-    const path = pathOf(method);
-    const spec = specs.get(path);
-    if (!spec || spec.kind !== "unary") {
-      throw new ConnectError(`No such unary procedure: ${path}`, Code.Unimplemented);
-    }
+): (spec: UnarySpec, call: UnaryCall, message: unknown) => Promise<UnaryAnswer> {
+  return async (spec, call, message) => {
+    const { method } = spec;
     const values = createContextValues();
-    if (keys) {
-      const scope = keys.authenticate(method.name, header);
-      if (!("namespaces" in scope)) throw toConnectError(scope, log);
-      values.set(callerScope, scope);
+    let scope = call.scope;
+    if (keys && !scope) {
+      const checked = keys.authenticate(method.name, call.header);
+      if (!("namespaces" in checked)) throw toConnectError(checked, log);
+      scope = checked;
     }
+    if (scope) values.set(callerScope, scope);
     const context = createHandlerContext({
       service: method.parent,
       method,
       protocolName: "connect",
       requestMethod: "POST",
-      url: `http://in-process.kagzi${path}`,
-      requestHeader: header,
-      requestSignal: signal,
-      timeoutMs,
+      url: call.url,
+      requestHeader: call.header,
+      requestSignal: call.signal,
+      timeoutMs: call.timeoutMs,
       contextValues: values,
     });
     try {
@@ -96,6 +108,35 @@ export function inProcessUnary(
     } finally {
       context.abort(answered);
     }
+  };
+}
+
+/** A unary method's implementation, as registered. */
+export type UnarySpec = Extract<MethodSpec, { kind: "unary" }>;
+
+/** A unary call's answer: its headers, trailers and message. */
+export interface UnaryAnswer {
+  header: Headers;
+  trailer: Headers;
+  message: unknown;
+}
+
+/** The in-memory caller of the unary methods in `specs`. */
+export function inProcessUnary(
+  specs: Map<string, MethodSpec>,
+  interceptors: Interceptor[],
+  keys: ApiKeyCheck | undefined,
+  log: (msg: string, err: unknown) => void,
+): InProcessUnary {
+  const invoke = unaryInvoker(interceptors, keys, log);
+  return async (method, header, message, signal, timeoutMs) => {
+    const path = pathOf(method);
+    const spec = specs.get(path);
+    if (!spec || spec.kind !== "unary") {
+      throw new ConnectError(`No such unary procedure: ${path}`, Code.Unimplemented);
+    }
+    const url = `http://in-process.kagzi${path}`;
+    return await invoke(spec, { header, signal, timeoutMs, url }, message);
   };
 }
 

@@ -29,7 +29,14 @@ import { healthPaths, serveHealth } from "./health.ts";
 import type { DbHealth } from "../store/health.ts";
 import { isUiPath, serveUi } from "./ui.ts";
 import { isStreamEventsPath } from "./stream_sse.ts";
-import { type InProcessUnary, inProcessUnary, recordingRouter } from "./in_process_unary.ts";
+import {
+  type InProcessUnary,
+  inProcessUnary,
+  recordingRouter,
+  unaryInvoker,
+  type UnarySpec,
+} from "./in_process_unary.ts";
+import { fastUnary } from "./fast_unary.ts";
 
 /** The largest request body accepted, in bytes. */
 export const maxRequestBytes = 8 * 1024 * 1024;
@@ -97,6 +104,12 @@ export function createRouter(options: RouterOptions): Router {
     [...connectHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
   );
   const nodeHandlers = handlers(true);
+  const logError = (msg: string, e: unknown) => log.error(msg, e);
+  const invoke = unaryInvoker(options.interceptors, keys, logError);
+  const unarySpecs = new Map<string, UnarySpec>();
+  for (const [path, spec] of specs) if (spec.kind === "unary") unarySpecs.set(path, spec);
+  // Binary Connect unary calls skip Connect's HTTP objects (`fast_unary.ts`).
+  const fast = fastUnary(unarySpecs, invoke, keys, maxRequestBytes);
   // What the native gRPC listener process forwards (as gRPC-Web): the gRPC port's router.
   const listenerHandlers = new Map(
     [...nodeHandlers].map(([path, h]) => [path, createFetchHandler(h)]),
@@ -132,8 +145,11 @@ export function createRouter(options: RouterOptions): Router {
           "application/proto or application/json (Connect), application/grpc-web+proto " +
           "(gRPC-Web), or application/grpc on the gRPC port",
       }, { status: 415 });
-    } else {
+    } else if (req.headers.has(listenerHeader)) {
       res = await handler(req);
+    } else {
+      const direct = await fast(req, path);
+      res = direct instanceof Response ? direct : await handler(direct);
     }
     for (const [k, v] of headers) res.headers.set(k, v);
     return res;
@@ -150,12 +166,7 @@ export function createRouter(options: RouterOptions): Router {
       .catch((err) => log.debug(`${handler.method.name}: response not delivered`, err));
   };
   const call = createUniversalHandlerClient([...connectHandlers.values()]);
-  const unary = inProcessUnary(
-    specs,
-    options.interceptors,
-    keys,
-    (msg, e) => log.error(msg, e),
-  );
+  const unary = inProcessUnary(specs, options.interceptors, keys, logError);
   return { fetch, http2Handler, call, unary };
 }
 
