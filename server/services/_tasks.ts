@@ -9,7 +9,7 @@ import { type Task, TaskSchema } from "@kagzi/proto";
 import type * as queue from "../store/queue.ts";
 import * as steps from "../store/steps.ts";
 import { streamCursors } from "../store/streams.ts";
-import type { PollClaims } from "./_claims.ts";
+import type { Claimed, PollClaims } from "./_claims.ts";
 import type { ServiceContext } from "./_context.ts";
 import { payloadOf, retryFromJson } from "./_convert.ts";
 import { giveBack } from "./_handoff.ts";
@@ -59,33 +59,30 @@ export async function tasksFor(
   return tasks;
 }
 
-/** What a claim made at once is for: the worker, how many runs, the request. */
-export interface ClaimNow {
+/** Whose runs a claim is for: the worker, what it serves, how many runs. */
+export interface ClaimFor {
   namespaceId: string;
   workerId: string;
   info: WorkerInfo;
   limit: number;
-  /** performance.now() when the request arrived (leases count from there). */
-  received: number;
+  /** A caller that hung up meanwhile is claimed nothing. */
   signal: AbortSignal;
-  url: string;
 }
 
 /**
- * Claims up to `limit` due runs for the worker now, without waiting: none when its last claim
- * found all there was and nothing became due since (no query then). Runs claimed for a caller
- * that hung up meanwhile go back to the queue.
+ * One claim of due runs for a worker (a poll's, or a Report's): none, and no query, when its
+ * last claim found all there was and nothing became due since; else the shared claim statement.
+ * Records what the claim found for the next one, and counts the runs claimed. `deferred` counts
+ * runs left due behind others of this claim (a concurrency slot's room).
  */
-export async function claimNow(
+export async function claimDue(
   ctx: ServiceContext,
   claims: PollClaims,
-  ask: ClaimNow,
-): Promise<Task[]> {
-  const { namespaceId, workerId, info } = ask;
-  const limit = Math.min(ask.limit, maxTasksPerCall);
+  ask: ClaimFor,
+): Promise<Claimed> {
+  const { namespaceId, workerId, info, limit } = ask;
   const token = ctx.dispatch.mustClaim(namespaceId, workerId);
-  if (!token.must || limit <= 0 || ask.signal.aborted) return [];
-  const expiresIn = Math.floor(performance.now() - ask.received) + ctx.config.leaseMs;
+  if (!token.must) return [];
   const claimed = await claims.claim({
     namespaceId,
     types: info.types,
@@ -94,12 +91,32 @@ export async function claimNow(
     limit,
     signal: ask.signal,
   });
-  const deferred = claimed.deferred ?? 0;
-  ctx.dispatch.claimed(namespaceId, workerId, token.seq, claimed.length >= limit || deferred > 0);
+  const full = claimed.length >= limit || (claimed.deferred ?? 0) > 0;
+  ctx.dispatch.claimed(namespaceId, workerId, token.seq, full);
   for (const c of claimed) ctx.metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
+  return claimed;
+}
+
+/**
+ * Claims up to `limit` due runs for the worker now, without waiting ({@linkcode claimDue}), and
+ * makes their tasks; runs claimed for a caller that hung up meanwhile go back to the queue.
+ */
+export async function claimNow(
+  ctx: ServiceContext,
+  claims: PollClaims,
+  ask: ClaimFor & {
+    /** performance.now() when the request arrived (leases count from there). */
+    received: number;
+    url: string;
+  },
+): Promise<Task[]> {
+  const limit = Math.min(ask.limit, maxTasksPerCall);
+  if (limit <= 0 || ask.signal.aborted) return [];
+  const expiresIn = Math.floor(performance.now() - ask.received) + ctx.config.leaseMs;
+  const claimed = await claimDue(ctx, claims, { ...ask, limit });
   if (claimed.length && ask.signal.aborted) {
-    await giveBack(ctx, namespaceId, claimed);
+    await giveBack(ctx, ask.namespaceId, claimed);
     return [];
   }
-  return await tasksFor(ctx, namespaceId, claimed, expiresIn, ask.url);
+  return await tasksFor(ctx, ask.namespaceId, claimed, expiresIn, ask.url);
 }

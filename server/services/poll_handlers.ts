@@ -8,10 +8,10 @@ import {
   type WorkerService,
 } from "@kagzi/proto";
 import type * as queue from "../store/queue.ts";
-import type { Claimed, PollClaims } from "./_claims.ts";
+import type { PollClaims } from "./_claims.ts";
 import type { ServiceContext } from "./_context.ts";
 import { giveBack } from "./_handoff.ts";
-import { maxTasksPerCall, tasksFor } from "./_tasks.ts";
+import { claimDue, maxTasksPerCall, tasksFor } from "./_tasks.ts";
 import { durationMs } from "./_time.ts";
 import type { WorkerCache } from "./_worker_cache.ts";
 import * as v from "./_validate.ts";
@@ -60,31 +60,18 @@ export function pollHandlers(
         if (call.signal.aborted) return create(PollTaskResponseSchema, {});
         // The lease lasts at least this long from the request's arrival (the claim runs later).
         const expiresIn = Math.floor(performance.now() - received) + config.leaseMs;
-        // Nothing became due since this worker's last claim found all there was: wait at once.
-        const token = dispatch.mustClaim(namespaceId, workerId);
-        const claimed: Claimed = token.must
-          ? await claims.claim({
-            namespaceId,
-            types: info.types,
-            versions: info.versions,
-            workerId,
-            limit,
-            signal: call.signal,
-          })
-          : [];
+        // No claim query when nothing became due since this worker's last one found all there
+        // was: the poll waits at once.
+        const claimed = await claimDue(ctx, claims, {
+          namespaceId,
+          workerId,
+          info,
+          limit,
+          signal: call.signal,
+        });
         // Runs left due behind others of this claim (a concurrency slot's room) are looked
         // for again at once.
-        const deferred = claimed.deferred ?? 0;
-        if (token.must) {
-          dispatch.claimed(
-            namespaceId,
-            workerId,
-            token.seq,
-            claimed.length >= limit || deferred > 0,
-          );
-        }
-        if (!claimed.length && deferred > 0 && retries++ < 3) continue;
-        for (const c of claimed) metrics.runClaimed(namespaceId, c.workflow_type, c.queued_s);
+        if (!claimed.length && (claimed.deferred ?? 0) > 0 && retries++ < 3) continue;
         if (claimed.length && call.signal.aborted) {
           await giveBack(ctx, namespaceId, claimed);
           return create(PollTaskResponseSchema, {});
