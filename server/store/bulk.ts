@@ -5,6 +5,7 @@
  */
 import type { Db, Queryable } from "./db.ts";
 import type { RunStatus } from "./runs.ts";
+import { lockSlotsOf } from "./slot_locks.ts";
 
 /** What a bulk operation does to each selected run. */
 export type BulkAction = "RERUN" | "CANCEL" | "PAUSE" | "RESUME";
@@ -141,11 +142,20 @@ export interface BatchResult {
 // Per action: the runs of `picked` it changes, returning namespace_id, run_id, workflow_type.
 // $1 namespace; CTE err: the cancel error (its subjectId is set per run).
 const actionSql: Record<BulkAction, string> = {
-  CANCEL: `update kagzi_runs r
+  // The runs locked in run order, then their slots (as completions lock them: no deadlock).
+  CANCEL: `with held as (
+      select r.namespace_id, r.run_id from kagzi_runs r
+      join picked p on r.namespace_id = $1 and r.run_id = p.run_id
+      where r.status in ('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')
+      order by r.namespace_id, r.run_id
+      for no key update of r),
+    ${lockSlotsOf("slots", "held")}
+    update kagzi_runs r
     set status = 'CANCELLED', finished_at = now(), updated_at = now(), locked_until = null,
         error = jsonb_set((select e from err), '{subjectId}', to_jsonb(r.run_id::text))
-    from picked p where r.namespace_id = $1 and r.run_id = p.run_id
+    from held p where r.namespace_id = $1 and r.run_id = p.run_id
       and r.status in ('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')
+      and (select count(*) from slots) >= 0
     returning r.namespace_id, r.run_id::text, r.workflow_type`,
   PAUSE: `update kagzi_runs r
     set status = 'PAUSED', worker_id = null, locked_until = null, wake_up_at = null,

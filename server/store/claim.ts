@@ -42,18 +42,18 @@ export interface ClaimedRow {
   queued_s: number;
 }
 
-/** The statement of {@linkcode claimRuns} (EXPLAIN shows its plan in the README). */
-export const claimStatement = `with cand as (
-       -- Per (type, version) the claim index in its order, stopping at the limit; then the best
-       -- of them. Resumed (its history is sent along): started before, or a retry that may have
-       -- been given the stored steps of the run it reruns.
-       select r.* from (
+/**
+ * Per (type, version) served and not paused, the due runs in claim order (the claim index read
+ * a priority at a time, highest first: a skip scan, so runs due later are never scanned), at most
+ * `$6` per priority. `lock`: each row locked as it is read, rows others hold skipped. `where`:
+ * more conditions on the (type, version) pairs.
+ */
+const dueRuns = (lock: string, where = "") =>
+  `select r.* from (
          select * from unnest($2::text[], $3::text[]) u(t, v)
          where not exists (select 1 from kagzi_paused_types p
-                           where p.namespace_id = $1 and p.workflow_type = u.t)) u
+                           where p.namespace_id = $1 and p.workflow_type = u.t)${where}) u
        cross join lateral (
-         -- The priorities present, highest first, one index probe each (a skip scan), so that
-         -- each is read as a range of due times: runs due later (sleepers) are never scanned.
          with recursive prio(p) as (
            (select x.priority from kagzi_runs x
             where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
@@ -78,7 +78,45 @@ export const claimStatement = `with cand as (
              and r.available_at <= now() and r.available_at < 'infinity'
            order by r.available_at
            limit $6
-           for update skip locked) r) r
+           ${lock}) r) r`;
+
+/** The statement of {@linkcode claimRuns} (EXPLAIN shows its plan in the README). */
+export const claimStatement = `with
+     -- The concurrency slots the due runs need, read without locking them (types with slots
+     -- only), and then locked, in slot_key order, before any run row is: a claim waiting for a
+     -- slot holds no run, so an end holding that slot never waits for it. (A run row the claim
+     -- locks and then does not claim stays locked to its end: Postgres locks a row that changed
+     -- since the statement began before it finds the row no longer due, e.g. a waiter now. An end
+     -- making that waiter due would wait for the claim while the claim waited for the end's slot.)
+     wanted as (
+       select distinct r.workflow_type, s.slot_key
+       from (${
+  dueRuns(
+    "",
+    `
+           and exists (select 1 from kagzi_flow_slots f
+                       where f.namespace_id = $1 and f.workflow_type = u.t)`,
+  )
+}) r
+       cross join lateral unnest(r.flow_slots) s(slot_key)
+       where not r.flow_held),
+     slots as (
+       select f.workflow_type, f.slot_key, f.cap, f.used from kagzi_flow_slots f
+       where f.namespace_id = $1
+         and (f.workflow_type, f.slot_key) in (select workflow_type, slot_key from wanted)
+       order by f.workflow_type, f.slot_key
+       for update),
+     -- The due runs, locked (skipping those others hold) once the slots are: then the best of
+     -- them. Resumed (its history is sent along): started before, or a retry that may have been
+     -- given the stored steps of the run it reruns.
+     cand as (
+       select r.* from (${
+  dueRuns(
+    "for update skip locked",
+    `
+           and (select count(*) from slots) >= 0`,
+  )
+}) r
        order by r.priority desc, r.available_at
        limit $6),
      need as (
@@ -89,12 +127,6 @@ export const claimStatement = `with cand as (
                                  order by c.priority desc, c.available_at, c.run_id) as rn
        from cand c cross join lateral unnest(c.flow_slots) s(slot_key)
        where not c.flow_held),
-     slots as (
-       select f.workflow_type, f.slot_key, f.cap, f.used from kagzi_flow_slots f
-       where f.namespace_id = $1
-         and (f.workflow_type, f.slot_key) in (select workflow_type, slot_key from need)
-       order by f.workflow_type, f.slot_key
-       for update),
      verdict as (
        select n.run_id, bool_and(s.slot_key is not null and n.rn + s.used <= s.cap) as fits,
               min(n.slot_key) filter (where s.used >= s.cap) as full_slot

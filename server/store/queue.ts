@@ -2,6 +2,7 @@
 import type { Queryable } from "./db.ts";
 import type { FinishedRun } from "./run_ends.ts";
 import { openStatuses, type RunStatus } from "./runs.ts";
+import { lockSlotsOf } from "./slot_locks.ts";
 
 export { type ClaimedRow, claimRuns } from "./claim.ts";
 
@@ -198,7 +199,8 @@ export async function failOverdueRuns(
        select namespace_id, run_id from kagzi_runs
        where deadline_at < now() and status in ${openStatuses}
        limit 1000
-       for update skip locked)
+       for update skip locked),
+     ${lockSlotsOf("slots", "overdue")}
      update kagzi_runs r
      set status = 'FAILED', finished_at = now(), updated_at = now(), locked_until = null,
          error = jsonb_build_object(
@@ -207,6 +209,7 @@ export async function failOverdueRuns(
            'message', 'Run passed its deadline ' ||
                       to_char(r.deadline_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
      from overdue where r.namespace_id = overdue.namespace_id and r.run_id = overdue.run_id
+       and (select count(*) from slots) >= 0
      returning r.namespace_id, r.run_id::text, r.workflow_type,
                extract(epoch from r.finished_at - r.created_at)::float8 as duration_s`,
   );

@@ -4,6 +4,7 @@
  */
 import { base64, type Queryable } from "./db.ts";
 import { runColumns, type RunRow } from "./runs.ts";
+import { lockSlotsOf } from "./slot_locks.ts";
 
 /** A run that just ended, for metrics. */
 export interface FinishedRun {
@@ -46,12 +47,13 @@ export async function completeRuns(
        where r.status = 'RUNNING'
        order by r.namespace_id, r.run_id
        for no key update of r),
+     ${lockSlotsOf("slots", "locked")},
      run as (
        update kagzi_runs r
        set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
        from first i join locked k on k.namespace_id = i.namespace_id and k.run_id = i.run_id
        where r.namespace_id = i.namespace_id and r.run_id = i.run_id and r.fence = i.fence
-         and r.status = 'RUNNING'
+         and r.status = 'RUNNING' and (select count(*) from slots) >= 0
        returning r.namespace_id, r.run_id, i.idx, r.workflow_type,
                  extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
      output as (
