@@ -5,7 +5,7 @@
  */
 import type { Db, Queryable } from "./db.ts";
 import type { RunStatus } from "./runs.ts";
-import { lockSlotsOf } from "./slot_locks.ts";
+import { lockedFirst, lockSlotsOf } from "./slot_locks.ts";
 
 /** What a bulk operation does to each selected run. */
 export type BulkAction = "RERUN" | "CANCEL" | "PAUSE" | "RESUME";
@@ -144,7 +144,7 @@ export interface BatchResult {
 const actionSql: Record<BulkAction, string> = {
   // The runs locked in run order, then their slots (as completions lock them: no deadlock).
   CANCEL: `with held as (
-      select r.namespace_id, r.run_id from kagzi_runs r
+      select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots from kagzi_runs r
       join picked p on r.namespace_id = $1 and r.run_id = p.run_id
       where r.status in ('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')
       order by r.namespace_id, r.run_id
@@ -155,7 +155,7 @@ const actionSql: Record<BulkAction, string> = {
         error = jsonb_set((select e from err), '{subjectId}', to_jsonb(r.run_id::text))
     from held p where r.namespace_id = $1 and r.run_id = p.run_id
       and r.status in ('PENDING', 'RUNNING', 'SLEEPING', 'PARKED', 'PAUSED')
-      and (select count(*) from slots) >= 0
+      and ${lockedFirst("slots")}
     returning r.namespace_id, r.run_id::text, r.workflow_type`,
   PAUSE: `update kagzi_runs r
     set status = 'PAUSED', worker_id = null, locked_until = null, wake_up_at = null,

@@ -19,6 +19,7 @@
  *   stays PENDING (`rate_limited`), due again at its turn, which `held_until` reports.
  */
 import type { Queryable } from "./db.ts";
+import { lockedFirst } from "./slot_locks.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
 export interface ClaimedRow {
@@ -114,7 +115,7 @@ export const claimStatement = `with
   dueRuns(
     "for update skip locked",
     `
-           and (select count(*) from slots) >= 0`,
+           and ${lockedFirst("slots")}`,
   )
 }) r
        order by r.priority desc, r.available_at

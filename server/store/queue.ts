@@ -2,7 +2,7 @@
 import type { Queryable } from "./db.ts";
 import type { FinishedRun } from "./run_ends.ts";
 import { openStatuses, type RunStatus } from "./runs.ts";
-import { lockSlotsOf } from "./slot_locks.ts";
+import { lockedFirst, lockSlotsOf } from "./slot_locks.ts";
 
 export { type ClaimedRow, claimRuns } from "./claim.ts";
 
@@ -196,7 +196,7 @@ export async function failOverdueRuns(
 ): Promise<({ namespace_id: string; run_id: string } & FinishedRun)[]> {
   return await db.query(
     `with overdue as (
-       select namespace_id, run_id from kagzi_runs
+       select namespace_id, run_id, workflow_type, flow_slots from kagzi_runs
        where deadline_at < now() and status in ${openStatuses}
        limit 1000
        for update skip locked),
@@ -209,7 +209,7 @@ export async function failOverdueRuns(
            'message', 'Run passed its deadline ' ||
                       to_char(r.deadline_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
      from overdue where r.namespace_id = overdue.namespace_id and r.run_id = overdue.run_id
-       and (select count(*) from slots) >= 0
+       and ${lockedFirst("slots")}
      returning r.namespace_id, r.run_id::text, r.workflow_type,
                extract(epoch from r.finished_at - r.created_at)::float8 as duration_s`,
   );

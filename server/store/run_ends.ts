@@ -4,7 +4,7 @@
  */
 import { base64, type Queryable } from "./db.ts";
 import { runColumns, type RunRow } from "./runs.ts";
-import { lockSlotsOf } from "./slot_locks.ts";
+import { lockedFirst, lockSlotsOf } from "./slot_locks.ts";
 
 /** A run that just ended, for metrics. */
 export interface FinishedRun {
@@ -41,7 +41,7 @@ export async function completeRuns(
        select distinct on (namespace_id, run_id) * from input order by namespace_id, run_id, idx),
      -- Locked in run order first, as heartbeats and step outputs lock them (no deadlocks).
      locked as (
-       select r.namespace_id, r.run_id from kagzi_runs r
+       select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots from kagzi_runs r
        join first i on r.namespace_id = i.namespace_id and r.run_id = i.run_id
                    and r.fence = i.fence
        where r.status = 'RUNNING'
@@ -53,7 +53,7 @@ export async function completeRuns(
        set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
        from first i join locked k on k.namespace_id = i.namespace_id and k.run_id = i.run_id
        where r.namespace_id = i.namespace_id and r.run_id = i.run_id and r.fence = i.fence
-         and r.status = 'RUNNING' and (select count(*) from slots) >= 0
+         and r.status = 'RUNNING' and ${lockedFirst("slots")}
        returning r.namespace_id, r.run_id, i.idx, r.workflow_type,
                  extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
      output as (

@@ -10,18 +10,19 @@
 
 /**
  * A CTE `name` locking, in (namespace, type, slot_key) order, the concurrency slots of the runs
- * in relation `runs` (columns namespace_id, run_id). The statement's update of those runs must
- * read it first (`and (select count(*) from name) >= 0`) so that the slots are locked before
- * the row triggers run.
+ * in relation `runs` (columns namespace_id, workflow_type, flow_slots: the runs' rows as the
+ * statement already read them). The statement's update of those runs must read it first
+ * ({@linkcode lockedFirst}) so that the slots are locked before the row triggers run.
  */
 export const lockSlotsOf = (name: string, runs: string) =>
   `${name} as (
        select f.slot_key from kagzi_flow_slots f
-       join (select distinct r.namespace_id, r.workflow_type, s.slot_key
-             from kagzi_runs r
-             join ${runs} x on x.namespace_id = r.namespace_id and x.run_id = r.run_id
-             cross join lateral unnest(r.flow_slots) s(slot_key)) w
+       join (select distinct x.namespace_id, x.workflow_type, s.slot_key
+             from ${runs} x cross join lateral unnest(x.flow_slots) s(slot_key)) w
          on w.namespace_id = f.namespace_id and w.workflow_type = f.workflow_type
         and w.slot_key = f.slot_key
        order by f.namespace_id, f.workflow_type, f.slot_key
        for update of f)`;
+
+/** A condition, always true, that makes a statement part wait until CTE `name` has run. */
+export const lockedFirst = (name: string) => `(select count(*) from ${name}) >= 0`;
