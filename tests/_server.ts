@@ -46,7 +46,8 @@ export async function onFreePorts<T>(picked: boolean, start: () => Promise<T>): 
       return await start();
     } catch (err) {
       const taken = err instanceof Error && /did not start/.test(err.message) &&
-        /AddrInUse|Address already in use/.test(err.message);
+        // Deno says AddrInUse; the gRPC listener (node:http2 in its own process) EADDRINUSE.
+        /AddrInUse|EADDRINUSE|address already in use/i.test(err.message);
       if (!picked || attempt >= 3 || !taken) throw err;
     }
   }
