@@ -13,15 +13,15 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Payload, StepKind, type StepRef, StepRefSchema, type Task } from "@kagzi/proto";
+import { StepKind, type StepRef, StepRefSchema, type Task } from "@kagzi/proto";
 import { describeMismatch, History, refText } from "./_mismatch.ts";
 import type { WorkflowFn } from "./context.ts";
 import { type ContextHost, ContextImpl } from "./_context_impl.ts";
 import { KagziError, NonRetryableError } from "./errors.ts";
-import { toErrorDetail } from "./_errors_wire.ts";
-import { decodeJson, encodeJson } from "./_payload.ts";
-import { permanentRefusal } from "./_step_attempt.ts";
+import { DeferredOutputs } from "./_deferred_outputs.ts";
+import { decodeJson } from "./_payload.ts";
 import type { WorkerRpc } from "./_rpc.ts";
+import { reportEnd } from "./_run_end.ts";
 import { RunTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
 
@@ -51,6 +51,8 @@ export class Execution {
   #releasedSignal?: () => void;
   #trace!: RunTrace;
   readonly #releasedP = new Promise<void>((r) => (this.#releasedSignal = r));
+  /** Step outputs the workflow went on with, not stored yet. */
+  readonly #deferred: DeferredOutputs;
 
   constructor(
     private readonly rpc: WorkerRpc,
@@ -60,6 +62,11 @@ export class Execution {
     private readonly now: () => number = Date.now,
   ) {
     this.#history = new History(task.steps);
+    this.#deferred = new DeferredOutputs({
+      rpc,
+      send: (send) => this.#send(send),
+      release: (reason) => this.release(reason),
+    });
   }
 
   /** The lease this execution holds. */
@@ -132,6 +139,11 @@ export class Execution {
       this.#parkP.then(() => "park" as const),
     ]);
     await this.settled();
+    // Whatever comes next, the outputs the workflow went on with are stored first (a completion
+    // carries them instead).
+    if (ended !== "released" && (typeof ended === "string" || this.#stopping)) {
+      await this.#deferred.flush();
+    }
     if (this.#released || ended === "released") return "abandoned";
     // A new sleep asked for where the history has unasked steps parks like a new step would.
     const sleep = this.#sleeps[0];
@@ -151,41 +163,16 @@ export class Execution {
   }
   #ending = false;
 
-  async #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
+  #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
     this.#ending = true;
-    const { runId, fence } = this.lease;
-    if ("error" in ended && ended.error !== undefined) {
-      const error = toErrorDetail(ended.error);
-      const ok = await this.rpc.call("failWorkflow", { lease: { runId, fence }, error });
-      if (ok) {
-        this.log.error(`run ${runId} (${this.task.workflowType}) failed: ${error.message}`, {
-          ...this.#fields(),
-          error: error.message,
-          errorName: error.name,
-        });
-      }
-      return ok ? "failed" : "abandoned";
-    }
-    let output: Payload;
-    try {
-      output = encodeJson(ended.value, "workflow output");
-    } catch (err) {
-      return await this.#finish({ error: new NonRetryableError((err as Error).message) });
-    }
-    let ok;
-    try {
-      ok = await this.rpc.call("completeWorkflow", { lease: { runId, fence }, output });
-    } catch (err) {
-      // The server refused this output for good (too large, unstorable): the run fails with
-      // why, rather than being retried forever from its lease.
-      const refusal = permanentRefusal(err);
-      if (!refusal) throw err;
-      return await this.#finish({
-        error: new NonRetryableError(`The workflow's output was refused: ${refusal}`),
-      });
-    }
-    if (ok) this.log.debug(`run ${runId} (${this.task.workflowType}) completed`, this.#fields());
-    return ok ? "completed" : "abandoned";
+    return reportEnd({
+      rpc: this.rpc,
+      task: this.task,
+      log: this.log,
+      deferred: this.#deferred,
+      released: () => this.#released,
+      fields: () => this.#fields(),
+    }, ended);
   }
 
   /** The fields every log line about this run carries. */
@@ -281,6 +268,8 @@ export class Execution {
       log: this.log,
       workflowType: this.task.workflowType,
       report: (send) => this.#report(send),
+      flush: () => this.#deferred.flush(),
+      defer: (out) => !this.#stopping && !this.#released && this.#deferred.defer(out),
       rpc: this.rpc,
       lease: this.lease,
       signal: this.abort.signal,
@@ -324,6 +313,12 @@ export class Execution {
    * and the run resumes elsewhere from what was stored.
    */
   async #report<R>(send: () => Promise<R | undefined>): Promise<R | undefined> {
+    // The run's calls follow the outputs the workflow went on with.
+    await this.#deferred.flush();
+    return this.#released ? undefined : await this.#send(send);
+  }
+
+  async #send<R>(send: () => Promise<R | undefined>): Promise<R | undefined> {
     try {
       const res = await send();
       if (res === undefined && !this.#released) {

@@ -82,6 +82,11 @@ export class WorkerRpc {
   });
   /** False once the server answered that it has no Report (an older server). */
   #reportSupported = true;
+  /**
+   * The server stores the step outputs a CompleteWorkflow carries (it said so at Register);
+   * otherwise no output is held back for the completion (see `_deferred_outputs.ts`).
+   */
+  stepsWithCompletion = false;
 
   constructor(
     readonly client: Rpc,

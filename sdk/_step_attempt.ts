@@ -11,7 +11,7 @@ import { KagziError, NonRetryableError, StepFailedError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
 import { type Retry, retryToProto } from "./retry.ts";
-import type { WorkerRpc } from "./_rpc.ts";
+import type { Req, WorkerRpc } from "./_rpc.ts";
 import type { RunTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
 
@@ -41,6 +41,10 @@ export interface AttemptHost {
   release(reason: string): void;
   /** Sends a report; undefined (and the execution released) when it could not be made. */
   report<R>(send: () => Promise<R | undefined>): Promise<R | undefined>;
+  /** Stores the step outputs held back for the completion (see `_deferred_outputs.ts`). */
+  flush(): Promise<void>;
+  /** Holds a step output back for the completion (true), or false: store it now. */
+  defer(out: Req<"completeStep">): boolean;
 }
 
 /** What a step attempt is: its name and occurrence, retry policy and timeout. */
@@ -70,6 +74,8 @@ async function tryStep<T>(
   { name, occurrence, retry, timeoutMs, fn, rateLimit }: StepCall<T>,
 ): Promise<AttemptResult<T>> {
   const step = { kind: StepKind.FUNCTION, name, occurrence };
+  // No step starts before the outputs the workflow went on with are stored.
+  await host.flush();
   // No step starts once the lease may have expired (the worker was frozen or cut off):
   // only a heartbeat that extends the lease lets the run go on (see _lease.ts).
   const held = host.rpc.leases.hold(host.lease);
@@ -94,9 +100,19 @@ async function tryStep<T>(
       outcome = { error: new NonRetryableError((err as Error).message) };
     }
     let refused: string | undefined;
+    const req = { lease: host.lease, step, output: output!, startedAt };
+    if ("value" in outcome && host.defer(req)) {
+      // Stored before anything else of the run happens, or with its completion: the workflow
+      // goes on with the value as a replay would see it.
+      try {
+        return { kind: "value", value: decodeJson(output!, `output of step "${name}"`) as T };
+      } catch (error) {
+        return { kind: "error", error };
+      }
+    }
     if ("value" in outcome) {
       const res = await host.report(() =>
-        host.rpc.call("completeStep", { lease: host.lease, step, output: output!, startedAt })
+        host.rpc.call("completeStep", req)
           .catch((err) => {
             // Refused for good (too large, unstorable): the step fails, not the worker.
             refused = permanentRefusal(err);

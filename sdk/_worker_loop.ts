@@ -53,6 +53,7 @@ export class WorkerLoop {
       init.streams,
       this.#feed,
     );
+    this.#rpc.stepsWithCompletion = init.stepsWithCompletion;
   }
 
   /** The slots a Report's ended runs free, for the runs it asks for. */
@@ -180,6 +181,7 @@ export class WorkerLoop {
           const old = this.id;
           await this.#init.register().then((r) => {
             this.#rpc.workerId = r.workerId;
+            this.#rpc.stepsWithCompletion = r.stepsWithCompletion;
             this.#init.log.warn(`the server forgot worker ${old}; registered again`, {
               workerId: r.workerId,
               previousWorkerId: old,

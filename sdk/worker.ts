@@ -289,6 +289,7 @@ export class WorkerBuilder {
       register,
       namespace: this.#namespace,
       workerId: res.workerId,
+      stepsWithCompletion: res.stepsWithCompletion,
       heartbeatMs: protoMs(res.heartbeatInterval) ?? 5_000,
       leaseMs: protoMs(res.leaseDuration) ?? 30_000,
       pollTimeoutMs: protoMs(res.pollTimeout) || 30_000,

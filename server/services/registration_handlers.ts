@@ -121,6 +121,7 @@ export function registrationHandlers(
         heartbeatInterval: durationFromMs(config.heartbeatIntervalMs),
         leaseDuration: durationFromMs(config.leaseMs),
         pollTimeout: durationFromMs(config.pollTimeoutMs),
+        stepsWithCompletion: true,
       });
     },
 

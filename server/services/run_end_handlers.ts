@@ -15,9 +15,11 @@ import { InvalidArgumentError } from "../errors.ts";
 import { groupCommit } from "../engine/batcher.ts";
 import { doneTopic, type RunEnded } from "../engine/notify.ts";
 import * as ends from "../store/run_ends.ts";
+import { completeRunsWithSteps, type RunOutputWithSteps } from "../store/run_ends_steps.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson } from "./_convert.ts";
 import { HeldRun } from "./_lease.ts";
+import { completionSteps } from "./_completion_steps.ts";
 import * as v from "./_validate.ts";
 
 /** The run-end handlers; `completeWorkflow` is also what a Report's run items call. */
@@ -28,20 +30,26 @@ export type RunEndHandlers =
 /** The CompleteWorkflow and FailWorkflow handlers of WorkerService. */
 export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
   const { db, notifier, metrics } = ctx;
-  // Completions arriving together are committed together (group commit).
+  // Completions arriving together are committed together (group commit), with the step outputs
+  // they carry.
   const finishes = groupCommit(
     ctx,
     "completions",
-    (items: ends.RunOutput[]) => ends.completeRuns(db, items),
+    (items: RunOutputWithSteps[]) => completeRunsWithSteps(db, items),
   );
   return {
     async completeWorkflow(req) {
       const op = "complete workflow";
-      const run = HeldRun.open(op, req, { anyWorker: true });
+      // A completion that carries step outputs names its worker, as CompleteStep does.
+      const run = HeldRun.open(op, req, { anyWorker: req.steps.length === 0 });
       const { namespaceId, runId, fence } = run;
       const output = v.payload(op, "output", req.output);
-      const ended = await finishes.add({ namespaceId, runId, fence, output });
+      const steps = completionSteps(op, run, req.steps);
+      const ended = await finishes.add({ namespaceId, runId, fence, output, steps });
       if (!ended) throw run.lost();
+      for (let i = 0; i < ended.stepsStored; i++) {
+        metrics.stepAttempt(namespaceId, ended.workflow_type, "completed");
+      }
       // Waiting GetWorkflow and WaitRuns calls here answer from this without reading the run
       // again (GetWorkflow needs the row too).
       const detail: RunEnded = {

@@ -1,0 +1,119 @@
+/**
+ * Step outputs that travel with the run's completion. A step's value is handed to the workflow
+ * at once and its output held back; before anything else of the run happens — another step's
+ * function runs, any other call about the run is sent, the run suspends, parks or winds down —
+ * the held-back outputs are stored first, and at the latest after one macrotask. When the
+ * workflow returns first, they go in its CompleteWorkflow (`steps`) and are stored in the
+ * completion's commit: a run whose last step is followed by its return costs one commit and one
+ * call less, while no step starts, and nothing of the run is seen outside it, before the outputs
+ * it follows are stored. (Temporal records local activities' results with the workflow task's
+ * completion in the same way.)
+ *
+ * Only a server that says so at Register (`steps_with_completion`) is sent such completions, and
+ * only small outputs are held back (together at most {@linkcode maxDeferredBytes}).
+ */
+import type { Req, WorkerRpc } from "./_rpc.ts";
+import { permanentRefusal } from "./_step_attempt.ts";
+
+/** A step output held back. */
+export type HeldOutput = Req<"completeStep">;
+
+/** The most output bytes held back at once (the rest is stored at once). */
+export const maxDeferredBytes = 64 * 1024;
+/** The most outputs held back at once (a completion carries at most 100). */
+const maxDeferred = 100;
+
+/** What the held-back outputs need of their execution. */
+export interface DeferHost {
+  readonly rpc: WorkerRpc;
+  /** Sends a call about the run; undefined (and the execution released) when it was not made. */
+  send<R>(send: () => Promise<R | undefined>): Promise<R | undefined>;
+  /** Stops the execution without reporting anything more. */
+  release(reason: string): void;
+}
+
+/** The step outputs of one execution not stored yet. */
+export class DeferredOutputs {
+  #pending: HeldOutput[] = [];
+  #bytes = 0;
+  #flushing: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly host: DeferHost) {}
+
+  /** Holds `out` back (true), or false: store it now, as without this. */
+  defer(out: HeldOutput): boolean {
+    const size = out.output?.data?.byteLength ?? 0;
+    if (
+      !this.host.rpc.stepsWithCompletion || this.#pending.length >= maxDeferred ||
+      this.#bytes + size > maxDeferredBytes
+    ) return false;
+    this.#pending.push(out);
+    this.#bytes += size;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, 0);
+    return true;
+  }
+
+  /** Stores every held-back output (each as its CompleteStep; sent together in a Report). */
+  async flush(): Promise<void> {
+    while (this.#pending.length || this.#flushing) {
+      if (!this.#flushing) {
+        const batch = this.#take();
+        this.#flushing = Promise.all(batch.map((o) => this.#store(o))).then(() => {
+          this.#flushing = undefined;
+        });
+      }
+      await this.#flushing;
+    }
+  }
+
+  /** Takes the held-back outputs to send with the completion (after any store in flight). */
+  async forCompletion(): Promise<HeldOutput[]> {
+    while (this.#flushing) await this.#flushing;
+    return this.#take();
+  }
+
+  /** Puts outputs back: the completion that carried them was refused. */
+  restore(outs: HeldOutput[]): void {
+    for (const o of outs) this.#bytes += o.output?.data?.byteLength ?? 0;
+    this.#pending.unshift(...outs);
+  }
+
+  #take(): HeldOutput[] {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#bytes = 0;
+    return this.#pending.splice(0);
+  }
+
+  async #store(out: HeldOutput): Promise<void> {
+    const name = out.step?.name ?? "";
+    let refused: string | undefined;
+    const res = await this.host.send(() =>
+      this.host.rpc.call("completeStep", out).catch((err) => {
+        refused = permanentRefusal(err);
+        if (!refused) throw err;
+        return null;
+      })
+    );
+    if (res === undefined) return;
+    // The workflow went on with this output: refused (which the SDK's own checks rule out),
+    // the execution stops and the run resumes from what is stored.
+    if (res === null) this.host.release(`the output of step "${name}" was refused: ${refused}`);
+    else if (res.paused) this.host.release("the run was paused");
+    else if (
+      res.record?.output && !sameBytes(res.record.output.data, out.output?.data ?? new Uint8Array())
+    ) {
+      this.host.release(`step "${name}" has another output stored`);
+    }
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,48 @@
+/**
+ * The step outputs a CompleteWorkflow carries (`steps`): checked as CompleteStep checks its own,
+ * each bad field named within the request (`steps[0].output.data`).
+ */
+import type { StepOutput as WireStepOutput } from "@kagzi/proto";
+import { InvalidArgumentError } from "../errors.ts";
+import type { StepOutput } from "../store/step_results.ts";
+import { type HeldRun, stepRef } from "./_lease.ts";
+import { dateOf } from "./_time.ts";
+import * as v from "./_validate.ts";
+
+/** The most step outputs one completion carries. */
+const maxCompletionSteps = 100;
+
+/** The checked step outputs of a completion, keyed under its lease. */
+export function completionSteps(
+  op: string,
+  run: HeldRun,
+  steps: WireStepOutput[],
+): StepOutput[] {
+  v.batchSize(op, "steps", steps.length, maxCompletionSteps);
+  const seen = new Set<string>();
+  return steps.map((s, i) => {
+    const at = `steps[${i}]`;
+    try {
+      const ref = stepRef(op, s.step, "FUNCTION");
+      const key = JSON.stringify([ref.name, ref.occurrence]);
+      if (seen.has(key)) {
+        throw new InvalidArgumentError(
+          "step",
+          `Cannot ${op}: "step" names step ${v.show(ref.name)} #${ref.occurrence} twice`,
+        );
+      }
+      seen.add(key);
+      return {
+        key: run.step(ref),
+        output: v.payload(op, "output", s.output),
+        startedAt: dateOf(op, "started_at", s.startedAt) ?? null,
+      };
+    } catch (err) {
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      throw new InvalidArgumentError(
+        `${at}.${err.field}`,
+        err.message.replace(`"${err.field}"`, `"${at}.${err.field}"`),
+      );
+    }
+  });
+}
