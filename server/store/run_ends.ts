@@ -81,18 +81,7 @@ export async function completeRun(
   item: RunOutput,
 ): Promise<FinishedRun | undefined> {
   const rows = await db.query<RunRow & { duration_s: number }>(
-    `with run as (
-       update kagzi_runs r
-       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
-       where r.namespace_id = $1 and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING'
-       returning ${runColumns},
-                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
-     output as (
-       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
-       select run.namespace_id, run.run_id::uuid, 'output', $4, $5::jsonb from run
-       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
-                                                             metadata = excluded.metadata)
-     select * from run`,
+    `with ${completeRunCtes("$4", "$5")} select * from run`,
     [
       item.namespaceId,
       item.runId,
@@ -104,6 +93,26 @@ export async function completeRun(
   );
   const row = rows[0];
   return row && { workflow_type: row.workflow_type, duration_s: row.duration_s, row };
+}
+
+/**
+ * The CTEs that complete one held run (`run`, returning its row and `duration_s`) and store its
+ * output (`output`): $1 namespace, $2 run, $3 fence; `data` and `metadata` name the output's
+ * parameters; `also` is a further condition of the completion.
+ */
+export function completeRunCtes(data: string, metadata: string, also = "true"): string {
+  return `run as (
+       update kagzi_runs r
+       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
+       where r.namespace_id = $1 and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING'
+         and ${also}
+       returning ${runColumns},
+                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
+     output as (
+       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
+       select run.namespace_id, run.run_id::uuid, 'output', ${data}, ${metadata}::jsonb from run
+       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
+                                                             metadata = excluded.metadata)`;
 }
 
 /** Fails a held run with an error; undefined when the lease is lost. */

@@ -6,9 +6,9 @@
  * nothing completes) or an output stored before leaves the run as it was, as for a lost lease.
  */
 import type { Db, Queryable } from "./db.ts";
-import { completeRuns, type FinishedRun, type RunOutput } from "./run_ends.ts";
-import { runColumns, type RunRow } from "./runs.ts";
-import { completeSteps, type StepOutput } from "./step_results.ts";
+import { completeRunCtes, completeRuns, type FinishedRun, type RunOutput } from "./run_ends.ts";
+import type { RunRow } from "./runs.ts";
+import { completeSteps, type StepOutput, stepOutputCtes } from "./step_results.ts";
 
 /** A completion with the step outputs stored before it in the same commit. */
 export interface RunOutputWithSteps extends RunOutput {
@@ -65,54 +65,22 @@ async function completeRunWithStep(
     throw new Error("a completion's step output must be of its own run");
   }
   const rows = await db.query<RunRow & { duration_s: number }>(
-    `with r as (
-       select status = 'PAUSED' as paused from kagzi_runs
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status in ('RUNNING', 'PAUSED')
-       for no key update),
-     ins as (
-       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
-                                output, output_metadata, output_size, worker_id, started_at,
-                                finished_at)
-       select $1, $2, 'FUNCTION', $6, $7,
-              1 + coalesce((select max(s.attempt) from kagzi_steps s
-                            where s.namespace_id = $1 and s.run_id = $2 and s.kind = 'FUNCTION'
-                              and s.name = $6 and s.occurrence = $7), 0),
-              'COMPLETED', $8, $9::jsonb, octet_length($8), $10,
-              coalesce($11::timestamptz, now()), now()
-       from r
-       on conflict do nothing
-       returning attempt),
-     -- Paused while the step ran: its output is stored, the fence moves on, nothing completes.
-     unhold as (
-       update kagzi_runs set fence = fence + 1
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'PAUSED'
-         and exists (select 1 from r)),
-     run as (
-       update kagzi_runs r
-       set status = 'COMPLETED', finished_at = now(), updated_at = now(), locked_until = null
-       where r.namespace_id = $1 and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING'
-         and exists (select 1 from ins)
-       returning ${runColumns},
-                 extract(epoch from r.finished_at - r.created_at)::float8 as duration_s),
-     output as (
-       insert into kagzi_payloads (namespace_id, run_id, kind, data, metadata)
-       select run.namespace_id, run.run_id::uuid, 'output', $4, $5::jsonb from run
-       on conflict (namespace_id, run_id, kind) do update set data = excluded.data,
-                                                             metadata = excluded.metadata)
+    `with ${stepOutputCtes("no key update")},
+       ${completeRunCtes("$10", "$11", "exists (select 1 from ins)")}
      select * from run`,
     [
       item.namespaceId,
       item.runId,
       item.fence,
-      item.output.data,
-      // jsonb parameters: postgres.js serializes the objects itself.
-      item.output.metadata,
+      key.workerId,
       key.name,
       key.occurrence,
       step.output.data,
+      // jsonb parameters: postgres.js serializes the objects itself.
       step.output.metadata,
-      key.workerId,
       step.startedAt?.toISOString() ?? null,
+      item.output.data,
+      item.output.metadata,
     ],
   );
   const row = rows[0];

@@ -158,28 +158,7 @@ export async function completeStep(
   const [row] = await db.query<
     { workflow_type: string | null; attempt: number | null; paused: boolean | null }
   >(
-    `with r as (
-       select workflow_type, status = 'PAUSED' as paused from kagzi_runs
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status in ('RUNNING', 'PAUSED')
-       for share),
-     ins as (
-       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
-                                output, output_metadata, output_size, worker_id, started_at,
-                                finished_at)
-       select $1, $2, 'FUNCTION', $5, $6,
-              1 + coalesce((select max(s.attempt) from kagzi_steps s
-                            where s.namespace_id = $1 and s.run_id = $2 and s.kind = 'FUNCTION'
-                              and s.name = $5 and s.occurrence = $6), 0),
-              'COMPLETED', $7, $8::jsonb, octet_length($7), $4,
-              coalesce($9::timestamptz, now()), now()
-       from r
-       on conflict do nothing
-       returning attempt),
-     -- Paused while the step ran: this output was the holder's last write (the fence moves on).
-     unhold as (
-       update kagzi_runs set fence = fence + 1
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'PAUSED'
-         and exists (select 1 from r))
+    `with ${stepOutputCtes("share")}
      select (select workflow_type from r) as workflow_type, (select attempt from ins) as attempt,
             (select paused from r) as paused`,
     [
@@ -201,4 +180,35 @@ export async function completeStep(
     workflow_type: row.workflow_type,
     paused: row.paused === true,
   };
+}
+
+/**
+ * The CTEs that store one step output under its lease: `r` (the held run, locked `lock`), `ins`
+ * (the output as the step's next attempt) and `unhold` (a run paused while the step ran: this
+ * output was the holder's last write, the fence moves on). Parameters: $1 namespace, $2 run,
+ * $3 fence, $4 worker, $5 name, $6 occurrence, $7 output, $8 its metadata, $9 when it started.
+ */
+export function stepOutputCtes(lock: "share" | "no key update"): string {
+  return `r as (
+       select workflow_type, status = 'PAUSED' as paused from kagzi_runs
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status in ('RUNNING', 'PAUSED')
+       for ${lock}),
+     ins as (
+       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
+                                output, output_metadata, output_size, worker_id, started_at,
+                                finished_at)
+       select $1, $2, 'FUNCTION', $5, $6,
+              1 + coalesce((select max(s.attempt) from kagzi_steps s
+                            where s.namespace_id = $1 and s.run_id = $2 and s.kind = 'FUNCTION'
+                              and s.name = $5 and s.occurrence = $6), 0),
+              'COMPLETED', $7, $8::jsonb, octet_length($7), $4,
+              coalesce($9::timestamptz, now()), now()
+       from r
+       on conflict do nothing
+       returning attempt),
+     -- Paused while the step ran: this output was the holder's last write (the fence moves on).
+     unhold as (
+       update kagzi_runs set fence = fence + 1
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'PAUSED'
+         and exists (select 1 from r))`;
 }
