@@ -26,7 +26,11 @@ export interface StepBuilder {
    * objects, arrays, strings, finite numbers, booleans, null): a Map, Set, Date,
    * BigInt or class instance fails the step at once, saying where it sits.
    * Whatever `fn` throws is one failed attempt, retried by the policy; rejects
-   * with `StepFailedError` when retries are exhausted.
+   * with `StepFailedError` when retries are exhausted. Resolves with the value as
+   * a replay would see it, possibly before its output is stored: the output is
+   * stored before anything else of the run happens (the next step, a wait, any
+   * call, the run's end — a run that returns right after sends it with its
+   * completion), so only the code between steps sees a value not yet stored.
    */
   run<T>(fn: StepFn<T>): Promise<T>;
 }
