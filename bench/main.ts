@@ -18,7 +18,8 @@
  *   W4 fan-out:    one workflow of 500 parallel steps
  *   W5 backlog:    W1 again beside 100,000 sleeping and 10,000 completed runs,
  *                  then W1 once more without them (compared with the mean of both W1)
- *   W6 many workers: W1 with 1 worker × 200, then 20 workers × 10; claim queries per run
+ *   W6 many workers: W1 with 1 worker × 200, then 20 worker processes × 10, then (the control)
+ *                  the same 20 workers × 10 in one process; claim queries per run
  *   W7 limited:    W1 with every run under a per-key concurrency limit of 1 over 1,000 keys and
  *                  a global limit of 50 (three-process; its ratio to W1 printed)
  *
@@ -37,7 +38,7 @@
  *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
  *          --w6-warm N (warm-up runs per W6 worker process, 1,000: each process as warm as
  *          the one worker × 200; with 50 each, 20 cold processes measured 0.63 instead of 1.07)
- *          --w6-rounds N (2: the two W6 phases N times, interleaved; the ratio is of the means)
+ *          --w6-rounds N (2: the three W6 phases N times, interleaved; ratios of the means)
  */
 import { parseArgs } from "node:util";
 import {
@@ -50,6 +51,7 @@ import {
 import { spawn } from "./proc.ts";
 import { threeProcess } from "./three_process.ts";
 import { manyWorkers } from "./many_workers.ts";
+import type { W6Ratios } from "./report.ts";
 import { soak, type SoakReport } from "./soak.ts";
 import { machine, summary, table, writeJson } from "./report.ts";
 import { peerRatios, type Peers, peersDir, peersTable, readPeers, runPeers } from "./peers.ts";
@@ -163,8 +165,7 @@ if (args["run-peers"]) {
 const results: Row[] = [];
 const ceilings: Record<string, number> = {};
 const errors: string[] = [];
-let w6Ratio: number | undefined;
-let w6Ratios: number[] = [];
+let w6: W6Ratios | undefined;
 const soaks: SoakReport[] = [];
 /** Runs one setup; a failure is reported and the others still run. */
 const attempt = async (what: string, fn: () => Promise<void>) => {
@@ -192,14 +193,13 @@ for (const backend of wanted) {
   }
   if (setups.has("w6") && backend === "postgres") {
     await attempt(`${backend} W6 many workers`, async () => {
-      const w6 = await manyWorkers(
+      const { rows, ...ratios } = await manyWorkers(
         sizes.runs,
         Number(args["w6-warm"]),
         Number(args["w6-rounds"]),
       );
-      results.push(...w6.rows);
-      w6Ratio = w6.ratio;
-      w6Ratios = w6.ratios;
+      results.push(...rows);
+      w6 = ratios;
     });
   }
   if (setups.has("soak")) {
@@ -219,7 +219,7 @@ for (const backend of wanted) {
 }
 
 console.log(table(results));
-const lines = summary(results, ceilings, w6Ratio, w6Ratios);
+const lines = summary(results, ceilings, w6);
 if (peers) {
   console.log(`\n${peersTable(peers)}`);
   lines.push(...peerRatios(results, peers));
@@ -234,7 +234,7 @@ const file = await writeJson({
   seconds,
   sizes,
   ceilings,
-  w6: w6Ratio === undefined ? undefined : { ratio: w6Ratio, ratios: w6Ratios },
+  w6,
   soak: soaks.length ? soaks : undefined,
   summary: lines,
   peers: peers && { file: peers.file, sameRun: peers.sameRun, results: peers.results },

@@ -1,7 +1,8 @@
 /**
  * W6 many workers (Postgres only): on a fresh database and server, W1 (warm-up first) with
  * (a) one worker process of maxConcurrent 200, then (b) 20 worker processes of maxConcurrent 10:
- * the same capacity, split; `rounds` times, interleaved (a, b, a, b: one sample of each swung
+ * the same capacity, split; and (c), the control, the same 20 workers × 10 in one process (the
+ * same protocol and calls as (b) without twenty runtimes on the machine's cores); `rounds` times, interleaved (a, b, a, b: one sample of each swung
  * 0.62–1.02 within an hour on one host, mostly with (a)). Each warm-up ends with `vacuum analyze`:
  * a phase churns 20,000 and more runs through the same tables, and where autovacuum is off (as
  * on this project's test machines) dead index entries piled up and the second round of 20 workers
@@ -36,12 +37,23 @@ export interface ManyWorkersResult {
   ratio: number;
   /** (b) over (a) in each round. */
   ratios: number[];
+  /** Mean wf/s of (c), the control, over mean wf/s of (a). */
+  controlRatio: number;
 }
 
+/** (a), (b) and the control (c): worker processes, workers in each, slots of each. */
 export const W6_PHASES = [
-  { workers: 1, maxConcurrent: 200 },
-  { workers: 20, maxConcurrent: 10 },
+  { processes: 1, workers: 1, maxConcurrent: 200 },
+  { processes: 20, workers: 1, maxConcurrent: 10 },
+  { processes: 1, workers: 20, maxConcurrent: 10 },
 ] as const;
+
+/** A W6 phase's name: "1 worker × 200", "20 workers × 10", "20 workers × 10 in 1 process". */
+export function w6Phase(p: (typeof W6_PHASES)[number]): string {
+  const n = p.processes * p.workers;
+  return `${n} worker${n > 1 ? "s" : ""} × ${p.maxConcurrent}` +
+    (p.workers > 1 ? ` in ${p.processes} process` : "");
+}
 
 /**
  * `warmPerWorker`: warm-up runs per worker process (`deno task bench` passes 1,000, so each of
@@ -66,13 +78,14 @@ export async function manyWorkers(
   const rows: Row[] = [];
   try {
     for (let pass = 1; pass <= rounds; pass++) {
-      for (const { workers, maxConcurrent } of W6_PHASES) {
-        const label = `W6 ${workers} worker${workers > 1 ? "s" : ""} × ${maxConcurrent}` +
-          (rounds > 1 ? ` #${pass}` : "");
+      for (const phase of W6_PHASES) {
+        const { processes, workers: perProcess, maxConcurrent } = phase;
+        const workers = processes * perProcess;
+        const label = `W6 ${w6Phase(phase)}` + (rounds > 1 ? ` #${pass}` : "");
         const t0 = performance.now();
         const started = Array.from(
-          { length: workers },
-          () => startWorker(server.url, maxConcurrent),
+          { length: processes },
+          () => startWorker(server.url, maxConcurrent, perProcess),
         );
         const procs = started.map((w) => w.proc);
         try {
@@ -112,7 +125,7 @@ export async function manyWorkers(
               workerRssMiB: procs.reduce((a, p) => a + peakRss(p.child.pid), 0),
             }),
           };
-          await warmUp(t, runs, warmPerWorker ? warmPerWorker * workers : undefined);
+          await warmUp(t, runs, warmPerWorker ? warmPerWorker * processes : undefined);
           const row = await throughput(t, label, runs);
           const [before, after] = stats.slice(-2);
           const perWorker = after.map((s, i) => s.completed - before[i].completed);
@@ -126,8 +139,9 @@ export async function manyWorkers(
           row.extra = {
             ...row.extra,
             workers,
+            processes,
             maxConcurrent,
-            warmUpRuns: warmPerWorker ? warmPerWorker * workers : Math.ceil(runs / 2),
+            warmUpRuns: warmPerWorker ? warmPerWorker * processes : Math.ceil(runs / 2),
             completedPerWorker: { min: Math.min(...perWorker), max: Math.max(...perWorker) },
             completedByWorkers: perWorker.reduce((a, b) => a + b, 0),
             workerRpcsPerWorkflow: rpcsPerWorkflow,
@@ -144,12 +158,13 @@ export async function manyWorkers(
   }
   const wfs = (phase: number) =>
     rows.filter((_, i) => i % W6_PHASES.length === phase).map((r) => r.workflowsPerSec ?? 0);
-  const [a, b] = [wfs(0), wfs(1)];
+  const [a, b, c] = [wfs(0), wfs(1), wfs(2)];
   const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / (xs.length || 1);
   return {
     rows,
     ratio: round(mean(b) / (mean(a) || 1), 2),
     ratios: a.map((x, i) => round((b[i] ?? 0) / (x || 1), 2)),
+    controlRatio: round(mean(c) / (mean(a) || 1), 2),
   };
 }
 

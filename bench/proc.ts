@@ -117,8 +117,13 @@ export async function startServer(
 }
 
 /** Starts a worker process; `ready` resolves once it polls. */
-export function startWorker(url: string, maxConcurrent = 50): { proc: Proc; ready: Promise<void> } {
-  const proc = spawn(["run", "-A", ...prof, "bench/worker.ts", url, String(maxConcurrent)]);
+export function startWorker(
+  url: string,
+  maxConcurrent = 50,
+  workers = 1,
+): { proc: Proc; ready: Promise<void> } {
+  const args = [url, String(maxConcurrent), String(workers)];
+  const proc = spawn(["run", "-A", ...prof, "bench/worker.ts", ...args]);
   const ready = proc.waitFor(/worker ready/, 120_000).then(() => {});
   return { proc, ready };
 }

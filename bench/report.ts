@@ -27,12 +27,18 @@ export function table(rows: Row[]): string {
   ].join("\n");
 }
 
+/** W6's ratios to one worker × 200: of 20 worker processes (each round's too) and the control. */
+export interface W6Ratios {
+  ratio: number;
+  ratios: number[];
+  controlRatio: number;
+}
+
 /** The lines under the table: Postgres ceiling, W5 / W1, in-process / three-process, W7, W6. */
 export function summary(
   rows: Row[],
   ceilings: Record<string, number>,
-  w6Ratio?: number,
-  w6Ratios: number[] = [],
+  w6?: W6Ratios,
 ): string[] {
   const find = (backend: string, workload: string) =>
     rows.find((r) => r.backend === backend && r.workload === workload);
@@ -93,18 +99,23 @@ export function summary(
       );
     }
   }
-  const w6 = rows.filter((r) => r.setup === "many-workers");
-  if (w6.length >= 2 && w6Ratio !== undefined) {
-    const a = w6.filter((_, i) => i % 2 === 0);
-    const b = w6.filter((_, i) => i % 2 === 1);
-    const wfs = (xs: Row[]) => xs.map((r) => r.workflowsPerSec).join(", ");
+  const many = rows.filter((r) => r.setup === "many-workers");
+  if (many.length >= 2 && w6) {
     const phase = (r: Row) => r.workload.replace(/^W6 | #\d+$/g, "");
-    const per = w6Ratios.length > 1 ? ` (by round ${w6Ratios.join(", ")})` : "";
+    const [a, b, c] = [0, 1, 2].map((i) => many.filter((_, j) => j % 3 === i));
+    const wfs = (xs: Row[]) => xs.map((r) => r.workflowsPerSec).join(", ");
+    const per = w6.ratios.length > 1 ? ` (by round ${w6.ratios.join(", ")})` : "";
     lines.push(
-      `W6 many workers: ${phase(b[0])} / ${phase(a[0])} throughput = ${w6Ratio}${per} ` +
+      `W6 many workers: ${phase(b[0])} / ${phase(a[0])} throughput = ${w6.ratio}${per} ` +
         `(${wfs(b)} vs ${wfs(a)} wf/s); claims/run ` +
         `${b.map((r) => r.claimsPerRun).join(", ")} vs ${a.map((r) => r.claimsPerRun).join(", ")}`,
     );
+    if (c.length) {
+      lines.push(
+        `W6 control: ${phase(c[0])} / ${phase(a[0])} throughput = ${w6.controlRatio} ` +
+          `(${wfs(c)} vs ${wfs(a)} wf/s): the same workers without twenty processes`,
+      );
+    }
   }
   return lines;
 }
