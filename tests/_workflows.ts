@@ -35,6 +35,22 @@ export async function threeSteps(ctx: Context, input: { stepMs?: number } = {}) 
   return { out, runId: ctx.runId };
 }
 
+/**
+ * Three steps, then — in its first execution only — `blockMs` of synchronous work before it
+ * returns: the last step's output, held back for the completion, is not stored meanwhile (no
+ * timer can fire), so a kill then loses it and the step runs again.
+ */
+export async function lastStepThenBlock(ctx: Context, input: { blockMs: number }) {
+  const out = await threeSteps(ctx);
+  const ran = journal ? Deno.readTextFileSync(journal) : "";
+  const threes = ran.split("\n").filter((l) => l.includes(ctx.runId) && l.includes('"three"'));
+  if (threes.length === 1) {
+    const until = Date.now() + input.blockMs;
+    while (Date.now() < until) { /* synchronous: nothing else of the process runs */ }
+  }
+  return out;
+}
+
 /** Five sequential steps of `stepMs` each; returns the run id and the steps' outputs. */
 export async function fiveSteps(ctx: Context, input: { stepMs?: number } = {}) {
   const out: number[] = [];
@@ -130,6 +146,7 @@ export async function progress(
 /** Every workflow by type. */
 export const workflows: Record<string, WorkflowFn> = {
   "three-steps": threeSteps,
+  "last-step-block": lastStepThenBlock,
   looper,
   sleeper,
   flaky,
