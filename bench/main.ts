@@ -50,8 +50,7 @@ import {
 } from "./common.ts";
 import { spawn } from "./proc.ts";
 import { threeProcess } from "./three_process.ts";
-import { manyWorkers } from "./many_workers.ts";
-import type { W6Ratios } from "./report.ts";
+import { manyWorkers, type W6Ratios } from "./many_workers.ts";
 import { soak, type SoakReport } from "./soak.ts";
 import { machine, summary, table, writeJson } from "./report.ts";
 import { peerRatios, type Peers, peersDir, peersTable, readPeers, runPeers } from "./peers.ts";

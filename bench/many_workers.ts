@@ -2,8 +2,9 @@
  * W6 many workers (Postgres only): on a fresh database and server, W1 (warm-up first) with
  * (a) one worker process of maxConcurrent 200, then (b) 20 worker processes of maxConcurrent 10:
  * the same capacity, split; and (c), the control, the same 20 workers × 10 in one process (the
- * same protocol and calls as (b) without twenty runtimes on the machine's cores); `rounds` times, interleaved (a, b, a, b: one sample of each swung
- * 0.62–1.02 within an hour on one host, mostly with (a)). Each warm-up ends with `vacuum analyze`:
+ * same protocol and calls as (b) without twenty runtimes on the machine's cores); `rounds` times,
+ * interleaved (a, b, c, a, b, c: one sample of each swung 0.62–1.02 within an hour on one host,
+ * mostly with (a)). Each warm-up ends with `vacuum analyze`:
  * a phase churns 20,000 and more runs through the same tables, and where autovacuum is off (as
  * on this project's test machines) dead index entries piled up and the second round of 20 workers
  * ran at 388 and 599 wf/s against 584 and 669 in the first. Completions are counted in Postgres
@@ -31,14 +32,19 @@ import {
 } from "./proc.ts";
 import { type Target, throughput, warmUp } from "./workloads.ts";
 
-export interface ManyWorkersResult {
-  rows: Row[];
-  /** Mean wf/s of (b) over mean wf/s of (a). */
+/** W6's ratios to (a), one worker × 200, of the means over the rounds. */
+export interface W6Ratios {
+  /** (b), 20 worker processes, over (a). */
   ratio: number;
   /** (b) over (a) in each round. */
   ratios: number[];
-  /** Mean wf/s of (c), the control, over mean wf/s of (a). */
+  /** (c), the control, over (a). */
   controlRatio: number;
+}
+
+/** W6's rows, one per phase and round in order (a, b, c, a, b, c, …), and its ratios. */
+export interface ManyWorkersResult extends W6Ratios {
+  rows: Row[];
 }
 
 /** (a), (b) and the control (c): worker processes, workers in each, slots of each. */
@@ -49,7 +55,7 @@ export const W6_PHASES = [
 ] as const;
 
 /** A W6 phase's name: "1 worker × 200", "20 workers × 10", "20 workers × 10 in 1 process". */
-export function w6Phase(p: (typeof W6_PHASES)[number]): string {
+function w6Phase(p: (typeof W6_PHASES)[number]): string {
   const n = p.processes * p.workers;
   return `${n} worker${n > 1 ? "s" : ""} × ${p.maxConcurrent}` +
     (p.workers > 1 ? ` in ${p.processes} process` : "");

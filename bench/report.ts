@@ -1,5 +1,6 @@
 /** The benchmark's output: the markdown table, the summary lines and bench/results/latest.json. */
 import { round, type Row } from "./common.ts";
+import { W6_PHASES, type W6Ratios } from "./many_workers.ts";
 
 const cols: [keyof Row, string][] = [
   ["backend", "backend"],
@@ -25,13 +26,6 @@ export function table(rows: Row[]): string {
     `| ${cols.map(() => "---").join(" | ")} |`,
     ...rows.map((r) => `| ${cols.map(([k]) => r[k] ?? "").join(" | ")} |`),
   ].join("\n");
-}
-
-/** W6's ratios to one worker × 200: of 20 worker processes (each round's too) and the control. */
-export interface W6Ratios {
-  ratio: number;
-  ratios: number[];
-  controlRatio: number;
 }
 
 /** The lines under the table: Postgres ceiling, W5 / W1, in-process / three-process, W7, W6. */
@@ -102,7 +96,7 @@ export function summary(
   const many = rows.filter((r) => r.setup === "many-workers");
   if (many.length >= 2 && w6) {
     const phase = (r: Row) => r.workload.replace(/^W6 | #\d+$/g, "");
-    const [a, b, c] = [0, 1, 2].map((i) => many.filter((_, j) => j % 3 === i));
+    const [a, b, c] = W6_PHASES.map((_, i) => many.filter((_, j) => j % W6_PHASES.length === i));
     const wfs = (xs: Row[]) => xs.map((r) => r.workflowsPerSec).join(", ");
     const per = w6.ratios.length > 1 ? ` (by round ${w6.ratios.join(", ")})` : "";
     lines.push(

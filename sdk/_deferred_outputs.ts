@@ -35,7 +35,6 @@ export interface DeferHost {
 /** The step outputs of one execution not stored yet. */
 export class DeferredOutputs {
   #pending: HeldOutput[] = [];
-  #bytes = 0;
   #flushing: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -43,13 +42,11 @@ export class DeferredOutputs {
 
   /** Holds `out` back (true), or false: store it now, as without this. */
   defer(out: HeldOutput): boolean {
-    const size = out.output?.data?.byteLength ?? 0;
     if (
       !this.host.rpc.stepsWithCompletion || this.#pending.length >= maxDeferred ||
-      this.#bytes + size > maxDeferredBytes
+      [...this.#pending, out].reduce((n, o) => n + size(o), 0) > maxDeferredBytes
     ) return false;
     this.#pending.push(out);
-    this.#bytes += size;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
@@ -78,14 +75,12 @@ export class DeferredOutputs {
 
   /** Puts outputs back: the completion that carried them was refused. */
   restore(outs: HeldOutput[]): void {
-    for (const o of outs) this.#bytes += o.output?.data?.byteLength ?? 0;
     this.#pending.unshift(...outs);
   }
 
   #take(): HeldOutput[] {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#bytes = 0;
     return this.#pending.splice(0);
   }
 
@@ -110,6 +105,10 @@ export class DeferredOutputs {
       this.host.release(`step "${name}" has another output stored`);
     }
   }
+}
+
+function size(out: HeldOutput): number {
+  return out.output?.data?.byteLength ?? 0;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -42,9 +42,7 @@ export async function threeSteps(ctx: Context, input: { stepMs?: number } = {}) 
  */
 export async function lastStepThenBlock(ctx: Context, input: { blockMs: number }) {
   const out = await threeSteps(ctx);
-  const ran = journal ? Deno.readTextFileSync(journal) : "";
-  const threes = ran.split("\n").filter((l) => l.includes(ctx.runId) && l.includes('"three"'));
-  if (threes.length === 1) {
+  if (ranSoFar(ctx.runId, "three") === 1) {
     const until = Date.now() + input.blockMs;
     while (Date.now() < until) { /* synchronous: nothing else of the process runs */ }
   }
@@ -97,7 +95,7 @@ export async function flaky(
     Retry.attempts(input.attempts).initial(input.initialMs).nonRetryable(["Fatal"]),
   ).run(() => {
     record(ctx, "flaky");
-    const n = attemptsSoFar(ctx.runId);
+    const n = ranSoFar(ctx.runId, "flaky");
     if (n <= input.failures) {
       const err = new Error(`failure ${n}`);
       if (input.errorName) err.name = input.errorName;
@@ -107,11 +105,11 @@ export async function flaky(
   });
 }
 
-/** How many times this run's "flaky" step ran, according to the journal. */
-function attemptsSoFar(runId: string): number {
+/** How many times this run's step `step` ran, according to the journal. */
+function ranSoFar(runId: string, step: string): number {
   if (!journal) return 0;
   return Deno.readTextFileSync(journal).split("\n").filter((l) =>
-    l.includes(runId) && l.includes('"flaky"')
+    l.includes(runId) && l.includes(`"${step}"`)
   ).length;
 }
 

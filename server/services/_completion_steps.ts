@@ -22,27 +22,19 @@ export function completionSteps(
   const seen = new Set<string>();
   return steps.map((s, i) => {
     const at = `steps[${i}]`;
-    try {
-      const ref = stepRef(op, s.step, "FUNCTION");
-      const key = JSON.stringify([ref.name, ref.occurrence]);
-      if (seen.has(key)) {
-        throw new InvalidArgumentError(
-          "step",
-          `Cannot ${op}: "step" names step ${v.show(ref.name)} #${ref.occurrence} twice`,
-        );
-      }
-      seen.add(key);
-      return {
-        key: run.step(ref),
-        output: v.payload(op, "output", s.output),
-        startedAt: dateOf(op, "started_at", s.startedAt) ?? null,
-      };
-    } catch (err) {
-      if (!(err instanceof InvalidArgumentError)) throw err;
+    const ref = stepRef(op, s.step, "FUNCTION", `${at}.step`);
+    const key = JSON.stringify([ref.name, ref.occurrence]);
+    if (seen.has(key)) {
       throw new InvalidArgumentError(
-        `${at}.${err.field}`,
-        err.message.replace(`"${err.field}"`, `"${at}.${err.field}"`),
+        `${at}.step`,
+        `Cannot ${op}: "${at}.step" names step ${v.show(ref.name)} #${ref.occurrence} twice`,
       );
     }
+    seen.add(key);
+    return {
+      key: run.step(ref),
+      output: v.payload(op, `${at}.output`, s.output),
+      startedAt: dateOf(op, `${at}.started_at`, s.startedAt) ?? null,
+    };
   });
 }

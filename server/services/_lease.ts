@@ -69,21 +69,28 @@ export function lease(op: string, l: Lease | undefined): { runId: string; fence:
   return { runId, fence: l.fence.toString() };
 }
 
-/** A step reference of the expected kind (UNSPECIFIED is taken as that kind). */
+/**
+ * A step reference of the expected kind (UNSPECIFIED is taken as that kind); `field` names it in
+ * the request (`step`, or e.g. `steps[0].step`).
+ */
 export function stepRef(
   op: string,
   s: StepRef | undefined,
   kind: steps.StepKind,
+  field = "step",
 ): { kind: steps.StepKind; name: string; occurrence: number } {
-  if (!s) throw new InvalidArgumentError("step", `Cannot ${op}: "step" is required`);
+  if (!s) throw new InvalidArgumentError(field, `Cannot ${op}: "${field}" is required`);
   if (s.kind !== wireKinds[kind] && s.kind !== StepKind.UNSPECIFIED) {
-    throw new InvalidArgumentError("step.kind", `Cannot ${op}: "step.kind" must be ${kind}`);
+    throw new InvalidArgumentError(
+      `${field}.kind`,
+      `Cannot ${op}: "${field}.kind" must be ${kind}`,
+    );
   }
-  const name = v.name(op, "step.name", s.name);
+  const name = v.name(op, `${field}.name`, s.name);
   if (s.occurrence < 1) {
     throw new InvalidArgumentError(
-      "step.occurrence",
-      `Cannot ${op}: "step.occurrence" must be 1 or more`,
+      `${field}.occurrence`,
+      `Cannot ${op}: "${field}.occurrence" must be 1 or more`,
     );
   }
   return { kind, name, occurrence: s.occurrence };

@@ -47,9 +47,8 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
       const steps = completionSteps(op, run, req.steps);
       const ended = await finishes.add({ namespaceId, runId, fence, output, steps });
       if (!ended) throw run.lost();
-      for (let i = 0; i < ended.stepsStored; i++) {
-        metrics.stepAttempt(namespaceId, ended.workflow_type, "completed");
-      }
+      // Ended: every step output it carried was stored with it.
+      for (const _ of steps) metrics.stepAttempt(namespaceId, ended.workflow_type, "completed");
       // Waiting GetWorkflow and WaitRuns calls here answer from this without reading the run
       // again (GetWorkflow needs the row too).
       const detail: RunEnded = {

@@ -15,9 +15,6 @@ export interface RunOutputWithSteps extends RunOutput {
   steps?: StepOutput[];
 }
 
-/** What storing a completion and its steps did; `stored` per step, for metrics. */
-export type Finished = FinishedRun & { stepsStored: number };
-
 /**
  * Completes held runs, storing first the step outputs they carry, in one commit: one statement
  * for a lone completion with one step (the end of most runs), one transaction otherwise.
@@ -26,10 +23,8 @@ export type Finished = FinishedRun & { stepsStored: number };
 export async function completeRunsWithSteps(
   db: Db,
   items: RunOutputWithSteps[],
-): Promise<(Finished | undefined)[]> {
-  if (!items.some((i) => i.steps?.length)) {
-    return (await completeRuns(db, items)).map((f) => f && { ...f, stepsStored: 0 });
-  }
+): Promise<(FinishedRun | undefined)[]> {
+  if (!items.some((i) => i.steps?.length)) return await completeRuns(db, items);
   if (items.length === 1 && items[0].steps!.length === 1) {
     return [await completeRunWithStep(db, items[0], items[0].steps![0])];
   }
@@ -41,12 +36,9 @@ export async function completeRunsWithSteps(
       if (!stored[i].held || stored[i].attempt === null || stored[i].paused) refused.add(x.idx);
     });
     const ok = items.map((_, idx) => idx).filter((idx) => !refused.has(idx));
-    const ended = await completeRuns(tx as Queryable, ok.map((idx) => items[idx]));
+    const ended = await completeRuns(tx, ok.map((idx) => items[idx]));
     const byIdx = new Map(ok.map((idx, i) => [idx, ended[i]]));
-    return items.map((item, idx) => {
-      const f = byIdx.get(idx);
-      return f && { ...f, stepsStored: item.steps?.length ?? 0 };
-    });
+    return items.map((_, idx) => byIdx.get(idx));
   });
 }
 
@@ -59,11 +51,8 @@ async function completeRunWithStep(
   db: Queryable,
   item: RunOutputWithSteps,
   step: StepOutput,
-): Promise<Finished | undefined> {
+): Promise<FinishedRun | undefined> {
   const { key } = step;
-  if (key.namespaceId !== item.namespaceId || key.runId !== item.runId) {
-    throw new Error("a completion's step output must be of its own run");
-  }
   const rows = await db.query<RunRow & { duration_s: number }>(
     `with ${stepOutputCtes("no key update")},
        ${completeRunCtes("$10", "$11", "exists (select 1 from ins)")}
@@ -84,6 +73,5 @@ async function completeRunWithStep(
     ],
   );
   const row = rows[0];
-  return row &&
-    { workflow_type: row.workflow_type, duration_s: row.duration_s, row, stepsStored: 1 };
+  return row && { workflow_type: row.workflow_type, duration_s: row.duration_s, row };
 }
