@@ -14,6 +14,7 @@
  */
 import type { Req, WorkerRpc } from "./_rpc.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
+import { afterMicrotasks } from "./_tick.ts";
 
 /** A step output held back. */
 export type HeldOutput = Req<"completeStep">;
@@ -36,7 +37,8 @@ export interface DeferHost {
 export class DeferredOutputs {
   #pending: HeldOutput[] = [];
   #flushing: Promise<void> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** A store after the pending microtasks is asked for (one per batch held back). */
+  #armed = false;
 
   constructor(private readonly host: DeferHost) {}
 
@@ -47,10 +49,13 @@ export class DeferredOutputs {
       [...this.#pending, out].reduce((n, o) => n + size(o), 0) > maxDeferredBytes
     ) return false;
     this.#pending.push(out);
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      void this.flush();
-    }, 0);
+    if (!this.#armed) {
+      this.#armed = true;
+      afterMicrotasks(() => {
+        this.#armed = false;
+        if (this.#pending.length) void this.flush();
+      });
+    }
     return true;
   }
 
@@ -79,8 +84,6 @@ export class DeferredOutputs {
   }
 
   #take(): HeldOutput[] {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     return this.#pending.splice(0);
   }
 

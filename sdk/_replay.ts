@@ -22,6 +22,7 @@ import { DeferredOutputs } from "./_deferred_outputs.ts";
 import { decodeJson } from "./_payload.ts";
 import type { WorkerRpc } from "./_rpc.ts";
 import { reportEnd } from "./_run_end.ts";
+import { afterMicrotasks, nextMacrotask } from "./_tick.ts";
 import { RunTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
 
@@ -286,7 +287,7 @@ export class Execution {
    */
   async #fresh(step: { kind: StepKind; name: string; occurrence: number }): Promise<boolean> {
     if (this.#history.walked) return !this.#parkAsked;
-    await new Promise((r) => setTimeout(r, 0));
+    await nextMacrotask();
     if (this.#parkAsked || this.#released) return false;
     if (this.#history.walked) return true;
     this.#park(step);
@@ -295,9 +296,9 @@ export class Execution {
 
   #checkIdle(): void {
     // Let pending microtasks (other branches starting steps) run before deciding.
-    setTimeout(() => {
+    afterMicrotasks(() => {
       if ((this.#resumeAt || this.#waiting) && this.#inflight.size === 0) this.#wakeIdle!();
-    }, 0);
+    });
   }
 
   #next(kind: StepKind, name: string): number {

@@ -5,11 +5,14 @@
  */
 import { cors } from "@connectrpc/connect";
 
-/** The CORS headers for a request from `origins`' callers (none for other origins). */
-export function corsHeaders(req: Request, origins: string[]): Headers {
-  const headers = new Headers();
+/**
+ * The CORS headers for a request from `origins`' callers; undefined for other origins and for
+ * requests without an `Origin` (servers and workers), which pay nothing for them.
+ */
+export function corsHeaders(req: Request, origins: string[]): Headers | undefined {
   const origin = req.headers.get("origin");
-  if (!origin || !(origins.includes("*") || origins.includes(origin))) return headers;
+  if (!origin || !(origins.includes("*") || origins.includes(origin))) return undefined;
+  const headers = new Headers();
   headers.set("access-control-allow-origin", origins.includes("*") ? "*" : origin);
   headers.set("vary", "origin");
   if (req.method === "OPTIONS") {

@@ -117,7 +117,7 @@ export function createRouter(options: RouterOptions): Router {
   const fetch = async (req: Request): Promise<Response> => {
     const headers = corsHeaders(req, options.corsOrigins);
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers });
-    const path = new URL(req.url).pathname;
+    const path = pathOf(req.url);
     const handler = (req.headers.has(listenerHeader) ? listenerHandlers : fetchHandlers).get(path);
     const contentType = req.headers.get("content-type") ?? "";
     let res: Response;
@@ -151,7 +151,7 @@ export function createRouter(options: RouterOptions): Router {
       const direct = await fast(req, path);
       res = direct instanceof Response ? direct : await handler(direct);
     }
-    for (const [k, v] of headers) res.headers.set(k, v);
+    if (headers) { for (const [k, v] of headers) res.headers.set(k, v); }
     return res;
   };
   const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
@@ -168,6 +168,14 @@ export function createRouter(options: RouterOptions): Router {
   const call = createUniversalHandlerClient([...connectHandlers.values()]);
   const unary = inProcessUnary(specs, options.interceptors, keys, logError);
   return { fetch, http2Handler, call, unary };
+}
+
+/** A request URL's path, without parsing the whole URL (every call pays for it). */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
 }
 
 const supportedContentType =
