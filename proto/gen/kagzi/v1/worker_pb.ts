@@ -305,7 +305,9 @@ export type DeregisterRequest = Message<"kagzi.v1.DeregisterRequest"> & {
   workerId: string;
 
   /**
-   * Runs still held; they are released so another worker can take them at once.
+   * Runs still held. Every run the worker holds is released when it deregisters,
+   * listed here or not (a worker that is gone holds nothing), so another worker can
+   * take them at once; `released` counts them.
    *
    * @generated from field: repeated kagzi.v1.Lease release = 3;
    */
