@@ -85,16 +85,18 @@ export class ContextImpl implements Context {
 
   sleep = (name: string, duration: Duration): DurableWait<void> => {
     checkName(name, "sleep");
-    return this.#sleep(
-      name,
-      () => new Date(this.#host.now() + parseDuration(duration, "duration")),
-    );
+    return this.#sleep(name, () => {
+      const ms = parseDuration(duration, "duration");
+      return { at: new Date(this.#host.now() + ms), due: ms <= 0 };
+    });
   };
 
   sleepUntil = (name: string, date: Date): DurableWait<void> => {
     checkName(name, "sleep");
     return this.#sleep(name, () => {
-      if (date instanceof Date && !Number.isNaN(date.getTime())) return date;
+      if (date instanceof Date && !Number.isNaN(date.getTime())) {
+        return { at: date, due: date.getTime() <= this.#host.now() };
+      }
       throw new KagziError(
         "INVALID_ARGUMENT",
         `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
@@ -152,7 +154,14 @@ export class ContextImpl implements Context {
     return this.#step("kagzi:tags", undefined, undefined, () => ({ ...tags })).then(() => {});
   };
 
-  #sleep(name: string, wakeAt: () => Date): DurableWait<void> {
+  /**
+   * A durable sleep until `wakeAt().at`. One already due when it is made (a zero duration, a
+   * date passed) passes without a record: so would it in every replay. One that comes due
+   * between being made and being awaited (made before a slow step, awaited after it) is recorded
+   * all the same, as any sleep: a replay, where the slow step comes back at once and the wake-up
+   * is still ahead, then finds its record instead of a new sleep among later steps.
+   */
+  #sleep(name: string, wakeAt: () => { at: Date; due: boolean }): DurableWait<void> {
     const host = this.#host;
     if (host.gone()) {
       return new DurableWait<void>(
@@ -163,9 +172,10 @@ export class ContextImpl implements Context {
     // Numbered and timed now, whether it is awaited alone or raced by ctx.any().
     const { occurrence, record: rec } = host.next(StepKind.SLEEP, name);
     let at: Date | undefined;
+    let due = false;
     let problem: unknown;
     try {
-      at = wakeAt();
+      ({ at, due } = wakeAt());
     } catch (err) {
       problem = err;
     }
@@ -176,7 +186,7 @@ export class ContextImpl implements Context {
         return host.waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
       }
       if (problem || !at) return Promise.reject(problem);
-      if (at.getTime() <= host.now()) return Promise.resolve();
+      if (due) return Promise.resolve();
       host.addSleep(name, occurrence, at);
       host.trace.event("kagzi.sleep", {
         "kagzi.sleep.name": name,

@@ -127,9 +127,13 @@ export interface Stream<T = unknown> {
 export interface Context {
   /** Declares the step `name`; repeated names are told apart by their order of use. */
   step(name: string): StepBuilder;
-  /** Sleeps durably: the run is suspended and resumes, on any worker, after `duration`. */
+  /**
+   * Sleeps durably: the run is suspended and resumes, on any worker, after `duration`, counted
+   * from this call (a sleep made before a slow step and awaited after it may be over by then;
+   * the run then goes on without waiting).
+   */
   sleep(name: string, duration: Duration): Promise<void>;
-  /** Sleeps durably until `date`; returns at once if it is in the past. */
+  /** Sleeps durably until `date`; returns at once if it is in the past when called. */
   sleepUntil(name: string, date: Date): Promise<void>;
   /**
    * Waits durably for the oldest unconsumed signal `name` sent to this run and returns its

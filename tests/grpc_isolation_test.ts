@@ -301,7 +301,13 @@ Deno.test(`hostile HTTP/2 clients on the gRPC port never disturb the server (${b
   const completed = await traffic.stop();
   assert.ok(completed >= 1, "Connect kept running workflows during the abuse");
   assert.ok(alive(server.pid), "the server process is alive");
-  assert.deepEqual(listenerPids(server.pid), listeners, "the listener never crashed or restarted");
+  assert.deepEqual(
+    listenerPids(server.pid),
+    listeners,
+    // What the server said of its listener, for a failure to tell why.
+    "the listener never crashed or restarted; the server's lines about it:\n" +
+      server.output().split("\n").filter((l) => /listener|gRPC/i.test(l)).join("\n"),
+  );
   assert.equal(await grpcHealthy(server), true);
   assert.doesNotMatch(server.output(), /native gRPC listener .* exited/);
   const viaGrpc = await Kagzi.connect(server.grpcUrl, { protocol: "grpc" });
