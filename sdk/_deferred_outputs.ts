@@ -2,15 +2,18 @@
  * Step outputs that travel with the run's completion. A step's value is handed to the workflow
  * at once and its output held back; before anything else of the run happens — another step's
  * function runs, any other call about the run is sent, the run suspends, parks or winds down —
- * the held-back outputs are stored first, and at the latest after one macrotask. When the
- * workflow returns first, they go in its CompleteWorkflow (`steps`) and are stored in the
- * completion's commit: a run whose last step is followed by its return costs one commit and one
- * call less, while no step starts, and nothing of the run is seen outside it, before the outputs
- * it follows are stored. (Temporal records local activities' results with the workflow task's
- * completion in the same way.)
+ * the held-back outputs are stored first, and at the latest after one macrotask (two when the
+ * run is about to suspend). When the workflow returns first, they go in its CompleteWorkflow
+ * (`steps`) and are stored in the completion's commit; when it goes to a durable sleep, in its
+ * Sleep (`steps`), in the suspension's commit (a signal wait's or a child's own call stores them
+ * first): a step followed by the run's return or its sleep costs one commit and one call less,
+ * while no step starts, and nothing of the run is seen outside it, before the outputs it follows
+ * are stored. (Temporal records local activities' results with the workflow task's completion in
+ * the same way.)
  *
- * Only a server that says so at Register (`steps_with_completion`) is sent such completions, and
- * only small outputs are held back (together at most {@linkcode maxDeferredBytes}).
+ * Only a server that says so at Register (`steps_with_completion`, `steps_with_sleep`) is sent
+ * such calls, and only small outputs are held back (together at most
+ * {@linkcode maxDeferredBytes}).
  */
 import type { Req, WorkerRpc } from "./_rpc.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
@@ -31,6 +34,8 @@ export interface DeferHost {
   send<R>(send: () => Promise<R | undefined>): Promise<R | undefined>;
   /** Stops the execution without reporting anything more. */
   release(reason: string): void;
+  /** The run only waits now (a sleep, a signal, a child): it is about to suspend. */
+  suspending(): boolean;
 }
 
 /** The step outputs of one execution not stored yet. */
@@ -49,14 +54,24 @@ export class DeferredOutputs {
       [...this.#pending, out].reduce((n, o) => n + size(o), 0) > maxDeferredBytes
     ) return false;
     this.#pending.push(out);
-    if (!this.#armed) {
-      this.#armed = true;
-      afterMicrotasks(() => {
-        this.#armed = false;
-        if (this.#pending.length) void this.flush();
-      });
-    }
+    this.#arm();
     return true;
+  }
+
+  /**
+   * Stores the held-back outputs after the pending microtasks, unless the run is about to
+   * suspend and its Sleep can carry them: then they wait one macrotask more (the execution
+   * takes them for its Sleep meanwhile, or they are stored then).
+   */
+  #arm(waited = false): void {
+    if (this.#armed) return;
+    this.#armed = true;
+    afterMicrotasks(() => {
+      this.#armed = false;
+      if (!this.#pending.length) return;
+      if (!waited && this.host.rpc.stepsWithSleep && this.host.suspending()) this.#arm(true);
+      else void this.flush();
+    });
   }
 
   /** Stores every held-back output (each as its CompleteStep; sent together in a Report). */
@@ -72,7 +87,10 @@ export class DeferredOutputs {
     }
   }
 
-  /** Takes the held-back outputs to send with the completion (after any store in flight). */
+  /**
+   * Takes the held-back outputs to send with the completion or the suspension (after any store
+   * in flight).
+   */
   async forCompletion(): Promise<HeldOutput[]> {
     while (this.#flushing) await this.#flushing;
     return this.#take();

@@ -21,7 +21,7 @@ import { KagziError, NonRetryableError } from "./errors.ts";
 import { DeferredOutputs } from "./_deferred_outputs.ts";
 import { decodeJson } from "./_payload.ts";
 import type { WorkerRpc } from "./_rpc.ts";
-import { reportEnd } from "./_run_end.ts";
+import { type EndHost, reportEnd, reportSuspend } from "./_run_end.ts";
 import { afterMicrotasks, nextMacrotask } from "./_tick.ts";
 import { RunTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
@@ -67,6 +67,7 @@ export class Execution {
       rpc,
       send: (send) => this.#send(send),
       release: (reason) => this.release(reason),
+      suspending: () => !!(this.#resumeAt || this.#waiting) && this.#inflight.size === 0,
     });
   }
 
@@ -140,17 +141,18 @@ export class Execution {
       this.#parkP.then(() => "park" as const),
     ]);
     await this.settled();
-    // Whatever comes next, the outputs the workflow went on with are stored first (a completion
-    // carries them instead).
-    if (ended !== "released" && (typeof ended === "string" || this.#stopping)) {
-      await this.#deferred.flush();
-    }
-    if (this.#released || ended === "released") return "abandoned";
     // A new sleep asked for where the history has unasked steps parks like a new step would.
     const sleep = this.#sleeps[0];
     if (ended === "suspend" && sleep && !this.#history.walked) {
       this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
     }
+    const carried = ended === "suspend" && !this.#parkAsked && this.rpc.stepsWithSleep;
+    // Whatever comes next, the outputs the workflow went on with are stored first (a completion
+    // or a suspension carries them instead).
+    if (ended !== "released" && (typeof ended === "string" || this.#stopping) && !carried) {
+      await this.#deferred.flush();
+    }
+    if (this.#released || ended === "released") return "abandoned";
     if (this.#parkAsked || ended === "park") return await this.#sendPark(this.#parkAsked!);
     // Shutting down: a function that failed because its signal was aborted did not fail.
     if (this.#stopping && ended !== "suspend" && "error" in ended) return "abandoned";
@@ -166,14 +168,18 @@ export class Execution {
 
   #finish(ended: { value?: unknown; error?: unknown }): Promise<Outcome> {
     this.#ending = true;
-    return reportEnd({
+    return reportEnd(this.#endHost(), ended);
+  }
+
+  #endHost(): EndHost {
+    return {
       rpc: this.rpc,
       task: this.task,
       log: this.log,
       deferred: this.#deferred,
       released: () => this.#released,
       fields: () => this.#fields(),
-    }, ended);
+    };
   }
 
   /** The fields every log line about this run carries. */
@@ -185,7 +191,7 @@ export class Execution {
     this.#trace.event("kagzi.suspend", {
       "kagzi.resume_at": (this.#resumeAt ?? new Date()).toISOString(),
     });
-    const ok = await this.rpc.call("sleep", {
+    return await reportSuspend(this.#endHost(), {
       lease: this.lease,
       sleeps: this.#sleeps.map((s) => ({
         step: { kind: StepKind.SLEEP, name: s.name, occurrence: s.occurrence },
@@ -193,7 +199,6 @@ export class Execution {
       })),
       resumeAt: this.#resumeAt && timestampFromDate(this.#resumeAt),
     });
-    return ok ? "suspended" : "abandoned";
   }
 
   /** Stops at a replay mismatch: nothing new starts; the execution ends by parking the run. */

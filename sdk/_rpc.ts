@@ -87,6 +87,8 @@ export class WorkerRpc {
    * otherwise no output is held back for the completion (see `_deferred_outputs.ts`).
    */
   stepsWithCompletion = false;
+  /** Likewise for a suspension (Sleep): the outputs held back when the run suspends go with it. */
+  stepsWithSleep = false;
 
   constructor(
     readonly client: Rpc,

@@ -1,14 +1,15 @@
 /**
- * The end of an execution whose workflow function settled: FailWorkflow with its error, or
- * CompleteWorkflow with its output and the step outputs held back for it
- * (`_deferred_outputs.ts`). An output the server refuses for good fails the run with why.
+ * The end of an execution: FailWorkflow with the workflow's error, CompleteWorkflow with its
+ * output, or Sleep when it only waits, each completion or suspension with the step outputs held
+ * back for it (`_deferred_outputs.ts`). An output the server refuses for good fails the run with
+ * why.
  */
 import type { Payload, Task } from "@kagzi/proto";
 import { NonRetryableError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
 import { encodeJson } from "./_payload.ts";
 import type { DeferredOutputs } from "./_deferred_outputs.ts";
-import type { WorkerRpc } from "./_rpc.ts";
+import type { Req, WorkerRpc } from "./_rpc.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
 import type { Logger } from "./logger.ts";
 
@@ -78,4 +79,32 @@ export async function reportEnd(
   }
   if (ok) h.log.debug(`run ${runId} (${workflowType}) completed`, h.fields());
   return ok ? "completed" : "abandoned";
+}
+
+/**
+ * Suspends the run (Sleep), carrying the held-back outputs to a server that stores them with
+ * the suspension; "abandoned" when the lease was gone.
+ */
+export async function reportSuspend(
+  h: EndHost,
+  req: Omit<Req<"sleep">, "steps">,
+): Promise<"suspended" | "abandoned"> {
+  const steps = h.rpc.stepsWithSleep ? await h.deferred.forCompletion() : [];
+  if (h.released()) return "abandoned";
+  let ok;
+  try {
+    ok = await h.rpc.call("sleep", {
+      ...req,
+      steps: steps.map(({ step, output, startedAt }) => ({ step, output, startedAt })),
+    });
+  } catch (err) {
+    if (!steps.length || !permanentRefusal(err)) throw err;
+    // Refused for good, perhaps for a step output it carried: those are stored on their own
+    // first (where a refused output releases the execution), then the run suspends.
+    h.deferred.restore(steps);
+    await h.deferred.flush();
+    if (h.released()) return "abandoned";
+    ok = await h.rpc.call("sleep", req);
+  }
+  return ok ? "suspended" : "abandoned";
 }

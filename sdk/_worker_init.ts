@@ -13,11 +13,15 @@ export interface WorkerInit {
   client: Client<typeof WorkerService>;
   /** The client of the runs' stream writes (`ctx.stream`). */
   streams: Client<typeof StreamService>;
-  register: () => Promise<{ workerId: string; stepsWithCompletion: boolean }>;
+  register: () => Promise<
+    { workerId: string; stepsWithCompletion: boolean; stepsWithSleep: boolean }
+  >;
   namespace: string;
   workerId: string;
   /** The server stores the step outputs a completion carries (RegisterResponse). */
   stepsWithCompletion: boolean;
+  /** The server stores the step outputs a suspension (Sleep) carries (RegisterResponse). */
+  stepsWithSleep: boolean;
   heartbeatMs: number;
   leaseMs: number;
   /** How long the server holds a poll; a poll unanswered well past it is abandoned. */

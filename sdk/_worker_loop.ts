@@ -54,6 +54,7 @@ export class WorkerLoop {
       this.#feed,
     );
     this.#rpc.stepsWithCompletion = init.stepsWithCompletion;
+    this.#rpc.stepsWithSleep = init.stepsWithSleep;
   }
 
   /** The slots a Report's ended runs free, for the runs it asks for. */
@@ -182,6 +183,7 @@ export class WorkerLoop {
           await this.#init.register().then((r) => {
             this.#rpc.workerId = r.workerId;
             this.#rpc.stepsWithCompletion = r.stepsWithCompletion;
+            this.#rpc.stepsWithSleep = r.stepsWithSleep;
             this.#init.log.warn(`the server forgot worker ${old}; registered again`, {
               workerId: r.workerId,
               previousWorkerId: old,

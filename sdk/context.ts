@@ -29,8 +29,9 @@ export interface StepBuilder {
    * with `StepFailedError` when retries are exhausted. Resolves with the value as
    * a replay would see it, possibly before its output is stored: the output is
    * stored before anything else of the run happens (the next step, a wait, any
-   * call, the run's end — a run that returns right after sends it with its
-   * completion), so only the code between steps sees a value not yet stored.
+   * call, the run's end — a run that returns or sleeps right after sends it with
+   * its completion or its sleep), so only the code between steps sees a value not
+   * yet stored.
    */
   run<T>(fn: StepFn<T>): Promise<T>;
 }

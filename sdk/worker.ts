@@ -290,6 +290,7 @@ export class WorkerBuilder {
       namespace: this.#namespace,
       workerId: res.workerId,
       stepsWithCompletion: res.stepsWithCompletion,
+      stepsWithSleep: res.stepsWithSleep,
       heartbeatMs: protoMs(res.heartbeatInterval) ?? 5_000,
       leaseMs: protoMs(res.leaseDuration) ?? 30_000,
       pollTimeoutMs: protoMs(res.pollTimeout) || 30_000,

@@ -11,7 +11,15 @@ import postgres from "postgres";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Context, Kagzi, NonRetryableError, Worker } from "@kagzi/sdk";
 import { backends, dropEveryConnection } from "./_db.ts";
-import { json, workerRpc } from "./_raw.ts";
+import {
+  badStepLists,
+  type Claimed,
+  json,
+  rawWorker,
+  refusedCarries,
+  stepOutput,
+  workerRpc,
+} from "./_raw.ts";
 import { startTestServer } from "./_server.ts";
 
 const failed = (code: Code, re: RegExp) => (e: ConnectError) =>
@@ -119,21 +127,9 @@ for (const backend of await backends()) {
     );
 
     await t.step("over the raw wire: stored with it, or nothing completes", async () => {
-      const type = "raw";
-      const { workerId, stepsWithCompletion } = await rpc.register({
-        workflowTypes: [{ workflowType: type }],
-      });
-      assert.equal(stepsWithCompletion, true);
-      const claim = async () => {
-        const run = await client.start(type);
-        const [task] = (await rpc.pollTask({ workerId, maxTasks: 1 })).tasks;
-        assert.equal(task.runId, run.id);
-        return { run, lease: { runId: task.runId, fence: task.fence } };
-      };
-      const step = (name: string, v: unknown, occurrence = 1) => ({
-        step: { name, occurrence },
-        output: json(v),
-      });
+      const { registered, workerId, claim } = await rawWorker(rpc, client, "raw");
+      assert.equal(registered.stepsWithCompletion, true);
+      const step = stepOutput;
       const status = async (id: string) => (await client.handle(id).get()).status;
 
       const ok = await claim();
@@ -148,13 +144,7 @@ for (const backend of await backends()) {
 
       // Bad input names the field; nothing is stored and the run is still held.
       const bad = await claim();
-      const refusals: [unknown[], RegExp][] = [
-        [[step("x", 1), step("", 2)], /"steps\[1\]\.step\.name" must not be empty/],
-        [[step("x", 1), step("x", 2)], /"steps\[1\]\.step" names step "x" #1 twice/],
-        [[{ output: json(1) }], /"steps\[0\]\.step" is required/],
-        [Array.from({ length: 101 }, (_, i) => step(`s${i}`, i)), /"steps"/],
-      ];
-      for (const [steps, re] of refusals) {
+      for (const [steps, re] of badStepLists) {
         await assert.rejects(
           rpc.completeWorkflow({
             workerId,
@@ -168,29 +158,10 @@ for (const backend of await backends()) {
       assert.equal(await status(bad.run.id), "RUNNING");
       assert.deepEqual(await stored(bad.run.id), []);
 
-      // A lost lease: nothing stored. A step stored before: the run is not completed.
-      const stale = { ...bad.lease, fence: bad.lease.fence + 1n };
-      // Refused as for a lost lease: nothing completes.
-      const lost = (lease: typeof stale, steps: ReturnType<typeof step>[]) =>
-        assert.rejects(
-          rpc.completeWorkflow({ workerId, lease, output: json(0), steps }),
-          failed(Code.FailedPrecondition, /lease/i),
-        );
-      await lost(stale, [step("y", 1)]);
-      assert.deepEqual(await stored(bad.run.id), []);
-      await rpc.completeStep({ workerId, lease: bad.lease, ...step("y", 1) });
-      await lost(bad.lease, [step("y", 9)]);
-      assert.equal(await status(bad.run.id), "RUNNING");
-      assert.deepEqual(await stored(bad.run.id), ["y:COMPLETED:1"]);
-      await rpc.completeWorkflow({ workerId, lease: bad.lease, output: json(0) });
-
-      // Paused while its last step ran: the output is stored, the run stays paused.
-      const paused = await claim();
-      await client.pause(paused.run.id);
-      await lost(paused.lease, [step("z", 1)]);
-      assert.equal(await status(paused.run.id), "PAUSED");
-      assert.deepEqual(await stored(paused.run.id), ["z:COMPLETED:1"]);
-      await client.cancel(paused.run.id);
+      // A lost lease, an output stored before, a paused run: nothing completes.
+      const complete = (lease: Claimed["lease"], steps: unknown[]) =>
+        rpc.completeWorkflow({ workerId, lease, output: json(0), steps: steps as never });
+      await refusedCarries({ rpc, client, workerId, claim, held: bad, stored, send: complete });
 
       // Several in one Report (one transaction): a lost lease refuses only its own item.
       const three = [await claim(), await claim(), await claim()];

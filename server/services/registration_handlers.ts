@@ -122,6 +122,7 @@ export function registrationHandlers(
         leaseDuration: durationFromMs(config.leaseMs),
         pollTimeout: durationFromMs(config.pollTimeoutMs),
         stepsWithCompletion: true,
+        stepsWithSleep: true,
       });
     },
 

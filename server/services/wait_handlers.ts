@@ -18,8 +18,10 @@ import { ConflictError, InvalidArgumentError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import { ChildRaceError, startChild } from "../store/children.ts";
 import * as queue from "../store/queue.ts";
+import { suspendRunWithSteps } from "../store/suspend_steps.ts";
 import { receiveSignal } from "../store/signals.ts";
 import * as steps from "../store/steps.ts";
+import { completionSteps } from "./_completion_steps.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson, retryToJson, ts } from "./_convert.ts";
 import { HeldRun, stepRef } from "./_lease.ts";
@@ -122,6 +124,8 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       const op = "sleep";
       const run = HeldRun.open(op, req);
       const { namespaceId } = run;
+      // Checked before anything is read or written.
+      const carried = completionSteps(op, run, req.steps);
       // No resume_at: the run waits for a signal or a child only, and is woken by it.
       let resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
       if (!resumeAt) {
@@ -147,15 +151,26 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         }
         return { name: ref.name, occurrence: ref.occurrence, wakeUpAt };
       });
-      const suspended = await queue.suspendRun(
-        db,
-        namespaceId,
-        run.runId,
-        run.fence,
-        run.workerId,
-        sleeps,
-        resumeAt,
-      );
+      const { runId, fence, workerId } = run;
+      const suspension = { namespaceId, runId, fence, workerId, sleeps, resumeAt };
+      let suspended: { due: boolean } | undefined;
+      if (carried.length) {
+        const withSteps = await suspendRunWithSteps(db, suspension, carried);
+        for (const _ of withSteps ? carried : []) {
+          ctx.metrics.stepAttempt(namespaceId, withSteps!.workflowType, "completed");
+        }
+        suspended = withSteps;
+      } else {
+        suspended = await queue.suspendRun(
+          db,
+          namespaceId,
+          runId,
+          fence,
+          workerId,
+          sleeps,
+          resumeAt,
+        );
+      }
       if (!suspended) throw run.lost();
       if (suspended.due) ctx.notifier.publish(workTopic(namespaceId));
       else if (resumeAt) ctx.notifier.publishAt(workTopic(namespaceId), resumeAt);
