@@ -50,7 +50,7 @@ export class DeferredOutputs {
   /** Holds `out` back (true), or false: store it now, as without this. */
   defer(out: HeldOutput): boolean {
     if (
-      !this.host.rpc.stepsWithCompletion || this.#pending.length >= maxDeferred ||
+      !this.host.rpc.carries.stepsWithCompletion || this.#pending.length >= maxDeferred ||
       [...this.#pending, out].reduce((n, o) => n + size(o), 0) > maxDeferredBytes
     ) return false;
     this.#pending.push(out);
@@ -69,8 +69,9 @@ export class DeferredOutputs {
     afterMicrotasks(() => {
       this.#armed = false;
       if (!this.#pending.length) return;
-      if (!waited && this.host.rpc.stepsWithSleep && this.host.suspending()) this.#arm(true);
-      else void this.flush();
+      if (!waited && this.host.rpc.carries.stepsWithSleep && this.host.suspending()) {
+        this.#arm(true);
+      } else void this.flush();
     });
   }
 
@@ -89,9 +90,9 @@ export class DeferredOutputs {
 
   /**
    * Takes the held-back outputs to send with the completion or the suspension (after any store
-   * in flight).
+   * in flight); give them back with {@linkcode DeferredOutputs.restore} when the call is refused.
    */
-  async forCompletion(): Promise<HeldOutput[]> {
+  async carry(): Promise<HeldOutput[]> {
     while (this.#flushing) await this.#flushing;
     return this.#take();
   }

@@ -10,6 +10,7 @@ import {
   type DescMethodUnary,
   isMessage,
   type MessageInitShape,
+  type MessageShape,
 } from "@bufbuild/protobuf";
 import {
   Code,
@@ -123,22 +124,22 @@ function messageTransport(
     ): Promise<UnaryResponse<I, O>> {
       const service = method.parent;
       const call = callSignal(signal, timeoutMs);
-      const send = interceptors.reduceRight<UnaryFn>(
-        (next, interceptor) => interceptor(next as never) as unknown as UnaryFn,
-        async (req) => {
-          const res = await unary(method, req.header, req.message, req.signal, timeoutMs);
-          return {
-            stream: false,
-            service,
-            method,
-            header: res.header,
-            trailer: res.trailer,
-            message: res.message,
-          } as UnaryResponse;
-        },
-      );
-      const req = {
-        stream: false as const,
+      const inner = async (req: UnaryRequest<I, O>): Promise<UnaryResponse<I, O>> => {
+        const res = await unary(method, req.header, req.message, req.signal, timeoutMs);
+        const message = res.message as MessageShape<O>;
+        return {
+          stream: false,
+          service,
+          method,
+          header: res.header,
+          trailer: res.trailer,
+          message,
+        };
+      };
+      // The interceptors around the call, the first outermost (as connect applies them).
+      const send = interceptors.reduceRight((next, i) => i(next), inner as unknown as AnyFn);
+      const req: UnaryRequest<I, O> = {
+        stream: false,
         service,
         method,
         requestMethod: "POST",
@@ -148,10 +149,10 @@ function messageTransport(
         message: isMessage(input, method.input) ? input : create(method.input, input),
         signal: call.signal,
       };
-      return send(req as unknown as UnaryRequest).then(
+      return send(req).then(
         (res) => {
           call.done();
-          return res as unknown as UnaryResponse<I, O>;
+          return res as UnaryResponse<I, O>;
         },
         (err) => {
           call.done();
@@ -165,7 +166,8 @@ function messageTransport(
   };
 }
 
-type UnaryFn = (req: UnaryRequest) => Promise<UnaryResponse>;
+/** What an interceptor wraps: a unary or a streaming call. */
+type AnyFn = Parameters<Interceptor>[0];
 
 /**
  * A call's signal: the caller's, and its deadline's. Connect's own (`runUnaryCall`) also aborts

@@ -67,7 +67,7 @@ export class Execution {
       rpc,
       send: (send) => this.#send(send),
       release: (reason) => this.release(reason),
-      suspending: () => !!(this.#resumeAt || this.#waiting) && this.#inflight.size === 0,
+      suspending: () => this.#onlyWaits(),
     });
   }
 
@@ -146,7 +146,7 @@ export class Execution {
     if (ended === "suspend" && sleep && !this.#history.walked) {
       this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
     }
-    const carried = ended === "suspend" && !this.#parkAsked && this.rpc.stepsWithSleep;
+    const carried = ended === "suspend" && !this.#parkAsked && this.rpc.carries.stepsWithSleep;
     // Whatever comes next, the outputs the workflow went on with are stored first (a completion
     // or a suspension carries them instead).
     if (ended !== "released" && (typeof ended === "string" || this.#stopping) && !carried) {
@@ -299,10 +299,15 @@ export class Execution {
     return false;
   }
 
+  /** The run only waits now (a sleep, a signal, a child), with no step in flight. */
+  #onlyWaits(): boolean {
+    return !!(this.#resumeAt || this.#waiting) && this.#inflight.size === 0;
+  }
+
   #checkIdle(): void {
     // Let pending microtasks (other branches starting steps) run before deciding.
     afterMicrotasks(() => {
-      if ((this.#resumeAt || this.#waiting) && this.#inflight.size === 0) this.#wakeIdle!();
+      if (this.#onlyWaits()) this.#wakeIdle!();
     });
   }
 

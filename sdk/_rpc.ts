@@ -69,6 +69,21 @@ export interface TaskFeed {
   take(tasks: Task[], sentAt: Instant): void;
 }
 
+/**
+ * The step outputs the server stores with a call that carries them (it says so at Register):
+ * a CompleteWorkflow's, a Sleep's. Otherwise no output is held back for that call (see
+ * `_deferred_outputs.ts`): an older server would ignore them.
+ */
+export interface Carries {
+  stepsWithCompletion: boolean;
+  stepsWithSleep: boolean;
+}
+
+/** The {@linkcode Carries} of a RegisterResponse. */
+export function carriesOf(r: Carries): Carries {
+  return { stepsWithCompletion: r.stepsWithCompletion, stepsWithSleep: r.stepsWithSleep };
+}
+
 /** The calls a worker makes about a run it holds, with retries while the server is away. */
 export class WorkerRpc {
   /** Network calls made, by method, for tests and benchmarks. */
@@ -82,13 +97,8 @@ export class WorkerRpc {
   });
   /** False once the server answered that it has no Report (an older server). */
   #reportSupported = true;
-  /**
-   * The server stores the step outputs a CompleteWorkflow carries (it said so at Register);
-   * otherwise no output is held back for the completion (see `_deferred_outputs.ts`).
-   */
-  stepsWithCompletion = false;
-  /** Likewise for a suspension (Sleep): the outputs held back when the run suspends go with it. */
-  stepsWithSleep = false;
+  /** What the server said at Register it stores with a completion or a suspension. */
+  carries: Carries = { stepsWithCompletion: false, stepsWithSleep: false };
 
   constructor(
     readonly client: Rpc,

@@ -8,7 +8,7 @@ import type { Payload, Task } from "@kagzi/proto";
 import { NonRetryableError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
 import { encodeJson } from "./_payload.ts";
-import type { DeferredOutputs } from "./_deferred_outputs.ts";
+import type { DeferredOutputs, HeldOutput } from "./_deferred_outputs.ts";
 import type { Req, WorkerRpc } from "./_rpc.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
 import type { Logger } from "./logger.ts";
@@ -53,14 +53,14 @@ export async function reportEnd(
   } catch (err) {
     return await reportEnd(h, { error: new NonRetryableError((err as Error).message) });
   }
-  const steps = await h.deferred.forCompletion();
+  const steps = await h.deferred.carry();
   if (h.released()) return "abandoned";
   let ok;
   try {
     ok = await h.rpc.call("completeWorkflow", {
       lease,
       output,
-      steps: steps.map(({ step, output, startedAt }) => ({ step, output, startedAt })),
+      steps: wireSteps(steps),
     });
   } catch (err) {
     // The server refused this output for good (too large, unstorable): the run fails with
@@ -89,14 +89,11 @@ export async function reportSuspend(
   h: EndHost,
   req: Omit<Req<"sleep">, "steps">,
 ): Promise<"suspended" | "abandoned"> {
-  const steps = h.rpc.stepsWithSleep ? await h.deferred.forCompletion() : [];
+  const steps = h.rpc.carries.stepsWithSleep ? await h.deferred.carry() : [];
   if (h.released()) return "abandoned";
   let ok;
   try {
-    ok = await h.rpc.call("sleep", {
-      ...req,
-      steps: steps.map(({ step, output, startedAt }) => ({ step, output, startedAt })),
-    });
+    ok = await h.rpc.call("sleep", { ...req, steps: wireSteps(steps) });
   } catch (err) {
     if (!steps.length || !permanentRefusal(err)) throw err;
     // Refused for good, perhaps for a step output it carried: those are stored on their own
@@ -107,4 +104,9 @@ export async function reportSuspend(
     ok = await h.rpc.call("sleep", req);
   }
   return ok ? "suspended" : "abandoned";
+}
+
+/** Held-back outputs as a call's `steps`. */
+function wireSteps(held: HeldOutput[]) {
+  return held.map(({ step, output, startedAt }) => ({ step, output, startedAt }));
 }

@@ -7,21 +7,18 @@ import type { StreamService, Task, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import { KagziError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import type { Carries } from "./_rpc.ts";
 
 /** What `WorkerBuilder.build()` hands the worker: its client, identity and settings. */
 export interface WorkerInit {
   client: Client<typeof WorkerService>;
   /** The client of the runs' stream writes (`ctx.stream`). */
   streams: Client<typeof StreamService>;
-  register: () => Promise<
-    { workerId: string; stepsWithCompletion: boolean; stepsWithSleep: boolean }
-  >;
+  register: () => Promise<{ workerId: string } & Carries>;
   namespace: string;
   workerId: string;
-  /** The server stores the step outputs a completion carries (RegisterResponse). */
-  stepsWithCompletion: boolean;
-  /** The server stores the step outputs a suspension (Sleep) carries (RegisterResponse). */
-  stepsWithSleep: boolean;
+  /** The step outputs the server stores with a completion or a sleep (RegisterResponse). */
+  carries: Carries;
   heartbeatMs: number;
   leaseMs: number;
   /** How long the server holds a poll; a poll unanswered well past it is abandoned. */

@@ -8,7 +8,7 @@
 import type { Task } from "@kagzi/proto";
 import { KagziError } from "./errors.ts";
 import { Execution } from "./_replay.ts";
-import { type TaskFeed, WorkerRpc } from "./_rpc.ts";
+import { carriesOf, type TaskFeed, WorkerRpc } from "./_rpc.ts";
 import { retryDelay, retryUnavailable, sleep } from "./_backoff.ts";
 import { type Instant, Leases, now } from "./_lease.ts";
 import { listenForSignals } from "./_platform.ts";
@@ -53,8 +53,7 @@ export class WorkerLoop {
       init.streams,
       this.#feed,
     );
-    this.#rpc.stepsWithCompletion = init.stepsWithCompletion;
-    this.#rpc.stepsWithSleep = init.stepsWithSleep;
+    this.#rpc.carries = init.carries;
   }
 
   /** The slots a Report's ended runs free, for the runs it asks for. */
@@ -182,8 +181,7 @@ export class WorkerLoop {
           const old = this.id;
           await this.#init.register().then((r) => {
             this.#rpc.workerId = r.workerId;
-            this.#rpc.stepsWithCompletion = r.stepsWithCompletion;
-            this.#rpc.stepsWithSleep = r.stepsWithSleep;
+            this.#rpc.carries = carriesOf(r);
             this.#init.log.warn(`the server forgot worker ${old}; registered again`, {
               workerId: r.workerId,
               previousWorkerId: old,

@@ -24,6 +24,7 @@ import { Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
 import { retryUnavailable } from "./_backoff.ts";
 import { hostname, pid } from "./_platform.ts";
+import { carriesOf } from "./_rpc.ts";
 import { WorkerLoop } from "./_worker_loop.ts";
 import { protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
 import { consoleLogger, type Logger, type LogLevel, toLogger } from "./logger.ts";
@@ -289,8 +290,7 @@ export class WorkerBuilder {
       register,
       namespace: this.#namespace,
       workerId: res.workerId,
-      stepsWithCompletion: res.stepsWithCompletion,
-      stepsWithSleep: res.stepsWithSleep,
+      carries: carriesOf(res),
       heartbeatMs: protoMs(res.heartbeatInterval) ?? 5_000,
       leaseMs: protoMs(res.leaseDuration) ?? 30_000,
       pollTimeoutMs: protoMs(res.pollTimeout) || 30_000,

@@ -1,4 +1,5 @@
 /** The raw WorkerService client and payloads of tests that drive the worker protocol by hand. */
+import assert from "node:assert/strict";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { WorkerService } from "@kagzi/proto";
@@ -39,7 +40,7 @@ export async function rawWorker(rpc: Client<typeof WorkerService>, client: Kagzi
   const claim = async () => {
     const run = await client.start(type);
     const [task] = (await rpc.pollTask({ workerId, maxTasks: 1 })).tasks;
-    if (task?.runId !== run.id) throw new Error(`claimed ${task?.runId}, not ${run.id}`);
+    assert.equal(task.runId, run.id);
     return { run, lease: { runId: task.runId, fence: task.fence } };
   };
   return { registered, workerId, claim };
@@ -66,29 +67,26 @@ export async function refusedCarries(o: {
 }): Promise<void> {
   const { rpc, client, workerId, held } = o;
   const status = async (id: string) => (await client.handle(id).get()).status;
-  const lost = async (lease: Claimed["lease"], steps: unknown[]) => {
-    const err = await o.send(lease, steps).then(() => undefined, (e) => e);
-    if (!(err instanceof ConnectError) || err.code !== Code.FailedPrecondition) {
-      throw new Error(`expected a lost lease, got ${err}`);
-    }
-  };
-  const expect = (what: string, got: unknown, want: unknown) => {
-    if (JSON.stringify(got) !== JSON.stringify(want)) {
-      throw new Error(`${what}: ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
-    }
-  };
+  // Refused as for a lost lease.
+  const lost = (lease: Claimed["lease"], steps: unknown[]) =>
+    assert.rejects(
+      o.send(lease, steps),
+      (e) =>
+        e instanceof ConnectError && e.code === Code.FailedPrecondition &&
+        /lease/i.test(e.rawMessage),
+    );
   await lost({ ...held.lease, fence: held.lease.fence + 1n }, [stepOutput("y", 1)]);
-  expect("stored after a stale fence", await o.stored(held.run.id), []);
+  assert.deepEqual(await o.stored(held.run.id), []);
   await rpc.completeStep({ workerId, lease: held.lease, ...stepOutput("y", 1) });
   await lost(held.lease, [stepOutput("y", 9)]);
-  expect("status after an output stored before", await status(held.run.id), "RUNNING");
-  expect("stored after an output stored before", await o.stored(held.run.id), ["y:COMPLETED:1"]);
+  assert.equal(await status(held.run.id), "RUNNING");
+  assert.deepEqual(await o.stored(held.run.id), ["y:COMPLETED:1"]);
   await rpc.completeWorkflow({ workerId, lease: held.lease, output: json(0) });
 
   const paused = await o.claim();
   await client.pause(paused.run.id);
   await lost(paused.lease, [stepOutput("z", 1)]);
-  expect("status when paused", await status(paused.run.id), "PAUSED");
-  expect("stored when paused", await o.stored(paused.run.id), ["z:COMPLETED:1"]);
+  assert.equal(await status(paused.run.id), "PAUSED");
+  assert.deepEqual(await o.stored(paused.run.id), ["z:COMPLETED:1"]);
   await client.cancel(paused.run.id);
 }

@@ -19,7 +19,7 @@ import { completeRunsWithSteps, type RunOutputWithSteps } from "../store/run_end
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson } from "./_convert.ts";
 import { HeldRun } from "./_lease.ts";
-import { completionSteps } from "./_completion_steps.ts";
+import { carriedSteps } from "./_carried_steps.ts";
 import * as v from "./_validate.ts";
 
 /** The run-end handlers; `completeWorkflow` is also what a Report's run items call. */
@@ -44,7 +44,7 @@ export function runEndHandlers(ctx: ServiceContext): RunEndHandlers {
       const run = HeldRun.open(op, req, { anyWorker: req.steps.length === 0 });
       const { namespaceId, runId, fence } = run;
       const output = v.payload(op, "output", req.output);
-      const steps = completionSteps(op, run, req.steps);
+      const steps = carriedSteps(op, run, req.steps);
       const ended = await finishes.add({ namespaceId, runId, fence, output, steps });
       if (!ended) throw run.lost();
       // Ended: every step output it carried was stored with it.

@@ -21,7 +21,7 @@ import * as queue from "../store/queue.ts";
 import { suspendRunWithSteps } from "../store/suspend_steps.ts";
 import { receiveSignal } from "../store/signals.ts";
 import * as steps from "../store/steps.ts";
-import { completionSteps } from "./_completion_steps.ts";
+import { carriedSteps } from "./_carried_steps.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson, retryToJson, ts } from "./_convert.ts";
 import { HeldRun, stepRef } from "./_lease.ts";
@@ -125,7 +125,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       const run = HeldRun.open(op, req);
       const { namespaceId } = run;
       // Checked before anything is read or written.
-      const carried = completionSteps(op, run, req.steps);
+      const carried = carriedSteps(op, run, req.steps);
       // No resume_at: the run waits for a signal or a child only, and is woken by it.
       let resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
       if (!resumeAt) {
@@ -153,25 +153,13 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       });
       const { runId, fence, workerId } = run;
       const suspension = { namespaceId, runId, fence, workerId, sleeps, resumeAt };
-      let suspended: { due: boolean } | undefined;
-      if (carried.length) {
-        const withSteps = await suspendRunWithSteps(db, suspension, carried);
-        for (const _ of withSteps ? carried : []) {
-          ctx.metrics.stepAttempt(namespaceId, withSteps!.workflowType, "completed");
-        }
-        suspended = withSteps;
-      } else {
-        suspended = await queue.suspendRun(
-          db,
-          namespaceId,
-          runId,
-          fence,
-          workerId,
-          sleeps,
-          resumeAt,
-        );
-      }
+      const suspended = carried.length
+        ? await suspendRunWithSteps(db, suspension, carried)
+        : await queue.suspendRun(db, suspension);
       if (!suspended) throw run.lost();
+      for (const _ of carried) {
+        ctx.metrics.stepAttempt(namespaceId, suspended.workflowType, "completed");
+      }
       if (suspended.due) ctx.notifier.publish(workTopic(namespaceId));
       else if (resumeAt) ctx.notifier.publishAt(workTopic(namespaceId), resumeAt);
       return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });

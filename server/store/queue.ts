@@ -87,6 +87,16 @@ export async function unclaimRuns(
   );
 }
 
+/** Where a suspension goes: its run, under its lease, with the sleeps it records. */
+export interface Suspension {
+  namespaceId: string;
+  runId: string;
+  fence: string;
+  workerId: string;
+  sleeps: SleepEntry[];
+  resumeAt: Date | null;
+}
+
 /** A durable sleep to record when suspending. */
 export interface SleepEntry {
   name: string;
@@ -98,18 +108,14 @@ export interface SleepEntry {
  * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
  * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
  * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
- * once. Undefined when the lease is lost, else whether the run is due now.
+ * once. Undefined when the lease is lost, else whether the run is due now, and its type.
  */
 export async function suspendRun(
   db: Queryable,
-  namespaceId: string,
-  runId: string,
-  fence: string,
-  workerId: string,
-  sleeps: SleepEntry[],
-  resumeAt: Date | null,
-): Promise<{ due: boolean } | undefined> {
-  const rows = await db.query<{ held: boolean; due: boolean }>(
+  s: Suspension,
+): Promise<{ due: boolean; workflowType: string } | undefined> {
+  const { namespaceId, runId, fence, workerId, sleeps, resumeAt } = s;
+  const rows = await db.query<{ held: boolean; due: boolean; workflow_type: string | null }>(
     `with run as (
        update kagzi_runs r
        set status = case when cardinality($6::text[]) > 0 or $5::timestamptz is null
@@ -122,14 +128,15 @@ export async function suspendRun(
            wake_up_at = case when r.wake_pending then null else $5::timestamptz end,
            wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
        where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-       returning run_id, available_at <= now() as due),
+       returning run_id, workflow_type, available_at <= now() as due),
      sleeps as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 worker_id, wake_up_at)
        select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
        from run, unnest($6::text[], $7::int[], $8::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
        on conflict do nothing)
-     select exists (select 1 from run) as held, coalesce((select due from run), false) as due`,
+     select exists (select 1 from run) as held, coalesce((select due from run), false) as due,
+            (select workflow_type from run) as workflow_type`,
     [
       namespaceId,
       runId,
@@ -141,7 +148,8 @@ export async function suspendRun(
       sleeps.map((s) => s.wakeUpAt.toISOString()),
     ],
   );
-  return rows[0].held ? { due: rows[0].due } : undefined;
+  const row = rows[0];
+  return row.held ? { due: row.due, workflowType: row.workflow_type ?? "" } : undefined;
 }
 
 /** Runs whose lease expired go back to PENDING with one more attempt; returns their namespaces. */

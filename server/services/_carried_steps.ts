@@ -1,6 +1,6 @@
 /**
- * The step outputs a CompleteWorkflow carries (`steps`): checked as CompleteStep checks its own,
- * each bad field named within the request (`steps[0].output.data`).
+ * The step outputs a CompleteWorkflow or a Sleep carries (`steps`): checked as CompleteStep
+ * checks its own, each bad field named within the request (`steps[0].output.data`).
  */
 import type { StepOutput as WireStepOutput } from "@kagzi/proto";
 import { InvalidArgumentError } from "../errors.ts";
@@ -9,16 +9,16 @@ import { type HeldRun, stepRef } from "./_lease.ts";
 import { dateOf } from "./_time.ts";
 import * as v from "./_validate.ts";
 
-/** The most step outputs one completion carries. */
-const maxCompletionSteps = 100;
+/** The most step outputs one call carries. */
+const maxCarriedSteps = 100;
 
-/** The checked step outputs of a completion, keyed under its lease. */
-export function completionSteps(
+/** The checked step outputs a call carries, keyed under its lease. */
+export function carriedSteps(
   op: string,
   run: HeldRun,
   steps: WireStepOutput[],
 ): StepOutput[] {
-  v.batchSize(op, "steps", steps.length, maxCompletionSteps);
+  v.batchSize(op, "steps", steps.length, maxCarriedSteps);
   const seen = new Set<string>();
   return steps.map((s, i) => {
     const at = `steps[${i}]`;
