@@ -30,7 +30,7 @@ export async function completeRunsWithSteps(
   }
   return await db.transaction(async (tx) => {
     const steps = items.flatMap((item, idx) => (item.steps ?? []).map((s) => ({ idx, s })));
-    const stored = await completeSteps(tx, steps.map((x) => x.s));
+    const stored = await completeSteps(tx, steps.map((x) => x.s), "no key update");
     const refused = new Set<number>();
     steps.forEach((x, i) => {
       if (!stored[i].held || stored[i].attempt === null || stored[i].paused) refused.add(x.idx);

@@ -5,6 +5,9 @@
 import { base64, type Queryable } from "./db.ts";
 import type { StepKey } from "./steps.ts";
 
+/** How a step output's statement locks its run (see {@linkcode completeSteps}). */
+export type RunLock = "share" | "no key update";
+
 /** A step output to store, for {@linkcode completeSteps}. */
 export interface StepOutput {
   key: StepKey;
@@ -29,13 +32,17 @@ export interface StepStored {
  * Stores step outputs, each as its step's next attempt, in one statement, for
  * the runs still held with the given fence. Per item: `held` false when the
  * lease is lost; `attempt` null when an output was already stored, or an earlier
- * item of the batch offered one for the same step (the first wins).
+ * item of the batch offered one for the same step (the first wins). `lock` is
+ * how the runs are locked: `no key update` when the same transaction then
+ * updates them (a completion, a suspension), so it never upgrades a share lock
+ * while another transaction (a cancel's cascade) waits for the row: a deadlock.
  */
 export async function completeSteps(
   db: Queryable,
   items: StepOutput[],
+  lock: RunLock = "share",
 ): Promise<StepStored[]> {
-  if (items.length === 1) return [await completeStep(db, items[0])];
+  if (items.length === 1) return [await completeStep(db, items[0], lock)];
   const rows = await db.query<StepStored & { idx: number }>(
     `with input as (
        select * from unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::int[],
@@ -48,7 +55,7 @@ export async function completeSteps(
        join kagzi_runs r on r.namespace_id = i.namespace_id and r.run_id = i.run_id
                         and r.fence = i.fence and r.status in ('RUNNING', 'PAUSED')
        order by r.namespace_id, r.run_id
-       for share of r),
+       for ${lock} of r),
      -- Of several outputs for one step in a batch, the first is the one offered.
      first as (
        select distinct on (namespace_id, run_id, name, occurrence) * from held
@@ -153,12 +160,13 @@ export async function failStep(
 export async function completeStep(
   db: Queryable,
   item: StepOutput,
+  lock: RunLock = "share",
 ): Promise<StepStored> {
   const { key } = item;
   const [row] = await db.query<
     { workflow_type: string | null; attempt: number | null; paused: boolean | null }
   >(
-    `with ${stepOutputCtes("share")}
+    `with ${stepOutputCtes(lock)}
      select (select workflow_type from r) as workflow_type, (select attempt from ins) as attempt,
             (select paused from r) as paused`,
     [
@@ -188,7 +196,7 @@ export async function completeStep(
  * output was the holder's last write, the fence moves on). Parameters: $1 namespace, $2 run,
  * $3 fence, $4 worker, $5 name, $6 occurrence, $7 output, $8 its metadata, $9 when it started.
  */
-export function stepOutputCtes(lock: "share" | "no key update"): string {
+export function stepOutputCtes(lock: RunLock): string {
   return `r as (
        select workflow_type, status = 'PAUSED' as paused from kagzi_runs
        where namespace_id = $1 and run_id = $2 and fence = $3 and status in ('RUNNING', 'PAUSED')

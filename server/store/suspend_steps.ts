@@ -16,7 +16,7 @@ export async function suspendRunWithSteps(
   steps: StepOutput[],
 ): ReturnType<typeof suspendRun> {
   return await db.transaction(async (tx) => {
-    const stored = await completeSteps(tx, steps);
+    const stored = await completeSteps(tx, steps, "no key update");
     if (stored.some((x) => !x.held || x.attempt === null || x.paused)) return undefined;
     return await suspendRun(tx, s);
   });
