@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterMicrotasks, nextMacrotask } from "./_tick.ts";
+import { afterMicrotasks, nextMacrotask, scheduler } from "./_tick.ts";
 
 Deno.test("afterMicrotasks: after the pending microtasks, in order, one macrotask for all", async () => {
   const seen: string[] = [];
@@ -30,4 +30,43 @@ Deno.test("afterMicrotasks: after the pending microtasks, in order, one macrotas
   }
   assert.deepEqual(seen, ["microtask", "a", "b", "b2", "c (microtask of b)", "d"]);
   assert.equal(errors.length, 1);
+});
+
+Deno.test("scheduler: an immediate, else a message channel, else a zero timer; each after the microtasks", async () => {
+  const channels: MessageChannel[] = [];
+  class Tracked extends MessageChannel {
+    constructor() {
+      super();
+      channels.push(this);
+    }
+  }
+  let immediates = 0;
+  const runtimes = {
+    immediate: { setImmediate: (fn: () => void) => (immediates++, setTimeout(fn, 0)) },
+    channel: { MessageChannel: Tracked },
+    timer: {},
+  };
+  try {
+    for (const [name, g] of Object.entries(runtimes)) {
+      const schedule = scheduler(g);
+      const seen: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        schedule(() => seen.push("first"));
+        schedule(() => {
+          seen.push("second");
+          resolve();
+        });
+      });
+      void Promise.resolve().then(() => seen.push("microtask"));
+      await done;
+      assert.deepEqual(seen, ["microtask", "first", "second"], name);
+    }
+    assert.equal(immediates, 2);
+    assert.equal(channels.length, 1, "one channel, made when first asked for");
+  } finally {
+    for (const c of channels) {
+      c.port1.close();
+      c.port2.close();
+    }
+  }
 });

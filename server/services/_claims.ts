@@ -35,11 +35,19 @@ interface Waiting {
  */
 const maxRunsPerStatement = 200;
 
+/**
+ * How long a lane whose claim found runs under flow control claims with the full statement at
+ * once (the plain one would only find them again), before trying the plain one again.
+ */
+const fullClaimMs = 10_000;
+
 /** Runs the claims of polls, those that wait for the same claim together. */
 export class PollClaims {
   readonly #ctx: ServiceContext;
   /** Per key, the polls waiting for the claim running now (present while one runs). */
   readonly #lanes = new Map<string, Waiting[]>();
+  /** Per key, until when its claims take the full statement at once (performance.now()). */
+  readonly #fullUntil = new Map<string, number>();
 
   constructor(ctx: ServiceContext) {
     this.#ctx = ctx;
@@ -67,14 +75,14 @@ export class PollClaims {
         while (n < lane.length && (n === 0 || runs + lane[n].claim.limit <= maxRunsPerStatement)) {
           runs += lane[n++].claim.limit;
         }
-        await this.#run(lane.splice(0, n));
+        await this.#run(key, lane.splice(0, n));
       }
     } finally {
       this.#lanes.delete(key);
     }
   }
 
-  async #run(batch: Waiting[]): Promise<void> {
+  async #run(key: string, batch: Waiting[]): Promise<void> {
     const live = batch.filter((w) => {
       if (!w.claim.signal.aborted) return true;
       w.resolve(Object.assign([], { deferred: 0 }));
@@ -84,16 +92,22 @@ export class PollClaims {
     const { namespaceId, types, versions } = live[0].claim;
     const { db, config, metrics, notifier } = this.#ctx;
     try {
-      const { runs, deferred } = await claimRuns(
+      const full = (this.#fullUntil.get(key) ?? 0) > performance.now();
+      if (!full) this.#fullUntil.delete(key);
+      const { runs, deferred, flow } = await claimRuns(
         db,
         namespaceId,
         types,
         versions,
         live.map((w) => w.claim),
         config.leaseMs,
-        // Runs held back by a run rate limit are due at their turn: wake a poll then.
-        (at) => notifier.publishAt(workTopic(namespaceId), at),
+        {
+          // Runs held back by a run rate limit are due at their turn: wake a poll then.
+          onHeldBack: (at) => notifier.publishAt(workTopic(namespaceId), at),
+          full,
+        },
       );
+      if (flow && !full) this.#fullUntil.set(key, performance.now() + fullClaimMs);
       metrics.pollClaim(namespaceId, runs.some((r) => r.length) ? "claimed" : "empty");
       metrics.claimPolls(namespaceId, live.length);
       live.forEach((w, i) => w.resolve(Object.assign(runs[i], { deferred })));

@@ -19,6 +19,7 @@
  *   stays PENDING (`rate_limited`), due again at its turn, which `held_until` reports.
  */
 import type { Queryable } from "./db.ts";
+import { claimedUpdate, dueRuns, plainClaimStatement } from "./claim_sql.ts";
 import { lockedFirst } from "./slot_locks.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
@@ -42,44 +43,6 @@ export interface ClaimedRow {
   /** Seconds the run waited in the queue since it became due. */
   queued_s: number;
 }
-
-/**
- * Per (type, version) served and not paused, the due runs in claim order (the claim index read
- * a priority at a time, highest first: a skip scan, so runs due later are never scanned), at most
- * `$6` per priority. `lock`: each row locked as it is read, rows others hold skipped. `where`:
- * more conditions on the (type, version) pairs.
- */
-const dueRuns = (lock: string, where = "") =>
-  `select r.* from (
-         select * from unnest($2::text[], $3::text[]) u(t, v)
-         where not exists (select 1 from kagzi_paused_types p
-                           where p.namespace_id = $1 and p.workflow_type = u.t)${where}) u
-       cross join lateral (
-         with recursive prio(p) as (
-           (select x.priority from kagzi_runs x
-            where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
-              and x.status in ('PENDING', 'SLEEPING') and x.available_at < 'infinity'
-            order by x.priority desc limit 1)
-           union all
-           select (select x.priority from kagzi_runs x
-                   where x.namespace_id = $1 and x.workflow_type = u.t and x.version = u.v
-                     and x.status in ('PENDING', 'SLEEPING') and x.available_at < 'infinity'
-                     and x.priority < prio.p
-                   order by x.priority desc limit 1)
-           from prio where prio.p is not null)
-         select r.* from prio cross join lateral (
-           select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held,
-                  r.priority, r.started_at is not null or r.retried_from_run_id is not null
-                    as resumed,
-                  r.available_at, r.version, r.rate_key, r.rate_limited,
-                  r.started_at is null and r.rate_key is not null as rated
-           from kagzi_runs r
-           where r.namespace_id = $1 and r.workflow_type = u.t and r.version = u.v
-             and r.status in ('PENDING', 'SLEEPING') and r.priority = prio.p
-             and r.available_at <= now() and r.available_at < 'infinity'
-           order by r.available_at
-           limit $6
-           ${lock}) r) r`;
 
 /** The statement of {@linkcode claimRuns} (EXPLAIN shows its plan in the README). */
 export const claimStatement = `with
@@ -202,24 +165,7 @@ export const claimStatement = `with
        where (c.flow_slots is null or c.flow_held or v.fits)
          and not exists (select 1 from rate
                          where rate.run_id = c.run_id and rate.retry_at is not null)),
-     claimed as (
-       update kagzi_runs r
-       set status = 'RUNNING', worker_id = ($4::text[])[due.pos], locked_until = now() + $5 * interval '1 millisecond',
-           fence = r.fence + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-           wake_up_at = null, wake_pending = false, flow_held = r.flow_slots is not null,
-           flow_wait = null, debounce_key = null, rate_limited = false
-       from due
-       left join kagzi_payloads i on i.namespace_id = due.namespace_id and i.run_id = due.run_id
-                                 and i.kind = 'input'
-       left join kagzi_payloads c on c.namespace_id = due.namespace_id and c.run_id = due.run_id
-                                 and c.kind = 'context'
-       where r.namespace_id = due.namespace_id and r.run_id = due.run_id
-       returning r.run_id::text, r.workflow_id, r.workflow_type, r.version, r.fence::text,
-                 r.attempt, r.locked_until, r.retry_policy, due.resumed, i.data as input_data,
-                 i.metadata as input_metadata, c.data as context_data,
-                 c.metadata as context_metadata, r.traceparent,
-                 greatest(0, extract(epoch from now() - due.available_at))::float8 as queued_s,
-                 due.pos)
+     claimed as (${claimedUpdate})
      -- One row with no run when nothing was claimed: it carries deferred and held_until (the
      -- next turn of a run held back by a rate limit).
      select claimed.*, d.deferred, ceil(extract(epoch from least(
@@ -240,14 +186,26 @@ export interface ClaimAsk {
   limit: number;
 }
 
+/** How {@linkcode claimRuns} claims. */
+export interface ClaimOptions {
+  /** Told when the next run held back by a run rate limit is due (to wake a poll then). */
+  onHeldBack?: (at: Date) => void;
+  /**
+   * The full statement at once, without trying the plain one first: the last claim of these
+   * types found runs under flow control.
+   */
+  full?: boolean;
+}
+
 /**
  * Claims due runs of the given (type, version) pairs for the polls `asks`, in one statement,
  * skipping rows other claimers hold: the due runs in claim order go to the first ask up to its
  * limit, then to the next (`runs[i]` for `asks[i]`), each locked to its ask's worker with a new
  * fencing number. `deferred` counts the runs left due because runs ahead of them in this claim
  * took the room of a concurrency slot (plus one when a whole batch was looked at and runs were
- * held back by a rate limit); `onHeldBack` is told when the next run held back by a run rate
- * limit is due (to wake a poll then).
+ * held back by a rate limit). The plain statement (`plainClaimStatement`) claims first; when a
+ * due run needs flow control, the full one (`flow` is then true). `db` is not a transaction:
+ * the rows the plain statement locked are let go before the full one locks slots, then runs.
  */
 export async function claimRuns(
   db: Queryable,
@@ -256,8 +214,8 @@ export async function claimRuns(
   versions: string[],
   asks: ClaimAsk[],
   leaseMs: number,
-  onHeldBack?: (at: Date) => void,
-): Promise<{ runs: ClaimedRow[][]; deferred: number }> {
+  options: ClaimOptions = {},
+): Promise<{ runs: ClaimedRow[][]; deferred: number; flow: boolean }> {
   // Per position (1-based in the statement), the worker it is locked to and the ask it answers.
   const owners: string[] = [];
   const askOf: number[] = [];
@@ -267,19 +225,23 @@ export async function claimRuns(
       askOf.push(i);
     }
   });
-  const rows = await db.query<
-    ClaimedRow & { pos: number | null; deferred: number; held_until: number | null }
-  >(
-    claimStatement,
-    [namespaceId, types, versions, owners, leaseMs, owners.length],
-  );
+  type Row = ClaimedRow & {
+    pos: number | null;
+    deferred: number;
+    held_until: number | null;
+    flow?: boolean;
+  };
+  const params = [namespaceId, types, versions, owners, leaseMs, owners.length];
+  let rows = options.full ? [] : await db.query<Row>(plainClaimStatement, params);
+  const flow = options.full || rows[0]?.flow === true;
+  if (flow) rows = await db.query<Row>(claimStatement, params);
   const heldUntil = rows[0]?.held_until;
   // In whole milliseconds, rounded up: a wake-up before the turn would find nothing due.
-  if (heldUntil && onHeldBack) onHeldBack(new Date(heldUntil));
+  if (heldUntil && options.onHeldBack) options.onHeldBack(new Date(heldUntil));
   const runs: ClaimedRow[][] = asks.map(() => []);
   rows.sort((a, b) => (a.pos ?? 0) - (b.pos ?? 0));
-  for (const { held_until: _, deferred: _d, pos, ...r } of rows) {
+  for (const { held_until: _, deferred: _d, flow: _f, pos, ...r } of rows) {
     if (r.run_id !== null && pos !== null) runs[askOf[pos - 1]].push(r);
   }
-  return { runs, deferred: rows[0]?.deferred ?? 0 };
+  return { runs, deferred: rows[0]?.deferred ?? 0, flow };
 }
