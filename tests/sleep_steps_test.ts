@@ -98,6 +98,19 @@ for (const backend of await backends()) {
 
       // A lost lease, an output stored before, a paused run: nothing suspends.
       await refusedCarries({ rpc, client, workerId, claim, held: bad, stored, send: sleep });
+
+      // Two outputs (stored in a transaction; one output alone is one statement): a stale fence
+      // stores nothing; a run paused meanwhile keeps the outputs and does not suspend.
+      const two = await claim();
+      const pair = [step("m", 1), step("n", 2)];
+      const lost = failed(Code.FailedPrecondition, /lease/i);
+      await assert.rejects(sleep({ ...two.lease, fence: two.lease.fence + 1n }, pair), lost);
+      assert.deepEqual(await stored(two.run.id), []);
+      await client.pause(two.run.id);
+      await assert.rejects(sleep(two.lease, pair), lost);
+      assert.equal(await status(two.run.id), "PAUSED");
+      assert.deepEqual(await stored(two.run.id), ["m:COMPLETED:1", "n:COMPLETED:2"]);
+      await client.cancel(two.run.id);
     });
   });
 }

@@ -30,8 +30,13 @@ export async function tasksFor(
   if (claimed.length === 0) return [];
   // Only a run claimed before can have stored steps: a first claim costs no history query.
   const resumed = claimed.filter((c) => c.resumed).map((c) => c.run_id);
-  const history = resumed.length ? await steps.latestSteps(ctx.db, namespaceId, resumed) : [];
-  const cursors = resumed.length ? await streamCursors(ctx.db, namespaceId, resumed) : [];
+  // Two reads at once, on two of the pool's connections: a woken run waits for both.
+  const [history, cursors] = resumed.length
+    ? await Promise.all([
+      steps.latestSteps(ctx.db, namespaceId, resumed),
+      streamCursors(ctx.db, namespaceId, resumed),
+    ])
+    : [[], []];
   const tasks = claimed.map((c) =>
     create(TaskSchema, {
       runId: c.run_id,

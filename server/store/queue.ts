@@ -104,6 +104,45 @@ export interface SleepEntry {
   wakeUpAt: Date;
 }
 
+/** The parameter numbers of a suspension's values in {@linkcode suspendCtes}. */
+export interface SuspendParams {
+  /** timestamptz: when it resumes (null: when woken). */
+  resumeAt: string;
+  /** text[], int[], text[] (timestamptz as text): the sleeps' names, occurrences, wake-ups. */
+  names: string;
+  occurrences: string;
+  wakeUps: string;
+}
+
+/**
+ * The CTEs that suspend a held run ($1 namespace, $2 run, $3 fence, $4 worker; the rest as `p`
+ * says): `run` (the run suspended, with `due` and its type) and `sleeps` (its new sleeps).
+ * `gate`: a condition more for the run to suspend (the statement's other CTEs stored what it
+ * carries).
+ */
+export function suspendCtes(p: SuspendParams, gate = ""): string {
+  return `run as (
+       update kagzi_runs x
+       set status = case when cardinality(${p.names}::text[]) > 0 or ${p.resumeAt}::timestamptz is null
+                              or exists (select 1 from kagzi_steps w
+                                         where w.namespace_id = $1 and w.run_id = $2
+                                           and w.status = 'WAITING')
+                         then 'SLEEPING' else 'PENDING' end,
+           available_at = case when x.wake_pending then now()
+                               else coalesce(${p.resumeAt}::timestamptz, 'infinity') end,
+           wake_up_at = case when x.wake_pending then null else ${p.resumeAt}::timestamptz end,
+           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'${gate}
+       returning run_id, workflow_type, available_at <= now() as due),
+     sleeps as (
+       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
+                                worker_id, wake_up_at)
+       select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
+       from run, unnest(${p.names}::text[], ${p.occurrences}::int[],
+                        ${p.wakeUps}::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
+       on conflict do nothing)`;
+}
+
 /**
  * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
  * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
@@ -116,25 +155,7 @@ export async function suspendRun(
 ): Promise<{ due: boolean; workflowType: string } | undefined> {
   const { namespaceId, runId, fence, workerId, sleeps, resumeAt } = s;
   const rows = await db.query<{ held: boolean; due: boolean; workflow_type: string | null }>(
-    `with run as (
-       update kagzi_runs r
-       set status = case when cardinality($6::text[]) > 0 or $5::timestamptz is null
-                              or exists (select 1 from kagzi_steps w
-                                         where w.namespace_id = $1 and w.run_id = $2
-                                           and w.status = 'WAITING')
-                         then 'SLEEPING' else 'PENDING' end,
-           available_at = case when r.wake_pending then now()
-                               else coalesce($5::timestamptz, 'infinity') end,
-           wake_up_at = case when r.wake_pending then null else $5::timestamptz end,
-           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-       returning run_id, workflow_type, available_at <= now() as due),
-     sleeps as (
-       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
-                                worker_id, wake_up_at)
-       select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
-       from run, unnest($6::text[], $7::int[], $8::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
-       on conflict do nothing)
+    `with ${suspendCtes({ resumeAt: "$5", names: "$6", occurrences: "$7", wakeUps: "$8" })}
      select exists (select 1 from run) as held, coalesce((select due from run), false) as due,
             (select workflow_type from run) as workflow_type`,
     [

@@ -8,7 +8,12 @@
 import type { Db, Queryable } from "./db.ts";
 import { completeRunCtes, completeRuns, type FinishedRun, type RunOutput } from "./run_ends.ts";
 import type { RunRow } from "./runs.ts";
-import { completeSteps, type StepOutput, stepOutputCtes } from "./step_results.ts";
+import {
+  completeSteps,
+  type StepOutput,
+  stepOutputCtes,
+  stepOutputParams,
+} from "./step_results.ts";
 
 /** A completion with the step outputs stored before it in the same commit. */
 export interface RunOutputWithSteps extends RunOutput {
@@ -52,25 +57,12 @@ async function completeRunWithStep(
   item: RunOutputWithSteps,
   step: StepOutput,
 ): Promise<FinishedRun | undefined> {
-  const { key } = step;
   const rows = await db.query<RunRow & { duration_s: number }>(
     `with ${stepOutputCtes("no key update")},
        ${completeRunCtes("$10", "$11", "exists (select 1 from ins)")}
      select * from run`,
-    [
-      item.namespaceId,
-      item.runId,
-      item.fence,
-      key.workerId,
-      key.name,
-      key.occurrence,
-      step.output.data,
-      // jsonb parameters: postgres.js serializes the objects itself.
-      step.output.metadata,
-      step.startedAt?.toISOString() ?? null,
-      item.output.data,
-      item.output.metadata,
-    ],
+    // A jsonb parameter: postgres.js serializes the object itself.
+    [...stepOutputParams(step, item), item.output.data, item.output.metadata],
   );
   const row = rows[0];
   return row && { workflow_type: row.workflow_type, duration_s: row.duration_s, row };

@@ -162,25 +162,13 @@ export async function completeStep(
   item: StepOutput,
   lock: RunLock = "share",
 ): Promise<StepStored> {
-  const { key } = item;
   const [row] = await db.query<
     { workflow_type: string | null; attempt: number | null; paused: boolean | null }
   >(
     `with ${stepOutputCtes(lock)}
      select (select workflow_type from r) as workflow_type, (select attempt from ins) as attempt,
             (select paused from r) as paused`,
-    [
-      key.namespaceId,
-      key.runId,
-      key.fence,
-      key.workerId,
-      key.name,
-      key.occurrence,
-      item.output.data,
-      // A jsonb parameter: postgres.js serializes the object itself.
-      item.output.metadata,
-      item.startedAt?.toISOString() ?? null,
-    ],
+    stepOutputParams(item),
   );
   return {
     held: row.workflow_type !== null,
@@ -219,4 +207,32 @@ export function stepOutputCtes(lock: RunLock): string {
        update kagzi_runs set fence = fence + 1
        where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'PAUSED'
          and exists (select 1 from r))`;
+}
+
+/**
+ * The parameters $1 to $9 of {@linkcode stepOutputCtes} for `item`; with `lease`, the run and
+ * fence the statement's other CTEs act on, which the output's key must name.
+ */
+export function stepOutputParams(
+  item: StepOutput,
+  lease?: { namespaceId: string; runId: string; fence: string },
+): unknown[] {
+  const { key } = item;
+  if (
+    lease &&
+    (key.namespaceId !== lease.namespaceId || key.runId !== lease.runId ||
+      key.fence !== lease.fence)
+  ) throw new Error("a carried step output's key is not its call's lease");
+  return [
+    key.namespaceId,
+    key.runId,
+    key.fence,
+    key.workerId,
+    key.name,
+    key.occurrence,
+    item.output.data,
+    // A jsonb parameter: postgres.js serializes the object itself.
+    item.output.metadata,
+    item.startedAt?.toISOString() ?? null,
+  ];
 }
