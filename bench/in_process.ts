@@ -1,6 +1,6 @@
 /**
  * The in-process setup, spawned by bench/main.ts: server, worker (maxConcurrent 50) and client
- * in this one process (`createServer()`, no network hop). Warm-up, W1 and W2 as in the
+ * in this one process (`createServer()`, no network hop). Warm-up, W1, W2 and W8 as in the
  * three-process setup; prints `result {"rows":[…]}` on stdout, progress on stderr.
  *
  *   deno run -A --unstable-no-legacy-abort bench/in_process.ts \
@@ -89,6 +89,9 @@ if (workloads.has("w1")) {
   rows.push(...await w1Rounds(t, runs, Number(args.rounds), workloads.has("w1get")));
 }
 if (workloads.has("w2")) rows.push(await latency(t, "W2 latency", Number(args.latency)));
+if (workloads.has("w8")) {
+  rows.push(await latency(t, "W8 sleep latency", Number(args.latency), "napper"));
+}
 
 await worker.shutdown();
 await done;

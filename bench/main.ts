@@ -22,6 +22,8 @@
  *                  the same 20 workers × 10 in one process; claim queries per run
  *   W7 limited:    W1 with every run under a per-key concurrency limit of 1 over 1,000 keys and
  *                  a global limit of 50 (three-process; its ratio to W1 printed)
+ *   W8 sleep latency: as W2, of a step, a durable 1 ms sleep and a step (the run suspends, is
+ *                  woken and claimed again, its history sent along)
  *
  *   soak           not by default (--setups soak): bench3 at --soak-rate runs/s for
  *                  --soak-minutes (20); RSS and open fds of server and worker sampled every
@@ -34,7 +36,7 @@
  *
  * Options: --backend postgres,embedded  --setups three,in,w6  --runs 2000  --latency 200
  *          --backlog 100000  --soak-minutes 20  --soak-rate 50
- *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w7,w2,w3,w4,w5
+ *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w7,w2,w8,w3,w4,w5
  *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
  *          --w6-warm N (warm-up runs per W6 worker process, 1,000: each process as warm as
  *          the one worker × 200; with 50 each, 20 cold processes measured 0.63 instead of 1.07)
@@ -68,7 +70,7 @@ const args = parseArgs({
     rounds: { type: "string", default: "1" },
     "w6-warm": { type: "string", default: "1000" },
     "w6-rounds": { type: "string", default: "2" },
-    workloads: { type: "string", default: "w1,w7,w2,w3,w4,w5" },
+    workloads: { type: "string", default: "w1,w7,w2,w8,w3,w4,w5" },
     peers: { type: "string", default: "" },
     "run-peers": { type: "boolean", default: false },
     "peer-list": { type: "string", default: "dbos:inproc restate:default" },

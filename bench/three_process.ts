@@ -82,6 +82,7 @@ export async function threeProcess(
     if (w.has("w1")) rows.push(...await w1Rounds(t, sizes.runs, sizes.rounds, w.has("w1get")));
     if (w.has("w7")) rows.push(await limitedThroughput(t, "W7 limited", sizes.runs));
     if (w.has("w2")) rows.push(await latency(t, "W2 latency", sizes.latency));
+    if (w.has("w8")) rows.push(await latency(t, "W8 sleep latency", sizes.latency, "napper"));
     if (w.has("w3")) { for (const steps of [100, 500]) rows.push(await depth(t, steps)); }
     if (w.has("w4")) rows.push(await fanOut(t, 500));
     if (sql && w.has("w5")) {

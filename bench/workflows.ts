@@ -9,6 +9,13 @@ export async function bench3(ctx: Context) {
   return c;
 }
 
+/** A step, a durable 1 ms sleep, a step (W8): the run suspends and is claimed again. */
+export async function napper(ctx: Context) {
+  const a = await ctx.step("a").run(() => 1);
+  await ctx.sleep("nap", "1ms");
+  return await ctx.step("b").run(() => a + 1);
+}
+
 /** `steps` sequential steps (W3). */
 export async function deep(ctx: Context, input: { steps: number }) {
   let total = 0;
@@ -46,4 +53,4 @@ export async function streamWriter(
   return input.n;
 }
 
-export const workflows = { bench3, deep, fanout, "stream-writer": streamWriter };
+export const workflows = { bench3, napper, deep, fanout, "stream-writer": streamWriter };

@@ -208,13 +208,21 @@ export function limitedThroughput(t: Target, workload: string, runs: number): Pr
   });
 }
 
-/** W2: `runs` workflows one after another, each started and its result awaited. */
-export function latency(t: Target, workload: string, runs: number): Promise<Row> {
-  return measure(t, workload, runs, 3, async () => {
+/**
+ * W2: `runs` workflows one after another, each started and its result awaited; W8 the same of
+ * `napper` (a step, a 1 ms sleep, a step: the run suspends, is woken and claimed again).
+ */
+export function latency(
+  t: Target,
+  workload: string,
+  runs: number,
+  type: "bench3" | "napper" = "bench3",
+): Promise<Row> {
+  return measure(t, workload, runs, type === "bench3" ? 3 : 2, async () => {
     const latencies: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      await (await t.client.start("bench3")).result();
+      await (await t.client.start(type)).result();
       latencies.push(performance.now() - t0);
     }
     return { latencies, clientRpcs: 2 * runs };
