@@ -171,13 +171,15 @@ Deno.test(`a worker and a client in the server's own process run workflows (${ba
       assert.equal(counts.bytes, 0, "no unary call went as bytes");
       assert.equal(await calls("StartWorkflow") - startsBefore, 1, "the interceptors saw it");
       // The same refusals, field names and messages as over bytes.
-      await direct.start("order").id("in-process-taken");
+      // Of a type no worker serves: its status (in the duplicate's message) stays PENDING while
+      // both clients ask (a served one could be claimed between their calls).
+      await direct.start("nobody-serves-this").id("in-process-taken");
       const past = new Date(Date.now() - 60_000);
       for (
         const make of [
           (c: Kagzi) => c.start("order").id("nul\u0000id"),
           (c: Kagzi) => c.start("order").deadline(past),
-          (c: Kagzi) => c.start("order").id("in-process-taken").onDuplicate("fail"),
+          (c: Kagzi) => c.start("nobody-serves-this").id("in-process-taken").onDuplicate("fail"),
           (c: Kagzi) => c.handle("not-a-run-id").get(),
         ]
       ) {
