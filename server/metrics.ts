@@ -28,7 +28,8 @@ export interface ServerMetrics {
   stepAttempt(namespace: string, workflowType: string, status: "completed" | "failed"): void;
   /**
    * How a poll got work: `claimed` / `empty` for a claim query that found runs or none,
-   * `matched` for a run a start handed to it directly (no claim query).
+   * `matched` for a run handed to it directly (no claim query): a start's, or one its suspension
+   * left due at once.
    */
   pollClaim(namespace: string, result: "claimed" | "empty" | "matched", runs?: number): void;
   /** One claim query served `polls` polls (those that asked while the last one ran). */
@@ -112,7 +113,8 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
   });
   const matched = new Counter({
     name: "kagzi_runs_matched_total",
-    help: "Runs handed by their start straight to a waiting poll (sync match: no claim query).",
+    help:
+      "Runs handed straight to a waiting poll (no claim query): by their start, or by a suspension that left them due at once.",
     labelNames: ["namespace"],
     registers,
   });

@@ -2,11 +2,12 @@
  * The plain claim (store/claim_sql.ts) on both backends: due runs without flow control are
  * claimed by it, in claim order, split between the asks; a due run that needs a concurrency
  * slot or a rate limit's token sends the claim to the full statement (`flow`), which then
- * decides as before; a run that already holds its slots needs none.
+ * decides as before; a run that already holds its slots needs none. And the claim of one run by
+ * id (a run due at once handed to a waiting poll): only a due, served, unpaused, plain run.
  */
 import assert from "node:assert/strict";
 import type { Db } from "../server/store/db.ts";
-import { claimRuns } from "../server/store/queue.ts";
+import { claimRun, claimRuns } from "../server/store/queue.ts";
 import { backends } from "./_db.ts";
 import { openStore } from "./_store.ts";
 
@@ -112,6 +113,48 @@ for (const backend of await backends()) {
       assert.equal(out.flow, true);
       // No rate limit is set for the type: claimed as any run.
       assert.deepEqual(ids(out.runs[0]), ["rated"]);
+    });
+
+    await t.step("one run by id: only when due, served, not paused and plain", async () => {
+      await reset(`
+        delete from kagzi_paused_types;
+        insert into kagzi_flow_slots (namespace_id, workflow_type, slot_key, cap)
+        values ('ns', 't', '*', 5);
+        insert into kagzi_runs (namespace_id, run_id, workflow_id, workflow_type, status,
+                                available_at, started_at, fence, flow_slots, version)
+        values ('ns', gen_random_uuid(), 'woken', 't', 'SLEEPING', now() - interval '1 s',
+                now(), 3, null, 'v1'),
+               ('ns', gen_random_uuid(), 'later', 't', 'SLEEPING', now() + interval '1 h',
+                now(), 3, null, 'v1'),
+               ('ns', gen_random_uuid(), 'slotted', 't', 'PENDING', now() - interval '1 s',
+                null, 0, array['*'], 'v1'),
+               ('ns', gen_random_uuid(), 'v2', 't', 'PENDING', now() - interval '1 s',
+                null, 0, null, 'v2')`);
+      const id = async (wf: string) =>
+        (await db.query<{ id: string }>(
+          `select run_id::text as id from kagzi_runs where workflow_id = $1`,
+          [wf],
+        ))[0].id;
+      const one = (wf: string) =>
+        id(wf).then((runId) => claimRun(db, "ns", runId, ["v1"], "a", 30_000));
+      assert.equal(await one("later"), undefined, "not due");
+      assert.equal(await one("slotted"), undefined, "needs a slot: the claim decides");
+      assert.equal(await one("v2"), undefined, "a version the worker does not serve");
+      await db.execute(`insert into kagzi_paused_types (namespace_id, workflow_type)
+                        values ('ns', 't')`);
+      assert.equal(await one("woken"), undefined, "its type is paused");
+      await db.execute(`delete from kagzi_paused_types`);
+      const row = await one("woken");
+      assert.ok(row);
+      assert.deepEqual(
+        [row.workflow_id, row.fence, row.resumed, row.version],
+        ["woken", "4", true, "v1"],
+      );
+      const [stored] = await db.query<{ status: string; worker_id: string }>(
+        `select status, worker_id from kagzi_runs where workflow_id = 'woken'`,
+      );
+      assert.deepEqual({ ...stored }, { status: "RUNNING", worker_id: "a" });
+      assert.equal(await one("woken"), undefined, "claimed once");
     });
 
     await t.step("full: the full statement at once", async () => {

@@ -3,7 +3,8 @@
  * durable sleep right after a step stores that step's output in the suspension's commit (one
  * call and one commit less), and the replay after the sleep finds it. With the SDK's worker
  * against a real server process; over the raw wire (bad input, a lost lease, a step stored
- * before, a paused run); on Postgres, that it is one commit.
+ * before, a paused run); on Postgres, that it is one commit. A run its Sleep leaves due at once
+ * goes straight to the worker's waiting poll.
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
@@ -11,6 +12,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Context, Kagzi, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
+import { metricSum } from "./_metrics.ts";
 import { badStepLists, rawWorker, refusedCarries, stepOutput, workerRpc } from "./_raw.ts";
 import { startTestServer } from "./_server.ts";
 
@@ -18,6 +20,12 @@ const failed = (code: Code, re: RegExp) => (e: ConnectError) =>
   e.code === code && re.test(e.rawMessage);
 
 const ran: Record<string, number> = {};
+
+async function blink(ctx: Context) {
+  const a = await ctx.step("a").run(() => 1);
+  await ctx.sleep("blink", "1ms");
+  return await ctx.step("b").run(() => a + 1);
+}
 
 async function nap(ctx: Context, n: number) {
   const a = await ctx.step("a").run(() => (ran.a = (ran.a ?? 0) + 1, n + 1));
@@ -60,6 +68,27 @@ for (const backend of await backends()) {
             await sql.end();
           }
         }
+      } finally {
+        await worker.shutdown();
+        await loop;
+      }
+    });
+
+    await t.step("a run due at once after its Sleep goes to the waiting poll", async () => {
+      const worker = await Worker.builder(server.url).logger(false).workflows({ blink }).build();
+      const loop = worker.run();
+      const matched = () => metricSum(server.url, "kagzi_runs_matched_total");
+      try {
+        assert.equal(await (await client.start("blink")).result(), 2);
+        const before = await matched();
+        const runs = 10;
+        for (let i = 0; i < runs; i++) {
+          assert.equal(await (await client.start("blink")).result(), 2);
+        }
+        // Each start is handed to the waiting poll (one each); a wake-up handed too counts one
+        // more (a poll not waiting at that moment leaves the run to the claim, as before).
+        const handed = await matched() - before;
+        assert.ok(handed > runs, `${handed} runs handed over for ${runs} starts`);
       } finally {
         await worker.shutdown();
         await loop;

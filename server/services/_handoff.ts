@@ -58,7 +58,7 @@ export function startRuns(
 }
 
 /** Answers each reserved poll once; runs of polls that ended meanwhile go back in the queue. */
-function settle(ctx: ServiceContext, polls: (Poll | undefined)[]): void {
+export function settle(ctx: ServiceContext, polls: (Poll | undefined)[]): void {
   for (const p of new Set(polls)) {
     if (!p) continue;
     const back = p.settle();
@@ -100,4 +100,39 @@ export async function giveBack(
     return;
   }
   for (const r of rows) ctx.dispatch.wakeOne(namespaceId, r.workflow_type, r.version);
+}
+
+/**
+ * A held run that its suspension left due at once (a Sleep whose wake-up had passed): claimed
+ * by id for a poll of this server waiting for its type, as a start is handed over, instead of
+ * waking polls to search for it. False when no poll waits, or the run is not so claimed (a paused
+ * type, flow control, another server's claim): then wake polls as for any due run.
+ */
+export async function handDueRun(
+  ctx: ServiceContext,
+  namespaceId: string,
+  runId: string,
+  workflowType: string,
+): Promise<boolean> {
+  const poll = ctx.dispatch.reserve(namespaceId, workflowType);
+  if (!poll) return false;
+  let row: queue.ClaimedRow | undefined;
+  try {
+    row = await queue.claimRun(
+      ctx.db,
+      namespaceId,
+      runId,
+      poll.versionsOf(workflowType),
+      poll.spec.workerId,
+      ctx.config.leaseMs,
+    );
+  } catch (err) {
+    ctx.log.debug("claiming a run due at once for a waiting poll failed", err);
+  }
+  if (row) {
+    poll.hand(row);
+    ctx.metrics.runClaimed(namespaceId, workflowType, row.queued_s);
+  } else poll.cancel();
+  settle(ctx, [poll]);
+  return row !== undefined;
 }

@@ -22,6 +22,7 @@ import { suspendRunWithSteps } from "../store/suspend_steps.ts";
 import { receiveSignal } from "../store/signals.ts";
 import * as steps from "../store/steps.ts";
 import { carriedSteps } from "./_carried_steps.ts";
+import { handDueRun } from "./_handoff.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson, retryToJson, ts } from "./_convert.ts";
 import { HeldRun, stepRef } from "./_lease.ts";
@@ -160,8 +161,11 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       for (const _ of carried) {
         ctx.metrics.stepAttempt(namespaceId, suspended.workflowType, "completed");
       }
-      if (suspended.due) ctx.notifier.publish(workTopic(namespaceId));
-      else if (resumeAt) ctx.notifier.publishAt(workTopic(namespaceId), resumeAt);
+      if (suspended.due) {
+        // Due at once: to a poll waiting here, else to whichever poll claims it first.
+        const handed = await handDueRun(ctx, namespaceId, runId, suspended.workflowType);
+        if (!handed) ctx.notifier.publish(workTopic(namespaceId));
+      } else if (resumeAt) ctx.notifier.publishAt(workTopic(namespaceId), resumeAt);
       return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });
     },
   };

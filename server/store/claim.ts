@@ -19,7 +19,7 @@
  *   stays PENDING (`rate_limited`), due again at its turn, which `held_until` reports.
  */
 import type { Queryable } from "./db.ts";
-import { claimedUpdate, dueRuns, plainClaimStatement } from "./claim_sql.ts";
+import { claimedUpdate, claimOneStatement, dueRuns, plainClaimStatement } from "./claim_sql.ts";
 import { lockedFirst } from "./slot_locks.ts";
 
 /** A claimed run, with what a worker needs to execute it. */
@@ -244,4 +244,26 @@ export async function claimRuns(
     if (r.run_id !== null && pos !== null) runs[askOf[pos - 1]].push(r);
   }
   return { runs, deferred: rows[0]?.deferred ?? 0, flow };
+}
+
+/**
+ * Claims run `runId` for `workerId` when it is due and needs nothing of the claim's search
+ * (`claimOneStatement`): a served version, a type not paused, no flow control, not held by
+ * another transaction. Undefined otherwise (the claim then finds it as any due run).
+ */
+export async function claimRun(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+  versions: string[],
+  workerId: string,
+  leaseMs: number,
+): Promise<ClaimedRow | undefined> {
+  const rows = await db.query<ClaimedRow & { pos: number }>(
+    claimOneStatement,
+    [namespaceId, runId, versions, [workerId], leaseMs],
+  );
+  if (!rows[0]) return undefined;
+  const { pos: _, ...row } = rows[0];
+  return row;
 }

@@ -96,3 +96,27 @@ export const plainClaimStatement = `with
             null::float8 as held_until
      from (select 1) one
      left join claimed on true`;
+
+/**
+ * The claim of one run by id for one worker ($1 namespace, $2 run, $3 the versions the worker
+ * serves of its type, $4 the worker as a one-element array, $5 the lease in milliseconds): when
+ * it is due, of a served version and a type not paused, needs no flow control (as the plain
+ * claim) and no other transaction holds it. A run the server itself found due at once (a Sleep
+ * whose wake-up had passed) goes so to a poll waiting for its type, as a start is handed over,
+ * without the claim's search.
+ */
+export const claimOneStatement = `with
+     due as (
+       select r.namespace_id, r.run_id, r.available_at, 1 as pos,
+              r.started_at is not null or r.retried_from_run_id is not null as resumed
+       from kagzi_runs r
+       where r.namespace_id = $1 and r.run_id = $2::uuid and r.version = any($3::text[])
+         and r.status in ('PENDING', 'SLEEPING') and r.available_at <= now()
+         and r.available_at < 'infinity'
+         and not ((r.flow_slots is not null and not r.flow_held)
+                  or (r.started_at is null and r.rate_key is not null))
+         and not exists (select 1 from kagzi_paused_types p
+                         where p.namespace_id = $1 and p.workflow_type = r.workflow_type)
+       for update skip locked),
+     claimed as (${claimedUpdate})
+     select * from claimed`;

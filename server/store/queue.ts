@@ -4,7 +4,7 @@ import type { FinishedRun } from "./run_ends.ts";
 import { openStatuses, type RunStatus } from "./runs.ts";
 import { lockedFirst, lockSlotsOf } from "./slot_locks.ts";
 
-export { type ClaimedRow, claimRuns } from "./claim.ts";
+export { type ClaimedRow, claimRun, claimRuns } from "./claim.ts";
 
 /** Sets the leases a worker still holds to now + lease (never further); returns the runs extended. */
 export async function extendLeases(
