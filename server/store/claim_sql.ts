@@ -4,6 +4,22 @@
  * worker of each position, $5 the lease in milliseconds, $6 how many runs at most.
  */
 
+/** Run `a` was claimed before (a resumed run: its history goes with its task). */
+const resumedOf = (a: string) =>
+  `${a}.started_at is not null or ${a}.retried_from_run_id is not null`;
+
+/** Run `a` begins under a rate key: its first claim takes a token, if its type has a limit. */
+const ratedOf = (a: string) => `${a}.started_at is null and ${a}.rate_key is not null`;
+
+/** Run `a` needs the full claim: a concurrency slot it does not hold yet, or a token. */
+const needsFlowOf = (a: string) =>
+  `(${a}.flow_slots is not null and not ${a}.flow_held) or (${ratedOf(a)})`;
+
+/** The type `type` (an SQL expression) is not paused in namespace $1. */
+const notPaused = (type: string) =>
+  `not exists (select 1 from kagzi_paused_types p
+                      where p.namespace_id = $1 and p.workflow_type = ${type})`;
+
 /**
  * Per (type, version) served and not paused, the due runs in claim order (the claim index read
  * a priority at a time, highest first: a skip scan, so runs due later are never scanned), at most
@@ -13,8 +29,7 @@
 export const dueRuns = (lock: string, where = "") =>
   `select r.* from (
          select * from unnest($2::text[], $3::text[]) u(t, v)
-         where not exists (select 1 from kagzi_paused_types p
-                           where p.namespace_id = $1 and p.workflow_type = u.t)${where}) u
+         where ${notPaused("u.t")}${where}) u
        cross join lateral (
          with recursive prio(p) as (
            (select x.priority from kagzi_runs x
@@ -30,10 +45,9 @@ export const dueRuns = (lock: string, where = "") =>
            from prio where prio.p is not null)
          select r.* from prio cross join lateral (
            select r.namespace_id, r.run_id, r.workflow_type, r.flow_slots, r.flow_held,
-                  r.priority, r.started_at is not null or r.retried_from_run_id is not null
-                    as resumed,
+                  r.priority, ${resumedOf("r")} as resumed,
                   r.available_at, r.version, r.rate_key, r.rate_limited,
-                  r.started_at is null and r.rate_key is not null as rated
+                  ${ratedOf("r")} as rated, ${needsFlowOf("r")} as needs_flow
            from kagzi_runs r
            where r.namespace_id = $1 and r.workflow_type = u.t and r.version = u.v
              and r.status in ('PENDING', 'SLEEPING') and r.priority = prio.p
@@ -84,8 +98,7 @@ export const plainClaimStatement = `with
        order by r.priority desc, r.available_at
        limit $6),
      flow as (
-       select exists (select 1 from cand c
-                      where (c.flow_slots is not null and not c.flow_held) or c.rated) as needed),
+       select exists (select 1 from cand c where c.needs_flow) as needed),
      due as (
        select c.*, row_number() over (order by c.priority desc, c.available_at, c.run_id)::int
                      as pos
@@ -107,16 +120,12 @@ export const plainClaimStatement = `with
  */
 export const claimOneStatement = `with
      due as (
-       select r.namespace_id, r.run_id, r.available_at, 1 as pos,
-              r.started_at is not null or r.retried_from_run_id is not null as resumed
+       select r.namespace_id, r.run_id, r.available_at, 1 as pos, ${resumedOf("r")} as resumed
        from kagzi_runs r
        where r.namespace_id = $1 and r.run_id = $2::uuid and r.version = any($3::text[])
          and r.status in ('PENDING', 'SLEEPING') and r.available_at <= now()
-         and r.available_at < 'infinity'
-         and not ((r.flow_slots is not null and not r.flow_held)
-                  or (r.started_at is null and r.rate_key is not null))
-         and not exists (select 1 from kagzi_paused_types p
-                         where p.namespace_id = $1 and p.workflow_type = r.workflow_type)
+         and r.available_at < 'infinity' and not (${needsFlowOf("r")})
+         and ${notPaused("r.workflow_type")}
        for update skip locked),
      claimed as (${claimedUpdate})
      select * from claimed`;

@@ -104,58 +104,56 @@ export interface SleepEntry {
   wakeUpAt: Date;
 }
 
-/** The parameter numbers of a suspension's values in {@linkcode suspendCtes}. */
-export interface SuspendParams {
-  /** timestamptz: when it resumes (null: when woken). */
-  resumeAt: string;
-  /** text[], int[], text[] (timestamptz as text): the sleeps' names, occurrences, wake-ups. */
-  names: string;
-  occurrences: string;
-  wakeUps: string;
-}
-
 /**
- * The CTEs that suspend a held run ($1 namespace, $2 run, $3 fence, $4 worker; the rest as `p`
- * says): `run` (the run suspended, with `due` and its type) and `sleeps` (its new sleeps).
- * `gate`: a condition more for the run to suspend (the statement's other CTEs stored what it
- * carries).
+ * What a suspension's statement also stores first (the step outputs it carries): CTEs that use
+ * $1 namespace, $2 run, $3 fence, $4 worker as the suspension does, and `params` from $5 on; the
+ * run suspends only when `gate` (an SQL condition over them) holds.
  */
-export function suspendCtes(p: SuspendParams, gate = ""): string {
-  return `run as (
-       update kagzi_runs x
-       set status = case when cardinality(${p.names}::text[]) > 0 or ${p.resumeAt}::timestamptz is null
-                              or exists (select 1 from kagzi_steps w
-                                         where w.namespace_id = $1 and w.run_id = $2
-                                           and w.status = 'WAITING')
-                         then 'SLEEPING' else 'PENDING' end,
-           available_at = case when x.wake_pending then now()
-                               else coalesce(${p.resumeAt}::timestamptz, 'infinity') end,
-           wake_up_at = case when x.wake_pending then null else ${p.resumeAt}::timestamptz end,
-           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
-       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'${gate}
-       returning run_id, workflow_type, available_at <= now() as due),
-     sleeps as (
-       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
-                                worker_id, wake_up_at)
-       select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
-       from run, unnest(${p.names}::text[], ${p.occurrences}::int[],
-                        ${p.wakeUps}::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
-       on conflict do nothing)`;
+export interface SuspendCarry {
+  ctes: string;
+  params: unknown[];
+  gate: string;
 }
 
 /**
  * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
  * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
  * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
- * once. Undefined when the lease is lost, else whether the run is due now, and its type.
+ * once. Undefined when the lease is lost (or `carry`'s gate did not hold), else whether the run
+ * is due now, and its type. One statement, with what `carry` stores.
  */
 export async function suspendRun(
   db: Queryable,
   s: Suspension,
+  carry?: SuspendCarry,
 ): Promise<{ due: boolean; workflowType: string } | undefined> {
   const { namespaceId, runId, fence, workerId, sleeps, resumeAt } = s;
+  // The suspension's own values follow the carried ones.
+  const at = 5 + (carry?.params.length ?? 0);
+  const [p, names, occurrences, wakeUps] = [0, 1, 2, 3].map((i) => `$${at + i}`);
   const rows = await db.query<{ held: boolean; due: boolean; workflow_type: string | null }>(
-    `with ${suspendCtes({ resumeAt: "$5", names: "$6", occurrences: "$7", wakeUps: "$8" })}
+    `with ${carry ? `${carry.ctes},` : ""}
+     run as (
+       update kagzi_runs x
+       set status = case when cardinality(${names}::text[]) > 0 or ${p}::timestamptz is null
+                              or exists (select 1 from kagzi_steps w
+                                         where w.namespace_id = $1 and w.run_id = $2
+                                           and w.status = 'WAITING')
+                         then 'SLEEPING' else 'PENDING' end,
+           available_at = case when x.wake_pending then now()
+                               else coalesce(${p}::timestamptz, 'infinity') end,
+           wake_up_at = case when x.wake_pending then null else ${p}::timestamptz end,
+           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
+       where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
+         ${carry ? `and ${carry.gate}` : ""}
+       returning run_id, workflow_type, available_at <= now() as due),
+     sleeps as (
+       insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
+                                worker_id, wake_up_at)
+       select $1, run.run_id, 'SLEEP', s.name, s.occurrence, 1, 'SLEEPING', $4, s.wake_up_at
+       from run, unnest(${names}::text[], ${occurrences}::int[],
+                        ${wakeUps}::text[]::timestamptz[]) as s(name, occurrence, wake_up_at)
+       on conflict do nothing)
      select exists (select 1 from run) as held, coalesce((select due from run), false) as due,
             (select workflow_type from run) as workflow_type`,
     [
@@ -163,6 +161,7 @@ export async function suspendRun(
       runId,
       fence,
       workerId,
+      ...carry?.params ?? [],
       resumeAt,
       sleeps.map((s) => s.name),
       sleeps.map((s) => s.occurrence),

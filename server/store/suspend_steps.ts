@@ -6,7 +6,7 @@
  * as it was, as for a lost lease.
  */
 import type { Db } from "./db.ts";
-import { suspendCtes, suspendRun, type Suspension } from "./queue.ts";
+import { suspendRun, type Suspension } from "./queue.ts";
 import {
   completeSteps,
   type StepOutput,
@@ -33,28 +33,15 @@ export async function suspendRunWithSteps(
  * round trip instead of a transaction's four. The run, locked as the output is stored, suspends
  * only when the output was stored by it (`ins`); a paused run's status is not RUNNING.
  */
-async function suspendWithStep(
+function suspendWithStep(
   db: Db,
   s: Suspension,
   step: StepOutput,
 ): ReturnType<typeof suspendRun> {
-  const [row] = await db.query<{ held: boolean; due: boolean; workflow_type: string | null }>(
-    `with ${stepOutputCtes("no key update")},
-     ${
-      suspendCtes(
-        { resumeAt: "$10", names: "$11", occurrences: "$12", wakeUps: "$13" },
-        "\n         and exists (select 1 from ins)",
-      )
-    }
-     select exists (select 1 from run) as held, coalesce((select due from run), false) as due,
-            (select workflow_type from run) as workflow_type`,
-    [
-      ...stepOutputParams(step, s),
-      s.resumeAt,
-      s.sleeps.map((x) => x.name),
-      s.sleeps.map((x) => x.occurrence),
-      s.sleeps.map((x) => x.wakeUpAt.toISOString()),
-    ],
-  );
-  return row.held ? { due: row.due, workflowType: row.workflow_type ?? "" } : undefined;
+  return suspendRun(db, s, {
+    ctes: stepOutputCtes("no key update"),
+    // $1 to $4 (namespace, run, fence, worker) are the suspension's own.
+    params: stepOutputParams(step, s).slice(4),
+    gate: "exists (select 1 from ins)",
+  });
 }
