@@ -183,7 +183,7 @@ export class ContextImpl implements Context {
       if (host.gone()) return host.never;
       if (rec) {
         if (rec.due || rec.status === StepStatus.COMPLETED) return Promise.resolve();
-        return host.waitUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
+        return host.sleepUntil(rec.wakeUpAt ? timestampDate(rec.wakeUpAt) : new Date());
       }
       if (problem || !at) return Promise.reject(problem);
       if (due) return Promise.resolve();
@@ -192,7 +192,7 @@ export class ContextImpl implements Context {
         "kagzi.sleep.name": name,
         "kagzi.sleep.until": at.toISOString(),
       });
-      return host.waitUntil(at);
+      return host.sleepUntil(at);
     };
     return new DurableWait<void>({
       kind: StepKind.SLEEP,

@@ -17,11 +17,21 @@ import { StepKind, type StepRecord, type StepRef, StepRefSchema } from "@kagzi/p
 export class History {
   readonly #records = new Map<string, StepRecord>();
   readonly #asked = new Set<string>();
+  /** How many of each (kind, name) the execution asked for. */
+  readonly #counters = new Map<string, number>();
 
   constructor(steps: readonly StepRecord[]) {
     for (const r of steps) {
       if (r.step) this.#records.set(key(r.step.kind, r.step.name, r.step.occurrence), r);
     }
+  }
+
+  /** The next occurrence of a (kind, name) asked for, and its record, if any (taken). */
+  next(kind: StepKind, name: string): { occurrence: number; record: StepRecord | undefined } {
+    const k = `${kind}:${name}`;
+    const occurrence = (this.#counters.get(k) ?? 0) + 1;
+    this.#counters.set(k, occurrence);
+    return { occurrence, record: this.take(kind, name, occurrence) };
   }
 
   /** The record of a step, if the history has one; the step counts as asked for. */

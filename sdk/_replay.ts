@@ -12,17 +12,17 @@
  * step, with its report, is `_step_attempt.ts`. This file keeps the replay bookkeeping.
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { StepKind, type StepRef, StepRefSchema, type Task } from "@kagzi/proto";
-import { describeMismatch, History, refText } from "./_mismatch.ts";
+import { History } from "./_mismatch.ts";
 import type { WorkflowFn } from "./context.ts";
 import { type ContextHost, ContextImpl } from "./_context_impl.ts";
 import { KagziError, NonRetryableError } from "./errors.ts";
 import { DeferredOutputs } from "./_deferred_outputs.ts";
 import { decodeJson } from "./_payload.ts";
 import type { WorkerRpc } from "./_rpc.ts";
-import { type EndHost, reportEnd, reportSuspend } from "./_run_end.ts";
+import { type EndHost, reportEnd, reportPark, reportSuspend } from "./_run_end.ts";
 import { afterMicrotasks, nextMacrotask } from "./_tick.ts";
+import { TimedWaits } from "./_timed_waits.ts";
 import { RunTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
 
@@ -39,12 +39,8 @@ export class Execution {
   #parkAsked: StepRef | undefined;
   #parkSignal?: () => void;
   readonly #parkP = new Promise<void>((r) => (this.#parkSignal = r));
-  readonly #counters = new Map<string, number>();
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #sleeps: { name: string; occurrence: number; wakeUpAt: Date }[] = [];
-  #resumeAt: Date | undefined;
-  /** Something waits with no time limit (a signal, a child run): suspend even without resumeAt. */
-  #waiting = false;
+  readonly #timed = new TimedWaits();
   #released = false;
   #stopping = false;
   #wakeIdle?: () => void;
@@ -61,6 +57,8 @@ export class Execution {
     private readonly fn: WorkflowFn,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** Sleeps ending this soon (ms) keep the run on this worker (0: never; see _timed_waits.ts). */
+    private readonly holdMs = 0,
   ) {
     this.#history = new History(task.steps);
     this.#deferred = new DeferredOutputs({
@@ -134,17 +132,30 @@ export class Execution {
       (value) => ({ value }),
       (error) => ({ error }),
     );
-    const ended = await Promise.race([
-      result,
-      this.#idle.then(() => "suspend" as const),
-      this.#releasedP.then(() => "released" as const),
-      this.#parkP.then(() => "park" as const),
-    ]);
-    await this.settled();
-    // A new sleep asked for where the history has unasked steps parks like a new step would.
-    const sleep = this.#sleeps[0];
-    if (ended === "suspend" && sleep && !this.#history.walked) {
-      this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
+    let ended;
+    for (;;) {
+      ended = await Promise.race([
+        result,
+        this.#idle.then(() => "suspend" as const),
+        this.#releasedP.then(() => "released" as const),
+        this.#parkP.then(() => "park" as const),
+      ]);
+      if (ended === "suspend" && !this.#onlyWaits()) {
+        // Woken by a check from before this execution woke its held sleeps: not idle now.
+        this.#idle = new Promise<void>((r) => (this.#wakeIdle = r));
+        continue;
+      }
+      await this.settled();
+      // A new sleep asked for where the history has unasked steps parks like a new step would.
+      const sleep = this.#timed.unrecorded[0];
+      if (ended === "suspend" && sleep && !this.#history.walked) {
+        this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
+      }
+      const holdable = !this.#stopping && this.#inflight.size === 0 &&
+        this.#timed.holdable(this.now(), this.holdMs);
+      if (ended !== "suspend" || this.#parkAsked || this.#released || !holdable) break;
+      const held = await this.#hold();
+      if (held !== "held") return held;
     }
     const carried = ended === "suspend" && !this.#parkAsked && this.rpc.carries.stepsWithSleep;
     // Whatever comes next, the outputs the workflow went on with are stored first (a completion
@@ -153,7 +164,9 @@ export class Execution {
       await this.#deferred.flush();
     }
     if (this.#released || ended === "released") return "abandoned";
-    if (this.#parkAsked || ended === "park") return await this.#sendPark(this.#parkAsked!);
+    if (this.#parkAsked || ended === "park") {
+      return await reportPark(this.#endHost(), this.#history.unasked(), this.#parkAsked!);
+    }
     // Shutting down: a function that failed because its signal was aborted did not fail.
     if (this.#stopping && ended !== "suspend" && "error" in ended) return "abandoned";
     if (ended === "suspend") return await this.#suspend();
@@ -189,16 +202,27 @@ export class Execution {
 
   async #suspend(): Promise<Outcome> {
     this.#trace.event("kagzi.suspend", {
-      "kagzi.resume_at": (this.#resumeAt ?? new Date()).toISOString(),
+      "kagzi.resume_at": (this.#timed.earliest() ?? new Date()).toISOString(),
     });
-    return await reportSuspend(this.#endHost(), {
-      lease: this.lease,
-      sleeps: this.#sleeps.map((s) => ({
-        step: { kind: StepKind.SLEEP, name: s.name, occurrence: s.occurrence },
-        wakeUpAt: timestampFromDate(s.wakeUpAt),
-      })),
-      resumeAt: this.#resumeAt && timestampFromDate(this.#resumeAt),
-    });
+    const outcome = await reportSuspend(this.#endHost(), this.#timed.request(this.lease, false));
+    return outcome === "held" ? "suspended" : outcome;
+  }
+
+  /**
+   * Keeps the run through its sleeps: a Sleep with `hold` records the new ones (carrying the
+   * held-back outputs) and is answered when the earliest is due; the sleeps due by then wake.
+   * "held" then; else how the execution ended (a server that does not hold suspended it).
+   */
+  async #hold(): Promise<"held" | Outcome> {
+    const at = this.#timed.earliest()!;
+    this.#trace.event("kagzi.hold", { "kagzi.resume_at": at.toISOString() });
+    const outcome = await reportSuspend(this.#endHost(), this.#timed.request(this.lease, true));
+    if (outcome !== "held") return outcome;
+    this.#timed.unrecorded.length = 0;
+    this.#idle = new Promise<void>((r) => (this.#wakeIdle = r));
+    this.#timed.wake(at);
+    this.#checkIdle();
+    return "held";
   }
 
   /** Stops at a replay mismatch: nothing new starts; the execution ends by parking the run. */
@@ -208,36 +232,10 @@ export class Execution {
     this.#parkSignal!();
   }
 
-  async #sendPark(asked: StepRef): Promise<Outcome> {
-    const left = this.#history.unasked();
-    const ok = await this.rpc.call("parkWorkflow", {
-      lease: this.lease,
-      expected: left[0],
-      asked,
-      unasked: left,
-    });
-    if (!ok) return "abandoned";
-    this.log.error(
-      `run ${this.task.runId} (${this.task.workflowType}) parked: ${
-        describeMismatch(left[0], asked)
-      }`,
-      { ...this.#fields(), expected: refText(left[0]), asked: refText(asked) },
-    );
-    return "parked";
-  }
-
-  /** Registers a wait; the run suspends when nothing else can make progress. */
-  #waitUntil(at: Date): Promise<never> {
-    if (!this.#resumeAt || at < this.#resumeAt) this.#resumeAt = at;
+  /** A wait made: the run suspends (or is held) when nothing else can make progress. */
+  #wait<T>(wait: Promise<T>): Promise<T> {
     this.#checkIdle();
-    return never;
-  }
-
-  /** Registers a wait that only a signal or a child's end can end (the server wakes the run). */
-  #waitForever(): Promise<never> {
-    this.#waiting = true;
-    this.#checkIdle();
-    return never;
+    return wait;
   }
 
   /** What the context, its waits and its step attempts need of this execution. */
@@ -256,16 +254,15 @@ export class Execution {
       released: () => this.#released,
       stopping: () => this.#stopping,
       release: (reason) => this.release(reason),
-      next: (kind, name) => {
-        const occurrence = this.#next(kind, name);
-        return { occurrence, record: this.#history.take(kind, name, occurrence) };
-      },
+      next: (kind, name) => this.#history.next(kind, name),
       fresh: (kind, name, occurrence) => this.#fresh({ kind, name, occurrence }),
       track,
-      waitUntil: (at) => this.#waitUntil(at),
-      waitForever: () => this.#waitForever(),
+      waitUntil: (at) => this.#wait(this.#timed.other(at)),
+      sleepUntil: (at) => this.#wait(this.#timed.sleep(at)),
+      waitForever: () => this.#wait(this.#timed.forever()),
       now: this.now,
-      addSleep: (name, occurrence, wakeUpAt) => this.#sleeps.push({ name, occurrence, wakeUpAt }),
+      addSleep: (name, occurrence, wakeUpAt) =>
+        this.#timed.unrecorded.push({ name, occurrence, wakeUpAt }),
       streamCursor: (name) => {
         const c = this.task.streams.find((s) => s.name === name);
         return c && { nextOffset: Number(c.nextOffset), closed: c.closed };
@@ -301,7 +298,7 @@ export class Execution {
 
   /** The run only waits now (a sleep, a signal, a child), with no step in flight. */
   #onlyWaits(): boolean {
-    return !!(this.#resumeAt || this.#waiting) && this.#inflight.size === 0;
+    return this.#timed.waits() && this.#inflight.size === 0;
   }
 
   #checkIdle(): void {
@@ -309,13 +306,6 @@ export class Execution {
     afterMicrotasks(() => {
       if (this.#onlyWaits()) this.#wakeIdle!();
     });
-  }
-
-  #next(kind: StepKind, name: string): number {
-    const k = `${kind}:${name}`;
-    const n = (this.#counters.get(k) ?? 0) + 1;
-    this.#counters.set(k, n);
-    return n;
   }
 
   /**

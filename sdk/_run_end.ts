@@ -1,10 +1,11 @@
 /**
  * The end of an execution: FailWorkflow with the workflow's error, CompleteWorkflow with its
- * output, or Sleep when it only waits, each completion or suspension with the step outputs held
+ * output, ParkWorkflow at a replay mismatch, or Sleep when it only waits, each completion or suspension with the step outputs held
  * back for it (`_deferred_outputs.ts`). An output the server refuses for good fails the run with
  * why.
  */
-import type { Payload, Task } from "@kagzi/proto";
+import type { Payload, StepRef, Task } from "@kagzi/proto";
+import { describeMismatch, refText } from "./_mismatch.ts";
 import { NonRetryableError } from "./errors.ts";
 import { toErrorDetail } from "./_errors_wire.ts";
 import { encodeJson } from "./_payload.ts";
@@ -83,12 +84,13 @@ export async function reportEnd(
 
 /**
  * Suspends the run (Sleep), carrying the held-back outputs to a server that stores them with
- * the suspension; "abandoned" when the lease was gone.
+ * the suspension; "held" when it asked to keep the run (`hold`) and the server does, "abandoned"
+ * when the lease was gone.
  */
 export async function reportSuspend(
   h: EndHost,
   req: Omit<Req<"sleep">, "steps">,
-): Promise<"suspended" | "abandoned"> {
+): Promise<"suspended" | "held" | "abandoned"> {
   const steps = h.rpc.carries.stepsWithSleep ? await h.deferred.carry() : [];
   if (h.released()) return "abandoned";
   let ok;
@@ -103,7 +105,31 @@ export async function reportSuspend(
     if (h.released()) return "abandoned";
     ok = await h.rpc.call("sleep", req);
   }
-  return ok ? "suspended" : "abandoned";
+  return !ok ? "abandoned" : ok.held ? "held" : "suspended";
+}
+
+/**
+ * Parks the run at a replay mismatch: it asked for `asked` where the history has `left` still
+ * unasked; "abandoned" when the lease was gone.
+ */
+export async function reportPark(
+  h: EndHost,
+  left: StepRef[],
+  asked: StepRef,
+): Promise<"parked" | "abandoned"> {
+  const { runId, fence, workflowType } = h.task;
+  const ok = await h.rpc.call("parkWorkflow", {
+    lease: { runId, fence },
+    expected: left[0],
+    asked,
+    unasked: left,
+  });
+  if (!ok) return "abandoned";
+  h.log.error(
+    `run ${runId} (${workflowType}) parked: ${describeMismatch(left[0], asked)}`,
+    { ...h.fields(), expected: refText(left[0]), asked: refText(asked) },
+  );
+  return "parked";
 }
 
 /** Held-back outputs as a call's `steps`. */

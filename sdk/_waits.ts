@@ -32,7 +32,10 @@ export interface WaitHost {
    * code no longer matches the run's history (the run parks; start nothing).
    */
   fresh(kind: StepKind, name: string, occurrence: number): Promise<boolean>;
+  /** A wait until `at` that only a suspension ends (the run resumes then, replayed). */
   waitUntil(at: Date): Promise<never>;
+  /** A sleep until `at`: the worker may keep the run and end it itself (see _timed_waits.ts). */
+  sleepUntil(at: Date): Promise<void>;
   waitForever(): Promise<never>;
   /** The server's time (ms) when it is in this process (a test's virtual clock), else Date.now(). */
   now(): number;

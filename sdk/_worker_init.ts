@@ -3,7 +3,8 @@
  * the loop (`_worker_loop.ts`), the stats it keeps, and the handler for a type it lacks.
  */
 import type { Client } from "@connectrpc/connect";
-import type { StreamService, Task, WorkerService } from "@kagzi/proto";
+import type { FlowControl, StreamService, Task, WorkerService } from "@kagzi/proto";
+import type { EventTrigger } from "./workflow_def.ts";
 import type { WorkflowFn } from "./context.ts";
 import { KagziError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
@@ -28,10 +29,45 @@ export interface WorkerInit {
   handlers: Map<string, WorkflowFn>;
   /** The clock durable sleeps and signal timeouts are timed by: the server's when in process. */
   now: () => number;
+  /** Sleeps ending this soon (ms) keep their run on the worker (0: every sleep suspends). */
+  holdSleepsMs: number;
   /** Where the worker's events go. */
   log: Logger;
   /** The server's address, as logged. */
   address: string;
+}
+
+/** A workflow function registered with the builder, for one version of its type. */
+export interface Registration {
+  type: string;
+  version: string;
+  fn: WorkflowFn;
+  flowControl?: FlowControl;
+  triggers: readonly EventTrigger[];
+}
+
+/**
+ * The registrations as Register sends them: one per type and flow control (versions of a type
+ * may differ in it), with its versions; and the events that trigger each type.
+ */
+export function groupRegistrations(registrations: readonly Registration[]): {
+  types: Map<string, { type: string; versions: string[]; fc?: FlowControl }>;
+  triggers: Map<string, Set<string>>;
+} {
+  const types = new Map<string, { type: string; versions: string[]; fc?: FlowControl }>();
+  const triggers = new Map<string, Set<string>>();
+  for (const r of registrations) {
+    const fc = r.flowControl &&
+      JSON.stringify(r.flowControl, (_, v) => typeof v === "bigint" ? String(v) : v);
+    const key = `${r.type}\u0000${fc ?? ""}`;
+    const t = types.get(key) ?? { type: r.type, versions: [], fc: r.flowControl };
+    t.versions.push(r.version);
+    types.set(key, t);
+    const events = triggers.get(r.type) ?? new Set();
+    for (const t of r.triggers) events.add(t.event);
+    triggers.set(r.type, events);
+  }
+  return { types, triggers };
 }
 
 /** Counts of what a worker did, for observability and tests. */

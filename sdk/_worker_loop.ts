@@ -203,6 +203,7 @@ export class WorkerLoop {
       fn ?? missingHandler(task),
       this.#init.log,
       this.#init.now,
+      this.#init.holdSleepsMs,
     );
     // Claimed again (an older lease of ours was recovered): the older execution lost it.
     this.#active.get(task.runId)?.release("run claimed again");

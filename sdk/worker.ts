@@ -10,7 +10,6 @@ import { StreamService, WorkerService } from "@kagzi/proto";
 import type { WorkflowFn } from "./context.ts";
 import { type AnyWorkflowDefinition, checkTriggers, type EventTrigger } from "./workflow_def.ts";
 import { type FlowControlOptions, flowControlToProto } from "./flow_control.ts";
-import type { FlowControl } from "@kagzi/proto";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import {
@@ -26,7 +25,13 @@ import { retryUnavailable } from "./_backoff.ts";
 import { hostname, pid } from "./_platform.ts";
 import { carriesOf } from "./_rpc.ts";
 import { WorkerLoop } from "./_worker_loop.ts";
-import { protoMs, type WorkerInit, type WorkerStats } from "./_worker_init.ts";
+import {
+  groupRegistrations,
+  protoMs,
+  type Registration,
+  type WorkerInit,
+  type WorkerStats,
+} from "./_worker_init.ts";
 import { consoleLogger, type Logger, type LogLevel, toLogger } from "./logger.ts";
 
 export type { WorkerStats };
@@ -37,14 +42,6 @@ export interface WorkflowOptions extends FlowControlOptions {
   version?: string;
   /** Events that start a run of the type (see `defineWorkflow`). @default the definition's */
   triggers?: readonly EventTrigger[];
-}
-
-interface Registration {
-  type: string;
-  version: string;
-  fn: WorkflowFn;
-  flowControl?: FlowControl;
-  triggers: readonly EventTrigger[];
 }
 
 /** Builds a {@linkcode Worker}; `build()` registers it with the server. */
@@ -58,6 +55,7 @@ export class WorkerBuilder {
   #version = "";
   #labels: Record<string, string> = {};
   #shutdownTimeoutMs = 30_000;
+  #holdSleepsMs = 1_000;
   #apiKey?: string;
   #protocol?: Protocol;
   #log: Logger | undefined;
@@ -177,6 +175,18 @@ export class WorkerBuilder {
     this.#shutdownTimeoutMs = parseDuration(d, "shutdownTimeout");
     return this;
   }
+  /**
+   * Sleeps that end within `d` (at most 5 s, the server's limit) of the run waiting for them
+   * alone keep the run on this worker: recorded as every sleep is, then gone on from here when
+   * the server says the run is due and still held (not cancelled or paused) — no suspension,
+   * claim or replay. The run keeps its slot meanwhile; if this worker dies, another resumes it
+   * once its lease expires. `0` suspends every sleep. Not with a test environment's virtual
+   * clock. @default "1s"
+   */
+  holdSleeps(d: Duration): this {
+    this.#holdSleepsMs = parseDuration(d, "holdSleeps");
+    return this;
+  }
   /** Sent as `authorization: Bearer <key>`. */
   apiKey(key: string): this {
     this.#apiKey = key;
@@ -219,20 +229,7 @@ export class WorkerBuilder {
     const streams = createClient(StreamService, transport);
     const retry = this.#retry ??
       (this.#retries === undefined ? undefined : Retry.attempts(this.#retries));
-    // One registration per type and flow control (versions of a type may differ in it).
-    const types = new Map<string, { type: string; versions: string[]; fc?: FlowControl }>();
-    const triggers = new Map<string, Set<string>>();
-    for (const r of this.#registrations) {
-      const fc = r.flowControl &&
-        JSON.stringify(r.flowControl, (_, v) => typeof v === "bigint" ? String(v) : v);
-      const key = `${r.type}\u0000${fc ?? ""}`;
-      const t = types.get(key) ?? { type: r.type, versions: [], fc: r.flowControl };
-      t.versions.push(r.version);
-      types.set(key, t);
-      const events = triggers.get(r.type) ?? new Set();
-      for (const t of r.triggers) events.add(t.event);
-      triggers.set(r.type, events);
-    }
+    const { types, triggers } = groupRegistrations(this.#registrations);
     const register = async () => {
       try {
         const until = Date.now() + 10_000; // UNAVAILABLE is retried within the 10 s
@@ -298,6 +295,8 @@ export class WorkerBuilder {
       shutdownTimeoutMs: this.#shutdownTimeoutMs,
       handlers: new Map(this.#registrations.map((r) => [`${r.type}@${r.version}`, r.fn])),
       now: clockOf(this.addr),
+      // A virtual clock (a test environment's) moves by itself: only the server wakes runs.
+      holdSleepsMs: clockOf(this.addr) === Date.now ? this.#holdSleepsMs : 0,
     });
   }
 }

@@ -13,6 +13,8 @@ export interface WorkerProcessOptions {
   namespace?: string;
   maxConcurrent?: number;
   shutdownTimeout?: string;
+  /** The worker's `holdSleeps`. */
+  holdSleeps?: string;
 }
 
 /** Spawns a worker process and waits until it has registered. */
@@ -25,6 +27,7 @@ export async function startWorker(
   if (options.namespace) env.KAGZI_TEST_NAMESPACE = options.namespace;
   if (options.maxConcurrent) env.KAGZI_TEST_MAX_CONCURRENT = String(options.maxConcurrent);
   if (options.shutdownTimeout) env.KAGZI_TEST_SHUTDOWN_TIMEOUT = options.shutdownTimeout;
+  if (options.holdSleeps) env.KAGZI_TEST_HOLD_SLEEPS = options.holdSleeps;
   return await spawnDeno(
     ["run", "-A", mainModule, addr, ...(options.types ? [options.types.join(",")] : [])],
     env,

@@ -80,6 +80,13 @@ export async function sleeper(ctx: Context, input: { ms: number }) {
   return await ctx.step("after").run(() => Date.now());
 }
 
+/** A step, a durable sleep of `ms` and a step; each step's real runs are journaled. */
+export async function napper(ctx: Context, input: { ms: number }) {
+  const a = await ctx.step("a").run(() => (record(ctx, "a"), 1));
+  await ctx.sleep("nap", input.ms);
+  return await ctx.step("b").run(() => (record(ctx, "b"), a + 1));
+}
+
 /** A step that fails `failures` times (counted durably by attempt) before succeeding. */
 export async function flaky(
   ctx: Context,
@@ -147,6 +154,7 @@ export const workflows: Record<string, WorkflowFn> = {
   "last-step-block": lastStepThenBlock,
   looper,
   sleeper,
+  napper,
   flaky,
   "type-a": (ctx) => ctx.step("a").run(() => "A"),
   "type-b": (ctx) => ctx.step("b").run(() => "B"),

@@ -43,7 +43,9 @@ for (const backend of await backends()) {
 
     await t.step("a step before a sleep is stored with the Sleep, once", async () => {
       for (const k of Object.keys(ran)) delete ran[k];
-      const worker = await Worker.builder(server.url).logger(false).workflows({ nap }).build();
+      // Suspended, not held on the worker (held_sleep_test.ts): the replay is what is tested.
+      const worker = await Worker.builder(server.url).logger(false).holdSleeps(0).workflows({ nap })
+        .build();
       const loop = worker.run();
       try {
         const run = await client.start("nap").input(1);
@@ -75,7 +77,8 @@ for (const backend of await backends()) {
     });
 
     await t.step("a run due at once after its Sleep goes to the waiting poll", async () => {
-      const worker = await Worker.builder(server.url).logger(false).workflows({ blink }).build();
+      const worker = await Worker.builder(server.url).logger(false).holdSleeps(0)
+        .workflows({ blink }).build();
       const loop = worker.run();
       const matched = () => metricSum(server.url, "kagzi_runs_matched_total");
       try {

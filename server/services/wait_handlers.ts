@@ -1,6 +1,7 @@
 /**
  * WorkerService handlers for durable waits of a held run: ReceiveSignal, StartChild, and Sleep
- * (suspends the run until its sleeps, signals or children are due).
+ * (suspends the run until its sleeps, signals or children are due, or keeps a short sleep on
+ * its worker: `_hold.ts`).
  */
 import { planStart } from "./_flow_start.ts";
 import { create } from "@bufbuild/protobuf";
@@ -23,6 +24,7 @@ import { receiveSignal } from "../store/signals.ts";
 import * as steps from "../store/steps.ts";
 import { carriedSteps } from "./_carried_steps.ts";
 import { handDueRun } from "./_handoff.ts";
+import { heldUntilDue, holdable } from "./_hold.ts";
 import type { ServiceContext } from "./_context.ts";
 import { errorToJson, retryToJson, ts } from "./_convert.ts";
 import { HeldRun, stepRef } from "./_lease.ts";
@@ -121,7 +123,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       }
     },
 
-    async sleep(req) {
+    async sleep(req, call) {
       const op = "sleep";
       const run = HeldRun.open(op, req);
       const { namespaceId } = run;
@@ -129,6 +131,12 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       const carried = carriedSteps(op, run, req.steps);
       // No resume_at: the run waits for a signal or a child only, and is woken by it.
       let resumeAt = dateOf(op, "resume_at", req.resumeAt) ?? null;
+      if (req.hold && !resumeAt) {
+        throw new InvalidArgumentError(
+          "resume_at",
+          `Cannot ${op}: "hold" needs "resume_at" (the worker resumes the run then)`,
+        );
+      }
       if (!resumeAt) {
         const waits = await steps.waitState(db, namespaceId, run.runId);
         if (waits === "none") {
@@ -153,13 +161,20 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         return { name: ref.name, occurrence: ref.occurrence, wakeUpAt };
       });
       const { runId, fence, workerId } = run;
-      const suspension = { namespaceId, runId, fence, workerId, sleeps, resumeAt };
+      // Held: the run stays with its worker, answered when due (its sleeps alone are awaited).
+      const hold = req.hold && holdable(ctx, resumeAt);
+      const suspension = { namespaceId, runId, fence, workerId, sleeps, resumeAt, hold };
       const suspended = carried.length
         ? await suspendRunWithSteps(db, suspension, carried)
         : await queue.suspendRun(db, suspension);
       if (!suspended) throw run.lost();
       for (const _ of carried) {
         ctx.metrics.stepAttempt(namespaceId, suspended.workflowType, "completed");
+      }
+      if (hold) {
+        const due = { ...suspension, resumeAt: resumeAt! };
+        if (!await heldUntilDue(ctx, due, call.signal)) throw run.lost();
+        return create(SleepResponseSchema, { resumeAt: ts(resumeAt), held: true });
       }
       if (suspended.due) {
         // Due at once: to a poll waiting here, else to whichever poll claims it first.

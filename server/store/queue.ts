@@ -95,6 +95,11 @@ export interface Suspension {
   workerId: string;
   sleeps: SleepEntry[];
   resumeAt: Date | null;
+  /**
+   * The worker keeps the run through its sleeps (SleepRequest.hold): they are recorded, and the
+   * run stays RUNNING under the lease instead of suspending.
+   */
+  hold?: boolean;
 }
 
 /** A durable sleep to record when suspending. */
@@ -119,15 +124,16 @@ export interface SuspendCarry {
  * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
  * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
  * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
- * once. Undefined when the lease is lost (or `carry`'s gate did not hold), else whether the run
- * is due now, and its type. One statement, with what `carry` stores.
+ * once. With `hold`, the sleeps are recorded and the run stays RUNNING under the lease (never
+ * due; `resumeAt` is required). Undefined when the lease is lost (or `carry`'s gate did not
+ * hold), else whether the run is due now, and its type. One statement, with what `carry` stores.
  */
 export async function suspendRun(
   db: Queryable,
   s: Suspension,
   carry?: SuspendCarry,
 ): Promise<{ due: boolean; workflowType: string } | undefined> {
-  const { namespaceId, runId, fence, workerId, sleeps, resumeAt } = s;
+  const { namespaceId, runId, fence, workerId, sleeps, resumeAt, hold } = s;
   // The suspension's own values follow the carried ones.
   const at = 5 + (carry?.params.length ?? 0);
   const [p, names, occurrences, wakeUps] = [0, 1, 2, 3].map((i) => `$${at + i}`);
@@ -135,18 +141,10 @@ export async function suspendRun(
     `with ${carry ? `${carry.ctes},` : ""}
      run as (
        update kagzi_runs x
-       set status = case when cardinality(${names}::text[]) > 0 or ${p}::timestamptz is null
-                              or exists (select 1 from kagzi_steps w
-                                         where w.namespace_id = $1 and w.run_id = $2
-                                           and w.status = 'WAITING')
-                         then 'SLEEPING' else 'PENDING' end,
-           available_at = case when x.wake_pending then now()
-                               else coalesce(${p}::timestamptz, 'infinity') end,
-           wake_up_at = case when x.wake_pending then null else ${p}::timestamptz end,
-           wake_pending = false, worker_id = null, locked_until = null, updated_at = now()
+       set ${hold ? "updated_at = now()" : suspendedSet(p, names)}
        where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
-         ${carry ? `and ${carry.gate}` : ""}
-       returning run_id, workflow_type, available_at <= now() as due),
+         ${hold ? `and ${p}::timestamptz is not null` : ""} ${carry ? `and ${carry.gate}` : ""}
+       returning run_id, workflow_type, ${hold ? "false" : "available_at <= now()"} as due),
      sleeps as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 worker_id, wake_up_at)
@@ -170,6 +168,39 @@ export async function suspendRun(
   );
   const row = rows[0];
   return row.held ? { due: row.due, workflowType: row.workflow_type ?? "" } : undefined;
+}
+
+/**
+ * A suspended run's new state: SLEEPING when it sleeps (a new sleep, or one recorded before and
+ * not over) or waits, PENDING when it only waits for a retry; due at once when a wake-up arrived
+ * while it was held (`wake_pending`).
+ */
+function suspendedSet(resumeAt: string, names: string): string {
+  return `status = case when cardinality(${names}::text[]) > 0 or ${resumeAt}::timestamptz is null
+                            or exists (select 1 from kagzi_steps w
+                                       where w.namespace_id = $1 and w.run_id = $2
+                                         and (w.status = 'WAITING' or (w.status = 'SLEEPING'
+                                              and w.wake_up_at > now())))
+                       then 'SLEEPING' else 'PENDING' end,
+         available_at = case when x.wake_pending then now()
+                             else coalesce(${resumeAt}::timestamptz, 'infinity') end,
+         wake_up_at = case when x.wake_pending then null else ${resumeAt}::timestamptz end,
+         wake_pending = false, worker_id = null, locked_until = null, updated_at = now()`;
+}
+
+/** Whether the run is still RUNNING under this lease (not cancelled, paused or reclaimed). */
+export async function stillHeld(
+  db: Queryable,
+  namespaceId: string,
+  runId: string,
+  fence: string,
+): Promise<boolean> {
+  const rows = await db.query(
+    `select 1 from kagzi_runs
+     where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'`,
+    [namespaceId, runId, fence],
+  );
+  return rows.length > 0;
 }
 
 /** Runs whose lease expired go back to PENDING with one more attempt; returns their namespaces. */
