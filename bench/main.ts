@@ -22,8 +22,9 @@
  *                  the same 20 workers × 10 in one process; claim queries per run
  *   W7 limited:    W1 with every run under a per-key concurrency limit of 1 over 1,000 keys and
  *                  a global limit of 50 (three-process; its ratio to W1 printed)
- *   W8 sleep latency: as W2, of a step, a durable 1 ms sleep and a step (the run suspends, is
- *                  woken and claimed again, its history sent along)
+ *   W8 sleep latency: as W2, of a step, a durable 1 ms sleep and a step (the worker keeps the
+ *                  run through the sleep: holdSleeps' default; before, it suspended, was woken
+ *                  and claimed again, its history sent along)
  *
  *   soak           not by default (--setups soak): bench3 at --soak-rate runs/s for
  *                  --soak-minutes (20); RSS and open fds of server and worker sampled every

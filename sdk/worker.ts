@@ -180,8 +180,8 @@ export class WorkerBuilder {
    * alone keep the run on this worker: recorded as every sleep is, then gone on from here when
    * the server says the run is due and still held (not cancelled or paused) — no suspension,
    * claim or replay. The run keeps its slot meanwhile; if this worker dies, another resumes it
-   * once its lease expires. `0` suspends every sleep. Not with a test environment's virtual
-   * clock. @default "1s"
+   * once its lease expires. `0` suspends every sleep. A server on a test environment's virtual
+   * clock suspends them all. @default "1s"
    */
   holdSleeps(d: Duration): this {
     this.#holdSleepsMs = parseDuration(d, "holdSleeps");
@@ -295,8 +295,7 @@ export class WorkerBuilder {
       shutdownTimeoutMs: this.#shutdownTimeoutMs,
       handlers: new Map(this.#registrations.map((r) => [`${r.type}@${r.version}`, r.fn])),
       now: clockOf(this.addr),
-      // A virtual clock (a test environment's) moves by itself: only the server wakes runs.
-      holdSleepsMs: clockOf(this.addr) === Date.now ? this.#holdSleepsMs : 0,
+      holdSleepsMs: this.#holdSleepsMs,
     });
   }
 }

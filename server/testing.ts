@@ -56,6 +56,7 @@ export interface TestServer {
 /** The engine's clock: real time plus an offset. */
 class VirtualClock implements Clock {
   offsetMs = 0;
+  readonly virtual = true;
   now(): number {
     return Date.now() + this.offsetMs;
   }

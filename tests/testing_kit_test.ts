@@ -48,7 +48,13 @@ async function tick(ctx: Context): Promise<string> {
   return await ctx.step("tock").run(() => ctx.workflowId);
 }
 
-const workflows = { napThenStep, monthThenSignal, waitForGo, flaky, tick };
+/** A sleep short enough for a worker to keep the run through (holdSleeps' default, 1 s). */
+async function blink(ctx: Context): Promise<string> {
+  await ctx.sleep("blink", "500ms");
+  return await ctx.step("after").run(() => "woke");
+}
+
+const workflows = { napThenStep, monthThenSignal, waitForGo, flaky, tick, blink };
 
 Deno.test("TestEnv starts the server, a worker and a client", async () => {
   const started = performance.now();
@@ -70,6 +76,15 @@ Deno.test("skipTime moves the clock and fires only the timers it passes", async 
   assert.equal(await run.result(), "woke");
   const [nap] = (await env.client.listSteps(run.id)).filter((s) => s.name === "nap");
   assert.ok(nap.wakeUpAt!.getTime() - nap.startedAt!.getTime() >= 2 * DAY - 1_000);
+});
+
+Deno.test("a short sleep sleeps on the server, where skipTime wakes it (not kept on the worker)", async () => {
+  await using env = await TestEnv.create({ workflows, autoSkip: false });
+  const run = await env.client.start<string>("blink");
+  await env.settle();
+  assert.equal((await env.client.get(run.id)).status, "SLEEPING", "suspended, not held");
+  await env.skipTime("1s");
+  assert.equal(await run.result(), "woke");
 });
 
 Deno.test("auto-skip runs a 30-day sleep and a 3-day signal timeout in a test", async () => {

@@ -9,6 +9,8 @@
 export interface Clock {
   /** Milliseconds since the epoch, like `Date.now()`. */
   now(): number;
+  /** It jumps (a test's virtual clock): a request is never held open until a time it reads. */
+  readonly virtual?: boolean;
 }
 
 /** The system clock. */
