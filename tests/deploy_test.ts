@@ -105,7 +105,8 @@ Deno.test({
 
       // No background timer either: with no request in flight, a due sleeper stays asleep
       // until a request arrives (or the Deno.cron job, absent here) runs a maintenance pass.
-      const sleeper = await client.start("sleeper").input({ ms: 500 });
+      // (Longer than the worker's holdSleeps, 1 s: the run suspends rather than stay held.)
+      const sleeper = await client.start("sleeper").input({ ms: 1_500 });
       await waitFor(
         "the sleeper to sleep",
         async () => (await runRow(cluster.sql, sleeper.id)).status === "SLEEPING",

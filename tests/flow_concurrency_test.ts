@@ -57,7 +57,9 @@ for (const backend of await backends()) {
       },
       { concurrency: [{ key: "input.customer.id", limit: 1 }, { limit: 3 }] },
     );
-    const worker = await Worker.builder(server.url).workflow(sync).maxConcurrent(20).build();
+    // Suspended sleeps (not kept on the worker): a SLEEPING run keeps its slot.
+    const worker = await Worker.builder(server.url).holdSleeps(0).workflow(sync).maxConcurrent(20)
+      .build();
     const running = worker.run();
     try {
       await t.step("40 runs over 5 customers: one per customer, three in all", async () => {

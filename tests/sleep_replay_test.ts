@@ -35,7 +35,8 @@ async function gap(ctx: Context, input: { slowMs: number }) {
 for (const backend of await backends()) {
   Deno.test(`a sleep awaited after its wake-up time replays from its record (${backend})`, async () => {
     await using server = await startTestServer(backend);
-    const worker = await Worker.builder(server.url).logger(false).workflows({ gap }).build();
+    const worker = await Worker.builder(server.url).logger(false).holdSleeps(0).workflows({ gap })
+      .build();
     const running = worker.run();
     try {
       const client = await Kagzi.connect(server.url);

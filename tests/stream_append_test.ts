@@ -138,7 +138,8 @@ Deno.test("a replay sends no stored stream write again: the resumed task carries
   const backend = (await backends()).at(-1)!;
   await using server = await startTestServer(backend, { args: ["--tick-interval-ms", "100"] });
   const client = await Kagzi.connect(server.url);
-  const worker = await Worker.builder(server.url).workflow("halves", twoHalves).build();
+  const worker = await Worker.builder(server.url).holdSleeps(0).workflow("halves", twoHalves)
+    .build();
   const running = worker.run();
   try {
     const run = await client.start("halves").input({});

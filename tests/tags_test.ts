@@ -50,7 +50,7 @@ for (const backend of await backends()) {
         await assert.rejects(ctx.setTags({ ["x".repeat(65)]: "v" }), /1-64 characters/);
         return "done";
       };
-      const worker = await Worker.builder(server.url).workflow("ship", ship).build();
+      const worker = await Worker.builder(server.url).holdSleeps(0).workflow("ship", ship).build();
       const running = worker.run();
       try {
         const run = await client.start("ship").input({}).tags({ customer: "42" });

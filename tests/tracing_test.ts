@@ -185,9 +185,9 @@ Deno.test(`a run's execution and steps join the trace of the start, across clien
     const { workflow } = await res.json();
     assert.equal(workflow.traceparent, `00-${traceId}-${start.spanId}-01`);
 
-    // A sleep suspends the run: two executions, each a span under the start, the first with
-    // the sleep and the suspension as events.
-    const slept = await startInClient("sleeper", '{"ms":300}');
+    // A sleep suspends the run (longer than the worker's holdSleeps, 1 s): two executions, each
+    // a span under the start, the first with the sleep and the suspension as events.
+    const slept = await startInClient("sleeper", '{"ms":1500}');
     const spansOf = (name: string) =>
       col.spans.filter((s) => s.traceId === slept.traceId && s.name === name);
     await waitFor(
