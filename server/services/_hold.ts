@@ -22,7 +22,8 @@ export function holdable(ctx: ServiceContext, resumeAt: Date | null): boolean {
 }
 
 /**
- * Waits until the run is due, then whether it is still held. When the caller hangs up first (its
+ * Waits until the run is due, then whether it is still held (read again unless it was due when
+ * the hold was stored). When the caller hangs up first (its
  * worker died, or the connection did), the run is suspended until then as without `hold`, so
  * any worker resumes it on time instead of after its lease expires; false then.
  */
@@ -32,8 +33,10 @@ export async function heldUntilDue(
   signal: AbortSignal,
 ): Promise<boolean> {
   const ms = s.resumeAt.getTime() - ctx.clock.now();
+  // Due already: the statement that kept the run found it held under the lease just now.
+  if (ms <= 0) return true;
   try {
-    if (ms > 0) await sleep(ms, undefined, { signal });
+    await sleep(ms, undefined, { signal });
   } catch {
     const suspended = await suspendRun(ctx.db, { ...s, sleeps: [], hold: false });
     if (suspended) ctx.notifier.publishAt(workTopic(s.namespaceId), s.resumeAt);
