@@ -27,7 +27,7 @@ import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, StepFailedError } from "./errors.ts";
 import { decodeJson } from "./_payload.ts";
 import type { Retry } from "./retry.ts";
-import { type AttemptHost, attemptStep } from "./_step_attempt.ts";
+import { type AttemptHost, type AttemptResult, attemptStep } from "./_step_attempt.ts";
 
 /** What the context needs of the execution that runs it. */
 export interface ContextHost extends WaitHost, AttemptHost, StreamHost {
@@ -217,30 +217,35 @@ export class ContextImpl implements Context {
     if (rec?.status === StepStatus.COMPLETED) {
       return Promise.resolve().then(() => decodeJson(rec.output, `output of step "${name}"`) as T);
     }
-    if (rec?.status === StepStatus.FAILED) {
-      if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
-      if (!rec.due) return host.waitUntil(timestampDate(rec.retryAt));
-    }
-    const p = host.track(
-      // A recorded step due for its retry is the history's own; only a new one must match it.
-      (rec ? Promise.resolve(true) : host.fresh(StepKind.FUNCTION, name, occurrence)).then((ok) =>
-        ok
-          ? attemptStep(host, { name, occurrence, retry, timeoutMs, fn, rateLimit })
-          : { kind: "gone" as const }
-      ),
-    );
-    return p.then((r): T | Promise<T> => {
+    const call = { name, occurrence, retry, timeoutMs, fn, rateLimit };
+    // A retry (or a rate limit's wait) the worker keeps the run through (see _timed_waits.ts)
+    // runs the next attempt here; otherwise the replay after the suspension does.
+    const settle = (r: AttemptResult<T>): T | Promise<T> => {
       switch (r.kind) {
         case "value":
           return r.value;
         case "error":
           throw r.error;
         case "wait":
-          return host.waitUntil(r.at);
+          return host.sleepUntil(r.at).then(() => host.track(attemptStep(host, call)).then(settle));
         case "gone":
           return host.never;
       }
-    });
+    };
+    if (rec?.status === StepStatus.FAILED) {
+      if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
+      if (!rec.due) {
+        return Promise.resolve({ kind: "wait" as const, at: timestampDate(rec.retryAt) }).then(
+          settle,
+        );
+      }
+    }
+    return host.track(
+      // A recorded step due for its retry is the history's own; only a new one must match it.
+      (rec ? Promise.resolve(true) : host.fresh(StepKind.FUNCTION, name, occurrence)).then((ok) =>
+        ok ? attemptStep(host, call) : { kind: "gone" as const }
+      ),
+    ).then(settle);
   }
 }
 

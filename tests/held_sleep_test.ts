@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Context, Kagzi, Worker } from "@kagzi/sdk";
+import { type Context, Kagzi, Retry, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { rawWorker, workerRpc } from "./_raw.ts";
 import { startTestServer } from "./_server.ts";
@@ -22,6 +22,15 @@ async function nap(ctx: Context, ms: number) {
   return await ctx.step("b").run(() => (ran.b = (ran.b ?? 0) + 1, a + 1));
 }
 
+/** A step that fails its first attempt; the retry is due 300 ms later. */
+async function flaky(ctx: Context) {
+  return await ctx.step("charge").retry(Retry.linear(3, "300ms")).run(() => {
+    ran.charge = (ran.charge ?? 0) + 1;
+    if (ran.charge === 1) throw new Error("declined");
+    return "charged";
+  });
+}
+
 for (const backend of await backends()) {
   Deno.test(`a short sleep keeps its run on the worker (${backend})`, async (t) => {
     await using server = await startTestServer(backend);
@@ -33,7 +42,7 @@ for (const backend of await backends()) {
       body: (w: Worker) => Promise<void>,
     ) => {
       for (const k of Object.keys(ran)) delete ran[k];
-      const b = Worker.builder(server.url).logger(false).workflows({ nap });
+      const b = Worker.builder(server.url).logger(false).workflows({ nap, flaky });
       const worker = await (hold === undefined ? b : b.holdSleeps(hold)).build();
       const loop = worker.run();
       try {
@@ -60,6 +69,22 @@ for (const backend of await backends()) {
         assert.ok(
           b.startedAt!.getTime() >= wakeUpAt,
           `b started at ${b.startedAt!.toISOString()}, before the sleep's end ${napStep.wakeUpAt}`,
+        );
+      });
+    });
+
+    await t.step("a step's retry due soon runs in the same execution", async () => {
+      await withWorker(undefined, async (worker) => {
+        const run = await client.start("flaky");
+        assert.equal(await run.result(), "charged");
+        await waitFor("the execution counted", () => worker.stats.completed === 1);
+        assert.equal(worker.stats.suspended, 0, "never suspended");
+        const [first, second] = (await client.handle(run.id).steps())
+          .filter((s) => s.name === "charge").sort((a, b) => a.attempt - b.attempt);
+        assert.deepEqual([first.status, second.status], ["FAILED", "COMPLETED"]);
+        assert.ok(
+          second.startedAt!.getTime() >= first.retryAt!.getTime(),
+          `attempt 2 started at ${second.startedAt!.toISOString()}, before ${first.retryAt}`,
         );
       });
     });
