@@ -176,13 +176,12 @@ export class WorkerBuilder {
     return this;
   }
   /**
-   * Sleeps (and step retries, rate limit waits) that end within `d` (at most 5 s, the server's
-   * limit) of the run waiting for them alone keep the run on this worker: recorded as every
-   * sleep is, then gone on from here when
-   * the server says the run is due and still held (not cancelled or paused) — no suspension,
-   * claim or replay. The run keeps its slot meanwhile; if this worker dies, another resumes it
-   * once its lease expires. `0` suspends every sleep. A server on a test environment's virtual
-   * clock suspends them all. @default "1s"
+   * Sleeps (and step retries, rate limit waits) that end within `d` of the run waiting for them
+   * alone keep the run on this worker (at most 5 s, the server's limit): recorded as every sleep
+   * is, then gone on from here when the server says the run is due and still held (not cancelled
+   * or paused) — no suspension, claim or replay. The run keeps its slot meanwhile; a worker that
+   * dies lets it go, to be resumed elsewhere. `0` suspends every sleep. A server on a test
+   * environment's virtual clock suspends them all. @default "1s"
    */
   holdSleeps(d: Duration): this {
     this.#holdSleepsMs = parseDuration(d, "holdSleeps");
