@@ -38,6 +38,11 @@ export interface ServerMetrics {
   pollWaiting(namespace: string, delta: 1 | -1): void;
   /** A group-commit batch failed as a whole and was written again item by item. */
   batchSplit(batch: string): void;
+  /**
+   * A held wait (a short sleep kept on its worker) ended: `resumed` (the worker goes on), `lost`
+   * (cancelled, paused or reclaimed meanwhile) or `hung_up` (the caller left: suspended).
+   */
+  waitHeld(namespace: string, outcome: "resumed" | "lost" | "hung_up"): void;
 }
 
 /** The metrics of a server with their registry, RPC interceptor and HTTP endpoint. */
@@ -74,6 +79,7 @@ export const noMetrics: ServerMetrics = {
   claimPolls() {},
   pollWaiting() {},
   batchSplit() {},
+  waitHeld() {},
 };
 
 const runLabels = ["namespace", "workflow_type"] as const;
@@ -116,6 +122,13 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     help:
       "Runs handed straight to a waiting poll (no claim query): by their start, or by a suspension that left them due at once.",
     labelNames: ["namespace"],
+    registers,
+  });
+  const held = new Counter({
+    name: "kagzi_waits_held_total",
+    help:
+      "Short sleeps, retries and rate limit waits kept on their worker (Sleep with hold), by how they ended: resumed, lost (cancelled, paused or reclaimed meanwhile) or hung_up (suspended).",
+    labelNames: ["namespace", "outcome"],
     registers,
   });
   const finished = new Counter({
@@ -197,6 +210,9 @@ export function createMetrics(options: MetricsOptions): MetricsEndpoint {
     },
     batchSplit(batch) {
       splits.inc({ batch });
+    },
+    waitHeld(namespace, outcome) {
+      held.inc({ namespace, outcome });
     },
     interceptor: (next) => async (req) => {
       const method = req.method.name;

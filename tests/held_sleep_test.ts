@@ -10,6 +10,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Context, Kagzi, Retry, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
+import { metricSum } from "./_metrics.ts";
 import { rawWorker, workerRpc } from "./_raw.ts";
 import { startTestServer } from "./_server.ts";
 import { readJournal, startWorker, tempJournal, waitFor } from "./_worker.ts";
@@ -53,14 +54,19 @@ for (const backend of await backends()) {
       }
     };
 
+    const heldCount = (outcome: string) =>
+      metricSum(server.url, "kagzi_waits_held_total", { outcome });
+
     await t.step("held (the default, 1 s): recorded, then gone on from, no replay", async () => {
       await withWorker(undefined, async (worker) => {
+        const resumed = await heldCount("resumed");
         const run = await client.start("nap").input(300);
         assert.equal(await run.result(), 2);
         assert.deepEqual(ran, { a: 1, b: 1 });
         await waitFor("the execution counted", () => worker.stats.completed === 1);
         assert.equal(worker.stats.suspended, 0, "never suspended");
         assert.equal(worker.stats.rpcs.sleep, 1);
+        assert.equal(await heldCount("resumed") - resumed, 1, "counted in kagzi_waits_held_total");
         const steps = await client.handle(run.id).steps();
         const napStep = steps.find((s) => s.kind === "sleep")!;
         const b = steps.find((s) => s.name === "b")!;
@@ -106,6 +112,7 @@ for (const backend of await backends()) {
         await assert.rejects(run.result(), (e: Error) => /cancel/i.test(e.message));
         await waitFor("the held execution let go", () => worker.stats.abandoned === 1);
         assert.deepEqual(ran, { a: 1 }, "b never ran");
+        assert.ok(await heldCount("lost") >= 1, "counted as lost");
       });
     });
 
@@ -175,6 +182,7 @@ for (const backend of await backends()) {
       hangUp.abort();
       await assert.rejects(call);
       await waitFor("the run suspended", async () => (await cut.run.get()).status === "SLEEPING");
+      assert.equal(await heldCount("hung_up"), 1);
       await cut.run.cancel();
     });
   });

@@ -33,14 +33,19 @@ export async function heldUntilDue(
   signal: AbortSignal,
 ): Promise<boolean> {
   const ms = s.resumeAt.getTime() - ctx.clock.now();
+  let held = true;
   // Due already: the statement that kept the run found it held under the lease just now.
-  if (ms <= 0) return true;
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch {
-    const suspended = await suspendRun(ctx.db, { ...s, sleeps: [], hold: false });
-    if (suspended) ctx.notifier.publishAt(workTopic(s.namespaceId), s.resumeAt);
-    return false;
+  if (ms > 0) {
+    try {
+      await sleep(ms, undefined, { signal });
+    } catch {
+      const suspended = await suspendRun(ctx.db, { ...s, sleeps: [], hold: false });
+      if (suspended) ctx.notifier.publishAt(workTopic(s.namespaceId), s.resumeAt);
+      ctx.metrics.waitHeld(s.namespaceId, "hung_up");
+      return false;
+    }
+    held = await stillHeld(ctx.db, s.namespaceId, s.runId, s.fence);
   }
-  return await stillHeld(ctx.db, s.namespaceId, s.runId, s.fence);
+  ctx.metrics.waitHeld(s.namespaceId, held ? "resumed" : "lost");
+  return held;
 }
