@@ -210,7 +210,7 @@ export function limitedThroughput(t: Target, workload: string, runs: number): Pr
 
 /**
  * W2: `runs` workflows one after another, each started and its result awaited; W8 the same of
- * `napper` (a step, a 1 ms sleep, a step: the run suspends, is woken and claimed again).
+ * `napper` (a step, a 1 ms sleep, a step: the worker keeps the run through the sleep).
  */
 export function latency(
   t: Target,
