@@ -151,8 +151,9 @@ export class Execution {
       if (ended === "suspend" && sleep && !this.#history.walked) {
         this.#park({ kind: StepKind.SLEEP, name: sleep.name, occurrence: sleep.occurrence });
       }
+      // (A server that holds stores the held-back outputs with the Sleep too.)
       const holdable = !this.#stopping && this.#inflight.size === 0 &&
-        this.#timed.holdable(this.now(), this.holdMs);
+        this.rpc.carries.stepsWithSleep && this.#timed.holdable(this.now(), this.holdMs);
       if (ended !== "suspend" || this.#parkAsked || this.#released || !holdable) break;
       const held = await this.#hold();
       if (held !== "held") return held;

@@ -23,9 +23,9 @@ export function holdable(ctx: ServiceContext, resumeAt: Date | null): boolean {
 
 /**
  * Waits until the run is due, then whether it is still held (read again unless it was due when
- * the hold was stored). When the caller hangs up first (its
- * worker died, or the connection did), the run is suspended until then as without `hold`, so
- * any worker resumes it on time instead of after its lease expires; false then.
+ * the hold was stored). When the caller hangs up first (its worker died, or the connection did),
+ * the run is suspended until then as without `hold`, so any worker resumes it on time instead of
+ * after its lease expires; false then.
  */
 export async function heldUntilDue(
   ctx: ServiceContext,
