@@ -23,6 +23,16 @@ async function nap(ctx: Context, ms: number) {
   return await ctx.step("b").run(() => (ran.b = (ran.b ?? 0) + 1, a + 1));
 }
 
+/** Two sleeps at once, ending at different times. */
+async function pair(ctx: Context) {
+  const woke: string[] = [];
+  await Promise.all([
+    ctx.sleep("short", 200).then(() => woke.push("short")),
+    ctx.sleep("long", 500).then(() => woke.push("long")),
+  ]);
+  return woke;
+}
+
 /** A step that fails its first attempt; the retry is due 300 ms later. */
 async function flaky(ctx: Context) {
   return await ctx.step("charge").retry(Retry.linear(3, "300ms")).run(() => {
@@ -43,7 +53,7 @@ for (const backend of await backends()) {
       body: (w: Worker) => Promise<void>,
     ) => {
       for (const k of Object.keys(ran)) delete ran[k];
-      const b = Worker.builder(server.url).logger(false).workflows({ nap, flaky });
+      const b = Worker.builder(server.url).logger(false).workflows({ nap, flaky, pair });
       const worker = await (hold === undefined ? b : b.holdSleeps(hold)).build();
       const loop = worker.run();
       try {
@@ -76,6 +86,20 @@ for (const backend of await backends()) {
           b.startedAt!.getTime() >= wakeUpAt,
           `b started at ${b.startedAt!.toISOString()}, before the sleep's end ${napStep.wakeUpAt}`,
         );
+      });
+    });
+
+    await t.step("two sleeps at once: each woken at its time, one execution", async () => {
+      await withWorker(undefined, async (worker) => {
+        const resumed = await heldCount("resumed");
+        const run = await client.start("pair");
+        assert.deepEqual(await run.result(), ["short", "long"]);
+        await waitFor("the execution counted", () => worker.stats.completed === 1);
+        assert.equal(worker.stats.suspended, 0, "never suspended");
+        assert.equal(worker.stats.rpcs.sleep, 2, "both sleeps recorded by the first");
+        assert.equal(await heldCount("resumed") - resumed, 2);
+        const sleeps = (await run.steps()).filter((s) => s.kind === "sleep");
+        assert.deepEqual(sleeps.map((s) => s.name).sort(), ["long", "short"]);
       });
     });
 
@@ -157,6 +181,23 @@ for (const backend of await backends()) {
       assert.equal((await held.run.get()).status, "RUNNING");
       assert.equal(await napRecorded(held.run.id), true);
       await held.run.cancel();
+
+      // Nothing new to record (a retry's wait): not stored, only answered; a cancelled run's
+      // lease is lost all the same.
+      const again = await claim();
+      const answered = await rpc.sleep({
+        workerId,
+        lease: again.lease,
+        resumeAt: at(100),
+        hold: true,
+      });
+      assert.equal(answered.held, true);
+      assert.equal((await again.run.get()).status, "RUNNING");
+      await again.run.cancel();
+      await assert.rejects(
+        rpc.sleep({ workerId, lease: again.lease, resumeAt: at(100), hold: true }),
+        (e: ConnectError) => e.code === Code.FailedPrecondition && /lease/i.test(e.rawMessage),
+      );
 
       const far = await claim();
       const later = await rpc.sleep({

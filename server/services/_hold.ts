@@ -31,13 +31,15 @@ export async function heldUntilDue(
   ctx: ServiceContext,
   s: Suspension & { resumeAt: Date },
   signal: AbortSignal,
+  unchecked = false,
 ): Promise<boolean> {
   const ms = s.resumeAt.getTime() - ctx.clock.now();
   let held = true;
-  // Due already: the statement that kept the run found it held under the lease just now.
-  if (ms > 0) {
+  // Due already: the statement that kept the run found it held under the lease just now (unless
+  // nothing was stored: `unchecked`).
+  if (ms > 0 || unchecked) {
     try {
-      await sleep(ms, undefined, { signal });
+      if (ms > 0) await sleep(ms, undefined, { signal });
     } catch {
       const suspended = await suspendRun(ctx.db, { ...s, sleeps: [], hold: false });
       if (suspended) ctx.notifier.publishAt(workTopic(s.namespaceId), s.resumeAt);
