@@ -6,6 +6,7 @@
  * the run sleeping on the server, resumed on time elsewhere. Real server processes, both backends.
  */
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Context, Kagzi, Retry, Worker } from "@kagzi/sdk";
@@ -13,7 +14,7 @@ import { backends } from "./_db.ts";
 import { metricSum } from "./_metrics.ts";
 import { rawWorker, workerRpc } from "./_raw.ts";
 import { startTestServer } from "./_server.ts";
-import { readJournal, startWorker, tempJournal, waitFor } from "./_worker.ts";
+import { leaseFlags, readJournal, startWorker, tempJournal, waitFor } from "./_worker.ts";
 
 const ran: Record<string, number> = {};
 
@@ -257,4 +258,43 @@ Deno.test("a worker killed during a held sleep: the run is let go at once, resum
   const wakeUpAt = (await run.steps()).find((s) => s.kind === "sleep")!.wakeUpAt!.getTime();
   const b = journaled.find((e) => e.step === "b")!;
   assert.ok(b.at >= wakeUpAt, `b ran at ${b.at}, before the sleep's end ${wakeUpAt}`);
+});
+
+Deno.test({
+  name:
+    "the database drops every connection during a held sleep: the run still completes, each step once",
+  ignore: !(await backends()).includes("postgres"),
+  async fn() {
+    await using server = await startTestServer("postgres", { args: leaseFlags(2_000) });
+    const client = await Kagzi.connect(server.url);
+    for (const k of Object.keys(ran)) delete ran[k];
+    const worker = await Worker.builder(server.url).logger(false).holdSleeps("3s")
+      .workflows({ nap }).build();
+    const loop = worker.run();
+    const admin = postgres(server.databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const run = await client.start("nap").input(1_500);
+      await waitFor(
+        "the sleep recorded",
+        async () => (await run.steps()).some((s) => s.kind === "sleep"),
+      );
+      // Every server connection cut while the Sleep is held open, twice.
+      for (let i = 0; i < 2; i++) {
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity
+                    where datname = current_database() and pid <> pg_backend_pid()`;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.equal(
+        await run.result({ timeout: "30s" }),
+        2,
+        "a fault is not the workflow's failure",
+      );
+      assert.deepEqual(ran, { a: 1, b: 1 }, "each step ran once");
+      console.log(`held through the cut: ${JSON.stringify(worker.stats)}`);
+    } finally {
+      await admin.end();
+      await worker.shutdown();
+      await loop;
+    }
+  },
 });
