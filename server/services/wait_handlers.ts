@@ -168,7 +168,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         // Nothing to record (a step's retry, or sleeps recorded before): only the wait, and
         // the read that the run is still held.
         const due = { ...suspension, resumeAt: resumeAt! };
-        if (!await heldUntilDue(ctx, due, call.signal, true)) throw run.lost();
+        if (!await heldUntilDue(ctx, due, call.signal)) throw run.lost();
         return create(SleepResponseSchema, { resumeAt: ts(resumeAt), held: true });
       }
       const suspended = carried.length
@@ -180,7 +180,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       }
       if (hold) {
         const due = { ...suspension, resumeAt: resumeAt! };
-        if (!await heldUntilDue(ctx, due, call.signal)) throw run.lost();
+        if (!await heldUntilDue(ctx, due, call.signal, suspended.due)) throw run.lost();
         return create(SleepResponseSchema, { resumeAt: ts(resumeAt), held: true });
       }
       if (suspended.due) {

@@ -124,8 +124,8 @@ export interface SuspendCarry {
  * Suspends a held run until `resumeAt` (null: until a signal or a child's end wakes it),
  * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
  * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
- * once. With `hold`, the sleeps are recorded and the run stays RUNNING under the lease (never
- * due; `resumeAt` is required). Undefined when the lease is lost (or `carry`'s gate did not
+ * once. With `hold`, the sleeps are recorded and the run stays RUNNING under the lease (due when
+ * `resumeAt` passed by the database's clock; `resumeAt` is required). Undefined when the lease is lost (or `carry`'s gate did not
  * hold), else whether the run is due now, and its type. One statement, with what `carry` stores.
  */
 export async function suspendRun(
@@ -144,7 +144,8 @@ export async function suspendRun(
        set ${hold ? "updated_at = now()" : suspendedSet(p, names)}
        where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'
          ${hold ? `and ${p}::timestamptz is not null` : ""} ${carry ? `and ${carry.gate}` : ""}
-       returning run_id, workflow_type, ${hold ? "false" : "available_at <= now()"} as due),
+       returning run_id, workflow_type,
+                 ${hold ? `${p}::timestamptz <= now()` : "available_at <= now()"} as due),
      sleeps as (
        insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 worker_id, wake_up_at)
@@ -188,19 +189,24 @@ function suspendedSet(resumeAt: string, names: string): string {
          wake_pending = false, worker_id = null, locked_until = null, updated_at = now()`;
 }
 
-/** Whether the run is still RUNNING under this lease (not cancelled, paused or reclaimed). */
-export async function stillHeld(
+/**
+ * Whether the run is still RUNNING under this lease (not cancelled, paused or reclaimed): how
+ * many ms are left until `at` by the database's clock (0 once it passed), or undefined.
+ */
+export async function heldUntil(
   db: Queryable,
   namespaceId: string,
   runId: string,
   fence: string,
-): Promise<boolean> {
-  const rows = await db.query(
-    `select 1 from kagzi_runs
+  at: Date,
+): Promise<number | undefined> {
+  const rows = await db.query<{ left_ms: number }>(
+    `select greatest(0, extract(epoch from ($4::timestamptz - now())) * 1000)::float8 as left_ms
+     from kagzi_runs
      where namespace_id = $1 and run_id = $2 and fence = $3 and status = 'RUNNING'`,
-    [namespaceId, runId, fence],
+    [namespaceId, runId, fence, at.toISOString()],
   );
-  return rows.length > 0;
+  return rows[0] ? Math.ceil(rows[0].left_ms) : undefined;
 }
 
 /** Runs whose lease expired go back to PENDING with one more attempt; returns their namespaces. */
