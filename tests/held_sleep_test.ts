@@ -298,3 +298,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the server killed (-9) during a held sleep and restarted: the run completes, each step once", async () => {
+  const backend = (await backends()).includes("postgres") ? "postgres" : "embedded";
+  await using server = await startTestServer(backend, { args: leaseFlags(2_000) });
+  const client = await Kagzi.connect(server.url);
+  for (const k of Object.keys(ran)) delete ran[k];
+  const worker = await Worker.builder(server.url).logger(false).holdSleeps("3s")
+    .workflows({ nap }).build();
+  const loop = worker.run();
+  try {
+    const run = await client.start("nap").input(1_500);
+    await waitFor(
+      "the sleep recorded",
+      async () => (await run.steps()).some((s) => s.kind === "sleep"),
+    );
+    server.kill("SIGKILL");
+    await server.status;
+    const again = await server.restart({
+      port: server.port,
+      grpcPort: server.grpcPort,
+      args: leaseFlags(2_000),
+    });
+    try {
+      assert.equal(
+        await run.result({ timeout: "60s" }),
+        2,
+        "a crash is not the workflow's failure",
+      );
+      assert.deepEqual(ran, { a: 1, b: 1 }, "each step ran once");
+      console.log(`held across a server crash: ${JSON.stringify(worker.stats)}`);
+    } finally {
+      await again[Symbol.asyncDispose]();
+    }
+  } finally {
+    await worker.shutdown();
+    await loop;
+  }
+});
