@@ -29,6 +29,15 @@ export async function suspendRunWithSteps(
 }
 
 /**
+ * A held Sleep sent again (its first call was answered by a server that died while holding it):
+ * this worker stored this very output before, and the run is still RUNNING under the same lease
+ * (the suspension's own condition), so the retry holds the run again instead of losing it.
+ */
+const sameOutputStored = `exists (select 1 from kagzi_steps d
+       where d.namespace_id = $1 and d.run_id = $2 and d.kind = 'FUNCTION' and d.name = $5
+         and d.occurrence = $6 and d.status = 'COMPLETED' and d.worker_id = $4 and d.output = $7)`;
+
+/**
  * One output and the suspension in one statement (a step, then a sleep: the common case), one
  * round trip instead of a transaction's four. The run, locked as the output is stored, suspends
  * only when the output was stored by it (`ins`); a paused run's status is not RUNNING.
@@ -42,6 +51,8 @@ function suspendWithStep(
     ctes: stepOutputCtes("no key update"),
     // $1 to $4 (namespace, run, fence, worker) are the suspension's own.
     params: stepOutputParams(step, s).slice(4),
-    gate: "exists (select 1 from ins)",
+    gate: s.hold
+      ? `(exists (select 1 from ins) or ${sameOutputStored})`
+      : "exists (select 1 from ins)",
   });
 }
