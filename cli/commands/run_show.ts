@@ -42,12 +42,14 @@ function unservedText(w: Workflow): string {
     (last ? `since ${time(last)}` : "(none ever registered it)");
 }
 
+/**
+ * The run, then its steps and signals: read after the run, they hold everything stored before
+ * its status (read together, a run that ended between the reads would show its end without its
+ * last steps, and `--follow` would stop without printing them).
+ */
 async function read(client: Kagzi, runId: string) {
-  const [run, steps, signals] = await Promise.all([
-    client.get(runId),
-    client.listSteps(runId),
-    client.listSignals(runId),
-  ]);
+  const run = await client.get(runId);
+  const [steps, signals] = await Promise.all([client.listSteps(runId), client.listSignals(runId)]);
   return { run, steps, signals };
 }
 
