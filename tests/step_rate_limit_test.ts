@@ -76,7 +76,12 @@ for (const backend of await backends()) {
           slidingMax(times, 1000)
         }`,
       );
-      assert.ok(slidingMax(times, 1000) <= 5, "never more than 5 step executions in 1 s");
+      // The limiter grants by the database's clock; each step records when it began on its
+      // worker, its grant's answer and a call later. A step that waited for its token on its
+      // worker asks again right when the next token is due, so grants one period apart can be
+      // recorded a few ms less apart (995 ms seen once in CI): 50 ms of that jitter is allowed,
+      // while a limit of 6/s would put six within 833 ms.
+      assert.ok(slidingMax(times, 950) <= 5, "never more than 5 step executions in 1 s");
       for (const run of started) {
         const attempts = await client.listSteps(run.id);
         assert.deepEqual(
