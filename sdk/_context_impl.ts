@@ -220,6 +220,7 @@ export class ContextImpl implements Context {
     const call = { name, occurrence, retry, timeoutMs, fn, rateLimit };
     // A retry (or a rate limit's wait) the worker keeps the run through (see _timed_waits.ts)
     // runs the next attempt here; otherwise the replay after the suspension does.
+    const attempt = (): Promise<T> => host.track(attemptStep(host, call)).then(settle);
     const settle = (r: AttemptResult<T>): T | Promise<T> => {
       switch (r.kind) {
         case "value":
@@ -227,18 +228,14 @@ export class ContextImpl implements Context {
         case "error":
           throw r.error;
         case "wait":
-          return host.sleepUntil(r.at).then(() => host.track(attemptStep(host, call)).then(settle));
+          return host.sleepUntil(r.at).then(attempt);
         case "gone":
           return host.never;
       }
     };
     if (rec?.status === StepStatus.FAILED) {
       if (!rec.retryAt) return Promise.reject(new StepFailedError(name, rec.error!));
-      if (!rec.due) {
-        return Promise.resolve({ kind: "wait" as const, at: timestampDate(rec.retryAt) }).then(
-          settle,
-        );
-      }
+      if (!rec.due) return host.sleepUntil(timestampDate(rec.retryAt)).then(attempt);
     }
     return host.track(
       // A recorded step due for its retry is the history's own; only a new one must match it.

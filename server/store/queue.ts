@@ -125,8 +125,9 @@ export interface SuspendCarry {
  * recording its new sleeps; SLEEPING when it sleeps or waits, PENDING when it only waits for
  * a retry. When a wake-up arrived while the run was held (`wake_pending`), the run is due at
  * once. With `hold`, the sleeps are recorded and the run stays RUNNING under the lease (due when
- * `resumeAt` passed by the database's clock; `resumeAt` is required). Undefined when the lease is lost (or `carry`'s gate did not
- * hold), else whether the run is due now, and its type. One statement, with what `carry` stores.
+ * `resumeAt` passed by the database's clock; `resumeAt` is required). Undefined when the lease
+ * is lost (or `carry`'s gate did not hold), else whether the run is due now, and its type. One
+ * statement, with what `carry` stores.
  */
 export async function suspendRun(
   db: Queryable,
