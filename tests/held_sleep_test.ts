@@ -220,6 +220,26 @@ for (const backend of await backends()) {
       );
       await twice.run.cancel();
 
+      // Two outputs carried (stored in a transaction): the same two again are held again; a
+      // changed one is refused.
+      const pair = await claim();
+      const carryTwo = (v: number) =>
+        rpc.sleep({
+          workerId,
+          lease: pair.lease,
+          sleeps: [step(1, 100)],
+          resumeAt: at(100),
+          hold: true,
+          steps: [stepOutput("y", 1), stepOutput("z", v)] as never,
+        });
+      assert.equal((await carryTwo(2)).held, true);
+      assert.equal((await carryTwo(2)).held, true, "the same two outputs again: held");
+      await assert.rejects(
+        carryTwo(3),
+        (e: ConnectError) => e.code === Code.FailedPrecondition && /lease/i.test(e.rawMessage),
+      );
+      await pair.run.cancel();
+
       const far = await claim();
       const later = await rpc.sleep({
         workerId,

@@ -1,11 +1,12 @@
 /**
  * A suspension that carries step outputs (SleepRequest.steps): the outputs of steps the workflow
  * went on from before they were stored, stored first and in the suspension's commit. The run
- * suspends only when every output was stored by this call; a lost lease, an output stored before,
- * or a run paused while its step ran (the output is stored, the fence moves on) leave it held
- * as it was, as for a lost lease.
+ * suspends only when every output was stored by this call (or, for a held Sleep sent again, by
+ * this worker with the same bytes before); a lost lease, another output stored before, or a run
+ * paused while its step ran (the output is stored, the fence moves on) leave it held as it was,
+ * as for a lost lease.
  */
-import type { Db } from "./db.ts";
+import type { Db, Queryable } from "./db.ts";
 import { suspendRun, type Suspension } from "./queue.ts";
 import {
   completeSteps,
@@ -23,14 +24,30 @@ export async function suspendRunWithSteps(
   if (steps.length === 1) return await suspendWithStep(db, s, steps[0]);
   return await db.transaction(async (tx) => {
     const stored = await completeSteps(tx, steps, "no key update");
-    if (stored.some((x) => !x.held || x.attempt === null || x.paused)) return undefined;
+    if (stored.some((x) => !x.held || x.paused)) return undefined;
+    const before = steps.filter((_, i) => stored[i].attempt === null);
+    // Outputs stored before: only a held Sleep sent again may carry them, each its very bytes.
+    if (before.length && !(s.hold && await allStoredBefore(tx, before))) return undefined;
     return await suspendRun(tx, s);
   });
 }
 
+/** Whether each of `steps` is stored, COMPLETED, by its worker with these very bytes. */
+async function allStoredBefore(tx: Queryable, steps: StepOutput[]): Promise<boolean> {
+  for (const step of steps) {
+    const [row] = await tx.query<{ same: boolean }>(
+      `select ${sameOutputStored} and exists (select 1 from kagzi_runs r where r.namespace_id = $1
+         and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING') as same`,
+      stepOutputParams(step).slice(0, 7),
+    );
+    if (!row.same) return false;
+  }
+  return true;
+}
+
 /**
  * A held Sleep sent again (its first call was answered by a server that died while holding it):
- * this worker stored this very output before, and the run is still RUNNING under the same lease
+ * this worker stored this very output before (parameters $1 to $7 as stepOutputCtes'), and the run is still RUNNING under the same lease
  * (the suspension's own condition), so the retry holds the run again instead of losing it.
  */
 const sameOutputStored = `exists (select 1 from kagzi_steps d
