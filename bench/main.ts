@@ -39,6 +39,8 @@
  *          --backlog 100000  --soak-minutes 20  --soak-rate 50
  *          --rounds 1 (W1 both ways, interleaved)  --workloads w1,w7,w2,w8,w3,w4,w5
  *          --peers FILE|DIR  --run-peers  --peer-list "dbos:inproc restate:default"
+ *          --peer-rounds N (1: with --run-peers, the peers then three-process and in-process N
+ *          times over; each round's ratios and their median)
  *          --w6-warm N (warm-up runs per W6 worker process, 1,000: each process as warm as
  *          the one worker × 200; with 50 each, 20 cold processes measured 0.63 instead of 1.07)
  *          --w6-rounds N (2: the three W6 phases N times, interleaved; ratios of the means)
@@ -56,7 +58,17 @@ import { threeProcess } from "./three_process.ts";
 import { manyWorkers, type W6Ratios } from "./many_workers.ts";
 import { soak, type SoakReport } from "./soak.ts";
 import { machine, summary, table, writeJson } from "./report.ts";
-import { peerRatios, type Peers, peersDir, peersTable, readPeers, runPeers } from "./peers.ts";
+import {
+  type PeerRatio,
+  peerRatioFigures,
+  peerRatios,
+  type Peers,
+  peersDir,
+  peersTable,
+  readPeers,
+  roundRatios,
+  runPeers,
+} from "./peers.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -75,6 +87,7 @@ const args = parseArgs({
     peers: { type: "string", default: "" },
     "run-peers": { type: "boolean", default: false },
     "peer-list": { type: "string", default: "dbos:inproc restate:default" },
+    "peer-rounds": { type: "string", default: "1" },
   },
 }).values;
 // Counts, sizes and rates: a typo would otherwise run nothing, or forever, without a word.
@@ -86,6 +99,7 @@ for (
     ["rounds", true],
     ["w6-warm", true],
     ["w6-rounds", true],
+    ["peer-rounds", true],
     ["soak-minutes", false],
     ["soak-rate", false],
   ] as const
@@ -157,13 +171,6 @@ if (wanted.includes("postgres") && !(await postgresReachable())) {
   throw new Error("Postgres is not reachable (KAGZI_BENCH_POSTGRES_URL)");
 }
 
-let peers: Peers | undefined;
-if (args["run-peers"]) {
-  const dir = peersDir(args.peers || undefined);
-  if (!dir) throw new Error("--run-peers: no peers harness in ../peers or ../shared/peers");
-  peers = await runPeers(dir, args["peer-list"], sizes.runs);
-} else peers = readPeers(args.peers || undefined);
-
 const results: Row[] = [];
 const ceilings: Record<string, number> = {};
 const errors: string[] = [];
@@ -180,27 +187,58 @@ const attempt = async (what: string, fn: () => Promise<void>) => {
     errors.push(msg);
   }
 };
+
+// With --run-peers --peer-rounds N: the peers, then three-process and in-process, N times over.
+const peerRounds = args["run-peers"] ? Number(args["peer-rounds"]) : 1;
+let peers: Peers | undefined;
+const peerRuns: Peers[] = [];
+let rows: Row[] = [];
+const figures: PeerRatio[][] = [];
+const peerLines: string[] = [];
+for (let r = 1; r <= peerRounds; r++) {
+  if (args["run-peers"]) {
+    const dir = peersDir(args.peers || undefined);
+    if (!dir) throw new Error("--run-peers: no peers harness in ../peers or ../shared/peers");
+    const run = await runPeers(dir, args["peer-list"], sizes.runs);
+    // The harness runs one round of its own each time: numbered as this invocation's rounds.
+    peers = { ...run, results: run.results.map((x) => ({ ...x, round: r })) };
+    peerRuns.push(peers);
+  } else peers = readPeers(args.peers || undefined);
+  rows = [];
+  for (const backend of wanted) {
+    if (setups.has("three")) {
+      await attempt(`${backend} three-process`, async () => {
+        const { rows: three, ceiling } = await threeProcess(backend, sizes);
+        rows.push(...three);
+        if (ceiling) ceilings[backend] = ceiling;
+      });
+    }
+    if (setups.has("in")) {
+      await attempt(`${backend} in-process`, async () => {
+        rows.push(...await inProcess(backend));
+      });
+    }
+  }
+  const tag = peerRounds > 1 ? ` #${r}` : "";
+  results.push(...rows.map((row) => ({ ...row, workload: row.workload + tag })));
+  if (peers) {
+    peerLines.push(`\n${peersTable(peers)}`);
+    figures.push(peerRatioFigures(rows, peers));
+    peerLines.push(...peerRatios(rows, peers).map((l) => (tag ? `round ${r}: ${l}` : l)));
+  }
+}
+if (peerRounds > 1) peerLines.push(...roundRatios(figures));
+
 for (const backend of wanted) {
-  if (setups.has("three")) {
-    await attempt(`${backend} three-process`, async () => {
-      const { rows, ceiling } = await threeProcess(backend, sizes);
-      results.push(...rows);
-      if (ceiling) ceilings[backend] = ceiling;
-    });
-  }
-  if (setups.has("in")) {
-    await attempt(`${backend} in-process`, async () => {
-      results.push(...await inProcess(backend));
-    });
-  }
   if (setups.has("w6") && backend === "postgres") {
     await attempt(`${backend} W6 many workers`, async () => {
-      const { rows, ...ratios } = await manyWorkers(
+      const { rows: w6Rows, ...ratios } = await manyWorkers(
         sizes.runs,
         Number(args["w6-warm"]),
         Number(args["w6-rounds"]),
       );
-      results.push(...rows);
+      results.push(...w6Rows);
+      rows.push(...w6Rows);
       w6 = ratios;
     });
   }
@@ -221,10 +259,11 @@ for (const backend of wanted) {
 }
 
 console.log(table(results));
-const lines = summary(results, ceilings, w6);
-if (peers) {
-  console.log(`\n${peersTable(peers)}`);
-  lines.push(...peerRatios(results, peers));
+// The last round's rows (untagged) and W6's: the summary's ratios within one round.
+const lines = summary(rows, ceilings, w6);
+for (const l of peerLines) {
+  if (l.startsWith("\n")) console.log(l);
+  else lines.push(l);
 }
 if (lines.length) console.log(`\n${lines.join("\n")}`);
 if (errors.length) console.log(`\n${errors.length} setup(s) failed:\n${errors.join("\n")}`);
@@ -239,7 +278,11 @@ const file = await writeJson({
   w6,
   soak: soaks.length ? soaks : undefined,
   summary: lines,
-  peers: peers && { file: peers.file, sameRun: peers.sameRun, results: peers.results },
+  peers: peers && {
+    file: peerRuns.map((p) => p.file).join(", ") || peers.file,
+    sameRun: peers.sameRun,
+    results: peerRuns.length ? peerRuns.flatMap((p) => p.results) : peers.results,
+  },
   errors,
   results,
 });

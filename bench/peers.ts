@@ -131,8 +131,25 @@ export function peersTable(p: Peers): string {
   ].join("\n");
 }
 
+/** One of Kagzi's figures over a peer's: a target of issue 26. */
+export interface PeerRatio {
+  /** What is compared: "W2 p50 in-process". */
+  what: string;
+  /** Kagzi's figure and the peer's (wf/s or ms). */
+  kagzi: number;
+  peer: number;
+  /** The peer compared with: "dbos inproc". */
+  peerName: string;
+  unit: "wf/s" | "ms";
+  ratio: number;
+  /** The target, as printed: "≥ 1.5×". */
+  target: string;
+  /** Whether the ratio meets the target. */
+  met: boolean;
+}
+
 /** Kagzi's figures over the peers': the targets of issue 26. */
-export function peerRatios(rows: Row[], p: Peers): string[] {
+export function peerRatioFigures(rows: Row[], p: Peers): PeerRatio[] {
   const ok = p.results.filter((r) => !r.error && r.w1 && r.w2);
   if (!ok.length) return [];
   const name = (r: PeerResult) => `${r.peer} ${r.variant}`;
@@ -141,34 +158,74 @@ export function peerRatios(rows: Row[], p: Peers): string[] {
   const dbos = ok.find((r) => r.peer === "dbos" && r.variant === "inproc");
   const find = (workload: string) =>
     rows.find((r) => r.backend === "postgres" && r.workload === workload);
-  const lines = [
+  const figures: PeerRatio[] = [];
+  const add = (
+    what: string,
+    kagzi: number | undefined,
+    peer: PeerResult | undefined,
+    unit: PeerRatio["unit"],
+    atLeast: boolean,
+    target: number,
+  ) => {
+    if (!kagzi || !peer) return;
+    const theirs = unit === "wf/s" ? peer.w1!.wfPerSec : peer.w2!.p50;
+    const ratio = round(kagzi / theirs, 2);
+    figures.push({
+      what,
+      kagzi,
+      peer: theirs,
+      peerName: name(peer),
+      unit,
+      ratio,
+      target: `${atLeast ? "≥" : "≤"} ${target}×`,
+      met: atLeast ? ratio >= target : ratio <= target,
+    });
+  };
+  for (const w of ["W1 results awaited", "W1 results awaited (in-process)"]) {
+    add(w, find(w)?.workflowsPerSec, bestW1, "wf/s", true, 1.5);
+  }
+  add("W2 p50 three-process", find("W2 latency")?.p50, bestP50, "ms", false, 1);
+  add("W2 p50 in-process", find("W2 latency (in-process)")?.p50, dbos, "ms", false, 0.8);
+  return figures;
+}
+
+/** Kagzi's figures over the peers', one line each, after where the peers' figures came from. */
+export function peerRatios(rows: Row[], p: Peers): string[] {
+  const figures = peerRatioFigures(rows, p);
+  if (!figures.length) return [];
+  return [
     `Peers from ${p.file}${
       p.sameRun ? " (run just before)" : " (an earlier run: not one session)"
     }`,
+    ...figures.map((f) =>
+      `${f.what}: ${f.kagzi} ${f.unit} = ${f.ratio}× ${
+        f.what.startsWith("W2 p50 in") ? "DBOS in-process" : "the best peer"
+      } (${f.peerName} ${f.peer} ${f.unit}; target ${f.target})`
+    ),
   ];
-  const ratio = (a?: number, b?: number) => (a && b ? round(a / b, 2) : undefined);
-  for (const w of ["W1 results awaited", "W1 results awaited (in-process)"]) {
-    const r = find(w)?.workflowsPerSec;
-    if (r) {
-      lines.push(
-        `${w}: ${r} wf/s = ${ratio(r, bestW1.w1!.wfPerSec)}× the best peer ` +
-          `(${name(bestW1)} ${bestW1.w1!.wfPerSec} wf/s; target ≥ 1.5×)`,
-      );
-    }
+}
+
+/**
+ * The ratios of several rounds (peers, then Kagzi, each round): each round's and their median,
+ * so a machine that drifts over minutes weighs on both sides alike.
+ */
+export function roundRatios(rounds: PeerRatio[][]): string[] {
+  const byWhat = new Map<string, PeerRatio[]>();
+  for (const figures of rounds) {
+    for (const f of figures) byWhat.set(f.what, [...byWhat.get(f.what) ?? [], f]);
   }
-  const p50 = find("W2 latency")?.p50;
-  if (p50) {
-    lines.push(
-      `W2 p50 three-process: ${p50} ms = ${ratio(p50, bestP50.w2!.p50)}× the best peer ` +
-        `(${name(bestP50)} ${bestP50.w2!.p50} ms; target ≤ 1×)`,
+  return [...byWhat].map(([what, fs]) => {
+    const sorted = fs.map((f) => f.ratio).sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const median = round(
+      sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+      2,
     );
-  }
-  const inP50 = find("W2 latency (in-process)")?.p50;
-  if (inP50 && dbos) {
-    lines.push(
-      `W2 p50 in-process: ${inP50} ms = ${ratio(inP50, dbos.w2!.p50)}× DBOS in-process ` +
-        `(${dbos.w2!.p50} ms; target ≤ 0.8×)`,
-    );
-  }
-  return lines;
+    const target = fs[0].target;
+    const [op, value] = [target[0], Number(target.slice(2, -1))];
+    const met = op === "≥" ? median >= value : median <= value;
+    return `${what}, by round: ${
+      fs.map((f) => `${f.ratio}× (${f.kagzi} vs ${f.peerName} ${f.peer} ${f.unit})`).join(", ")
+    }; median ${median}× (target ${target}: ${met ? "met" : "not met"})`;
+  });
 }

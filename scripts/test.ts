@@ -1,7 +1,7 @@
 /**
  * `deno task test`: says which database backends this run covers (embedded always; Postgres when
  * one answers, or when KAGZI_TEST_BACKENDS asks for it, and then it must answer), runs
- * `deno test -A --parallel` on the given paths (default: tests/ sdk/ server/ cli/ examples/) with a JUnit
+ * `deno test -A --parallel` on the given paths (default: tests/ sdk/ server/ cli/ examples/ bench/) with a JUnit
  * report, and ends with the number of tests run per backend. Exits with deno test's code.
  *
  *   deno task test                       # the whole suite
@@ -36,7 +36,9 @@ async function backendsLine(): Promise<{ line: string; ok: boolean }> {
   };
 }
 
-const paths = Deno.args.length > 0 ? Deno.args : ["tests/", "sdk/", "server/", "cli/", "examples/"];
+const paths = Deno.args.length > 0
+  ? Deno.args
+  : ["tests/", "sdk/", "server/", "cli/", "examples/", "bench/"];
 const { line, ok } = await backendsLine();
 console.log(`== ${line}`);
 if (!ok) Deno.exit(1);
