@@ -202,20 +202,24 @@ for (const backend of await backends()) {
 
       // A hold sent again (its server died while holding it) carries an output it stored:
       // held again. Another output of that step stored before is refused as for a lost lease.
-      const twice = await claim();
-      const carry = (v: number) =>
+      const carry = (lease: typeof held.lease, outputs: ReturnType<typeof stepOutput>[]) =>
         rpc.sleep({
           workerId,
-          lease: twice.lease,
+          lease,
           sleeps: [step(1, 100)],
           resumeAt: at(100),
           hold: true,
-          steps: [stepOutput("y", v)] as never,
+          steps: outputs as never,
         });
-      assert.equal((await carry(1)).held, true);
-      assert.equal((await carry(1)).held, true, "the same output again: held");
+      const twice = await claim();
+      assert.equal((await carry(twice.lease, [stepOutput("y", 1)])).held, true);
+      assert.equal(
+        (await carry(twice.lease, [stepOutput("y", 1)])).held,
+        true,
+        "the same output again: held",
+      );
       await assert.rejects(
-        carry(9),
+        carry(twice.lease, [stepOutput("y", 9)]),
         (e: ConnectError) => e.code === Code.FailedPrecondition && /lease/i.test(e.rawMessage),
       );
       await twice.run.cancel();
@@ -223,15 +227,7 @@ for (const backend of await backends()) {
       // Two outputs carried (stored in a transaction): the same two again are held again; a
       // changed one is refused.
       const pair = await claim();
-      const carryTwo = (v: number) =>
-        rpc.sleep({
-          workerId,
-          lease: pair.lease,
-          sleeps: [step(1, 100)],
-          resumeAt: at(100),
-          hold: true,
-          steps: [stepOutput("y", 1), stepOutput("z", v)] as never,
-        });
+      const carryTwo = (v: number) => carry(pair.lease, [stepOutput("y", 1), stepOutput("z", v)]);
       assert.equal((await carryTwo(2)).held, true);
       assert.equal((await carryTwo(2)).held, true, "the same two outputs again: held");
       await assert.rejects(
