@@ -95,12 +95,14 @@ export async function measure(
   workload: string,
   workflows: number,
   steps: number,
-  body: (before: Snapshot) => Promise<{ latencies?: number[]; clientRpcs?: number }>,
+  body: (
+    before: Snapshot,
+  ) => Promise<{ latencies?: number[]; clientRpcs?: number; extra?: Record<string, unknown> }>,
 ): Promise<Row> {
   const before = await t.snapshot();
   const cpu0 = t.cpu?.();
   const t0 = performance.now();
-  const { latencies, clientRpcs } = await body(before);
+  const { latencies, clientRpcs, extra } = await body(before);
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = t.cpu?.();
   const after = await t.snapshot();
@@ -122,6 +124,7 @@ export async function measure(
     ),
     ...t.rss(),
   };
+  if (extra) row.extra = { ...row.extra, ...extra };
   if (cpu0 && cpu1) {
     // CPU ms per workflow by process: where the time of a workload goes.
     const perWf: Record<string, number> = {};
@@ -220,12 +223,25 @@ export function latency(
 ): Promise<Row> {
   return measure(t, workload, runs, type === "bench3" ? 3 : 2, async () => {
     const latencies: number[] = [];
+    // Where a lone run's time goes, as the client sees it: the start's answer, then the result.
+    const starts: number[] = [];
+    const results: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      await (await t.client.start(type)).result();
-      latencies.push(performance.now() - t0);
+      const run = await t.client.start(type);
+      const t1 = performance.now();
+      await run.result();
+      const t2 = performance.now();
+      latencies.push(t2 - t0);
+      starts.push(t1 - t0);
+      results.push(t2 - t1);
     }
-    return { latencies, clientRpcs: 2 * runs };
+    const p50 = (xs: number[]) => round(xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)], 2);
+    return {
+      latencies,
+      clientRpcs: 2 * runs,
+      extra: { startP50: p50(starts), resultP50: p50(results) },
+    };
   });
 }
 
