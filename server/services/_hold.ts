@@ -3,8 +3,8 @@
  * stays RUNNING, the Sleep call is answered when the run is due — by the database's clock, as a
  * suspended run's wake-up is — after reading that the run is still held under the lease (not
  * cancelled, paused or reclaimed meanwhile), so the worker goes on from its sleep without a
- * suspension, a claim or a replay, and never past a cancel. A hold longer than {@linkcode maxHoldMs} is a suspension instead, and
- * so is a hold whose caller hangs up.
+ * suspension, a claim or a replay, and never past a cancel. A hold longer than
+ * {@linkcode maxHoldMs} is a suspension instead, and so is a hold whose caller hangs up.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { workTopic } from "../engine/notify.ts";

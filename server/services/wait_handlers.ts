@@ -164,14 +164,11 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       // Held: the run stays with its worker, answered when due (its sleeps alone are awaited).
       const hold = req.hold && holdable(ctx, resumeAt);
       const suspension = { namespaceId, runId, fence, workerId, sleeps, resumeAt, hold };
-      if (hold && !sleeps.length && !carried.length) {
-        // Nothing to record (a step's retry, or sleeps recorded before): only the wait, and
-        // the read that the run is still held.
-        const due = { ...suspension, resumeAt: resumeAt! };
-        if (!await heldUntilDue(ctx, due, call.signal)) throw run.lost();
-        return create(SleepResponseSchema, { resumeAt: ts(resumeAt), held: true });
-      }
-      const suspended = carried.length
+      // A hold with nothing to record (a step's retry, or sleeps recorded before) writes
+      // nothing: only the wait, and the read that the run is still held.
+      const suspended = hold && !sleeps.length && !carried.length
+        ? { due: false, workflowType: "" }
+        : carried.length
         ? await suspendRunWithSteps(db, suspension, carried)
         : await queue.suspendRun(db, suspension);
       if (!suspended) throw run.lost();

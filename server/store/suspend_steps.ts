@@ -35,10 +35,10 @@ export async function suspendRunWithSteps(
 /** Whether each of `steps` is stored, COMPLETED, by its worker with these very bytes. */
 async function allStoredBefore(tx: Queryable, steps: StepOutput[]): Promise<boolean> {
   for (const step of steps) {
+    const [namespaceId, runId, , workerId, name, occurrence, output] = stepOutputParams(step);
     const [row] = await tx.query<{ same: boolean }>(
-      `select ${sameOutputStored} and exists (select 1 from kagzi_runs r where r.namespace_id = $1
-         and r.run_id = $2 and r.fence = $3 and r.status = 'RUNNING') as same`,
-      stepOutputParams(step).slice(0, 7),
+      `select ${sameOutputStored("$3", "$4", "$5", "$6")} as same`,
+      [namespaceId, runId, workerId, name, occurrence, output],
     );
     if (!row.same) return false;
   }
@@ -47,12 +47,15 @@ async function allStoredBefore(tx: Queryable, steps: StepOutput[]): Promise<bool
 
 /**
  * A held Sleep sent again (its first call was answered by a server that died while holding it):
- * this worker stored this very output before (parameters $1 to $7 as stepOutputCtes'), and the run is still RUNNING under the same lease
- * (the suspension's own condition), so the retry holds the run again instead of losing it.
+ * this worker stored this very output before ($1 namespace, $2 run, then the placeholders of the
+ * worker, the step's name, occurrence and output). The suspension itself checks that the run is
+ * still RUNNING under the same lease, so the retry holds the run again instead of losing it.
  */
-const sameOutputStored = `exists (select 1 from kagzi_steps d
-       where d.namespace_id = $1 and d.run_id = $2 and d.kind = 'FUNCTION' and d.name = $5
-         and d.occurrence = $6 and d.status = 'COMPLETED' and d.worker_id = $4 and d.output = $7)`;
+const sameOutputStored = (worker: string, name: string, occurrence: string, output: string) =>
+  `exists (select 1 from kagzi_steps d
+       where d.namespace_id = $1 and d.run_id = $2 and d.kind = 'FUNCTION' and d.name = ${name}
+         and d.occurrence = ${occurrence} and d.status = 'COMPLETED' and d.worker_id = ${worker}
+         and d.output = ${output})`;
 
 /**
  * One output and the suspension in one statement (a step, then a sleep: the common case), one
@@ -69,7 +72,7 @@ function suspendWithStep(
     // $1 to $4 (namespace, run, fence, worker) are the suspension's own.
     params: stepOutputParams(step, s).slice(4),
     gate: s.hold
-      ? `(exists (select 1 from ins) or ${sameOutputStored})`
+      ? `(exists (select 1 from ins) or ${sameOutputStored("$4", "$5", "$6", "$7")})`
       : "exists (select 1 from ins)",
   });
 }
