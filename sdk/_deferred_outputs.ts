@@ -18,6 +18,7 @@
 import type { Req, WorkerRpc } from "./_rpc.ts";
 import { permanentRefusal } from "./_step_attempt.ts";
 import { afterMicrotasks } from "./_tick.ts";
+import type { OutputSpan } from "./_tracing.ts";
 
 /** A step output held back. */
 export type HeldOutput = Req<"completeStep">;
@@ -41,6 +42,8 @@ export interface DeferHost {
 /** The step outputs of one execution not stored yet. */
 export class DeferredOutputs {
   #pending: HeldOutput[] = [];
+  /** The spans of held-back outputs not stored yet (carried ones included, until stored). */
+  #spans = new Map<HeldOutput, OutputSpan>();
   #flushing: Promise<void> | undefined;
   /** A store after the pending microtasks is asked for (one per batch held back). */
   #armed = false;
@@ -48,12 +51,13 @@ export class DeferredOutputs {
   constructor(private readonly host: DeferHost) {}
 
   /** Holds `out` back (true), or false: store it now, as without this. */
-  defer(out: HeldOutput): boolean {
+  defer(out: HeldOutput, span?: OutputSpan): boolean {
     if (
       !this.host.rpc.carries.stepsWithCompletion || this.#pending.length >= maxDeferred ||
       [...this.#pending, out].reduce((n, o) => n + size(o), 0) > maxDeferredBytes
     ) return false;
     this.#pending.push(out);
+    if (span) this.#spans.set(out, span);
     this.#arm();
     return true;
   }
@@ -97,6 +101,22 @@ export class DeferredOutputs {
     return this.#take();
   }
 
+  /** The carried outputs were stored with the call that carried them: their spans end. */
+  stored(outs: HeldOutput[]): void {
+    for (const out of outs) this.#end(out, true);
+  }
+
+  /** The execution ends: the spans of outputs it did not store end as abandoned. */
+  abandon(): void {
+    for (const out of [...this.#spans.keys()]) this.#end(out, false);
+  }
+
+  #end(out: HeldOutput, stored: boolean): void {
+    const span = this.#spans.get(out);
+    this.#spans.delete(out);
+    span?.end(stored);
+  }
+
   /** Puts outputs back: the completion that carried them was refused. */
   restore(outs: HeldOutput[]): void {
     this.#pending.unshift(...outs);
@@ -109,24 +129,29 @@ export class DeferredOutputs {
   async #store(out: HeldOutput): Promise<void> {
     const name = out.step?.name ?? "";
     let refused: string | undefined;
+    const span = this.#spans.get(out);
+    const call = () => this.host.rpc.call("completeStep", out);
     const res = await this.host.send(() =>
-      this.host.rpc.call("completeStep", out).catch((err) => {
+      (span ? span.within(call) : call()).catch((err) => {
         refused = permanentRefusal(err);
         if (!refused) throw err;
         return null;
       })
     );
+    this.#end(out, !!res && sameOutput(res, out));
     if (res === undefined) return;
     // The workflow went on with this output: refused (which the SDK's own checks rule out),
     // the execution stops and the run resumes from what is stored.
     if (res === null) this.host.release(`the output of step "${name}" was refused: ${refused}`);
     else if (res.paused) this.host.release("the run was paused");
-    else if (
-      res.record?.output && !sameBytes(res.record.output.data, out.output?.data ?? new Uint8Array())
-    ) {
-      this.host.release(`step "${name}" has another output stored`);
-    }
+    else if (!sameOutput(res, out)) this.host.release(`step "${name}" has another output stored`);
   }
+}
+
+/** Whether what the server stored for the step is `out`'s output (or it stored `out`). */
+function sameOutput(res: { record?: { output?: { data: Uint8Array } } }, out: HeldOutput): boolean {
+  const stored = res.record?.output;
+  return !stored || sameBytes(stored.data, out.output?.data ?? new Uint8Array());
 }
 
 function size(out: HeldOutput): number {

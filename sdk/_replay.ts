@@ -108,9 +108,11 @@ export class Execution {
     this.#trace = new RunTrace(this.task, this.rpc.namespace);
     try {
       const outcome = await this.#execute();
+      this.#deferred.abandon();
       this.#trace.end(outcome);
       return outcome;
     } catch (err) {
+      this.#deferred.abandon();
       this.#trace.end("abandoned", err);
       throw err;
     }
@@ -273,7 +275,7 @@ export class Execution {
       workflowType: this.task.workflowType,
       report: (send) => this.#report(send),
       flush: () => this.#deferred.flush(),
-      defer: (out) => !this.#stopping && !this.#released && this.#deferred.defer(out),
+      defer: (out, span) => !this.#stopping && !this.#released && this.#deferred.defer(out, span),
       rpc: this.rpc,
       lease: this.lease,
       signal: this.abort.signal,

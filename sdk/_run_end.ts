@@ -78,6 +78,7 @@ export async function reportEnd(
       error: new NonRetryableError(`The workflow's output was refused: ${refusal}`),
     });
   }
+  if (ok) h.deferred.stored(steps);
   if (ok) h.log.debug(`run ${runId} (${workflowType}) completed`, h.fields());
   return ok ? "completed" : "abandoned";
 }
@@ -105,6 +106,7 @@ export async function reportSuspend(
     if (h.released()) return "abandoned";
     ok = await h.rpc.call("sleep", req);
   }
+  if (ok && steps.length) h.deferred.stored(steps);
   return !ok ? "abandoned" : ok.held ? "held" : "suspended";
 }
 

@@ -12,7 +12,7 @@ import { toErrorDetail } from "./_errors_wire.ts";
 import { decodeJson, encodeJson } from "./_payload.ts";
 import { type Retry, retryToProto } from "./retry.ts";
 import type { Req, WorkerRpc } from "./_rpc.ts";
-import type { RunTrace } from "./_tracing.ts";
+import type { OutputSpan, RunTrace, StepTrace } from "./_tracing.ts";
 import type { Logger } from "./logger.ts";
 
 /** How an attempt ended: a value, a failure for good, a scheduled retry, or nothing (released). */
@@ -43,8 +43,11 @@ export interface AttemptHost {
   report<R>(send: () => Promise<R | undefined>): Promise<R | undefined>;
   /** Stores the step outputs held back for the completion (see `_deferred_outputs.ts`). */
   flush(): Promise<void>;
-  /** Holds a step output back for the completion (true), or false: store it now. */
-  defer(out: Req<"completeStep">): boolean;
+  /**
+   * Holds a step output back for the completion (true), or false: store it now. `span` is
+   * ended once the output is stored (or never will be by this execution).
+   */
+  defer(out: Req<"completeStep">, span: OutputSpan): boolean;
 }
 
 /** What a step attempt is: its name and occurrence, retry policy and timeout. */
@@ -64,14 +67,26 @@ export async function attemptStep<T>(
   call: StepCall<T>,
 ): Promise<AttemptResult<T>> {
   const span = host.trace.step(call.name, call.occurrence);
-  const result = await span.within(() => tryStep(host, call));
-  span.end(result);
+  const output = heldSpan(span);
+  const result = await span.within(() => tryStep(host, call, output));
+  // A held-back output's span ends when the output is stored, as a stored one's does.
+  if (!output.held) span.end(result);
   return result;
+}
+
+/** The span of a step whose output may be held back: then it ends once the output is stored. */
+function heldSpan(span: StepTrace): OutputSpan & { held: boolean } {
+  return {
+    held: false,
+    within: (fn) => span.within(fn),
+    end: (stored) => span.end(stored ? { kind: "value" } : { kind: "gone" }),
+  };
 }
 
 async function tryStep<T>(
   host: AttemptHost,
   { name, occurrence, retry, timeoutMs, fn, rateLimit }: StepCall<T>,
+  span: OutputSpan & { held: boolean },
 ): Promise<AttemptResult<T>> {
   const step = { kind: StepKind.FUNCTION, name, occurrence };
   // No step starts before the outputs the workflow went on with are stored.
@@ -101,7 +116,8 @@ async function tryStep<T>(
     }
     let refused: string | undefined;
     const req = { lease: host.lease, step, output: output!, startedAt };
-    if ("value" in outcome && host.defer(req)) {
+    if ("value" in outcome && host.defer(req, span)) {
+      span.held = true;
       // Stored before anything else of the run happens, or with its completion: the workflow
       // goes on with the value as a replay would see it.
       try {

@@ -126,6 +126,13 @@ export class RunTrace {
   }
 }
 
+/** The span of a held-back output's step: ended once the output is stored, or never will be. */
+export interface OutputSpan {
+  /** Calls `fn` with the step's span active: its store is the step's. */
+  within<T>(fn: () => T): T;
+  end(stored: boolean): void;
+}
+
 /** The span of one step attempt. */
 export class StepTrace {
   readonly #span: Span;

@@ -17,6 +17,9 @@ interface Span {
   parentSpanId: string;
   attributes: Record<string, unknown>;
   events: string[];
+  /** Start and end, ns since the epoch. */
+  start: bigint;
+  end: bigint;
 }
 
 interface OtlpValue {
@@ -64,6 +67,8 @@ function collector() {
             parentSpanId: s.parentSpanId ?? "",
             attributes: attrs(s.attributes),
             events: (s.events ?? []).map((e: { name: string }) => e.name),
+            start: BigInt(s.startTimeUnixNano ?? 0),
+            end: BigInt(s.endTimeUnixNano ?? 0),
           });
         }
       }
@@ -118,13 +123,25 @@ Deno.test(`a run's execution and steps join the trace of the start, across clien
 
     const inTrace = () => col.spans.filter((s) => s.traceId === traceId);
     const named = (name: string) => inTrace().filter((s) => s.name === name);
+    /** The server's statements that stored the step outputs, in the order they ran. */
+    const stepStores = () =>
+      inTrace().filter((s) =>
+        s.service === "kagzi-server" && s.name.startsWith("db ") &&
+        String(s.attributes["db.query.text"]).includes("insert into kagzi_steps")
+      ).sort((a, b) => a.start < b.start ? -1 : 1);
+    /** The worker's Report calls (batched, outside the run's trace), in the order they began. */
+    const reports = () =>
+      col.spans.filter((s) =>
+        s.service === "kagzi-worker" &&
+        String(s.attributes["url.full"]).endsWith("/kagzi.v1.WorkerService/Report")
+      ).sort((a, b) => a.start < b.start ? -1 : 1);
     await waitFor(
       "the client's, worker's and server's spans",
       () =>
         named("kagzi.start three-steps").length === 1 &&
         named("kagzi.run three-steps").length === 1 &&
         inTrace().filter((s) => s.name.startsWith("kagzi.step ")).length === 3 &&
-        inTrace().some((s) => s.service === "kagzi-server" && s.name.startsWith("db ")) &&
+        stepStores().length === 2 && reports().length > 0 &&
         // A request span is exported when it ends, after the statements it made.
         inTrace().filter((s) => s.name.startsWith("db ")).every((s) =>
           inTrace().some((p) => p.spanId === s.parentSpanId)
@@ -151,6 +168,21 @@ Deno.test(`a run's execution and steps join the trace of the start, across clien
       "kagzi.step three",
       "kagzi.step two",
     ]);
+    // A step's span ends once its output is stored, also when the output was held back: the
+    // first two are stored before the next step starts (CompleteStep), the last one with the
+    // completion (in a Report).
+    const [one, two, three] = [...steps].sort((a, b) => a.start < b.start ? -1 : 1);
+    const stores = stepStores();
+    assert.ok(one.end >= stores[0].end, "step one ends after its output's statement");
+    assert.ok(two.end >= stores[1].end, "step two ends after its output's statement");
+    // Each store is its step's, though sent when the next step starts.
+    const byId = new Map(inTrace().map((s) => [s.spanId, s]));
+    const stepOf = (s: Span | undefined): string | undefined =>
+      !s || s.name.startsWith("kagzi.step ") ? s?.name : stepOf(byId.get(s.parentSpanId));
+    assert.deepEqual(stores.map(stepOf), ["kagzi.step one", "kagzi.step two"]);
+    const completion = reports().find((r) => r.start > three.start)!;
+    assert.ok(three.end >= completion.end, "step three ends after the completion carried it");
+    for (const s of steps) assert.equal(s.attributes["kagzi.outcome"], undefined, s.name);
     for (const s of steps) {
       assert.equal(s.service, "kagzi-worker");
       assert.equal(s.parentSpanId, run.spanId, `${s.name} is a child of the run`);
@@ -160,7 +192,6 @@ Deno.test(`a run's execution and steps join the trace of the start, across clien
 
     // The server's request spans continue the callers' spans; its statements are their children.
     const serverSpans = inTrace().filter((s) => s.service === "kagzi-server");
-    const byId = new Map(inTrace().map((s) => [s.spanId, s]));
     const db = serverSpans.filter((s) => s.name.startsWith("db "));
     assert.ok(db.length > 0);
     for (const s of db) {
