@@ -52,7 +52,10 @@ export class TokenSigner {
     if (!force && performance.now() - this.#loadedAt < reloadMs && this.#keys.size) return;
     this.#loading ??= (async () => {
       try {
-        const rows = await loadSecrets(this.db, fresh());
+        let rows = await loadSecrets(this.db, fresh());
+        // Another replica made the first secret at the same moment (our insert met its row,
+        // which our statement could not see): it has committed, so read again.
+        if (!rows.length) rows = await loadSecrets(this.db, fresh());
         const keys = new Map<number, CryptoKey>();
         for (const r of rows) {
           keys.set(
