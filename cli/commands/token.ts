@@ -83,7 +83,8 @@ const list: Command = {
 const rotateSecret: Command = {
   name: "rotate-secret",
   args: "",
-  summary: "Add a new secret for signing token URLs (admin key); prints its id",
+  summary:
+    "Add a new secret for signing token URLs (admin key); prints its id, and how many were retired",
   details: "URLs handed out before stay valid, unless --retire-older: then every older secret\n" +
     "is deleted and their URLs are refused (401) by every server at once. Pending tokens'\n" +
     "URLs signed with the new secret: `kagzi token list <run>`.",
