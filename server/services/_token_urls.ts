@@ -9,7 +9,7 @@
  * (`token_service.ts`). Verification is constant-time (WebCrypto's verify).
  */
 import type { StepRecord } from "@kagzi/proto";
-import { UnauthorizedError } from "../errors.ts";
+import { ConflictError, UnauthorizedError } from "../errors.ts";
 import type { Db } from "../store/db.ts";
 import { addSecret, loadSecrets, newestSecretId, secretExists } from "../store/token_secrets.ts";
 
@@ -178,6 +178,15 @@ export class TokenSigner {
     for (let i = 0;; i++) {
       await this.#load(true);
       const added = await addSecret(this.db, fresh(), retireOlder);
+      if (!added && i >= 4 && retireOlder) {
+        // A retire must not come back having retired nothing: say so, and the caller tries again.
+        throw new ConflictError(
+          "retireOlder",
+          "",
+          "Cannot rotate the token secret: other rotations ran at the same moment five times " +
+            "over; nothing was retired, try again",
+        );
+      }
       if (added || i >= 4) {
         await this.#load(true);
         return { secretId: added?.secret_id ?? this.#newest, retired: added?.retired ?? 0 };
