@@ -61,7 +61,12 @@ export type {
   SignalOptions,
   SignalSent,
 } from "./client/signals.ts";
-export type { TokenCallOptions, TokenInfo } from "./client/tokens.ts";
+export type {
+  RotateTokenSecretOptions,
+  TokenCallOptions,
+  TokenInfo,
+  TokenSecretRotation,
+} from "./client/tokens.ts";
 export { type Duration, parseDuration } from "./duration.ts";
 export {
   KagziError,

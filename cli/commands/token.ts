@@ -1,4 +1,7 @@
-/** `kagzi token …`: complete or fail a run's token by its id, list a run's tokens. */
+/**
+ * `kagzi token …`: complete or fail a run's token by its id, list a run's tokens, rotate the
+ * secret token URLs are signed with.
+ */
 import type { TokenInfo } from "@kagzi/sdk";
 import { type Command, type Group, jsonFlag, str } from "../_command.ts";
 import { Exit, UsageError } from "../_errors.ts";
@@ -77,9 +80,30 @@ const list: Command = {
   },
 };
 
+const rotateSecret: Command = {
+  name: "rotate-secret",
+  args: "",
+  summary:
+    "Add a new secret for signing token URLs (admin key); prints its id, and how many were retired",
+  details: "URLs handed out before stay valid, unless --retire-older: then every older secret\n" +
+    "is deleted and their URLs are refused (401) by every server at once. Pending tokens'\n" +
+    "URLs signed with the new secret: `kagzi token list <run>`.",
+  flags: {
+    "retire-older": { type: "boolean", help: "delete every older secret (revoke their URLs)" },
+  },
+  min: 0,
+  max: 0,
+  async run(rt, v) {
+    const client = await rt.client();
+    const r = await client.rotateTokenSecretDetailed({ retireOlder: v["retire-older"] === true });
+    rt.out.item([["Secret ID", r.secretId], ["Retired", String(r.retired)]], r);
+    return Exit.ok;
+  },
+};
+
 /** The `token` group. */
 export const tokenGroup: Group = {
   name: "token",
-  summary: "Complete, fail and list the tokens runs wait on",
-  commands: [complete, fail, list],
+  summary: "Complete, fail and list the tokens runs wait on; rotate their URL secret",
+  commands: [complete, fail, list, rotateSecret],
 };

@@ -32,7 +32,12 @@ import {
 } from "./signals.ts";
 import type { AnyWorkflowRef, InputOf, OutputOf } from "../workflow_ref.ts";
 import * as tokens from "./tokens.ts";
-import type { TokenCallOptions, TokenInfo } from "./tokens.ts";
+import type {
+  RotateTokenSecretOptions,
+  TokenCallOptions,
+  TokenInfo,
+  TokenSecretRotation,
+} from "./tokens.ts";
 import type { ConnectOptions, NamespaceOption } from "./options.ts";
 import { KagziOperations } from "./kagzi_operations.ts";
 
@@ -125,9 +130,18 @@ export class Kagzi extends KagziOperations {
     return tokens.listTokens(this.#services, this.#ns(options), runId);
   }
 
-  /** Adds a secret for signing token URLs (admin key); earlier URLs stay valid. Its id. */
-  rotateTokenSecret(): Promise<number> {
-    return tokens.rotateTokenSecret(this.#services);
+  /**
+   * Adds a secret for signing token URLs (admin key); its id. Earlier URLs stay valid unless
+   * `retireOlder`: then every older secret is deleted and their URLs are refused (401) at once
+   * on every server; `listTokens` hands out the pending tokens' URLs signed anew.
+   */
+  async rotateTokenSecret(options: RotateTokenSecretOptions = {}): Promise<number> {
+    return (await tokens.rotateTokenSecret(this.#services, options)).secretId;
+  }
+
+  /** Like {@linkcode Kagzi.rotateTokenSecret}: the new id and how many secrets were retired. */
+  rotateTokenSecretDetailed(options: RotateTokenSecretOptions = {}): Promise<TokenSecretRotation> {
+    return tokens.rotateTokenSecret(this.#services, options);
   }
 
   /** The signals of run `runId`, pending and consumed, oldest first. */

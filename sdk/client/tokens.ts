@@ -93,7 +93,40 @@ export async function listTokens(
   return res.tokens.map(tokenFromWire);
 }
 
-/** Adds a new secret for token URLs; the id of the new secret. */
-export async function rotateTokenSecret(services: Services): Promise<number> {
-  return (await rpc(() => services.tokens.rotateTokenSecret({}))).secretId;
+/** Options of `client.rotateTokenSecret()`. */
+export interface RotateTokenSecretOptions {
+  /**
+   * Also delete every older secret, in the same transaction: URLs signed with them are refused
+   * (401) by every server from then on — the way to revoke a leaked secret. Pending tokens keep
+   * working through new URLs: `listTokens` hands them out signed with the new secret.
+   * @default false
+   */
+  retireOlder?: boolean;
+}
+
+/** What a rotation of the token URL secret did. */
+export interface TokenSecretRotation {
+  /** The new secret's id: every URL handed out from now on is signed with it. */
+  secretId: number;
+  /** How many older secrets were deleted (0 unless `retireOlder`). */
+  retired: number;
+}
+
+/** Adds a new secret for token URLs (retiring the older ones when asked). */
+export async function rotateTokenSecret(
+  services: Services,
+  options: RotateTokenSecretOptions,
+): Promise<TokenSecretRotation> {
+  const retireOlder = (options ?? {}).retireOlder ?? false;
+  if (typeof retireOlder !== "boolean") {
+    throw new KagziError(
+      "INVALID_ARGUMENT",
+      `Cannot rotate the token secret: "retireOlder" is ${
+        JSON.stringify(retireOlder) ?? typeof retireOlder
+      }; it must be true or false`,
+      { subject: "retireOlder", nonRetryable: true },
+    );
+  }
+  const res = await rpc(() => services.tokens.rotateTokenSecret({ retireOlder }));
+  return { secretId: res.secretId, retired: res.retired };
 }

@@ -1,18 +1,19 @@
 /**
  * `POST /v1/tokens/{namespace}/{tokenId}?sig={secretId}.{hmac}`: completes a token with the
  * JSON body, for any HTTP client and without an API key — the signature in the URL is the
- * credential (`services/_token_urls.ts`). It is checked before the body is read; a bad one is
- * 401 and changes nothing. The body is refused (400, 413) before any write when it is not JSON
- * or is over the payload limit. Answers are JSON `{code, message}` on error (Connect's code
- * names), `{tokenId, runId, status}` on success; a token completed before, failed or expired is
- * 409 (`failed_precondition`) and keeps its outcome.
+ * credential (`services/_token_urls.ts`). It is checked before the body is read, and its
+ * secret again in the completion's transaction; a bad one, or one signed with a secret a
+ * rotation retired, is 401 and changes nothing. The body is refused (400, 413) before any write
+ * when it is not JSON or is over the payload limit. Answers are JSON `{code, message}` on error
+ * (Connect's code names), `{tokenId, runId, status}` on success; a token completed before,
+ * failed or expired is 409 (`failed_precondition`) and keeps its outcome.
  */
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
-import { InvalidArgumentError, UnauthorizedError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { toConnectError } from "../errors.ts";
 import type { ServiceContext } from "../services/_context.ts";
-import { tokenPathPrefix } from "../services/_token_urls.ts";
+import { signatureRefused, tokenPathPrefix } from "../services/_token_urls.ts";
 import { settleToken } from "../services/token_service.ts";
 import * as v from "../services/_validate.ts";
 
@@ -75,12 +76,8 @@ export function tokenCallback(ctx: ServiceContext): (req: Request) => Promise<Re
       const namespaceId = v.namespace(op, namespace);
       const tokenId = v.runId(op, id, "token_id");
       const sig = url.searchParams.get("sig") ?? "";
-      if (!(await ctx.tokens.verify(namespaceId, tokenId, sig))) {
-        throw new UnauthorizedError(
-          `Cannot ${op}: the URL's signature ("sig") is missing or does not match token ` +
-            `"${tokenId}"; use the URL the run handed out (t.url)`,
-        );
-      }
+      const secretId = await ctx.tokens.verify(namespaceId, tokenId, sig);
+      if (secretId === undefined) throw signatureRefused(op, tokenId);
       const body = await readLimited(req, v.maxPayloadBytes);
       if (!body) {
         return Response.json({
@@ -106,7 +103,7 @@ export function tokenCallback(ctx: ServiceContext): (req: Request) => Promise<Re
         "body",
         { data, metadata: data.byteLength ? { encoding: "json" } : {} } as never,
       );
-      const token = await settleToken(ctx, op, namespaceId, tokenId, { value }, req.url);
+      const token = await settleToken(ctx, op, namespaceId, tokenId, { value }, req.url, secretId);
       return Response.json({ tokenId: token.tokenId, runId: token.runId, status: "COMPLETED" });
     } catch (err) {
       return answer(toConnectError(err, (msg, e) => ctx.log.error(`${op}: ${msg}`, e)));

@@ -60,7 +60,7 @@ export async function tasksFor(
     })
   );
   // TOKEN steps carry their signed URL (the replay hands the same token to the code again).
-  for (const t of tasks) await ctx.tokens.fillUrls(requestUrl, namespaceId, t.steps);
+  await ctx.tokens.fillUrls(requestUrl, namespaceId, tasks.flatMap((t) => t.steps));
   return tasks;
 }
 

@@ -20,8 +20,10 @@ import {
 import { InvalidArgumentError, NotFoundError, PreconditionError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import * as runs from "../store/runs.ts";
+import { lockSecret } from "../store/token_secrets.ts";
 import * as tokens from "../store/tokens.ts";
 import type { ServiceContext } from "./_context.ts";
+import { signatureRefused } from "./_token_urls.ts";
 import { errorFromJson, errorToJson, payloadOf, ts } from "./_convert.ts";
 import { runNotFound } from "./_not_found.ts";
 import * as v from "./_validate.ts";
@@ -61,7 +63,9 @@ async function tokenToProto(
 /**
  * Completes (`value`) or fails (`reason`) token `tokenId` of a namespace and wakes its run.
  * NOT_FOUND when there is no such token; PRECONDITION_FAILED, changing nothing, when it was
- * settled before, has expired, or its run has ended.
+ * settled before, has expired, or its run has ended. `secretId` (the signed URL path): the
+ * secret the URL was signed with, locked in the same transaction — UNAUTHORIZED, changing
+ * nothing, when a rotation retired it.
  */
 export async function settleToken(
   ctx: ServiceContext,
@@ -70,6 +74,7 @@ export async function settleToken(
   tokenId: string,
   outcome: { value: { data: Uint8Array; metadata: Record<string, string> } } | { reason: string },
   requestUrl: string,
+  secretId?: number,
 ): Promise<Token> {
   const stored: tokens.TokenOutcome = "value" in outcome ? outcome : {
     error: errorToJson(create(ErrorDetailSchema, {
@@ -81,10 +86,15 @@ export async function settleToken(
       message: outcome.reason,
     })),
   };
-  const res = await ctx.db.transaction((tx) =>
-    tokens.settleToken(tx, namespaceId, tokenId, stored)
-  );
+  const res = await ctx.db.transaction(async (tx) => {
+    if (secretId !== undefined && !(await lockSecret(tx, secretId))) {
+      return { kind: "retired" } as const;
+    }
+    return await tokens.settleToken(tx, namespaceId, tokenId, stored);
+  });
   switch (res.kind) {
+    case "retired":
+      throw signatureRefused(op, tokenId);
     case "not_found":
       throw new NotFoundError(
         "token",
@@ -152,13 +162,16 @@ export function tokenService(ctx: ServiceContext): ServiceImpl<typeof TokenServi
       if (rows.length === 0 && !(await runs.getRun(ctx.db, namespaceId, runId))) {
         throw runNotFound(namespaceId, runId);
       }
+      // Signed with the newest secret even when another replica rotated a moment ago: after a
+      // rotation that retired the older ones, these are the URLs to send again.
+      if (rows.length) await ctx.tokens.refresh();
       return create(ListTokensResponseSchema, {
         tokens: await Promise.all(rows.map((t) => tokenToProto(ctx, call.url, t))),
       });
     },
 
-    async rotateTokenSecret() {
-      return create(RotateTokenSecretResponseSchema, { secretId: await ctx.tokens.rotate() });
+    async rotateTokenSecret(req) {
+      return create(RotateTokenSecretResponseSchema, await ctx.tokens.rotate(req.retireOlder));
     },
   };
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kagzi/v1/tokens.proto.
  */
 export const file_kagzi_v1_tokens: GenFile = /*@__PURE__*/
-  fileDesc("ChVrYWd6aS92MS90b2tlbnMucHJvdG8SCGthZ3ppLnYxItkCCgVUb2tlbhIQCgh0b2tlbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRISCgpvY2N1cnJlbmNlGAQgASgFEiUKBnN0YXR1cxgFIAEoDjIVLmthZ3ppLnYxLlRva2VuU3RhdHVzEgsKA3VybBgGIAEoCRIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp0aW1lb3V0X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBXZhbHVlGAogASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgLIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIl0KFENvbXBsZXRlVG9rZW5SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIQCgh0b2tlbl9pZBgCIAEoCRIgCgV2YWx1ZRgDIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQiNwoVQ29tcGxldGVUb2tlblJlc3BvbnNlEh4KBXRva2VuGAEgASgLMg8ua2FnemkudjEuVG9rZW4iRwoQRmFpbFRva2VuUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEAoIdG9rZW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJIjMKEUZhaWxUb2tlblJlc3BvbnNlEh4KBXRva2VuGAEgASgLMg8ua2FnemkudjEuVG9rZW4iNgoRTGlzdFRva2Vuc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSI1ChJMaXN0VG9rZW5zUmVzcG9uc2USHwoGdG9rZW5zGAEgAygLMg8ua2FnemkudjEuVG9rZW4iGgoYUm90YXRlVG9rZW5TZWNyZXRSZXF1ZXN0Ii4KGVJvdGF0ZVRva2VuU2VjcmV0UmVzcG9uc2USEQoJc2VjcmV0X2lkGAEgASgFKpQBCgtUb2tlblN0YXR1cxIcChhUT0tFTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRUT0tFTl9TVEFUVVNfUEVORElORxABEhoKFlRPS0VOX1NUQVRVU19DT01QTEVURUQQAhIXChNUT0tFTl9TVEFUVVNfRkFJTEVEEAMSGAoUVE9LRU5fU1RBVFVTX0VYUElSRUQQBDLNAgoMVG9rZW5TZXJ2aWNlElAKDUNvbXBsZXRlVG9rZW4SHi5rYWd6aS52MS5Db21wbGV0ZVRva2VuUmVxdWVzdBofLmthZ3ppLnYxLkNvbXBsZXRlVG9rZW5SZXNwb25zZRJECglGYWlsVG9rZW4SGi5rYWd6aS52MS5GYWlsVG9rZW5SZXF1ZXN0Ghsua2FnemkudjEuRmFpbFRva2VuUmVzcG9uc2USRwoKTGlzdFRva2VucxIbLmthZ3ppLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Ghwua2FnemkudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElwKEVJvdGF0ZVRva2VuU2VjcmV0EiIua2FnemkudjEuUm90YXRlVG9rZW5TZWNyZXRSZXF1ZXN0GiMua2FnemkudjEuUm90YXRlVG9rZW5TZWNyZXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kagzi_v1_common]);
+  fileDesc("ChVrYWd6aS92MS90b2tlbnMucHJvdG8SCGthZ3ppLnYxItkCCgVUb2tlbhIQCgh0b2tlbl9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRISCgpvY2N1cnJlbmNlGAQgASgFEiUKBnN0YXR1cxgFIAEoDjIVLmthZ3ppLnYxLlRva2VuU3RhdHVzEgsKA3VybBgGIAEoCRIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp0aW1lb3V0X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBXZhbHVlGAogASgLMhEua2FnemkudjEuUGF5bG9hZBIkCgVlcnJvchgLIAEoCzIVLmthZ3ppLnYxLkVycm9yRGV0YWlsIl0KFENvbXBsZXRlVG9rZW5SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIQCgh0b2tlbl9pZBgCIAEoCRIgCgV2YWx1ZRgDIAEoCzIRLmthZ3ppLnYxLlBheWxvYWQiNwoVQ29tcGxldGVUb2tlblJlc3BvbnNlEh4KBXRva2VuGAEgASgLMg8ua2FnemkudjEuVG9rZW4iRwoQRmFpbFRva2VuUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEAoIdG9rZW5faWQYAiABKAkSDgoGcmVhc29uGAMgASgJIjMKEUZhaWxUb2tlblJlc3BvbnNlEh4KBXRva2VuGAEgASgLMg8ua2FnemkudjEuVG9rZW4iNgoRTGlzdFRva2Vuc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSI1ChJMaXN0VG9rZW5zUmVzcG9uc2USHwoGdG9rZW5zGAEgAygLMg8ua2FnemkudjEuVG9rZW4iMAoYUm90YXRlVG9rZW5TZWNyZXRSZXF1ZXN0EhQKDHJldGlyZV9vbGRlchgBIAEoCCI/ChlSb3RhdGVUb2tlblNlY3JldFJlc3BvbnNlEhEKCXNlY3JldF9pZBgBIAEoBRIPCgdyZXRpcmVkGAIgASgFKpQBCgtUb2tlblN0YXR1cxIcChhUT0tFTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRUT0tFTl9TVEFUVVNfUEVORElORxABEhoKFlRPS0VOX1NUQVRVU19DT01QTEVURUQQAhIXChNUT0tFTl9TVEFUVVNfRkFJTEVEEAMSGAoUVE9LRU5fU1RBVFVTX0VYUElSRUQQBDLNAgoMVG9rZW5TZXJ2aWNlElAKDUNvbXBsZXRlVG9rZW4SHi5rYWd6aS52MS5Db21wbGV0ZVRva2VuUmVxdWVzdBofLmthZ3ppLnYxLkNvbXBsZXRlVG9rZW5SZXNwb25zZRJECglGYWlsVG9rZW4SGi5rYWd6aS52MS5GYWlsVG9rZW5SZXF1ZXN0Ghsua2FnemkudjEuRmFpbFRva2VuUmVzcG9uc2USRwoKTGlzdFRva2VucxIbLmthZ3ppLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Ghwua2FnemkudjEuTGlzdFRva2Vuc1Jlc3BvbnNlElwKEVJvdGF0ZVRva2VuU2VjcmV0EiIua2FnemkudjEuUm90YXRlVG9rZW5TZWNyZXRSZXF1ZXN0GiMua2FnemkudjEuUm90YXRlVG9rZW5TZWNyZXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kagzi_v1_common]);
 
 /**
  * A token of a run, as listed.
@@ -223,12 +223,20 @@ export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PUR
   messageDesc(file_kagzi_v1_tokens, 6);
 
 /**
- * Adds a new secret for signing token URLs; new URLs are signed with it, and URLs signed with
- * the older secrets (kept, each named by its id in the URL) stay valid. Server-wide: admin key.
+ * Adds a new secret for signing token URLs; new URLs are signed with it. Server-wide: admin key.
  *
  * @generated from message kagzi.v1.RotateTokenSecretRequest
  */
 export type RotateTokenSecretRequest = Message<"kagzi.v1.RotateTokenSecretRequest"> & {
+  /**
+   * False (the default): the older secrets are kept and URLs signed with them (each names its
+   * secret by id) stay valid. True: the same transaction deletes every older secret, so every
+   * replica refuses URLs signed with them at once (401, as a forged one) — the way to revoke a
+   * leaked secret. A pending token's URL is signed anew: ListTokens hands out the new one.
+   *
+   * @generated from field: bool retire_older = 1;
+   */
+  retireOlder: boolean;
 };
 
 /**
@@ -243,9 +251,18 @@ export const RotateTokenSecretRequestSchema: GenMessage<RotateTokenSecretRequest
  */
 export type RotateTokenSecretResponse = Message<"kagzi.v1.RotateTokenSecretResponse"> & {
   /**
+   * The new secret's id (it signs every URL from now on).
+   *
    * @generated from field: int32 secret_id = 1;
    */
   secretId: number;
+
+  /**
+   * How many older secrets were deleted (0 unless retire_older).
+   *
+   * @generated from field: int32 retired = 2;
+   */
+  retired: number;
 };
 
 /**
