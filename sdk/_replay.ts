@@ -107,7 +107,8 @@ export class Execution {
   async execute(): Promise<Outcome> {
     this.#trace = new RunTrace(this.task, this.rpc.namespace);
     try {
-      const outcome = await this.#execute();
+      // Every call of the execution (its end's included) is made within the run's span.
+      const outcome = await this.#trace.within(() => this.#execute());
       this.#deferred.abandon();
       this.#trace.end(outcome);
       return outcome;

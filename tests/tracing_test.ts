@@ -129,19 +129,13 @@ Deno.test(`a run's execution and steps join the trace of the start, across clien
         s.service === "kagzi-server" && s.name.startsWith("db ") &&
         String(s.attributes["db.query.text"]).includes("insert into kagzi_steps")
       ).sort((a, b) => a.start < b.start ? -1 : 1);
-    /** The worker's Report calls (batched, outside the run's trace), in the order they began. */
-    const reports = () =>
-      col.spans.filter((s) =>
-        s.service === "kagzi-worker" &&
-        String(s.attributes["url.full"]).endsWith("/kagzi.v1.WorkerService/Report")
-      ).sort((a, b) => a.start < b.start ? -1 : 1);
     await waitFor(
-      "the client's, worker's and server's spans",
+      "the client's, worker's and server's spans, the three step outputs' statements among them",
       () =>
         named("kagzi.start three-steps").length === 1 &&
         named("kagzi.run three-steps").length === 1 &&
         inTrace().filter((s) => s.name.startsWith("kagzi.step ")).length === 3 &&
-        stepStores().length === 2 && reports().length > 0 &&
+        stepStores().length === 3 &&
         // A request span is exported when it ends, after the statements it made.
         inTrace().filter((s) => s.name.startsWith("db ")).every((s) =>
           inTrace().some((p) => p.spanId === s.parentSpanId)
@@ -170,18 +164,22 @@ Deno.test(`a run's execution and steps join the trace of the start, across clien
     ]);
     // A step's span ends once its output is stored, also when the output was held back: the
     // first two are stored before the next step starts (CompleteStep), the last one with the
-    // completion (in a Report).
+    // completion, which is in the run's trace too.
     const [one, two, three] = [...steps].sort((a, b) => a.start < b.start ? -1 : 1);
     const stores = stepStores();
     assert.ok(one.end >= stores[0].end, "step one ends after its output's statement");
     assert.ok(two.end >= stores[1].end, "step two ends after its output's statement");
-    // Each store is its step's, though sent when the next step starts.
+    // Each store is its step's, though sent when the next step starts; the completion's is the
+    // run's.
     const byId = new Map(inTrace().map((s) => [s.spanId, s]));
-    const stepOf = (s: Span | undefined): string | undefined =>
-      !s || s.name.startsWith("kagzi.step ") ? s?.name : stepOf(byId.get(s.parentSpanId));
-    assert.deepEqual(stores.map(stepOf), ["kagzi.step one", "kagzi.step two"]);
-    const completion = reports().find((r) => r.start > three.start)!;
-    assert.ok(three.end >= completion.end, "step three ends after the completion carried it");
+    const ownerOf = (s: Span | undefined): string | undefined =>
+      !s || s.name.startsWith("kagzi.") ? s?.name : ownerOf(byId.get(s.parentSpanId));
+    assert.deepEqual(stores.map(ownerOf), [
+      "kagzi.step one",
+      "kagzi.step two",
+      "kagzi.run three-steps",
+    ]);
+    assert.ok(three.end >= stores[2].end, "step three ends after the completion carried it");
     for (const s of steps) assert.equal(s.attributes["kagzi.outcome"], undefined, s.name);
     for (const s of steps) {
       assert.equal(s.service, "kagzi-worker");
