@@ -21,6 +21,20 @@ export function isStreamEventsPath(path: string): boolean {
 
 const encoder = new TextEncoder();
 
+/** A percent-decoded segment of the path; a malformed escape is the caller's error. */
+function pathSegment(op: string, field: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidArgumentError(
+      field,
+      `Cannot ${op}: the path's ${field} ${
+        JSON.stringify(raw.slice(0, 64))
+      } holds a malformed percent-escape`,
+    );
+  }
+}
+
 /** Serves the event stream of the run and stream `path` names. */
 export async function serveStreamEvents(
   ctx: ServiceContext,
@@ -64,12 +78,17 @@ export async function serveStreamEvents(
       from = String(Number(lastEventId) + 1);
     }
     if (!/^\d{1,15}$/.test(from)) {
-      throw new InvalidArgumentError("from", `Cannot ${op}: "from" must be 0 or more`);
+      throw new InvalidArgumentError(
+        "from",
+        `Cannot ${op}: "from" ${
+          JSON.stringify(from.slice(0, 32))
+        } is not an offset: a whole number from 0`,
+      );
     }
     const f = checkFollow(op, {
       namespace,
-      runId: decodeURIComponent(m[1]),
-      name: decodeURIComponent(m[2]),
+      runId: pathSegment(op, "run_id", m[1]),
+      name: pathSegment(op, "name", m[2]),
       from: Number(from),
     });
     batches = follow(ctx, f, abort.signal);
