@@ -14,6 +14,7 @@ import {
 } from "./mod.ts";
 import { isServerless } from "./serverless_config.ts";
 import { registerMaintenanceCron } from "./deploy.ts";
+import { usage } from "./usage.ts";
 
 /** Prints `kagzi: <message>` and exits with status 1. */
 export function fail(message: string): never {
@@ -35,6 +36,10 @@ export function boot(): Promise<Booted> {
   const cron = isServerless(Deno.env.toObject(), Deno.args.includes("--serverless") || undefined)
     ? registerMaintenanceCron()
     : undefined;
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(usage());
+    Deno.exit(0);
+  }
   let config: ServerConfig;
   try {
     config = loadConfig(Deno.env.toObject(), Deno.args);

@@ -26,7 +26,8 @@ export class ConfigError extends Error {
 
 type Key = keyof ServerConfig;
 type Kind = "string" | "int" | "list" | "bool" | "flag" | "keys" | "duration" | "durations";
-const settings: { key: Key; flag: string; env: string; kind: Kind }[] = [
+/** Every setting: its key, flag, environment variable and how its text is read. */
+export const settings: readonly { key: Key; flag: string; env: string; kind: Kind }[] = [
   { key: "host", flag: "host", env: "KAGZI_HOST", kind: "string" },
   { key: "port", flag: "port", env: "KAGZI_PORT", kind: "int" },
   { key: "grpcPort", flag: "grpc-port", env: "KAGZI_GRPC_PORT", kind: "int" },
@@ -145,6 +146,16 @@ export function loadConfig(
     );
   }
   if (config.host.trim() === "") throw new ConfigError("Invalid --host / KAGZI_HOST: empty");
+  if (config.heartbeatIntervalMs * 2 > config.leaseMs) {
+    // Workers extend their leases by heartbeats: one lease must cover two beats, or a step
+    // longer than the lease loses its run at every attempt and never finishes.
+    throw new ConfigError(
+      `Invalid --heartbeat-interval-ms / KAGZI_HEARTBEAT_INTERVAL_MS: ` +
+        `${config.heartbeatIntervalMs} ms is more than half of --lease-ms / KAGZI_LEASE_MS ` +
+        `(${config.leaseMs} ms); workers renew their leases by heartbeat, so the lease must ` +
+        `cover at least two (e.g. --lease-ms ${config.heartbeatIntervalMs * 6})`,
+    );
+  }
   if (config.serverless) {
     config.databaseUrl ||= postgresUrlFromPgEnv(env);
     const problem = serverlessProblem(config);

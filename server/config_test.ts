@@ -64,6 +64,16 @@ Deno.test("loadConfig() names the setting and value it rejects", () => {
   assert.throws(() => loadConfig({}, ["--bogus", "1"]), /Invalid command line/);
 });
 
+Deno.test("loadConfig() refuses a lease that two heartbeats do not fit in", () => {
+  assert.throws(
+    () => loadConfig({}, ["--lease-ms", "1000", "--heartbeat-interval-ms", "5000"]),
+    /--heartbeat-interval-ms \/ KAGZI_HEARTBEAT_INTERVAL_MS: 5000 ms is more than half of --lease-ms/,
+  );
+  assert.throws(() => loadConfig({ KAGZI_LEASE_MS: "9000" }), /more than half of --lease-ms/);
+  const c = loadConfig({}, ["--lease-ms", "1000", "--heartbeat-interval-ms", "500"]);
+  assert.equal(c.leaseMs, 1000);
+});
+
 Deno.test("loadConfig() reads API keys and rejects ones that cannot travel in a header", () => {
   const keys = loadConfig({ KAGZI_API_KEYS: "k1-0123456789abcdef, k2-0123456789abcdef" }).apiKeys;
   assert.deepEqual(keys, [

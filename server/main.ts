@@ -26,21 +26,33 @@ function loopbackFor(host: string): string {
 
 const { config, server, cron } = await boot();
 
+/** Opens the listener; one that cannot (port in use, unknown host) closes the server and says why. */
+async function listen<T>(open: () => T): Promise<T> {
+  try {
+    return open();
+  } catch (err) {
+    await server.close().catch(() => {});
+    return fail(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+  }
+}
+
 if (cron) {
   cron.attach(server);
   serveServerless(server, config, { cron: cron.registered });
 } else {
   const abort = new AbortController();
-  const http = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    signal: abort.signal,
-    onListen: () => {},
-    onError: (err) => {
-      server.log.error("request failed", err);
-      return new Response("internal error", { status: 500 });
-    },
-  }, server.fetch);
+  const http = await listen(() =>
+    Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal: abort.signal,
+      onListen: () => {},
+      onError: (err) => {
+        server.log.error("request failed", err);
+        return new Response("internal error", { status: 500 });
+      },
+    }, server.fetch)
+  );
   // Native gRPC runs in its own process: a node:http2 crash (denoland/deno#36788) stays there.
   const grpc = config.grpcPort === 0 ? undefined : await startGrpcListener({
     host: config.host,

@@ -191,6 +191,8 @@ Deno.test({
       "200",
       "--lease-ms",
       "2000",
+      "--heartbeat-interval-ms",
+      "500",
       "--bulk-batch-size",
       "25",
       "--bulk-pause-ms",

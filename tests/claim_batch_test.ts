@@ -17,7 +17,9 @@ const type = "claimedTogether";
 
 for (const backend of await backends()) {
   Deno.test(`polls that ask together share claim queries (${backend})`, async (t) => {
-    await using server = await startTestServer(backend, { args: ["--lease-ms", "3000"] });
+    await using server = await startTestServer(backend, {
+      args: ["--lease-ms", "3000", "--heartbeat-interval-ms", "1000"],
+    });
     const rpc = workerRpc(server.url);
     const client = await Kagzi.connect(server.url);
     const register = () => rpc.register({ workflowTypes: [{ workflowType: type }] });

@@ -146,11 +146,13 @@ for (const backend of await backends()) {
         await badId.body?.cancel();
         // A malformed percent-escape in the path, or a "from" that is no whole number: 400
         // naming the field, never a 500.
-        for (const [path, field] of [
-          [`/v1/runs/${run.id}/streams/%E0%A4%A`, /path's name "%E0%A4%A" holds a malformed/],
-          ["/v1/runs/%E0%A4%A/streams/progress", /path's run_id "%E0%A4%A" holds a malformed/],
-          [`/v1/runs/${run.id}/streams/progress?from=1.5`, /"from" "1.5" is not an offset/],
-        ] as const) {
+        for (
+          const [path, field] of [
+            [`/v1/runs/${run.id}/streams/%E0%A4%A`, /path's name "%E0%A4%A" holds a malformed/],
+            ["/v1/runs/%E0%A4%A/streams/progress", /path's run_id "%E0%A4%A" holds a malformed/],
+            [`/v1/runs/${run.id}/streams/progress?from=1.5`, /"from" "1.5" is not an offset/],
+          ] as const
+        ) {
           const res = await fetch(`${server.url}${path}`);
           assert.equal(res.status, 400, path);
           assert.match((await res.json()).message, field);
