@@ -173,6 +173,35 @@ for (const backend of await backends()) {
         assert.deepEqual(await first.result({ timeout: "90s" }), ["one", "two"]);
       });
 
+      await t.step(
+        "signal-with-start past an ended run: a new run by default, refused with fail",
+        async () => {
+          const first = await client.start("two-signals").id("sws-2").signal("s", "one");
+          await client.signal(first.id, "s", "two");
+          assert.deepEqual(await first.result({ timeout: "90s" }), ["one", "two"]);
+          // The default (and "allow-after-end"): a new run takes the signal.
+          const next = await client.start("two-signals").id("sws-2").signal("s", "three");
+          assert.equal(next.alreadyExists, false);
+          assert.notEqual(next.id, first.id);
+          await client.signal(next.id, "s", "four");
+          assert.deepEqual(await next.result({ timeout: "90s" }), ["three", "four"]);
+          // "fail" and "allow-after-failure" start nothing past the completed run: CONFLICT,
+          // naming it, and no signal is stored anywhere.
+          for (const mode of ["fail", "allow-after-failure"] as const) {
+            await assert.rejects(
+              client.start("two-signals").id("sws-2").onDuplicate(mode).signal("s", "five"),
+              (e: Error & { code: string; subject: string }) => {
+                assert.equal(e.code, "CONFLICT");
+                assert.equal(e.subject, "workflow_id");
+                assert.match(e.message, /a signal cannot reach an ended run/);
+                return true;
+              },
+            );
+          }
+          assert.equal((await next.listSignals()).length, 2);
+        },
+      );
+
       await t.step("100 signals to one run are drained in order by a loop", async () => {
         const run = await client.start("drain").input({ n: 100 });
         for (let i = 0; i < 100; i++) await run.signal("item", i);

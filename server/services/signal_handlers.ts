@@ -16,6 +16,7 @@ import * as runs from "../store/runs.ts";
 import * as starts from "../store/run_starts.ts";
 import * as signals from "../store/signals.ts";
 import { runNotFound } from "./_not_found.ts";
+import { startsPast } from "./_duplicates.ts";
 import type { ServiceContext } from "./_context.ts";
 import { payloadOf, statusToProto, ts } from "./_convert.ts";
 import * as v from "./_validate.ts";
@@ -152,7 +153,22 @@ export async function signalWithStart(
       return { runId: inserted.run_id, status: inserted.status, existed: false, ...d };
     }
     const open = await runs.findActiveRun(tx, run.namespaceId, run.workflowId);
-    if (!open) return undefined;
+    if (!open) {
+      // An ended run keeps the id and this mode starts no new one past it: a signal cannot
+      // reach an ended run, so the call is refused (else: it ended in between, try again).
+      const mode = run.onDuplicate ?? "return-existing";
+      const newest = await runs.findNewestRun(tx, run.namespaceId, run.workflowId);
+      if (newest && !startsPast(mode, newest.status)) {
+        throw new ConflictError(
+          "workflow_id",
+          run.workflowId,
+          `Cannot ${op}: "workflow_id" ${v.show(run.workflowId)} is kept by the ` +
+            `${newest.status} run "${newest.run_id}" (on_duplicate "${mode}"), and ` +
+            "a signal cannot reach an ended run; nothing was started or signalled",
+        );
+      }
+      return undefined;
+    }
     if (open.workflow_type !== run.workflowType) {
       throw new ConflictError(
         "workflow_id",

@@ -74,9 +74,11 @@ export function workflowService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
       const traceparent = traceparentOf(op, req.traceparent, call.requestHeader);
       const runTags = checkTags(op, "tags", req.tags);
-      // Signal-with-start delivers to an open run, else starts anew (a signal cannot reach an
-      // ended run).
-      const onDuplicate = req.signal ? "allow-after-end" : onDuplicateOf(op, req.onDuplicate);
+      // Signal-with-start delivers to an open run, else starts anew past an ended one (a signal
+      // cannot reach an ended run): "allow-after-end" unless "fail" or "allow-after-failure"
+      // was asked for (then an ended run the mode does not start past refuses the call).
+      const asked = onDuplicateOf(op, req.onDuplicate);
+      const onDuplicate = req.signal && asked === "return-existing" ? "allow-after-end" : asked;
       // Insert, or find the live run holding the key; loop when that run ends in between.
       const signal = req.signal &&
         checkSignal(op, "signal.", req.signal.name, req.signal.payload, req.signal.idempotencyKey);
