@@ -141,10 +141,23 @@ for (const backend of await backends()) {
         const bad = await deliver(server.url, path, body, { ...sig, "idempotency-key": "a\u0001" })
           .catch(() => ({ status: 400, json: {} })); // fetch may refuse the header itself
         assert.equal(bad.status, 400);
+        // A header's bytes are UTF-8 (as curl sends "café"); bytes that are not are refused.
+        const notUtf8 = await deliver(server.url, path, body, {
+          ...sig,
+          "idempotency-key": "caf\u00e9",
+        });
+        assert.equal(notUtf8.status, 400);
+        assert.match(String(notUtf8.json.message), /"Idempotency-Key" header is not UTF-8/);
+        const utf8 = await deliver(server.url, path, body, {
+          ...sig,
+          "idempotency-key": "caf\u00c3\u00a9", // the bytes of "café" in UTF-8
+        });
+        assert.equal(utf8.status, 202);
+        assert.equal(utf8.json.workflowId, "café");
         const get = await fetch(`${server.url}${path}`);
         assert.equal(get.status, 405);
         await get.body?.cancel();
-        assert.equal(await runCount(client, "handle-payment"), 2);
+        assert.equal(await runCount(client, "handle-payment"), 3);
       });
 
       await t.step(

@@ -32,6 +32,21 @@ export const signatureHeader = "x-kagzi-signature";
 const refuse = (status: number, code: string, message: string, headers?: HeadersInit) =>
   Response.json({ code, message }, { status, headers });
 
+/**
+ * A header's value as the UTF-8 text its bytes spell (`Headers` gives each byte as one
+ * character, so "café" sent by curl arrives as "cafÃ©"); undefined when they are not UTF-8.
+ */
+function utf8Header(raw: string): string | undefined {
+  if (!/[^\x00-\x7f]/.test(raw)) return raw;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(raw, (c) => c.charCodeAt(0)),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 /** Serves POST /v1/hooks/{namespace}/{name}. */
 export function hookEndpoint(ctx: ServiceContext): (req: Request) => Promise<Response> {
   return async (req) => {
@@ -77,7 +92,10 @@ async function serve(ctx: ServiceContext, req: Request): Promise<Response> {
   if (problem) {
     return refuse(400, "invalid_argument", `The body is not JSON: ${problem.slice(0, 200)}`);
   }
-  const key = req.headers.get("idempotency-key") ?? "";
+  const key = utf8Header(req.headers.get("idempotency-key") ?? "");
+  if (key === undefined) {
+    return refuse(400, "invalid_argument", `The "Idempotency-Key" header is not UTF-8 text`);
+  }
   checkName(op, "Idempotency-Key", key, false);
   const input = { data: body, metadata: { encoding: "json" } };
   if (hook.workflow_type !== null) {
