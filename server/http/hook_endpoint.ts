@@ -37,7 +37,7 @@ const refuse = (status: number, code: string, message: string, headers?: Headers
  * character, so "café" sent by curl arrives as "cafÃ©"); undefined when they are not UTF-8.
  */
 function utf8Header(raw: string): string | undefined {
-  if (!/[^\x00-\x7f]/.test(raw)) return raw;
+  if (![...raw].some((c) => c.charCodeAt(0) > 0x7f)) return raw;
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(
       Uint8Array.from(raw, (c) => c.charCodeAt(0)),
