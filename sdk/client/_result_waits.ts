@@ -15,8 +15,6 @@ import { KagziError } from "../errors.ts";
 import type { Services } from "./_services.ts";
 import { isEndStatus, isPermanent, type Outcome, RunPeeks } from "./_result_peek.ts";
 
-export type { Outcome };
-
 /** The most run ids in one WaitRuns (the server takes up to 1,000). */
 const maxBatch = 500;
 /** WaitRuns in flight per namespace. */
@@ -209,8 +207,9 @@ export class ResultWaits {
   /**
    * Resolves with how run `id` ended; rejects with a permanent error about the call (an
    * unknown run, a refused key), TIMEOUT when the run has not ended within `timeoutMs`, or the
-   * signal's reason. A run that had ended before the timeout passed is never a TIMEOUT: when no
-   * answer about the run has arrived by then, the server is asked once more (without waiting).
+   * signal's reason. TIMEOUT comes only after an answer said the run was open: when none has
+   * arrived when the timeout passes, the server is asked once more (without waiting), so a run
+   * that had already ended gives its outcome.
    */
   wait(namespace: string, id: string, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
