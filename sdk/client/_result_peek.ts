@@ -3,8 +3,8 @@
  * passed before any answer about its run arrived asks before it reports TIMEOUT, so a run that
  * had already ended gives its outcome whatever the timeout. Peeks made together travel in one
  * WaitRuns with a zero timeout (the server answers at once with those that ended); a server
- * without WaitRuns is asked with a GetWorkflow per run. Passing faults are retried within the
- * client's `retryTimeout`, each call within its own deadline.
+ * without WaitRuns is asked with a GetWorkflow per run. Passing faults are retried for up to
+ * 2 s (the client's `retryTimeout` when shorter), so a timeout is never stretched further.
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -29,8 +29,11 @@ export function isEndStatus(status: WireStatus): boolean {
 
 /** The most run ids in one peek (the server takes up to 1,000). */
 const maxBatch = 500;
-/** How long one peek call may take. */
-const callMs = 10_000;
+/**
+ * How long a peek may take in all, its retries included (or the client's `retryTimeout` when
+ * shorter): a timeout is not stretched by more than this when the server does not answer.
+ */
+const peekMs = 2_000;
 /** Errors that retrying cannot change. */
 const permanent = new Set(["INVALID_ARGUMENT", "UNAUTHORIZED", "PERMISSION_DENIED", "NOT_FOUND"]);
 
@@ -62,7 +65,7 @@ export class RunPeeks {
   }
 
   async #flush(ids: string[]): Promise<(Outcome | null | ItemError)[]> {
-    const until = Date.now() + this.services.retryTimeoutMs;
+    const until = Date.now() + Math.min(this.services.retryTimeoutMs, peekMs);
     for (let failures = 0;; failures++) {
       try {
         return this.legacy() ? await this.#getEach(ids) : await this.#waitRuns(ids);
@@ -79,7 +82,7 @@ export class RunPeeks {
     try {
       const res = await this.services.workflows.waitRuns(
         { namespace: this.namespace, runIds: ids, timeout: durationFromMs(0) },
-        { timeoutMs: callMs },
+        { timeoutMs: peekMs },
       );
       const ended = new Map(res.ended.map((o) => [o.runId, o]));
       return ids.map((id) => ended.get(id) ?? null);
@@ -97,7 +100,7 @@ export class RunPeeks {
       try {
         const res = await this.services.workflows.getWorkflow(
           { namespace: this.namespace, runId },
-          { timeoutMs: callMs },
+          { timeoutMs: peekMs },
         );
         const wf = res.workflow!;
         return isEndStatus(wf.status) ? wf : null;
