@@ -81,14 +81,10 @@ export function duration(values: Values, name: string): number | undefined {
   const raw = str(values, name);
   if (raw === undefined) return undefined;
   try {
-    return parseDuration(
-      /^\d+$/.test(raw) ? Number(raw) : raw as Duration,
-      name,
-    );
+    return parseDuration(/^\d+$/.test(raw) ? Number(raw) : raw as Duration, `--${name}`);
   } catch (err) {
-    throw new UsageError(
-      `Invalid --${name} "${raw}": ${(err as Error).message}`,
-    );
+    // The parser's message names the flag and the value already: `Invalid --timeout "abc": …`.
+    throw new UsageError((err as Error).message);
   }
 }
 

@@ -26,6 +26,7 @@ import { childBuilder, waitForSignal, type WaitHost } from "./_waits.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError, StepFailedError } from "./errors.ts";
 import { decodeJson } from "./_payload.ts";
+import { checkDate } from "./_timestamp.ts";
 import type { Retry } from "./retry.ts";
 import { type AttemptHost, type AttemptResult, attemptStep } from "./_step_attempt.ts";
 
@@ -94,14 +95,8 @@ export class ContextImpl implements Context {
   sleepUntil = (name: string, date: Date): DurableWait<void> => {
     checkName(name, "sleep");
     return this.#sleep(name, () => {
-      if (date instanceof Date && !Number.isNaN(date.getTime())) {
-        return { at: date, due: date.getTime() <= this.#host.now() };
-      }
-      throw new KagziError(
-        "INVALID_ARGUMENT",
-        `ctx.sleepUntil("${name}"): "date" must be a valid Date`,
-        { subject: "date" },
-      );
+      const at = checkDate(date, "date", `ctx.sleepUntil("${name}")`);
+      return { at, due: at.getTime() <= this.#host.now() };
     });
   };
 

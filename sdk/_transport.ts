@@ -1,4 +1,4 @@
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { KagziError } from "./errors.ts";
 import { runtimeFetch } from "./_platform.ts";
@@ -34,6 +34,32 @@ export type ServerAddress = string | InProcessServer;
 /** How an address is named in messages. */
 export function addressLabel(addr: ServerAddress): string {
   return typeof addr === "string" ? addr : "in-process server";
+}
+
+/** HTTP statuses a proxy in front of a gRPC server answers while it is away: passing faults. */
+const passingStatuses = new Set([429, 502, 503, 504]);
+
+/**
+ * The error of a first call (a client's health check, a worker's registration) that reached a
+ * server answering, but not as an endpoint of `protocol`: a gRPC call answered with a plain HTTP
+ * status (the Connect port answers 415). Not a passing fault, so never retried. Undefined for
+ * any other failure.
+ */
+export function wrongEndpoint(
+  err: unknown,
+  addr: ServerAddress,
+  protocol: Protocol | undefined,
+): KagziError | undefined {
+  if (protocol !== "grpc" || !(err instanceof ConnectError)) return undefined;
+  const status = /^HTTP (\d{3})$/.exec(err.rawMessage)?.[1];
+  if (status === undefined || passingStatuses.has(Number(status))) return undefined;
+  return new KagziError(
+    "INVALID_ARGUMENT",
+    `The server at ${addressLabel(addr)} answered, but not as a gRPC endpoint (HTTP ${status}): ` +
+      'protocol "grpc" needs the server\'s native gRPC port (--grpc-port / KAGZI_GRPC_PORT, ' +
+      'default 50052); on this address use protocol "connect" (the default) or "grpc-web"',
+    { subject: "protocol", nonRetryable: true, cause: err },
+  );
 }
 
 /** Options shared by every transport. */

@@ -127,15 +127,23 @@ export function retryToProto(r: Retry): RetryPolicy {
   });
 }
 
-function checkAttempts(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) {
+/** The most attempts a policy may count (Retry.forever() has no limit). */
+const maxAttempts = 1_000_000;
+
+/**
+ * `n` when it is a number of attempts; else INVALID_ARGUMENT saying that the first attempt
+ * counts. `call` names the builder call checked (e.g. `retries(0)`), `subject` its field.
+ */
+export function checkAttempts(n: number, call?: string, subject = "attempts"): number {
+  if (!Number.isInteger(n) || n < 1 || n > maxAttempts) {
+    const why = call
+      ? `Invalid ${call}: it counts attempts, the first included`
+      : `Invalid number of attempts ${n}: the first attempt counts too`;
     throw new KagziError(
       "INVALID_ARGUMENT",
-      `Invalid number of attempts ${n}: use a whole number of at least 1`,
-      {
-        subject: "attempts",
-        nonRetryable: true,
-      },
+      `${why}; use a whole number from 1 (no retry) to ${maxAttempts}, or ` +
+        `${call ? ".retry(Retry.forever())" : "Retry.forever()"} for no limit`,
+      { subject, nonRetryable: true },
     );
   }
   return n;

@@ -18,8 +18,9 @@ import {
   createTransport,
   type Protocol,
   type ServerAddress,
+  wrongEndpoint,
 } from "./_transport.ts";
-import { Retry, retryToProto } from "./retry.ts";
+import { checkAttempts, Retry, retryToProto } from "./retry.ts";
 import { SDK_VERSION } from "./version.ts";
 import { retryUnavailable } from "./_backoff.ts";
 import { hostname, pid } from "./_platform.ts";
@@ -83,9 +84,12 @@ export class WorkerBuilder {
     this.#maxConcurrent = n;
     return this;
   }
-  /** Default policy of this worker's steps: `n` attempts with exponential backoff. */
+  /**
+   * Default policy of this worker's steps: `n` attempts in all, the first included (`1`: no
+   * retry), with exponential backoff, as `Retry.attempts(n)`.
+   */
   retries(n: number): this {
-    this.#retries = n;
+    this.#retries = checkAttempts(n, `retries(${n})`, "retries");
     return this;
   }
   /** Default retry policy of this worker's steps. */
@@ -251,7 +255,7 @@ export class WorkerBuilder {
             defaultRetryPolicy: retry && retryToProto(retry),
           }, { timeoutMs: Math.max(1, until - Date.now()) }), { until });
       } catch (err) {
-        const e = KagziError.from(err);
+        const e = wrongEndpoint(err, this.addr, this.#protocol) ?? KagziError.from(err);
         if (e.code === "UNAVAILABLE" || e.code === "TIMEOUT") {
           throw new KagziError(
             "UNAVAILABLE",

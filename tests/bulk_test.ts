@@ -110,18 +110,21 @@ for (const backend of await backends()) {
           "bulk pause",
         );
         assert.equal(paused.json().acted, 1);
+        assert.match(paused.stderr, /\(1 paused, \d+ skipped\)/);
         const resumed = expect(
           await kagzi(["run", "resume", "--bulk", "--type", "tagged"], env),
           0,
           "",
         );
         assert.equal(resumed.json().acted, 2);
+        assert.match(resumed.stderr, /\(2 resumed, \d+ skipped\)/);
         const cancelled = expect(
           await kagzi(["run", "cancel", "--type", "tagged", "--since", "1h", "--reason", "x"], env),
           0,
           "bulk cancel",
         );
         assert.equal(cancelled.json().acted, 2);
+        assert.match(cancelled.stderr, /\(2 cancelled, \d+ skipped\)/);
         const none = await kagzi(["run", "rerun"], env);
         expect(none, 2, "no run and no filter");
       },

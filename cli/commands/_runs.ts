@@ -15,7 +15,10 @@ export function exitOf(w: Workflow): number {
   return Exit.failed;
 }
 
-/** Reads the run until it has ended (or `timeoutMs` passed: a TIMEOUT error). */
+/**
+ * Reads the run until it has ended: a run that has ended is returned whatever the timeout; one
+ * still open when read after `timeoutMs` passed is a TIMEOUT error.
+ */
 export async function waitForEnd(
   client: Kagzi,
   runId: string,
@@ -25,7 +28,8 @@ export async function waitForEnd(
   for (let delay = 100;; delay = Math.min(delay * 2, 1_000)) {
     const w = await client.get(runId);
     if (isEnded(w.status)) return w;
-    if (Date.now() + delay > until) {
+    const left = until - Date.now();
+    if (left <= 0) {
       throw new KagziError(
         "TIMEOUT",
         `Run ${runId} did not end within ${timeoutMs} ms`,
@@ -35,7 +39,8 @@ export async function waitForEnd(
         },
       );
     }
-    await new Promise((r) => setTimeout(r, delay));
+    // The last read is at the timeout, so "did not end within" is true when it is said.
+    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
   }
 }
 

@@ -72,11 +72,19 @@ function timeFlag(v: Values, name: string): Date | undefined {
   }
 }
 
+/** How a run a bulk action acted on is counted: "3 cancelled". */
+const actedWord: Record<BulkProgress["action"], string> = {
+  rerun: "rerun",
+  cancel: "cancelled",
+  pause: "paused",
+  resume: "resumed",
+};
+
 function bar(p: BulkProgress): string {
   const width = 30;
   const filled = p.total ? Math.round((p.done / p.total) * width) : width;
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${p.done}/${p.total} ` +
-    `(${p.acted} ${p.action === "rerun" ? "rerun" : `${p.action}d`}, ${p.skipped} skipped)`;
+    `(${p.acted} ${actedWord[p.action] ?? p.action}, ${p.skipped} skipped)`;
 }
 
 /** Starts bulk `action` over the filter flags and draws its progress until it ends. */

@@ -82,7 +82,8 @@ const drain: Command = {
         code = Math.max(code, report(err));
       }
     }
-    rt.out.list(rows, columns.slice(0, 4), workerJson);
+    // Only the errors when none was drained: an empty list on stdout would read as success.
+    if (rows.length > 0) rt.out.list(rows, columns.slice(0, 4), workerJson);
     return code;
   },
 };

@@ -4,21 +4,16 @@
  * run. A WaitRuns answers as soon as one of its runs ends; the runs still open go back into the
  * next call with those added meanwhile. Passing faults are waited out with backoff for as long
  * as anyone waits (each wait ends at its own timeout or abort); a server without WaitRuns gets
- * one GetWorkflow long poll per run, as before.
+ * one GetWorkflow long poll per run, as before. A timeout bounds the wait for the run to end: one
+ * that passes before any answer about the run arrived asks the server once more, without waiting
+ * (`_result_peek.ts`), so a run that had already ended gives its outcome whatever the timeout.
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type ErrorDetail, type Payload, WorkflowStatus as WireStatus } from "@kagzi/proto";
 import { retryDelay, sleep } from "../_backoff.ts";
 import { KagziError } from "../errors.ts";
 import type { Services } from "./_services.ts";
-
-/** How a waited-for run ended (or why it cannot be waited for: status UNSPECIFIED, `error`). */
-export interface Outcome {
-  status: WireStatus;
-  output?: Payload;
-  error?: ErrorDetail;
-}
+import { isEndStatus, isPermanent, type Outcome, RunPeeks } from "./_result_peek.ts";
 
 /** The most run ids in one WaitRuns (the server takes up to 1,000). */
 const maxBatch = 500;
@@ -33,12 +28,11 @@ const callMs = 30_000;
  */
 const graceMs = 20;
 
-/** Errors of a whole call that say something about the call, not a passing fault. */
-const permanent = new Set(["INVALID_ARGUMENT", "UNAUTHORIZED", "PERMISSION_DENIED", "NOT_FOUND"]);
-
 interface Waiter {
   settle(outcome: Outcome): void;
   fail(err: unknown): void;
+  /** Set once an answer said the run was still open (after this waiter was added). */
+  answered?: boolean;
   /** Set by a GetWorkflow wait, told when the waiter settled otherwise (timeout, abort). */
   onEnd?: () => void;
 }
@@ -59,8 +53,12 @@ class NamespaceWaits {
   #retryTimer?: ReturnType<typeof setTimeout>;
   #graceTimer?: ReturnType<typeof setTimeout>;
   #legacy = false;
+  /** Asks whether runs ended, without waiting (for timeouts that passed before any answer). */
+  readonly peeks: RunPeeks;
 
-  constructor(private readonly services: Services, private readonly namespace: string) {}
+  constructor(private readonly services: Services, private readonly namespace: string) {
+    this.peeks = new RunPeeks(services, namespace, () => this.#legacy);
+  }
 
   /** Adds a waiter for run `id`; returns its removal. */
   add(id: string, w: Waiter): () => void {
@@ -127,13 +125,15 @@ class NamespaceWaits {
     }, { signal: call.abort.signal, timeoutMs: callMs + 10_000 }).then((res) => {
       this.#failures = 0;
       for (const o of res.ended) this.#deliver(o.runId, o);
+      // The runs not named are open as of this answer: their waits had their first answer.
+      for (const id of ids) for (const w of this.#waiters.get(id) ?? []) w.answered = true;
     }, (err) => {
       if (call.abort.signal.aborted) return;
       if (err instanceof ConnectError && err.code === Code.Unimplemented) {
         return this.#toLegacy();
       }
       const e = KagziError.from(err);
-      if (permanent.has(e.code)) {
+      if (isPermanent(e.code)) {
         for (const id of ids) this.#fail(id, e);
         return;
       }
@@ -186,14 +186,12 @@ class NamespaceWaits {
         }, { signal: done.signal, timeoutMs: callMs + 10_000 });
         failures = 0;
         const wf = res.workflow!;
-        if (
-          wf.status === WireStatus.COMPLETED || wf.status === WireStatus.FAILED ||
-          wf.status === WireStatus.CANCELLED
-        ) return inner.settle(wf);
+        if (isEndStatus(wf.status)) return inner.settle(wf);
+        w.answered = true;
       } catch (err) {
         if (done.signal.aborted) return;
         const e = KagziError.from(err);
-        if (permanent.has(e.code)) return inner.fail(e);
+        if (isPermanent(e.code)) return inner.fail(e);
         await sleep(retryDelay(failures++, e), done.signal).catch(() => {});
       }
     }
@@ -208,7 +206,10 @@ export class ResultWaits {
 
   /**
    * Resolves with how run `id` ended; rejects with a permanent error about the call (an
-   * unknown run, a refused key), TIMEOUT after `timeoutMs`, or the signal's reason.
+   * unknown run, a refused key), TIMEOUT when the run has not ended within `timeoutMs`, or the
+   * signal's reason. TIMEOUT comes only after an answer said the run was open: when none has
+   * arrived when the timeout passes, the server is asked once more (without waiting), so a run
+   * that had already ended gives its outcome.
    */
   wait(namespace: string, id: string, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
@@ -216,25 +217,46 @@ export class ResultWaits {
       let ns = this.#byNamespace.get(namespace);
       if (!ns) this.#byNamespace.set(namespace, ns = new NamespaceWaits(this.services, namespace));
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
       const end = () => {
+        settled = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         remove();
         w.onEnd?.();
       };
       const w: Waiter = {
-        settle: (o) => (end(), resolve(o)),
-        fail: (e) => (end(), reject(e)),
+        settle: (o) => {
+          if (settled) return;
+          end();
+          resolve(o);
+        },
+        fail: (e) => {
+          if (settled) return;
+          end();
+          reject(e);
+        },
       };
       const onAbort = () => w.fail(signal!.reason);
       const remove = ns.add(id, w);
       if (Number.isFinite(timeoutMs)) {
+        const timedOut = (cause?: KagziError) =>
+          new KagziError(
+            "TIMEOUT",
+            cause
+              ? `Cannot tell whether workflow run ${id} ended within ${timeoutMs} ms: ${cause.message}`
+              : `Workflow run ${id} did not end within ${timeoutMs} ms`,
+            { subject: "run", subjectId: id, cause },
+          );
         timer = setTimeout(() => {
-          w.fail(
-            new KagziError("TIMEOUT", `Workflow run ${id} did not end within ${timeoutMs} ms`, {
-              subject: "run",
-              subjectId: id,
-            }),
+          // Only an answer about the run says it is open; with none yet, the server is asked.
+          if (w.answered) return w.fail(timedOut());
+          ns.peeks.peek(id).then(
+            (o) => o ? w.settle(o) : w.fail(timedOut()),
+            (err) => {
+              const e = KagziError.from(err);
+              w.fail(isPermanent(e.code) ? e : timedOut(e));
+            },
           );
         }, Math.max(0, timeoutMs));
       }

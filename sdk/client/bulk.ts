@@ -2,9 +2,10 @@
  * Bulk operations over a filter: `client.bulk().status("FAILED").type("x").rerun()` starts a
  * server-side job and resolves to a {@linkcode BulkOperationHandle} whose `progress()` follows it.
  */
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { BulkAction, type BulkOperation as WireOperation, BulkStatus } from "@kagzi/proto";
 import { statusToWire } from "../_convert.ts";
+import { timestampOf } from "../_timestamp.ts";
 import type { WorkflowStatus } from "../types.ts";
 import { rpc, type Services } from "./_services.ts";
 
@@ -183,6 +184,7 @@ export class BulkCall {
   }
 
   #start(action: BulkAction, reason: string): Promise<BulkOperationHandle> {
+    const what = `Cannot start a bulk ${BulkAction[action].toLowerCase()}`;
     return rpc(async () => {
       const res = await this.services.bulk.startBulkOperation({
         namespace: this.ns,
@@ -192,8 +194,8 @@ export class BulkCall {
           status: this.#status === undefined ? undefined : statusToWire(this.#status),
           workflowType: this.#type,
           version: this.#version,
-          since: this.#since && timestampFromDate(this.#since),
-          until: this.#until && timestampFromDate(this.#until),
+          since: this.#since && timestampOf(this.#since, "since", what),
+          until: this.#until && timestampOf(this.#until, "until", what),
           tags: this.#tags,
         },
       });

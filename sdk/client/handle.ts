@@ -30,7 +30,11 @@ import {
 
 /** Options of {@linkcode RunHandle.result}. */
 export interface ResultOptions {
-  /** Give up (rejecting with a TIMEOUT KagziError) after this long. @default unlimited */
+  /**
+   * How long to wait for the run to end; then a run found still open rejects with a TIMEOUT
+   * KagziError. A run that has already ended gives its outcome whatever this is (`0` included).
+   * @default unlimited
+   */
   timeout?: Duration;
   /** Stops waiting (rejecting with its reason) when aborted. */
   signal?: AbortSignal;

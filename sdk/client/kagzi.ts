@@ -1,5 +1,5 @@
 /** The client: start, inspect, list and cancel workflow runs; schedules; discovery. */
-import { addressLabel, createTransport, type ServerAddress } from "../_transport.ts";
+import { addressLabel, createTransport, type ServerAddress, wrongEndpoint } from "../_transport.ts";
 import { parseDuration } from "../duration.ts";
 import { KagziError } from "../errors.ts";
 import type { Workflow } from "../types.ts";
@@ -68,6 +68,8 @@ export class Kagzi extends KagziOperations {
     try {
       await client.#services.admin.healthCheck({}, { timeoutMs });
     } catch (err) {
+      const wrong = wrongEndpoint(err, addr, options.protocol);
+      if (wrong) throw wrong;
       const cause = KagziError.from(err);
       if (cause.code === "UNAUTHORIZED") {
         throw new KagziError(

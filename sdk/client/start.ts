@@ -1,9 +1,9 @@
 /** The StartWorkflow builder. */
 import { priorityOf } from "../flow_control.ts";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OnDuplicate as WireOnDuplicate } from "@kagzi/proto";
 import { Call } from "../_call.ts";
 import { encodeJson } from "../_payload.ts";
+import { timestampOf } from "../_timestamp.ts";
 import { traceStart } from "../_tracing.ts";
 import { retryUnavailable } from "../_backoff.ts";
 import { autoIdempotencyKey } from "./signals.ts";
@@ -133,7 +133,8 @@ export class StartCall<T = unknown, I = unknown> extends Call<WorkflowRun<T>> {
         version: this.#version,
         input: encodeJson(this.#input, "input"),
         context: this.#context === undefined ? undefined : encodeJson(this.#context, "context"),
-        deadlineAt: this.#deadline ? timestampFromDate(this.#deadline) : undefined,
+        deadlineAt: this.#deadline &&
+          timestampOf(this.#deadline, "deadline", `Cannot start workflow "${this.type}"`),
         signal: this.#signal && {
           name: this.#signal.name,
           payload: this.#signal.payload === undefined

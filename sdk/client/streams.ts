@@ -51,10 +51,12 @@ export async function* followStream<T>(
   options: StreamReadOptions = {},
 ): AsyncGenerator<StreamValue<T>> {
   const from = options.from ?? 0;
-  if (!Number.isSafeInteger(from) || from < 0) {
+  if (typeof from !== "number" || !Number.isSafeInteger(from) || from < 0) {
+    const given = typeof from === "string" ? JSON.stringify(from) : String(from);
     throw new KagziError(
       "INVALID_ARGUMENT",
-      `Cannot read stream "${name}": "from" must be 0 or more`,
+      `Cannot read stream "${name}": "from" must be a whole number from 0 to ` +
+        `${Number.MAX_SAFE_INTEGER} (an offset), not ${given}`,
       {
         subject: "from",
         nonRetryable: true,
