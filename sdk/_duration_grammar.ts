@@ -39,6 +39,19 @@ export function readDuration(value: Duration, field: string): number | { message
   const bad = (why: string) => ({
     message: `Invalid ${field} ${JSON.stringify(value)}: ${why}`,
   });
+  const ms = readAny(value, bad);
+  // Past this a time computed from now is no valid Date (the server takes up to year 9999).
+  if (typeof ms === "number" && ms > maxDurationMs) return bad("it is more than 1000 years");
+  return ms;
+}
+
+/** The longest duration: 1000 years. */
+const maxDurationMs = 1000 * 365.25 * 86_400_000;
+
+function readAny(
+  value: Duration,
+  bad: (why: string) => { message: string },
+): number | { message: string } {
   if (typeof value === "number") {
     if (!Number.isFinite(value) || value < 0) {
       return bad("expected a non-negative number of milliseconds");

@@ -25,4 +25,14 @@ Deno.test("parseDuration() rejects anything else with INVALID_ARGUMENT naming th
   }
   assert.throws(() => parseDuration(-5), /non-negative/);
   assert.throws(() => parseDuration(NaN), /non-negative/);
+  // Longer than any time from now can be (was an internal BigInt error where it became a Date).
+  for (const huge of [1e20, "99999999999999999999", "365251 days"]) {
+    assert.throws(() => parseDuration(huge, "timeout"), (e: KagziError) => {
+      assert.equal(e.code, "INVALID_ARGUMENT");
+      assert.equal(e.subject, "timeout");
+      assert.match(e.message, /more than 1000 years/);
+      return true;
+    });
+  }
+  assert.equal(parseDuration("365250 days"), 365_250 * 86_400_000);
 });
