@@ -150,7 +150,11 @@ export function childBuilder(host: WaitHost, name: string): ChildBuilder {
   const start = <O>(workflow: string | WorkflowRef, input: unknown): Promise<ChildHandle<O>> => {
     if (host.gone()) return host.never;
     const { begin } = describe(workflow, input);
-    return begin().then((rec) => (rec ? handle<O>(host, name, rec) : host.never));
+    return begin().then((rec) => {
+      if (!rec) return host.never;
+      const refused = refusal(rec);
+      return refused ? Promise.reject(refused) : handle<O>(host, name, rec);
+    });
   };
   const run = <O>(workflow: string | WorkflowRef, input: unknown): DurableWait<O> => {
     if (host.gone()) return new DurableWait<O>(goneSpec(name), () => host.never);
@@ -196,8 +200,23 @@ function goneSpec<T>(name: string): WaitSpec<T> {
   return { kind: StepKind.CHILD, name, occurrence: 0, settle: () => new Promise<T>(() => {}) };
 }
 
+/**
+ * The error of a child start the server refused (its input lacks a key the type's flow control
+ * needs): a FAILED CHILD step with no child run, its error named "ChildStartRefusedError" by the
+ * server (services/wait_handlers.ts; told by name, as a ctx.any outcome has no child run id).
+ * Undefined for any other record.
+ */
+function refusal(rec: StepRecord): KagziError | undefined {
+  const e = rec.status === StepStatus.FAILED ? rec.error : undefined;
+  return e?.name === "ChildStartRefusedError" && e.code === ErrorCode.INVALID_ARGUMENT
+    ? KagziError.fromDetail(e)
+    : undefined;
+}
+
 /** A child's result from its CHILD step's record (or a ctx.any outcome shaped like one). */
 function settleChild<O>(host: WaitHost, name: string, runId: string, rec: StepRecord): Promise<O> {
+  const refused = refusal(rec);
+  if (refused) return Promise.reject(refused);
   if (rec.status === StepStatus.COMPLETED) {
     return Promise.resolve().then(() =>
       (rec.output?.data.length

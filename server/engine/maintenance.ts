@@ -18,7 +18,7 @@ import * as queue from "../store/queue.ts";
 import * as servers from "../store/servers.ts";
 import * as workers from "../store/workers.ts";
 import { doneTopic, type Notifier, workTopic } from "./notify.ts";
-import { firePass } from "./scheduler.ts";
+import { firePass, type FireReport, logRefusedFires } from "./scheduler.ts";
 import { offlineAfterBeats } from "./ticker.ts";
 
 /** Advisory lock held by the instance making a pass's writes (migrations use 7245100923). */
@@ -168,7 +168,9 @@ export class Maintenance {
     }
     for (const due of out.soon) this.notifier.publishAt(workTopic(due.namespace_id), due.at);
     for (const r of out.overdue) this.notifier.publish(doneTopic(r.namespace_id, r.run_id));
-    const fired = await firePass(this.db, scheduleGraceMs, []);
+    const report: FireReport = { started: [], refused: [] };
+    const fired = await firePass(this.db, scheduleGraceMs, report);
     for (const ns of fired) this.notifier.publish(workTopic(ns));
+    logRefusedFires(this.log, report);
   }
 }

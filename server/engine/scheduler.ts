@@ -4,12 +4,16 @@
  * `<schedule>@<fire time>`) and advances `next_fire_at` in the same
  * transaction, so each fire time starts exactly one run even with several
  * servers and across restarts. Fire times older than `graceMs` count as missed:
- * at most `max_catchup` of the most recent are started, oldest first.
+ * at most `max_catchup` of the most recent are started, oldest first. A fire whose run the type's
+ * flow control refuses (the schedule's input lacks a key its limits need) starts nothing: it is
+ * logged as an ERROR naming the schedule, the type and the key, `last_fired_at` stays as it was,
+ * and the schedule moves on to its next fire time.
  */
+import { InvalidArgumentError } from "../errors.ts";
 import { storedFlow } from "../services/_flow_keys.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
-import type { Db } from "../store/db.ts";
+import type { Db, Queryable } from "../store/db.ts";
 import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
 import { dueTimes, parseCron } from "./cron.ts";
@@ -49,10 +53,11 @@ export function startScheduler(
   const abort = new AbortController();
   const clock = options.clock ?? systemClock;
   const pass = async (): Promise<boolean> => {
-    const started: { namespace: string; type: string }[] = [];
-    const fired = await firePass(db, options.graceMs, started, () => clock.now());
+    const report: FireReport = { started: [], refused: [] };
+    const fired = await firePass(db, options.graceMs, report, () => clock.now());
     for (const ns of fired) notifier.publish(workTopic(ns));
-    for (const r of started) options.metrics?.runStarted(r.namespace, r.type);
+    for (const r of report.started) options.metrics?.runStarted(r.namespace, r.type);
+    logRefusedFires(log, report);
     return fired.size > 0;
   };
   const loop = async () => {
@@ -83,11 +88,32 @@ export function startScheduler(
   };
 }
 
-/** Fires what is due; returns the namespaces that got new runs. */
+/** What a pass of {@linkcode firePass} started, and the fires it refused. */
+export interface FireReport {
+  /** One per run started. */
+  started: { namespace: string; type: string }[];
+  /** Fires that started nothing: the run's flow control refused the schedule's input. */
+  refused: { namespace: string; scheduleId: string; at: Date; error: InvalidArgumentError }[];
+}
+
+/** Logs each refused fire of `report` as an ERROR (its message names schedule, type and key). */
+export function logRefusedFires(log: Logger, report: FireReport): void {
+  for (const r of report.refused) {
+    log.error(
+      `schedule "${r.scheduleId}" in namespace "${r.namespace}" did not fire at ` +
+        `${r.at.toISOString()}: ${r.error.message}`,
+    );
+  }
+}
+
+/**
+ * Fires what is due; returns the namespaces that got new runs. `report` collects the runs
+ * started and the fires refused (read it once the pass has committed).
+ */
 export async function firePass(
   db: Db,
   graceMs: number,
-  started: { namespace: string; type: string }[],
+  report: FireReport,
   /** Read inside the transaction, once it holds its connection (not while it waits for one). */
   nowMs: () => number = Date.now,
 ): Promise<Set<string>> {
@@ -108,23 +134,46 @@ export async function firePass(
         // An expression that no longer parses (e.g. a time zone removed from the system): stop.
         next = undefined;
       }
+      let lastFired: Date | null = null;
       for (const at of fire) {
         const run = scheduledRun(s, crypto.randomUUID(), `${s.schedule_id}@${at.toISOString()}`);
-        run.flow = await storedFlow(tx, s.namespace_id, s.workflow_type, s.version, run.input);
+        try {
+          run.flow = await scheduledFlow(tx, "fire", s, run);
+        } catch (err) {
+          if (!(err instanceof InvalidArgumentError)) throw err;
+          report.refused.push({
+            namespace: s.namespace_id,
+            scheduleId: s.schedule_id,
+            at,
+            error: err,
+          });
+          continue;
+        }
+        lastFired = at;
         const inserted = await starts.insertRun(tx, run);
-        if (inserted) started.push({ namespace: s.namespace_id, type: s.workflow_type });
+        if (inserted) report.started.push({ namespace: s.namespace_id, type: s.workflow_type });
       }
-      await schedules.advanceSchedule(
-        tx,
-        s.namespace_id,
-        s.schedule_id,
-        next ?? null,
-        fire.at(-1) ?? null,
-      );
-      if (fire.length) namespaces.add(s.namespace_id);
+      await schedules.advanceSchedule(tx, s.namespace_id, s.schedule_id, next ?? null, lastFired);
+      if (lastFired) namespaces.add(s.namespace_id);
     }
     return namespaces;
   });
+}
+
+/**
+ * The flow control of a schedule's run (`verb`: "fire", "trigger"), evaluated from the schedule's
+ * input by its type's stored flow control; INVALID_ARGUMENT naming the schedule, the type and the
+ * key when the input cannot give a key the limits need.
+ */
+export async function scheduledFlow(
+  db: Queryable,
+  verb: string,
+  s: schedules.ScheduleRow,
+  run: starts.NewRun,
+): Promise<starts.StartFlow | undefined> {
+  const op = `${verb} schedule ${JSON.stringify(s.schedule_id)} of workflow type ` +
+    JSON.stringify(s.workflow_type);
+  return await storedFlow(db, op, s.namespace_id, s.workflow_type, s.version, run.input);
 }
 
 /**

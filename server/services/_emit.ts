@@ -5,7 +5,7 @@
 import * as events from "../store/events.ts";
 import * as runs from "../store/runs.ts";
 import * as starts from "../store/run_starts.ts";
-import { ConflictError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError } from "../errors.ts";
 import type { ServiceContext } from "./_context.ts";
 import { checkExisting } from "./_duplicates.ts";
 import { storedFlow } from "./_flow_keys.ts";
@@ -22,7 +22,10 @@ export interface Emitted {
 /**
  * Stores event `name` under `eventId` and starts one run of every type subscribed to it, all in
  * one transaction: either the event and all its runs are stored, or nothing is. An id emitted
- * before starts nothing and answers with the stored event.
+ * before starts nothing and answers with the stored event. Each run is under its type's flow
+ * control: when the data lacks (or holds a bad) key that a subscribed type's limits need, the
+ * whole emit is INVALID_ARGUMENT naming every such type and key, and nothing is stored — the id
+ * stays free for an emit with corrected data.
  */
 export async function emitEvent(
   ctx: ServiceContext,
@@ -35,10 +38,17 @@ export async function emitEvent(
     const inserted = await events.insertEvent(tx, namespaceId, name, eventId, data);
     if (!inserted) return undefined;
     const items: starts.NewRun[] = [];
+    const refused: { type: string; op: string; err: InvalidArgumentError }[] = [];
     for (const workflowType of inserted.types) {
       const runId = crypto.randomUUID();
-      // The type's flow control applies as to any start (a key the data lacks: no limit).
-      const flow = await storedFlow(tx, namespaceId, workflowType, "", data);
+      // The type's flow control applies as to any start: a key the data cannot give refuses.
+      const op = `emit event ${show(name)} to workflow type ${show(workflowType)}`;
+      const flow = await storedFlow(tx, op, namespaceId, workflowType, "", data, "data")
+        .catch((err) => {
+          if (!(err instanceof InvalidArgumentError)) throw err;
+          refused.push({ type: workflowType, op, err });
+        });
+      if (refused.length) continue;
       items.push({
         namespaceId,
         runId,
@@ -50,9 +60,10 @@ export async function emitEvent(
         input: data,
         context: null,
         scheduleId: null,
-        flow,
+        flow: flow ?? undefined,
       });
     }
+    if (refused.length) throw refusedEmit(name, refused);
     const rows = items.length ? await starts.insertRuns(tx, items) : [];
     const stored = items.map((it, i) => ({ it, row: rows[i] }));
     const runRows = stored.flatMap(({ it, row }) =>
@@ -89,6 +100,24 @@ export async function emitEvent(
   return { event, alreadyExists: true };
 }
 
+/** One error for the subscribed types an emit's data cannot start (nothing was stored). */
+function refusedEmit(
+  name: string,
+  refused: { type: string; op: string; err: InvalidArgumentError }[],
+): InvalidArgumentError {
+  const tail = "; nothing was stored (neither the event nor any run)";
+  const { field, message } = refused[0].err;
+  if (refused.length === 1) return new InvalidArgumentError(field, message + tail);
+  const why = refused.map(({ type, op, err }) =>
+    `workflow type ${show(type)}: ${err.message.slice(`Cannot ${op}: `.length)}`
+  );
+  return new InvalidArgumentError(
+    field,
+    `Cannot emit event ${show(name)} to ${refused.length} of its workflow types: ` +
+      why.join("; ") + tail,
+  );
+}
+
 /** What a hook's start did. */
 export interface HookStart {
   runId: string;
@@ -107,7 +136,9 @@ export async function startHookRun(
   workflowId: string,
   input: Data,
 ): Promise<HookStart> {
-  const flow = await storedFlow(ctx.db, namespaceId, workflowType, "", input);
+  // Refused (400 at the endpoint) before anything is stored when the body lacks a key.
+  const op = `start a hook's run of workflow type ${show(workflowType)}`;
+  const flow = await storedFlow(ctx.db, op, namespaceId, workflowType, "", input);
   for (let i = 0; i < 5; i++) {
     const runId = crypto.randomUUID();
     const row = await starts.insertRun(ctx.db, {

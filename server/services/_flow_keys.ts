@@ -2,7 +2,10 @@
  * The keys of a run's flow control, evaluated by the server from its input at start: the
  * concurrency slots it needs ("<path>=<value>", "*" for a limit over the whole type), its rate
  * limit key and its debounce key. A missing path, a value that is not a string, number or
- * boolean, or a value longer than 256 characters is INVALID_ARGUMENT naming the path.
+ * boolean, a value longer than 256 characters, or one holding a NUL character or a lone UTF-16
+ * surrogate (text the database cannot store as it is) is INVALID_ARGUMENT naming the path. Every
+ * start path evaluates them here, before any SQL: StartWorkflow (and its batch and
+ * signal-with-start), StartChild, emits, hooks, schedule fires and triggers.
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { Queryable } from "../store/db.ts";
@@ -41,10 +44,10 @@ export function valueAt(input: unknown, path: string): unknown {
   return value;
 }
 
-function keyValue(op: string, what: string, input: unknown, path: string): string {
+function keyValue(op: string, field: string, what: string, input: unknown, path: string): string {
   const value = valueAt(input, path);
   const fail = (why: string) =>
-    new InvalidArgumentError("input", `Cannot ${op}: the ${what} key "${path}" ${why}`);
+    new InvalidArgumentError(field, `Cannot ${op}: the ${what} key "${path}" ${why}`);
   if (value === undefined) throw fail("is missing from the input");
   if (value === null) throw fail("is null in the input; it must be a string, number or boolean");
   if (typeof value === "object") {
@@ -57,6 +60,12 @@ function keyValue(op: string, what: string, input: unknown, path: string): strin
   if (text.length > maxKeyLength) {
     throw fail(`is ${text.length} characters long; at most ${maxKeyLength} are allowed`);
   }
+  if (text.includes("\u0000")) {
+    throw fail("has a NUL character (\\u0000) in its value; a key's value cannot hold one");
+  }
+  if (!text.isWellFormed()) {
+    throw fail("has a lone UTF-16 surrogate in its value; a key's value must be well-formed text");
+  }
   return text;
 }
 
@@ -64,11 +73,12 @@ function keyValue(op: string, what: string, input: unknown, path: string): strin
 export function inputValue(
   op: string,
   input: { data: Uint8Array; metadata: Record<string, string> },
+  field = "input",
 ): unknown {
   if (input.data.byteLength === 0) return undefined;
   const encoding = input.metadata.encoding ?? "json";
   const bad = (why: string) =>
-    new InvalidArgumentError("input", `Cannot ${op}: flow-control keys need a JSON input; ${why}`);
+    new InvalidArgumentError(field, `Cannot ${op}: flow-control keys need a JSON input; ${why}`);
   if (encoding !== "json") throw bad(`its encoding is "${encoding}"`);
   try {
     return JSON.parse(decoder.decode(input.data));
@@ -89,12 +99,16 @@ export function slotKeyParts(key: string): { path: string; key: string } {
   return { path: key.slice(0, at), key: key.slice(at + 1) };
 }
 
-/** Evaluates a run's flow control from its input; `priority` is the start's own, if any. */
+/**
+ * Evaluates a run's flow control from its input; `priority` is the start's own, if any. A key
+ * the input cannot give is INVALID_ARGUMENT on `field` (the request's name for the input).
+ */
 export function runFlow(
   op: string,
   config: FlowConfig | undefined,
   input: { data: Uint8Array; metadata: Record<string, string> },
   priority: number | undefined,
+  field = "input",
 ): RunFlow {
   const flow: RunFlow = {
     slots: null,
@@ -109,8 +123,9 @@ export function runFlow(
     config.rateLimit?.key ?? "",
     config.debounce?.key ?? "",
   ];
-  const value = paths.some((p) => p !== "") ? inputValue(op, input) : undefined;
-  const key = (what: string, path: string) => path === "" ? "" : keyValue(op, what, value, path);
+  const value = paths.some((p) => p !== "") ? inputValue(op, input, field) : undefined;
+  const key = (what: string, path: string) =>
+    path === "" ? "" : keyValue(op, field, what, value, path);
   if (config.concurrency.length) {
     const slots = config.concurrency
       .map((c) => ({ slot: slotKey(c.key, key("concurrency", c.key)), cap: c.limit }))
@@ -124,26 +139,26 @@ export function runFlow(
 }
 
 /**
- * The flow control of a run started by the server itself (a schedule's fire): read from the
- * store, without debounce; a key its input lacks leaves the run without limits rather than
- * failing the fire (the schedule's input was stored before the limit was declared).
+ * The flow control of a run started without a client's StartWorkflow (an event, a hook, a
+ * schedule's fire or trigger; also checked when a schedule is created): the type's registered
+ * flow control read from the store, without debounce. A key the input cannot give is
+ * INVALID_ARGUMENT as at any start (`op` names what was refused: the type, the schedule), so no
+ * run is ever stored outside its type's limits.
  */
 export async function storedFlow(
   db: Queryable,
+  op: string,
   namespaceId: string,
   workflowType: string,
   version: string,
   input: { data: Uint8Array; metadata: Record<string, string> },
+  field = "input",
 ): Promise<StartFlow | undefined> {
   const rows = await flows.flowControlsOf(db, namespaceId, workflowType);
   const config = (rows.find((r) => r.version === version) ?? rows[0])?.config as
     | FlowConfig
     | undefined;
   if (!config) return undefined;
-  try {
-    const f = runFlow("fire schedule", config, input, undefined);
-    return { priority: f.priority, slots: f.slots, caps: f.caps, rateKey: f.rateKey };
-  } catch {
-    return undefined;
-  }
+  const f = runFlow(op, config, input, undefined, field);
+  return { priority: f.priority, slots: f.slots, caps: f.caps, rateKey: f.rateKey };
 }

@@ -15,6 +15,7 @@ import { CronError, parseCron } from "../engine/cron.ts";
 import { schedulesTopic } from "../engine/scheduler.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import * as schedules from "../store/schedules.ts";
+import { storedFlow } from "./_flow_keys.ts";
 import { scheduleNotFound } from "./_not_found.ts";
 import type { ServiceContext } from "./_context.ts";
 import { triggerHandlers } from "./trigger_handlers.ts";
@@ -53,6 +54,17 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
     return n;
   };
 
+  /**
+   * Refuses a schedule whose runs its type's flow control (as registered now) would refuse: its
+   * input lacks, or holds a bad value for, a key the limits need. A type not registered yet is
+   * checked at each fire instead.
+   */
+  const checkFlow = async (op: string, f: schedules.ScheduleFields) => {
+    const what = `${op} ${v.show(f.scheduleId)} of workflow type ${v.show(f.workflowType)}`;
+    const input = f.input ?? { data: new Uint8Array(), metadata: {} };
+    await storedFlow(db, what, f.namespaceId, f.workflowType, f.version, input);
+  };
+
   return {
     ...triggerHandlers(ctx),
     async createWorkflowSchedule(req) {
@@ -61,7 +73,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       const scheduleId = v.name(op, "schedule_id", req.scheduleId);
       const workflowType = v.name(op, "workflow_type", req.workflowType);
       const enabled = req.enabled ?? true;
-      const row = await schedules.upsertSchedule(db, {
+      const fields: schedules.ScheduleFields = {
         namespaceId,
         scheduleId,
         workflowType,
@@ -72,7 +84,9 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         enabled,
         maxCatchup: catchup(op, req.maxCatchup ?? 0),
         nextFireAt: nextFire(op, req.cron, req.timezone, enabled),
-      });
+      };
+      await checkFlow(op, fields);
+      const row = await schedules.upsertSchedule(db, fields);
       notifier.publish(schedulesTopic);
       return create(CreateWorkflowScheduleResponseSchema, {
         schedule: toProto(row),
@@ -117,7 +131,7 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
       // A new expression, time zone or re-enabling starts from now (no burst of missed fires).
       const recompute = cron !== row.cron || timezone !== row.timezone || (enabled && !row.enabled);
       const next = nextFire(op, cron, timezone, enabled);
-      const updated = await schedules.updateSchedule(db, {
+      const fields: schedules.ScheduleFields = {
         namespaceId,
         scheduleId,
         workflowType: req.workflowType === undefined
@@ -134,7 +148,13 @@ export function scheduleService(ctx: ServiceContext): ServiceImpl<typeof Workflo
         enabled,
         maxCatchup: req.maxCatchup === undefined ? row.max_catchup : catchup(op, req.maxCatchup),
         nextFireAt: !enabled ? null : recompute ? next : row.next_fire_at,
-      });
+      };
+      // What a run would be changes, or the schedule fires again: checked as at create (a
+      // schedule whose runs would be refused can still be disabled, retimed or deleted).
+      const changed = req.input !== undefined || req.workflowType !== undefined ||
+        req.version !== undefined || (enabled && !row.enabled);
+      if (changed) await checkFlow(op, fields);
+      const updated = await schedules.updateSchedule(db, fields);
       if (!updated) throw scheduleNotFound(namespaceId, scheduleId);
       notifier.publish(schedulesTopic);
       return create(UpdateWorkflowScheduleResponseSchema, { schedule: toProto(updated) });

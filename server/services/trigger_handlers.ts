@@ -1,10 +1,13 @@
-/** WorkflowScheduleService handler TriggerWorkflowSchedule: one run of a schedule, now. */
-import { storedFlow } from "./_flow_keys.ts";
+/**
+ * WorkflowScheduleService handler TriggerWorkflowSchedule: one run of a schedule, now, under its
+ * type's flow control (INVALID_ARGUMENT naming the schedule, type and key when the schedule's
+ * input cannot give a key the limits need; nothing is started).
+ */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { TriggerWorkflowScheduleResponseSchema, type WorkflowScheduleService } from "@kagzi/proto";
 import { ConflictError } from "../errors.ts";
-import { scheduledRun } from "../engine/scheduler.ts";
+import { scheduledFlow, scheduledRun } from "../engine/scheduler.ts";
 import * as starts from "../store/run_starts.ts";
 import * as schedules from "../store/schedules.ts";
 import { scheduleNotFound } from "./_not_found.ts";
@@ -31,7 +34,7 @@ export function triggerHandlers(ctx: ServiceContext): TriggerHandlers {
         runId.slice(0, 8)
       }`;
       const run = scheduledRun(s, runId, workflowId);
-      run.flow = await storedFlow(db, namespaceId, s.workflow_type, s.version, run.input);
+      run.flow = await scheduledFlow(db, "trigger", s, run);
       const inserted = await starts.insertRun(db, run);
       if (!inserted) {
         throw new ConflictError("workflow_id", workflowId, `Cannot ${op}: try again`);

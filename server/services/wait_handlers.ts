@@ -87,7 +87,14 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         );
       }
       // Its flow control (keys from its input, the type's priority); debounce does not apply.
-      const { flow } = await planStart(ctx, op, namespaceId, workflowType, version, input);
+      // An input that cannot give a key the limits need starts nothing: the CHILD step records
+      // the refusal (naming the type and the key), which the parent's ctx.child() throws.
+      const what = `${op} of type ${v.show(workflowType)}`;
+      const plan = await planStart(ctx, what, namespaceId, workflowType, version, input)
+        .catch((err) => {
+          if (!(err instanceof InvalidArgumentError)) throw err;
+          return { refusal: err };
+        });
       const spec = {
         workflowType,
         workflowId,
@@ -95,7 +102,7 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
         input,
         parentClosePolicy: policy,
         retryPolicy,
-        flow,
+        ...("refusal" in plan ? { refusal: refusalJson(plan.refusal) } : { flow: plan.flow }),
       } as const;
       for (let i = 0;; i++) {
         try {
@@ -188,4 +195,18 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });
     },
   };
+}
+
+/**
+ * A refused child start as its CHILD step's stored failure (not retried: the input is at fault);
+ * the SDK tells it from a failed child by its name (sdk/_waits.ts).
+ */
+function refusalJson(err: InvalidArgumentError) {
+  return errorToJson(create(ErrorDetailSchema, {
+    code: ErrorCode.INVALID_ARGUMENT,
+    name: "ChildStartRefusedError",
+    message: err.message,
+    subject: err.field,
+    nonRetryable: true,
+  }));
 }

@@ -17,6 +17,12 @@ export interface ChildSpec {
   retryPolicy: unknown;
   /** Its flow control (services/_flow_start.ts). @default none */
   flow?: StartFlow;
+  /**
+   * The start was refused (its input cannot give a key the type's limits need): no child run;
+   * the CHILD step is recorded FAILED with this error (an ErrorDetail as JSON), so the parent's
+   * `ctx.child()` throws it, on every replay the same. @default none
+   */
+  refusal?: unknown;
 }
 
 /** What {@linkcode startChild} did. */
@@ -28,7 +34,8 @@ export type StartChildResult =
 /**
  * Starts the child of a held run's CHILD step once, inside the caller's transaction: the
  * step's stored record when it exists; else a new PENDING child run (or the open run that
- * holds the workflow_id) and a WAITING step pointing at it.
+ * holds the workflow_id) and a WAITING step pointing at it; or, for a refused start, a FAILED
+ * step and no run.
  */
 export async function startChild(
   tx: Queryable,
@@ -48,6 +55,16 @@ export async function startChild(
   );
   if (existing[0]) {
     return { kind: "step", step: existing[0], started: false, alreadyExists: false };
+  }
+  if (child.refusal !== undefined) {
+    const refused = await tx.query<StepRow>(
+      `insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
+                                worker_id, error, finished_at)
+       values ($1, $2, 'CHILD', $3, $4, 1, 'FAILED', $5, $6::jsonb, now())
+       returning ${stepColumns}`,
+      [k.namespaceId, k.runId, k.name, k.occurrence, k.workerId, child.refusal],
+    );
+    return { kind: "step", step: refused[0], started: false, alreadyExists: false };
   }
   const childRunId = crypto.randomUUID();
   const inserted = await tx.query<{ run_id: string }>(
