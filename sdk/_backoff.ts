@@ -38,6 +38,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * `err` as a KagziError, for deciding on a retry. Inside a client interceptor a fetch that never
+ * reached the server (refused, reset: a restarting server) is still the fetch's own TypeError —
+ * connect wraps it later, and `KagziError.from` then calls it UNAVAILABLE — so it is here too.
+ */
+function failureOf(err: unknown): KagziError {
+  if (err instanceof TypeError) return new KagziError("UNAVAILABLE", err.message, { cause: err });
+  return KagziError.from(err);
+}
+
 /** Options of {@linkcode retryUnavailable}. */
 export interface RetryUnavailableOptions {
   /** No attempt starts after this time (epoch ms); the last error is thrown then. */
@@ -58,7 +68,7 @@ export async function retryUnavailable<T>(
     try {
       return await fn();
     } catch (err) {
-      const e = KagziError.from(err);
+      const e = failureOf(err);
       if (e.code !== "UNAVAILABLE" || options.signal?.aborted) throw err;
       const delay = retryDelay(attempt, e);
       if (Date.now() + delay >= options.until) throw err;
