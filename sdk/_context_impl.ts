@@ -241,11 +241,18 @@ export class ContextImpl implements Context {
   }
 }
 
+/**
+ * A step's name as the server takes it (its step references refuse any other for good): 1-256
+ * characters, no control character, no U+FFFD or lone surrogate.
+ */
 function checkName(name: string, what: string): void {
-  if (typeof name !== "string" || name === "" || name.length > 256) {
+  if (
+    typeof name !== "string" || name === "" || name.length > 256 || unstorable.test(name)
+  ) {
     throw new KagziError(
       "INVALID_ARGUMENT",
-      `Invalid ${what} name ${JSON.stringify(name)}: use 1-256 characters`,
+      `Invalid ${what} name ${JSON.stringify(name)}: use 1-256 characters, none of them a ` +
+        "control character",
       {
         subject: "name",
         nonRetryable: true,
@@ -256,6 +263,10 @@ function checkName(name: string, what: string): void {
 
 // deno-lint-ignore no-control-regex
 const controlChars = /[\u0000-\u001f\u007f]/;
+/** A control character, U+FFFD (what invalid UTF-8 became) or a lone surrogate. */
+const unstorable =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f\uFFFD]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** What is wrong with a tag map for `ctx.setTags()`, or undefined. */
 function tagsProblem(tags: Record<string, string>): string | undefined {

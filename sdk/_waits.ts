@@ -100,6 +100,9 @@ export function waitForSignal<T>(
   );
 }
 
+/** The largest child input the server accepts (server/services/_validate.ts, maxPayloadBytes). */
+const maxInputBytes = 4 * 1024 * 1024;
+
 /** `ctx.child(name)`: the builder of a child workflow run. */
 export function childBuilder(host: WaitHost, name: string): ChildBuilder {
   let workflowId = "";
@@ -128,6 +131,18 @@ export function childBuilder(host: WaitHost, name: string): ChildBuilder {
         payload = encodeJson(input, `input of child "${name}"`);
       } catch (err) {
         return Promise.reject(err);
+      }
+      // Refused here, as the server would refuse it (before it could record the refusal when
+      // the request is over its body limit): the same on every replay, nothing asked.
+      if (payload.data.byteLength > maxInputBytes) {
+        return Promise.reject(
+          new KagziError(
+            "INVALID_ARGUMENT",
+            `ctx.child("${name}"): its input is ${payload.data.byteLength} bytes of JSON; ` +
+              `the limit is ${maxInputBytes}`,
+            { subject: "input", nonRetryable: true },
+          ),
+        );
       }
       return started ??= host.track(
         host.fresh(StepKind.CHILD, name, occurrence).then((ok) =>
@@ -201,16 +216,15 @@ function goneSpec<T>(name: string): WaitSpec<T> {
 }
 
 /**
- * The error of a child start the server refused (its input lacks a key the type's flow control
- * needs): a FAILED CHILD step with no child run, its error named "ChildStartRefusedError" by the
- * server (services/wait_handlers.ts; told by name, as a ctx.any outcome has no child run id).
- * Undefined for any other record.
+ * The error of a child start the server refused for good (a bad child argument, a workflow id
+ * held by a run of another type, an input lacking a key the type's flow control needs): a
+ * FAILED CHILD step with no child run, its error named "ChildStartRefusedError" by the server
+ * with the refusal's own code (server/services/_child_start.ts; told by name, as a ctx.any
+ * outcome has no child run id). Undefined for any other record.
  */
 function refusal(rec: StepRecord): KagziError | undefined {
   const e = rec.status === StepStatus.FAILED ? rec.error : undefined;
-  return e?.name === "ChildStartRefusedError" && e.code === ErrorCode.INVALID_ARGUMENT
-    ? KagziError.fromDetail(e)
-    : undefined;
+  return e?.name === "ChildStartRefusedError" ? KagziError.fromDetail(e) : undefined;
 }
 
 /** A child's result from its CHILD step's record (or a ctx.any outcome shaped like one). */

@@ -164,6 +164,7 @@ export const workflows: Record<string, WorkflowFn> = {
   "five-steps": fiveSteps,
   progress,
   "any-race": anyRace,
+  "child-refused": childRefused,
 };
 
 export { delay };
@@ -213,4 +214,24 @@ export async function anyRace(ctx: Context, input: { sleep: string; holdFile: st
   });
   const later = first.key === "late" ? await ctx.waitForSignal<number>("approve") : undefined;
   return { first, later };
+}
+
+/**
+ * Starts child "c" of type "type-a" under workflow id `input.id` and catches its refusal (the
+ * test holds the id with a run of another type), journaled as "refused:<code> <subject>
+ * <subjectId> <message>" in every execution; a step then holds while `holdFile` exists (a test
+ * kills the worker there); then child "c2" under a free id. Returns the refusal and c2's result.
+ */
+export async function childRefused(ctx: Context, input: { id: string; holdFile: string }) {
+  const refused = await ctx.child("c").id(input.id).run<string>("type-a", undefined).then(
+    () => "started",
+    (e) => `${e.code} ${e.subject} ${e.subjectId} ${e.message}`,
+  );
+  record(ctx, `refused:${refused}`);
+  await ctx.step("hold").run(async () => {
+    record(ctx, "hold");
+    while (await Deno.stat(input.holdFile).then(() => true, () => false)) await delay(50);
+  });
+  const other = await ctx.child("c2").id(`${input.id}-free`).run<string>("type-a", undefined);
+  return { refused, other };
 }

@@ -25,19 +25,29 @@ import {
 } from "../services/_message_values.ts";
 
 /**
- * Fields of a request checked elsewhere, item by item: a Report and a StartWorkflows answer
- * each of their items on their own, so one bad item must not refuse the others.
+ * Fields of a request checked by its handler: a Report and a StartWorkflows answer each of
+ * their items on their own, so one bad item must not refuse the others; a StartChild records a
+ * bad child field as the child step's outcome (`services/_child_start.ts`), so the parent's
+ * `ctx.child()` rejects with it instead of its worker retrying the start forever.
  */
-const checkedPerItem: Record<string, string> = {
-  "kagzi.v1.ReportRequest": "items",
-  "kagzi.v1.StartWorkflowsRequest": "items",
+const checkedByHandler: Record<string, readonly string[]> = {
+  "kagzi.v1.ReportRequest": ["items"],
+  "kagzi.v1.StartWorkflowsRequest": ["items"],
+  "kagzi.v1.StartChildRequest": [
+    "workflow_type",
+    "workflow_id",
+    "input",
+    "version",
+    "parent_close_policy",
+    "retry_policy",
+  ],
 };
 
 /** Refuses a request holding an unstorable string or an undefined enum value. */
 export const messageCheckInterceptor: Interceptor = (next) => (req) => {
   if (!req.stream) {
     const input = req.method.input;
-    const bad = findBadValue(input, req.message, "", checkedPerItem[input.typeName]);
+    const bad = findBadValue(input, req.message, "", checkedByHandler[input.typeName]);
     if (bad) throw badFieldError(req.method.name, bad);
   }
   return next(req);

@@ -52,17 +52,21 @@ export function findBadValue(
   desc: DescMessage,
   message: unknown,
   prefix = "",
-  skip?: string,
+  skip?: readonly string[],
 ): BadField | undefined {
   const bad = badIn(desc, message, skip);
   return bad && prefix ? { field: prefix + bad.field, problem: bad.problem } : bad;
 }
 
 // Paths are built only on the way out of a failure: the common case allocates nothing.
-function badIn(desc: DescMessage, message: unknown, skip?: string): BadField | undefined {
+function badIn(
+  desc: DescMessage,
+  message: unknown,
+  skip?: readonly string[],
+): BadField | undefined {
   const msg = message as Record<string, unknown>;
   for (const f of relevantFields(desc)) {
-    if (f.name === skip) continue;
+    if (skip?.includes(f.name)) continue;
     let value: unknown;
     if (f.oneof) {
       const o = msg[f.oneof.localName] as { case?: string; value?: unknown } | undefined;

@@ -3,19 +3,17 @@
  * (suspends the run until its sleeps, signals or children are due, or keeps a short sleep on
  * its worker: `_hold.ts`).
  */
-import { planStart } from "./_flow_start.ts";
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ErrorCode,
   ErrorDetailSchema,
-  ParentClosePolicy,
   ReceiveSignalResponseSchema,
   SleepResponseSchema,
   StartChildResponseSchema,
   type WorkerService,
 } from "@kagzi/proto";
-import { ConflictError, InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, type KagziServerError } from "../errors.ts";
 import { workTopic } from "../engine/notify.ts";
 import { ChildRaceError, startChild } from "../store/children.ts";
 import * as queue from "../store/queue.ts";
@@ -23,15 +21,14 @@ import { suspendRunWithSteps } from "../store/suspend_steps.ts";
 import { receiveSignal } from "../store/signals.ts";
 import * as steps from "../store/steps.ts";
 import { carriedSteps } from "./_carried_steps.ts";
+import { heldIdError, isRefusal, planChild, refusalJson } from "./_child_start.ts";
 import { handDueRun } from "./_handoff.ts";
 import { heldUntilDue, holdable } from "./_hold.ts";
 import type { ServiceContext } from "./_context.ts";
-import { errorToJson, retryToJson, ts } from "./_convert.ts";
+import { errorToJson, ts } from "./_convert.ts";
 import { HeldRun, stepRef } from "./_lease.ts";
-import { checkRetryPolicy } from "./_retry.ts";
 import { stepRecordToProto } from "./_steps.ts";
 import { dateOf } from "./_time.ts";
-import * as v from "./_validate.ts";
 
 type WaitHandlers = Pick<
   ServiceImpl<typeof WorkerService>,
@@ -68,57 +65,32 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       const run = HeldRun.open(op, req);
       const { namespaceId } = run;
       const ref = stepRef(op, req.step, "CHILD");
-      const workflowType = v.name(op, "workflow_type", req.workflowType);
-      // The default id is the same on every replay, so a child is never started twice.
-      const workflowId = v.name(op, "workflow_id", req.workflowId, false) ||
-        `${run.runId}/${ref.name}/${ref.occurrence}`;
-      const version = v.name(op, "version", req.version, false);
-      const input = v.payload(op, "input", req.input);
-      const retryPolicy = retryToJson(checkRetryPolicy(op, "retry_policy", req.retryPolicy));
-      const policy = req.parentClosePolicy === ParentClosePolicy.ABANDON ? "abandon" : "cancel";
-      if (
-        req.parentClosePolicy !== ParentClosePolicy.UNSPECIFIED &&
-        req.parentClosePolicy !== ParentClosePolicy.CANCEL &&
-        req.parentClosePolicy !== ParentClosePolicy.ABANDON
-      ) {
-        throw new InvalidArgumentError(
-          "parent_close_policy",
-          `Cannot ${op}: "parent_close_policy" ${req.parentClosePolicy} is not a policy (0-2)`,
-        );
-      }
-      // Its flow control (keys from its input, the type's priority); debounce does not apply.
-      // An input that cannot give a key the limits need starts nothing: the CHILD step records
-      // the refusal (naming the type and the key), which the parent's ctx.child() throws.
-      const what = `${op} of type ${v.show(workflowType)}`;
-      const plan = await planStart(ctx, what, namespaceId, workflowType, version, input)
-        .catch((err) => {
-          if (!(err instanceof InvalidArgumentError)) throw err;
-          return { refusal: err };
-        });
-      const spec = {
-        workflowType,
-        workflowId,
-        version,
-        input,
-        parentClosePolicy: policy,
-        retryPolicy,
-        ...("refusal" in plan ? { refusal: refusalJson(plan.refusal) } : { flow: plan.flow }),
-      } as const;
+      const key = run.step(ref);
+      // A start refused for good starts nothing: the CHILD step records the refusal (code,
+      // field, message), which the parent's ctx.child() throws (services/_child_start.ts).
+      const defaultId = `${run.runId}/${ref.name}/${ref.occurrence}`;
+      let refused: KagziServerError | undefined;
+      const child = await planChild(ctx, op, namespaceId, req, defaultId).catch((err) => {
+        if (!isRefusal(err)) throw err;
+        refused = err;
+        return { refusal: refusalJson(err) };
+      });
       for (let i = 0;; i++) {
         try {
-          const res = await db.transaction((tx) => startChild(tx, run.step(ref), spec));
-          if (res.kind === "lost") throw run.lost();
-          if (res.kind === "conflict") {
-            throw new ConflictError(
-              "workflow_id",
-              workflowId,
-              `Cannot ${op}: "workflow_id" ${v.show(workflowId)} is held by a running ` +
-                `workflow of type ${v.show(res.workflowType)}, not ${v.show(workflowType)}`,
-            );
-          }
-          if (res.started) {
-            ctx.dispatch.runDue(namespaceId, workflowType);
-            ctx.metrics.runStarted(namespaceId, workflowType);
+          const res = await db.transaction(async (tx) => {
+            const res = await startChild(tx, key, child);
+            if (res.kind !== "conflict" || "refusal" in child) return res;
+            // Its id is held by an open run of another type (locked until this commits).
+            const held = heldIdError(op, child, res.workflowType);
+            return await startChild(tx, key, { refusal: refusalJson(held) });
+          });
+          // Not held: nothing is recorded; a bad request is still answered as such.
+          if (res.kind === "lost") throw refused ?? run.lost();
+          // Never: a refused start answers with its step.
+          if (res.kind === "conflict") throw new Error("a refused child start conflicted");
+          if (res.started && "workflowType" in child) {
+            ctx.dispatch.runDue(namespaceId, child.workflowType);
+            ctx.metrics.runStarted(namespaceId, child.workflowType);
           }
           return create(StartChildResponseSchema, {
             record: stepRecordToProto(res.step),
@@ -195,18 +167,4 @@ export function waitHandlers(ctx: ServiceContext): WaitHandlers {
       return create(SleepResponseSchema, { resumeAt: ts(resumeAt) });
     },
   };
-}
-
-/**
- * A refused child start as its CHILD step's stored failure (not retried: the input is at fault);
- * the SDK tells it from a failed child by its name (sdk/_waits.ts).
- */
-function refusalJson(err: InvalidArgumentError) {
-  return errorToJson(create(ErrorDetailSchema, {
-    code: ErrorCode.INVALID_ARGUMENT,
-    name: "ChildStartRefusedError",
-    message: err.message,
-    subject: err.field,
-    nonRetryable: true,
-  }));
 }

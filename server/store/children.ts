@@ -17,12 +17,15 @@ export interface ChildSpec {
   retryPolicy: unknown;
   /** Its flow control (services/_flow_start.ts). @default none */
   flow?: StartFlow;
-  /**
-   * The start was refused (its input cannot give a key the type's limits need): no child run;
-   * the CHILD step is recorded FAILED with this error (an ErrorDetail as JSON), so the parent's
-   * `ctx.child()` throws it, on every replay the same. @default none
-   */
-  refusal?: unknown;
+}
+
+/**
+ * A start refused for good (services/_child_start.ts): no child run; the CHILD step is
+ * recorded FAILED with `refusal` (an ErrorDetail as JSON), so the parent's `ctx.child()` throws
+ * it, on every replay the same.
+ */
+export interface RefusedChild {
+  refusal: unknown;
 }
 
 /** What {@linkcode startChild} did. */
@@ -40,7 +43,7 @@ export type StartChildResult =
 export async function startChild(
   tx: Queryable,
   k: StepKey,
-  child: ChildSpec,
+  child: ChildSpec | RefusedChild,
 ): Promise<StartChildResult> {
   const held = await tx.query(
     `select 1 from kagzi_runs
@@ -56,7 +59,7 @@ export async function startChild(
   if (existing[0]) {
     return { kind: "step", step: existing[0], started: false, alreadyExists: false };
   }
-  if (child.refusal !== undefined) {
+  if ("refusal" in child) {
     const refused = await tx.query<StepRow>(
       `insert into kagzi_steps (namespace_id, run_id, kind, name, occurrence, attempt, status,
                                 worker_id, error, finished_at)
