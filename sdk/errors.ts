@@ -152,19 +152,28 @@ export class WorkflowFailedError extends KagziError {
 
 /** A run ended CANCELLED. */
 export class WorkflowCancelledError extends KagziError {
+  /** Why, as given to the cancel ("" when no reason was given). */
+  readonly reason: string;
   /** Creates the error of run `runId`, cancelled for `reason` ("" when none was given). */
   constructor(runId: string, reason: string) {
-    super(
-      "CANCELLED",
-      `Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ""}`,
-      {
-        nonRetryable: true,
-        subject: "run",
-        subjectId: runId,
-      },
-    );
+    super("CANCELLED", `Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ""}`, {
+      nonRetryable: true,
+      subject: "run",
+      subjectId: runId,
+    });
     this.name = "WorkflowCancelledError";
+    this.reason = reason;
   }
+}
+
+/**
+ * The reason in a cancelled run's stored message: "Cancelled: <reason>" for the run itself,
+ * 'Child run <id> was cancelled: <reason>' in its waiting parent's history (older servers
+ * stored 'Child run <id> was cancelled: Cancelled: <reason>' there), anything else as it is;
+ * "" for none (not exported from the package).
+ */
+export function cancelReason(message: string): string {
+  return message.replace(/^Child run \S+ was cancelled(: |$)/, "").replace(/^Cancelled(: |$)/, "");
 }
 
 /** `ctx.waitForSignal` gave up: no signal of that name arrived within its timeout. */
