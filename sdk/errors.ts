@@ -134,16 +134,39 @@ export function errorDetailOf(e: KagziError): ErrorDetail | undefined {
   return details.get(e);
 }
 
-/** A run ended FAILED; `code`, `message` and `metadata.name` describe the stored failure. */
+/** How many causes of a failure are stored (`ErrorDetail.cause`, nested); deeper are dropped. */
+export const maxStoredCauses = 3;
+
+/**
+ * The error a stored failure stands for, as it was thrown: its `name` (also `metadata.name`),
+ * message and `stack` as stored, and its stored cause as `cause`, rebuilt likewise. A failure
+ * stored without a stack (one the server made) has only its first line, `name: message`
+ * (not exported from the package).
+ */
+export function failureOf(detail: ErrorDetail, depth = 0): KagziError {
+  const cause = detail.cause && depth < maxStoredCauses
+    ? failureOf(detail.cause, depth + 1)
+    : undefined;
+  const e = KagziError.fromDetail(detail, cause);
+  if (detail.name) e.name = detail.name;
+  e.stack = detail.stack || `${e.name}: ${e.message}`;
+  return e;
+}
+
+/**
+ * A run ended FAILED; `code`, `message` and `metadata.name` describe the stored failure, which
+ * is its `cause` (with the failure's own name, stack and cause: see `failureOf`).
+ */
 export class WorkflowFailedError extends KagziError {
   /** Creates the error of run `runId` from its stored failure. */
   constructor(runId: string, detail: ErrorDetail) {
-    const base = KagziError.fromDetail(detail);
-    super(base.code, `Workflow run ${runId} failed: ${detail.message}`, {
+    const failure = failureOf(detail);
+    super(failure.code, `Workflow run ${runId} failed: ${detail.message}`, {
       nonRetryable: true,
       subject: "run",
       subjectId: runId,
-      metadata: base.metadata,
+      metadata: { ...failure.metadata },
+      cause: failure,
     });
     this.name = "WorkflowFailedError";
     details.set(this, detail);
@@ -262,18 +285,22 @@ function retryAfterMs(value: string | number): number {
   });
 }
 
-/** A step failed for good (retries exhausted or not retryable); the workflow may catch it. */
+/**
+ * A step failed for good (retries exhausted or not retryable); the workflow may catch it. Its
+ * `cause` is the error the step threw, as stored: its name, message, stack and own cause.
+ */
 export class StepFailedError extends KagziError {
   /** The step's name. */
   readonly step: string;
   /** Creates the error of step `step` from its last attempt's stored error. */
   constructor(step: string, detail: ErrorDetail) {
-    const base = KagziError.fromDetail(detail);
-    super(base.code, `Step "${step}" failed: ${detail.message}`, {
+    const failure = failureOf(detail);
+    super(failure.code, `Step "${step}" failed: ${detail.message}`, {
       nonRetryable: true,
       subject: "step",
       subjectId: step,
-      metadata: base.metadata,
+      metadata: { ...failure.metadata },
+      cause: failure,
     });
     this.name = "StepFailedError";
     this.step = step;
