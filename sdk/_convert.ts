@@ -10,7 +10,7 @@ import {
   WorkflowStatus as WireStatus,
 } from "@kagzi/proto";
 import { decodeJson } from "./_payload.ts";
-import { KagziError } from "./errors.ts";
+import { failureOf, KagziError } from "./errors.ts";
 import type {
   StepAttemptInfo,
   StepRefInfo,
@@ -76,7 +76,7 @@ export function workflowFromWire(w: WorkflowMessage): Workflow {
     type: w.workflowType,
     version: w.version,
     status: statusFromWire(w.status),
-    error: w.error ? KagziError.fromDetail(w.error) : undefined,
+    error: w.error ? failureOf(w.error) : undefined,
     attempts: w.attempt,
     createdAt: date(w.createdAt) ?? new Date(0),
     updatedAt: date(w.updatedAt) ?? new Date(0),
@@ -180,7 +180,7 @@ export function stepAttemptFromWire(s: StepAttempt): StepAttemptInfo {
       return output.v;
     },
     outputSize: Number(s.outputSize),
-    error: s.error ? KagziError.fromDetail(s.error) : undefined,
+    error: s.error ? failureOf(s.error) : undefined,
     workerId: s.workerId,
     startedAt: date(s.startedAt),
     finishedAt: date(s.finishedAt),

@@ -1,7 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { ErrorCode, type ErrorDetail, ErrorDetailSchema } from "@kagzi/proto";
-import { errorDetailOf, KagziError, type KagziErrorCode, StepFailedError } from "./errors.ts";
+import {
+  errorDetailOf,
+  KagziError,
+  type KagziErrorCode,
+  maxStoredCauses,
+  StepFailedError,
+} from "./errors.ts";
 
 const codes: Record<KagziErrorCode, ErrorCode> = {
   NOT_FOUND: ErrorCode.NOT_FOUND,
@@ -19,37 +25,66 @@ const codes: Record<KagziErrorCode, ErrorCode> = {
 };
 
 /**
- * Anything thrown by user code, as the ErrorDetail stored for the step or run. Its text
- * is made storable: NUL characters (which the server refuses, as Postgres cannot store
- * them) and unpaired surrogates become U+FFFD.
+ * Anything thrown by user code, as the ErrorDetail stored for the step or run, with its cause
+ * chain (`Error.cause`, up to {@linkcode maxStoredCauses} deep) unless `causes` is false. Its text
+ * is made storable: NUL characters (which the server refuses, as Postgres cannot store them) and
+ * unpaired surrogates become U+FFFD; and its sizes are bounded as the server bounds them, so that
+ * the error built from it on the first execution is the one a replay builds from the stored copy.
  */
-export function toErrorDetail(e: unknown): ErrorDetail {
-  let d: ErrorDetail;
+export function toErrorDetail(e: unknown, causes = true): ErrorDetail {
+  const d = bounded(detailOf(e, 0, new Set([e])), 0);
+  if (!causes) d.cause = undefined;
+  return d;
+}
+
+function detailOf(e: unknown, depth: number, seen: Set<unknown>): ErrorDetail {
   try {
-    d = rawErrorDetail(e);
+    return rawErrorDetail(e, depth, seen);
   } catch {
     // An Error whose fields throw or are not text: what can be printed of it.
-    d = create(ErrorDetailSchema, { code: ErrorCode.APPLICATION, message: describe(e) });
+    return create(ErrorDetailSchema, { code: ErrorCode.APPLICATION, message: describe(e) });
   }
-  return {
-    ...d,
-    message: storable(d.message),
-    name: storable(d.name),
-    stack: storable(d.stack),
-    subject: storable(d.subject),
-    subjectId: storable(d.subjectId),
+}
+
+// The server's limits (server/services/_validate.ts errorDetail), the smaller ones for causes.
+const limits = [
+  { message: 8192, stack: 16384, entries: 32, value: 4096 },
+  { message: 4096, stack: 8192, entries: 8, value: 1024 },
+];
+
+function bounded(d: ErrorDetail, depth: number): ErrorDetail {
+  const max = limits[depth ? 1 : 0];
+  const text = (s: string, n: number) => clip(storable(s), n);
+  return create(ErrorDetailSchema, {
+    code: d.code === ErrorCode.UNSPECIFIED ? ErrorCode.APPLICATION : d.code,
+    message: text(d.message, max.message),
+    nonRetryable: d.nonRetryable,
+    retryAfter: depth ? undefined : d.retryAfter,
+    subject: text(d.subject, 256),
+    subjectId: text(d.subjectId, 256),
     metadata: Object.fromEntries(
-      Object.entries(d.metadata).map(([k, v]) => [storable(k), storable(v)]),
+      Object.entries(d.metadata).slice(0, max.entries)
+        .map(([k, v]) => [text(k, 256), text(v, max.value)]),
     ),
-  };
+    name: text(d.name, 256),
+    stack: text(d.stack, max.stack),
+    cause: d.cause && depth < maxStoredCauses ? bounded(d.cause, depth + 1) : undefined,
+  });
 }
 
 function storable(s: string): string {
   return s.replaceAll("\0", "\uFFFD").toWellFormed();
 }
 
-function rawErrorDetail(e: unknown): ErrorDetail {
-  // The step's own error, named as it was, with the step in the message.
+/** The first `max` UTF-16 units of `s`, not splitting a surrogate pair (as the server clips). */
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+function rawErrorDetail(e: unknown, depth: number, seen: Set<unknown>): ErrorDetail {
+  // The step's own error, named as it was (its cause too), with the step in the message.
   if (e instanceof StepFailedError) {
     const detail = errorDetailOf(e);
     if (detail) return { ...detail, message: e.message };
@@ -65,6 +100,7 @@ function rawErrorDetail(e: unknown): ErrorDetail {
       subjectId: e.subjectId,
       metadata: e.metadata,
       stack: e.stack ?? "",
+      cause: causeOf(e, depth, seen),
     });
   }
   if (e instanceof Error) {
@@ -73,6 +109,7 @@ function rawErrorDetail(e: unknown): ErrorDetail {
       message: String(e.message),
       name: String(e.name),
       stack: typeof e.stack === "string" ? e.stack : "",
+      cause: causeOf(e, depth, seen),
     });
   }
   // Not an Error (a string, a number, a plain or circular object, a BigInt, …): a normal
@@ -82,6 +119,24 @@ function rawErrorDetail(e: unknown): ErrorDetail {
     message: describe(e),
     name: "Error",
   });
+}
+
+/**
+ * The detail of `e.cause` (an Error or any other value, as a thrown one), none when it is
+ * undefined or null, already in the chain, or {@linkcode maxStoredCauses} deep.
+ */
+function causeOf(e: Error, depth: number, seen: Set<unknown>): ErrorDetail | undefined {
+  let cause: unknown;
+  try {
+    cause = e.cause;
+  } catch {
+    return undefined;
+  }
+  if (cause === undefined || cause === null || depth >= maxStoredCauses || seen.has(cause)) {
+    return undefined;
+  }
+  seen.add(cause);
+  return detailOf(cause, depth + 1, seen);
 }
 
 /**

@@ -70,18 +70,25 @@ export interface TaskFeed {
 }
 
 /**
- * The step outputs the server stores with a call that carries them (it says so at Register):
- * a CompleteWorkflow's, a Sleep's. Otherwise no output is held back for that call (see
- * `_deferred_outputs.ts`): an older server would ignore them.
+ * What the server stores of a call that carries it (it says so at Register): the step outputs
+ * of a CompleteWorkflow and of a Sleep, the causes of a failed step's error. Otherwise no
+ * output is held back for that call (see `_deferred_outputs.ts`) and no cause is sent: an older
+ * server would ignore them.
  */
 export interface Carries {
   stepsWithCompletion: boolean;
   stepsWithSleep: boolean;
+  /** The server stores a failed step's error causes (RegisterResponse `error_causes`). */
+  errorCauses: boolean;
 }
 
 /** The {@linkcode Carries} of a RegisterResponse. */
 export function carriesOf(r: Carries): Carries {
-  return { stepsWithCompletion: r.stepsWithCompletion, stepsWithSleep: r.stepsWithSleep };
+  return {
+    stepsWithCompletion: r.stepsWithCompletion,
+    stepsWithSleep: r.stepsWithSleep,
+    errorCauses: r.errorCauses,
+  };
 }
 
 /** The calls a worker makes about a run it holds, with retries while the server is away. */
@@ -97,8 +104,8 @@ export class WorkerRpc {
   });
   /** False once the server answered that it has no Report (an older server). */
   #reportSupported = true;
-  /** What the server said at Register it stores with a completion or a suspension. */
-  carries: Carries = { stepsWithCompletion: false, stepsWithSleep: false };
+  /** What the server said at Register it stores with a completion, a suspension, a failed step. */
+  carries: Carries = { stepsWithCompletion: false, stepsWithSleep: false, errorCauses: false };
 
   constructor(
     readonly client: Rpc,

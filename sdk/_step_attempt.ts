@@ -155,7 +155,8 @@ async function tryStep<T>(
       };
     }
   }
-  const error = toErrorDetail(outcome.error);
+  // Causes only to a server that stores them: a replay must see what this execution sees.
+  const error = toErrorDetail(outcome.error, host.rpc.carries.errorCauses);
   const res = await host.report(() =>
     host.rpc.call("failStep", {
       lease: host.lease,

@@ -9,6 +9,7 @@ import { ErrorCode, ParentClosePolicy, StepKind, type StepRecord, StepStatus } f
 import type { ChildBuilder, ChildHandle, SignalWaitOptions } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 import {
+  cancelReason,
   KagziError,
   SignalTimeoutError,
   WorkflowCancelledError,
@@ -240,7 +241,7 @@ function settleChild<O>(host: WaitHost, name: string, runId: string, rec: StepRe
   }
   if (rec.status === StepStatus.FAILED && rec.error) {
     if (rec.error.code === ErrorCode.CANCELLED) {
-      return Promise.reject(new WorkflowCancelledError(runId, rec.error.message));
+      return Promise.reject(new WorkflowCancelledError(runId, cancelReason(rec.error.message)));
     }
     return Promise.reject(new WorkflowFailedError(runId, rec.error));
   }

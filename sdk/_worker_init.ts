@@ -6,6 +6,7 @@ import type { Client } from "@connectrpc/connect";
 import type { FlowControl, StreamService, Task, WorkerService } from "@kagzi/proto";
 import type { EventTrigger } from "./workflow_def.ts";
 import type { WorkflowFn } from "./context.ts";
+import { type Duration, parseDuration } from "./duration.ts";
 import { KagziError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { Carries } from "./_rpc.ts";
@@ -35,6 +36,21 @@ export interface WorkerInit {
   log: Logger;
   /** The server's address, as logged. */
   address: string;
+}
+
+/** The longest sleep a worker may keep its run through: the server holds one no longer. */
+const maxHoldSleepsMs = 5_000;
+
+/** `holdSleeps(d)` in ms; more than the server's 5 s is INVALID_ARGUMENT naming holdSleeps. */
+export function checkHoldSleeps(d: Duration): number {
+  const ms = parseDuration(d, "holdSleeps");
+  if (ms <= maxHoldSleepsMs) return ms;
+  throw new KagziError(
+    "INVALID_ARGUMENT",
+    `Invalid holdSleeps ${JSON.stringify(d)}: at most 5s (the server holds a sleep no longer); ` +
+      `0 suspends every sleep`,
+    { subject: "holdSleeps", nonRetryable: true },
+  );
 }
 
 /** A workflow function registered with the builder, for one version of its type. */

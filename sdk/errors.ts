@@ -134,16 +134,39 @@ export function errorDetailOf(e: KagziError): ErrorDetail | undefined {
   return details.get(e);
 }
 
-/** A run ended FAILED; `code`, `message` and `metadata.name` describe the stored failure. */
+/** How many causes of a failure are stored (`ErrorDetail.cause`, nested); deeper are dropped. */
+export const maxStoredCauses = 3;
+
+/**
+ * The error a stored failure stands for, as it was thrown: its `name` (also `metadata.name`),
+ * message and `stack` as stored, and its stored cause as `cause`, rebuilt likewise. A failure
+ * stored without a stack (one the server made) has only its first line, `name: message`
+ * (not exported from the package).
+ */
+export function failureOf(detail: ErrorDetail, depth = 0): KagziError {
+  const cause = detail.cause && depth < maxStoredCauses
+    ? failureOf(detail.cause, depth + 1)
+    : undefined;
+  const e = KagziError.fromDetail(detail, cause);
+  if (detail.name) e.name = detail.name;
+  e.stack = detail.stack || `${e.name}: ${e.message}`;
+  return e;
+}
+
+/**
+ * A run ended FAILED; `code`, `message` and `metadata.name` describe the stored failure, which
+ * is its `cause` (with the failure's own name, stack and cause: see `failureOf`).
+ */
 export class WorkflowFailedError extends KagziError {
   /** Creates the error of run `runId` from its stored failure. */
   constructor(runId: string, detail: ErrorDetail) {
-    const base = KagziError.fromDetail(detail);
-    super(base.code, `Workflow run ${runId} failed: ${detail.message}`, {
+    const failure = failureOf(detail);
+    super(failure.code, `Workflow run ${runId} failed: ${detail.message}`, {
       nonRetryable: true,
       subject: "run",
       subjectId: runId,
-      metadata: base.metadata,
+      metadata: { ...failure.metadata },
+      cause: failure,
     });
     this.name = "WorkflowFailedError";
     details.set(this, detail);
@@ -152,19 +175,28 @@ export class WorkflowFailedError extends KagziError {
 
 /** A run ended CANCELLED. */
 export class WorkflowCancelledError extends KagziError {
+  /** Why, as given to the cancel ("" when no reason was given). */
+  readonly reason: string;
   /** Creates the error of run `runId`, cancelled for `reason` ("" when none was given). */
   constructor(runId: string, reason: string) {
-    super(
-      "CANCELLED",
-      `Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ""}`,
-      {
-        nonRetryable: true,
-        subject: "run",
-        subjectId: runId,
-      },
-    );
+    super("CANCELLED", `Workflow run ${runId} was cancelled${reason ? `: ${reason}` : ""}`, {
+      nonRetryable: true,
+      subject: "run",
+      subjectId: runId,
+    });
     this.name = "WorkflowCancelledError";
+    this.reason = reason;
   }
+}
+
+/**
+ * The reason in a cancelled run's stored message: "Cancelled: <reason>" for the run itself,
+ * 'Child run <id> was cancelled: <reason>' in its waiting parent's history (older servers
+ * stored 'Child run <id> was cancelled: Cancelled: <reason>' there), anything else as it is;
+ * "" for none (not exported from the package).
+ */
+export function cancelReason(message: string): string {
+  return message.replace(/^Child run \S+ was cancelled(: |$)/, "").replace(/^Cancelled(: |$)/, "");
 }
 
 /** `ctx.waitForSignal` gave up: no signal of that name arrived within its timeout. */
@@ -253,18 +285,22 @@ function retryAfterMs(value: string | number): number {
   });
 }
 
-/** A step failed for good (retries exhausted or not retryable); the workflow may catch it. */
+/**
+ * A step failed for good (retries exhausted or not retryable); the workflow may catch it. Its
+ * `cause` is the error the step threw, as stored: its name, message, stack and own cause.
+ */
 export class StepFailedError extends KagziError {
   /** The step's name. */
   readonly step: string;
   /** Creates the error of step `step` from its last attempt's stored error. */
   constructor(step: string, detail: ErrorDetail) {
-    const base = KagziError.fromDetail(detail);
-    super(base.code, `Step "${step}" failed: ${detail.message}`, {
+    const failure = failureOf(detail);
+    super(failure.code, `Step "${step}" failed: ${detail.message}`, {
       nonRetryable: true,
       subject: "step",
       subjectId: step,
-      metadata: base.metadata,
+      metadata: { ...failure.metadata },
+      cause: failure,
     });
     this.name = "StepFailedError";
     this.step = step;

@@ -82,7 +82,10 @@ export interface Workflow {
   input: unknown;
   /** The output, once COMPLETED. */
   output: unknown;
-  /** Why it FAILED or was CANCELLED. */
+  /**
+   * Why it FAILED or was CANCELLED: the stored error with its own `name`, message, `stack` (where
+   * it was thrown) and `cause`.
+   */
   error: KagziError | undefined;
   /** Executions of the run so far (grows when a lost worker's run is picked up again). */
   attempts: number;
@@ -253,7 +256,7 @@ export interface StepAttemptInfo {
   output: unknown;
   /** The size of the stored output, in bytes. */
   outputSize: number;
-  /** Why it FAILED. */
+  /** Why it FAILED: the error the attempt threw, with its `name`, message, `stack` and `cause`. */
   error: KagziError | undefined;
   /** The worker that ran the attempt. */
   workerId: string;

@@ -27,6 +27,7 @@ import { hostname, pid } from "./_platform.ts";
 import { carriesOf } from "./_rpc.ts";
 import { WorkerLoop } from "./_worker_loop.ts";
 import {
+  checkHoldSleeps,
   groupRegistrations,
   protoMs,
   type Registration,
@@ -181,14 +182,14 @@ export class WorkerBuilder {
   }
   /**
    * Sleeps (and step retries, rate limit waits) that end within `d` of the run waiting for them
-   * alone keep the run on this worker (at most 5 s, the server's limit): recorded as every sleep
-   * is, then gone on from here when the server says the run is due and still held (not cancelled
-   * or paused) — no suspension, claim or replay. The run keeps its slot meanwhile; a worker that
-   * dies lets it go, to be resumed elsewhere. `0` suspends every sleep. A server on a test
-   * environment's virtual clock suspends them all. @default "1s"
+   * alone keep the run on this worker (at most 5 s, the server's limit: more is INVALID_ARGUMENT):
+   * recorded as every sleep is, then gone on from here when the server says the run is due and
+   * still held (not cancelled or paused) — no suspension, claim or replay. The run keeps its slot
+   * meanwhile; a worker that dies lets it go, to be resumed elsewhere. `0` suspends every sleep.
+   * A server on a test environment's virtual clock suspends them all. @default "1s"
    */
   holdSleeps(d: Duration): this {
-    this.#holdSleepsMs = parseDuration(d, "holdSleeps");
+    this.#holdSleepsMs = checkHoldSleeps(d);
     return this;
   }
   /** Sent as `authorization: Bearer <key>`. */

@@ -1,5 +1,6 @@
 /** Workflows used by the integration tests, shared by in-process and subprocess workers. */
 import { type Context, Retry, type WorkflowFn } from "@kagzi/sdk";
+import { chargeDeclined } from "./_failures.ts";
 
 /** Where step executions are appended, one JSON line each (set by the test). */
 const journal = Deno.env.get("KAGZI_TEST_JOURNAL");
@@ -165,6 +166,7 @@ export const workflows: Record<string, WorkflowFn> = {
   progress,
   "any-race": anyRace,
   "child-refused": childRefused,
+  "charge-declined": chargeDeclined,
 };
 
 export { delay };

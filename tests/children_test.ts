@@ -67,7 +67,8 @@ const awaitCancelled = defineWorkflow("await-cancelled", async (ctx: Context) =>
     await ctx.child("w").run(waiter, undefined);
     return "no error";
   } catch (err) {
-    return (err as Error).name;
+    const e = err as WorkflowCancelledError;
+    return { name: e.name, message: e.message, reason: e.reason };
   }
 });
 
@@ -120,6 +121,15 @@ for (const backend of await backends()) {
           const w = await client.get(id);
           assert.equal(w.status, "CANCELLED", `${w.type} ${id} is ${w.status}`);
         }
+        // A child cancelled with its parent says why, once.
+        const m = (await client.list().parent(run.id)).workflows.find((k) => k.type === "middle")!;
+        await assert.rejects(client.handle(m.id).result(), (e: Error) => {
+          assert.equal(
+            e.message,
+            `Workflow run ${m.id} was cancelled: Parent run ${run.id} ended (cancelled)`,
+          );
+          return true;
+        });
       });
 
       await t.step('"abandon" children keep running after the parent ends', async () => {
@@ -147,8 +157,23 @@ for (const backend of await backends()) {
             child = (await client.list().parent(run.id)).workflows[0]?.id ?? "";
             return child !== "";
           });
-          await client.cancel(child);
-          assert.equal(await run.result({ timeout: "90s" }), WorkflowCancelledError.name);
+          await client.cancel(child).reason("test cancel child");
+          // One sentence naming the child and the reason, as the child's own result() says it
+          // (was 'Workflow run <id> was cancelled: Child run <id> was cancelled: Cancelled: …').
+          const message = `Workflow run ${child} was cancelled: test cancel child`;
+          assert.deepEqual(await run.result({ timeout: "90s" }), {
+            name: WorkflowCancelledError.name,
+            message,
+            reason: "test cancel child",
+          });
+          await assert.rejects(client.handle(child).result(), (e: WorkflowCancelledError) => {
+            assert.ok(e instanceof WorkflowCancelledError);
+            assert.equal(e.message, message);
+            return true;
+          });
+          // The parent's history says it once too.
+          const [w] = (await client.listSteps(run.id)).filter((s) => s.name === "w");
+          assert.equal(w.error?.message, `Child run ${child} was cancelled: test cancel child`);
         },
       );
     } finally {

@@ -142,3 +142,27 @@ Deno.test(`NUL characters inside JSON inputs and step outputs round-trip; a thro
     await running;
   }
 });
+
+Deno.test(`an error whose causes nest more than 100 deep is refused by name, not a crash (${backend})`, async () => {
+  await using server = await startTestServer(backend);
+  for (const levels of [150, 50_000]) {
+    let error: Record<string, unknown> = { message: "root" };
+    for (let i = 0; i < levels; i++) error = { message: `level ${i}`, cause: error };
+    for (const path of ["FailStep", "FailWorkflow"]) {
+      const res = await fetch(`${server.url}/kagzi.v1.WorkerService/${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ error }),
+      });
+      const body = await res.json();
+      assert.equal(res.status, 400, JSON.stringify(body).slice(0, 300));
+      assert.equal(body.code, "invalid_argument");
+      assert.match(
+        body.message,
+        /^Cannot fail (step|workflow): "error\.cause\.cause.*" nests messages more than 100 deep$/,
+      );
+    }
+  }
+  // The server answers as before.
+  assert.equal((await (await Kagzi.connect(server.url)).health()).healthy, true);
+});

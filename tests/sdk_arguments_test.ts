@@ -1,8 +1,8 @@
 /**
  * The SDK refuses a bad argument as INVALID_ARGUMENT naming the field and the value, before any
  * request — never an INTERNAL error from a conversion — and says what to use instead: invalid
- * Dates, `retries(0)`, a stream offset that is not one, protocol "grpc" pointed at the Connect
- * port. Against a real server.
+ * Dates, `retries(0)`, `holdSleeps("10s")`, a stream offset that is not one, protocol "grpc"
+ * pointed at the Connect port. Against a real server.
  */
 import assert from "node:assert/strict";
 import { type Context, Kagzi, KagziError, Retry, Worker, WorkflowFailedError } from "@kagzi/sdk";
@@ -90,6 +90,18 @@ Deno.test(`the SDK refuses bad arguments naming the field (${backend})`, async (
       });
     }
     Worker.builder(server.url).retries(1); // one attempt: no retry
+  });
+
+  await t.step("holdSleeps over the server's 5 s is refused naming holdSleeps", () => {
+    for (const d of ["10s", 5_001, "1 day"]) {
+      assert.throws(() => Worker.builder(server.url).holdSleeps(d), (e: KagziError) => {
+        assert.equal(e.code, "INVALID_ARGUMENT");
+        assert.equal(e.subject, "holdSleeps");
+        assert.match(e.message, /^Invalid holdSleeps .+: at most 5s /);
+        return true;
+      });
+    }
+    Worker.builder(server.url).holdSleeps("5s").holdSleeps(0); // the limit and none: accepted
   });
 
   await t.step("a stream offset that is not one names the value", async () => {

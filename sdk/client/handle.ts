@@ -6,7 +6,12 @@ import { WorkflowStatus as WireStatus } from "@kagzi/proto";
 import { workflowFromWire } from "../_convert.ts";
 import { decodeJson } from "../_payload.ts";
 import { type Duration, parseDuration } from "../duration.ts";
-import { KagziError, WorkflowCancelledError, WorkflowFailedError } from "../errors.ts";
+import {
+  cancelReason,
+  KagziError,
+  WorkflowCancelledError,
+  WorkflowFailedError,
+} from "../errors.ts";
 import type { StepAttemptInfo, Workflow } from "../types.ts";
 import { listSteps } from "./admin.ts";
 import { rpc, type Services } from "./_services.ts";
@@ -172,7 +177,7 @@ export async function waitForResult<T>(
     case WireStatus.FAILED:
       throw new WorkflowFailedError(id, w.error!);
     case WireStatus.CANCELLED:
-      throw new WorkflowCancelledError(id, w.error?.message.replace(/^Cancelled:? ?/, "") ?? "");
+      throw new WorkflowCancelledError(id, cancelReason(w.error?.message ?? ""));
   }
   throw w.error
     ? KagziError.fromDetail(w.error)

@@ -2,7 +2,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Token } from "@kagzi/proto";
 import { decodeJson, encodeJson } from "../_payload.ts";
-import { KagziError } from "../errors.ts";
+import { failureOf, KagziError } from "../errors.ts";
 import { rpc, type Services } from "./_services.ts";
 
 /** A token of a run, as the server keeps it. */
@@ -51,7 +51,7 @@ function tokenFromWire(t: Token): TokenInfo {
     timeoutAt: t.timeoutAt && timestampDate(t.timeoutAt),
     completedAt: t.completedAt && timestampDate(t.completedAt),
     value: t.value?.data.length ? decodeJson(t.value, `token "${t.name}"`) : undefined,
-    error: t.error ? KagziError.fromDetail(t.error) : undefined,
+    error: t.error ? failureOf(t.error) : undefined,
   };
 }
 

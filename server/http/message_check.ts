@@ -53,16 +53,26 @@ export const messageCheckInterceptor: Interceptor = (next) => (req) => {
   return next(req);
 };
 
+/** Messages nested deeper than this are refused (protobuf-es decodes no deeper either). */
+const maxDepth = 100;
+
 /**
  * The first enum name in a JSON request that the schema does not define. (Read
- * with unknown fields ignored, as Connect does, such a name would be dropped.)
+ * with unknown fields ignored, as Connect does, such a name would be dropped.) A message
+ * nested more than 100 deep (an error's causes) is refused too, before this walk could
+ * exhaust the stack.
  */
 export function findUnknownEnumName(
   desc: DescMessage,
   json: unknown,
   prefix = "",
+  depth = 0,
 ): BadField | undefined {
   if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  if (depth > maxDepth) {
+    const field = prefix.length > 64 ? `${prefix.slice(0, 60)}...` : prefix.slice(0, -1);
+    return { field, problem: `nests messages more than ${maxDepth} deep` };
+  }
   // Well-known types have their own JSON forms and no enums of ours.
   if (desc.typeName.startsWith("google.protobuf.")) return undefined;
   for (const [key, value] of Object.entries(json)) {
@@ -71,7 +81,7 @@ export function findUnknownEnumName(
     const path = prefix + f.name;
     const one = (v: unknown, p: string): BadField | undefined => {
       if (f.fieldKind === "message" || (f.fieldKind !== "scalar" && f.message)) {
-        return findUnknownEnumName(f.message!, v, `${p}.`);
+        return findUnknownEnumName(f.message!, v, `${p}.`, depth + 1);
       }
       if (f.enum && typeof v === "string" && !f.enum.values.some((x) => x.name === v)) {
         return { field: p, problem: enumProblem(f.enum, v)! };

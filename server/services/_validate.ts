@@ -247,20 +247,35 @@ function decodeToken(token: string): string | undefined {
   }
 }
 
-/** A user's error (a failed step or run) with its sizes bounded; a bad retry_after is named. */
+/** How many causes of an error are stored (`ErrorDetail.cause`, nested); deeper are dropped. */
+const maxErrorCauses = 3;
+
+/**
+ * A user's error (a failed step or run) with its sizes bounded, its causes too (smaller); a bad
+ * retry_after is named. The SDK bounds an error the same way before sending it
+ * (sdk/_errors_wire.ts), so the error it builds on the first execution is the one a replay reads
+ * back.
+ */
 export function errorDetail(op: string, e: ErrorDetail): ErrorDetail {
   durationMs(op, "error.retry_after", e.retryAfter);
+  return boundedError(e, 0);
+}
+
+function boundedError(e: ErrorDetail, depth: number): ErrorDetail {
+  const cause = depth > 0;
   return create(ErrorDetailSchema, {
     code: e.code === ErrorCode.UNSPECIFIED ? ErrorCode.APPLICATION : e.code,
-    message: clip(e.message, 8192),
+    message: clip(e.message, cause ? 4096 : 8192),
     nonRetryable: e.nonRetryable,
-    retryAfter: e.retryAfter,
+    retryAfter: cause ? undefined : e.retryAfter,
     subject: clip(e.subject, 256),
     subjectId: clip(e.subjectId, 256),
     metadata: Object.fromEntries(
-      Object.entries(e.metadata).slice(0, 32).map(([k, val]) => [clip(k, 256), clip(val, 4096)]),
+      Object.entries(e.metadata).slice(0, cause ? 8 : 32)
+        .map(([k, val]) => [clip(k, 256), clip(val, cause ? 1024 : 4096)]),
     ),
     name: clip(e.name, 256),
-    stack: clip(e.stack, 16384),
+    stack: clip(e.stack, cause ? 8192 : 16384),
+    cause: e.cause && depth < maxErrorCauses ? boundedError(e.cause, depth + 1) : undefined,
   });
 }

@@ -123,6 +123,7 @@ export function registrationHandlers(
         pollTimeout: durationFromMs(config.pollTimeoutMs),
         stepsWithCompletion: true,
         stepsWithSleep: true,
+        errorCauses: true,
       });
     },
 
