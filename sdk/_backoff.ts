@@ -78,14 +78,16 @@ export async function retryUnavailable<T>(
 }
 
 /**
- * Calls a retry cannot duplicate: reads, and a signal with its idempotency key. (A start is
- * retried by its builder, which knows whether it made the workflow id up.)
+ * Calls a retry cannot duplicate: reads, a signal with its idempotency key, a cancel. (A start
+ * is retried by its builder, which knows whether it made the workflow id up.)
  */
 const safe: Record<string, (message: Record<string, unknown>) => boolean> = {
   GetWorkflow: () => true,
   ListWorkflows: () => true,
   ListSignals: () => true,
   SignalWorkflow: (m) => m.idempotencyKey !== "",
+  // A cancel made twice answers the second time with the cancelled run (alreadyCancelled).
+  CancelWorkflow: () => true,
   ListWorkers: () => true,
   GetWorker: () => true,
   GetStep: () => true,
