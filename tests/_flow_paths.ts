@@ -40,21 +40,31 @@ export class Spans {
 
   /** The most spans open at once with one key, and in all. */
   peaks(): { perKey: number; total: number } {
-    const events = [...this.#spans.values()].flatMap((s) => [
-      { at: s.enter, d: 1, key: s.key },
-      { at: s.exit ?? Infinity, d: -1, key: s.key },
-    ]).sort((a, b) => a.at - b.at || a.d - b.d);
-    const open = new Map<string, number>();
-    let total = 0, perKey = 0, maxTotal = 0;
-    for (const e of events) {
-      const n = (open.get(e.key) ?? 0) + e.d;
-      open.set(e.key, n);
-      total += e.d;
-      perKey = Math.max(perKey, n);
-      maxTotal = Math.max(maxTotal, total);
-    }
-    return { perKey, total: maxTotal };
+    return peaks([...this.#spans.values()]);
   }
+}
+
+/**
+ * The most spans open at once with one key, and in all (a span ending when another begins:
+ * not both; one never ended is open to the end).
+ */
+export function peaks(
+  spans: readonly { key: string; enter: number; exit?: number }[],
+): { perKey: number; total: number } {
+  const events = spans.flatMap((s) => [
+    { at: s.enter, d: 1, key: s.key },
+    { at: s.exit ?? Infinity, d: -1, key: s.key },
+  ]).sort((a, b) => a.at - b.at || a.d - b.d);
+  const open = new Map<string, number>();
+  let total = 0, perKey = 0, maxTotal = 0;
+  for (const e of events) {
+    const n = (open.get(e.key) ?? 0) + e.d;
+    open.set(e.key, n);
+    total += e.d;
+    perKey = Math.max(perKey, n);
+    maxTotal = Math.max(maxTotal, total);
+  }
+  return { perKey, total: maxTotal };
 }
 
 /**

@@ -10,30 +10,13 @@ import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { waitFor } from "./_worker.ts";
 import { kagzi } from "./_cli.ts";
+import { peaks } from "./_flow_paths.ts";
 
 interface Span {
   run: string;
   key: string;
   enter: number;
   exit?: number;
-}
-
-/** Overlapping spans: per key (more than `perKey` at once) and in all (more than `total`). */
-function peaks(spans: Span[]): { perKey: number; total: number } {
-  const events = spans.flatMap((s) => [
-    { at: s.enter, d: 1, key: s.key },
-    { at: s.exit ?? Infinity, d: -1, key: s.key },
-  ]).sort((a, b) => a.at - b.at || a.d - b.d);
-  const open = new Map<string, number>();
-  let total = 0, perKey = 0, maxTotal = 0;
-  for (const e of events) {
-    const n = (open.get(e.key) ?? 0) + e.d;
-    open.set(e.key, n);
-    total += e.d;
-    perKey = Math.max(perKey, n);
-    maxTotal = Math.max(maxTotal, total);
-  }
-  return { perKey, total: maxTotal };
 }
 
 for (const backend of await backends()) {

@@ -13,6 +13,7 @@ import { backends } from "./_db.ts";
 import { startTestServer } from "./_server.ts";
 import { spawnDeno, type TestProcess } from "./_process.ts";
 import { leaseFlags, tempJournal } from "./_worker.ts";
+import { peaks } from "./_flow_paths.ts";
 
 const workerMain = new URL("./_flow_worker.ts", import.meta.url).pathname;
 
@@ -33,24 +34,6 @@ function spans(entries: Entry[]): { run: string; key: string; from: number; to: 
     by.set(e.run, s);
   }
   return [...by.values()];
-}
-
-/** Most spans open at once, per key and in all (a span ending when another begins: not both). */
-function peaks(list: { key: string; from: number; to: number }[]) {
-  const ev = list.flatMap((
-    s,
-  ) => [{ at: s.from, d: 1, key: s.key }, { at: s.to, d: -1, key: s.key }])
-    .sort((a, b) => a.at - b.at || a.d - b.d);
-  const open = new Map<string, number>();
-  let all = 0, perKey = 0, total = 0;
-  for (const e of ev) {
-    const n = (open.get(e.key) ?? 0) + e.d;
-    open.set(e.key, n);
-    all += e.d;
-    perKey = Math.max(perKey, n);
-    total = Math.max(total, all);
-  }
-  return { perKey, total };
 }
 
 for (const backend of await backends()) {
@@ -118,7 +101,7 @@ for (const backend of await backends()) {
         const list = spans(entries);
         assert.equal(list.length, 300);
         assert.ok(list.every((s) => Number.isFinite(s.from) && Number.isFinite(s.to)));
-        const p = peaks(list);
+        const p = peaks(list.map((s) => ({ key: s.key, enter: s.from, exit: s.to })));
         assert.equal(p.perKey, 1, "two runs of one customer were never open at once");
         assert.ok(p.total <= 5, `never more than five open runs (saw ${p.total})`);
         const pids = new Set(entries.map((e) => e.pid));

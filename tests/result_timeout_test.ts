@@ -17,7 +17,8 @@ import {
 } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { expect, kagzi } from "./_cli.ts";
-import { freePort, startTestServer } from "./_server.ts";
+import { startTestServer } from "./_server.ts";
+import { olderServer } from "./_older_server.ts";
 
 async function simple(ctx: Context, input: { x: number }) {
   return { twice: await ctx.step("a").run(() => input.x * 2) };
@@ -148,29 +149,9 @@ for (const backend of await backends()) {
       });
 
       await t.step("a server without WaitRuns: GetWorkflow tells the same", async () => {
-        const port = freePort();
-        const proxy = Deno.serve({
-          hostname: "127.0.0.1",
-          port,
-          onListen() {},
-          // A wait the client cut short cancels its forwarded call.
-          onError: () => new Response(null, { status: 502 }),
-        }, async (req) => {
-          const url = new URL(req.url);
-          if (url.pathname === "/kagzi.v1.WorkflowService/WaitRuns") {
-            await req.body?.cancel();
-            return new Response("404 page not found", { status: 404 });
-          }
-          const res = await fetch(new URL(url.pathname + url.search, server.url), {
-            method: req.method,
-            headers: req.headers,
-            body: req.body ? await req.arrayBuffer() : undefined,
-            signal: req.signal,
-          });
-          return new Response(res.body, { status: res.status, headers: res.headers });
-        });
+        const proxy = olderServer(server.url, "kagzi.v1.WorkflowService/WaitRuns");
         try {
-          const old = await Kagzi.connect(`http://127.0.0.1:${port}`);
+          const old = await Kagzi.connect(proxy.url);
           assert.deepEqual(await old.handle(done.id).result({ timeout: 0 }), { twice: 2 });
           await assert.rejects(old.handle(failed.id).result({ timeout: 1 }), WorkflowFailedError);
           const open = await old.start("nobody-serves-this");

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { type Context, Kagzi, Worker } from "@kagzi/sdk";
 import { backends } from "./_db.ts";
 import { metricSum } from "./_metrics.ts";
-import { freePort, startTestServer } from "./_server.ts";
+import { startTestServer } from "./_server.ts";
+import { olderServer } from "./_older_server.ts";
 
 async function echo(ctx: Context, input: { i: number }) {
   return await ctx.step("a").run(() => ({ i: input.i }));
@@ -21,25 +22,9 @@ const calls = (url: string, method: string) =>
 const [backend] = await backends();
 Deno.test(`a server without StartWorkflows gets single starts (${backend})`, async (t) => {
   await using server = await startTestServer(backend);
-  let refused = 0;
-  const port = freePort();
-  const proxy = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
-    const url = new URL(req.url);
-    if (url.pathname === "/kagzi.v1.WorkflowService/StartWorkflows") {
-      refused++;
-      await req.body?.cancel();
-      return new Response("404 page not found", { status: 404 });
-    }
-    const res = await fetch(new URL(url.pathname + url.search, server.url), {
-      method: req.method,
-      headers: req.headers,
-      body: req.body ? await req.arrayBuffer() : undefined,
-      signal: req.signal,
-    });
-    return new Response(res.body, { status: res.status, headers: res.headers });
-  });
+  const proxy = olderServer(server.url, "kagzi.v1.WorkflowService/StartWorkflows");
   try {
-    const client = await Kagzi.connect(`http://127.0.0.1:${port}`);
+    const client = await Kagzi.connect(proxy.url);
     const worker = await Worker.builder(server.url).maxConcurrent(50).workflow("echo", echo)
       .build();
     const running = worker.run();
@@ -49,7 +34,7 @@ Deno.test(`a server without StartWorkflows gets single starts (${backend})`, asy
         const runs = await Promise.all(
           Array.from({ length: 40 }, (_, i) => client.start("echo").input({ i })),
         );
-        assert.equal(refused, 1, "one StartWorkflows call, refused");
+        assert.equal(proxy.refused(), 1, "one StartWorkflows call, refused");
         assert.equal(await calls(server.url, "StartWorkflows"), 0);
         assert.equal(await calls(server.url, "StartWorkflow") - singles, 40);
         assert.equal(new Set(runs.map((r) => r.id)).size, 40);
@@ -60,7 +45,7 @@ Deno.test(`a server without StartWorkflows gets single starts (${backend})`, asy
         const runs = await Promise.all(
           Array.from({ length: 40 }, (_, i) => client.start("echo").input({ i: 40 + i })),
         );
-        assert.equal(refused, 1, "StartWorkflows is not asked again");
+        assert.equal(proxy.refused(), 1, "StartWorkflows is not asked again");
         assert.equal(await calls(server.url, "StartWorkflow") - singles, 80);
         const outs = await Promise.all(runs.map((r) => r.result()));
         outs.forEach((o, i) => assert.deepEqual(o, { i: 40 + i }));
